@@ -1,0 +1,422 @@
+//! The block-kind table: every kind of block the language knows, declared
+//! once, with a typed schema.
+//!
+//! The checker validates packs against [`KINDS`]; the compiler reads which
+//! field is a kind's condition and which input roots its expressions may
+//! read; `docs/language.md` is written from it. Adding a kind means adding
+//! one entry here (and its module engine, later, in `tenet-runtime`).
+
+/// The type a field's value must have.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    Bool,
+    Int,
+    /// Integer or float.
+    Number,
+    Str,
+    /// A string whose `{expr}` parts are evaluated against the input.
+    Template,
+    Duration,
+    Percent,
+    Size,
+    Semver,
+    /// A cron expression (5 or 6 fields) in a string.
+    Cron,
+    /// An IANA time zone name in a string, such as `"Europe/Paris"`.
+    TimeZone,
+    /// An ISO date `"YYYY-MM-DD"` in a string.
+    Date,
+    /// A bare name: a level of the taxonomy in scope.
+    Level,
+    /// A bare name from a fixed list.
+    Enum(&'static [&'static str]),
+    /// A bare name declared here (an input root, a taxonomy level).
+    Ident,
+    /// The name of another block of the given kind (bare or quoted).
+    BlockRef(&'static str),
+    /// A boolean expression over the input, evaluated at decision time.
+    Cond,
+    /// Any expression over the input, evaluated at decision time.
+    Value,
+    /// A constant of any type.
+    Any,
+    /// An integer count or a percentage of a population.
+    IntOrPercent,
+    /// A label selector map: `{labels: {k: v}, in: {k: [..]}, not_in: {k: [..]}, exists: [k], not_exists: [k]}`.
+    Selector,
+    List(&'static Ty),
+}
+
+impl Ty {
+    pub fn describe(&self) -> String {
+        match self {
+            Ty::Bool => "a boolean".into(),
+            Ty::Int => "an integer".into(),
+            Ty::Number => "a number".into(),
+            Ty::Str => "a string".into(),
+            Ty::Template => "a string".into(),
+            Ty::Duration => "a duration such as `30m`".into(),
+            Ty::Percent => "a percentage such as `5%`".into(),
+            Ty::Size => "a size such as `10MB`".into(),
+            Ty::Semver => "a semantic version such as `1.2.0`".into(),
+            Ty::Cron => "a cron expression in a string".into(),
+            Ty::TimeZone => "a time zone name in a string".into(),
+            Ty::Date => "a date `\"YYYY-MM-DD\"`".into(),
+            Ty::Level => "a risk level of the taxonomy".into(),
+            Ty::Enum(vals) => format!("one of `{}`", vals.join("`, `")),
+            Ty::Ident => "a bare name".into(),
+            Ty::BlockRef(k) => format!("the name of a `{k}` block"),
+            Ty::Cond => "a boolean condition".into(),
+            Ty::Value => "an expression".into(),
+            Ty::Any => "a constant".into(),
+            Ty::IntOrPercent => "an integer or a percentage".into(),
+            Ty::Selector => "a label selector map".into(),
+            Ty::List(inner) => format!("a list of {}", inner.describe().trim_start_matches("a ").trim_start_matches("an ")),
+        }
+    }
+
+    /// True when the value is evaluated against the input at decision time
+    /// (and so may read input roots).
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self, Ty::Cond | Ty::Value | Ty::Template)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub required: bool,
+    /// Default, as DSL source text, when the field is absent.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+const fn f(name: &'static str, ty: Ty, doc: &'static str) -> Field {
+    Field { name, ty, required: false, default: None, doc }
+}
+const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Field {
+    Field { name, ty, required: true, default: None, doc }
+}
+const fn def(name: &'static str, ty: Ty, default: &'static str, doc: &'static str) -> Field {
+    Field { name, ty, required: false, default: Some(default), doc }
+}
+
+/// Where the expressions of a block may read input from.
+#[derive(Debug, Clone, Copy)]
+pub enum Roots {
+    /// A fixed list of root names (each reads `input.<root>`).
+    Fixed(&'static [&'static str]),
+    /// The root is named by this field (`rule x { on change ... }`), default `input`.
+    FromField(&'static str),
+    /// The roots of the blocks this waiver names.
+    OfWaived,
+    /// No input (static blocks).
+    None,
+}
+
+/// How a block's "matched" is decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Condition {
+    /// Not evaluated per decision (configuration only).
+    None,
+    /// A boolean field.
+    Field(&'static str),
+    /// `metric` compared with `above` or `below`.
+    Threshold,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    pub kind: &'static str,
+    /// The module whose rule pack uses it (`*` for the shared primitives).
+    pub module: &'static str,
+    pub doc: &'static str,
+    pub name_required: bool,
+    /// Kinds this may be nested in; `""` means top level.
+    pub parents: &'static [&'static str],
+    pub fields: &'static [Field],
+    pub roots: Roots,
+    pub condition: Condition,
+    /// The level field (`risk` or `severity`) reported in decisions.
+    pub level_fields: &'static [&'static str],
+}
+
+impl Kind {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+    pub fn children(&self) -> impl Iterator<Item = &'static Kind> + '_ {
+        KINDS.iter().filter(move |k| k.parents.contains(&self.kind))
+    }
+    pub fn is_top_level(&self) -> bool {
+        self.parents.contains(&"")
+    }
+}
+
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.kind == name)
+}
+
+pub const ENFORCEMENT: &[&str] = &["advisory", "soft_mandatory", "hard_mandatory"];
+/// What a condition that read missing input and did not hold becomes.
+pub const ON_NO_DATA: &[&str] = &["ignore", "match", "inconclusive", "error"];
+pub const CONTROLS: &[&str] = &["dual_control", "justification", "timed_hold", "break_glass", "ticket"];
+
+/// Fields every evaluated kind shares: the gate-outcome and enforcement primitives.
+macro_rules! gate_fields {
+    ($on_no_data:literal, $enforcement:literal) => {
+        [
+            def("on_no_data", Ty::Enum(ON_NO_DATA), $on_no_data, "what a condition that read missing input and did not hold becomes"),
+            def("enforcement", Ty::Enum(ENFORCEMENT), $enforcement, "advisory, soft_mandatory (overridable with a justification) or hard_mandatory"),
+            def("dry_run", Ty::Bool, "false", "evaluate and report, but never block"),
+            f("because", Ty::Template, "why, rendered with `{expr}` parts into the decision"),
+            f("description", Ty::Str, "what the block is for"),
+            f("tags", Ty::List(&Ty::Str), "free labels for filtering"),
+        ]
+    };
+}
+
+const RULE_FIELDS: &[Field] = &{
+    let g = gate_fields!("ignore", "advisory");
+    [
+        def("on", Ty::Ident, "input", "the input root the rule reads (`on change` reads `input.change`)"),
+        req("when", Ty::Cond, "the detection condition"),
+        f("risk", Ty::Level, "the risk level when it matches"),
+        f("severity", Ty::Level, "alias of `risk` for detection rules"),
+        f("emit", Ty::Value, "what the rule emits when it matches (a map)"),
+        f("confidence", Ty::Number, "0.0 to 1.0"),
+        g[0], g[1], g[2], g[3], g[4], g[5],
+    ]
+};
+
+const ACTION_FIELDS: &[Field] = &{
+    let g = gate_fields!("match", "hard_mandatory");
+    [
+        req("match", Ty::Cond, "which action descriptors this entry covers"),
+        req("risk", Ty::Level, "the risk level of a matching action"),
+        f("require", Ty::List(&Ty::Enum(CONTROLS)), "controls that must be fulfilled before execution"),
+        f("hold", Ty::Duration, "timed hold before execution"),
+        f("approvers", Ty::List(&Ty::Str), "roles allowed to approve"),
+        def("approvals", Ty::Int, "1", "approvals needed (dual control means at least 2)"),
+        f("approval_ttl", Ty::Duration, "how long an approval stays valid"),
+        def("max_uses", Ty::Int, "1", "how many executions one approval allows"),
+        f("justification_min", Ty::Int, "minimum length of a justification"),
+        f("score", Ty::Value, "a risk score expression (may call a scorer)"),
+        def("on_dependency_unavailable", Ty::Enum(&["deny", "escalate"]), "deny", "fail closed when an approval dependency is down"),
+        g[0], g[1], g[2], g[3], g[4], g[5],
+    ]
+};
+
+const THRESHOLD_FIELDS: &[Field] = &{
+    let g = gate_fields!("match", "hard_mandatory");
+    [
+        req("metric", Ty::Value, "the measured quantity"),
+        f("above", Ty::Any, "matches when the metric is greater than this"),
+        f("below", Ty::Any, "matches when the metric is less than this"),
+        req("risk", Ty::Level, "the risk level when crossed"),
+        f("require", Ty::List(&Ty::Enum(CONTROLS)), "controls required when crossed"),
+        f("hold", Ty::Duration, "timed hold when crossed"),
+        f("approvers", Ty::List(&Ty::Str), "roles allowed to approve"),
+        f("approval_ttl", Ty::Duration, "how long an approval stays valid"),
+        g[0], g[1], g[2], g[3], g[4], g[5],
+    ]
+};
+
+const PROFILE_FIELDS: &[Field] = &[
+    def("version", Ty::Int, "1", "profile version; scores are kept per version"),
+    f("description", Ty::Str, "who the profile is for"),
+    def("cap_share", Ty::Percent, "40%", "no single factor may contribute more than this share of the score"),
+    f("narrative", Ty::Template, "summary text for reports"),
+];
+
+const FACTOR_FIELDS: &[Field] = &[
+    req("source", Ty::Str, "the signal this factor reads"),
+    req("weight", Ty::Number, "relative weight (0 disables)"),
+    def("fallback", Ty::Enum(&["exclude_renormalize", "count_as_zero", "carry_forward", "block"]), "exclude_renormalize", "what a missing signal does"),
+    f("bounds", Ty::List(&Ty::Number), "[lower, upper] clamp before normalising"),
+    def("smaller_is_better", Ty::Bool, "false", "invert the scale"),
+    f("decay_half_life", Ty::Duration, "half-life of a carried-forward value"),
+    f("max_age", Ty::Duration, "oldest value that may be carried forward"),
+    f("when", Ty::Cond, "include the factor only when this holds"),
+];
+
+const BADGE_FIELDS: &[Field] = &[
+    req("rank", Ty::Int, "higher ranks are better badges"),
+    f("requires", Ty::Cond, "the badge is awarded only while this holds"),
+    f("narrative", Ty::Template, "text for customer decks"),
+];
+
+const HYSTERESIS_FIELDS: &[Field] = &[
+    req("enter", Ty::Number, "score at which the state is entered"),
+    req("exit", Ty::Number, "score below which it is left (must be below `enter`)"),
+    def("dwell", Ty::Duration, "0s", "minimum time in a state before leaving it"),
+];
+
+const BASELINE_FIELDS: &[Field] = &[
+    f("extends", Ty::BlockRef("baseline"), "a baseline this one tightens (it may only add or tighten)"),
+    def("mode", Ty::Enum(&["advise", "enforce"]), "advise", "advise proposes remediations; enforce applies safe ones"),
+    f("description", Ty::Str, "who the baseline is for"),
+    f("applies_to", Ty::Selector, "which tenants or environments it applies to"),
+];
+
+const SETTING_FIELDS: &[Field] = &[
+    f("at_least", Ty::Any, "live value must be at least this (by `order` when given)"),
+    f("at_most", Ty::Any, "live value must be at most this"),
+    f("equals", Ty::Any, "live value must equal this"),
+    f("one_of", Ty::List(&Ty::Any), "live value must be one of these"),
+    f("order", Ty::List(&Ty::Any), "the order of values from weakest to strictest"),
+    def("risk", Ty::Level, "medium", "risk of a delta from this setting"),
+    f("after", Ty::List(&Ty::Str), "settings that must be applied first"),
+    f("applies_when", Ty::Cond, "the setting applies only when this holds"),
+    f("reason", Ty::Str, "why the baseline asks for it"),
+];
+
+const WATCHER_FIELDS: &[Field] = &[
+    f("cadence", Ty::Duration, "expected interval between heartbeats"),
+    f("cron", Ty::Cron, "expected schedule, instead of a cadence"),
+    def("tz", Ty::TimeZone, "\"UTC\"", "time zone of `cron`"),
+    req("silence_budget", Ty::Duration, "silence tolerated before a meta-incident"),
+    def("grace", Ty::Duration, "0s", "extra time after an expected heartbeat"),
+    def("quorum", Ty::Int, "1", "independent sources that must agree before declaring alive or silent"),
+    f("sources", Ty::List(&Ty::Str), "where heartbeats come from"),
+    f("depends_on", Ty::List(&Ty::BlockRef("watcher")), "upstream watchers; their silence suppresses this one"),
+    f("min_events", Ty::Int, "fewer events than this per cadence is anomalously low"),
+    f("exempt_when", Ty::Cond, "the watcher is exempt (for example small sandboxes)"),
+    def("on_upstream_down", Ty::Enum(&["suppress_and_track", "alert"]), "suppress_and_track", "what silence under a silent upstream becomes"),
+    def("severity", Ty::Level, "high", "severity of a meta-incident"),
+    f("description", Ty::Str, "what the watcher watches"),
+];
+
+const CORRELATE_FIELDS: &[Field] = &{
+    let g = gate_fields!("ignore", "advisory");
+    [
+        req("source", Ty::List(&Ty::Str), "discovery sources this rule reads"),
+        f("filter", Ty::Cond, "which discovered resources the rule considers"),
+        req("key", Ty::Value, "correlation key: resources with the same key are one finding"),
+        req("catalog", Ty::Str, "the catalog the key must be registered in"),
+        req("severity", Ty::Level, "severity of an unmatched resource"),
+        req("sla", Ty::Duration, "time to remediate"),
+        f("remediation", Ty::Template, "what to do about it"),
+        g[0], g[1], g[2], g[3], g[4], g[5],
+    ]
+};
+
+const ROLLOUT_FIELDS: &[Field] = &[
+    f("bundle", Ty::Str, "the bundle being rolled out"),
+    req("target", Ty::Selector, "clusters in scope"),
+    def("on_fail", Ty::Enum(&["pause", "rollback", "freeze"]), "pause", "what a failed gate does"),
+    def("unmatched", Ty::Enum(&["error", "skip"]), "error", "what a target cluster no stage selects is"),
+    def("dry_run", Ty::Bool, "false", "plan without mutating"),
+    f("description", Ty::Str, "what the rollout ships"),
+];
+
+const STAGE_FIELDS: &[Field] = &[
+    req("select", Ty::Selector, "clusters in this stage"),
+    def("max_parallel", Ty::IntOrPercent, "1", "clusters updated at once; percentages round down, at least 1"),
+    def("bake", Ty::Duration, "0s", "wait after the stage before the next"),
+    f("pause_on_error_rate", Ty::Percent, "pause the rollout above this error rate"),
+];
+
+const GATE_FIELDS: &[Field] = &[
+    req("metric", Ty::Value, "the measured value"),
+    req("fail_when", Ty::Cond, "the measurement fails when this holds"),
+    def("interval", Ty::Duration, "1m", "time between measurements"),
+    def("failure_limit", Ty::Int, "0", "failed measurements tolerated"),
+    def("inconclusive_limit", Ty::Int, "0", "inconclusive measurements tolerated"),
+    def("error_limit", Ty::Int, "4", "provider errors tolerated"),
+    def("on_no_data", Ty::Enum(ON_NO_DATA), "inconclusive", "a measurement with no data"),
+    def("dry_run", Ty::Bool, "false", "measure but never affect the rollout"),
+];
+
+const GUARD_FIELDS: &[Field] = &{
+    let g = gate_fields!("match", "hard_mandatory");
+    [
+        req("deny_when", Ty::Cond, "the plan is denied when this holds"),
+        f("applies_to", Ty::Selector, "clusters the guard protects"),
+        f("max_clusters", Ty::Int, "blast-radius ceiling in clusters"),
+        f("max_percent", Ty::Percent, "blast-radius ceiling as a share of the fleet"),
+        f("prod_allowlist", Ty::List(&Ty::Str), "production clusters that may be targeted at all"),
+        def("risk", Ty::Level, "high", "risk when the guard denies"),
+        g[0], g[1], g[2], g[3], g[4], g[5],
+    ]
+};
+
+const MASKING_FIELDS: &[Field] = &[
+    req("jurisdictions", Ty::List(&Ty::Str), "where the policy applies (ISO codes, `EU`, `US-CA`...)"),
+    f("redact", Ty::List(&Ty::Str), "field paths replaced by `[REDACTED]`"),
+    f("hash", Ty::List(&Ty::Str), "field paths replaced by a salted hash commitment"),
+    f("drop", Ty::List(&Ty::Str), "field paths removed"),
+    f("basis", Ty::Str, "legal basis recorded in the redaction manifest"),
+    f("when", Ty::Cond, "the policy applies only when this holds"),
+    def("on_no_data", Ty::Enum(ON_NO_DATA), "match", "mask when jurisdiction data is missing"),
+    f("because", Ty::Template, "explanation recorded with each redaction"),
+];
+
+const SCORER_FIELDS: &[Field] = &[
+    req("script", Ty::Str, "path of the `.rhai` file, relative to the pack"),
+    def("function", Ty::Str, "\"score\"", "the function expressions call"),
+    def("max_operations", Ty::Int, "100_000", "operations before the script is stopped"),
+    def("max_call_depth", Ty::Int, "32", "nested function calls allowed"),
+    def("max_string_size", Ty::Size, "64KiB", "largest string the script may build"),
+    def("max_array_size", Ty::Int, "10_000", "largest array or map the script may build"),
+    def("timeout", Ty::Duration, "50ms", "wall-clock limit per call"),
+];
+
+const WAIVER_FIELDS: &[Field] = &[
+    req("rules", Ty::List(&Ty::Str), "names of the blocks this waiver covers"),
+    f("when", Ty::Cond, "scope: the waiver applies only when this holds"),
+    req("owner", Ty::Str, "who owns the exception"),
+    f("approver", Ty::Str, "who approved it"),
+    req("justification", Ty::Str, "why the exception is acceptable"),
+    req("expires", Ty::Date, "the day it stops applying; the rule is live again from then"),
+];
+
+const WINDOW_FIELDS: &[Field] = &[
+    req("mode", Ty::Enum(&["allow", "deny"]), "allow or deny; deny wins; no window matched means allowed"),
+    req("cron", Ty::Cron, "when the window opens"),
+    req("duration", Ty::Duration, "how long it stays open"),
+    def("tz", Ty::TimeZone, "\"UTC\"", "time zone of the cron expression"),
+];
+
+const TAXONOMY_FIELDS: &[Field] = &[
+    req("levels", Ty::List(&Ty::Ident), "levels from highest to lowest"),
+    f("description", Ty::Str, "what the levels mean"),
+];
+
+const TEST_FIELDS: &[Field] = &[
+    req("input", Ty::Any, "the input facts (a map)"),
+    f("expect", Ty::List(&Ty::Str), "exactly the blocks that must match (names)"),
+    f("expect_risk", Ty::Level, "the highest risk level of the decision"),
+    f("expect_errors", Ty::Int, "how many evaluation errors the decision must carry"),
+    f("now", Ty::Str, "the decision time, RFC 3339 (waiver expiry, windows)"),
+    f("description", Ty::Str, "what the test shows"),
+];
+
+/// Every block kind of the language.
+pub static KINDS: &[Kind] = &[
+    Kind { kind: "taxonomy", module: "*", doc: "Ordered risk levels, highest first. Without one, a pack uses `critical, high, medium, low, info`.", name_required: true, parents: &[""], fields: TAXONOMY_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "rule", module: "*", doc: "A detection rule: when its condition holds over the input, it matches with a risk and an explanation.", name_required: true, parents: &[""], fields: RULE_FIELDS, roots: Roots::FromField("on"), condition: Condition::Field("when"), level_fields: &["risk", "severity"] },
+    Kind { kind: "action", module: "safety-workflows", doc: "A high-risk action in the safety catalog and the controls it requires.", name_required: true, parents: &[""], fields: ACTION_FIELDS, roots: Roots::Fixed(&["action", "actor", "tenant", "context"]), condition: Condition::Field("match"), level_fields: &["risk"] },
+    Kind { kind: "threshold", module: "safety-workflows", doc: "A safety threshold on a measured quantity.", name_required: true, parents: &[""], fields: THRESHOLD_FIELDS, roots: Roots::Fixed(&["action", "actor", "tenant", "context"]), condition: Condition::Threshold, level_fields: &["risk"] },
+    Kind { kind: "profile", module: "tenant-benchmark", doc: "A scoring profile: weighted factors and badges.", name_required: true, parents: &[""], fields: PROFILE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "factor", module: "tenant-benchmark", doc: "One weighted signal of a profile.", name_required: true, parents: &["profile"], fields: FACTOR_FIELDS, roots: Roots::Fixed(&["tenant", "signals"]), condition: Condition::Field("when"), level_fields: &[] },
+    Kind { kind: "badge", module: "tenant-benchmark", doc: "A badge awarded by score with hysteresis.", name_required: true, parents: &["profile"], fields: BADGE_FIELDS, roots: Roots::Fixed(&["tenant", "signals", "score"]), condition: Condition::Field("requires"), level_fields: &[] },
+    Kind { kind: "hysteresis", module: "*", doc: "Enter and exit thresholds plus a minimum dwell time, so a state does not flap.", name_required: false, parents: &["badge", "watcher"], fields: HYSTERESIS_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "baseline", module: "autoconfig", doc: "A configuration baseline: settings a tenant must meet, applied monotonically.", name_required: true, parents: &[""], fields: BASELINE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "setting", module: "autoconfig", doc: "One setting of a baseline, named by its path.", name_required: true, parents: &["baseline"], fields: SETTING_FIELDS, roots: Roots::Fixed(&["tenant", "live"]), condition: Condition::Field("applies_when"), level_fields: &["risk"] },
+    Kind { kind: "watcher", module: "meta-monitor", doc: "A watched pipeline: cadence, silence budget, grace, quorum and dependencies.", name_required: true, parents: &[""], fields: WATCHER_FIELDS, roots: Roots::Fixed(&["watcher", "tenant", "stats"]), condition: Condition::Field("exempt_when"), level_fields: &["severity"] },
+    Kind { kind: "correlate", module: "dark-inventory", doc: "A correlation rule: discovered resources that must match a catalog entry.", name_required: true, parents: &[""], fields: CORRELATE_FIELDS, roots: Roots::Fixed(&["resource", "catalog"]), condition: Condition::Field("filter"), level_fields: &["severity"] },
+    Kind { kind: "rollout", module: "control-plane", doc: "A staged rollout plan.", name_required: true, parents: &[""], fields: ROLLOUT_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "stage", module: "control-plane", doc: "One stage of a rollout (canary, regional, global).", name_required: true, parents: &["rollout"], fields: STAGE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "gate", module: "*", doc: "A measured gate: pass, fail, inconclusive or error, each with its own limit.", name_required: true, parents: &["rollout", "stage"], fields: GATE_FIELDS, roots: Roots::Fixed(&["metrics", "cluster"]), condition: Condition::Field("fail_when"), level_fields: &[] },
+    Kind { kind: "guard", module: "control-plane", doc: "A blast-radius guard that denies a rollout plan.", name_required: true, parents: &[""], fields: GUARD_FIELDS, roots: Roots::Fixed(&["plan", "cluster", "actor"]), condition: Condition::Field("deny_when"), level_fields: &["risk"] },
+    Kind { kind: "masking", module: "rtx-export", doc: "A masking policy for right-to-explanation bundles, per jurisdiction.", name_required: true, parents: &[""], fields: MASKING_FIELDS, roots: Roots::Fixed(&["subject", "request", "record"]), condition: Condition::Field("when"), level_fields: &[] },
+    Kind { kind: "scorer", module: "*", doc: "A sandboxed rhai script that expressions call by the scorer's name.", name_required: true, parents: &[""], fields: SCORER_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "waiver", module: "*", doc: "An exception to named blocks, with scope, owner, justification and expiry.", name_required: true, parents: &[""], fields: WAIVER_FIELDS, roots: Roots::OfWaived, condition: Condition::Field("when"), level_fields: &[] },
+    Kind { kind: "window", module: "*", doc: "A time window: cron + duration + time zone, allow or deny. Deny wins.", name_required: false, parents: &["baseline", "watcher", "rollout", "stage"], fields: WINDOW_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "test", module: "*", doc: "A rule test: input facts and the decision expected from this pack.", name_required: true, parents: &[""], fields: TEST_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+];
+
+/// The taxonomy a pack uses when it declares none and imports none.
+pub const DEFAULT_LEVELS: &[&str] = &["critical", "high", "medium", "low", "info"];

@@ -1,0 +1,624 @@
+//! Parsing: text → [`ast::Pack`](crate::ast::Pack).
+//!
+//! The pest grammar (`grammar.pest`) gives a concrete tree; this module
+//! lowers it to the AST, decoding literals (durations, sizes, percentages,
+//! semver, regexes, escapes) and reporting bad ones with their span. Parsing
+//! never panics: on any input it returns a pack or diagnostics.
+
+use crate::ast::*;
+use crate::diag::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest::Parser as _;
+use std::sync::OnceLock;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar.pest"]
+struct TenetParser;
+
+/// The language versions this build understands.
+pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+
+/// Parse one file. Returns the pack, or the diagnostics that stopped it.
+pub fn parse(file: FileId, text: &str) -> Result<Pack, Vec<Diagnostic>> {
+    let pairs = match TenetParser::parse(Rule::file, text) {
+        Ok(p) => p,
+        Err(e) => return Err(vec![syntax_error(file, text, e)]),
+    };
+    let mut lower = Lower { file, diags: Vec::new() };
+    let comments = collect_comments(file, pairs.clone());
+    let pack = pairs.into_iter().next().and_then(|p| lower.file(p, comments));
+    match pack {
+        Some(p) if lower.diags.is_empty() => Ok(p),
+        _ => {
+            if lower.diags.is_empty() {
+                lower.diags.push(Diagnostic::new(Code::Syntax, Span::new(file, 0, 0), "could not parse this file"));
+            }
+            Err(lower.diags)
+        }
+    }
+}
+
+/// Parse a single expression (used by tests and `tenet eval --expr`).
+pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Vec<Diagnostic>> {
+    let pairs = match TenetParser::parse(Rule::expr_only, text) {
+        Ok(p) => p,
+        Err(e) => return Err(vec![syntax_error(file, text, e)]),
+    };
+    let mut lower = Lower { file, diags: Vec::new() };
+    let expr = pairs.into_iter().next().and_then(|p| kids(p).next()).and_then(|e| lower.expr(e));
+    match expr {
+        Some(e) if lower.diags.is_empty() => Ok(e),
+        _ => Err(lower.diags),
+    }
+}
+
+fn collect_comments(file: FileId, pairs: Pairs<'_, Rule>) -> Vec<Comment> {
+    pairs
+        .flatten()
+        .filter(|p| p.as_rule() == Rule::COMMENT)
+        .map(|p| {
+            let s = p.as_span();
+            Comment { text: p.as_str().trim_end().to_string(), span: Span::new(file, s.start(), s.end()) }
+        })
+        .collect()
+}
+
+fn rule_name(r: &Rule) -> Option<&'static str> {
+    Some(match r {
+        Rule::header => "the header `tenet 1`",
+        Rule::pack_decl => "`pack NAME version \"X.Y.Z\"`",
+        Rule::ident => "a name",
+        Rule::name | Rule::block_name => "a block name",
+        Rule::expr => "an expression",
+        Rule::string_lit => "a string",
+        Rule::int_lit => "an integer",
+        Rule::block => "a block",
+        Rule::attr => "an attribute",
+        Rule::import => "`import`",
+        Rule::const_decl => "`const`",
+        Rule::map_entry => "a map entry `key: value`",
+        Rule::EOI => "the end of the file",
+        Rule::op_or | Rule::op_and | Rule::op_eq | Rule::op_ne | Rule::op_lt | Rule::op_gt | Rule::op_le | Rule::op_ge => {
+            "an operator"
+        }
+        Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_in | Rule::op_not_in | Rule::op_matches => {
+            "an operator"
+        }
+        Rule::member | Rule::index => return None,
+        _ => return None,
+    })
+}
+
+fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let (start, end) = match e.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, e)) => (s, e),
+    };
+    let (end, found) = found_token(text, start, end);
+    let message = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().filter_map(rule_name).collect();
+            names.dedup();
+            let mut uniq = Vec::new();
+            for n in names {
+                if !uniq.contains(&n) {
+                    uniq.push(n);
+                }
+            }
+            if uniq.is_empty() {
+                format!("unexpected {found}")
+            } else {
+                format!("expected {}, found {found}", join_or(&uniq))
+            }
+        }
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let help = if start == 0 && !text.trim_start().starts_with("tenet") {
+        "every pack starts with the language version, `tenet 1`, then `pack NAME version \"X.Y.Z\"`".to_string()
+    } else {
+        "a block is `kind name { ... }`, an attribute is `key value`, a map is `{key: value}`".to_string()
+    };
+    Diagnostic::new(Code::Syntax, Span::new(file, start, end), message).label("here").help(help)
+}
+
+/// What the parser stumbled on, for the message: a token, or end of input.
+fn found_token(text: &str, start: usize, end: usize) -> (usize, String) {
+    let rest = text.get(start..).unwrap_or("");
+    if rest.is_empty() {
+        return (start, "the end of the file".to_string());
+    }
+    if end > start {
+        return (end, format!("`{}`", text.get(start..end).unwrap_or("")));
+    }
+    let tok: String = if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+        rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').collect()
+    } else {
+        rest.chars().take(1).collect()
+    };
+    let tok_len = tok.len().max(1);
+    let shown = if tok == "\n" { "a line break".to_string() } else { format!("`{tok}`") };
+    (start + tok_len.min(rest.len()), shown)
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [a] => (*a).to_string(),
+        [rest @ .., last] => format!("{} or {}", rest.join(", "), last),
+    }
+}
+
+fn pratt() -> &'static PrattParser<Rule> {
+    static P: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    P.get_or_init(|| {
+        PrattParser::new()
+            .op(Op::infix(Rule::op_or, Assoc::Left))
+            .op(Op::infix(Rule::op_and, Assoc::Left))
+            .op(Op::prefix(Rule::op_not))
+            .op(Op::infix(Rule::op_eq, Assoc::Left)
+                | Op::infix(Rule::op_ne, Assoc::Left)
+                | Op::infix(Rule::op_lt, Assoc::Left)
+                | Op::infix(Rule::op_le, Assoc::Left)
+                | Op::infix(Rule::op_gt, Assoc::Left)
+                | Op::infix(Rule::op_ge, Assoc::Left)
+                | Op::infix(Rule::op_in, Assoc::Left)
+                | Op::infix(Rule::op_not_in, Assoc::Left)
+                | Op::infix(Rule::op_matches, Assoc::Left))
+            .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+            .op(Op::infix(Rule::op_mul, Assoc::Left) | Op::infix(Rule::op_div, Assoc::Left))
+            .op(Op::prefix(Rule::op_neg))
+            .op(Op::postfix(Rule::member) | Op::postfix(Rule::index))
+    })
+}
+
+struct Lower {
+    file: FileId,
+    diags: Vec<Diagnostic>,
+}
+
+/// Children of a pair, without comment tokens.
+fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
+    p.into_inner().filter(|c| c.as_rule() != Rule::COMMENT)
+}
+
+impl Lower {
+    fn span(&self, p: &Pair<'_, Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn ident(&self, p: Pair<'_, Rule>) -> Ident {
+        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+    }
+
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn file(&mut self, p: Pair<'_, Rule>, comments: Vec<Comment>) -> Option<Pack> {
+        let mut it = kids(p);
+        let header = it.next()?;
+        let header_span = self.span(&header);
+        let ver_pair = kids(header).next()?;
+        let ver_span = self.span(&ver_pair);
+        let lang_version = match ver_pair.as_str().replace('_', "").parse::<u32>() {
+            Ok(v) => v,
+            Err(_) => {
+                self.err(Diagnostic::new(Code::UnsupportedVersion, ver_span, "the language version is not a number"));
+                0
+            }
+        };
+        if lang_version != 0 && !SUPPORTED_VERSIONS.contains(&lang_version) {
+            self.err(
+                Diagnostic::new(
+                    Code::UnsupportedVersion,
+                    ver_span,
+                    format!("language version `{lang_version}` is not supported"),
+                )
+                .label("this version")
+                .help(format!(
+                    "this build of tenet understands `tenet {}`; upgrade tenet or change the header",
+                    SUPPORTED_VERSIONS.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("`, `tenet ")
+                )),
+            );
+        }
+        let decl = it.next()?;
+        let mut d = kids(decl);
+        let name = self.ident(d.next()?);
+        let vpair = d.next()?;
+        let version_span = self.span(&vpair);
+        let version = self.plain_string(vpair).unwrap_or_default();
+        if semver::Version::parse(&version).is_err() {
+            self.err(
+                Diagnostic::new(Code::InvalidLiteral, version_span, format!("`{version}` is not a semantic version"))
+                    .label("pack version")
+                    .help("pack versions are semver: `\"MAJOR.MINOR.PATCH\"`, for example `\"1.2.0\"`"),
+            );
+        }
+        let mut items = Vec::new();
+        for item in it {
+            match item.as_rule() {
+                Rule::import => {
+                    let span = self.span(&item);
+                    let mut k = kids(item);
+                    let pack = self.ident(k.next()?);
+                    let alias = k.next().map(|a| self.ident(a));
+                    items.push(Item::Import(Import { pack, alias, span }));
+                }
+                Rule::const_decl => {
+                    let span = self.span(&item);
+                    let mut k = kids(item);
+                    let name = self.ident(k.next()?);
+                    let value = self.expr(k.next()?)?;
+                    items.push(Item::Const(Const { name, value, span }));
+                }
+                Rule::block => items.push(Item::Block(self.block(item)?)),
+                _ => {}
+            }
+        }
+        Some(Pack {
+            file: self.file,
+            lang_version,
+            header_span,
+            name,
+            version,
+            version_span,
+            items,
+            comments,
+        })
+    }
+
+    fn block(&mut self, p: Pair<'_, Rule>) -> Option<Block> {
+        let span = self.span(&p);
+        let mut k = kids(p).peekable();
+        let kind = self.ident(k.next()?);
+        let mut name = None;
+        let mut name_quoted = false;
+        let mut entries = Vec::new();
+        for c in k {
+            match c.as_rule() {
+                Rule::block_name => {
+                    let inner = kids(c).next()?;
+                    if inner.as_rule() == Rule::string_lit {
+                        name_quoted = true;
+                        let s = self.span(&inner);
+                        let text = self.plain_string(inner).unwrap_or_default();
+                        name = Some(Ident { name: text, span: s });
+                    } else {
+                        name = Some(self.ident(inner));
+                    }
+                }
+                Rule::block => entries.push(Entry::Block(self.block(c)?)),
+                Rule::attr => {
+                    let aspan = self.span(&c);
+                    let mut a = kids(c);
+                    let key = self.ident(a.next()?);
+                    let value = self.expr(a.next()?)?;
+                    entries.push(Entry::Attr(Attr { key, value, span: aspan }));
+                }
+                _ => {}
+            }
+        }
+        Some(Block { kind, name, name_quoted, entries, span })
+    }
+
+    /// A string literal that must not contain `{...}` interpolation.
+    fn plain_string(&mut self, p: Pair<'_, Rule>) -> Option<String> {
+        let span = self.span(&p);
+        let parts = self.template(p)?;
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                TemplatePart::Text(t) => out.push_str(&t),
+                TemplatePart::Expr(_) => {
+                    self.err(
+                        Diagnostic::new(Code::InvalidLiteral, span, "interpolation is not allowed here")
+                            .help("write `\\{` for a literal brace"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn template(&mut self, p: Pair<'_, Rule>) -> Option<Vec<TemplatePart>> {
+        let mut parts = Vec::new();
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::str_text => parts.push(TemplatePart::Text(unescape(c.as_str()))),
+                Rule::interp => {
+                    let e = kids(c).next()?;
+                    parts.push(TemplatePart::Expr(self.expr(e)?));
+                }
+                _ => {}
+            }
+        }
+        Some(parts)
+    }
+
+    fn expr(&mut self, p: Pair<'_, Rule>) -> Option<Expr> {
+        use std::cell::{Cell, RefCell};
+        let file = self.file;
+        let pairs: Vec<Pair<'_, Rule>> = kids(p).collect();
+        let failed = Cell::new(false);
+        let this = RefCell::new(self);
+        let result = pratt()
+            .map_primary(|prim| match this.borrow_mut().primary(prim) {
+                Some(e) => e,
+                None => {
+                    failed.set(true);
+                    Expr { kind: ExprKind::Lit(Lit::Null), span: Span::default() }
+                }
+            })
+            .map_prefix(|op, rhs| {
+                let span = Span::new(file, op.as_span().start(), rhs.span.end as usize);
+                let op = if op.as_rule() == Rule::op_not { UnOp::Not } else { UnOp::Neg };
+                Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span }
+            })
+            .map_postfix(|lhs, op| {
+                let end = op.as_span().end();
+                let span = Span::new(file, lhs.span.start as usize, end);
+                match op.as_rule() {
+                    Rule::member => {
+                        let id = kids(op).next().map(|i| Ident {
+                            name: i.as_str().to_string(),
+                            span: Span::new(file, i.as_span().start(), i.as_span().end()),
+                        });
+                        match id {
+                            Some(id) => Expr { kind: ExprKind::Member(Box::new(lhs), id), span },
+                            None => lhs,
+                        }
+                    }
+                    _ => match kids(op).next().and_then(|e| this.borrow_mut().expr(e)) {
+                        Some(ix) => Expr { kind: ExprKind::Index(Box::new(lhs), Box::new(ix)), span },
+                        None => {
+                            failed.set(true);
+                            lhs
+                        }
+                    },
+                }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let bop = match op.as_rule() {
+                    Rule::op_or => BinOp::Or,
+                    Rule::op_and => BinOp::And,
+                    Rule::op_eq => BinOp::Eq,
+                    Rule::op_ne => BinOp::Ne,
+                    Rule::op_lt => BinOp::Lt,
+                    Rule::op_le => BinOp::Le,
+                    Rule::op_gt => BinOp::Gt,
+                    Rule::op_ge => BinOp::Ge,
+                    Rule::op_in => BinOp::In,
+                    Rule::op_not_in => BinOp::NotIn,
+                    Rule::op_matches => BinOp::Matches,
+                    Rule::op_add => BinOp::Add,
+                    Rule::op_sub => BinOp::Sub,
+                    Rule::op_mul => BinOp::Mul,
+                    _ => BinOp::Div,
+                };
+                let span = lhs.span.to(rhs.span);
+                Expr { kind: ExprKind::Binary(bop, Box::new(lhs), Box::new(rhs)), span }
+            })
+            .parse(pairs.into_iter());
+        if failed.get() {
+            None
+        } else {
+            Some(result)
+        }
+    }
+
+    fn primary(&mut self, p: Pair<'_, Rule>) -> Option<Expr> {
+        let span = self.span(&p);
+        let raw = p.as_str();
+        let kind = match p.as_rule() {
+            Rule::paren => ExprKind::Paren(Box::new(self.expr(kids(p).next()?)?)),
+            Rule::expr => return self.expr(p),
+            Rule::ident => ExprKind::Name(raw.to_string()),
+            Rule::if_expr => {
+                let mut k = kids(p);
+                let c = self.expr(k.next()?)?;
+                let t = self.expr(k.next()?)?;
+                let e = self.expr(k.next()?)?;
+                ExprKind::If(Box::new(c), Box::new(t), Box::new(e))
+            }
+            Rule::quant => {
+                let mut k = kids(p);
+                let q = match k.next()?.as_str() {
+                    "any" => Quant::Any,
+                    "all" => Quant::All,
+                    _ => Quant::Count,
+                };
+                let var = self.ident(k.next()?);
+                let list = self.expr(k.next()?)?;
+                let pred = self.expr(k.next()?)?;
+                ExprKind::Quant(q, var, Box::new(list), Box::new(pred))
+            }
+            Rule::call => {
+                let mut k = kids(p);
+                let f = self.ident(k.next()?);
+                let mut args = Vec::new();
+                for a in k {
+                    args.push(self.expr(a)?);
+                }
+                ExprKind::Call(f, args)
+            }
+            Rule::list_lit => {
+                let mut items = Vec::new();
+                for a in kids(p) {
+                    items.push(self.expr(a)?);
+                }
+                ExprKind::List(items)
+            }
+            Rule::map_lit => {
+                let mut entries: Vec<(Ident, Expr)> = Vec::new();
+                for e in kids(p) {
+                    let mut k = kids(e);
+                    let key = k.next()?;
+                    let key = if key.as_rule() == Rule::string_lit {
+                        let s = self.span(&key);
+                        Ident { name: self.plain_string(key)?, span: s }
+                    } else {
+                        self.ident(key)
+                    };
+                    let value = self.expr(k.next()?)?;
+                    if entries.iter().any(|(k, _)| k.name == key.name) {
+                        self.err(
+                            Diagnostic::new(Code::DuplicateField, key.span, format!("duplicate map key `{}`", key.name))
+                                .label("written twice")
+                                .help("each key of a map may appear once"),
+                        );
+                    }
+                    entries.push((key, value));
+                }
+                ExprKind::Map(entries)
+            }
+            Rule::string_lit => ExprKind::Template(self.template(p)?),
+            Rule::regex_lit => {
+                let body = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("").replace("\\/", "/");
+                if let Err(e) = regex::Regex::new(&body) {
+                    self.err(
+                        Diagnostic::new(Code::InvalidLiteral, span, "this regular expression is not valid")
+                            .label("invalid regex")
+                            .help(first_line(&e.to_string())),
+                    );
+                }
+                ExprKind::Lit(Lit::Regex(body))
+            }
+            Rule::null_lit => ExprKind::Lit(Lit::Null),
+            Rule::bool_lit => ExprKind::Lit(Lit::Bool(raw == "true")),
+            Rule::int_lit => match raw.replace('_', "").parse::<i64>() {
+                Ok(v) => ExprKind::Lit(Lit::Int { value: v, raw: raw.to_string() }),
+                Err(_) => {
+                    self.err(
+                        Diagnostic::new(Code::InvalidLiteral, span, format!("integer `{raw}` is too large"))
+                            .help("integers are 64-bit signed: at most 9_223_372_036_854_775_807"),
+                    );
+                    return None;
+                }
+            },
+            Rule::float_lit => match raw.replace('_', "").parse::<f64>() {
+                Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Float { value: v, raw: raw.to_string() }),
+                _ => {
+                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("number `{raw}` is out of range")));
+                    return None;
+                }
+            },
+            Rule::percent_lit => {
+                let num = raw.trim_end_matches('%').replace('_', "");
+                match num.parse::<f64>() {
+                    Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Percent { value: v, raw: raw.to_string() }),
+                    _ => {
+                        self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("percentage `{raw}` is out of range")));
+                        return None;
+                    }
+                }
+            }
+            Rule::duration_lit => match parse_duration(raw) {
+                Some(ms) => ExprKind::Lit(Lit::Duration { ms, raw: raw.to_string() }),
+                None => {
+                    self.err(
+                        Diagnostic::new(Code::InvalidLiteral, span, format!("duration `{raw}` is too large"))
+                            .help("durations are counted in milliseconds in a 64-bit integer"),
+                    );
+                    return None;
+                }
+            },
+            Rule::size_lit => match parse_size(raw) {
+                Some(bytes) => ExprKind::Lit(Lit::Size { bytes, raw: raw.to_string() }),
+                None => {
+                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("size `{raw}` is too large")));
+                    return None;
+                }
+            },
+            Rule::semver_lit => {
+                let text = raw.replace('_', "");
+                if semver::Version::parse(&text).is_err() {
+                    self.err(
+                        Diagnostic::new(Code::InvalidLiteral, span, format!("`{raw}` is not a semantic version"))
+                            .help("write versions as MAJOR.MINOR.PATCH without leading zeros, for example `1.2.0`"),
+                    );
+                    return None;
+                }
+                ExprKind::Lit(Lit::Semver(text))
+            }
+            _ => {
+                self.err(Diagnostic::new(Code::Syntax, span, "unexpected token in expression"));
+                return None;
+            }
+        };
+        Some(Expr { kind, span })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_string()
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Milliseconds in `90s`, `1h30m`, `500ms`, `7d`, `2w`.
+pub fn parse_duration(raw: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let digits_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '_'))?;
+        let n: i64 = rest.get(..digits_end)?.replace('_', "").parse().ok()?;
+        rest = rest.get(digits_end..)?;
+        let (unit_ms, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else {
+            let unit = match rest.chars().next()? {
+                's' => 1_000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                'w' => 604_800_000,
+                _ => return None,
+            };
+            (unit, 1)
+        };
+        total = total.checked_add(n.checked_mul(unit_ms)?)?;
+        rest = rest.get(len..)?;
+    }
+    Some(total)
+}
+
+/// Bytes in `10MB` (decimal) or `10MiB` (binary).
+pub fn parse_size(raw: &str) -> Option<u64> {
+    let split = raw.find(|c: char| c.is_ascii_alphabetic())?;
+    let n: u64 = raw.get(..split)?.replace('_', "").parse().ok()?;
+    let mult: u64 = match raw.get(split..)? {
+        "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
