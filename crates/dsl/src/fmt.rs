@@ -25,10 +25,7 @@ pub fn format(pack: &Pack, text: &str) -> String {
             (prev, item),
             (Some(Item::Import(_)), Item::Import(_)) | (Some(Item::Const(_)), Item::Const(_))
         );
-        if !same_group || p.blank_line_before(item.span().start) {
-            p.out.push('\n');
-        }
-        p.flush_before(item.span().start, 0);
+        p.lead(item.span().start, 0, !same_group, false);
         match item {
             Item::Import(i) => {
                 match &i.alias {
@@ -40,7 +37,7 @@ pub fn format(pack: &Pack, text: &str) -> String {
             }
             Item::Const(c) => {
                 let head = format!("const {} = ", c.name.name);
-                let value = expr_block(&c.value, head.len());
+                let value = expr_block(&c.value, head.len(), 0);
                 p.out.push_str(&head);
                 p.out.push_str(&value);
                 p.out.push('\n');
@@ -95,23 +92,37 @@ impl Printer<'_> {
         self.next += 1;
     }
 
-    /// Whether the author left a blank line right before `offset`, skipping
-    /// comment lines.
+    /// Whether the line before the one holding `offset` is blank.
     fn blank_line_before(&self, offset: u32) -> bool {
         let before = self.text.get(..offset as usize).unwrap_or("");
-        let mut lines = before.lines().rev();
-        // The part of the current line before the item.
-        let _ = lines.next();
-        for line in lines {
-            let t = line.trim();
-            if t.is_empty() {
-                return true;
+        let Some(line_start) = before.rfind('\n') else { return false };
+        let prev = before.get(..line_start).unwrap_or("");
+        let prev_line = prev.rsplit('\n').next().unwrap_or("");
+        prev_line.trim().is_empty() && prev.contains('\n')
+    }
+
+    /// Lay out what comes before an item or entry at `offset`: pending
+    /// comments, and blank lines where wanted or where the author had them.
+    fn lead(&mut self, offset: u32, indent: usize, want_blank: bool, at_start: bool) {
+        let mut first = true;
+        while let Some(c) = self.comments.get(self.next) {
+            if c.span.start >= offset {
+                break;
             }
-            if !t.starts_with('#') {
-                return false;
+            let blank = if first { want_blank || (!at_start && self.blank_line_before(c.span.start)) } else { self.blank_line_before(c.span.start) };
+            if blank {
+                self.out.push('\n');
             }
+            self.out.push_str(&" ".repeat(indent));
+            self.out.push_str(&c.text);
+            self.out.push('\n');
+            self.next += 1;
+            first = false;
         }
-        false
+        let blank = if first { want_blank || (!at_start && self.blank_line_before(offset)) } else { self.blank_line_before(offset) };
+        if blank {
+            self.out.push('\n');
+        }
     }
 
     fn block(&mut self, b: &Block, indent: usize) {
@@ -140,14 +151,11 @@ impl Printer<'_> {
         let mut prev_was_block = false;
         for (i, entry) in b.entries.iter().enumerate() {
             let is_block = matches!(entry, Entry::Block(_));
-            if i > 0 && (is_block || prev_was_block || self.blank_line_before(entry.span().start)) {
-                self.out.push('\n');
-            }
-            self.flush_before(entry.span().start, inner);
+            self.lead(entry.span().start, inner, i > 0 && (is_block || prev_was_block), i == 0);
             match entry {
                 Entry::Attr(a) => {
                     let head = format!("{}{:width$} ", " ".repeat(inner), a.key.name, width = key_width);
-                    let value = expr_block(&a.value, head.len());
+                    let value = expr_block(&a.value, head.len(), inner);
                     self.out.push_str(&head);
                     self.out.push_str(&value);
                     self.out.push('\n');
@@ -167,7 +175,7 @@ impl Printer<'_> {
 /// An expression laid out to start at column `col`: one line when it fits,
 /// otherwise a long `and`/`or` chain one operand per line, or a long list or
 /// map one element per line.
-fn expr_block(e: &Expr, col: usize) -> String {
+fn expr_block(e: &Expr, col: usize, indent: usize) -> String {
     let flat = expr_to_string(e);
     if col + flat.len() <= WIDTH || flat.contains('\n') {
         return flat;
@@ -186,12 +194,12 @@ fn expr_block(e: &Expr, col: usize) -> String {
         }
         return out;
     }
-    let pad = " ".repeat(col.saturating_sub(0));
+    let pad = " ".repeat(indent);
     match &e.kind {
         ExprKind::List(items) if !items.is_empty() => {
             let mut out = String::from("[\n");
             for i in items {
-                out.push_str(&format!("{pad}  {},\n", expr_block(i, col + 2)));
+                out.push_str(&format!("{pad}  {},\n", expr_block(i, indent + 2, indent + 2)));
             }
             out.push_str(&format!("{pad}]"));
             out
@@ -200,7 +208,7 @@ fn expr_block(e: &Expr, col: usize) -> String {
             let mut out = String::from("{\n");
             for (k, v) in entries {
                 let key = map_key(&k.name);
-                out.push_str(&format!("{pad}  {key}: {},\n", expr_block(v, col + 4 + key.len())));
+                out.push_str(&format!("{pad}  {key}: {},\n", expr_block(v, indent + 4 + key.len(), indent + 2)));
             }
             out.push_str(&format!("{pad}}}"));
             out

@@ -122,7 +122,7 @@ pub enum Condition {
     None,
     /// A boolean field.
     Field(&'static str),
-    /// `metric` compared with `above` or `below`.
+    /// `when` (optional scope) and then `metric` compared with `above` or `below`.
     Threshold,
 }
 
@@ -211,6 +211,7 @@ const ACTION_FIELDS: &[Field] = &{
 const THRESHOLD_FIELDS: &[Field] = &{
     let g = gate_fields!("match", "hard_mandatory");
     [
+        f("when", Ty::Cond, "scope: the threshold applies only to inputs where this holds"),
         req("metric", Ty::Value, "the measured quantity"),
         f("above", Ty::Any, "matches when the metric is greater than this"),
         f("below", Ty::Any, "matches when the metric is less than this"),

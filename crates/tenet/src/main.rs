@@ -1,1 +1,467 @@
-fn main() {}
+//! The `tenet` command line. Glue only: the work is in `tenet-runtime`.
+//!
+//! Exit codes (the same for every command): 0 success, 1 rule errors,
+//! failing tests or findings, 2 usage or I/O errors.
+
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tenet_runtime::dsl::{diag, fmt as dslfmt, syntax, SourceMap};
+use tenet_runtime::{bundle, decision, load, testing};
+
+const AFTER_HELP: &str = "\
+Rule packs are `.tenet` files under a rules directory (default: ./rules).
+Start with:
+  tenet check                 check every pack under ./rules
+  tenet test                  run the rule tests of every pack
+  tenet eval --pack safety --input facts.json
+                              decide one input with one pack, with a trace
+  tenet fmt --check           list packs that are not formatted
+
+Exit codes: 0 ok, 1 rule errors / failing tests, 2 usage or I/O errors.
+Language reference: docs/language.md";
+
+#[derive(Parser)]
+#[command(name = "tenet", version, about = "Policy-as-code rules engine: check, test, evaluate and bundle rule packs", after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check rule packs: syntax, block kinds and fields, types, names, imports
+    Check {
+        /// Rules directory
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+    /// Run the rule tests (`test` blocks) of every pack and list rules no test exercises
+    Test {
+        /// Rules directory
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Decide one input with one pack and print the decision as JSON
+    Eval {
+        /// Rules directory
+        #[arg(long, default_value = "rules")]
+        rules: PathBuf,
+        /// Pack name (`pack NAME version ...`)
+        #[arg(long)]
+        pack: String,
+        /// Input facts as a JSON file (`-` reads standard input)
+        #[arg(long)]
+        input: PathBuf,
+        /// Leave out the trace of which conditions held
+        #[arg(long)]
+        no_trace: bool,
+        /// Decision date for waiver expiry (YYYY-MM-DD); default: today (UTC)
+        #[arg(long)]
+        now: Option<String>,
+        /// Report everything, block nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Format rule packs in the canonical layout (comments are kept)
+    Fmt {
+        /// Report files that would change and exit 1, without writing
+        #[arg(long)]
+        check: bool,
+        /// Files or directories (default: ./rules)
+        paths: Vec<PathBuf>,
+    },
+    /// Build or verify a fingerprinted bundle of a rules directory
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
+    /// List the block kinds of the language, or describe one
+    Kinds {
+        /// A block kind, such as `action`
+        kind: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Compile a rules directory into one bundle file
+    Build {
+        /// Rules directory
+        dir: PathBuf,
+        /// Output file
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Recompute a bundle's fingerprint and check its packs; exit 1 on any mismatch
+    Verify {
+        /// Bundle file
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Check { dir } => cmd_check(&dir),
+        Command::Test { dir, format } => cmd_test(&dir, format),
+        Command::Eval { rules, pack, input, no_trace, now, dry_run } => cmd_eval(&rules, &pack, &input, !no_trace, now, dry_run),
+        Command::Fmt { check, paths } => cmd_fmt(check, paths),
+        Command::Bundle { command: BundleCommand::Build { dir, output } } => cmd_bundle_build(&dir, &output),
+        Command::Bundle { command: BundleCommand::Verify { file } } => cmd_bundle_verify(&file),
+        Command::Kinds { kind } => cmd_kinds(kind.as_deref()),
+    };
+    ExitCode::from(code)
+}
+
+fn print_diagnostics(diags: &[diag::Diagnostic], sources: &SourceMap) {
+    let mut err = std::io::stderr().lock();
+    if std::io::stderr().is_terminal() {
+        for d in diags {
+            let _ = writeln!(err, "{:?}", d.report(sources));
+        }
+    } else {
+        let _ = write!(err, "{}", diag::render_plain(diags, sources));
+    }
+    let n = diags.len();
+    let _ = writeln!(err, "error: {n} problem{} found", if n == 1 { "" } else { "s" });
+}
+
+/// Load rules, printing what went wrong. `Err` carries the exit code.
+fn load_rules(dir: &Path) -> Result<load::Rules, u8> {
+    match load::load_dir(dir) {
+        Ok(r) => Ok(r),
+        Err(load::LoadError::Io(msg)) => {
+            eprintln!("error: {msg}");
+            Err(2)
+        }
+        Err(load::LoadError::Rules { diags, sources }) => {
+            print_diagnostics(&diags, &sources);
+            Err(1)
+        }
+    }
+}
+
+fn cmd_check(dir: &Path) -> u8 {
+    match load_rules(dir) {
+        Ok(r) => {
+            let blocks: usize = r.packs.iter().map(|p| p.blocks.len()).sum();
+            println!("ok: {} pack(s), {} block(s) in {}", r.packs.len(), blocks, dir.display());
+            0
+        }
+        Err(c) => c,
+    }
+}
+
+fn cmd_test(dir: &Path, format: Format) -> u8 {
+    let rules = match load_rules(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let report = testing::run_tests(&rules);
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+        Format::Text => {
+            for r in &report.results {
+                if r.passed {
+                    println!("PASS {}::{}", r.pack, r.name);
+                } else {
+                    println!("FAIL {}::{} ({})", r.pack, r.name, r.at);
+                    for f in &r.failures {
+                        println!("    {f}");
+                    }
+                }
+            }
+            if !report.unexercised.is_empty() {
+                println!("\nrules no test exercises ({}):", report.unexercised.len());
+                for u in &report.unexercised {
+                    println!("  {u}");
+                }
+            }
+            println!("\n{} passed, {} failed", report.passed(), report.failed());
+        }
+    }
+    if report.failed() > 0 {
+        1
+    } else {
+        0
+    }
+}
+
+fn today() -> String {
+    // Days since the epoch → civil date (UTC), without a date crate in the binary.
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn cmd_eval(rules_dir: &Path, pack: &str, input: &Path, trace: bool, now: Option<String>, dry_run: bool) -> u8 {
+    let text = if input.as_os_str() == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            eprintln!("error: cannot read standard input: {e}");
+            return 2;
+        }
+        s
+    } else {
+        match std::fs::read_to_string(input) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", input.display());
+                return 2;
+            }
+        }
+    };
+    let json: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: `{}` is not valid JSON: {e} (at {}:{}:{})", input.display(), input.display(), e.line(), e.column());
+            return 2;
+        }
+    };
+    if !json.is_object() {
+        eprintln!("error: `{}` must hold a JSON object (the input facts)", input.display());
+        return 2;
+    }
+    let rules = match load_rules(rules_dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let Some(p) = rules.pack(pack) else {
+        let names: Vec<&str> = rules.packs.iter().map(|p| p.name.as_str()).collect();
+        eprintln!("error: no pack named `{pack}` in {}; packs are: {}", rules_dir.display(), names.join(", "));
+        return 2;
+    };
+    let input = tenet_runtime::dsl::Value::from_json(&json);
+    let opts = decision::DecideOptions { trace, now: Some(now.unwrap_or_else(today)), dry_run };
+    let d = decision::decide(p, &input, rules.scorer_list(), &opts);
+    println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+    0
+}
+
+fn collect_tenet_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for e in walkdir_sorted(p)? {
+                out.push(e);
+            }
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("`{}` does not exist", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn walkdir_sorted(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("cannot read `{}`: {e}", d.display()))?;
+        for e in entries {
+            let e = e.map_err(|e| format!("cannot read `{}`: {e}", d.display()))?;
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "tenet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tenet-tmp-{}", std::process::id()));
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
+    let paths = if paths.is_empty() { vec![PathBuf::from("rules")] } else { paths };
+    let files = match collect_tenet_files(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut sources = SourceMap::new();
+    let mut diags = Vec::new();
+    let mut changed = Vec::new();
+    for f in &files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", f.display());
+                return 2;
+            }
+        };
+        let id = sources.add(f.display().to_string(), text.as_str());
+        match syntax::parse(id, &text) {
+            Ok(pack) => {
+                let out = dslfmt::format(&pack, &text);
+                if out != text {
+                    changed.push(f.clone());
+                    if !check {
+                        if let Err(e) = write_atomic(f, out.as_bytes()) {
+                            eprintln!("error: cannot write `{}`: {e}", f.display());
+                            return 2;
+                        }
+                    }
+                }
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        print_diagnostics(&diags, &sources);
+        return 1;
+    }
+    for f in &changed {
+        if check {
+            println!("would reformat {}", f.display());
+        } else {
+            println!("formatted {}", f.display());
+        }
+    }
+    if check && !changed.is_empty() {
+        eprintln!("{} file(s) are not formatted; run `tenet fmt`", changed.len());
+        return 1;
+    }
+    if changed.is_empty() {
+        println!("{} file(s) already formatted", files.len());
+    }
+    0
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let rem = secs % 86_400;
+    format!("{}T{:02}:{:02}:{:02}Z", today(), rem / 3600, (rem / 60) % 60, rem % 60)
+}
+
+fn cmd_bundle_build(dir: &Path, output: &Path) -> u8 {
+    let rules = match load_rules(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let b = bundle::build(&rules, &now_rfc3339());
+    let text = match serde_json::to_string_pretty(&b) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot serialise the bundle: {e}");
+            return 2;
+        }
+    };
+    if let Err(e) = write_atomic(output, text.as_bytes()) {
+        eprintln!("error: cannot write `{}`: {e}", output.display());
+        return 2;
+    }
+    println!(
+        "wrote {}: {} pack(s), {} input(s), sha256 {}",
+        output.display(),
+        b.packs.len(),
+        b.fingerprint.inputs.len(),
+        b.fingerprint.hash
+    );
+    0
+}
+
+fn cmd_bundle_verify(file: &Path) -> u8 {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", file.display());
+            return 2;
+        }
+    };
+    let b: bundle::Bundle = match serde_json::from_str(&text) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: `{}` is not a tenet bundle: {e} (at {}:{}:{})", file.display(), file.display(), e.line(), e.column());
+            return 2;
+        }
+    };
+    let problems = bundle::verify(&b);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("mismatch: {p}");
+        }
+        eprintln!("error: bundle `{}` failed verification ({} problem(s))", file.display(), problems.len());
+        return 1;
+    }
+    if let Err(e) = bundle::load(&b, &file.display().to_string()) {
+        match e {
+            load::LoadError::Io(m) => eprintln!("error: {m}"),
+            load::LoadError::Rules { diags, sources } => print_diagnostics(&diags, &sources),
+        }
+        return 1;
+    }
+    println!("ok: {} input(s), sha256 {}", b.fingerprint.inputs.len(), b.fingerprint.hash);
+    0
+}
+
+fn cmd_kinds(kind: Option<&str>) -> u8 {
+    use tenet_runtime::dsl::schema::{self, KINDS};
+    match kind {
+        None => {
+            for k in KINDS {
+                println!("{:<11} {:<17} {}", k.kind, k.module, k.doc);
+            }
+            0
+        }
+        Some(name) => {
+            let Some(k) = schema::kind(name) else {
+                eprintln!("error: unknown block kind `{name}`; run `tenet kinds` for the list");
+                return 2;
+            };
+            println!("{} ({}): {}", k.kind, k.module, k.doc);
+            let parents: Vec<&str> = k.parents.iter().map(|p| if p.is_empty() { "top level" } else { p }).collect();
+            println!("appears in: {}", parents.join(", "));
+            println!("fields:");
+            for f in k.fields {
+                let note = if f.required {
+                    "required".to_string()
+                } else {
+                    f.default.map(|d| format!("default {d}")).unwrap_or_else(|| "optional".into())
+                };
+                println!("  {:<22} {:<40} {:<22} {}", f.name, f.ty.describe(), note, f.doc);
+            }
+            0
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! Checked AST → [`CompiledPack`](crate::ir::CompiledPack).
+
+use crate::ir::*;
+use crate::scorer::Scorers;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tenet_dsl::ast::{BinOp, Block, Expr, ExprKind, Item, TemplatePart, UnOp};
+use tenet_dsl::check::{bare_or_string, block_roots, string_list};
+use tenet_dsl::schema::{self, Condition, Ty};
+use tenet_dsl::{Checked, CheckedPack, SourceMap, Value};
+
+/// Fields reported apart from a block's effects.
+const METADATA: &[&str] = &["on_no_data", "enforcement", "dry_run", "because", "description", "tags", "on"];
+
+/// Compile every checked pack. `scorers` must already hold the scorers of
+/// every pack (see [`crate::load`]).
+pub fn compile(checked: &Checked, sources: &SourceMap, scorers: &Scorers) -> Vec<CompiledPack> {
+    checked.packs.iter().map(|p| compile_pack(p, checked, sources, scorers)).collect()
+}
+
+struct Cx<'a> {
+    pack: &'a CheckedPack,
+    checked: &'a Checked,
+    sources: &'a SourceMap,
+    roots: Vec<String>,
+    scorers: BTreeMap<String, usize>,
+}
+
+fn compile_pack(pack: &CheckedPack, checked: &Checked, sources: &SourceMap, scorers: &Scorers) -> CompiledPack {
+    let mut cx = Cx {
+        pack,
+        checked,
+        sources,
+        roots: vec!["input".to_string()],
+        scorers: scorers.of_pack(pack.name()),
+    };
+    let mut blocks = Vec::new();
+    let mut waivers = Vec::new();
+    let mut tests = Vec::new();
+    for item in &pack.ast.items {
+        let Item::Block(b) = item else { continue };
+        match b.kind.name.as_str() {
+            "waiver" => waivers.push(cx.waiver(b)),
+            "test" => tests.push(cx.test(b)),
+            _ => cx.block(b, "", &mut blocks),
+        }
+    }
+    let imports = pack
+        .imports
+        .iter()
+        .map(|(alias, &j)| (alias.clone(), checked.packs.get(j).map(|p| p.consts.clone()).unwrap_or_default()))
+        .collect();
+    CompiledPack {
+        name: pack.name().to_string(),
+        version: pack.ast.version.clone(),
+        file: sources.get(pack.ast.file).map(|f| f.path.clone()).unwrap_or_default(),
+        levels: pack.levels.clone(),
+        root_names: cx.roots,
+        blocks,
+        waivers,
+        tests,
+        scorers: cx.scorers,
+        consts: pack.consts.clone(),
+        imports,
+    }
+}
+
+fn default_expr(text: &str) -> Option<Expr> {
+    tenet_dsl::syntax::parse_expr(tenet_dsl::FileId(u32::MAX), text).ok()
+}
+
+impl Cx<'_> {
+    fn root_index(&mut self, name: &str) -> u16 {
+        match self.roots.iter().position(|r| r == name) {
+            Some(i) => i as u16,
+            None => {
+                self.roots.push(name.to_string());
+                (self.roots.len() - 1) as u16
+            }
+        }
+    }
+
+    fn block(&mut self, b: &Block, prefix: &str, out: &mut Vec<CBlock>) {
+        let Some(kind) = schema::kind(&b.kind.name) else { return };
+        let name = if prefix.is_empty() { b.name_str().to_string() } else { format!("{prefix}/{}", b.name_str()) };
+        let roots = block_roots(b, kind, &self.pack.ast);
+        let value_of = |field: &str| -> Option<&Expr> { b.attr(field).map(|a| &a.value) };
+        let bare = |field: &str| -> Option<String> {
+            match value_of(field) {
+                Some(e) => bare_or_string(e),
+                None => kind.field(field).and_then(|f| f.default).map(|d| d.trim_matches('"').to_string()),
+            }
+        };
+        let condition = match kind.condition {
+            Condition::None => None,
+            Condition::Field(f) => value_of(f).map(|e| {
+                let expr = self.expr(e, &roots, &mut Vec::new());
+                CCond { expr, ast: e.clone(), scope: None, threshold: None, text: tenet_dsl::fmt::expr_to_string(e), leaves: self.leaves(e, &roots) }
+            }),
+            Condition::Threshold => value_of("metric").and_then(|metric| {
+                let (op, bound_e) = match (value_of("above"), value_of("below")) {
+                    (Some(a), _) => (BinOp::Gt, a),
+                    (None, Some(b)) => (BinOp::Lt, b),
+                    _ => return None,
+                };
+                let bound = self.fold_static(bound_e);
+                let m = self.expr(metric, &roots, &mut Vec::new());
+                let text = format!("{} {} {}", tenet_dsl::fmt::expr_to_string(metric), op.symbol(), bound);
+                let cmp = CExpr::Cmp(op, Box::new(m.clone()), Box::new(CExpr::Const(bound.clone())));
+                let reads = self.reads(metric, &roots);
+                let mut leaves = Vec::new();
+                let scope = value_of("when").cloned();
+                let (expr, text) = match &scope {
+                    Some(w) => {
+                        leaves.extend(self.leaves(w, &roots));
+                        let wc = self.expr(w, &roots, &mut Vec::new());
+                        (CExpr::And(Box::new(wc), Box::new(cmp.clone())), format!("{} and {text}", tenet_dsl::fmt::expr_to_string(w)))
+                    }
+                    None => (cmp.clone(), text.clone()),
+                };
+                leaves.push(Leaf { text: format!("{} {} {}", tenet_dsl::fmt::expr_to_string(metric), op.symbol(), bound), at: self.sources.location(metric.span), expr: cmp, reads });
+                Some(CCond { expr, ast: metric.clone(), scope, threshold: Some((op, bound)), text, leaves })
+            }),
+        };
+        let cond_field = match kind.condition {
+            Condition::Field(f) => Some(f),
+            _ => None,
+        };
+        let mut effects = Vec::new();
+        for field in kind.fields {
+            if METADATA.contains(&field.name) || Some(field.name) == cond_field || kind.level_fields.contains(&field.name) {
+                continue;
+            }
+            if kind.condition == Condition::Threshold && matches!(field.name, "metric" | "above" | "below" | "when") {
+                continue;
+            }
+            let written = value_of(field.name).cloned();
+            let ast = written.clone().or_else(|| field.default.and_then(default_expr));
+            let Some(ast) = ast else { continue };
+            let expr = match field.ty {
+                Ty::Level | Ty::Enum(_) | Ty::Ident | Ty::BlockRef(_) => {
+                    CExpr::Const(bare_or_string(&ast).map(|s| Value::str(&s)).unwrap_or_default())
+                }
+                Ty::List(Ty::Level | Ty::Enum(_) | Ty::Ident | Ty::BlockRef(_)) => {
+                    CExpr::Const(Value::list(string_list(Some(&ast)).iter().map(|s| Value::str(s)).collect()))
+                }
+                ty if ty.is_dynamic() => self.expr(&ast, &roots, &mut Vec::new()),
+                _ => CExpr::Const(self.fold_static(&ast)),
+            };
+            let keep_ast = if field.ty.is_dynamic() { Some(ast) } else { None };
+            effects.push(CAttr { name: field.name.to_string(), expr, ast: keep_ast });
+        }
+        let because = value_of("because").map(|e| CAttr {
+            name: "because".into(),
+            expr: self.expr(e, &roots, &mut Vec::new()),
+            ast: Some(e.clone()),
+        });
+        let level = kind.level_fields.iter().find_map(|f| bare(f));
+        let enforcement = kind.field("enforcement").and_then(|_| bare("enforcement"));
+        let on_no_data = bare("on_no_data").unwrap_or_else(|| "ignore".into());
+        let dry_run = matches!(value_of("dry_run").map(|e| self.fold_static(e)), Some(Value::Bool(true)));
+        let at = self.sources.location(b.kind.span);
+        for r in &roots {
+            self.root_index(r);
+        }
+        out.push(CBlock {
+            kind: kind.kind,
+            name: name.clone(),
+            at,
+            roots,
+            condition,
+            effects,
+            because,
+            level,
+            enforcement,
+            on_no_data,
+            dry_run,
+        });
+        for child in b.blocks() {
+            self.block(child, &name, out);
+        }
+    }
+
+    fn waiver(&mut self, b: &Block) -> CWaiver {
+        let roots = schema::kind("waiver").map(|k| block_roots(b, k, &self.pack.ast)).unwrap_or_default();
+        let s = |f: &str| b.attr(f).and_then(|a| bare_or_string(&a.value)).unwrap_or_default();
+        CWaiver {
+            name: b.name_str().to_string(),
+            rules: string_list(b.attr("rules").map(|a| &a.value)),
+            when: b.attr("when").map(|a| (self.expr(&a.value, &roots, &mut Vec::new()), a.value.clone())),
+            owner: s("owner"),
+            justification: s("justification"),
+            expires: s("expires"),
+        }
+    }
+
+    fn test(&mut self, b: &Block) -> CTest {
+        let get = |f: &str| b.attr(f).map(|a| &a.value);
+        CTest {
+            name: b.name_str().to_string(),
+            at: self.sources.location(b.kind.span),
+            input: get("input").map(|e| self.fold_static(e)).unwrap_or_default(),
+            expect: get("expect").map(|e| string_list(Some(e))),
+            expect_risk: get("expect_risk").and_then(bare_or_string),
+            expect_errors: match get("expect_errors").map(|e| self.fold_static(e)) {
+                Some(Value::Int(n)) => Some(n),
+                _ => None,
+            },
+            now: get("now").and_then(bare_or_string),
+        }
+    }
+
+    /// A closed expression's value (the checker has proven it closed).
+    fn fold_static(&self, e: &Expr) -> Value {
+        let env = crate::reference::PackEnv::consts_only(self.pack, self.checked);
+        tenet_dsl::interp::eval_const(e, &env).unwrap_or_default()
+    }
+
+    fn leaves(&mut self, e: &Expr, roots: &[String]) -> Vec<Leaf> {
+        let mut parts = Vec::new();
+        collect_leaves(e, &mut parts);
+        parts
+            .into_iter()
+            .map(|x| Leaf {
+                text: tenet_dsl::fmt::expr_to_string(x),
+                at: self.sources.location(x.span),
+                expr: self.expr(x, roots, &mut Vec::new()),
+                reads: self.reads(x, roots),
+            })
+            .collect()
+    }
+
+    fn reads(&mut self, e: &Expr, roots: &[String]) -> Vec<(String, CExpr)> {
+        let mut paths = Vec::new();
+        collect_paths(e, roots, &mut Vec::new(), &mut paths);
+        let mut out: Vec<(String, CExpr)> = Vec::new();
+        for p in paths {
+            let text = tenet_dsl::fmt::expr_to_string(p);
+            if out.iter().any(|(t, _)| *t == text) {
+                continue;
+            }
+            let c = self.expr(p, roots, &mut Vec::new());
+            out.push((text, c));
+        }
+        out
+    }
+
+    fn expr(&mut self, e: &Expr, roots: &[String], vars: &mut Vec<String>) -> CExpr {
+        let c = self.expr_raw(e, roots, vars);
+        fold(c)
+    }
+
+    fn expr_raw(&mut self, e: &Expr, roots: &[String], vars: &mut Vec<String>) -> CExpr {
+        let sub = |cx: &mut Self, x: &Expr, vars: &mut Vec<String>| Box::new(cx.expr(x, roots, vars));
+        match &e.kind {
+            ExprKind::Lit(l) => CExpr::Const(tenet_dsl::interp::lit(l)),
+            ExprKind::Paren(x) => *sub(self, x, vars),
+            ExprKind::Name(n) => {
+                if let Some(i) = vars.iter().rposition(|v| v == n) {
+                    return CExpr::Var(i as u16);
+                }
+                if let Some(v) = self.pack.consts.get(n) {
+                    return if v.is_null() { CExpr::NullConst } else { CExpr::Const(v.clone()) };
+                }
+                if roots.contains(n) {
+                    return CExpr::Root(self.root_index(n));
+                }
+                CExpr::NullConst
+            }
+            ExprKind::Member(base, field) => {
+                if let ExprKind::Name(alias) = &base.kind {
+                    if !vars.contains(alias) && !roots.contains(alias) {
+                        if let Some(&j) = self.pack.imports.get(alias) {
+                            let v = self.checked.packs.get(j).and_then(|p| p.consts.get(&field.name)).cloned();
+                            return match v {
+                                Some(v) if !v.is_null() => CExpr::Const(v),
+                                _ => CExpr::NullConst,
+                            };
+                        }
+                    }
+                }
+                let b = self.expr(base, roots, vars);
+                let seg: Arc<str> = Arc::from(field.name.as_str());
+                match b {
+                    CExpr::Path(root, segs) => {
+                        let mut v = segs.into_vec();
+                        v.push(seg);
+                        CExpr::Path(root, v.into_boxed_slice())
+                    }
+                    other => CExpr::Path(Box::new(other), vec![seg].into_boxed_slice()),
+                }
+            }
+            ExprKind::Index(a, b) => CExpr::Index(sub(self, a, vars), sub(self, b, vars)),
+            ExprKind::Template(parts) => CExpr::Template(
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePart::Text(t) => CPart::Text(Arc::from(t.as_str())),
+                        TemplatePart::Expr(x) => CPart::Expr(self.expr(x, roots, vars)),
+                    })
+                    .collect(),
+            ),
+            ExprKind::List(items) => CExpr::List(items.iter().map(|x| self.expr(x, roots, vars)).collect()),
+            ExprKind::Map(entries) => CExpr::Map(
+                entries.iter().map(|(k, v)| (Arc::from(k.name.as_str()), self.expr(v, roots, vars))).collect(),
+            ),
+            ExprKind::Call(f, args) => {
+                let args: Vec<CExpr> = args.iter().map(|x| self.expr(x, roots, vars)).collect();
+                match tenet_dsl::builtins::lookup(&f.name) {
+                    Some(b) => CExpr::Builtin(b.name, args),
+                    None => CExpr::Scorer(self.scorers.get(&f.name).copied().unwrap_or(usize::MAX), args),
+                }
+            }
+            ExprKind::Unary(UnOp::Not, x) => CExpr::Not(sub(self, x, vars)),
+            ExprKind::Unary(UnOp::Neg, x) => CExpr::Neg(sub(self, x, vars)),
+            ExprKind::Binary(op, a, b) => {
+                let (a, b) = (sub(self, a, vars), sub(self, b, vars));
+                match op {
+                    BinOp::And => CExpr::And(a, b),
+                    BinOp::Or => CExpr::Or(a, b),
+                    BinOp::Matches => match *b {
+                        // Compile a constant pattern once.
+                        CExpr::Const(Value::Str(ref p)) => match regex::Regex::new(p) {
+                            Ok(r) => CExpr::Matches(a, Box::new(CExpr::Const(Value::Regex(Arc::new(r))))),
+                            Err(_) => CExpr::Matches(a, b),
+                        },
+                        _ => CExpr::Matches(a, b),
+                    },
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => CExpr::Arith(*op, a, b),
+                    _ => CExpr::Cmp(*op, a, b),
+                }
+            }
+            ExprKind::If(c, t, f) => CExpr::If(sub(self, c, vars), sub(self, t, vars), sub(self, f, vars)),
+            ExprKind::Quant(q, v, list, pred) => {
+                let l = sub(self, list, vars);
+                vars.push(v.name.clone());
+                let p = sub(self, pred, vars);
+                vars.pop();
+                CExpr::Quant(*q, l, p)
+            }
+        }
+    }
+}
+
+fn collect_leaves<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
+            collect_leaves(a, out);
+            collect_leaves(b, out);
+        }
+        ExprKind::Paren(x) => collect_leaves(x, out),
+        _ => out.push(e),
+    }
+}
+
+/// Maximal member chains rooted at an input root.
+fn collect_paths<'e>(e: &'e Expr, roots: &[String], bound: &mut Vec<String>, out: &mut Vec<&'e Expr>) {
+    fn root_of<'x>(e: &'x Expr) -> Option<&'x str> {
+        match &e.kind {
+            ExprKind::Name(n) => Some(n),
+            ExprKind::Member(b, _) => root_of(b),
+            _ => None,
+        }
+    }
+    match &e.kind {
+        ExprKind::Name(n) | ExprKind::Member(_, tenet_dsl::ast::Ident { name: n, .. })
+            if root_of(e).is_some_and(|r| roots.iter().any(|x| x == r) && !bound.iter().any(|b| b == r)) =>
+        {
+            let _ = n;
+            out.push(e)
+        }
+        ExprKind::Member(b, _) => collect_paths(b, roots, bound, out),
+        ExprKind::Lit(_) | ExprKind::Name(_) => {}
+        ExprKind::Template(parts) => {
+            for p in parts {
+                if let TemplatePart::Expr(x) = p {
+                    collect_paths(x, roots, bound, out)
+                }
+            }
+        }
+        ExprKind::List(xs) => xs.iter().for_each(|x| collect_paths(x, roots, bound, out)),
+        ExprKind::Map(es) => es.iter().for_each(|(_, x)| collect_paths(x, roots, bound, out)),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            collect_paths(a, roots, bound, out);
+            collect_paths(b, roots, bound, out)
+        }
+        ExprKind::Call(_, args) => args.iter().for_each(|x| collect_paths(x, roots, bound, out)),
+        ExprKind::Unary(_, x) | ExprKind::Paren(x) => collect_paths(x, roots, bound, out),
+        ExprKind::If(a, b, c) => {
+            collect_paths(a, roots, bound, out);
+            collect_paths(b, roots, bound, out);
+            collect_paths(c, roots, bound, out)
+        }
+        ExprKind::Quant(_, v, list, pred) => {
+            collect_paths(list, roots, bound, out);
+            bound.push(v.name.clone());
+            collect_paths(pred, roots, bound, out);
+            bound.pop();
+        }
+    }
+}
+
+/// Fold a node whose children are all constants, when that is safe: pure,
+/// no error, and no missing-data read (which must stay visible at run time).
+fn fold(c: CExpr) -> CExpr {
+    let closed = match &c {
+        CExpr::Const(_) | CExpr::NullConst | CExpr::Root(_) | CExpr::Var(_) | CExpr::Scorer(..) => false,
+        CExpr::Path(b, _) | CExpr::Not(b) | CExpr::Neg(b) => is_const(b),
+        CExpr::Index(a, b) | CExpr::And(a, b) | CExpr::Or(a, b) | CExpr::Cmp(_, a, b) | CExpr::Arith(_, a, b) | CExpr::Matches(a, b) => {
+            is_const(a) && is_const(b)
+        }
+        CExpr::Template(parts) => parts.iter().all(|p| match p {
+            CPart::Text(_) => true,
+            CPart::Expr(x) => is_const(x),
+        }),
+        CExpr::List(xs) | CExpr::Builtin(_, xs) => xs.iter().all(is_const),
+        CExpr::Map(es) => es.iter().all(|(_, x)| is_const(x)),
+        CExpr::If(a, b, d) => is_const(a) && is_const(b) && is_const(d),
+        CExpr::Quant(_, l, p) => is_const(l) && is_const(p),
+    };
+    if !closed {
+        return c;
+    }
+    let mut ctx = crate::eval::Ctx::new(&[], &[]);
+    match ctx.eval(&c) {
+        Ok(v) if !ctx.missing => CExpr::Const(v),
+        _ => c,
+    }
+}
+
+fn is_const(c: &CExpr) -> bool {
+    matches!(c, CExpr::Const(_))
+}

@@ -1,0 +1,144 @@
+//! The compiled form of a pack: names resolved, constants folded.
+//!
+//! Input roots become indexes into a per-pack root table, bound variables
+//! become stack slots, constants (local and imported) are inlined and every
+//! closed sub-expression is folded. Member chains on a root are fused into
+//! one [`CExpr::Path`] so a lookup walks borrowed values without cloning.
+//! Each [`CBlock`] keeps the checked AST of its expressions too, for the
+//! reference interpreter that the fast path must agree with.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tenet_dsl::ast::{BinOp, Expr, Quant};
+use tenet_dsl::Value;
+
+#[derive(Debug, Clone)]
+pub enum CExpr {
+    Const(Value),
+    /// A name bound to a null constant: evaluates to null and counts as missing data.
+    NullConst,
+    Root(u16),
+    Var(u16),
+    /// `base.a.b.c` (member chain), each step may miss.
+    Path(Box<CExpr>, Box<[Arc<str>]>),
+    Index(Box<CExpr>, Box<CExpr>),
+    Template(Vec<CPart>),
+    List(Vec<CExpr>),
+    Map(Vec<(Arc<str>, CExpr)>),
+    Builtin(&'static str, Vec<CExpr>),
+    Scorer(usize, Vec<CExpr>),
+    Not(Box<CExpr>),
+    Neg(Box<CExpr>),
+    And(Box<CExpr>, Box<CExpr>),
+    Or(Box<CExpr>, Box<CExpr>),
+    Cmp(BinOp, Box<CExpr>, Box<CExpr>),
+    Arith(BinOp, Box<CExpr>, Box<CExpr>),
+    Matches(Box<CExpr>, Box<CExpr>),
+    If(Box<CExpr>, Box<CExpr>, Box<CExpr>),
+    Quant(Quant, Box<CExpr>, Box<CExpr>),
+}
+
+#[derive(Debug, Clone)]
+pub enum CPart {
+    Text(Arc<str>),
+    Expr(CExpr),
+}
+
+/// One leaf of a condition's top-level `and`/`or` tree, kept for the trace.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    pub text: String,
+    pub at: String,
+    pub expr: CExpr,
+    /// Input paths this leaf reads: text and compiled path.
+    pub reads: Vec<(String, CExpr)>,
+}
+
+/// How a block decides whether it matches.
+#[derive(Debug, Clone)]
+pub struct CCond {
+    pub expr: CExpr,
+    /// The AST the reference interpreter evaluates (for thresholds: the metric).
+    pub ast: Expr,
+    /// For thresholds: the scope evaluated before the metric.
+    pub scope: Option<Expr>,
+    /// For thresholds: compare the metric with this bound.
+    pub threshold: Option<(BinOp, Value)>,
+    pub text: String,
+    pub leaves: Vec<Leaf>,
+}
+
+/// A field of a block, compiled and as written.
+#[derive(Debug, Clone)]
+pub struct CAttr {
+    pub name: String,
+    pub expr: CExpr,
+    pub ast: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CBlock {
+    pub kind: &'static str,
+    /// `name`, or `parent/child` for nested blocks.
+    pub name: String,
+    pub at: String,
+    pub roots: Vec<String>,
+    pub condition: Option<CCond>,
+    /// Effects: every field that is not metadata, defaults included.
+    pub effects: Vec<CAttr>,
+    pub because: Option<CAttr>,
+    pub level: Option<String>,
+    pub enforcement: Option<String>,
+    pub on_no_data: String,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CWaiver {
+    pub name: String,
+    pub rules: Vec<String>,
+    pub when: Option<(CExpr, Expr)>,
+    pub owner: String,
+    pub justification: String,
+    pub expires: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CTest {
+    pub name: String,
+    pub at: String,
+    pub input: Value,
+    pub expect: Option<Vec<String>>,
+    pub expect_risk: Option<String>,
+    pub expect_errors: Option<i64>,
+    pub now: Option<String>,
+}
+
+/// A compiled pack, ready to decide.
+#[derive(Debug, Clone)]
+pub struct CompiledPack {
+    pub name: String,
+    pub version: String,
+    pub file: String,
+    pub levels: Vec<String>,
+    /// Root names; `CExpr::Root(i)` reads `input[root_names[i]]` (`input` is the whole input).
+    pub root_names: Vec<String>,
+    pub blocks: Vec<CBlock>,
+    pub waivers: Vec<CWaiver>,
+    pub tests: Vec<CTest>,
+    /// Indexes into the rules' scorer table, by name.
+    pub scorers: BTreeMap<String, usize>,
+    /// Folded constants, local and imported (`alias.name`), for the reference interpreter.
+    pub consts: BTreeMap<String, Value>,
+    pub imports: BTreeMap<String, BTreeMap<String, Value>>,
+}
+
+impl CompiledPack {
+    pub fn block(&self, name: &str) -> Option<&CBlock> {
+        self.blocks.iter().find(|b| b.name == name)
+    }
+    /// Rank of a level (0 is the highest).
+    pub fn level_rank(&self, level: &str) -> Option<usize> {
+        self.levels.iter().position(|l| l == level)
+    }
+}
