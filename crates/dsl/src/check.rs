@@ -449,7 +449,8 @@ fn fold_consts(
             Err(e) => {
                 diags.push(
                     Diagnostic::new(Code::InvalidValue, c.value.span, format!("constant `{name}` cannot be computed: {e}"))
-                        .label("here"),
+                        .label("here")
+                        .help("constants are computed when the pack loads; fix the operands"),
                 );
                 failed.insert(name.to_string());
             }
@@ -802,7 +803,8 @@ impl<'a> Cx<'a> {
                 }
                 None => self.err(
                     Diagnostic::new(Code::TypeMismatch, e.span, format!("`{field}` must name a `{kind}` block"))
-                        .label("not a name"),
+                        .label("not a name")
+                        .help(format!("write the name of a `{kind}` block of this pack, bare or quoted")),
                 ),
             },
             Ty::List(inner) => match &e.kind {
@@ -844,7 +846,11 @@ impl<'a> Cx<'a> {
         let v = match interp::eval_const(e, &env) {
             Ok(v) => v,
             Err(err) => {
-                self.err(Diagnostic::new(Code::InvalidValue, e.span, format!("`{field}` cannot be computed: {err}")).label("here"));
+                self.err(
+                    Diagnostic::new(Code::InvalidValue, e.span, format!("`{field}` cannot be computed: {err}"))
+                        .label("here")
+                        .help("this field is computed when the pack loads; fix the operands"),
+                );
                 return;
             }
         };
@@ -944,7 +950,11 @@ impl<'a> Cx<'a> {
                     if let ExprKind::Template(_) = b.kind {
                         if let Some(Value::Str(p)) = self.fold(b) {
                             if regex::Regex::new(&p).is_err() {
-                                self.err(Diagnostic::new(Code::InvalidLiteral, b.span, format!("`{p}` is not a valid regular expression")).label("invalid regex"));
+                                self.err(
+                                    Diagnostic::new(Code::InvalidLiteral, b.span, format!("`{p}` is not a valid regular expression"))
+                                        .label("invalid regex")
+                                        .help("patterns use Rust `regex` syntax"),
+                                );
                             }
                         }
                     }
@@ -956,7 +966,11 @@ impl<'a> Cx<'a> {
                     if let (Some(x), Some(y)) = (self.fold(a), self.fold(b)) {
                         if let BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div = op {
                             if let Err(err) = crate::value::arith(*op, &x, &y) {
-                                self.err(Diagnostic::new(Code::TypeMismatch, e.span, err.to_string()).label("cannot be computed"));
+                                self.err(
+                                    Diagnostic::new(Code::TypeMismatch, e.span, err.to_string())
+                                        .label("cannot be computed")
+                                        .help("both sides are constants, so this would fail on every input; fix the operands"),
+                                );
                             }
                         }
                     }
@@ -1024,7 +1038,7 @@ fn static_type(e: &Expr, cx: &Cx<'_>) -> Option<&'static str> {
         ExprKind::List(_) => Some("list"),
         ExprKind::Map(_) => Some("map"),
         ExprKind::Binary(op, _, _) => match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => cx.fold(e).map(|v| v.type_name()),
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => Some(cx.fold(e).map(|v| v.type_name()).unwrap_or("arithmetic")),
             _ => Some("boolean"),
         },
         ExprKind::Unary(UnOp::Not, _) => Some("boolean"),

@@ -106,9 +106,7 @@ impl Diagnostic {
         let mut source = None;
         if let Some(span) = self.span {
             if let Some(file) = sources.get(span.file) {
-                let (line, col) = file.line_col(span.start);
-                let name = format!("{}:{}:{}", file.path, line, col);
-                source = Some(NamedSource::new(name, file.text.to_string()));
+                source = Some(NamedSource::new(file.path.clone(), file.text.to_string()));
                 let label = if self.label.is_empty() { None } else { Some(self.label.clone()) };
                 labels.push(LabeledSpan::new_with_span(
                     label,

@@ -41,7 +41,7 @@ pub fn format(pack: &Pack, text: &str) -> String {
                 p.out.push_str(&head);
                 p.out.push_str(&value);
                 p.out.push('\n');
-                p.trailing(c.span.end);
+                p.trailing(c.value.span.end);
             }
             Item::Block(b) => p.block(b, 0),
         }
@@ -159,7 +159,8 @@ impl Printer<'_> {
                     self.out.push_str(&head);
                     self.out.push_str(&value);
                     self.out.push('\n');
-                    self.trailing(a.span.end);
+                    // The value's own end: pest may count a trailing comment into the attribute.
+                    self.trailing(a.value.span.end);
                 }
                 Entry::Block(child) => self.block(child, inner),
             }
@@ -251,17 +252,10 @@ fn escape(s: &str) -> String {
     out
 }
 
-const KEYWORDS: &[&str] = &["and", "or", "not", "in", "matches", "if", "then", "else", "true", "false", "null"];
-
-fn is_ident(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&s)
-}
-
 fn map_key(k: &str) -> String {
-    if is_ident(k) {
+    let word = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if word {
         k.to_string()
     } else {
         quote(k)

@@ -116,7 +116,12 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let help = if start == 0 && !text.trim_start().starts_with("tenet") {
+    let at_end = text.get(start..).map(|r| r.trim().is_empty()).unwrap_or(true);
+    let open = text.matches('{').count() > text.matches('}').count();
+    let message = if at_end && open { "the file ends inside a block: a closing `}` is missing".to_string() } else { message };
+    let help = if at_end && open {
+        "close every `kind name {` with a `}`".to_string()
+    } else if start == 0 && !text.trim_start().starts_with("tenet") {
         "every pack starts with the language version, `tenet 1`, then `pack NAME version \"X.Y.Z\"`".to_string()
     } else {
         "a block is `kind name { ... }`, an attribute is `key value`, a map is `{key: value}`".to_string()
@@ -179,9 +184,9 @@ struct Lower {
     diags: Vec<Diagnostic>,
 }
 
-/// Children of a pair, without comment tokens.
+/// Children of a pair, without comment and keyword tokens.
 fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
-    p.into_inner().filter(|c| c.as_rule() != Rule::COMMENT)
+    p.into_inner().filter(|c| !matches!(c.as_rule(), Rule::COMMENT | Rule::kw_if | Rule::kw_then | Rule::kw_else | Rule::kw_in))
 }
 
 impl Lower {
@@ -315,7 +320,7 @@ impl Lower {
                 TemplatePart::Text(t) => out.push_str(&t),
                 TemplatePart::Expr(_) => {
                     self.err(
-                        Diagnostic::new(Code::InvalidLiteral, span, "interpolation is not allowed here")
+                        Diagnostic::new(Code::InvalidLiteral, span, "interpolation is not allowed here").label("here")
                             .help("write `\\{` for a literal brace"),
                     );
                     return None;
@@ -503,7 +508,7 @@ impl Lower {
             Rule::float_lit => match raw.replace('_', "").parse::<f64>() {
                 Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Float { value: v, raw: raw.to_string() }),
                 _ => {
-                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("number `{raw}` is out of range")));
+                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("number `{raw}` is out of range")).help("floats are 64-bit IEEE numbers"));
                     return None;
                 }
             },
@@ -512,7 +517,7 @@ impl Lower {
                 match num.parse::<f64>() {
                     Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Percent { value: v, raw: raw.to_string() }),
                     _ => {
-                        self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("percentage `{raw}` is out of range")));
+                        self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("percentage `{raw}` is out of range")).help("write a finite number before `%`"));
                         return None;
                     }
                 }
@@ -530,7 +535,7 @@ impl Lower {
             Rule::size_lit => match parse_size(raw) {
                 Some(bytes) => ExprKind::Lit(Lit::Size { bytes, raw: raw.to_string() }),
                 None => {
-                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("size `{raw}` is too large")));
+                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("size `{raw}` is too large")).help("sizes are counted in bytes in a 64-bit integer"));
                     return None;
                 }
             },
@@ -546,7 +551,7 @@ impl Lower {
                 ExprKind::Lit(Lit::Semver(text))
             }
             _ => {
-                self.err(Diagnostic::new(Code::Syntax, span, "unexpected token in expression"));
+                self.err(Diagnostic::new(Code::Syntax, span, "unexpected token in expression").help("see docs/language.md for the expression syntax"));
                 return None;
             }
         };

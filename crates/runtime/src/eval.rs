@@ -189,11 +189,11 @@ impl<'a> Ctx<'a> {
                         })
                     }
                     other => {
-                        return Err(EvalError::Type {
-                            op: q.keyword().into(),
-                            left: "a list".into(),
-                            right: other.type_name().into(),
-                        })
+                        return Err(EvalError::Function(format!(
+                            "`{}` needs a list, found {}",
+                            q.keyword(),
+                            other.type_name()
+                        )))
                     }
                 };
                 let mut count = 0i64;
