@@ -724,16 +724,44 @@ impl<'a> Cx<'a> {
 
     /// Fold a closed expression; `None` if it reads names that are not constants.
     fn fold(&self, e: &Expr) -> Option<Value> {
+        if !self.is_closed(e, &mut Vec::new()) {
+            return None;
+        }
         let env = ConstEnv { local: self.local_consts(), imports: self.imports, all: self.consts };
-        let mut refs = Vec::new();
-        free_names(e, &mut refs, &mut Vec::new());
-        if refs.iter().any(|(n, _)| !self.local_consts().contains_key(n) && !self.imports.contains_key(n)) {
-            return None;
-        }
-        if has_call_to_non_builtin(e) {
-            return None;
-        }
         interp::eval_const(e, &env).ok()
+    }
+
+    /// Whether an expression reads only constants and calls only builtins.
+    fn is_closed(&self, e: &Expr, bound: &mut Vec<String>) -> bool {
+        match &e.kind {
+            ExprKind::Lit(_) => true,
+            ExprKind::Name(n) => bound.contains(n) || self.local_consts().contains_key(n),
+            ExprKind::Member(b, _) => match &b.kind {
+                ExprKind::Name(n) if self.imports.contains_key(n) => true,
+                _ => self.is_closed(b, bound),
+            },
+            ExprKind::Template(parts) => parts.iter().all(|p| match p {
+                TemplatePart::Text(_) => true,
+                TemplatePart::Expr(x) => self.is_closed(x, bound),
+            }),
+            ExprKind::List(xs) => xs.iter().all(|x| self.is_closed(x, bound)),
+            ExprKind::Map(es) => es.iter().all(|(_, x)| self.is_closed(x, bound)),
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => self.is_closed(a, bound) && self.is_closed(b, bound),
+            ExprKind::Call(f, args) => {
+                crate::builtins::lookup(&f.name).is_some() && args.iter().all(|x| self.is_closed(x, bound))
+            }
+            ExprKind::Unary(_, x) | ExprKind::Paren(x) => self.is_closed(x, bound),
+            ExprKind::If(a, b, c) => self.is_closed(a, bound) && self.is_closed(b, bound) && self.is_closed(c, bound),
+            ExprKind::Quant(_, v, list, pred) => {
+                if !self.is_closed(list, bound) {
+                    return false;
+                }
+                bound.push(v.name.clone());
+                let r = self.is_closed(pred, bound);
+                bound.pop();
+                r
+            }
+        }
     }
 
     fn check_value(&mut self, ty: &Ty, e: &Expr, roots: &[String], field: &str) {
@@ -1012,21 +1040,6 @@ impl<'a> Cx<'a> {
                 bound.pop();
             }
         }
-    }
-}
-
-fn has_call_to_non_builtin(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Call(f, args) => crate::builtins::lookup(&f.name).is_none() || args.iter().any(has_call_to_non_builtin),
-        ExprKind::Lit(_) | ExprKind::Name(_) => false,
-        ExprKind::Template(parts) => parts.iter().any(|p| matches!(p, TemplatePart::Expr(x) if has_call_to_non_builtin(x))),
-        ExprKind::List(xs) => xs.iter().any(has_call_to_non_builtin),
-        ExprKind::Map(es) => es.iter().any(|(_, x)| has_call_to_non_builtin(x)),
-        ExprKind::Member(b, _) => has_call_to_non_builtin(b),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => has_call_to_non_builtin(a) || has_call_to_non_builtin(b),
-        ExprKind::Unary(_, x) | ExprKind::Paren(x) => has_call_to_non_builtin(x),
-        ExprKind::If(a, b, c) => has_call_to_non_builtin(a) || has_call_to_non_builtin(b) || has_call_to_non_builtin(c),
-        ExprKind::Quant(_, _, a, b) => has_call_to_non_builtin(a) || has_call_to_non_builtin(b),
     }
 }
 

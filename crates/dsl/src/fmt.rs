@@ -11,8 +11,9 @@ use crate::ast::*;
 
 const WIDTH: usize = 100;
 
-/// Format a parsed pack. `text` is the source it was parsed from (used to
-/// keep the author's blank lines and place comments).
+/// Format a pack parsed with [`crate::syntax::parse_with_comments`]. `text`
+/// is the source it was parsed from (used to keep the author's blank lines
+/// and place comments).
 pub fn format(pack: &Pack, text: &str) -> String {
     let mut p = Printer { out: String::new(), comments: &pack.comments, next: 0, text };
     p.out.push_str(&format!("tenet {}\n", pack.lang_version));
@@ -145,7 +146,10 @@ impl Printer<'_> {
         }
         self.out.push_str(" {\n");
         let head_end = b.name.as_ref().map(|n| n.span.end).unwrap_or(b.kind.span.end);
-        self.trailing(head_end + 1);
+        // A comment after `{` belongs to the header only if it comes before the first entry.
+        if self.comments.get(self.next).is_some_and(|c| b.entries.first().is_some_and(|e| c.span.start < e.span().start)) {
+            self.trailing(head_end + 1);
+        }
         let key_width = b.attrs().map(|a| a.key.name.len()).max().unwrap_or(0);
         let inner = indent + 2;
         let mut prev_was_block = false;

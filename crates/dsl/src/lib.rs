@@ -14,6 +14,10 @@
 //!
 //! The compiled evaluator, bundles and rule tests live in `tenet-runtime`.
 
+// The pest-generated parser refers to `alloc` (pest is built without its
+// `std` feature so that it skips a per-rule stack probe; see syntax.rs).
+extern crate alloc;
+
 pub mod ast;
 pub mod builtins;
 pub mod check;

@@ -43,16 +43,24 @@ fn to_u32(n: usize) -> u32 {
 pub struct SourceFile {
     pub path: String,
     pub text: Arc<str>,
+    /// Byte offset of the start of every line.
+    line_starts: Vec<u32>,
 }
 
 impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
+    pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        let text: Arc<str> = text.into();
+        let mut line_starts = vec![0u32];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| to_u32(i + 1)));
+        SourceFile { path: path.into(), text, line_starts }
+    }
+
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let offset = (offset as usize).min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let col = before.get(line_start..).map(|s| s.chars().count()).unwrap_or(0) + 1;
+        let offset = offset.min(to_u32(self.text.len()));
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let line_start = self.line_starts.get(line - 1).copied().unwrap_or(0) as usize;
+        let col = self.text.get(line_start..offset as usize).map(|s| s.chars().count()).unwrap_or(0) + 1;
         (line, col)
     }
 
@@ -74,7 +82,7 @@ impl SourceMap {
     }
 
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<Arc<str>>) -> FileId {
-        self.files.push(SourceFile { path: path.into(), text: text.into() });
+        self.files.push(SourceFile::new(path, text));
         FileId(to_u32(self.files.len() - 1))
     }
 

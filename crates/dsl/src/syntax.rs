@@ -20,14 +20,59 @@ struct TenetParser;
 /// The language versions this build understands.
 pub const SUPPORTED_VERSIONS: &[u32] = &[1];
 
+/// Deepest nesting of `(`, `[` and `{` a file may have. pest is built
+/// without its per-rule stack probe (it cost an eighth of parse time), so
+/// this bound is what keeps parsing, checking and evaluation off the end of
+/// the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Most operators and operands in one expression (bounds the depth of an
+/// `a + b + c ...` chain for the same reason).
+pub const MAX_EXPR_TOKENS: usize = 1024;
+
+/// Reject input nested deeper than [`MAX_NESTING`], before pest sees it.
+fn check_nesting(file: FileId, text: &str) -> Result<(), Diagnostic> {
+    let mut depth = 0usize;
+    let mut in_comment = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\n' => in_comment = false,
+            '#' => in_comment = true,
+            _ if in_comment => {}
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Diagnostic::new(Code::Syntax, Span::new(file, i, i + 1), format!("nesting deeper than {MAX_NESTING} levels"))
+                        .label("too deep")
+                        .help("flatten the expression or split it into constants"));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parse one file. Returns the pack, or the diagnostics that stopped it.
+/// Comments are not collected (see [`parse_with_comments`]).
 pub fn parse(file: FileId, text: &str) -> Result<Pack, Vec<Diagnostic>> {
+    parse_inner(file, text, false)
+}
+
+/// Parse one file and keep its comments (for `tenet fmt`).
+pub fn parse_with_comments(file: FileId, text: &str) -> Result<Pack, Vec<Diagnostic>> {
+    parse_inner(file, text, true)
+}
+
+fn parse_inner(file: FileId, text: &str, comments: bool) -> Result<Pack, Vec<Diagnostic>> {
+    check_nesting(file, text).map_err(|d| vec![d])?;
     let pairs = match TenetParser::parse(Rule::file, text) {
         Ok(p) => p,
         Err(e) => return Err(vec![syntax_error(file, text, e)]),
     };
     let mut lower = Lower { file, diags: Vec::new() };
-    let comments = collect_comments(file, pairs.clone());
+    let comments = if comments { collect_comments(file, pairs.clone()) } else { Vec::new() };
     let pack = pairs.into_iter().next().and_then(|p| lower.file(p, comments));
     match pack {
         Some(p) if lower.diags.is_empty() => Ok(p),
@@ -42,6 +87,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Pack, Vec<Diagnostic>> {
 
 /// Parse a single expression (used by tests and `tenet eval --expr`).
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Vec<Diagnostic>> {
+    check_nesting(file, text).map_err(|d| vec![d])?;
     let pairs = match TenetParser::parse(Rule::expr_only, text) {
         Ok(p) => p,
         Err(e) => return Err(vec![syntax_error(file, text, e)]),
@@ -71,11 +117,11 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::pack_decl => "`pack NAME version \"X.Y.Z\"`",
         Rule::ident => "a name",
         Rule::name | Rule::block_name => "a block name",
-        Rule::expr => "an expression",
+        Rule::expr | Rule::bool_lit | Rule::null_lit | Rule::call => "an expression",
         Rule::string_lit => "a string",
         Rule::int_lit => "an integer",
         Rule::block => "a block",
-        Rule::attr => "an attribute",
+        Rule::entry => "an attribute or a block",
         Rule::import => "`import`",
         Rule::const_decl => "`const`",
         Rule::map_entry => "a map entry `key: value`",
@@ -107,6 +153,9 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
                 if !uniq.contains(&n) {
                     uniq.push(n);
                 }
+            }
+            if uniq.contains(&"an expression") {
+                uniq.retain(|n| *n != "a name");
             }
             if uniq.is_empty() {
                 format!("unexpected {found}")
@@ -278,12 +327,16 @@ impl Lower {
 
     fn block(&mut self, p: Pair<'_, Rule>) -> Option<Block> {
         let span = self.span(&p);
-        let mut k = kids(p).peekable();
+        let mut k = kids(p);
         let kind = self.ident(k.next()?);
+        self.block_body(kind, k.next()?, span)
+    }
+
+    fn block_body(&mut self, kind: Ident, body: Pair<'_, Rule>, span: Span) -> Option<Block> {
         let mut name = None;
         let mut name_quoted = false;
         let mut entries = Vec::new();
-        for c in k {
+        for c in kids(body) {
             match c.as_rule() {
                 Rule::block_name => {
                     let inner = kids(c).next()?;
@@ -296,13 +349,17 @@ impl Lower {
                         name = Some(self.ident(inner));
                     }
                 }
-                Rule::block => entries.push(Entry::Block(self.block(c)?)),
-                Rule::attr => {
-                    let aspan = self.span(&c);
-                    let mut a = kids(c);
-                    let key = self.ident(a.next()?);
-                    let value = self.expr(a.next()?)?;
-                    entries.push(Entry::Attr(Attr { key, value, span: aspan }));
+                Rule::entry => {
+                    let espan = self.span(&c);
+                    let mut e = kids(c);
+                    let key = self.ident(e.next()?);
+                    let rest = e.next()?;
+                    if rest.as_rule() == Rule::block_body {
+                        entries.push(Entry::Block(self.block_body(key, rest, espan)?));
+                    } else {
+                        let value = self.expr(rest)?;
+                        entries.push(Entry::Attr(Attr { key, value, span: espan }));
+                    }
                 }
                 _ => {}
             }
@@ -334,7 +391,13 @@ impl Lower {
         let mut parts = Vec::new();
         for c in kids(p) {
             match c.as_rule() {
-                Rule::str_text => parts.push(TemplatePart::Text(unescape(c.as_str()))),
+                Rule::str_text | Rule::escape => {
+                    let text = unescape(c.as_str());
+                    match parts.last_mut() {
+                        Some(TemplatePart::Text(t)) => t.push_str(&text),
+                        _ => parts.push(TemplatePart::Text(text)),
+                    }
+                }
                 Rule::interp => {
                     let e = kids(c).next()?;
                     parts.push(TemplatePart::Expr(self.expr(e)?));
@@ -348,7 +411,16 @@ impl Lower {
     fn expr(&mut self, p: Pair<'_, Rule>) -> Option<Expr> {
         use std::cell::{Cell, RefCell};
         let file = self.file;
+        let span = self.span(&p);
         let pairs: Vec<Pair<'_, Rule>> = kids(p).collect();
+        if pairs.len() > MAX_EXPR_TOKENS {
+            self.err(
+                Diagnostic::new(Code::Syntax, span, format!("this expression has more than {MAX_EXPR_TOKENS} operators and operands"))
+                    .label("too long")
+                    .help("split it into named constants or several rules"),
+            );
+            return None;
+        }
         let failed = Cell::new(false);
         let this = RefCell::new(self);
         let result = pratt()

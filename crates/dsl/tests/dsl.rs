@@ -9,7 +9,7 @@ fn root() -> std::path::PathBuf {
 }
 
 fn format_text(text: &str) -> String {
-    let pack = syntax::parse(FileId(0), text).unwrap_or_else(|d| panic!("parse failed: {}", d[0].message));
+    let pack = syntax::parse_with_comments(FileId(0), text).unwrap_or_else(|d| panic!("parse failed: {}", d[0].message));
     fmt::format(&pack, text)
 }
 
@@ -49,9 +49,9 @@ fn every_bundled_pack_is_formatted() {
 #[test]
 fn formatting_keeps_the_meaning() {
     let text = std::fs::read_to_string(root().join("fixtures/fmt/messy.tenet")).unwrap();
-    let a = syntax::parse(FileId(0), &text).unwrap();
+    let a = syntax::parse_with_comments(FileId(0), &text).unwrap();
     let out = format_text(&text);
-    let b = syntax::parse(FileId(0), &out).unwrap();
+    let b = syntax::parse_with_comments(FileId(0), &out).unwrap();
     let exprs = |p: &tenet_dsl::ast::Pack| -> Vec<String> {
         let mut v = Vec::new();
         fn walk(b: &tenet_dsl::ast::Block, v: &mut Vec<String>) {
@@ -95,6 +95,20 @@ fn literals_decode() {
 fn string_escapes_and_interpolation_round_trip() {
     let text = "tenet 1\npack p version \"1.0.0\"\n\nrule r {\n  when    true\n  because \"quote \\\" brace \\{ tab \\t {input.x} done\"\n}\n";
     assert_eq!(format_text(text), text);
+}
+
+#[test]
+fn deep_nesting_and_long_chains_are_refused_not_crashed() {
+    let deep = format!("tenet 1\npack p version \"1.0.0\"\nconst c = {}1{}\n", "(".repeat(100_000), ")".repeat(100_000));
+    let err = syntax::parse(FileId(0), &deep).unwrap_err();
+    assert!(err[0].message.contains("nesting deeper than 64"), "{}", err[0].message);
+    let long = format!("tenet 1\npack p version \"1.0.0\"\nconst c = 1{}\n", " + 1".repeat(100_000));
+    let err = syntax::parse(FileId(0), &long).unwrap_err();
+    assert!(err[0].message.contains("more than 1024 operators"), "{}", err[0].message);
+    let lists = format!("tenet 1\npack p version \"1.0.0\"\nconst c = {}{}\n", "[".repeat(70), "]".repeat(70));
+    assert!(syntax::parse(FileId(0), &lists).is_err());
+    let ok = format!("tenet 1\npack p version \"1.0.0\"\nconst c = {}1{}\n", "(".repeat(60), ")".repeat(60));
+    assert!(syntax::parse(FileId(0), &ok).is_ok());
 }
 
 fn ident() -> impl Strategy<Value = String> {
@@ -155,8 +169,8 @@ proptest! {
 
     #[test]
     fn the_parser_never_panics(s in "\\PC{0,200}") {
-        let _ = syntax::parse(FileId(0), &s);
-        let _ = syntax::parse(FileId(0), &format!("tenet 1\npack p version \"1.0.0\"\n{s}"));
+        let _ = syntax::parse_with_comments(FileId(0), &s);
+        let _ = syntax::parse_with_comments(FileId(0), &format!("tenet 1\npack p version \"1.0.0\"\n{s}"));
     }
 
     #[test]
@@ -165,15 +179,15 @@ proptest! {
         let cut = cut.min(text.len());
         let mut end = cut;
         while !text.is_char_boundary(end) { end -= 1; }
-        let _ = syntax::parse(FileId(0), &text[..end]);
+        let _ = syntax::parse_with_comments(FileId(0), &text[..end]);
     }
 
     #[test]
     fn fmt_is_idempotent_on_generated_packs(blocks in prop::collection::vec(block(2), 0..4)) {
         let text = format!("tenet 1\npack p version \"1.0.0\"\n# top\n{}", blocks.join("\n"));
-        let pack = match syntax::parse(FileId(0), &text) { Ok(p) => p, Err(d) => panic!("generated pack does not parse: {}\n{text}", d[0].message) };
+        let pack = match syntax::parse_with_comments(FileId(0), &text) { Ok(p) => p, Err(d) => panic!("generated pack does not parse: {}\n{text}", d[0].message) };
         let once = fmt::format(&pack, &text);
-        let pack2 = syntax::parse(FileId(0), &once).unwrap_or_else(|d| panic!("formatted pack does not parse: {}\n{once}", d[0].message));
+        let pack2 = syntax::parse_with_comments(FileId(0), &once).unwrap_or_else(|d| panic!("formatted pack does not parse: {}\n{once}", d[0].message));
         let twice = fmt::format(&pack2, &once);
         prop_assert_eq!(&once, &twice);
         prop_assert_eq!(text.matches("# note").count(), once.matches("# note").count());

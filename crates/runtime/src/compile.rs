@@ -65,8 +65,17 @@ fn compile_pack(pack: &CheckedPack, checked: &Checked, sources: &SourceMap, scor
     }
 }
 
-fn default_expr(text: &str) -> Option<Expr> {
-    tenet_dsl::syntax::parse_expr(tenet_dsl::FileId(u32::MAX), text).ok()
+/// A field's default, parsed once per process.
+fn default_expr(text: &'static str) -> Option<Expr> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, Option<Expr>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut guard = cache.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .entry(text)
+        .or_insert_with(|| tenet_dsl::syntax::parse_expr(tenet_dsl::FileId(u32::MAX), text).ok())
+        .clone()
 }
 
 impl Cx<'_> {
@@ -95,7 +104,8 @@ impl Cx<'_> {
             Condition::None => None,
             Condition::Field(f) => value_of(f).map(|e| {
                 let expr = self.expr(e, &roots, &mut Vec::new());
-                CCond { expr, ast: e.clone(), scope: None, threshold: None, text: tenet_dsl::fmt::expr_to_string(e), leaves: self.leaves(e, &roots) }
+                let leaves = self.leaves_of(e, &expr, &roots);
+                CCond { expr, ast: e.clone(), scope: None, threshold: None, text: tenet_dsl::fmt::expr_to_string(e), leaves }
             }),
             Condition::Threshold => value_of("metric").and_then(|metric| {
                 let (op, bound_e) = match (value_of("above"), value_of("below")) {
@@ -112,8 +122,8 @@ impl Cx<'_> {
                 let scope = value_of("when").cloned();
                 let (expr, text) = match &scope {
                     Some(w) => {
-                        leaves.extend(self.leaves(w, &roots));
                         let wc = self.expr(w, &roots, &mut Vec::new());
+                        leaves.extend(self.leaves_of(w, &wc, &roots));
                         (CExpr::And(Box::new(wc), Box::new(cmp.clone())), format!("{} and {text}", tenet_dsl::fmt::expr_to_string(w)))
                     }
                     None => (cmp.clone(), text.clone()),
@@ -216,18 +226,28 @@ impl Cx<'_> {
         tenet_dsl::interp::eval_const(e, &env).unwrap_or_default()
     }
 
-    fn leaves(&mut self, e: &Expr, roots: &[String]) -> Vec<Leaf> {
-        let mut parts = Vec::new();
-        collect_leaves(e, &mut parts);
-        parts
-            .into_iter()
-            .map(|x| Leaf {
-                text: tenet_dsl::fmt::expr_to_string(x),
-                at: self.sources.location(x.span),
-                expr: self.expr(x, roots, &mut Vec::new()),
-                reads: self.reads(x, roots),
-            })
-            .collect()
+    /// The leaves of a condition's `and`/`or` tree, paired with their
+    /// compiled form (taken from the compiled tree, not compiled again).
+    fn leaves_of(&mut self, e: &Expr, c: &CExpr, roots: &[String]) -> Vec<Leaf> {
+        let mut out = Vec::new();
+        self.pair_leaves(e, c, roots, &mut out);
+        out
+    }
+
+    fn pair_leaves(&mut self, e: &Expr, c: &CExpr, roots: &[String], out: &mut Vec<Leaf>) {
+        match (&e.kind, c) {
+            (ExprKind::Paren(x), _) => self.pair_leaves(x, c, roots, out),
+            (ExprKind::Binary(BinOp::And, a, b), CExpr::And(ca, cb)) | (ExprKind::Binary(BinOp::Or, a, b), CExpr::Or(ca, cb)) => {
+                self.pair_leaves(a, ca, roots, out);
+                self.pair_leaves(b, cb, roots, out);
+            }
+            _ => out.push(Leaf {
+                text: tenet_dsl::fmt::expr_to_string(e),
+                at: self.sources.location(e.span),
+                expr: c.clone(),
+                reads: self.reads(e, roots),
+            }),
+        }
     }
 
     fn reads(&mut self, e: &Expr, roots: &[String]) -> Vec<(String, CExpr)> {
@@ -339,17 +359,6 @@ impl Cx<'_> {
                 CExpr::Quant(*q, l, p)
             }
         }
-    }
-}
-
-fn collect_leaves<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match &e.kind {
-        ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
-            collect_leaves(a, out);
-            collect_leaves(b, out);
-        }
-        ExprKind::Paren(x) => collect_leaves(x, out),
-        _ => out.push(e),
     }
 }
 

@@ -128,7 +128,7 @@ impl Evaluator for Compiled<'_> {
     fn cond(&mut self, block: &CBlock) -> (Result<bool, EvalError>, bool) {
         let Some(c) = &block.condition else { return (Ok(false), false) };
         self.ctx.reset();
-        let r = self.ctx.eval(&c.expr).and_then(|v| v.truthy());
+        let r = self.ctx.eval_bool(&c.expr);
         (r, self.ctx.missing)
     }
     fn value(&mut self, _: &CBlock, attr: &CAttr) -> Result<Value, EvalError> {
@@ -138,7 +138,7 @@ impl Evaluator for Compiled<'_> {
     fn waiver_when(&mut self, w: &CWaiver) -> Result<bool, EvalError> {
         let Some((c, _)) = &w.when else { return Ok(true) };
         self.ctx.reset();
-        self.ctx.eval(c)?.truthy()
+        self.ctx.eval_bool(c)
     }
 }
 

@@ -149,21 +149,8 @@ impl<'a> Ctx<'a> {
                     None => Err(EvalError::Function("scorer not loaded".into())),
                 }
             }
-            CExpr::Not(x) => Ok(Value::Bool(!self.eval(x)?.truthy()?)),
+            CExpr::Not(_) | CExpr::And(..) | CExpr::Or(..) | CExpr::Cmp(..) => self.eval_bool(e).map(Value::Bool),
             CExpr::Neg(x) => value::negate(&self.eval(x)?),
-            CExpr::And(a, b) => {
-                if !self.eval(a)?.truthy()? {
-                    return Ok(Value::Bool(false));
-                }
-                Ok(Value::Bool(self.eval(b)?.truthy()?))
-            }
-            CExpr::Or(a, b) => {
-                if self.eval(a)?.truthy()? {
-                    return Ok(Value::Bool(true));
-                }
-                Ok(Value::Bool(self.eval(b)?.truthy()?))
-            }
-            CExpr::Cmp(op, a, b) => self.cmp(*op, a, b).map(Value::Bool),
             CExpr::Arith(op, a, b) => {
                 let (x, y) = (self.eval(a)?, self.eval(b)?);
                 value::arith(*op, &x, &y)
@@ -219,6 +206,20 @@ impl<'a> Ctx<'a> {
                     Quant::Count => Value::Int(count),
                 })
             }
+        }
+    }
+
+    /// A condition's truth, without building intermediate boolean values.
+    /// Same meaning as `eval(e)?.truthy()`: `and`/`or` short-circuit left to
+    /// right, null is false, a non-boolean is an error.
+    pub fn eval_bool(&mut self, e: &CExpr) -> Result<bool, EvalError> {
+        match e {
+            CExpr::Cmp(op, a, b) => self.cmp(*op, a, b),
+            CExpr::And(a, b) => Ok(self.eval_bool(a)? && self.eval_bool(b)?),
+            CExpr::Or(a, b) => Ok(self.eval_bool(a)? || self.eval_bool(b)?),
+            CExpr::Not(x) => Ok(!self.eval_bool(x)?),
+            CExpr::Const(v) => v.truthy(),
+            other => self.eval(other)?.truthy(),
         }
     }
 

@@ -331,7 +331,7 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
             }
         };
         let id = sources.add(f.display().to_string(), text.as_str());
-        match syntax::parse(id, &text) {
+        match syntax::parse_with_comments(id, &text) {
             Ok(pack) => {
                 let out = dslfmt::format(&pack, &text);
                 if out != text {

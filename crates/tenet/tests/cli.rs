@@ -1,0 +1,202 @@
+//! Whole-process tests of the `tenet` binary: arguments, exit code, stdout
+//! and stderr. Snapshots live in `snapshots/cli/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tenet(args: &[&str]) -> Run {
+    tenet_in(&root(), args)
+}
+
+fn tenet_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenet")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn snap(name: &str, run: &Run) {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("snapshots/cli"));
+    s.set_prepend_module_to_snapshot(false);
+    let text = format!("exit: {}\n--- stdout\n{}--- stderr\n{}", run.code, run.stdout, run.stderr);
+    s.bind(|| insta::assert_snapshot!(name.to_string(), text));
+}
+
+#[test]
+fn check_accepts_every_bundled_pack() {
+    let r = tenet(&["check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("ok: 8 pack(s)"), "{}", r.stdout);
+}
+
+#[test]
+fn test_runs_every_bundled_rule_test_and_leaves_no_rule_unexercised() {
+    let r = tenet(&["test"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(" passed, 0 failed"), "{}", r.stdout);
+    assert!(!r.stdout.contains("rules no test exercises"), "{}", r.stdout);
+    let passed: usize = r.stdout.lines().last().unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 40, "expected the bundled packs to carry real tests, found {passed}");
+}
+
+#[test]
+fn check_reports_every_problem_with_location_and_exit_1() {
+    let r = tenet(&["check", "fixtures/cli/broken"]);
+    assert_eq!(r.code, 1);
+    snap("check-broken", &r);
+}
+
+#[test]
+fn check_of_a_missing_directory_is_exit_2() {
+    let r = tenet(&["check", "no/such/dir"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("`no/such/dir` is not a directory"), "{}", r.stderr);
+}
+
+#[test]
+fn eval_prints_the_decision_with_a_trace() {
+    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", "fixtures/cli/input.json", "--now", "2026-11-25"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(d["highest_risk"], "high");
+    assert_eq!(d["blocking"], true);
+    snap("eval-export", &r);
+}
+
+#[test]
+fn eval_reads_standard_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenet"))
+        .args(["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", "-", "--no-trace"])
+        .current_dir(root())
+        .stdin(std::fs::File::open(root().join("fixtures/cli/input.json")).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["matched"].as_array().unwrap().len(), 2);
+    assert!(d.get("trace").is_none());
+}
+
+#[test]
+fn eval_rejects_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"action\": ").unwrap();
+    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not valid JSON") && r.stderr.contains(":1:"), "{}", r.stderr);
+    std::fs::write(&bad, "[1, 2]").unwrap();
+    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("must hold a JSON object"), "{}", r.stderr);
+    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "nope", "--input", "fixtures/cli/input.json"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no pack named `nope`") && r.stderr.contains("export"), "{}", r.stderr);
+}
+
+#[test]
+fn test_shows_a_readable_diff_and_exits_1_on_failure() {
+    let r = tenet(&["test", "fixtures/cli/failing"]);
+    assert_eq!(r.code, 1);
+    snap("test-failing", &r);
+}
+
+#[test]
+fn test_json_output_is_machine_readable() {
+    let r = tenet(&["test", "fixtures/cli/rules", "--format", "json"]);
+    assert_eq!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn fmt_check_lists_unformatted_files_then_fmt_fixes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.tenet");
+    let messy = "tenet 1\npack p version \"1.0.0\"\nrule r { when input.x>1 # keep me\n}\n";
+    std::fs::write(&file, messy).unwrap();
+    let r = tenet_in(dir.path(), &["fmt", "--check", "."]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("would reformat ./p.tenet"), "{}", r.stdout);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), messy, "--check must not write");
+    let r = tenet_in(dir.path(), &["fmt", "."]);
+    assert_eq!(r.code, 0);
+    let formatted = std::fs::read_to_string(&file).unwrap();
+    assert!(formatted.contains("  when input.x > 1 # keep me\n"), "{formatted}");
+    let r = tenet_in(dir.path(), &["fmt", "--check", "."]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+fn fmt_refuses_a_file_that_does_not_parse_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.tenet");
+    let broken = "tenet 1\npack p version \"1.0.0\"\nrule r { when\n";
+    std::fs::write(&file, broken).unwrap();
+    let r = tenet_in(dir.path(), &["fmt", "."]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("p.tenet:"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), broken);
+}
+
+#[test]
+fn bundle_build_and_verify_round_trip_and_tampering_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b.json");
+    let r = tenet(&["bundle", "build", "fixtures/cli/rules", "-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let tampered = text.replace("review_limit = 1GB", "review_limit = 9GB");
+    assert_ne!(text, tampered);
+    std::fs::write(&out, tampered).unwrap();
+    let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("does not match its recorded sha256"), "{}", r.stderr);
+    std::fs::write(&out, "not json").unwrap();
+    let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn bundle_build_of_broken_rules_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b.json");
+    let r = tenet(&["bundle", "build", "fixtures/cli/broken", "-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(!out.exists());
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    assert_eq!(tenet(&["frobnicate"]).code, 2);
+    assert_eq!(tenet(&["eval"]).code, 2);
+    let r = tenet(&["--help"]);
+    assert_eq!(r.code, 0);
+    snap("help", &r);
+}
+
+#[test]
+fn kinds_lists_the_schema_table() {
+    let r = tenet(&["kinds"]);
+    assert_eq!(r.code, 0);
+    for k in ["rule", "taxonomy", "action", "threshold", "profile", "factor", "badge", "baseline", "setting", "watcher", "correlate", "rollout", "stage", "guard", "masking", "scorer", "waiver", "window", "hysteresis", "gate", "test"] {
+        assert!(r.stdout.lines().any(|l| l.starts_with(&format!("{k} "))), "missing kind {k}");
+    }
+    let r = tenet(&["kinds", "nope"]);
+    assert_eq!(r.code, 2);
+}
