@@ -48,6 +48,7 @@ pub static BUILTINS: &[Builtin] = &[
     b("percent_of", 2, 2, "count from a percentage of a population: rounds down, at least 1 when both are positive"),
     b("digest", 1, 1, "\"sha256:<hex>\" of the canonical JSON of a value"),
     b("selects", 2, 2, "whether a label selector (first) selects a label map (second)"),
+    b("windows_allow", 2, 2, "whether time windows (a window map or a list) allow a time (RFC 3339 or YYYY-MM-DD); deny wins"),
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Builtin> {
@@ -195,6 +196,17 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         }
         "digest" => Value::str(&digest(a)),
         "selects" => Value::Bool(selects(a, b)),
+        "windows_allow" => {
+            let Value::Str(at) = b else { return Ok(Value::Null) };
+            let items: Vec<Value> = match a {
+                Value::List(l) => l.iter().cloned().collect(),
+                Value::Map(_) => vec![a.clone()],
+                _ => return Ok(Value::Null),
+            };
+            let windows = items.iter().map(crate::window::from_value).collect::<Result<Vec<_>, _>>().map_err(EvalError::Function)?;
+            let at = crate::window::parse_time(at).map_err(EvalError::Function)?;
+            Value::Bool(crate::window::allows(&windows, at).map_err(EvalError::Function)?.allowed)
+        }
         other => return Err(EvalError::Function(format!("unknown function `{other}`"))),
     };
     Ok(v)

@@ -10,7 +10,8 @@
 //! - [`value`]: values and the meaning of every operator;
 //! - [`check`]: imports, constants, schemas and names → [`check::Checked`], or all [`diag`]nostics;
 //! - [`interp`]: the reference interpreter (the meaning of an expression);
-//! - [`fmt`]: the canonical layout (`tenet fmt`).
+//! - [`fmt`]: the canonical layout (`tenet fmt`);
+//! - [`window`]: the time-window primitive (cron + duration + time zone, deny wins).
 //!
 //! The compiled evaluator, bundles and rule tests live in `tenet-runtime`.
 
@@ -28,6 +29,7 @@ pub mod schema;
 pub mod source;
 pub mod syntax;
 pub mod value;
+pub mod window;
 
 pub use check::{check, Checked, CheckedPack};
 pub use diag::{Code, Diagnostic};

@@ -137,6 +137,27 @@ impl CompiledPack {
     pub fn block(&self, name: &str) -> Option<&CBlock> {
         self.blocks.iter().find(|b| b.name == name)
     }
+    /// The `window` blocks nested directly in a block (change windows,
+    /// quiet hours), for `tenet_dsl::window::allows`.
+    pub fn windows_of(&self, block: &str) -> Result<Vec<tenet_dsl::window::Window>, String> {
+        let prefix = format!("{block}/");
+        self.blocks
+            .iter()
+            .filter(|b| b.kind == "window" && b.name.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+            .map(|b| {
+                let map: BTreeMap<Arc<str>, Value> = b
+                    .effects
+                    .iter()
+                    .filter_map(|a| match &a.expr {
+                        CExpr::Const(v) => Some((Arc::from(a.name.as_str()), v.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                tenet_dsl::window::from_value(&Value::Map(Arc::new(map)))
+            })
+            .collect()
+    }
+
     /// Rank of a level (0 is the highest).
     pub fn level_rank(&self, level: &str) -> Option<usize> {
         self.levels.iter().position(|l| l == level)

@@ -144,3 +144,19 @@ fn every_case_file_holds() {
     assert!(count > 50, "expected the case corpus, found {count} cases");
     assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn nested_window_blocks_decide_with_deny_wins() {
+    let rules = load_one(
+        "tenet 1\npack w version \"1.0.0\"\n\nbaseline secure {\n  setting tls.min_version {\n    at_least \"1.2\"\n  }\n\n  window {\n    mode     allow\n    cron     \"0 2 * * SAT\"\n    duration 4h\n  }\n\n  window {\n    mode     deny\n    cron     \"0 3 * * SAT\"\n    duration 30m\n    tz       \"UTC\"\n  }\n}\n",
+    );
+    let windows = rules.packs[0].windows_of("secure").unwrap();
+    assert_eq!(windows.len(), 2);
+    let at = |s: &str| tenet_runtime::dsl::window::parse_time(s).unwrap();
+    let allows = |s: &str| tenet_runtime::dsl::window::allows(&windows, at(s)).unwrap();
+    assert!(allows("2026-11-28T02:30:00Z").allowed);
+    let denied = allows("2026-11-28T03:10:00Z");
+    assert!(!denied.allowed && denied.reason.contains("deny window"), "{denied:?}");
+    let outside = allows("2026-11-25T02:30:00Z");
+    assert!(!outside.allowed && outside.reason.contains("outside every allow window"));
+}

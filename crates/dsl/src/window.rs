@@ -1,0 +1,102 @@
+//! Time windows: cron + duration + time zone, allow or deny.
+//!
+//! The semantics follow Argo CD sync windows, used by change windows,
+//! maintenance, quiet hours and holds alike:
+//! - a window is open at `t` when the cron fires at some `o` with
+//!   `o <= t < o + duration` (cron evaluated in the window's time zone);
+//! - any open `deny` window denies (deny wins);
+//! - otherwise, if allow windows exist, one of them must be open;
+//! - with no windows at all, everything is allowed.
+
+use crate::value::Value;
+use chrono::{DateTime, Duration, Utc};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub mode: Mode,
+    pub cron: String,
+    pub duration_ms: i64,
+    pub tz: String,
+}
+
+/// Whether the windows allow `at`, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// A window from its map form `{mode, cron, duration, tz}` (as a block's
+/// fields or a constant map).
+pub fn from_value(v: &Value) -> Result<Window, String> {
+    let mode = match v.get("mode") {
+        Value::Str(s) if &*s == "allow" => Mode::Allow,
+        Value::Str(s) if &*s == "deny" => Mode::Deny,
+        other => return Err(format!("a window's `mode` is `allow` or `deny`, found {}", other.type_name())),
+    };
+    let cron = match v.get("cron") {
+        Value::Str(s) => s.to_string(),
+        _ => return Err("a window needs a `cron` string".into()),
+    };
+    let duration_ms = match v.get("duration") {
+        Value::Duration(d) if d > 0 => d,
+        Value::Str(s) => crate::syntax::parse_duration(&s).filter(|d| *d > 0).ok_or("a window's `duration` must be positive")?,
+        _ => return Err("a window needs a positive `duration`".into()),
+    };
+    let tz = match v.get("tz") {
+        Value::Str(s) => s.to_string(),
+        Value::Null => "UTC".to_string(),
+        _ => return Err("a window's `tz` is a time zone name".into()),
+    };
+    Ok(Window { mode, cron, duration_ms, tz })
+}
+
+/// A point in time from `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|n| n.and_utc())
+        .ok_or_else(|| format!("`{s}` is not a time (RFC 3339 or YYYY-MM-DD)"))
+}
+
+/// Whether one window is open at `at`.
+pub fn is_open(w: &Window, at: DateTime<Utc>) -> Result<bool, String> {
+    let tz: chrono_tz::Tz = w.tz.parse().map_err(|_| format!("`{}` is not an IANA time zone", w.tz))?;
+    let cron = croner::Cron::new(&w.cron).with_seconds_optional().parse().map_err(|e| format!("cron `{}`: {e}", w.cron))?;
+    let local = at.with_timezone(&tz);
+    let start = local - Duration::milliseconds(w.duration_ms);
+    // The first firing after `at - duration`; the window is open if it is not after `at`.
+    match cron.find_next_occurrence(&start, false) {
+        Ok(o) => Ok(o <= local),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Deny wins; with allow windows, one must be open; no windows, allowed.
+pub fn allows(windows: &[Window], at: DateTime<Utc>) -> Result<Verdict, String> {
+    for (i, w) in windows.iter().enumerate() {
+        if w.mode == Mode::Deny && is_open(w, at)? {
+            return Ok(Verdict { allowed: false, reason: format!("deny window {} (`{}` for {}) is open", i + 1, w.cron, crate::value::format_duration(w.duration_ms)) });
+        }
+    }
+    let allow: Vec<&Window> = windows.iter().filter(|w| w.mode == Mode::Allow).collect();
+    if allow.is_empty() {
+        return Ok(Verdict { allowed: true, reason: "no window applies".into() });
+    }
+    for w in &allow {
+        if is_open(w, at)? {
+            return Ok(Verdict { allowed: true, reason: format!("allow window `{}` is open", w.cron) });
+        }
+    }
+    Ok(Verdict { allowed: false, reason: "outside every allow window".into() })
+}
