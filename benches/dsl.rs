@@ -2,6 +2,9 @@
 //!
 //! Run: `cargo bench -p tenet-benches --bench dsl`
 
+// Tests and benches may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use tenet_runtime::decision::{decide, DecideOptions};
 use tenet_runtime::dsl::Value;
@@ -19,7 +22,14 @@ fn fact() -> serde_json::Value {
 }
 
 fn load(src: String) -> Rules {
-    load_files(vec![RuleFile { path: "bench.tenet".into(), text: src }], "").unwrap_or_else(|e| panic!("{e:?}"))
+    load_files(
+        vec![RuleFile {
+            path: "bench.tenet".into(),
+            text: src,
+        }],
+        "",
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// A pack of `n` rules of the typical shape with varied constants.
@@ -40,9 +50,16 @@ fn generated_pack(n: usize) -> String {
 
 fn compile_1000(c: &mut Criterion) {
     let src = generated_pack(1000);
-    c.bench_function("parse+check+compile 1000 rules", |b| b.iter(|| black_box(load(black_box(src.clone())))));
+    c.bench_function("parse+check+compile 1000 rules", |b| {
+        b.iter(|| black_box(load(black_box(src.clone()))))
+    });
     c.bench_function("parse only 1000 rules", |b| {
-        b.iter(|| black_box(tenet_runtime::dsl::syntax::parse(tenet_runtime::dsl::FileId(0), black_box(&src)).is_ok()))
+        b.iter(|| {
+            black_box(
+                tenet_runtime::dsl::syntax::parse(tenet_runtime::dsl::FileId(0), black_box(&src))
+                    .is_ok(),
+            )
+        })
     });
 }
 
@@ -70,9 +87,17 @@ fn typical_rule(c: &mut Criterion) {
     let mut scope = rhai::Scope::new();
     scope.push_dynamic("action", rhai::serde::to_dynamic(&f["action"]).unwrap());
     scope.push_dynamic("actor", rhai::serde::to_dynamic(&f["actor"]).unwrap());
-    assert!(engine.eval_ast_with_scope::<bool>(&mut scope, &ast).unwrap());
+    assert!(engine
+        .eval_ast_with_scope::<bool>(&mut scope, &ast)
+        .unwrap());
     c.bench_function("typical rule as a rhai expression", |b| {
-        b.iter(|| black_box(engine.eval_ast_with_scope::<bool>(&mut scope, black_box(&ast)).ok()))
+        b.iter(|| {
+            black_box(
+                engine
+                    .eval_ast_with_scope::<bool>(&mut scope, black_box(&ast))
+                    .ok(),
+            )
+        })
     });
 }
 
@@ -83,11 +108,23 @@ fn pack_100(c: &mut Criterion) {
     let opts = DecideOptions::default();
     let d = decide(pack, &input, &[], &opts);
     assert!(!d.matched.is_empty() && d.errors.is_empty());
-    c.bench_function("100-rule pack, one fact (decision)", |b| b.iter(|| black_box(decide(pack, black_box(&input), &[], &opts))));
-    let json = fact();
-    c.bench_function("100-rule pack, one fact (JSON input conversion + decision)", |b| {
-        b.iter(|| black_box(decide(pack, &Value::from_json(black_box(&json)), &[], &opts)))
+    c.bench_function("100-rule pack, one fact (decision)", |b| {
+        b.iter(|| black_box(decide(pack, black_box(&input), &[], &opts)))
     });
+    let json = fact();
+    c.bench_function(
+        "100-rule pack, one fact (JSON input conversion + decision)",
+        |b| {
+            b.iter(|| {
+                black_box(decide(
+                    pack,
+                    &Value::from_json(black_box(&json)),
+                    &[],
+                    &opts,
+                ))
+            })
+        },
+    );
 }
 
 criterion_group! {

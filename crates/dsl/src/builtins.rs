@@ -4,8 +4,8 @@
 //! calls that cannot mean anything), never a panic. Both evaluators call
 //! [`call`] so a function means one thing everywhere.
 
-use crate::value::{compare, EvalError, Value};
 use crate::ast::BinOp;
+use crate::value::{compare, EvalError, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +18,12 @@ pub struct Builtin {
 }
 
 const fn b(name: &'static str, min_args: usize, max_args: usize, doc: &'static str) -> Builtin {
-    Builtin { name, min_args, max_args, doc }
+    Builtin {
+        name,
+        min_args,
+        max_args,
+        doc,
+    }
 }
 
 pub static BUILTINS: &[Builtin] = &[
@@ -77,8 +82,12 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             Value::Map(m) => Value::Int(m.len() as i64),
             _ => Value::Null,
         },
-        "lower" => s(a).map(|x| Value::str(&x.to_lowercase())).unwrap_or_default(),
-        "upper" => s(a).map(|x| Value::str(&x.to_uppercase())).unwrap_or_default(),
+        "lower" => s(a)
+            .map(|x| Value::str(&x.to_lowercase()))
+            .unwrap_or_default(),
+        "upper" => s(a)
+            .map(|x| Value::str(&x.to_uppercase()))
+            .unwrap_or_default(),
         "trim" => s(a).map(|x| Value::str(x.trim())).unwrap_or_default(),
         "starts_with" => match (s(a), s(b)) {
             (Some(x), Some(p)) => Value::Bool(x.starts_with(p)),
@@ -90,13 +99,18 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         },
         "contains" => Value::Bool(compare(BinOp::In, b, a)),
         "split" => match (s(a), s(b)) {
-            (Some(x), Some(sep)) if !sep.is_empty() => Value::list(x.split(sep).map(Value::str).collect()),
+            (Some(x), Some(sep)) if !sep.is_empty() => {
+                Value::list(x.split(sep).map(Value::str).collect())
+            }
             _ => Value::Null,
         },
         "join" => match (a, s(b)) {
-            (Value::List(l), Some(sep)) => {
-                Value::str(&l.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(sep))
-            }
+            (Value::List(l), Some(sep)) => Value::str(
+                &l.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            ),
             _ => Value::Null,
         },
         "keys" => match a {
@@ -124,7 +138,11 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
                     best = match best {
                         None => Some(v),
                         Some(cur) => {
-                            let better = if name == "min" { compare(BinOp::Lt, v, cur) } else { compare(BinOp::Gt, v, cur) };
+                            let better = if name == "min" {
+                                compare(BinOp::Lt, v, cur)
+                            } else {
+                                compare(BinOp::Gt, v, cur)
+                            };
                             Some(if better { v } else { cur })
                         }
                     };
@@ -134,9 +152,15 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             _ => Value::Null,
         },
         "abs" => match a {
-            Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| EvalError::Overflow("abs".into()))?),
+            Value::Int(i) => Value::Int(
+                i.checked_abs()
+                    .ok_or_else(|| EvalError::Overflow("abs".into()))?,
+            ),
             Value::Float(f) => Value::Float(f.abs()),
-            Value::Duration(d) => Value::Duration(d.checked_abs().ok_or_else(|| EvalError::Overflow("abs".into()))?),
+            Value::Duration(d) => Value::Duration(
+                d.checked_abs()
+                    .ok_or_else(|| EvalError::Overflow("abs".into()))?,
+            ),
             Value::Percent(p) => Value::Percent(p.abs()),
             _ => Value::Null,
         },
@@ -151,14 +175,25 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         "int" => match a {
             Value::Int(i) => Value::Int(*i),
             Value::Float(f) if f.is_finite() && f.abs() < 9.2e18 => Value::Int(f.trunc() as i64),
-            Value::Str(x) => x.trim().replace('_', "").parse::<i64>().map(Value::Int).unwrap_or_default(),
+            Value::Str(x) => x
+                .trim()
+                .replace('_', "")
+                .parse::<i64>()
+                .map(Value::Int)
+                .unwrap_or_default(),
             _ => Value::Null,
         },
         "float" => match a {
             Value::Int(i) => Value::Float(*i as f64),
             Value::Float(f) => Value::Float(*f),
             Value::Percent(p) => Value::Float(p / 100.0),
-            Value::Str(x) => x.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::Float).unwrap_or_default(),
+            Value::Str(x) => x
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Value::Float)
+                .unwrap_or_default(),
             _ => Value::Null,
         },
         "string" => match a {
@@ -167,8 +202,13 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         },
         "duration" => match a {
             Value::Duration(d) => Value::Duration(*d),
-            Value::Str(x) => crate::syntax::parse_duration(x).map(Value::Duration).unwrap_or_default(),
-            Value::Int(secs) => secs.checked_mul(1000).map(Value::Duration).unwrap_or_default(),
+            Value::Str(x) => crate::syntax::parse_duration(x)
+                .map(Value::Duration)
+                .unwrap_or_default(),
+            Value::Int(secs) => secs
+                .checked_mul(1000)
+                .map(Value::Duration)
+                .unwrap_or_default(),
             _ => Value::Null,
         },
         "semver" => match a {
@@ -180,7 +220,9 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         },
         "size" => match a {
             Value::Size(x) => Value::Size(*x),
-            Value::Str(x) => crate::syntax::parse_size(x).map(Value::Size).unwrap_or_default(),
+            Value::Str(x) => crate::syntax::parse_size(x)
+                .map(Value::Size)
+                .unwrap_or_default(),
             Value::Int(n) => u64::try_from(*n).map(Value::Size).unwrap_or_default(),
             _ => Value::Null,
         },
@@ -197,15 +239,25 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         "digest" => Value::str(&digest(a)),
         "selects" => Value::Bool(selects(a, b)),
         "windows_allow" => {
-            let Value::Str(at) = b else { return Ok(Value::Null) };
+            let Value::Str(at) = b else {
+                return Ok(Value::Null);
+            };
             let items: Vec<Value> = match a {
                 Value::List(l) => l.iter().cloned().collect(),
                 Value::Map(_) => vec![a.clone()],
                 _ => return Ok(Value::Null),
             };
-            let windows = items.iter().map(crate::window::from_value).collect::<Result<Vec<_>, _>>().map_err(EvalError::Function)?;
+            let windows = items
+                .iter()
+                .map(crate::window::from_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(EvalError::Function)?;
             let at = crate::window::parse_time(at).map_err(EvalError::Function)?;
-            Value::Bool(crate::window::allows(&windows, at).map_err(EvalError::Function)?.allowed)
+            Value::Bool(
+                crate::window::allows(&windows, at)
+                    .map_err(EvalError::Function)?
+                    .allowed,
+            )
         }
         other => return Err(EvalError::Function(format!("unknown function `{other}`"))),
     };
@@ -220,7 +272,11 @@ pub fn percent_of(percent: f64, population: i64) -> i64 {
         return 0;
     }
     let raw = (percent / 100.0 * population as f64).floor();
-    let n = if raw.is_finite() { raw as i64 } else { population };
+    let n = if raw.is_finite() {
+        raw as i64
+    } else {
+        population
+    };
     n.clamp(1, population)
 }
 
@@ -259,7 +315,9 @@ pub fn selects(selector: &Value, labels: &Value) -> bool {
         }
     }
     if let Value::List(l) = selector.get("not_exists") {
-        if l.iter().any(|k| matches!(k, Value::Str(k) if !label(k).is_null())) {
+        if l.iter()
+            .any(|k| matches!(k, Value::Str(k) if !label(k).is_null()))
+        {
             return false;
         }
     }
@@ -274,7 +332,10 @@ pub fn selects(selector: &Value, labels: &Value) -> bool {
         }
     }
     if let Value::List(l) = selector.get("exists") {
-        if !l.iter().all(|k| matches!(k, Value::Str(k) if !label(k).is_null())) {
+        if !l
+            .iter()
+            .all(|k| matches!(k, Value::Str(k) if !label(k).is_null()))
+        {
             return false;
         }
     }

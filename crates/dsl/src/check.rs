@@ -40,7 +40,8 @@ impl CheckedPack {
     }
     /// Top-level block of a kind by name.
     pub fn block(&self, kind: &str, name: &str) -> Option<&Block> {
-        self.blocks().find(|b| b.kind.name == kind && b.name_str() == name)
+        self.blocks()
+            .find(|b| b.kind.name == kind && b.name_str() == name)
     }
 }
 
@@ -135,10 +136,14 @@ pub fn check(packs: Vec<Pack>) -> Result<Checked, Vec<Diagnostic>> {
         if let Some(&first) = by_name.get(&p.name.name) {
             let other = &packs[first];
             diags.push(
-                Diagnostic::new(Code::DuplicatePack, p.name.span, format!("pack `{}` is defined twice", p.name.name))
-                    .label("second definition")
-                    .also(other.name.span, "first definition")
-                    .help("pack names are unique in a rules directory; rename one of them"),
+                Diagnostic::new(
+                    Code::DuplicatePack,
+                    p.name.span,
+                    format!("pack `{}` is defined twice", p.name.name),
+                )
+                .label("second definition")
+                .also(other.name.span, "first definition")
+                .help("pack names are unique in a rules directory; rename one of them"),
             );
         } else {
             by_name.insert(p.name.name.clone(), i);
@@ -155,8 +160,12 @@ pub fn check(packs: Vec<Pack>) -> Result<Checked, Vec<Diagnostic>> {
                 Some(&j) => {
                     if imports[i].insert(local.clone(), j).is_some() {
                         diags.push(
-                            Diagnostic::new(Code::DuplicateName, imp.local_name().span, format!("`{local}` is imported twice"))
-                                .help("give one of the imports another name with `as`"),
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                imp.local_name().span,
+                                format!("`{local}` is imported twice"),
+                            )
+                            .help("give one of the imports another name with `as`"),
                         );
                     }
                 }
@@ -187,14 +196,20 @@ pub fn check(packs: Vec<Pack>) -> Result<Checked, Vec<Diagnostic>> {
                 .items
                 .iter()
                 .find_map(|it| match it {
-                    Item::Import(imp) if by_name.get(&imp.pack.name) == Some(&next) => Some(imp.span),
+                    Item::Import(imp) if by_name.get(&imp.pack.name) == Some(&next) => {
+                        Some(imp.span)
+                    }
                     _ => None,
                 })
                 .unwrap_or(packs[first].name.span);
             diags.push(
-                Diagnostic::new(Code::ImportCycle, span, format!("import cycle: {}", names.join(" → ") + " → " + names[0]))
-                    .label("this import closes the cycle")
-                    .help("move what both packs need into a third pack that imports neither"),
+                Diagnostic::new(
+                    Code::ImportCycle,
+                    span,
+                    format!("import cycle: {}", names.join(" → ") + " → " + names[0]),
+                )
+                .label("this import closes the cycle")
+                .help("move what both packs need into a third pack that imports neither"),
             );
             (0..packs.len()).collect()
         }
@@ -206,13 +221,22 @@ pub fn check(packs: Vec<Pack>) -> Result<Checked, Vec<Diagnostic>> {
     for &i in &order {
         let pack = &packs[i];
         let imported_levels = imports[i].values().find_map(|&j| {
-            if packs[j].items.iter().any(|it| matches!(it, Item::Block(b) if b.kind.name == "taxonomy")) {
+            if packs[j]
+                .items
+                .iter()
+                .any(|it| matches!(it, Item::Block(b) if b.kind.name == "taxonomy"))
+            {
                 Some(levels[j].clone())
             } else {
                 None
             }
         });
-        levels[i] = own_levels(pack).or(imported_levels).unwrap_or_else(|| schema::DEFAULT_LEVELS.iter().map(|s| s.to_string()).collect());
+        levels[i] = own_levels(pack).or(imported_levels).unwrap_or_else(|| {
+            schema::DEFAULT_LEVELS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
         let folded = fold_consts(pack, &imports[i], &consts, &packs, &mut diags);
         consts[i] = folded;
         let mut cx = Cx {
@@ -246,7 +270,9 @@ pub fn check(packs: Vec<Pack>) -> Result<Checked, Vec<Diagnostic>> {
 
 fn own_levels(pack: &Pack) -> Option<Vec<String>> {
     pack.items.iter().find_map(|it| match it {
-        Item::Block(b) if b.kind.name == "taxonomy" => Some(string_list(b.attr("levels").map(|a| &a.value))),
+        Item::Block(b) if b.kind.name == "taxonomy" => {
+            Some(string_list(b.attr("levels").map(|a| &a.value)))
+        }
         _ => None,
     })
 }
@@ -307,7 +333,10 @@ impl Env for ConstEnv<'_> {
         self.imports.contains_key(name)
     }
     fn qualified(&self, alias: &str, name: &str) -> Option<Value> {
-        self.imports.get(alias).and_then(|&i| self.all.get(i)).and_then(|c| c.get(name).cloned())
+        self.imports
+            .get(alias)
+            .and_then(|&i| self.all.get(i))
+            .and_then(|c| c.get(name).cloned())
     }
     fn scorer(&self, _: &str, _: &[Value]) -> Option<Result<Value, EvalError>> {
         None
@@ -370,10 +399,14 @@ fn fold_consts(
         if let Item::Const(c) = item {
             if let Some(first) = decls.get(c.name.name.as_str()) {
                 diags.push(
-                    Diagnostic::new(Code::DuplicateName, c.name.span, format!("constant `{}` is defined twice", c.name.name))
-                        .label("second definition")
-                        .also(first.name.span, "first definition")
-                        .help("rename one of them"),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        c.name.span,
+                        format!("constant `{}` is defined twice", c.name.name),
+                    )
+                    .label("second definition")
+                    .also(first.name.span, "first definition")
+                    .help("rename one of them"),
                 );
                 continue;
             }
@@ -383,6 +416,10 @@ fn fold_consts(
     // Order constants by their references; report cycles.
     let mut done: BTreeMap<String, Value> = BTreeMap::new();
     let mut failed: BTreeSet<String> = BTreeSet::new();
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a local recursive helper over the folding state"
+    )]
     fn visit<'a>(
         name: &'a str,
         decls: &BTreeMap<&'a str, &'a Const>,
@@ -402,9 +439,13 @@ fn fold_consts(
             let mut chain: Vec<&str> = stack[pos..].to_vec();
             chain.push(name);
             diags.push(
-                Diagnostic::new(Code::ConstCycle, c.name.span, format!("constant `{name}` refers to itself: {}", chain.join(" → ")))
-                    .label("defined in terms of itself")
-                    .help("a constant must be computable from literals and earlier constants"),
+                Diagnostic::new(
+                    Code::ConstCycle,
+                    c.name.span,
+                    format!("constant `{name}` refers to itself: {}", chain.join(" → ")),
+                )
+                .label("defined in terms of itself")
+                .help("a constant must be computable from literals and earlier constants"),
             );
             for n in &stack[pos..] {
                 failed.insert(n.to_string());
@@ -427,8 +468,12 @@ fn fold_consts(
         let mut bad = false;
         for (r, span) in &refs {
             if !decls.contains_key(r.as_str()) && !imports.contains_key(r) {
-                let mut d = Diagnostic::new(Code::UnresolvedName, *span, format!("unknown name `{r}` in constant `{name}`"))
-                    .label("not a constant");
+                let mut d = Diagnostic::new(
+                    Code::UnresolvedName,
+                    *span,
+                    format!("unknown name `{r}` in constant `{name}`"),
+                )
+                .label("not a constant");
                 d = match suggest(r, decls.keys().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`? constants may refer only to other constants")),
                     None => d.help("constants may refer only to literals, other constants and imported constants"),
@@ -441,16 +486,24 @@ fn fold_consts(
             failed.insert(name.to_string());
             return;
         }
-        let env = ConstEnv { local: done, imports, all };
+        let env = ConstEnv {
+            local: done,
+            imports,
+            all,
+        };
         match interp::eval_const(&c.value, &env) {
             Ok(v) => {
                 done.insert(name.to_string(), v);
             }
             Err(e) => {
                 diags.push(
-                    Diagnostic::new(Code::InvalidValue, c.value.span, format!("constant `{name}` cannot be computed: {e}"))
-                        .label("here")
-                        .help("constants are computed when the pack loads; fix the operands"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        c.value.span,
+                        format!("constant `{name}` cannot be computed: {e}"),
+                    )
+                    .label("here")
+                    .help("constants are computed when the pack loads; fix the operands"),
                 );
                 failed.insert(name.to_string());
             }
@@ -458,7 +511,16 @@ fn fold_consts(
     }
     let names: Vec<&str> = decls.keys().copied().collect();
     for n in names {
-        visit(n, &decls, &mut Vec::new(), &mut done, &mut failed, imports, all, diags);
+        visit(
+            n,
+            &decls,
+            &mut Vec::new(),
+            &mut done,
+            &mut failed,
+            imports,
+            all,
+            diags,
+        );
     }
     done
 }
@@ -483,7 +545,10 @@ impl<'a> Cx<'a> {
     }
 
     fn scorers(&self) -> Vec<&str> {
-        self.top_blocks().filter(|b| b.kind.name == "scorer").map(|b| b.name_str()).collect()
+        self.top_blocks()
+            .filter(|b| b.kind.name == "scorer")
+            .map(|b| b.name_str())
+            .collect()
     }
 
     fn top_blocks(&self) -> impl Iterator<Item = &'a Block> + 'a {
@@ -504,21 +569,35 @@ impl<'a> Cx<'a> {
             if let Some(first) = seen.get(&key) {
                 let what = if key.0 { "test" } else { "block" };
                 self.err(
-                    Diagnostic::new(Code::DuplicateName, name.span, format!("{what} name `{}` is used twice in pack `{}`", name.name, self.pack.name.name))
-                        .label("second definition")
-                        .also(*first, "first definition")
-                        .help("names identify blocks in decisions and tests; make them unique"),
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        name.span,
+                        format!(
+                            "{what} name `{}` is used twice in pack `{}`",
+                            name.name, self.pack.name.name
+                        ),
+                    )
+                    .label("second definition")
+                    .also(*first, "first definition")
+                    .help("names identify blocks in decisions and tests; make them unique"),
                 );
             } else {
                 seen.insert(key, name.span);
             }
         }
-        let taxonomies: Vec<&&Block> = blocks.iter().filter(|b| b.kind.name == "taxonomy").collect();
+        let taxonomies: Vec<&&Block> = blocks
+            .iter()
+            .filter(|b| b.kind.name == "taxonomy")
+            .collect();
         if let Some(second) = taxonomies.get(1) {
             self.err(
-                Diagnostic::new(Code::DuplicateName, second.kind.span, "a pack may declare one taxonomy")
-                    .label("second taxonomy")
-                    .help("put the levels in one `taxonomy` block; other packs import it"),
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    second.kind.span,
+                    "a pack may declare one taxonomy",
+                )
+                .label("second taxonomy")
+                .help("put the levels in one `taxonomy` block; other packs import it"),
             );
         }
         for b in blocks {
@@ -528,8 +607,12 @@ impl<'a> Cx<'a> {
 
     fn check_block(&mut self, b: &Block, parent: &str) {
         let Some(kind) = schema::kind(&b.kind.name) else {
-            let mut d = Diagnostic::new(Code::UnknownKind, b.kind.span, format!("unknown block kind `{}`", b.kind.name))
-                .label("not a block kind");
+            let mut d = Diagnostic::new(
+                Code::UnknownKind,
+                b.kind.span,
+                format!("unknown block kind `{}`", b.kind.name),
+            )
+            .label("not a block kind");
             let allowed: Vec<&str> = schema::KINDS
                 .iter()
                 .filter(|k| k.parents.contains(&parent))
@@ -543,23 +626,45 @@ impl<'a> Cx<'a> {
             return;
         };
         if !kind.parents.contains(&parent) {
-            let where_ = if parent.is_empty() { "at the top level of a pack".to_string() } else { format!("inside `{parent}`") };
+            let where_ = if parent.is_empty() {
+                "at the top level of a pack".to_string()
+            } else {
+                format!("inside `{parent}`")
+            };
             let allowed: Vec<String> = kind
                 .parents
                 .iter()
-                .map(|p| if p.is_empty() { "the top level".to_string() } else { format!("`{p}`") })
+                .map(|p| {
+                    if p.is_empty() {
+                        "the top level".to_string()
+                    } else {
+                        format!("`{p}`")
+                    }
+                })
                 .collect();
             self.err(
-                Diagnostic::new(Code::MisplacedBlock, b.kind.span, format!("a `{}` block cannot appear {where_}", kind.kind))
-                    .label("misplaced")
-                    .help(format!("`{}` blocks belong in {}", kind.kind, allowed.join(" or "))),
+                Diagnostic::new(
+                    Code::MisplacedBlock,
+                    b.kind.span,
+                    format!("a `{}` block cannot appear {where_}", kind.kind),
+                )
+                .label("misplaced")
+                .help(format!(
+                    "`{}` blocks belong in {}",
+                    kind.kind,
+                    allowed.join(" or ")
+                )),
             );
         }
         if kind.name_required && b.name.is_none() {
             self.err(
-                Diagnostic::new(Code::MissingName, b.kind.span, format!("a `{}` block needs a name", kind.kind))
-                    .label("no name")
-                    .help(format!("write `{} NAME {{ ... }}`", kind.kind)),
+                Diagnostic::new(
+                    Code::MissingName,
+                    b.kind.span,
+                    format!("a `{}` block needs a name", kind.kind),
+                )
+                .label("no name")
+                .help(format!("write `{} NAME {{ ... }}`", kind.kind)),
             );
         }
         let roots = block_roots(b, kind, self.pack);
@@ -570,10 +675,14 @@ impl<'a> Cx<'a> {
                 Entry::Attr(a) => {
                     if let Some(first) = seen.get(a.key.name.as_str()) {
                         self.err(
-                            Diagnostic::new(Code::DuplicateField, a.key.span, format!("field `{}` is set twice in `{}`", a.key.name, b.title()))
-                                .label("second value")
-                                .also(*first, "first value")
-                                .help("each field takes one value; use a list for several"),
+                            Diagnostic::new(
+                                Code::DuplicateField,
+                                a.key.span,
+                                format!("field `{}` is set twice in `{}`", a.key.name, b.title()),
+                            )
+                            .label("second value")
+                            .also(*first, "first value")
+                            .help("each field takes one value; use a list for several"),
                         );
                         continue;
                     }
@@ -584,19 +693,29 @@ impl<'a> Cx<'a> {
                             let mut d = Diagnostic::new(
                                 Code::UnknownField,
                                 a.key.span,
-                                format!("`{}` is not a field of `{}` blocks", a.key.name, kind.kind),
+                                format!(
+                                    "`{}` is not a field of `{}` blocks",
+                                    a.key.name, kind.kind
+                                ),
                             )
                             .label("unknown field");
                             let is_child = kind.children().any(|c| c.kind == a.key.name);
                             d = if is_child {
-                                d.help(format!("`{}` is a nested block here: write `{} NAME {{ ... }}`", a.key.name, a.key.name))
+                                d.help(format!(
+                                    "`{}` is a nested block here: write `{} NAME {{ ... }}`",
+                                    a.key.name, a.key.name
+                                ))
                             } else {
                                 match suggest(&a.key.name, kind.fields.iter().map(|f| f.name)) {
                                     Some(s) => d.help(format!("did you mean `{s}`?")),
                                     None => d.help(format!(
                                         "fields of `{}` are: {}",
                                         kind.kind,
-                                        kind.fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                                        kind.fields
+                                            .iter()
+                                            .map(|f| f.name)
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
                                     )),
                                 }
                             };
@@ -609,9 +728,22 @@ impl<'a> Cx<'a> {
         for field in kind.fields.iter().filter(|f| f.required) {
             if !seen.contains_key(field.name) {
                 self.err(
-                    Diagnostic::new(Code::MissingField, b.kind.span, format!("`{}` is missing the required field `{}`", b.title(), field.name))
-                        .label("in this block")
-                        .help(format!("add `{} <{}>`: {}", field.name, field.ty.describe(), field.doc)),
+                    Diagnostic::new(
+                        Code::MissingField,
+                        b.kind.span,
+                        format!(
+                            "`{}` is missing the required field `{}`",
+                            b.title(),
+                            field.name
+                        ),
+                    )
+                    .label("in this block")
+                    .help(format!(
+                        "add `{} <{}>`: {}",
+                        field.name,
+                        field.ty.describe(),
+                        field.doc
+                    )),
                 );
             }
         }
@@ -624,30 +756,51 @@ impl<'a> Cx<'a> {
         let exactly_one = |names: &[&str]| names.iter().filter(|n| has(n)).count() == 1;
         match kind.condition {
             Condition::Threshold if !exactly_one(&["above", "below"]) => self.err(
-                Diagnostic::new(Code::InvalidValue, b.kind.span, format!("`{}` needs exactly one of `above` or `below`", b.title()))
-                    .label("in this threshold")
-                    .help("a threshold compares its metric with one bound"),
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    b.kind.span,
+                    format!("`{}` needs exactly one of `above` or `below`", b.title()),
+                )
+                .label("in this threshold")
+                .help("a threshold compares its metric with one bound"),
             ),
             _ => {}
         }
         match kind.kind {
             "setting" if !exactly_one(&["at_least", "at_most", "equals", "one_of"]) => self.err(
-                Diagnostic::new(Code::InvalidValue, b.kind.span, format!("`{}` needs exactly one of `at_least`, `at_most`, `equals` or `one_of`", b.title()))
-                    .label("in this setting")
-                    .help("a baseline setting states one requirement on the live value"),
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    b.kind.span,
+                    format!(
+                        "`{}` needs exactly one of `at_least`, `at_most`, `equals` or `one_of`",
+                        b.title()
+                    ),
+                )
+                .label("in this setting")
+                .help("a baseline setting states one requirement on the live value"),
             ),
             "watcher" if !has("cadence") && !has("cron") => self.err(
-                Diagnostic::new(Code::MissingField, b.kind.span, format!("`{}` needs a `cadence` or a `cron` schedule", b.title()))
-                    .label("no schedule")
-                    .help("write `cadence 1m` or `cron \"*/5 * * * *\"`"),
+                Diagnostic::new(
+                    Code::MissingField,
+                    b.kind.span,
+                    format!("`{}` needs a `cadence` or a `cron` schedule", b.title()),
+                )
+                .label("no schedule")
+                .help("write `cadence 1m` or `cron \"*/5 * * * *\"`"),
             ),
             "hysteresis" => {
-                let num = |n: &str| b.attr(n).and_then(|a| self.fold(&a.value)).and_then(|v| match v {
-                    Value::Int(i) => Some(i as f64),
-                    Value::Float(f) => Some(f),
-                    _ => None,
-                });
-                if let (Some(enter), Some(exit), Some(a)) = (num("enter"), num("exit"), b.attr("exit")) {
+                let num = |n: &str| {
+                    b.attr(n)
+                        .and_then(|a| self.fold(&a.value))
+                        .and_then(|v| match v {
+                            Value::Int(i) => Some(i as f64),
+                            Value::Float(f) => Some(f),
+                            _ => None,
+                        })
+                };
+                if let (Some(enter), Some(exit), Some(a)) =
+                    (num("enter"), num("exit"), b.attr("exit"))
+                {
                     if exit >= enter {
                         self.err(
                             Diagnostic::new(Code::InvalidValue, a.value.span, format!("`exit` ({exit}) must be below `enter` ({enter})"))
@@ -662,7 +815,11 @@ impl<'a> Cx<'a> {
                     if let ExprKind::List(items) = &a.value.kind {
                         for item in items {
                             if let Some(n) = bare_or_string(item) {
-                                let found = self.top_blocks().any(|x| x.name_str() == n && x.kind.name != "test" && x.kind.name != "waiver");
+                                let found = self.top_blocks().any(|x| {
+                                    x.name_str() == n
+                                        && x.kind.name != "test"
+                                        && x.kind.name != "waiver"
+                                });
                                 if !found {
                                     self.unresolved_block(&n, item.span, "block");
                                 }
@@ -687,9 +844,13 @@ impl<'a> Cx<'a> {
                     if let Some(v) = self.fold(&a.value) {
                         if !matches!(v, Value::Map(_)) {
                             self.err(
-                                Diagnostic::new(Code::TypeMismatch, a.value.span, format!("test input must be a map, found {}", v.type_name()))
-                                    .label("not a map")
-                                    .help("write the input facts as `{action: {verb: \"delete\"}}`"),
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    a.value.span,
+                                    format!("test input must be a map, found {}", v.type_name()),
+                                )
+                                .label("not a map")
+                                .help("write the input facts as `{action: {verb: \"delete\"}}`"),
                             );
                         }
                     }
@@ -702,19 +863,33 @@ impl<'a> Cx<'a> {
     /// Whether a block (top-level or nested, as `parent/child`) of this name exists.
     fn block_exists(&self, name: &str) -> bool {
         fn walk(b: &Block, prefix: &str, name: &str) -> bool {
-            let full = if prefix.is_empty() { b.name_str().to_string() } else { format!("{prefix}/{}", b.name_str()) };
+            let full = if prefix.is_empty() {
+                b.name_str().to_string()
+            } else {
+                format!("{prefix}/{}", b.name_str())
+            };
             if full == name {
                 return true;
             }
             b.blocks().any(|c| walk(c, &full, name))
         }
-        self.top_blocks().filter(|b| b.kind.name != "test").any(|b| walk(b, "", name))
+        self.top_blocks()
+            .filter(|b| b.kind.name != "test")
+            .any(|b| walk(b, "", name))
     }
 
     fn unresolved_block(&mut self, name: &str, span: Span, what: &str) {
-        let names: Vec<String> = self.top_blocks().filter(|b| b.kind.name != "test").map(|b| b.name_str().to_string()).collect();
-        let mut d = Diagnostic::new(Code::UnresolvedName, span, format!("no {what} named `{name}` in pack `{}`", self.pack.name.name))
-            .label("unknown block");
+        let names: Vec<String> = self
+            .top_blocks()
+            .filter(|b| b.kind.name != "test")
+            .map(|b| b.name_str().to_string())
+            .collect();
+        let mut d = Diagnostic::new(
+            Code::UnresolvedName,
+            span,
+            format!("no {what} named `{name}` in pack `{}`", self.pack.name.name),
+        )
+        .label("unknown block");
         d = match suggest(name, names.iter().map(|s| s.as_str())) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
             None => d.help("name a block of this pack; nested blocks are `parent/child`"),
@@ -727,7 +902,11 @@ impl<'a> Cx<'a> {
         if !self.is_closed(e, &mut Vec::new()) {
             return None;
         }
-        let env = ConstEnv { local: self.local_consts(), imports: self.imports, all: self.consts };
+        let env = ConstEnv {
+            local: self.local_consts(),
+            imports: self.imports,
+            all: self.consts,
+        };
         interp::eval_const(e, &env).ok()
     }
 
@@ -746,12 +925,17 @@ impl<'a> Cx<'a> {
             }),
             ExprKind::List(xs) => xs.iter().all(|x| self.is_closed(x, bound)),
             ExprKind::Map(es) => es.iter().all(|(_, x)| self.is_closed(x, bound)),
-            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => self.is_closed(a, bound) && self.is_closed(b, bound),
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+                self.is_closed(a, bound) && self.is_closed(b, bound)
+            }
             ExprKind::Call(f, args) => {
-                crate::builtins::lookup(&f.name).is_some() && args.iter().all(|x| self.is_closed(x, bound))
+                crate::builtins::lookup(&f.name).is_some()
+                    && args.iter().all(|x| self.is_closed(x, bound))
             }
             ExprKind::Unary(_, x) | ExprKind::Paren(x) => self.is_closed(x, bound),
-            ExprKind::If(a, b, c) => self.is_closed(a, bound) && self.is_closed(b, bound) && self.is_closed(c, bound),
+            ExprKind::If(a, b, c) => {
+                self.is_closed(a, bound) && self.is_closed(b, bound) && self.is_closed(c, bound)
+            }
             ExprKind::Quant(_, v, list, pred) => {
                 if !self.is_closed(list, bound) {
                     return false;
@@ -772,9 +956,13 @@ impl<'a> Cx<'a> {
                     if let Some(t) = static_type(e, self) {
                         if t != "boolean" && t != "null" {
                             self.err(
-                                Diagnostic::new(Code::TypeMismatch, e.span, format!("`{field}` must be a boolean condition, found {t}"))
-                                    .label(format!("this is {t}"))
-                                    .help("write a comparison, such as `action.rows > 1000`"),
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    e.span,
+                                    format!("`{field}` must be a boolean condition, found {t}"),
+                                )
+                                .label(format!("this is {t}"))
+                                .help("write a comparison, such as `action.rows > 1000`"),
                             );
                         }
                     }
@@ -791,10 +979,17 @@ impl<'a> Cx<'a> {
                 ExprKind::Name(n) if self.levels.iter().any(|l| l == n) => {}
                 _ => {
                     let shown = crate::fmt::expr_to_string(e);
-                    let mut d = Diagnostic::new(Code::InvalidValue, e.span, format!("`{shown}` is not a level of the taxonomy"))
-                        .label("unknown level");
+                    let mut d = Diagnostic::new(
+                        Code::InvalidValue,
+                        e.span,
+                        format!("`{shown}` is not a level of the taxonomy"),
+                    )
+                    .label("unknown level");
                     d = match suggest(&shown, self.levels.iter().map(|s| s.as_str())) {
-                        Some(s) => d.help(format!("did you mean `{s}`? levels are: {}", self.levels.join(", "))),
+                        Some(s) => d.help(format!(
+                            "did you mean `{s}`? levels are: {}",
+                            self.levels.join(", ")
+                        )),
                         None => d.help(format!("levels are: {}", self.levels.join(", "))),
                     };
                     self.err(d);
@@ -804,10 +999,17 @@ impl<'a> Cx<'a> {
                 ExprKind::Name(n) if vals.contains(&n.as_str()) => {}
                 _ => {
                     let shown = crate::fmt::expr_to_string(e);
-                    let mut d = Diagnostic::new(Code::InvalidValue, e.span, format!("`{shown}` is not a valid `{field}`"))
-                        .label("not allowed here");
+                    let mut d = Diagnostic::new(
+                        Code::InvalidValue,
+                        e.span,
+                        format!("`{shown}` is not a valid `{field}`"),
+                    )
+                    .label("not allowed here");
                     d = match suggest(&shown, vals.iter().copied()) {
-                        Some(s) => d.help(format!("did you mean `{s}`? `{field}` is one of: {}", vals.join(", "))),
+                        Some(s) => d.help(format!(
+                            "did you mean `{s}`? `{field}` is one of: {}",
+                            vals.join(", ")
+                        )),
                         None => d.help(format!("`{field}` is one of: {}", vals.join(", "))),
                     };
                     self.err(d);
@@ -816,23 +1018,35 @@ impl<'a> Cx<'a> {
             Ty::Ident => {
                 if !matches!(e.kind, ExprKind::Name(_)) {
                     self.err(
-                        Diagnostic::new(Code::TypeMismatch, e.span, format!("`{field}` takes a bare name"))
-                            .label("not a name")
-                            .help("write a name without quotes, such as `change`"),
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            e.span,
+                            format!("`{field}` takes a bare name"),
+                        )
+                        .label("not a name")
+                        .help("write a name without quotes, such as `change`"),
                     );
                 }
             }
             Ty::BlockRef(kind) => match bare_or_string(e) {
                 Some(n) => {
-                    let found = self.top_blocks().any(|b| b.kind.name == *kind && b.name_str() == n);
+                    let found = self
+                        .top_blocks()
+                        .any(|b| b.kind.name == *kind && b.name_str() == n);
                     if !found {
                         self.unresolved_block(&n, e.span, &format!("`{kind}`"));
                     }
                 }
                 None => self.err(
-                    Diagnostic::new(Code::TypeMismatch, e.span, format!("`{field}` must name a `{kind}` block"))
-                        .label("not a name")
-                        .help(format!("write the name of a `{kind}` block of this pack, bare or quoted")),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        e.span,
+                        format!("`{field}` must name a `{kind}` block"),
+                    )
+                    .label("not a name")
+                    .help(format!(
+                        "write the name of a `{kind}` block of this pack, bare or quoted"
+                    )),
                 ),
             },
             Ty::List(inner) => match &e.kind {
@@ -841,13 +1055,19 @@ impl<'a> Cx<'a> {
                         self.check_value(inner, item, roots, field);
                     }
                 }
-                _ if !inner.is_dynamic() && !matches!(inner, Ty::Level | Ty::Enum(_) | Ty::Ident | Ty::BlockRef(_)) => {
+                _ if !inner.is_dynamic()
+                    && !matches!(inner, Ty::Level | Ty::Enum(_) | Ty::Ident | Ty::BlockRef(_)) =>
+                {
                     self.check_static(ty, e, field)
                 }
                 _ => self.err(
-                    Diagnostic::new(Code::TypeMismatch, e.span, format!("`{field}` must be {}", ty.describe()))
-                        .label("not a list")
-                        .help("write a list in brackets: `[a, b]`"),
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        e.span,
+                        format!("`{field}` must be {}", ty.describe()),
+                    )
+                    .label("not a list")
+                    .help("write a list in brackets: `[a, b]`"),
                 ),
             },
             _ => self.check_static(ty, e, field),
@@ -860,33 +1080,51 @@ impl<'a> Cx<'a> {
         free_names(e, &mut refs, &mut Vec::new());
         for (n, span) in &refs {
             if !self.local_consts().contains_key(n) && !self.imports.contains_key(n) {
-                let mut d = Diagnostic::new(Code::UnresolvedName, *span, format!("`{field}` must be a constant, but `{n}` is not one"))
-                    .label("not a constant");
+                let mut d = Diagnostic::new(
+                    Code::UnresolvedName,
+                    *span,
+                    format!("`{field}` must be a constant, but `{n}` is not one"),
+                )
+                .label("not a constant");
                 d = match suggest(n, self.local_consts().keys().map(|s| s.as_str())) {
                     Some(s) => d.help(format!("did you mean the constant `{s}`?")),
-                    None => d.help("this field is fixed when the pack loads; it cannot read the input"),
+                    None => {
+                        d.help("this field is fixed when the pack loads; it cannot read the input")
+                    }
                 };
                 self.err(d);
                 return;
             }
         }
-        let env = ConstEnv { local: self.local_consts(), imports: self.imports, all: self.consts };
+        let env = ConstEnv {
+            local: self.local_consts(),
+            imports: self.imports,
+            all: self.consts,
+        };
         let v = match interp::eval_const(e, &env) {
             Ok(v) => v,
             Err(err) => {
                 self.err(
-                    Diagnostic::new(Code::InvalidValue, e.span, format!("`{field}` cannot be computed: {err}"))
-                        .label("here")
-                        .help("this field is computed when the pack loads; fix the operands"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        e.span,
+                        format!("`{field}` cannot be computed: {err}"),
+                    )
+                    .label("here")
+                    .help("this field is computed when the pack loads; fix the operands"),
                 );
                 return;
             }
         };
         if let Some(problem) = static_mismatch(ty, &v) {
             self.err(
-                Diagnostic::new(Code::TypeMismatch, e.span, format!("`{field}` must be {}, found {problem}", ty.describe()))
-                    .label(format!("this is {problem}"))
-                    .help(type_hint(ty)),
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    e.span,
+                    format!("`{field}` must be {}, found {problem}", ty.describe()),
+                )
+                .label(format!("this is {problem}"))
+                .help(type_hint(ty)),
             );
         }
     }
@@ -900,17 +1138,27 @@ impl<'a> Cx<'a> {
                 }
                 if self.imports.contains_key(n) {
                     self.err(
-                        Diagnostic::new(Code::UnresolvedName, e.span, format!("`{n}` is an imported pack, not a value"))
-                            .label("a pack")
-                            .help(format!("refer to one of its constants: `{n}.NAME`")),
+                        Diagnostic::new(
+                            Code::UnresolvedName,
+                            e.span,
+                            format!("`{n}` is an imported pack, not a value"),
+                        )
+                        .label("a pack")
+                        .help(format!("refer to one of its constants: `{n}.NAME`")),
                     );
                     return;
                 }
                 let mut cands: Vec<&str> = roots.iter().map(|s| s.as_str()).collect();
                 cands.extend(bound.iter().map(|s| s.as_str()));
                 cands.extend(self.local_consts().keys().map(|s| s.as_str()));
-                let mut d = Diagnostic::new(Code::UnresolvedName, e.span, format!("unknown name `{n}`")).label("not defined");
-                let roots_text = roots.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ");
+                let mut d =
+                    Diagnostic::new(Code::UnresolvedName, e.span, format!("unknown name `{n}`"))
+                        .label("not defined");
+                let roots_text = roots
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 d = match suggest(n, cands) {
                     Some(s) => d.help(format!("did you mean `{s}`? this block reads the input roots {roots_text}")),
                     None => d.help(format!("names are constants of the pack or the input roots of this block: {roots_text}")),
@@ -926,12 +1174,20 @@ impl<'a> Cx<'a> {
                                 let mut d = Diagnostic::new(
                                     Code::UnresolvedName,
                                     field.span,
-                                    format!("pack `{}` has no constant `{}`", pack.name.name, field.name),
+                                    format!(
+                                        "pack `{}` has no constant `{}`",
+                                        pack.name.name, field.name
+                                    ),
                                 )
                                 .label("unknown constant");
-                                d = match suggest(&field.name, self.consts[j].keys().map(|s| s.as_str())) {
+                                d = match suggest(
+                                    &field.name,
+                                    self.consts[j].keys().map(|s| s.as_str()),
+                                ) {
                                     Some(s) => d.help(format!("did you mean `{alias}.{s}`?")),
-                                    None => d.help("only constants of an imported pack can be referred to"),
+                                    None => d.help(
+                                        "only constants of an imported pack can be referred to",
+                                    ),
                                 };
                                 self.err(d);
                             }
@@ -949,17 +1205,33 @@ impl<'a> Cx<'a> {
                 }
             }
             ExprKind::List(xs) => xs.iter().for_each(|x| self.check_expr(x, roots, bound)),
-            ExprKind::Map(es) => es.iter().for_each(|(_, x)| self.check_expr(x, roots, bound)),
+            ExprKind::Map(es) => es
+                .iter()
+                .for_each(|(_, x)| self.check_expr(x, roots, bound)),
             ExprKind::Index(a, b) => {
                 self.check_expr(a, roots, bound);
                 self.check_expr(b, roots, bound)
             }
             ExprKind::Binary(op, a, b) => {
-                let is_cmp = matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In | BinOp::NotIn);
+                let is_cmp = matches!(
+                    op,
+                    BinOp::Eq
+                        | BinOp::Ne
+                        | BinOp::Lt
+                        | BinOp::Le
+                        | BinOp::Gt
+                        | BinOp::Ge
+                        | BinOp::In
+                        | BinOp::NotIn
+                );
                 if is_cmp {
                     for side in [a, b] {
                         if matches!(side.kind, ExprKind::Lit(Lit::Null)) {
-                            let other = if std::ptr::eq(side.as_ref(), a.as_ref()) { b } else { a };
+                            let other = if std::ptr::eq(side.as_ref(), a.as_ref()) {
+                                b
+                            } else {
+                                a
+                            };
                             let shown = crate::fmt::expr_to_string(other);
                             let help = if *op == BinOp::Ne {
                                 format!("to test that it is present, write `has({shown})`")
@@ -967,9 +1239,13 @@ impl<'a> Cx<'a> {
                                 format!("to test that it is missing, write `not has({shown})`")
                             };
                             self.err(
-                                Diagnostic::new(Code::InvalidValue, e.span, "a comparison with `null` is always false")
-                                    .label("always false")
-                                    .help(help),
+                                Diagnostic::new(
+                                    Code::InvalidValue,
+                                    e.span,
+                                    "a comparison with `null` is always false",
+                                )
+                                .label("always false")
+                                .help(help),
                             );
                         }
                     }
@@ -979,9 +1255,13 @@ impl<'a> Cx<'a> {
                         if let Some(Value::Str(p)) = self.fold(b) {
                             if regex::Regex::new(&p).is_err() {
                                 self.err(
-                                    Diagnostic::new(Code::InvalidLiteral, b.span, format!("`{p}` is not a valid regular expression"))
-                                        .label("invalid regex")
-                                        .help("patterns use Rust `regex` syntax"),
+                                    Diagnostic::new(
+                                        Code::InvalidLiteral,
+                                        b.span,
+                                        format!("`{p}` is not a valid regular expression"),
+                                    )
+                                    .label("invalid regex")
+                                    .help("patterns use Rust `regex` syntax"),
                                 );
                             }
                         }
@@ -1007,18 +1287,37 @@ impl<'a> Cx<'a> {
             ExprKind::Call(f, args) => {
                 if let Some(bi) = crate::builtins::lookup(&f.name) {
                     if args.len() < bi.min_args || args.len() > bi.max_args {
-                        let want = if bi.min_args == bi.max_args { format!("{}", bi.min_args) } else { format!("{} to {}", bi.min_args, bi.max_args) };
+                        let want = if bi.min_args == bi.max_args {
+                            format!("{}", bi.min_args)
+                        } else {
+                            format!("{} to {}", bi.min_args, bi.max_args)
+                        };
                         self.err(
-                            Diagnostic::new(Code::WrongArity, f.span, format!("`{}` takes {want} argument{}, found {}", f.name, if want == "1" { "" } else { "s" }, args.len()))
-                                .label("wrong number of arguments")
-                                .help(format!("`{}`: {}", f.name, bi.doc)),
+                            Diagnostic::new(
+                                Code::WrongArity,
+                                f.span,
+                                format!(
+                                    "`{}` takes {want} argument{}, found {}",
+                                    f.name,
+                                    if want == "1" { "" } else { "s" },
+                                    args.len()
+                                ),
+                            )
+                            .label("wrong number of arguments")
+                            .help(format!("`{}`: {}", f.name, bi.doc)),
                         );
                     }
                 } else if !self.scorers().contains(&f.name.as_str()) {
-                    let mut names: Vec<&str> = crate::builtins::BUILTINS.iter().map(|b| b.name).collect();
+                    let mut names: Vec<&str> =
+                        crate::builtins::BUILTINS.iter().map(|b| b.name).collect();
                     let scorers = self.scorers();
                     names.extend(scorers.iter().copied());
-                    let mut d = Diagnostic::new(Code::UnknownFunction, f.span, format!("unknown function `{}`", f.name)).label("not a function");
+                    let mut d = Diagnostic::new(
+                        Code::UnknownFunction,
+                        f.span,
+                        format!("unknown function `{}`", f.name),
+                    )
+                    .label("not a function");
                     d = match suggest(&f.name, names) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None => d.help("functions are the builtins (see `docs/language.md`) and the `scorer` blocks of this pack"),
@@ -1051,7 +1350,9 @@ fn static_type(e: &Expr, cx: &Cx<'_>) -> Option<&'static str> {
         ExprKind::List(_) => Some("list"),
         ExprKind::Map(_) => Some("map"),
         ExprKind::Binary(op, _, _) => match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => Some(cx.fold(e).map(|v| v.type_name()).unwrap_or("arithmetic")),
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => {
+                Some(cx.fold(e).map(|v| v.type_name()).unwrap_or("arithmetic"))
+            }
             _ => Some("boolean"),
         },
         ExprKind::Unary(UnOp::Not, _) => Some("boolean"),
@@ -1081,13 +1382,24 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
         (Ty::Semver, Value::Semver(_)) => true,
         (Ty::IntOrPercent, Value::Int(_) | Value::Percent(_)) => true,
         (Ty::Cron, Value::Str(s)) => {
-            return croner::Cron::new(s).with_seconds_optional().parse().err().map(|e| format!("an invalid cron expression ({e})"))
+            return croner::Cron::new(s)
+                .with_seconds_optional()
+                .parse()
+                .err()
+                .map(|e| format!("an invalid cron expression ({e})"))
         }
         (Ty::TimeZone, Value::Str(s)) => {
-            return s.parse::<chrono_tz::Tz>().err().map(|_| format!("`{s}`, which is not an IANA time zone"))
+            return s
+                .parse::<chrono_tz::Tz>()
+                .err()
+                .map(|_| format!("`{s}`, which is not an IANA time zone"))
         }
         (Ty::Date, Value::Str(s)) => {
-            return if is_iso_date(s) { None } else { Some(format!("`{s}`, which is not a date `YYYY-MM-DD`")) }
+            return if is_iso_date(s) {
+                None
+            } else {
+                Some(format!("`{s}`, which is not a date `YYYY-MM-DD`"))
+            }
         }
         (Ty::Selector, Value::Map(m)) => {
             for (k, val) in m.iter() {
@@ -1126,7 +1438,9 @@ fn type_hint(ty: &Ty) -> String {
         Ty::Size => "sizes are written `10MB` or `64KiB`".into(),
         Ty::Int => "write a whole number such as `10_000`".into(),
         Ty::Bool => "write `true` or `false`".into(),
-        Ty::Selector => "write `{labels: {env: \"prod\"}, not_in: {region: [\"us-east-1\"]}}`".into(),
+        Ty::Selector => {
+            "write `{labels: {env: \"prod\"}, not_in: {region: [\"us-east-1\"]}}`".into()
+        }
         Ty::Cron => "write five fields, `\"0 2 * * SAT\"`, or six with seconds".into(),
         Ty::TimeZone => "write an IANA name such as `\"Europe/Paris\"` or `\"UTC\"`".into(),
         other => format!("write {}", other.describe()),
@@ -1138,7 +1452,11 @@ fn is_iso_date(s: &str) -> bool {
     if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
         return false;
     }
-    let (Ok(y), Ok(m), Ok(d)) = (parts[0].parse::<u32>(), parts[1].parse::<u32>(), parts[2].parse::<u32>()) else {
+    let (Ok(y), Ok(m), Ok(d)) = (
+        parts[0].parse::<u32>(),
+        parts[1].parse::<u32>(),
+        parts[2].parse::<u32>(),
+    ) else {
         return false;
     };
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

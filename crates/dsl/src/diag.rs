@@ -77,10 +77,24 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: Code, span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { code, message: message.into(), span: Some(span), label: String::new(), help: None, also: Vec::new() }
+        Diagnostic {
+            code,
+            message: message.into(),
+            span: Some(span),
+            label: String::new(),
+            help: None,
+            also: Vec::new(),
+        }
     }
     pub fn without_span(code: Code, message: impl Into<String>) -> Self {
-        Diagnostic { code, message: message.into(), span: None, label: String::new(), help: None, also: Vec::new() }
+        Diagnostic {
+            code,
+            message: message.into(),
+            span: None,
+            label: String::new(),
+            help: None,
+            also: Vec::new(),
+        }
     }
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
@@ -107,7 +121,11 @@ impl Diagnostic {
         if let Some(span) = self.span {
             if let Some(file) = sources.get(span.file) {
                 source = Some(NamedSource::new(file.path.clone(), file.text.to_string()));
-                let label = if self.label.is_empty() { None } else { Some(self.label.clone()) };
+                let label = if self.label.is_empty() {
+                    None
+                } else {
+                    Some(self.label.clone())
+                };
                 labels.push(LabeledSpan::new_with_span(
                     label,
                     SourceSpan::new((span.start as usize).into(), span.len()),
@@ -150,7 +168,8 @@ impl Diagnostic {
 /// the form snapshots and non-terminal output use.
 pub fn render_plain(diags: &[Diagnostic], sources: &SourceMap) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler =
+        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
     let mut out = String::new();
     for d in diags {
         let report = d.report(sources);

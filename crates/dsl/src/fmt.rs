@@ -15,10 +15,19 @@ const WIDTH: usize = 100;
 /// is the source it was parsed from (used to keep the author's blank lines
 /// and place comments).
 pub fn format(pack: &Pack, text: &str) -> String {
-    let mut p = Printer { out: String::new(), comments: &pack.comments, next: 0, text };
+    let mut p = Printer {
+        out: String::new(),
+        comments: &pack.comments,
+        next: 0,
+        text,
+    };
     p.out.push_str(&format!("tenet {}\n", pack.lang_version));
     p.trailing(pack.header_span.end);
-    p.out.push_str(&format!("pack {} version {}\n", pack.name.name, quote(&pack.version)));
+    p.out.push_str(&format!(
+        "pack {} version {}\n",
+        pack.name.name,
+        quote(&pack.version)
+    ));
     p.trailing(pack.version_span.end);
     let mut prev: Option<&Item> = None;
     for item in &pack.items {
@@ -30,7 +39,9 @@ pub fn format(pack: &Pack, text: &str) -> String {
         match item {
             Item::Import(i) => {
                 match &i.alias {
-                    Some(a) => p.out.push_str(&format!("import {} as {}", i.pack.name, a.name)),
+                    Some(a) => p
+                        .out
+                        .push_str(&format!("import {} as {}", i.pack.name, a.name)),
                     None => p.out.push_str(&format!("import {}", i.pack.name)),
                 }
                 p.out.push('\n');
@@ -76,11 +87,16 @@ impl Printer<'_> {
     /// If the next comment sits on the same line right after `end`, append it
     /// to the line just written.
     fn trailing(&mut self, end: u32) {
-        let Some(c) = self.comments.get(self.next) else { return };
+        let Some(c) = self.comments.get(self.next) else {
+            return;
+        };
         if c.span.start < end {
             return;
         }
-        let between = self.text.get(end as usize..c.span.start as usize).unwrap_or("\n");
+        let between = self
+            .text
+            .get(end as usize..c.span.start as usize)
+            .unwrap_or("\n");
         if between.contains('\n') {
             return;
         }
@@ -96,7 +112,9 @@ impl Printer<'_> {
     /// Whether the line before the one holding `offset` is blank.
     fn blank_line_before(&self, offset: u32) -> bool {
         let before = self.text.get(..offset as usize).unwrap_or("");
-        let Some(line_start) = before.rfind('\n') else { return false };
+        let Some(line_start) = before.rfind('\n') else {
+            return false;
+        };
         let prev = before.get(..line_start).unwrap_or("");
         let prev_line = prev.rsplit('\n').next().unwrap_or("");
         prev_line.trim().is_empty() && prev.contains('\n')
@@ -110,7 +128,11 @@ impl Printer<'_> {
             if c.span.start >= offset {
                 break;
             }
-            let blank = if first { want_blank || (!at_start && self.blank_line_before(c.span.start)) } else { self.blank_line_before(c.span.start) };
+            let blank = if first {
+                want_blank || (!at_start && self.blank_line_before(c.span.start))
+            } else {
+                self.blank_line_before(c.span.start)
+            };
             if blank {
                 self.out.push('\n');
             }
@@ -120,7 +142,11 @@ impl Printer<'_> {
             self.next += 1;
             first = false;
         }
-        let blank = if first { want_blank || (!at_start && self.blank_line_before(offset)) } else { self.blank_line_before(offset) };
+        let blank = if first {
+            want_blank || (!at_start && self.blank_line_before(offset))
+        } else {
+            self.blank_line_before(offset)
+        };
         if blank {
             self.out.push('\n');
         }
@@ -145,9 +171,17 @@ impl Printer<'_> {
             return;
         }
         self.out.push_str(" {\n");
-        let head_end = b.name.as_ref().map(|n| n.span.end).unwrap_or(b.kind.span.end);
+        let head_end = b
+            .name
+            .as_ref()
+            .map(|n| n.span.end)
+            .unwrap_or(b.kind.span.end);
         // A comment after `{` belongs to the header only if it comes before the first entry.
-        if self.comments.get(self.next).is_some_and(|c| b.entries.first().is_some_and(|e| c.span.start < e.span().start)) {
+        if self.comments.get(self.next).is_some_and(|c| {
+            b.entries
+                .first()
+                .is_some_and(|e| c.span.start < e.span().start)
+        }) {
             self.trailing(head_end + 1);
         }
         let key_width = b.attrs().map(|a| a.key.name.len()).max().unwrap_or(0);
@@ -155,10 +189,20 @@ impl Printer<'_> {
         let mut prev_was_block = false;
         for (i, entry) in b.entries.iter().enumerate() {
             let is_block = matches!(entry, Entry::Block(_));
-            self.lead(entry.span().start, inner, i > 0 && (is_block || prev_was_block), i == 0);
+            self.lead(
+                entry.span().start,
+                inner,
+                i > 0 && (is_block || prev_was_block),
+                i == 0,
+            );
             match entry {
                 Entry::Attr(a) => {
-                    let head = format!("{}{:width$} ", " ".repeat(inner), a.key.name, width = key_width);
+                    let head = format!(
+                        "{}{:width$} ",
+                        " ".repeat(inner),
+                        a.key.name,
+                        width = key_width
+                    );
                     let value = expr_block(&a.value, head.len(), inner);
                     self.out.push_str(&head);
                     self.out.push_str(&value);
@@ -204,7 +248,10 @@ fn expr_block(e: &Expr, col: usize, indent: usize) -> String {
         ExprKind::List(items) if !items.is_empty() => {
             let mut out = String::from("[\n");
             for i in items {
-                out.push_str(&format!("{pad}  {},\n", expr_block(i, indent + 2, indent + 2)));
+                out.push_str(&format!(
+                    "{pad}  {},\n",
+                    expr_block(i, indent + 2, indent + 2)
+                ));
             }
             out.push_str(&format!("{pad}]"));
             out
@@ -213,7 +260,10 @@ fn expr_block(e: &Expr, col: usize, indent: usize) -> String {
             let mut out = String::from("{\n");
             for (k, v) in entries {
                 let key = map_key(&k.name);
-                out.push_str(&format!("{pad}  {key}: {},\n", expr_block(v, indent + 4 + key.len(), indent + 2)));
+                out.push_str(&format!(
+                    "{pad}  {key}: {},\n",
+                    expr_block(v, indent + 4 + key.len(), indent + 2)
+                ));
             }
             out.push_str(&format!("{pad}}}"));
             out
@@ -257,7 +307,10 @@ fn escape(s: &str) -> String {
 }
 
 fn map_key(k: &str) -> String {
-    let word = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let word = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if word {
         k.to_string()

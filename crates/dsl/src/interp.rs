@@ -37,7 +37,12 @@ pub struct Interp<'e> {
 
 impl<'e> Interp<'e> {
     pub fn new(env: &'e dyn Env) -> Self {
-        Interp { env, vars: Vec::new(), missing: false, steps_left: DEFAULT_STEP_LIMIT }
+        Interp {
+            env,
+            vars: Vec::new(),
+            missing: false,
+            steps_left: DEFAULT_STEP_LIMIT,
+        }
     }
 
     pub fn eval(&mut self, e: &Expr) -> Result<Value, EvalError> {
@@ -80,7 +85,10 @@ impl<'e> Interp<'e> {
             ExprKind::Member(base, field) => {
                 if let ExprKind::Name(alias) = &base.kind {
                     if !self.vars.iter().any(|(n, _)| n == alias) && self.env.is_import(alias) {
-                        return Ok(self.env.qualified(alias, &field.name).unwrap_or(Value::Null));
+                        return Ok(self
+                            .env
+                            .qualified(alias, &field.name)
+                            .unwrap_or(Value::Null));
                     }
                 }
                 let b = self.eval(base)?;
@@ -109,7 +117,10 @@ impl<'e> Interp<'e> {
                 }
                 match self.env.scorer(&f.name, &vals) {
                     Some(r) => r,
-                    None => Err(EvalError::Function(format!("unknown function `{}`", f.name))),
+                    None => Err(EvalError::Function(format!(
+                        "unknown function `{}`",
+                        f.name
+                    ))),
                 }
             }
             ExprKind::Unary(UnOp::Not, x) => Ok(Value::Bool(!self.eval(x)?.truthy()?)),
@@ -165,7 +176,9 @@ impl<'e> Interp<'e> {
                 let mut count = 0i64;
                 for item in items.iter() {
                     if self.steps_left == 0 {
-                        return Err(EvalError::Limit(format!("more than {DEFAULT_STEP_LIMIT} iterations")));
+                        return Err(EvalError::Limit(format!(
+                            "more than {DEFAULT_STEP_LIMIT} iterations"
+                        )));
                     }
                     self.steps_left -= 1;
                     self.vars.push((var.name.clone(), item.clone()));
@@ -200,8 +213,12 @@ pub fn lit(l: &Lit) -> Value {
         Lit::Duration { ms, .. } => Value::Duration(*ms),
         Lit::Percent { value, .. } => Value::Percent(*value),
         Lit::Size { bytes, .. } => Value::Size(*bytes),
-        Lit::Semver(s) => semver::Version::parse(s).map(|v| Value::Semver(Arc::new(v))).unwrap_or_default(),
-        Lit::Regex(r) => regex::Regex::new(r).map(|r| Value::Regex(Arc::new(r))).unwrap_or_default(),
+        Lit::Semver(s) => semver::Version::parse(s)
+            .map(|v| Value::Semver(Arc::new(v)))
+            .unwrap_or_default(),
+        Lit::Regex(r) => regex::Regex::new(r)
+            .map(|r| Value::Regex(Arc::new(r)))
+            .unwrap_or_default(),
     }
 }
 

@@ -71,7 +71,13 @@ impl Ty {
             Ty::Any => "a constant".into(),
             Ty::IntOrPercent => "an integer or a percentage".into(),
             Ty::Selector => "a label selector map".into(),
-            Ty::List(inner) => format!("a list of {}", inner.describe().trim_start_matches("a ").trim_start_matches("an ")),
+            Ty::List(inner) => format!(
+                "a list of {}",
+                inner
+                    .describe()
+                    .trim_start_matches("a ")
+                    .trim_start_matches("an ")
+            ),
         }
     }
 
@@ -93,13 +99,31 @@ pub struct Field {
 }
 
 const fn f(name: &'static str, ty: Ty, doc: &'static str) -> Field {
-    Field { name, ty, required: false, default: None, doc }
+    Field {
+        name,
+        ty,
+        required: false,
+        default: None,
+        doc,
+    }
 }
 const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Field {
-    Field { name, ty, required: true, default: None, doc }
+    Field {
+        name,
+        ty,
+        required: true,
+        default: None,
+        doc,
+    }
 }
 const fn def(name: &'static str, ty: Ty, default: &'static str, doc: &'static str) -> Field {
-    Field { name, ty, required: false, default: Some(default), doc }
+    Field {
+        name,
+        ty,
+        required: false,
+        default: Some(default),
+        doc,
+    }
 }
 
 /// Where the expressions of a block may read input from.
@@ -161,16 +185,41 @@ pub fn kind(name: &str) -> Option<&'static Kind> {
 pub const ENFORCEMENT: &[&str] = &["advisory", "soft_mandatory", "hard_mandatory"];
 /// What a condition that read missing input and did not hold becomes.
 pub const ON_NO_DATA: &[&str] = &["ignore", "match", "inconclusive", "error"];
-pub const CONTROLS: &[&str] = &["dual_control", "justification", "timed_hold", "break_glass", "ticket"];
+pub const CONTROLS: &[&str] = &[
+    "dual_control",
+    "justification",
+    "timed_hold",
+    "break_glass",
+    "ticket",
+];
 
 /// Fields every evaluated kind shares: the gate-outcome and enforcement primitives.
 macro_rules! gate_fields {
     ($on_no_data:literal, $enforcement:literal) => {
         [
-            def("on_no_data", Ty::Enum(ON_NO_DATA), $on_no_data, "what a condition that read missing input and did not hold becomes"),
-            def("enforcement", Ty::Enum(ENFORCEMENT), $enforcement, "advisory, soft_mandatory (overridable with a justification) or hard_mandatory"),
-            def("dry_run", Ty::Bool, "false", "evaluate and report, but never block"),
-            f("because", Ty::Template, "why, rendered with `{expr}` parts into the decision"),
+            def(
+                "on_no_data",
+                Ty::Enum(ON_NO_DATA),
+                $on_no_data,
+                "what a condition that read missing input and did not hold becomes",
+            ),
+            def(
+                "enforcement",
+                Ty::Enum(ENFORCEMENT),
+                $enforcement,
+                "advisory, soft_mandatory (overridable with a justification) or hard_mandatory",
+            ),
+            def(
+                "dry_run",
+                Ty::Bool,
+                "false",
+                "evaluate and report, but never block",
+            ),
+            f(
+                "because",
+                Ty::Template,
+                "why, rendered with `{expr}` parts into the decision",
+            ),
             f("description", Ty::Str, "what the block is for"),
             f("tags", Ty::List(&Ty::Str), "free labels for filtering"),
         ]
@@ -180,111 +229,308 @@ macro_rules! gate_fields {
 const RULE_FIELDS: &[Field] = &{
     let g = gate_fields!("ignore", "advisory");
     [
-        def("on", Ty::Ident, "input", "the input root the rule reads (`on change` reads `input.change`)"),
+        def(
+            "on",
+            Ty::Ident,
+            "input",
+            "the input root the rule reads (`on change` reads `input.change`)",
+        ),
         req("when", Ty::Cond, "the detection condition"),
         f("risk", Ty::Level, "the risk level when it matches"),
         f("severity", Ty::Level, "alias of `risk` for detection rules"),
-        f("emit", Ty::Value, "what the rule emits when it matches (a map)"),
+        f(
+            "emit",
+            Ty::Value,
+            "what the rule emits when it matches (a map)",
+        ),
         f("confidence", Ty::Number, "0.0 to 1.0"),
-        g[0], g[1], g[2], g[3], g[4], g[5],
+        g[0],
+        g[1],
+        g[2],
+        g[3],
+        g[4],
+        g[5],
     ]
 };
 
 const ACTION_FIELDS: &[Field] = &{
     let g = gate_fields!("match", "hard_mandatory");
     [
-        req("match", Ty::Cond, "which action descriptors this entry covers"),
+        req(
+            "match",
+            Ty::Cond,
+            "which action descriptors this entry covers",
+        ),
         req("risk", Ty::Level, "the risk level of a matching action"),
-        f("require", Ty::List(&Ty::Enum(CONTROLS)), "controls that must be fulfilled before execution"),
+        f(
+            "require",
+            Ty::List(&Ty::Enum(CONTROLS)),
+            "controls that must be fulfilled before execution",
+        ),
         f("hold", Ty::Duration, "timed hold before execution"),
         f("approvers", Ty::List(&Ty::Str), "roles allowed to approve"),
-        def("approvals", Ty::Int, "1", "approvals needed (dual control means at least 2)"),
-        f("approval_ttl", Ty::Duration, "how long an approval stays valid"),
-        def("max_uses", Ty::Int, "1", "how many executions one approval allows"),
-        f("justification_min", Ty::Int, "minimum length of a justification"),
-        f("score", Ty::Value, "a risk score expression (may call a scorer)"),
-        def("on_dependency_unavailable", Ty::Enum(&["deny", "escalate"]), "deny", "fail closed when an approval dependency is down"),
-        g[0], g[1], g[2], g[3], g[4], g[5],
+        def(
+            "approvals",
+            Ty::Int,
+            "1",
+            "approvals needed (dual control means at least 2)",
+        ),
+        f(
+            "approval_ttl",
+            Ty::Duration,
+            "how long an approval stays valid",
+        ),
+        def(
+            "max_uses",
+            Ty::Int,
+            "1",
+            "how many executions one approval allows",
+        ),
+        f(
+            "justification_min",
+            Ty::Int,
+            "minimum length of a justification",
+        ),
+        f(
+            "score",
+            Ty::Value,
+            "a risk score expression (may call a scorer)",
+        ),
+        def(
+            "on_dependency_unavailable",
+            Ty::Enum(&["deny", "escalate"]),
+            "deny",
+            "fail closed when an approval dependency is down",
+        ),
+        g[0],
+        g[1],
+        g[2],
+        g[3],
+        g[4],
+        g[5],
     ]
 };
 
 const THRESHOLD_FIELDS: &[Field] = &{
     let g = gate_fields!("match", "hard_mandatory");
     [
-        f("when", Ty::Cond, "scope: the threshold applies only to inputs where this holds"),
+        f(
+            "when",
+            Ty::Cond,
+            "scope: the threshold applies only to inputs where this holds",
+        ),
         req("metric", Ty::Value, "the measured quantity"),
-        f("above", Ty::Any, "matches when the metric is greater than this"),
-        f("below", Ty::Any, "matches when the metric is less than this"),
+        f(
+            "above",
+            Ty::Any,
+            "matches when the metric is greater than this",
+        ),
+        f(
+            "below",
+            Ty::Any,
+            "matches when the metric is less than this",
+        ),
         req("risk", Ty::Level, "the risk level when crossed"),
-        f("require", Ty::List(&Ty::Enum(CONTROLS)), "controls required when crossed"),
+        f(
+            "require",
+            Ty::List(&Ty::Enum(CONTROLS)),
+            "controls required when crossed",
+        ),
         f("hold", Ty::Duration, "timed hold when crossed"),
         f("approvers", Ty::List(&Ty::Str), "roles allowed to approve"),
-        f("approval_ttl", Ty::Duration, "how long an approval stays valid"),
-        g[0], g[1], g[2], g[3], g[4], g[5],
+        f(
+            "approval_ttl",
+            Ty::Duration,
+            "how long an approval stays valid",
+        ),
+        g[0],
+        g[1],
+        g[2],
+        g[3],
+        g[4],
+        g[5],
     ]
 };
 
 const PROFILE_FIELDS: &[Field] = &[
-    def("version", Ty::Int, "1", "profile version; scores are kept per version"),
+    def(
+        "version",
+        Ty::Int,
+        "1",
+        "profile version; scores are kept per version",
+    ),
     f("description", Ty::Str, "who the profile is for"),
-    def("cap_share", Ty::Percent, "40%", "no single factor may contribute more than this share of the score"),
+    def(
+        "cap_share",
+        Ty::Percent,
+        "40%",
+        "no single factor may contribute more than this share of the score",
+    ),
     f("narrative", Ty::Template, "summary text for reports"),
 ];
 
 const FACTOR_FIELDS: &[Field] = &[
     req("source", Ty::Str, "the signal this factor reads"),
     req("weight", Ty::Number, "relative weight (0 disables)"),
-    def("fallback", Ty::Enum(&["exclude_renormalize", "count_as_zero", "carry_forward", "block"]), "exclude_renormalize", "what a missing signal does"),
-    f("bounds", Ty::List(&Ty::Number), "[lower, upper] clamp before normalising"),
+    def(
+        "fallback",
+        Ty::Enum(&[
+            "exclude_renormalize",
+            "count_as_zero",
+            "carry_forward",
+            "block",
+        ]),
+        "exclude_renormalize",
+        "what a missing signal does",
+    ),
+    f(
+        "bounds",
+        Ty::List(&Ty::Number),
+        "[lower, upper] clamp before normalising",
+    ),
     def("smaller_is_better", Ty::Bool, "false", "invert the scale"),
-    f("decay_half_life", Ty::Duration, "half-life of a carried-forward value"),
-    f("max_age", Ty::Duration, "oldest value that may be carried forward"),
+    f(
+        "decay_half_life",
+        Ty::Duration,
+        "half-life of a carried-forward value",
+    ),
+    f(
+        "max_age",
+        Ty::Duration,
+        "oldest value that may be carried forward",
+    ),
     f("when", Ty::Cond, "include the factor only when this holds"),
 ];
 
 const BADGE_FIELDS: &[Field] = &[
     req("rank", Ty::Int, "higher ranks are better badges"),
-    f("requires", Ty::Cond, "the badge is awarded only while this holds"),
+    f(
+        "requires",
+        Ty::Cond,
+        "the badge is awarded only while this holds",
+    ),
     f("narrative", Ty::Template, "text for customer decks"),
 ];
 
 const HYSTERESIS_FIELDS: &[Field] = &[
     req("enter", Ty::Number, "score at which the state is entered"),
-    req("exit", Ty::Number, "score below which it is left (must be below `enter`)"),
-    def("dwell", Ty::Duration, "0s", "minimum time in a state before leaving it"),
+    req(
+        "exit",
+        Ty::Number,
+        "score below which it is left (must be below `enter`)",
+    ),
+    def(
+        "dwell",
+        Ty::Duration,
+        "0s",
+        "minimum time in a state before leaving it",
+    ),
 ];
 
 const BASELINE_FIELDS: &[Field] = &[
-    f("extends", Ty::BlockRef("baseline"), "a baseline this one tightens (it may only add or tighten)"),
-    def("mode", Ty::Enum(&["advise", "enforce"]), "advise", "advise proposes remediations; enforce applies safe ones"),
+    f(
+        "extends",
+        Ty::BlockRef("baseline"),
+        "a baseline this one tightens (it may only add or tighten)",
+    ),
+    def(
+        "mode",
+        Ty::Enum(&["advise", "enforce"]),
+        "advise",
+        "advise proposes remediations; enforce applies safe ones",
+    ),
     f("description", Ty::Str, "who the baseline is for"),
-    f("applies_to", Ty::Selector, "which tenants or environments it applies to"),
+    f(
+        "applies_to",
+        Ty::Selector,
+        "which tenants or environments it applies to",
+    ),
 ];
 
 const SETTING_FIELDS: &[Field] = &[
-    f("at_least", Ty::Any, "live value must be at least this (by `order` when given)"),
+    f(
+        "at_least",
+        Ty::Any,
+        "live value must be at least this (by `order` when given)",
+    ),
     f("at_most", Ty::Any, "live value must be at most this"),
     f("equals", Ty::Any, "live value must equal this"),
-    f("one_of", Ty::List(&Ty::Any), "live value must be one of these"),
-    f("order", Ty::List(&Ty::Any), "the order of values from weakest to strictest"),
-    def("risk", Ty::Level, "medium", "risk of a delta from this setting"),
-    f("after", Ty::List(&Ty::Str), "settings that must be applied first"),
-    f("applies_when", Ty::Cond, "the setting applies only when this holds"),
+    f(
+        "one_of",
+        Ty::List(&Ty::Any),
+        "live value must be one of these",
+    ),
+    f(
+        "order",
+        Ty::List(&Ty::Any),
+        "the order of values from weakest to strictest",
+    ),
+    def(
+        "risk",
+        Ty::Level,
+        "medium",
+        "risk of a delta from this setting",
+    ),
+    f(
+        "after",
+        Ty::List(&Ty::Str),
+        "settings that must be applied first",
+    ),
+    f(
+        "applies_when",
+        Ty::Cond,
+        "the setting applies only when this holds",
+    ),
     f("reason", Ty::Str, "why the baseline asks for it"),
 ];
 
 const WATCHER_FIELDS: &[Field] = &[
-    f("cadence", Ty::Duration, "expected interval between heartbeats"),
+    f(
+        "cadence",
+        Ty::Duration,
+        "expected interval between heartbeats",
+    ),
     f("cron", Ty::Cron, "expected schedule, instead of a cadence"),
     def("tz", Ty::TimeZone, "\"UTC\"", "time zone of `cron`"),
-    req("silence_budget", Ty::Duration, "silence tolerated before a meta-incident"),
-    def("grace", Ty::Duration, "0s", "extra time after an expected heartbeat"),
-    def("quorum", Ty::Int, "1", "independent sources that must agree before declaring alive or silent"),
+    req(
+        "silence_budget",
+        Ty::Duration,
+        "silence tolerated before a meta-incident",
+    ),
+    def(
+        "grace",
+        Ty::Duration,
+        "0s",
+        "extra time after an expected heartbeat",
+    ),
+    def(
+        "quorum",
+        Ty::Int,
+        "1",
+        "independent sources that must agree before declaring alive or silent",
+    ),
     f("sources", Ty::List(&Ty::Str), "where heartbeats come from"),
-    f("depends_on", Ty::List(&Ty::BlockRef("watcher")), "upstream watchers; their silence suppresses this one"),
-    f("min_events", Ty::Int, "fewer events than this per cadence is anomalously low"),
-    f("exempt_when", Ty::Cond, "the watcher is exempt (for example small sandboxes)"),
-    def("on_upstream_down", Ty::Enum(&["suppress_and_track", "alert"]), "suppress_and_track", "what silence under a silent upstream becomes"),
+    f(
+        "depends_on",
+        Ty::List(&Ty::BlockRef("watcher")),
+        "upstream watchers; their silence suppresses this one",
+    ),
+    f(
+        "min_events",
+        Ty::Int,
+        "fewer events than this per cadence is anomalously low",
+    ),
+    f(
+        "exempt_when",
+        Ty::Cond,
+        "the watcher is exempt (for example small sandboxes)",
+    ),
+    def(
+        "on_upstream_down",
+        Ty::Enum(&["suppress_and_track", "alert"]),
+        "suppress_and_track",
+        "what silence under a silent upstream becomes",
+    ),
     def("severity", Ty::Level, "high", "severity of a meta-incident"),
     f("description", Ty::Str, "what the watcher watches"),
 ];
@@ -292,42 +538,111 @@ const WATCHER_FIELDS: &[Field] = &[
 const CORRELATE_FIELDS: &[Field] = &{
     let g = gate_fields!("ignore", "advisory");
     [
-        req("source", Ty::List(&Ty::Str), "discovery sources this rule reads"),
-        f("filter", Ty::Cond, "which discovered resources the rule considers"),
-        req("key", Ty::Value, "correlation key: resources with the same key are one finding"),
-        req("catalog", Ty::Str, "the catalog the key must be registered in"),
+        req(
+            "source",
+            Ty::List(&Ty::Str),
+            "discovery sources this rule reads",
+        ),
+        f(
+            "filter",
+            Ty::Cond,
+            "which discovered resources the rule considers",
+        ),
+        req(
+            "key",
+            Ty::Value,
+            "correlation key: resources with the same key are one finding",
+        ),
+        req(
+            "catalog",
+            Ty::Str,
+            "the catalog the key must be registered in",
+        ),
         req("severity", Ty::Level, "severity of an unmatched resource"),
         req("sla", Ty::Duration, "time to remediate"),
         f("remediation", Ty::Template, "what to do about it"),
-        g[0], g[1], g[2], g[3], g[4], g[5],
+        g[0],
+        g[1],
+        g[2],
+        g[3],
+        g[4],
+        g[5],
     ]
 };
 
 const ROLLOUT_FIELDS: &[Field] = &[
     f("bundle", Ty::Str, "the bundle being rolled out"),
     req("target", Ty::Selector, "clusters in scope"),
-    def("on_fail", Ty::Enum(&["pause", "rollback", "freeze"]), "pause", "what a failed gate does"),
-    def("unmatched", Ty::Enum(&["error", "skip"]), "error", "what a target cluster no stage selects is"),
+    def(
+        "on_fail",
+        Ty::Enum(&["pause", "rollback", "freeze"]),
+        "pause",
+        "what a failed gate does",
+    ),
+    def(
+        "unmatched",
+        Ty::Enum(&["error", "skip"]),
+        "error",
+        "what a target cluster no stage selects is",
+    ),
     def("dry_run", Ty::Bool, "false", "plan without mutating"),
     f("description", Ty::Str, "what the rollout ships"),
 ];
 
 const STAGE_FIELDS: &[Field] = &[
     req("select", Ty::Selector, "clusters in this stage"),
-    def("max_parallel", Ty::IntOrPercent, "1", "clusters updated at once; percentages round down, at least 1"),
-    def("bake", Ty::Duration, "0s", "wait after the stage before the next"),
-    f("pause_on_error_rate", Ty::Percent, "pause the rollout above this error rate"),
+    def(
+        "max_parallel",
+        Ty::IntOrPercent,
+        "1",
+        "clusters updated at once; percentages round down, at least 1",
+    ),
+    def(
+        "bake",
+        Ty::Duration,
+        "0s",
+        "wait after the stage before the next",
+    ),
+    f(
+        "pause_on_error_rate",
+        Ty::Percent,
+        "pause the rollout above this error rate",
+    ),
 ];
 
 const GATE_FIELDS: &[Field] = &[
     req("metric", Ty::Value, "the measured value"),
-    req("fail_when", Ty::Cond, "the measurement fails when this holds"),
+    req(
+        "fail_when",
+        Ty::Cond,
+        "the measurement fails when this holds",
+    ),
     def("interval", Ty::Duration, "1m", "time between measurements"),
-    def("failure_limit", Ty::Int, "0", "failed measurements tolerated"),
-    def("inconclusive_limit", Ty::Int, "0", "inconclusive measurements tolerated"),
+    def(
+        "failure_limit",
+        Ty::Int,
+        "0",
+        "failed measurements tolerated",
+    ),
+    def(
+        "inconclusive_limit",
+        Ty::Int,
+        "0",
+        "inconclusive measurements tolerated",
+    ),
     def("error_limit", Ty::Int, "4", "provider errors tolerated"),
-    def("on_no_data", Ty::Enum(ON_NO_DATA), "inconclusive", "a measurement with no data"),
-    def("dry_run", Ty::Bool, "false", "measure but never affect the rollout"),
+    def(
+        "on_no_data",
+        Ty::Enum(ON_NO_DATA),
+        "inconclusive",
+        "a measurement with no data",
+    ),
+    def(
+        "dry_run",
+        Ty::Bool,
+        "false",
+        "measure but never affect the rollout",
+    ),
 ];
 
 const GUARD_FIELDS: &[Field] = &{
@@ -336,61 +651,169 @@ const GUARD_FIELDS: &[Field] = &{
         req("deny_when", Ty::Cond, "the plan is denied when this holds"),
         f("applies_to", Ty::Selector, "clusters the guard protects"),
         f("max_clusters", Ty::Int, "blast-radius ceiling in clusters"),
-        f("max_percent", Ty::Percent, "blast-radius ceiling as a share of the fleet"),
-        f("prod_allowlist", Ty::List(&Ty::Str), "production clusters that may be targeted at all"),
+        f(
+            "max_percent",
+            Ty::Percent,
+            "blast-radius ceiling as a share of the fleet",
+        ),
+        f(
+            "prod_allowlist",
+            Ty::List(&Ty::Str),
+            "production clusters that may be targeted at all",
+        ),
         def("risk", Ty::Level, "high", "risk when the guard denies"),
-        g[0], g[1], g[2], g[3], g[4], g[5],
+        g[0],
+        g[1],
+        g[2],
+        g[3],
+        g[4],
+        g[5],
     ]
 };
 
 const MASKING_FIELDS: &[Field] = &[
-    req("jurisdictions", Ty::List(&Ty::Str), "where the policy applies (ISO codes, `EU`, `US-CA`...)"),
-    f("redact", Ty::List(&Ty::Str), "field paths replaced by `[REDACTED]`"),
-    f("hash", Ty::List(&Ty::Str), "field paths replaced by a salted hash commitment"),
+    req(
+        "jurisdictions",
+        Ty::List(&Ty::Str),
+        "where the policy applies (ISO codes, `EU`, `US-CA`...)",
+    ),
+    f(
+        "redact",
+        Ty::List(&Ty::Str),
+        "field paths replaced by `[REDACTED]`",
+    ),
+    f(
+        "hash",
+        Ty::List(&Ty::Str),
+        "field paths replaced by a salted hash commitment",
+    ),
     f("drop", Ty::List(&Ty::Str), "field paths removed"),
-    f("basis", Ty::Str, "legal basis recorded in the redaction manifest"),
+    f(
+        "basis",
+        Ty::Str,
+        "legal basis recorded in the redaction manifest",
+    ),
     f("when", Ty::Cond, "the policy applies only when this holds"),
-    def("on_no_data", Ty::Enum(ON_NO_DATA), "match", "mask when jurisdiction data is missing"),
-    f("because", Ty::Template, "explanation recorded with each redaction"),
+    def(
+        "on_no_data",
+        Ty::Enum(ON_NO_DATA),
+        "match",
+        "mask when jurisdiction data is missing",
+    ),
+    f(
+        "because",
+        Ty::Template,
+        "explanation recorded with each redaction",
+    ),
 ];
 
 const SCORER_FIELDS: &[Field] = &[
-    req("script", Ty::Str, "path of the `.rhai` file, relative to the pack"),
-    def("function", Ty::Str, "\"score\"", "the function expressions call"),
-    def("max_operations", Ty::Int, "100_000", "operations before the script is stopped"),
-    def("max_call_depth", Ty::Int, "32", "nested function calls allowed"),
-    def("max_string_size", Ty::Size, "64KiB", "largest string the script may build"),
-    def("max_array_size", Ty::Int, "10_000", "largest array or map the script may build"),
+    req(
+        "script",
+        Ty::Str,
+        "path of the `.rhai` file, relative to the pack",
+    ),
+    def(
+        "function",
+        Ty::Str,
+        "\"score\"",
+        "the function expressions call",
+    ),
+    def(
+        "max_operations",
+        Ty::Int,
+        "100_000",
+        "operations before the script is stopped",
+    ),
+    def(
+        "max_call_depth",
+        Ty::Int,
+        "32",
+        "nested function calls allowed",
+    ),
+    def(
+        "max_string_size",
+        Ty::Size,
+        "64KiB",
+        "largest string the script may build",
+    ),
+    def(
+        "max_array_size",
+        Ty::Int,
+        "10_000",
+        "largest array or map the script may build",
+    ),
     def("timeout", Ty::Duration, "50ms", "wall-clock limit per call"),
 ];
 
 const WAIVER_FIELDS: &[Field] = &[
-    req("rules", Ty::List(&Ty::Str), "names of the blocks this waiver covers"),
-    f("when", Ty::Cond, "scope: the waiver applies only when this holds"),
+    req(
+        "rules",
+        Ty::List(&Ty::Str),
+        "names of the blocks this waiver covers",
+    ),
+    f(
+        "when",
+        Ty::Cond,
+        "scope: the waiver applies only when this holds",
+    ),
     req("owner", Ty::Str, "who owns the exception"),
     f("approver", Ty::Str, "who approved it"),
     req("justification", Ty::Str, "why the exception is acceptable"),
-    req("expires", Ty::Date, "the day it stops applying; the rule is live again from then"),
+    req(
+        "expires",
+        Ty::Date,
+        "the day it stops applying; the rule is live again from then",
+    ),
 ];
 
 const WINDOW_FIELDS: &[Field] = &[
-    req("mode", Ty::Enum(&["allow", "deny"]), "allow or deny; deny wins; no window matched means allowed"),
+    req(
+        "mode",
+        Ty::Enum(&["allow", "deny"]),
+        "allow or deny; deny wins; no window matched means allowed",
+    ),
     req("cron", Ty::Cron, "when the window opens"),
     req("duration", Ty::Duration, "how long it stays open"),
-    def("tz", Ty::TimeZone, "\"UTC\"", "time zone of the cron expression"),
+    def(
+        "tz",
+        Ty::TimeZone,
+        "\"UTC\"",
+        "time zone of the cron expression",
+    ),
 ];
 
 const TAXONOMY_FIELDS: &[Field] = &[
-    req("levels", Ty::List(&Ty::Ident), "levels from highest to lowest"),
+    req(
+        "levels",
+        Ty::List(&Ty::Ident),
+        "levels from highest to lowest",
+    ),
     f("description", Ty::Str, "what the levels mean"),
 ];
 
 const TEST_FIELDS: &[Field] = &[
     req("input", Ty::Any, "the input facts (a map)"),
-    f("expect", Ty::List(&Ty::Str), "exactly the blocks that must match (names)"),
-    f("expect_risk", Ty::Level, "the highest risk level of the decision"),
-    f("expect_errors", Ty::Int, "how many evaluation errors the decision must carry"),
-    f("now", Ty::Str, "the decision time, RFC 3339 (waiver expiry, windows)"),
+    f(
+        "expect",
+        Ty::List(&Ty::Str),
+        "exactly the blocks that must match (names)",
+    ),
+    f(
+        "expect_risk",
+        Ty::Level,
+        "the highest risk level of the decision",
+    ),
+    f(
+        "expect_errors",
+        Ty::Int,
+        "how many evaluation errors the decision must carry",
+    ),
+    f(
+        "now",
+        Ty::Str,
+        "the decision time, RFC 3339 (waiver expiry, windows)",
+    ),
     f("description", Ty::Str, "what the test shows"),
 ];
 

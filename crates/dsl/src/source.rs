@@ -20,7 +20,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Self {
-        Span { file, start: to_u32(start), end: to_u32(end) }
+        Span {
+            file,
+            start: to_u32(start),
+            end: to_u32(end),
+        }
     }
     pub fn len(&self) -> usize {
         (self.end.saturating_sub(self.start)) as usize
@@ -30,7 +34,11 @@ impl Span {
     }
     /// The smallest span that covers both.
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -53,20 +61,31 @@ impl SourceFile {
         let text: Arc<str> = text.into();
         let mut line_starts = vec![0u32];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| to_u32(i + 1)));
-        SourceFile { path: path.into(), text, line_starts }
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
         let offset = offset.min(to_u32(self.text.len()));
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let line_start = self.line_starts.get(line - 1).copied().unwrap_or(0) as usize;
-        let col = self.text.get(line_start..offset as usize).map(|s| s.chars().count()).unwrap_or(0) + 1;
+        let col = self
+            .text
+            .get(line_start..offset as usize)
+            .map(|s| s.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line, col)
     }
 
     /// The text a span covers.
     pub fn slice(&self, span: Span) -> &str {
-        self.text.get(span.start as usize..span.end as usize).unwrap_or("")
+        self.text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
     }
 }
 
@@ -91,7 +110,10 @@ impl SourceMap {
     }
 
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(to_u32(i)), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(to_u32(i)), f))
     }
 
     /// `path:line:col` of the start of a span.

@@ -42,9 +42,13 @@ fn check_nesting(file: FileId, text: &str) -> Result<(), Diagnostic> {
             '(' | '[' | '{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(Diagnostic::new(Code::Syntax, Span::new(file, i, i + 1), format!("nesting deeper than {MAX_NESTING} levels"))
-                        .label("too deep")
-                        .help("flatten the expression or split it into constants"));
+                    return Err(Diagnostic::new(
+                        Code::Syntax,
+                        Span::new(file, i, i + 1),
+                        format!("nesting deeper than {MAX_NESTING} levels"),
+                    )
+                    .label("too deep")
+                    .help("flatten the expression or split it into constants"));
                 }
             }
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
@@ -71,14 +75,28 @@ fn parse_inner(file: FileId, text: &str, comments: bool) -> Result<Pack, Vec<Dia
         Ok(p) => p,
         Err(e) => return Err(vec![syntax_error(file, text, e)]),
     };
-    let mut lower = Lower { file, diags: Vec::new() };
-    let comments = if comments { collect_comments(file, pairs.clone()) } else { Vec::new() };
-    let pack = pairs.into_iter().next().and_then(|p| lower.file(p, comments));
+    let mut lower = Lower {
+        file,
+        diags: Vec::new(),
+    };
+    let comments = if comments {
+        collect_comments(file, pairs.clone())
+    } else {
+        Vec::new()
+    };
+    let pack = pairs
+        .into_iter()
+        .next()
+        .and_then(|p| lower.file(p, comments));
     match pack {
         Some(p) if lower.diags.is_empty() => Ok(p),
         _ => {
             if lower.diags.is_empty() {
-                lower.diags.push(Diagnostic::new(Code::Syntax, Span::new(file, 0, 0), "could not parse this file"));
+                lower.diags.push(Diagnostic::new(
+                    Code::Syntax,
+                    Span::new(file, 0, 0),
+                    "could not parse this file",
+                ));
             }
             Err(lower.diags)
         }
@@ -92,8 +110,15 @@ pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Vec<Diagnostic>> {
         Ok(p) => p,
         Err(e) => return Err(vec![syntax_error(file, text, e)]),
     };
-    let mut lower = Lower { file, diags: Vec::new() };
-    let expr = pairs.into_iter().next().and_then(|p| kids(p).next()).and_then(|e| lower.expr(e));
+    let mut lower = Lower {
+        file,
+        diags: Vec::new(),
+    };
+    let expr = pairs
+        .into_iter()
+        .next()
+        .and_then(|p| kids(p).next())
+        .and_then(|e| lower.expr(e));
     match expr {
         Some(e) if lower.diags.is_empty() => Ok(e),
         _ => Err(lower.diags),
@@ -106,7 +131,10 @@ fn collect_comments(file: FileId, pairs: Pairs<'_, Rule>) -> Vec<Comment> {
         .filter(|p| p.as_rule() == Rule::COMMENT)
         .map(|p| {
             let s = p.as_span();
-            Comment { text: p.as_str().trim_end().to_string(), span: Span::new(file, s.start(), s.end()) }
+            Comment {
+                text: p.as_str().trim_end().to_string(),
+                span: Span::new(file, s.start(), s.end()),
+            }
         })
         .collect()
 }
@@ -126,12 +154,21 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::const_decl => "`const`",
         Rule::map_entry => "a map entry `key: value`",
         Rule::EOI => "the end of the file",
-        Rule::op_or | Rule::op_and | Rule::op_eq | Rule::op_ne | Rule::op_lt | Rule::op_gt | Rule::op_le | Rule::op_ge => {
-            "an operator"
-        }
-        Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_in | Rule::op_not_in | Rule::op_matches => {
-            "an operator"
-        }
+        Rule::op_or
+        | Rule::op_and
+        | Rule::op_eq
+        | Rule::op_ne
+        | Rule::op_lt
+        | Rule::op_gt
+        | Rule::op_le
+        | Rule::op_ge => "an operator",
+        Rule::op_add
+        | Rule::op_sub
+        | Rule::op_mul
+        | Rule::op_div
+        | Rule::op_in
+        | Rule::op_not_in
+        | Rule::op_matches => "an operator",
         Rule::member | Rule::index => return None,
         _ => return None,
     })
@@ -165,17 +202,28 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let at_end = text.get(start..).map(|r| r.trim().is_empty()).unwrap_or(true);
+    let at_end = text
+        .get(start..)
+        .map(|r| r.trim().is_empty())
+        .unwrap_or(true);
     let open = text.matches('{').count() > text.matches('}').count();
-    let message = if at_end && open { "the file ends inside a block: a closing `}` is missing".to_string() } else { message };
+    let message = if at_end && open {
+        "the file ends inside a block: a closing `}` is missing".to_string()
+    } else {
+        message
+    };
     let help = if at_end && open {
         "close every `kind name {` with a `}`".to_string()
     } else if start == 0 && !text.trim_start().starts_with("tenet") {
-        "every pack starts with the language version, `tenet 1`, then `pack NAME version \"X.Y.Z\"`".to_string()
+        "every pack starts with the language version, `tenet 1`, then `pack NAME version \"X.Y.Z\"`"
+            .to_string()
     } else {
-        "a block is `kind name { ... }`, an attribute is `key value`, a map is `{key: value}`".to_string()
+        "a block is `kind name { ... }`, an attribute is `key value`, a map is `{key: value}`"
+            .to_string()
     };
-    Diagnostic::new(Code::Syntax, Span::new(file, start, end), message).label("here").help(help)
+    Diagnostic::new(Code::Syntax, Span::new(file, start, end), message)
+        .label("here")
+        .help(help)
 }
 
 /// What the parser stumbled on, for the message: a token, or end of input.
@@ -188,12 +236,18 @@ fn found_token(text: &str, start: usize, end: usize) -> (usize, String) {
         return (end, format!("`{}`", text.get(start..end).unwrap_or("")));
     }
     let tok: String = if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-        rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').collect()
+        rest.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+            .collect()
     } else {
         rest.chars().take(1).collect()
     };
     let tok_len = tok.len().max(1);
-    let shown = if tok == "\n" { "a line break".to_string() } else { format!("`{tok}`") };
+    let shown = if tok == "\n" {
+        "a line break".to_string()
+    } else {
+        format!("`{tok}`")
+    };
     (start + tok_len.min(rest.len()), shown)
 }
 
@@ -235,7 +289,12 @@ struct Lower {
 
 /// Children of a pair, without comment and keyword tokens.
 fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
-    p.into_inner().filter(|c| !matches!(c.as_rule(), Rule::COMMENT | Rule::kw_if | Rule::kw_then | Rule::kw_else | Rule::kw_in))
+    p.into_inner().filter(|c| {
+        !matches!(
+            c.as_rule(),
+            Rule::COMMENT | Rule::kw_if | Rule::kw_then | Rule::kw_else | Rule::kw_in
+        )
+    })
 }
 
 impl Lower {
@@ -245,7 +304,10 @@ impl Lower {
     }
 
     fn ident(&self, p: Pair<'_, Rule>) -> Ident {
-        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+        Ident {
+            name: p.as_str().to_string(),
+            span: self.span(&p),
+        }
     }
 
     fn err(&mut self, d: Diagnostic) {
@@ -261,7 +323,11 @@ impl Lower {
         let lang_version = match ver_pair.as_str().replace('_', "").parse::<u32>() {
             Ok(v) => v,
             Err(_) => {
-                self.err(Diagnostic::new(Code::UnsupportedVersion, ver_span, "the language version is not a number"));
+                self.err(Diagnostic::new(
+                    Code::UnsupportedVersion,
+                    ver_span,
+                    "the language version is not a number",
+                ));
                 0
             }
         };
@@ -287,9 +353,13 @@ impl Lower {
         let version = self.plain_string(vpair).unwrap_or_default();
         if semver::Version::parse(&version).is_err() {
             self.err(
-                Diagnostic::new(Code::InvalidLiteral, version_span, format!("`{version}` is not a semantic version"))
-                    .label("pack version")
-                    .help("pack versions are semver: `\"MAJOR.MINOR.PATCH\"`, for example `\"1.2.0\"`"),
+                Diagnostic::new(
+                    Code::InvalidLiteral,
+                    version_span,
+                    format!("`{version}` is not a semantic version"),
+                )
+                .label("pack version")
+                .help("pack versions are semver: `\"MAJOR.MINOR.PATCH\"`, for example `\"1.2.0\"`"),
             );
         }
         let mut items = Vec::new();
@@ -344,7 +414,10 @@ impl Lower {
                         name_quoted = true;
                         let s = self.span(&inner);
                         let text = self.plain_string(inner).unwrap_or_default();
-                        name = Some(Ident { name: text, span: s });
+                        name = Some(Ident {
+                            name: text,
+                            span: s,
+                        });
                     } else {
                         name = Some(self.ident(inner));
                     }
@@ -358,13 +431,23 @@ impl Lower {
                         entries.push(Entry::Block(self.block_body(key, rest, espan)?));
                     } else {
                         let value = self.expr(rest)?;
-                        entries.push(Entry::Attr(Attr { key, value, span: espan }));
+                        entries.push(Entry::Attr(Attr {
+                            key,
+                            value,
+                            span: espan,
+                        }));
                     }
                 }
                 _ => {}
             }
         }
-        Some(Block { kind, name, name_quoted, entries, span })
+        Some(Block {
+            kind,
+            name,
+            name_quoted,
+            entries,
+            span,
+        })
     }
 
     /// A string literal that must not contain `{...}` interpolation.
@@ -377,8 +460,13 @@ impl Lower {
                 TemplatePart::Text(t) => out.push_str(&t),
                 TemplatePart::Expr(_) => {
                     self.err(
-                        Diagnostic::new(Code::InvalidLiteral, span, "interpolation is not allowed here").label("here")
-                            .help("write `\\{` for a literal brace"),
+                        Diagnostic::new(
+                            Code::InvalidLiteral,
+                            span,
+                            "interpolation is not allowed here",
+                        )
+                        .label("here")
+                        .help("write `\\{` for a literal brace"),
                     );
                     return None;
                 }
@@ -415,9 +503,15 @@ impl Lower {
         let pairs: Vec<Pair<'_, Rule>> = kids(p).collect();
         if pairs.len() > MAX_EXPR_TOKENS {
             self.err(
-                Diagnostic::new(Code::Syntax, span, format!("this expression has more than {MAX_EXPR_TOKENS} operators and operands"))
-                    .label("too long")
-                    .help("split it into named constants or several rules"),
+                Diagnostic::new(
+                    Code::Syntax,
+                    span,
+                    format!(
+                        "this expression has more than {MAX_EXPR_TOKENS} operators and operands"
+                    ),
+                )
+                .label("too long")
+                .help("split it into named constants or several rules"),
             );
             return None;
         }
@@ -428,13 +522,23 @@ impl Lower {
                 Some(e) => e,
                 None => {
                     failed.set(true);
-                    Expr { kind: ExprKind::Lit(Lit::Null), span: Span::default() }
+                    Expr {
+                        kind: ExprKind::Lit(Lit::Null),
+                        span: Span::default(),
+                    }
                 }
             })
             .map_prefix(|op, rhs| {
                 let span = Span::new(file, op.as_span().start(), rhs.span.end as usize);
-                let op = if op.as_rule() == Rule::op_not { UnOp::Not } else { UnOp::Neg };
-                Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span }
+                let op = if op.as_rule() == Rule::op_not {
+                    UnOp::Not
+                } else {
+                    UnOp::Neg
+                };
+                Expr {
+                    kind: ExprKind::Unary(op, Box::new(rhs)),
+                    span,
+                }
             })
             .map_postfix(|lhs, op| {
                 let end = op.as_span().end();
@@ -446,12 +550,18 @@ impl Lower {
                             span: Span::new(file, i.as_span().start(), i.as_span().end()),
                         });
                         match id {
-                            Some(id) => Expr { kind: ExprKind::Member(Box::new(lhs), id), span },
+                            Some(id) => Expr {
+                                kind: ExprKind::Member(Box::new(lhs), id),
+                                span,
+                            },
                             None => lhs,
                         }
                     }
                     _ => match kids(op).next().and_then(|e| this.borrow_mut().expr(e)) {
-                        Some(ix) => Expr { kind: ExprKind::Index(Box::new(lhs), Box::new(ix)), span },
+                        Some(ix) => Expr {
+                            kind: ExprKind::Index(Box::new(lhs), Box::new(ix)),
+                            span,
+                        },
                         None => {
                             failed.set(true);
                             lhs
@@ -478,7 +588,10 @@ impl Lower {
                     _ => BinOp::Div,
                 };
                 let span = lhs.span.to(rhs.span);
-                Expr { kind: ExprKind::Binary(bop, Box::new(lhs), Box::new(rhs)), span }
+                Expr {
+                    kind: ExprKind::Binary(bop, Box::new(lhs), Box::new(rhs)),
+                    span,
+                }
             })
             .parse(pairs.into_iter());
         if failed.get() {
@@ -537,16 +650,23 @@ impl Lower {
                     let key = k.next()?;
                     let key = if key.as_rule() == Rule::string_lit {
                         let s = self.span(&key);
-                        Ident { name: self.plain_string(key)?, span: s }
+                        Ident {
+                            name: self.plain_string(key)?,
+                            span: s,
+                        }
                     } else {
                         self.ident(key)
                     };
                     let value = self.expr(k.next()?)?;
                     if entries.iter().any(|(k, _)| k.name == key.name) {
                         self.err(
-                            Diagnostic::new(Code::DuplicateField, key.span, format!("duplicate map key `{}`", key.name))
-                                .label("written twice")
-                                .help("each key of a map may appear once"),
+                            Diagnostic::new(
+                                Code::DuplicateField,
+                                key.span,
+                                format!("duplicate map key `{}`", key.name),
+                            )
+                            .label("written twice")
+                            .help("each key of a map may appear once"),
                         );
                     }
                     entries.push((key, value));
@@ -555,12 +675,19 @@ impl Lower {
             }
             Rule::string_lit => ExprKind::Template(self.template(p)?),
             Rule::regex_lit => {
-                let body = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("").replace("\\/", "/");
+                let body = raw
+                    .get(1..raw.len().saturating_sub(1))
+                    .unwrap_or("")
+                    .replace("\\/", "/");
                 if let Err(e) = regex::Regex::new(&body) {
                     self.err(
-                        Diagnostic::new(Code::InvalidLiteral, span, "this regular expression is not valid")
-                            .label("invalid regex")
-                            .help(first_line(&e.to_string())),
+                        Diagnostic::new(
+                            Code::InvalidLiteral,
+                            span,
+                            "this regular expression is not valid",
+                        )
+                        .label("invalid regex")
+                        .help(first_line(&e.to_string())),
                     );
                 }
                 ExprKind::Lit(Lit::Regex(body))
@@ -568,46 +695,90 @@ impl Lower {
             Rule::null_lit => ExprKind::Lit(Lit::Null),
             Rule::bool_lit => ExprKind::Lit(Lit::Bool(raw == "true")),
             Rule::int_lit => match raw.replace('_', "").parse::<i64>() {
-                Ok(v) => ExprKind::Lit(Lit::Int { value: v, raw: raw.to_string() }),
+                Ok(v) => ExprKind::Lit(Lit::Int {
+                    value: v,
+                    raw: raw.to_string(),
+                }),
                 Err(_) => {
                     self.err(
-                        Diagnostic::new(Code::InvalidLiteral, span, format!("integer `{raw}` is too large"))
-                            .help("integers are 64-bit signed: at most 9_223_372_036_854_775_807"),
+                        Diagnostic::new(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("integer `{raw}` is too large"),
+                        )
+                        .help("integers are 64-bit signed: at most 9_223_372_036_854_775_807"),
                     );
                     return None;
                 }
             },
             Rule::float_lit => match raw.replace('_', "").parse::<f64>() {
-                Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Float { value: v, raw: raw.to_string() }),
+                Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Float {
+                    value: v,
+                    raw: raw.to_string(),
+                }),
                 _ => {
-                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("number `{raw}` is out of range")).help("floats are 64-bit IEEE numbers"));
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("number `{raw}` is out of range"),
+                        )
+                        .help("floats are 64-bit IEEE numbers"),
+                    );
                     return None;
                 }
             },
             Rule::percent_lit => {
                 let num = raw.trim_end_matches('%').replace('_', "");
                 match num.parse::<f64>() {
-                    Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Percent { value: v, raw: raw.to_string() }),
+                    Ok(v) if v.is_finite() => ExprKind::Lit(Lit::Percent {
+                        value: v,
+                        raw: raw.to_string(),
+                    }),
                     _ => {
-                        self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("percentage `{raw}` is out of range")).help("write a finite number before `%`"));
+                        self.err(
+                            Diagnostic::new(
+                                Code::InvalidLiteral,
+                                span,
+                                format!("percentage `{raw}` is out of range"),
+                            )
+                            .help("write a finite number before `%`"),
+                        );
                         return None;
                     }
                 }
             }
             Rule::duration_lit => match parse_duration(raw) {
-                Some(ms) => ExprKind::Lit(Lit::Duration { ms, raw: raw.to_string() }),
+                Some(ms) => ExprKind::Lit(Lit::Duration {
+                    ms,
+                    raw: raw.to_string(),
+                }),
                 None => {
                     self.err(
-                        Diagnostic::new(Code::InvalidLiteral, span, format!("duration `{raw}` is too large"))
-                            .help("durations are counted in milliseconds in a 64-bit integer"),
+                        Diagnostic::new(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("duration `{raw}` is too large"),
+                        )
+                        .help("durations are counted in milliseconds in a 64-bit integer"),
                     );
                     return None;
                 }
             },
             Rule::size_lit => match parse_size(raw) {
-                Some(bytes) => ExprKind::Lit(Lit::Size { bytes, raw: raw.to_string() }),
+                Some(bytes) => ExprKind::Lit(Lit::Size {
+                    bytes,
+                    raw: raw.to_string(),
+                }),
                 None => {
-                    self.err(Diagnostic::new(Code::InvalidLiteral, span, format!("size `{raw}` is too large")).help("sizes are counted in bytes in a 64-bit integer"));
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("size `{raw}` is too large"),
+                        )
+                        .help("sizes are counted in bytes in a 64-bit integer"),
+                    );
                     return None;
                 }
             },
@@ -623,7 +794,10 @@ impl Lower {
                 ExprKind::Lit(Lit::Semver(text))
             }
             _ => {
-                self.err(Diagnostic::new(Code::Syntax, span, "unexpected token in expression").help("see docs/language.md for the expression syntax"));
+                self.err(
+                    Diagnostic::new(Code::Syntax, span, "unexpected token in expression")
+                        .help("see docs/language.md for the expression syntax"),
+                );
                 return None;
             }
         };
@@ -632,7 +806,11 @@ impl Lower {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_string()
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 fn unescape(s: &str) -> String {

@@ -46,7 +46,11 @@ pub enum EvalError {
     #[error("expected a boolean, found {0}")]
     NotBool(String),
     #[error("cannot apply `{op}` to {left} and {right}")]
-    Type { op: String, left: String, right: String },
+    Type {
+        op: String,
+        left: String,
+        right: String,
+    },
     #[error("integer overflow in `{0}`")]
     Overflow(String),
     #[error("division by zero")]
@@ -124,10 +128,14 @@ impl Value {
                 None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             serde_json::Value::String(s) => Value::Str(Arc::from(s.as_str())),
-            serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(Value::from_json).collect())),
-            serde_json::Value::Object(o) => {
-                Value::Map(Arc::new(o.iter().map(|(k, v)| (Arc::from(k.as_str()), Value::from_json(v))).collect()))
+            serde_json::Value::Array(a) => {
+                Value::List(Arc::new(a.iter().map(Value::from_json).collect()))
             }
+            serde_json::Value::Object(o) => Value::Map(Arc::new(
+                o.iter()
+                    .map(|(k, v)| (Arc::from(k.as_str()), Value::from_json(v)))
+                    .collect(),
+            )),
         }
     }
 
@@ -139,10 +147,16 @@ impl Value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
             Value::Str(s) => J::String(s.to_string()),
             Value::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
+            Value::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
             other => J::String(other.to_string()),
         }
     }
@@ -165,7 +179,13 @@ pub fn format_duration(ms: i64) -> String {
     if ms < 0 {
         out.push('-');
     }
-    for (unit, size) in [("d", 86_400_000u64), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, size) in [
+        ("d", 86_400_000u64),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
         if rest >= size {
             out.push_str(&format!("{}{}", rest / size, unit));
             rest %= size;
@@ -175,8 +195,13 @@ pub fn format_duration(ms: i64) -> String {
 }
 
 pub fn format_size(bytes: u64) -> String {
-    for (unit, size) in [("TB", 1_000_000_000_000u64), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1_000)] {
-        if bytes >= size && bytes % size == 0 {
+    for (unit, size) in [
+        ("TB", 1_000_000_000_000u64),
+        ("GB", 1_000_000_000),
+        ("MB", 1_000_000),
+        ("KB", 1_000),
+    ] {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{}", bytes / size, unit);
         }
     }
@@ -217,7 +242,9 @@ fn coerce_str(s: &str, like: &Value) -> Option<Value> {
     match like {
         Value::Duration(_) => crate::syntax::parse_duration(s).map(Value::Duration),
         Value::Size(_) => crate::syntax::parse_size(s).map(Value::Size),
-        Value::Semver(_) => semver::Version::parse(s.trim_start_matches('v')).ok().map(|v| Value::Semver(Arc::new(v))),
+        Value::Semver(_) => semver::Version::parse(s.trim_start_matches('v'))
+            .ok()
+            .map(|v| Value::Semver(Arc::new(v))),
         _ => None,
     }
 }
@@ -237,9 +264,14 @@ pub fn equals(a: &Value, b: &Value) -> bool {
         (Value::Semver(x), Value::Semver(y)) => x == y,
         (Value::Regex(x), Value::Regex(y)) => x.as_str() == y.as_str(),
         (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| equals(a, b)),
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| equals(a, b))
+        }
         (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && equals(va, vb))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && equals(va, vb))
         }
         _ => match (a.number(), b.number()) {
             (Some(x), Some(y)) => x == y,
@@ -278,14 +310,20 @@ pub fn contains(haystack: &Value, needle: &Value) -> bool {
 
 /// `s matches re`. A non-string subject does not match.
 pub fn regex_match(subject: &Value, pattern: &Value) -> Result<bool, EvalError> {
-    let Value::Str(s) = subject else { return Ok(false) };
+    let Value::Str(s) = subject else {
+        return Ok(false);
+    };
     match pattern {
         Value::Regex(r) => Ok(r.is_match(s)),
         Value::Str(p) => regex::Regex::new(p)
             .map(|r| r.is_match(s))
             .map_err(|_| EvalError::Function(format!("`{p}` is not a valid regular expression"))),
         Value::Null => Ok(false),
-        other => Err(EvalError::Type { op: "matches".into(), left: "string".into(), right: other.type_name().into() }),
+        other => Err(EvalError::Type {
+            op: "matches".into(),
+            left: "string".into(),
+            right: other.type_name().into(),
+        }),
     }
 }
 
@@ -316,7 +354,11 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
     }
     let sym = op.symbol();
     let overflow = || EvalError::Overflow(sym.to_string());
-    let mismatch = || EvalError::Type { op: sym.to_string(), left: a.type_name().into(), right: b.type_name().into() };
+    let mismatch = || EvalError::Type {
+        op: sym.to_string(),
+        left: a.type_name().into(),
+        right: b.type_name().into(),
+    };
     let r = match (op, a, b) {
         (BinOp::Add, Int(x), Int(y)) => Int(x.checked_add(*y).ok_or_else(overflow)?),
         (BinOp::Sub, Int(x), Int(y)) => Int(x.checked_sub(*y).ok_or_else(overflow)?),
@@ -330,7 +372,9 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
             }
         }
         (BinOp::Add, Str(x), Str(y)) => Str(Arc::from(format!("{x}{y}").as_str())),
-        (BinOp::Add, List(x), List(y)) => List(Arc::new(x.iter().chain(y.iter()).cloned().collect())),
+        (BinOp::Add, List(x), List(y)) => {
+            List(Arc::new(x.iter().chain(y.iter()).cloned().collect()))
+        }
         (BinOp::Add, Duration(x), Duration(y)) => Duration(x.checked_add(*y).ok_or_else(overflow)?),
         (BinOp::Sub, Duration(x), Duration(y)) => Duration(x.checked_sub(*y).ok_or_else(overflow)?),
         (BinOp::Mul, Duration(x), Int(y)) | (BinOp::Mul, Int(y), Duration(x)) => {
@@ -347,7 +391,9 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
         (BinOp::Add, Percent(x), Percent(y)) => Percent(x + y),
         (BinOp::Sub, Percent(x), Percent(y)) => Percent(x - y),
         _ => {
-            let (Some(x), Some(y)) = (a.number(), b.number()) else { return Err(mismatch()) };
+            let (Some(x), Some(y)) = (a.number(), b.number()) else {
+                return Err(mismatch());
+            };
             let v = match op {
                 BinOp::Add => x + y,
                 BinOp::Sub => x - y,
@@ -368,12 +414,22 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
 pub fn negate(v: &Value) -> Result<Value, EvalError> {
     Ok(match v {
         Value::Null => Value::Null,
-        Value::Int(i) => Value::Int(i.checked_neg().ok_or_else(|| EvalError::Overflow("-".into()))?),
+        Value::Int(i) => Value::Int(
+            i.checked_neg()
+                .ok_or_else(|| EvalError::Overflow("-".into()))?,
+        ),
         Value::Float(f) => Value::Float(-f),
-        Value::Duration(d) => Value::Duration(d.checked_neg().ok_or_else(|| EvalError::Overflow("-".into()))?),
+        Value::Duration(d) => Value::Duration(
+            d.checked_neg()
+                .ok_or_else(|| EvalError::Overflow("-".into()))?,
+        ),
         Value::Percent(p) => Value::Percent(-p),
         other => {
-            return Err(EvalError::Type { op: "-".into(), left: other.type_name().into(), right: "nothing".into() })
+            return Err(EvalError::Type {
+                op: "-".into(),
+                left: other.type_name().into(),
+                right: "nothing".into(),
+            })
         }
     })
 }
@@ -384,7 +440,11 @@ pub fn index(base: &Value, ix: &Value) -> Value {
         (Value::List(l), Value::Int(i)) => {
             let len = l.len() as i64;
             let i = if *i < 0 { len + i } else { *i };
-            usize::try_from(i).ok().and_then(|i| l.get(i)).cloned().unwrap_or(Value::Null)
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| l.get(i))
+                .cloned()
+                .unwrap_or(Value::Null)
         }
         (Value::Map(m), Value::Str(k)) => m.get(k.as_ref()).cloned().unwrap_or(Value::Null),
         _ => Value::Null,

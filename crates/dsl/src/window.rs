@@ -38,7 +38,12 @@ pub fn from_value(v: &Value) -> Result<Window, String> {
     let mode = match v.get("mode") {
         Value::Str(s) if &*s == "allow" => Mode::Allow,
         Value::Str(s) if &*s == "deny" => Mode::Deny,
-        other => return Err(format!("a window's `mode` is `allow` or `deny`, found {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "a window's `mode` is `allow` or `deny`, found {}",
+                other.type_name()
+            ))
+        }
     };
     let cron = match v.get("cron") {
         Value::Str(s) => s.to_string(),
@@ -46,7 +51,9 @@ pub fn from_value(v: &Value) -> Result<Window, String> {
     };
     let duration_ms = match v.get("duration") {
         Value::Duration(d) if d > 0 => d,
-        Value::Str(s) => crate::syntax::parse_duration(&s).filter(|d| *d > 0).ok_or("a window's `duration` must be positive")?,
+        Value::Str(s) => crate::syntax::parse_duration(&s)
+            .filter(|d| *d > 0)
+            .ok_or("a window's `duration` must be positive")?,
         _ => return Err("a window needs a positive `duration`".into()),
     };
     let tz = match v.get("tz") {
@@ -54,7 +61,12 @@ pub fn from_value(v: &Value) -> Result<Window, String> {
         Value::Null => "UTC".to_string(),
         _ => return Err("a window's `tz` is a time zone name".into()),
     };
-    Ok(Window { mode, cron, duration_ms, tz })
+    Ok(Window {
+        mode,
+        cron,
+        duration_ms,
+        tz,
+    })
 }
 
 /// A point in time from `YYYY-MM-DD` (midnight UTC) or RFC 3339.
@@ -71,8 +83,13 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 
 /// Whether one window is open at `at`.
 pub fn is_open(w: &Window, at: DateTime<Utc>) -> Result<bool, String> {
-    let tz: chrono_tz::Tz = w.tz.parse().map_err(|_| format!("`{}` is not an IANA time zone", w.tz))?;
-    let cron = croner::Cron::new(&w.cron).with_seconds_optional().parse().map_err(|e| format!("cron `{}`: {e}", w.cron))?;
+    let tz: chrono_tz::Tz =
+        w.tz.parse()
+            .map_err(|_| format!("`{}` is not an IANA time zone", w.tz))?;
+    let cron = croner::Cron::new(&w.cron)
+        .with_seconds_optional()
+        .parse()
+        .map_err(|e| format!("cron `{}`: {e}", w.cron))?;
     let local = at.with_timezone(&tz);
     let start = local - Duration::milliseconds(w.duration_ms);
     // The first firing after `at - duration`; the window is open if it is not after `at`.
@@ -86,17 +103,34 @@ pub fn is_open(w: &Window, at: DateTime<Utc>) -> Result<bool, String> {
 pub fn allows(windows: &[Window], at: DateTime<Utc>) -> Result<Verdict, String> {
     for (i, w) in windows.iter().enumerate() {
         if w.mode == Mode::Deny && is_open(w, at)? {
-            return Ok(Verdict { allowed: false, reason: format!("deny window {} (`{}` for {}) is open", i + 1, w.cron, crate::value::format_duration(w.duration_ms)) });
+            return Ok(Verdict {
+                allowed: false,
+                reason: format!(
+                    "deny window {} (`{}` for {}) is open",
+                    i + 1,
+                    w.cron,
+                    crate::value::format_duration(w.duration_ms)
+                ),
+            });
         }
     }
     let allow: Vec<&Window> = windows.iter().filter(|w| w.mode == Mode::Allow).collect();
     if allow.is_empty() {
-        return Ok(Verdict { allowed: true, reason: "no window applies".into() });
+        return Ok(Verdict {
+            allowed: true,
+            reason: "no window applies".into(),
+        });
     }
     for w in &allow {
         if is_open(w, at)? {
-            return Ok(Verdict { allowed: true, reason: format!("allow window `{}` is open", w.cron) });
+            return Ok(Verdict {
+                allowed: true,
+                reason: format!("allow window `{}` is open", w.cron),
+            });
         }
     }
-    Ok(Verdict { allowed: false, reason: "outside every allow window".into() })
+    Ok(Verdict {
+        allowed: false,
+        reason: "outside every allow window".into(),
+    })
 }

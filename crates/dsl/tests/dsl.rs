@@ -1,6 +1,9 @@
 //! Language tests that need no runtime: the parser never panics, `fmt` is
 //! canonical, idempotent and keeps comments.
 
+// Tests and benches may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use tenet_dsl::{fmt, syntax, FileId};
 
@@ -9,7 +12,8 @@ fn root() -> std::path::PathBuf {
 }
 
 fn format_text(text: &str) -> String {
-    let pack = syntax::parse_with_comments(FileId(0), text).unwrap_or_else(|d| panic!("parse failed: {}", d[0].message));
+    let pack = syntax::parse_with_comments(FileId(0), text)
+        .unwrap_or_else(|d| panic!("parse failed: {}", d[0].message));
     fmt::format(&pack, text)
 }
 
@@ -22,7 +26,14 @@ fn fmt_lays_out_a_messy_pack_canonically() {
     s.set_prepend_module_to_snapshot(false);
     s.bind(|| insta::assert_snapshot!("messy", once));
     assert_eq!(format_text(&once), once, "fmt is not idempotent");
-    for c in ["trailing comment on the header", "leading comment for imports", "after the brace", "# why", "at the end of the block", "# the end"] {
+    for c in [
+        "trailing comment on the header",
+        "leading comment for imports",
+        "after the brace",
+        "# why",
+        "at the end of the block",
+        "# the end",
+    ] {
         assert!(once.contains(c), "lost comment `{c}`");
     }
 }
@@ -38,7 +49,12 @@ fn every_bundled_pack_is_formatted() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "tenet") {
                 let text = std::fs::read_to_string(&p).unwrap();
-                assert_eq!(format_text(&text), text, "{} is not formatted; run `tenet fmt`", p.display());
+                assert_eq!(
+                    format_text(&text),
+                    text,
+                    "{} is not formatted; run `tenet fmt`",
+                    p.display()
+                );
                 n += 1;
             }
         }
@@ -57,7 +73,9 @@ fn formatting_keeps_the_meaning() {
         fn walk(b: &tenet_dsl::ast::Block, v: &mut Vec<String>) {
             for e in &b.entries {
                 match e {
-                    tenet_dsl::ast::Entry::Attr(a) => v.push(format!("{}={}", a.key.name, fmt::expr_to_string(&a.value))),
+                    tenet_dsl::ast::Entry::Attr(a) => {
+                        v.push(format!("{}={}", a.key.name, fmt::expr_to_string(&a.value)))
+                    }
                     tenet_dsl::ast::Entry::Block(c) => walk(c, v),
                 }
             }
@@ -81,8 +99,20 @@ fn literals_decode() {
     };
     assert!(matches!(lit("1h30m"), Lit::Duration { ms: 5_400_000, .. }));
     assert!(matches!(lit("500ms"), Lit::Duration { ms: 500, .. }));
-    assert!(matches!(lit("2w"), Lit::Duration { ms: 1_209_600_000, .. }));
-    assert!(matches!(lit("10MB"), Lit::Size { bytes: 10_000_000, .. }));
+    assert!(matches!(
+        lit("2w"),
+        Lit::Duration {
+            ms: 1_209_600_000,
+            ..
+        }
+    ));
+    assert!(matches!(
+        lit("10MB"),
+        Lit::Size {
+            bytes: 10_000_000,
+            ..
+        }
+    ));
     assert!(matches!(lit("1KiB"), Lit::Size { bytes: 1024, .. }));
     assert!(matches!(lit("12.5%"), Lit::Percent { value, .. } if value == 12.5));
     assert!(matches!(lit("10_000"), Lit::Int { value: 10_000, .. }));
@@ -99,21 +129,48 @@ fn string_escapes_and_interpolation_round_trip() {
 
 #[test]
 fn deep_nesting_and_long_chains_are_refused_not_crashed() {
-    let deep = format!("tenet 1\npack p version \"1.0.0\"\nconst c = {}1{}\n", "(".repeat(100_000), ")".repeat(100_000));
+    let deep = format!(
+        "tenet 1\npack p version \"1.0.0\"\nconst c = {}1{}\n",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
     let err = syntax::parse(FileId(0), &deep).unwrap_err();
-    assert!(err[0].message.contains("nesting deeper than 64"), "{}", err[0].message);
-    let long = format!("tenet 1\npack p version \"1.0.0\"\nconst c = 1{}\n", " + 1".repeat(100_000));
+    assert!(
+        err[0].message.contains("nesting deeper than 64"),
+        "{}",
+        err[0].message
+    );
+    let long = format!(
+        "tenet 1\npack p version \"1.0.0\"\nconst c = 1{}\n",
+        " + 1".repeat(100_000)
+    );
     let err = syntax::parse(FileId(0), &long).unwrap_err();
-    assert!(err[0].message.contains("more than 1024 operators"), "{}", err[0].message);
-    let lists = format!("tenet 1\npack p version \"1.0.0\"\nconst c = {}{}\n", "[".repeat(70), "]".repeat(70));
+    assert!(
+        err[0].message.contains("more than 1024 operators"),
+        "{}",
+        err[0].message
+    );
+    let lists = format!(
+        "tenet 1\npack p version \"1.0.0\"\nconst c = {}{}\n",
+        "[".repeat(70),
+        "]".repeat(70)
+    );
     assert!(syntax::parse(FileId(0), &lists).is_err());
-    let ok = format!("tenet 1\npack p version \"1.0.0\"\nconst c = {}1{}\n", "(".repeat(60), ")".repeat(60));
+    let ok = format!(
+        "tenet 1\npack p version \"1.0.0\"\nconst c = {}1{}\n",
+        "(".repeat(60),
+        ")".repeat(60)
+    );
     assert!(syntax::parse(FileId(0), &ok).is_ok());
 }
 
 fn ident() -> impl Strategy<Value = String> {
     "[a-z][a-z_]{0,6}".prop_filter("not a keyword", |s| {
-        !["and", "or", "not", "in", "matches", "if", "then", "else", "true", "false", "null", "any", "all", "count"].contains(&s.as_str())
+        ![
+            "and", "or", "not", "in", "matches", "if", "then", "else", "true", "false", "null",
+            "any", "all", "count",
+        ]
+        .contains(&s.as_str())
     })
 }
 
@@ -130,7 +187,11 @@ fn value() -> impl Strategy<Value = String> {
     ];
     leaf.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
-            (inner.clone(), prop_oneof![Just("and"), Just("=="), Just("+"), Just("in"), Just("<")], inner.clone())
+            (
+                inner.clone(),
+                prop_oneof![Just("and"), Just("=="), Just("+"), Just("in"), Just("<")],
+                inner.clone()
+            )
                 .prop_map(|(a, op, b)| format!("{a} {op} {b}")),
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
             (ident(), inner.clone()).prop_map(|(k, v)| format!("{{{k}: {v}}}")),
@@ -142,7 +203,11 @@ fn value() -> impl Strategy<Value = String> {
 
 fn block(depth: u32) -> BoxedStrategy<String> {
     let attrs = prop::collection::vec((ident(), value(), any::<bool>(), any::<bool>()), 0..4);
-    let children = if depth == 0 { Just(Vec::new()).boxed() } else { prop::collection::vec(block(depth - 1), 0..2).boxed() };
+    let children = if depth == 0 {
+        Just(Vec::new()).boxed()
+    } else {
+        prop::collection::vec(block(depth - 1), 0..2).boxed()
+    };
     (ident(), prop::option::of(ident()), attrs, children)
         .prop_map(|(kind, name, attrs, children)| {
             let mut s = format!("{kind} {} {{\n", name.unwrap_or_default());

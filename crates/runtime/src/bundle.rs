@@ -71,18 +71,39 @@ pub fn inputs_hash(inputs: &[Input]) -> String {
 pub fn build(rules: &Rules, created_at: &str) -> Bundle {
     let mut files: Vec<RuleFile> = rules.files.clone();
     files.sort();
-    let inputs: Vec<Input> = files.iter().map(|f| Input { path: f.path.clone(), sha256: sha256_hex(f.text.as_bytes()) }).collect();
+    let inputs: Vec<Input> = files
+        .iter()
+        .map(|f| Input {
+            path: f.path.clone(),
+            sha256: sha256_hex(f.text.as_bytes()),
+        })
+        .collect();
     let hash = inputs_hash(&inputs);
     let packs = rules
         .packs
         .iter()
-        .map(|p| BundlePack { name: p.name.clone(), version: p.version.clone(), path: p.file.clone() })
+        .map(|p| BundlePack {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            path: p.file.clone(),
+        })
         .collect();
     Bundle {
         schema: BUNDLE_SCHEMA.to_string(),
         packs,
-        files: files.into_iter().map(|f| BundleFile { path: f.path, text: f.text }).collect(),
-        fingerprint: Fingerprint { algo: "sha256".into(), hash, created_at: created_at.to_string(), inputs },
+        files: files
+            .into_iter()
+            .map(|f| BundleFile {
+                path: f.path,
+                text: f.text,
+            })
+            .collect(),
+        fingerprint: Fingerprint {
+            algo: "sha256".into(),
+            hash,
+            created_at: created_at.to_string(),
+            inputs,
+        },
     }
 }
 
@@ -90,39 +111,72 @@ pub fn build(rules: &Rules, created_at: &str) -> Bundle {
 pub fn verify(bundle: &Bundle) -> Vec<String> {
     let mut problems = Vec::new();
     if bundle.schema != BUNDLE_SCHEMA {
-        problems.push(format!("unknown bundle schema `{}` (expected `{BUNDLE_SCHEMA}`)", bundle.schema));
+        problems.push(format!(
+            "unknown bundle schema `{}` (expected `{BUNDLE_SCHEMA}`)",
+            bundle.schema
+        ));
     }
     if bundle.fingerprint.algo != "sha256" {
-        problems.push(format!("unsupported fingerprint algorithm `{}`", bundle.fingerprint.algo));
+        problems.push(format!(
+            "unsupported fingerprint algorithm `{}`",
+            bundle.fingerprint.algo
+        ));
     }
-    let recorded: std::collections::BTreeMap<&str, &str> =
-        bundle.fingerprint.inputs.iter().map(|i| (i.path.as_str(), i.sha256.as_str())).collect();
+    let recorded: std::collections::BTreeMap<&str, &str> = bundle
+        .fingerprint
+        .inputs
+        .iter()
+        .map(|i| (i.path.as_str(), i.sha256.as_str()))
+        .collect();
     for f in &bundle.files {
         let actual = sha256_hex(f.text.as_bytes());
         match recorded.get(f.path.as_str()) {
-            None => problems.push(format!("`{}` is in the bundle but not in its fingerprint inputs", f.path)),
-            Some(want) if *want != actual => {
-                problems.push(format!("`{}` does not match its recorded sha256 (recorded {want}, actual {actual})", f.path))
-            }
+            None => problems.push(format!(
+                "`{}` is in the bundle but not in its fingerprint inputs",
+                f.path
+            )),
+            Some(want) if *want != actual => problems.push(format!(
+                "`{}` does not match its recorded sha256 (recorded {want}, actual {actual})",
+                f.path
+            )),
             _ => {}
         }
     }
     for i in &bundle.fingerprint.inputs {
         if !bundle.files.iter().any(|f| f.path == i.path) {
-            problems.push(format!("fingerprint input `{}` is missing from the bundle", i.path));
+            problems.push(format!(
+                "fingerprint input `{}` is missing from the bundle",
+                i.path
+            ));
         }
     }
-    let actual: Vec<Input> =
-        bundle.files.iter().map(|f| Input { path: f.path.clone(), sha256: sha256_hex(f.text.as_bytes()) }).collect();
+    let actual: Vec<Input> = bundle
+        .files
+        .iter()
+        .map(|f| Input {
+            path: f.path.clone(),
+            sha256: sha256_hex(f.text.as_bytes()),
+        })
+        .collect();
     let hash = inputs_hash(&actual);
     if hash != bundle.fingerprint.hash {
-        problems.push(format!("fingerprint hash mismatch: recorded {}, recomputed {hash}", bundle.fingerprint.hash));
+        problems.push(format!(
+            "fingerprint hash mismatch: recorded {}, recomputed {hash}",
+            bundle.fingerprint.hash
+        ));
     }
     problems
 }
 
 /// Load the rules a bundle carries.
 pub fn load(bundle: &Bundle, display: &str) -> Result<Rules, LoadError> {
-    let files = bundle.files.iter().map(|f| RuleFile { path: f.path.clone(), text: f.text.clone() }).collect();
+    let files = bundle
+        .files
+        .iter()
+        .map(|f| RuleFile {
+            path: f.path.clone(),
+            text: f.text.clone(),
+        })
+        .collect();
     load_files(files, display)
 }

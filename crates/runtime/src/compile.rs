@@ -10,12 +10,24 @@ use tenet_dsl::schema::{self, Condition, Ty};
 use tenet_dsl::{Checked, CheckedPack, SourceMap, Value};
 
 /// Fields reported apart from a block's effects.
-const METADATA: &[&str] = &["on_no_data", "enforcement", "dry_run", "because", "description", "tags", "on"];
+const METADATA: &[&str] = &[
+    "on_no_data",
+    "enforcement",
+    "dry_run",
+    "because",
+    "description",
+    "tags",
+    "on",
+];
 
 /// Compile every checked pack. `scorers` must already hold the scorers of
 /// every pack (see [`crate::load`]).
 pub fn compile(checked: &Checked, sources: &SourceMap, scorers: &Scorers) -> Vec<CompiledPack> {
-    checked.packs.iter().map(|p| compile_pack(p, checked, sources, scorers)).collect()
+    checked
+        .packs
+        .iter()
+        .map(|p| compile_pack(p, checked, sources, scorers))
+        .collect()
 }
 
 struct Cx<'a> {
@@ -26,7 +38,12 @@ struct Cx<'a> {
     scorers: BTreeMap<String, usize>,
 }
 
-fn compile_pack(pack: &CheckedPack, checked: &Checked, sources: &SourceMap, scorers: &Scorers) -> CompiledPack {
+fn compile_pack(
+    pack: &CheckedPack,
+    checked: &Checked,
+    sources: &SourceMap,
+    scorers: &Scorers,
+) -> CompiledPack {
     let mut cx = Cx {
         pack,
         checked,
@@ -48,12 +65,24 @@ fn compile_pack(pack: &CheckedPack, checked: &Checked, sources: &SourceMap, scor
     let imports = pack
         .imports
         .iter()
-        .map(|(alias, &j)| (alias.clone(), checked.packs.get(j).map(|p| p.consts.clone()).unwrap_or_default()))
+        .map(|(alias, &j)| {
+            (
+                alias.clone(),
+                checked
+                    .packs
+                    .get(j)
+                    .map(|p| p.consts.clone())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     CompiledPack {
         name: pack.name().to_string(),
         version: pack.ast.version.clone(),
-        file: sources.get(pack.ast.file).map(|f| f.path.clone()).unwrap_or_default(),
+        file: sources
+            .get(pack.ast.file)
+            .map(|f| f.path.clone())
+            .unwrap_or_default(),
         levels: pack.levels.clone(),
         root_names: cx.roots,
         blocks,
@@ -90,14 +119,23 @@ impl Cx<'_> {
     }
 
     fn block(&mut self, b: &Block, prefix: &str, out: &mut Vec<CBlock>) {
-        let Some(kind) = schema::kind(&b.kind.name) else { return };
-        let name = if prefix.is_empty() { b.name_str().to_string() } else { format!("{prefix}/{}", b.name_str()) };
+        let Some(kind) = schema::kind(&b.kind.name) else {
+            return;
+        };
+        let name = if prefix.is_empty() {
+            b.name_str().to_string()
+        } else {
+            format!("{prefix}/{}", b.name_str())
+        };
         let roots = block_roots(b, kind, &self.pack.ast);
         let value_of = |field: &str| -> Option<&Expr> { b.attr(field).map(|a| &a.value) };
         let bare = |field: &str| -> Option<String> {
             match value_of(field) {
                 Some(e) => bare_or_string(e),
-                None => kind.field(field).and_then(|f| f.default).map(|d| d.trim_matches('"').to_string()),
+                None => kind
+                    .field(field)
+                    .and_then(|f| f.default)
+                    .map(|d| d.trim_matches('"').to_string()),
             }
         };
         let condition = match kind.condition {
@@ -105,7 +143,14 @@ impl Cx<'_> {
             Condition::Field(f) => value_of(f).map(|e| {
                 let expr = self.expr(e, &roots, &mut Vec::new());
                 let leaves = self.leaves_of(e, &expr, &roots);
-                CCond { expr, ast: e.clone(), scope: None, threshold: None, text: tenet_dsl::fmt::expr_to_string(e), leaves }
+                CCond {
+                    expr,
+                    ast: e.clone(),
+                    scope: None,
+                    threshold: None,
+                    text: tenet_dsl::fmt::expr_to_string(e),
+                    leaves,
+                }
             }),
             Condition::Threshold => value_of("metric").and_then(|metric| {
                 let (op, bound_e) = match (value_of("above"), value_of("below")) {
@@ -115,8 +160,17 @@ impl Cx<'_> {
                 };
                 let bound = self.fold_static(bound_e);
                 let m = self.expr(metric, &roots, &mut Vec::new());
-                let text = format!("{} {} {}", tenet_dsl::fmt::expr_to_string(metric), op.symbol(), bound);
-                let cmp = CExpr::Cmp(op, Box::new(m.clone()), Box::new(CExpr::Const(bound.clone())));
+                let text = format!(
+                    "{} {} {}",
+                    tenet_dsl::fmt::expr_to_string(metric),
+                    op.symbol(),
+                    bound
+                );
+                let cmp = CExpr::Cmp(
+                    op,
+                    Box::new(m.clone()),
+                    Box::new(CExpr::Const(bound.clone())),
+                );
                 let reads = self.reads(metric, &roots);
                 let mut leaves = Vec::new();
                 let scope = value_of("when").cloned();
@@ -124,12 +178,32 @@ impl Cx<'_> {
                     Some(w) => {
                         let wc = self.expr(w, &roots, &mut Vec::new());
                         leaves.extend(self.leaves_of(w, &wc, &roots));
-                        (CExpr::And(Box::new(wc), Box::new(cmp.clone())), format!("{} and {text}", tenet_dsl::fmt::expr_to_string(w)))
+                        (
+                            CExpr::And(Box::new(wc), Box::new(cmp.clone())),
+                            format!("{} and {text}", tenet_dsl::fmt::expr_to_string(w)),
+                        )
                     }
                     None => (cmp.clone(), text.clone()),
                 };
-                leaves.push(Leaf { text: format!("{} {} {}", tenet_dsl::fmt::expr_to_string(metric), op.symbol(), bound), at: self.sources.location(metric.span), expr: cmp, reads });
-                Some(CCond { expr, ast: metric.clone(), scope, threshold: Some((op, bound)), text, leaves })
+                leaves.push(Leaf {
+                    text: format!(
+                        "{} {} {}",
+                        tenet_dsl::fmt::expr_to_string(metric),
+                        op.symbol(),
+                        bound
+                    ),
+                    at: self.sources.location(metric.span),
+                    expr: cmp,
+                    reads,
+                });
+                Some(CCond {
+                    expr,
+                    ast: metric.clone(),
+                    scope,
+                    threshold: Some((op, bound)),
+                    text,
+                    leaves,
+                })
             }),
         };
         let cond_field = match kind.condition {
@@ -138,27 +212,49 @@ impl Cx<'_> {
         };
         let mut effects = Vec::new();
         for field in kind.fields {
-            if METADATA.contains(&field.name) || Some(field.name) == cond_field || kind.level_fields.contains(&field.name) {
+            if METADATA.contains(&field.name)
+                || Some(field.name) == cond_field
+                || kind.level_fields.contains(&field.name)
+            {
                 continue;
             }
-            if kind.condition == Condition::Threshold && matches!(field.name, "metric" | "above" | "below" | "when") {
+            if kind.condition == Condition::Threshold
+                && matches!(field.name, "metric" | "above" | "below" | "when")
+            {
                 continue;
             }
             let written = value_of(field.name).cloned();
-            let ast = written.clone().or_else(|| field.default.and_then(default_expr));
+            let ast = written
+                .clone()
+                .or_else(|| field.default.and_then(default_expr));
             let Some(ast) = ast else { continue };
             let expr = match field.ty {
-                Ty::Level | Ty::Enum(_) | Ty::Ident | Ty::BlockRef(_) => {
-                    CExpr::Const(bare_or_string(&ast).map(|s| Value::str(&s)).unwrap_or_default())
-                }
+                Ty::Level | Ty::Enum(_) | Ty::Ident | Ty::BlockRef(_) => CExpr::Const(
+                    bare_or_string(&ast)
+                        .map(|s| Value::str(&s))
+                        .unwrap_or_default(),
+                ),
                 Ty::List(Ty::Level | Ty::Enum(_) | Ty::Ident | Ty::BlockRef(_)) => {
-                    CExpr::Const(Value::list(string_list(Some(&ast)).iter().map(|s| Value::str(s)).collect()))
+                    CExpr::Const(Value::list(
+                        string_list(Some(&ast))
+                            .iter()
+                            .map(|s| Value::str(s))
+                            .collect(),
+                    ))
                 }
                 ty if ty.is_dynamic() => self.expr(&ast, &roots, &mut Vec::new()),
                 _ => CExpr::Const(self.fold_static(&ast)),
             };
-            let keep_ast = if field.ty.is_dynamic() { Some(ast) } else { None };
-            effects.push(CAttr { name: field.name.to_string(), expr, ast: keep_ast });
+            let keep_ast = if field.ty.is_dynamic() {
+                Some(ast)
+            } else {
+                None
+            };
+            effects.push(CAttr {
+                name: field.name.to_string(),
+                expr,
+                ast: keep_ast,
+            });
         }
         let because = value_of("because").map(|e| CAttr {
             name: "because".into(),
@@ -168,7 +264,10 @@ impl Cx<'_> {
         let level = kind.level_fields.iter().find_map(|f| bare(f));
         let enforcement = kind.field("enforcement").and_then(|_| bare("enforcement"));
         let on_no_data = bare("on_no_data").unwrap_or_else(|| "ignore".into());
-        let dry_run = matches!(value_of("dry_run").map(|e| self.fold_static(e)), Some(Value::Bool(true)));
+        let dry_run = matches!(
+            value_of("dry_run").map(|e| self.fold_static(e)),
+            Some(Value::Bool(true))
+        );
         let at = self.sources.location(b.kind.span);
         for r in &roots {
             self.root_index(r);
@@ -192,12 +291,23 @@ impl Cx<'_> {
     }
 
     fn waiver(&mut self, b: &Block) -> CWaiver {
-        let roots = schema::kind("waiver").map(|k| block_roots(b, k, &self.pack.ast)).unwrap_or_default();
-        let s = |f: &str| b.attr(f).and_then(|a| bare_or_string(&a.value)).unwrap_or_default();
+        let roots = schema::kind("waiver")
+            .map(|k| block_roots(b, k, &self.pack.ast))
+            .unwrap_or_default();
+        let s = |f: &str| {
+            b.attr(f)
+                .and_then(|a| bare_or_string(&a.value))
+                .unwrap_or_default()
+        };
         CWaiver {
             name: b.name_str().to_string(),
             rules: string_list(b.attr("rules").map(|a| &a.value)),
-            when: b.attr("when").map(|a| (self.expr(&a.value, &roots, &mut Vec::new()), a.value.clone())),
+            when: b.attr("when").map(|a| {
+                (
+                    self.expr(&a.value, &roots, &mut Vec::new()),
+                    a.value.clone(),
+                )
+            }),
             owner: s("owner"),
             justification: s("justification"),
             expires: s("expires"),
@@ -209,7 +319,9 @@ impl Cx<'_> {
         CTest {
             name: b.name_str().to_string(),
             at: self.sources.location(b.kind.span),
-            input: get("input").map(|e| self.fold_static(e)).unwrap_or_default(),
+            input: get("input")
+                .map(|e| self.fold_static(e))
+                .unwrap_or_default(),
             expect: get("expect").map(|e| string_list(Some(e))),
             expect_risk: get("expect_risk").and_then(bare_or_string),
             expect_errors: match get("expect_errors").map(|e| self.fold_static(e)) {
@@ -237,7 +349,8 @@ impl Cx<'_> {
     fn pair_leaves(&mut self, e: &Expr, c: &CExpr, roots: &[String], out: &mut Vec<Leaf>) {
         match (&e.kind, c) {
             (ExprKind::Paren(x), _) => self.pair_leaves(x, c, roots, out),
-            (ExprKind::Binary(BinOp::And, a, b), CExpr::And(ca, cb)) | (ExprKind::Binary(BinOp::Or, a, b), CExpr::Or(ca, cb)) => {
+            (ExprKind::Binary(BinOp::And, a, b), CExpr::And(ca, cb))
+            | (ExprKind::Binary(BinOp::Or, a, b), CExpr::Or(ca, cb)) => {
                 self.pair_leaves(a, ca, roots, out);
                 self.pair_leaves(b, cb, roots, out);
             }
@@ -271,7 +384,8 @@ impl Cx<'_> {
     }
 
     fn expr_raw(&mut self, e: &Expr, roots: &[String], vars: &mut Vec<String>) -> CExpr {
-        let sub = |cx: &mut Self, x: &Expr, vars: &mut Vec<String>| Box::new(cx.expr(x, roots, vars));
+        let sub =
+            |cx: &mut Self, x: &Expr, vars: &mut Vec<String>| Box::new(cx.expr(x, roots, vars));
         match &e.kind {
             ExprKind::Lit(l) => CExpr::Const(tenet_dsl::interp::lit(l)),
             ExprKind::Paren(x) => *sub(self, x, vars),
@@ -280,7 +394,11 @@ impl Cx<'_> {
                     return CExpr::Var(i as u16);
                 }
                 if let Some(v) = self.pack.consts.get(n) {
-                    return if v.is_null() { CExpr::NullConst } else { CExpr::Const(v.clone()) };
+                    return if v.is_null() {
+                        CExpr::NullConst
+                    } else {
+                        CExpr::Const(v.clone())
+                    };
                 }
                 if roots.contains(n) {
                     return CExpr::Root(self.root_index(n));
@@ -291,7 +409,12 @@ impl Cx<'_> {
                 if let ExprKind::Name(alias) = &base.kind {
                     if !vars.contains(alias) && !roots.contains(alias) {
                         if let Some(&j) = self.pack.imports.get(alias) {
-                            let v = self.checked.packs.get(j).and_then(|p| p.consts.get(&field.name)).cloned();
+                            let v = self
+                                .checked
+                                .packs
+                                .get(j)
+                                .and_then(|p| p.consts.get(&field.name))
+                                .cloned();
                             return match v {
                                 Some(v) if !v.is_null() => CExpr::Const(v),
                                 _ => CExpr::NullConst,
@@ -320,15 +443,23 @@ impl Cx<'_> {
                     })
                     .collect(),
             ),
-            ExprKind::List(items) => CExpr::List(items.iter().map(|x| self.expr(x, roots, vars)).collect()),
+            ExprKind::List(items) => {
+                CExpr::List(items.iter().map(|x| self.expr(x, roots, vars)).collect())
+            }
             ExprKind::Map(entries) => CExpr::Map(
-                entries.iter().map(|(k, v)| (Arc::from(k.name.as_str()), self.expr(v, roots, vars))).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (Arc::from(k.name.as_str()), self.expr(v, roots, vars)))
+                    .collect(),
             ),
             ExprKind::Call(f, args) => {
                 let args: Vec<CExpr> = args.iter().map(|x| self.expr(x, roots, vars)).collect();
                 match tenet_dsl::builtins::lookup(&f.name) {
                     Some(b) => CExpr::Builtin(b.name, args),
-                    None => CExpr::Scorer(self.scorers.get(&f.name).copied().unwrap_or(usize::MAX), args),
+                    None => CExpr::Scorer(
+                        self.scorers.get(&f.name).copied().unwrap_or(usize::MAX),
+                        args,
+                    ),
                 }
             }
             ExprKind::Unary(UnOp::Not, x) => CExpr::Not(sub(self, x, vars)),
@@ -341,7 +472,9 @@ impl Cx<'_> {
                     BinOp::Matches => match *b {
                         // Compile a constant pattern once.
                         CExpr::Const(Value::Str(ref p)) => match regex::Regex::new(p) {
-                            Ok(r) => CExpr::Matches(a, Box::new(CExpr::Const(Value::Regex(Arc::new(r))))),
+                            Ok(r) => {
+                                CExpr::Matches(a, Box::new(CExpr::Const(Value::Regex(Arc::new(r)))))
+                            }
                             Err(_) => CExpr::Matches(a, b),
                         },
                         _ => CExpr::Matches(a, b),
@@ -350,7 +483,9 @@ impl Cx<'_> {
                     _ => CExpr::Cmp(*op, a, b),
                 }
             }
-            ExprKind::If(c, t, f) => CExpr::If(sub(self, c, vars), sub(self, t, vars), sub(self, f, vars)),
+            ExprKind::If(c, t, f) => {
+                CExpr::If(sub(self, c, vars), sub(self, t, vars), sub(self, f, vars))
+            }
             ExprKind::Quant(q, v, list, pred) => {
                 let l = sub(self, list, vars);
                 vars.push(v.name.clone());
@@ -363,8 +498,13 @@ impl Cx<'_> {
 }
 
 /// Maximal member chains rooted at an input root.
-fn collect_paths<'e>(e: &'e Expr, roots: &[String], bound: &mut Vec<String>, out: &mut Vec<&'e Expr>) {
-    fn root_of<'x>(e: &'x Expr) -> Option<&'x str> {
+fn collect_paths<'e>(
+    e: &'e Expr,
+    roots: &[String],
+    bound: &mut Vec<String>,
+    out: &mut Vec<&'e Expr>,
+) {
+    fn root_of(e: &Expr) -> Option<&str> {
         match &e.kind {
             ExprKind::Name(n) => Some(n),
             ExprKind::Member(b, _) => root_of(b),
@@ -373,7 +513,8 @@ fn collect_paths<'e>(e: &'e Expr, roots: &[String], bound: &mut Vec<String>, out
     }
     match &e.kind {
         ExprKind::Name(n) | ExprKind::Member(_, tenet_dsl::ast::Ident { name: n, .. })
-            if root_of(e).is_some_and(|r| roots.iter().any(|x| x == r) && !bound.iter().any(|b| b == r)) =>
+            if root_of(e)
+                .is_some_and(|r| roots.iter().any(|x| x == r) && !bound.iter().any(|b| b == r)) =>
         {
             let _ = n;
             out.push(e)
@@ -388,12 +529,16 @@ fn collect_paths<'e>(e: &'e Expr, roots: &[String], bound: &mut Vec<String>, out
             }
         }
         ExprKind::List(xs) => xs.iter().for_each(|x| collect_paths(x, roots, bound, out)),
-        ExprKind::Map(es) => es.iter().for_each(|(_, x)| collect_paths(x, roots, bound, out)),
+        ExprKind::Map(es) => es
+            .iter()
+            .for_each(|(_, x)| collect_paths(x, roots, bound, out)),
         ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
             collect_paths(a, roots, bound, out);
             collect_paths(b, roots, bound, out)
         }
-        ExprKind::Call(_, args) => args.iter().for_each(|x| collect_paths(x, roots, bound, out)),
+        ExprKind::Call(_, args) => args
+            .iter()
+            .for_each(|x| collect_paths(x, roots, bound, out)),
         ExprKind::Unary(_, x) | ExprKind::Paren(x) => collect_paths(x, roots, bound, out),
         ExprKind::If(a, b, c) => {
             collect_paths(a, roots, bound, out);
@@ -413,11 +558,16 @@ fn collect_paths<'e>(e: &'e Expr, roots: &[String], bound: &mut Vec<String>, out
 /// no error, and no missing-data read (which must stay visible at run time).
 fn fold(c: CExpr) -> CExpr {
     let closed = match &c {
-        CExpr::Const(_) | CExpr::NullConst | CExpr::Root(_) | CExpr::Var(_) | CExpr::Scorer(..) => false,
-        CExpr::Path(b, _) | CExpr::Not(b) | CExpr::Neg(b) => is_const(b),
-        CExpr::Index(a, b) | CExpr::And(a, b) | CExpr::Or(a, b) | CExpr::Cmp(_, a, b) | CExpr::Arith(_, a, b) | CExpr::Matches(a, b) => {
-            is_const(a) && is_const(b)
+        CExpr::Const(_) | CExpr::NullConst | CExpr::Root(_) | CExpr::Var(_) | CExpr::Scorer(..) => {
+            false
         }
+        CExpr::Path(b, _) | CExpr::Not(b) | CExpr::Neg(b) => is_const(b),
+        CExpr::Index(a, b)
+        | CExpr::And(a, b)
+        | CExpr::Or(a, b)
+        | CExpr::Cmp(_, a, b)
+        | CExpr::Arith(_, a, b)
+        | CExpr::Matches(a, b) => is_const(a) && is_const(b),
         CExpr::Template(parts) => parts.iter().all(|p| match p {
             CPart::Text(_) => true,
             CPart::Expr(x) => is_const(x),

@@ -110,7 +110,16 @@ pub trait Evaluator {
 
 /// The root values of a pack for one input.
 pub fn root_values(pack: &CompiledPack, input: &Value) -> Vec<Value> {
-    pack.root_names.iter().map(|r| if r == "input" { input.clone() } else { input.get(r) }).collect()
+    pack.root_names
+        .iter()
+        .map(|r| {
+            if r == "input" {
+                input.clone()
+            } else {
+                input.get(r)
+            }
+        })
+        .collect()
 }
 
 /// The fast path.
@@ -120,13 +129,17 @@ pub struct Compiled<'a> {
 
 impl<'a> Compiled<'a> {
     pub fn new(roots: &'a [Value], scorers: &'a [Arc<Scorer>]) -> Self {
-        Compiled { ctx: Ctx::new(roots, scorers) }
+        Compiled {
+            ctx: Ctx::new(roots, scorers),
+        }
     }
 }
 
 impl Evaluator for Compiled<'_> {
     fn cond(&mut self, block: &CBlock) -> (Result<bool, EvalError>, bool) {
-        let Some(c) = &block.condition else { return (Ok(false), false) };
+        let Some(c) = &block.condition else {
+            return (Ok(false), false);
+        };
         self.ctx.reset();
         let r = self.ctx.eval_bool(&c.expr);
         (r, self.ctx.missing)
@@ -136,14 +149,21 @@ impl Evaluator for Compiled<'_> {
         self.ctx.eval(&attr.expr)
     }
     fn waiver_when(&mut self, w: &CWaiver) -> Result<bool, EvalError> {
-        let Some((c, _)) = &w.when else { return Ok(true) };
+        let Some((c, _)) = &w.when else {
+            return Ok(true);
+        };
         self.ctx.reset();
         self.ctx.eval_bool(c)
     }
 }
 
 /// Decide with the compiled evaluator.
-pub fn decide(pack: &CompiledPack, input: &Value, scorers: &[Arc<Scorer>], opts: &DecideOptions) -> Decision {
+pub fn decide(
+    pack: &CompiledPack,
+    input: &Value,
+    scorers: &[Arc<Scorer>],
+    opts: &DecideOptions,
+) -> Decision {
     let roots = root_values(pack, input);
     let mut ev = Compiled::new(&roots, scorers);
     let mut d = decide_with(pack, &mut ev, opts);
@@ -182,7 +202,11 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
         let no_data_match;
         match result {
             Err(e) => {
-                d.errors.push(DecisionError { block: block.name.clone(), at: block.at.clone(), message: e.to_string() });
+                d.errors.push(DecisionError {
+                    block: block.name.clone(),
+                    at: block.at.clone(),
+                    message: e.to_string(),
+                });
                 continue;
             }
             Ok(true) => no_data_match = false,
@@ -252,8 +276,15 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
             waived_by: None,
         };
         // Waivers: the first live waiver that covers this block and whose scope holds.
-        for w in pack.waivers.iter().filter(|w| w.rules.iter().any(|r| *r == block.name)) {
-            let live = opts.now.as_deref().is_some_and(|now| day(now) < w.expires.as_str());
+        for w in pack
+            .waivers
+            .iter()
+            .filter(|w| w.rules.contains(&block.name))
+        {
+            let live = opts
+                .now
+                .as_deref()
+                .is_some_and(|now| day(now) < w.expires.as_str());
             if !live {
                 continue;
             }
@@ -290,17 +321,31 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
         .map(|(_, r)| r.to_string());
     d.blocking = !opts.dry_run
         && d.matched.iter().any(|m| {
-            !m.dry_run && matches!(m.enforcement.as_deref(), Some("hard_mandatory" | "soft_mandatory"))
+            !m.dry_run
+                && matches!(
+                    m.enforcement.as_deref(),
+                    Some("hard_mandatory" | "soft_mandatory")
+                )
         });
     d
 }
 
-fn trace(pack: &CompiledPack, roots: &[Value], scorers: &[Arc<Scorer>], d: &Decision) -> Vec<Trace> {
+fn trace(
+    pack: &CompiledPack,
+    roots: &[Value],
+    scorers: &[Arc<Scorer>],
+    d: &Decision,
+) -> Vec<Trace> {
     let mut ctx = Ctx::new(roots, scorers);
     let mut out = Vec::new();
     for block in &pack.blocks {
         let Some(c) = &block.condition else { continue };
-        let outcome = if d.matched.iter().chain(d.waived.iter()).any(|m| m.block == block.name) {
+        let outcome = if d
+            .matched
+            .iter()
+            .chain(d.waived.iter())
+            .any(|m| m.block == block.name)
+        {
             "matched"
         } else if d.inconclusive.contains(&block.name) {
             "inconclusive"
@@ -329,13 +374,29 @@ fn trace(pack: &CompiledPack, roots: &[Value], scorers: &[Arc<Scorer>], d: &Deci
                     .iter()
                     .map(|(text, e)| {
                         ctx.reset();
-                        (text.clone(), ctx.eval(e).map(|v| v.to_json()).unwrap_or(serde_json::Value::Null))
+                        (
+                            text.clone(),
+                            ctx.eval(e)
+                                .map(|v| v.to_json())
+                                .unwrap_or(serde_json::Value::Null),
+                        )
                     })
                     .collect();
-                Check { expr: leaf.text.clone(), at: leaf.at.clone(), held, reads }
+                Check {
+                    expr: leaf.text.clone(),
+                    at: leaf.at.clone(),
+                    held,
+                    reads,
+                }
             })
             .collect();
-        out.push(Trace { block: block.name.clone(), at: block.at.clone(), condition: c.text.clone(), outcome, checks });
+        out.push(Trace {
+            block: block.name.clone(),
+            at: block.at.clone(),
+            condition: c.text.clone(),
+            outcome,
+            checks,
+        });
     }
     out
 }

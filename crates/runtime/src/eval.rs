@@ -47,7 +47,13 @@ static NULL: Value = Value::Null;
 
 impl<'a> Ctx<'a> {
     pub fn new(roots: &'a [Value], scorers: &'a [Arc<Scorer>]) -> Self {
-        Ctx { roots, scorers, vars: Vec::new(), missing: false, steps_left: DEFAULT_STEP_LIMIT }
+        Ctx {
+            roots,
+            scorers,
+            vars: Vec::new(),
+            missing: false,
+            steps_left: DEFAULT_STEP_LIMIT,
+        }
     }
 
     /// Reset between evaluations of one decision.
@@ -67,7 +73,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// Evaluate a path without cloning intermediate values when its base is a root.
-    fn path_ref(&mut self, base: &CExpr, segs: &[Arc<str>]) -> Option<Result<Option<&'a Value>, EvalError>> {
+    fn path_ref(
+        &mut self,
+        base: &CExpr,
+        segs: &[Arc<str>],
+    ) -> Option<Result<Option<&'a Value>, EvalError>> {
         if let CExpr::Root(i) = base {
             let r = self.root(*i);
             if r.is_null() {
@@ -149,7 +159,9 @@ impl<'a> Ctx<'a> {
                     None => Err(EvalError::Function("scorer not loaded".into())),
                 }
             }
-            CExpr::Not(_) | CExpr::And(..) | CExpr::Or(..) | CExpr::Cmp(..) => self.eval_bool(e).map(Value::Bool),
+            CExpr::Not(_) | CExpr::And(..) | CExpr::Or(..) | CExpr::Cmp(..) => {
+                self.eval_bool(e).map(Value::Bool)
+            }
             CExpr::Neg(x) => value::negate(&self.eval(x)?),
             CExpr::Arith(op, a, b) => {
                 let (x, y) = (self.eval(a)?, self.eval(b)?);
@@ -186,7 +198,9 @@ impl<'a> Ctx<'a> {
                 let mut count = 0i64;
                 for item in items.iter() {
                     if self.steps_left == 0 {
-                        return Err(EvalError::Limit(format!("more than {DEFAULT_STEP_LIMIT} iterations")));
+                        return Err(EvalError::Limit(format!(
+                            "more than {DEFAULT_STEP_LIMIT} iterations"
+                        )));
                     }
                     self.steps_left -= 1;
                     self.vars.push(item.clone());

@@ -143,7 +143,12 @@ impl CompiledPack {
         let prefix = format!("{block}/");
         self.blocks
             .iter()
-            .filter(|b| b.kind == "window" && b.name.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+            .filter(|b| {
+                b.kind == "window"
+                    && b.name
+                        .strip_prefix(&prefix)
+                        .is_some_and(|rest| !rest.contains('/'))
+            })
             .map(|b| {
                 let map: BTreeMap<Arc<str>, Value> = b
                     .effects

@@ -46,7 +46,10 @@ pub enum LoadError {
     /// The files could not be read (exit code 2).
     Io(String),
     /// The rules have errors (exit code 1).
-    Rules { diags: Vec<Diagnostic>, sources: SourceMap },
+    Rules {
+        diags: Vec<Diagnostic>,
+        sources: SourceMap,
+    },
 }
 
 impl LoadError {
@@ -61,19 +64,28 @@ impl LoadError {
 /// Read every `.tenet` and `.rhai` file under `dir` (sorted by path).
 pub fn read_dir(dir: &Path) -> Result<Vec<RuleFile>, LoadError> {
     if !dir.is_dir() {
-        return Err(LoadError::Io(format!("`{}` is not a directory", dir.display())));
+        return Err(LoadError::Io(format!(
+            "`{}` is not a directory",
+            dir.display()
+        )));
     }
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| LoadError::Io(format!("cannot read `{}`: {e}", dir.display())))?;
+        let entry =
+            entry.map_err(|e| LoadError::Io(format!("cannot read `{}`: {e}", dir.display())))?;
         let p = entry.path();
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
         if !entry.file_type().is_file() || !(ext == "tenet" || ext == "rhai") {
             continue;
         }
-        let text = std::fs::read_to_string(p).map_err(|e| LoadError::Io(format!("cannot read `{}`: {e}", p.display())))?;
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| LoadError::Io(format!("cannot read `{}`: {e}", p.display())))?;
         let rel = p.strip_prefix(dir).unwrap_or(p);
-        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
+        let rel = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
         files.push(RuleFile { path: rel, text });
     }
     files.sort();
@@ -90,18 +102,33 @@ pub fn load_dir(dir: &Path) -> Result<Rules, LoadError> {
 /// Check, load scorers and compile in-memory rule files.
 pub fn load_files(files: Vec<RuleFile>, display_prefix: &str) -> Result<Rules, LoadError> {
     let mut sources = SourceMap::new();
-    let show = |p: &str| if display_prefix.is_empty() { p.to_string() } else { format!("{display_prefix}/{p}") };
+    let show = |p: &str| {
+        if display_prefix.is_empty() {
+            p.to_string()
+        } else {
+            format!("{display_prefix}/{p}")
+        }
+    };
     let mut pack_paths = Vec::new();
     for f in files.iter().filter(|f| f.path.ends_with(".tenet")) {
         sources.add(show(&f.path), f.text.as_str());
         pack_paths.push(f.path.clone());
     }
-    let checked = tenet_dsl::parse_and_check(&sources).map_err(|diags| LoadError::Rules { diags, sources: sources.clone() })?;
+    let checked = tenet_dsl::parse_and_check(&sources).map_err(|diags| LoadError::Rules {
+        diags,
+        sources: sources.clone(),
+    })?;
     let mut scorers = Scorers::default();
     let mut diags = Vec::new();
     for pack in &checked.packs {
-        let pack_path = pack_paths.get(pack.ast.file.0 as usize).cloned().unwrap_or_default();
-        let pack_dir = pack_path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+        let pack_path = pack_paths
+            .get(pack.ast.file.0 as usize)
+            .cloned()
+            .unwrap_or_default();
+        let pack_dir = pack_path
+            .rsplit_once('/')
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default();
         for item in &pack.ast.items {
             let Item::Block(b) = item else { continue };
             if b.kind.name != "scorer" {
@@ -117,10 +144,21 @@ pub fn load_files(files: Vec<RuleFile>, display_prefix: &str) -> Result<Rules, L
         return Err(LoadError::Rules { diags, sources });
     }
     let packs = compile(&checked, &sources, &scorers);
-    Ok(Rules { sources, checked, packs, scorers, files })
+    Ok(Rules {
+        sources,
+        checked,
+        packs,
+        scorers,
+        files,
+    })
 }
 
-fn load_scorer(b: &Block, pack: &str, pack_dir: &str, files: &[RuleFile]) -> Result<Scorer, Diagnostic> {
+fn load_scorer(
+    b: &Block,
+    pack: &str,
+    pack_dir: &str,
+    files: &[RuleFile],
+) -> Result<Scorer, Diagnostic> {
     let attr = |n: &str| b.attr(n).map(|a| &a.value);
     let int = |n: &str, d: i64| -> i64 {
         match attr(n).map(|e| tenet_dsl::interp::eval_const(e, &NoNames)) {
@@ -131,18 +169,31 @@ fn load_scorer(b: &Block, pack: &str, pack_dir: &str, files: &[RuleFile]) -> Res
     let script_expr = attr("script");
     let script = script_expr.and_then(bare_or_string).unwrap_or_default();
     let span = script_expr.map(|e| e.span).unwrap_or(b.kind.span);
-    let path = if pack_dir.is_empty() { script.clone() } else { format!("{pack_dir}/{script}") };
+    let path = if pack_dir.is_empty() {
+        script.clone()
+    } else {
+        format!("{pack_dir}/{script}")
+    };
     let path = normalize(&path);
     let Some(file) = files.iter().find(|f| f.path == path) else {
-        return Err(Diagnostic::new(Code::Io, span, format!("scorer script `{script}` not found"))
-            .label("no such file")
-            .help(format!("the path is relative to the pack's folder; expected `{path}` in the rules directory")));
+        return Err(Diagnostic::new(
+            Code::Io,
+            span,
+            format!("scorer script `{script}` not found"),
+        )
+        .label("no such file")
+        .help(format!(
+            "the path is relative to the pack's folder; expected `{path}` in the rules directory"
+        )));
     };
     let defaults = Limits::default();
     let limits = Limits {
         max_operations: int("max_operations", defaults.max_operations as i64).max(1) as u64,
-        max_call_depth: int("max_call_depth", defaults.max_call_depth as i64).clamp(1, 256) as usize,
-        max_string_size: match attr("max_string_size").map(|e| tenet_dsl::interp::eval_const(e, &NoNames)) {
+        max_call_depth: int("max_call_depth", defaults.max_call_depth as i64).clamp(1, 256)
+            as usize,
+        max_string_size: match attr("max_string_size")
+            .map(|e| tenet_dsl::interp::eval_const(e, &NoNames))
+        {
             Some(Ok(Value::Size(s))) => s as usize,
             _ => defaults.max_string_size,
         },
@@ -152,11 +203,17 @@ fn load_scorer(b: &Block, pack: &str, pack_dir: &str, files: &[RuleFile]) -> Res
             _ => defaults.timeout,
         },
     };
-    let function = attr("function").and_then(bare_or_string).unwrap_or_else(|| "score".into());
+    let function = attr("function")
+        .and_then(bare_or_string)
+        .unwrap_or_else(|| "score".into());
     Scorer::compile(b.name_str(), pack, &function, &file.text, limits).map_err(|e| {
-        Diagnostic::new(Code::InvalidValue, span, format!("scorer script `{script}` does not compile: {e}"))
-            .label("in this script")
-            .help("fix the script; `tenet check` compiles every scorer")
+        Diagnostic::new(
+            Code::InvalidValue,
+            span,
+            format!("scorer script `{script}` does not compile: {e}"),
+        )
+        .label("in this script")
+        .help("fix the script; `tenet check` compiles every scorer")
     })
 }
 

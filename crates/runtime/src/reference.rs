@@ -29,10 +29,21 @@ impl<'a> PackEnv<'a> {
             .iter()
             .filter_map(|(alias, &j)| checked.packs.get(j).map(|p| (alias.clone(), &p.consts)))
             .collect();
-        PackEnv { consts: &pack.consts, imports, roots: &[], input: None, scorers: BTreeMap::new() }
+        PackEnv {
+            consts: &pack.consts,
+            imports,
+            roots: &[],
+            input: None,
+            scorers: BTreeMap::new(),
+        }
     }
 
-    pub fn for_block(pack: &'a CompiledPack, roots: &'a [String], input: &'a Value, scorers: &[Arc<Scorer>]) -> Self {
+    pub fn for_block(
+        pack: &'a CompiledPack,
+        roots: &'a [String],
+        input: &'a Value,
+        scorers: &[Arc<Scorer>],
+    ) -> Self {
         PackEnv {
             consts: &pack.consts,
             imports: pack.imports.iter().map(|(k, v)| (k.clone(), v)).collect(),
@@ -54,7 +65,11 @@ impl Env for PackEnv<'_> {
         }
         if self.roots.iter().any(|r| r == name) {
             let input = self.input?;
-            return Some(if name == "input" { input.clone() } else { input.get(name) });
+            return Some(if name == "input" {
+                input.clone()
+            } else {
+                input.get(name)
+            });
         }
         None
     }
@@ -78,7 +93,9 @@ pub struct RefEvaluator<'a> {
 
 impl Evaluator for RefEvaluator<'_> {
     fn cond(&mut self, block: &CBlock) -> (Result<bool, EvalError>, bool) {
-        let Some(c) = &block.condition else { return (Ok(false), false) };
+        let Some(c) = &block.condition else {
+            return (Ok(false), false);
+        };
         let env = PackEnv::for_block(self.pack, &block.roots, self.input, self.scorers);
         let mut it = Interp::new(&env);
         if let Some(scope) = &c.scope {
@@ -109,7 +126,9 @@ impl Evaluator for RefEvaluator<'_> {
     }
 
     fn waiver_when(&mut self, w: &CWaiver) -> Result<bool, EvalError> {
-        let Some((_, ast)) = &w.when else { return Ok(true) };
+        let Some((_, ast)) = &w.when else {
+            return Ok(true);
+        };
         let env = PackEnv::for_block(self.pack, &self.pack.root_names, self.input, self.scorers);
         Interp::new(&env).eval(ast)?.truthy()
     }

@@ -52,7 +52,10 @@ pub struct Scorer {
 
 impl std::fmt::Debug for Scorer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scorer").field("name", &self.name).field("function", &self.function).finish()
+        f.debug_struct("Scorer")
+            .field("name", &self.name)
+            .field("function", &self.function)
+            .finish()
     }
 }
 
@@ -85,17 +88,33 @@ pub fn sandboxed_engine(limits: &Limits) -> Engine {
 
 impl Scorer {
     /// Compile a script. The error is a one-line message with the script position.
-    pub fn compile(name: &str, pack: &str, function: &str, source: &str, limits: Limits) -> Result<Scorer, String> {
+    pub fn compile(
+        name: &str,
+        pack: &str,
+        function: &str,
+        source: &str,
+        limits: Limits,
+    ) -> Result<Scorer, String> {
         let engine = sandboxed_engine(&limits);
         let ast = engine.compile(source).map_err(|e| e.to_string())?;
         if !ast.iter_functions().any(|f| f.name == function) {
             return Err(format!("the script defines no function `{function}`"));
         }
-        Ok(Scorer { name: name.to_string(), pack: pack.to_string(), function: function.to_string(), limits, engine, ast })
+        Ok(Scorer {
+            name: name.to_string(),
+            pack: pack.to_string(),
+            function: function.to_string(),
+            limits,
+            engine,
+            ast,
+        })
     }
 
     pub fn call(&self, args: &[Value]) -> Result<Value, EvalError> {
-        let fail = |message: String| EvalError::Scorer { name: self.name.clone(), message };
+        let fail = |message: String| EvalError::Scorer {
+            name: self.name.clone(),
+            message,
+        };
         let mut dyn_args = Vec::with_capacity(args.len());
         for a in args {
             dyn_args.push(rhai::serde::to_dynamic(a.to_json()).map_err(|e| fail(e.to_string()))?);
@@ -103,24 +122,28 @@ impl Scorer {
         let started = Instant::now();
         let previous = CALL_START.with(|c| c.replace(Some(started)));
         let mut scope = Scope::new();
-        let result = self
-            .engine
-            .call_fn::<Dynamic>(&mut scope, &self.ast, &self.function, dyn_args);
+        let result =
+            self.engine
+                .call_fn::<Dynamic>(&mut scope, &self.ast, &self.function, dyn_args);
         CALL_START.with(|c| c.set(previous));
-        let result = result
-            .map_err(|e| {
-                let msg = match *e {
-                    rhai::EvalAltResult::ErrorTerminated(..) => {
-                        format!("stopped after {:?} (time limit {:?})", started.elapsed(), self.limits.timeout)
-                    }
-                    rhai::EvalAltResult::ErrorTooManyOperations(..) => {
-                        format!("more than {} operations", self.limits.max_operations)
-                    }
-                    other => other.to_string(),
-                };
-                fail(msg)
-            })?;
-        let json: serde_json::Value = rhai::serde::from_dynamic(&result).map_err(|e| fail(e.to_string()))?;
+        let result = result.map_err(|e| {
+            let msg = match *e {
+                rhai::EvalAltResult::ErrorTerminated(..) => {
+                    format!(
+                        "stopped after {:?} (time limit {:?})",
+                        started.elapsed(),
+                        self.limits.timeout
+                    )
+                }
+                rhai::EvalAltResult::ErrorTooManyOperations(..) => {
+                    format!("more than {} operations", self.limits.max_operations)
+                }
+                other => other.to_string(),
+            };
+            fail(msg)
+        })?;
+        let json: serde_json::Value =
+            rhai::serde::from_dynamic(&result).map_err(|e| fail(e.to_string()))?;
         Ok(Value::from_json(&json))
     }
 }
@@ -134,6 +157,11 @@ pub struct Scorers {
 impl Scorers {
     /// Name → index of the scorers declared in one pack.
     pub fn of_pack(&self, pack: &str) -> BTreeMap<String, usize> {
-        self.list.iter().enumerate().filter(|(_, s)| s.pack == pack).map(|(i, s)| (s.name.clone(), i)).collect()
+        self.list
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.pack == pack)
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect()
     }
 }

@@ -43,9 +43,17 @@ pub fn run_tests(rules: &Rules) -> TestReport {
     for pack in &rules.packs {
         let mut exercised: Vec<&str> = Vec::new();
         for t in &pack.tests {
-            let opts = DecideOptions { trace: false, now: t.now.clone(), dry_run: false };
+            let opts = DecideOptions {
+                trace: false,
+                now: t.now.clone(),
+                dry_run: false,
+            };
             let d = decide(pack, &t.input, rules.scorer_list(), &opts);
-            let mut r = RefEvaluator { pack, input: &t.input, scorers: rules.scorer_list() };
+            let mut r = RefEvaluator {
+                pack,
+                input: &t.input,
+                scorers: rules.scorer_list(),
+            };
             let reference = decide_with(pack, &mut r, &opts);
             let mut failures = Vec::new();
             let got: Vec<&str> = d.matched.iter().map(|m| m.block.as_str()).collect();
@@ -70,15 +78,24 @@ pub fn run_tests(rules: &Rules) -> TestReport {
                 if d.highest_risk.as_deref() != Some(risk.as_str()) {
                     failures.push(format!(
                         "expected highest risk `{risk}`, got {}",
-                        d.highest_risk.as_deref().map(|r| format!("`{r}`")).unwrap_or_else(|| "none".into())
+                        d.highest_risk
+                            .as_deref()
+                            .map(|r| format!("`{r}`"))
+                            .unwrap_or_else(|| "none".into())
                     ));
                 }
             }
             let want_errors = t.expect_errors.unwrap_or(0);
             if d.errors.len() as i64 != want_errors {
-                failures.push(format!("expected {want_errors} evaluation error(s), got {}", d.errors.len()));
+                failures.push(format!(
+                    "expected {want_errors} evaluation error(s), got {}",
+                    d.errors.len()
+                ));
                 for e in &d.errors {
-                    failures.push(format!("  error in `{}` ({}): {}", e.block, e.at, e.message));
+                    failures.push(format!(
+                        "  error in `{}` ({}): {}",
+                        e.block, e.at, e.message
+                    ));
                 }
             }
             if reference != d {
@@ -94,7 +111,9 @@ pub fn run_tests(rules: &Rules) -> TestReport {
         }
         for b in &pack.blocks {
             if b.condition.is_some() && !exercised.contains(&b.name.as_str()) {
-                report.unexercised.push(format!("{}: {} {} ({})", pack.name, b.kind, b.name, b.at));
+                report
+                    .unexercised
+                    .push(format!("{}: {} {} ({})", pack.name, b.kind, b.name, b.at));
             }
         }
     }

@@ -3,9 +3,12 @@
 //! on generated expressions and inputs), diagnostics snapshots, scorer
 //! limits and bundles. One test binary for the crate (fast to link).
 
-mod common;
+// Tests and benches may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod agreement;
 mod bundles;
 mod cases;
+mod common;
 mod diagnostics;
 mod scorers;

@@ -122,10 +122,21 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check { dir } => cmd_check(&dir),
         Command::Test { dir, format } => cmd_test(&dir, format),
-        Command::Eval { rules, pack, input, no_trace, now, dry_run } => cmd_eval(&rules, &pack, &input, !no_trace, now, dry_run),
+        Command::Eval {
+            rules,
+            pack,
+            input,
+            no_trace,
+            now,
+            dry_run,
+        } => cmd_eval(&rules, &pack, &input, !no_trace, now, dry_run),
         Command::Fmt { check, paths } => cmd_fmt(check, paths),
-        Command::Bundle { command: BundleCommand::Build { dir, output } } => cmd_bundle_build(&dir, &output),
-        Command::Bundle { command: BundleCommand::Verify { file } } => cmd_bundle_verify(&file),
+        Command::Bundle {
+            command: BundleCommand::Build { dir, output },
+        } => cmd_bundle_build(&dir, &output),
+        Command::Bundle {
+            command: BundleCommand::Verify { file },
+        } => cmd_bundle_verify(&file),
         Command::Kinds { kind } => cmd_kinds(kind.as_deref()),
     };
     ExitCode::from(code)
@@ -141,7 +152,11 @@ fn print_diagnostics(diags: &[diag::Diagnostic], sources: &SourceMap) {
         let _ = write!(err, "{}", diag::render_plain(diags, sources));
     }
     let n = diags.len();
-    let _ = writeln!(err, "error: {n} problem{} found", if n == 1 { "" } else { "s" });
+    let _ = writeln!(
+        err,
+        "error: {n} problem{} found",
+        if n == 1 { "" } else { "s" }
+    );
 }
 
 /// Load rules, printing what went wrong. `Err` carries the exit code.
@@ -163,7 +178,12 @@ fn cmd_check(dir: &Path) -> u8 {
     match load_rules(dir) {
         Ok(r) => {
             let blocks: usize = r.packs.iter().map(|p| p.blocks.len()).sum();
-            println!("ok: {} pack(s), {} block(s) in {}", r.packs.len(), blocks, dir.display());
+            println!(
+                "ok: {} pack(s), {} block(s) in {}",
+                r.packs.len(),
+                blocks,
+                dir.display()
+            );
             0
         }
         Err(c) => c,
@@ -177,7 +197,10 @@ fn cmd_test(dir: &Path, format: Format) -> u8 {
     };
     let report = testing::run_tests(&rules);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
         Format::Text => {
             for r in &report.results {
                 if r.passed {
@@ -207,7 +230,10 @@ fn cmd_test(dir: &Path, format: Format) -> u8 {
 
 fn today() -> String {
     // Days since the epoch → civil date (UTC), without a date crate in the binary.
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -221,7 +247,14 @@ fn today() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn cmd_eval(rules_dir: &Path, pack: &str, input: &Path, trace: bool, now: Option<String>, dry_run: bool) -> u8 {
+fn cmd_eval(
+    rules_dir: &Path,
+    pack: &str,
+    input: &Path,
+    trace: bool,
+    now: Option<String>,
+    dry_run: bool,
+) -> u8 {
     let text = if input.as_os_str() == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -241,12 +274,21 @@ fn cmd_eval(rules_dir: &Path, pack: &str, input: &Path, trace: bool, now: Option
     let json: serde_json::Value = match serde_json::from_str(&text) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("error: `{}` is not valid JSON: {e} (at {}:{}:{})", input.display(), input.display(), e.line(), e.column());
+            eprintln!(
+                "error: `{}` is not valid JSON: {e} (at {}:{}:{})",
+                input.display(),
+                input.display(),
+                e.line(),
+                e.column()
+            );
             return 2;
         }
     };
     if !json.is_object() {
-        eprintln!("error: `{}` must hold a JSON object (the input facts)", input.display());
+        eprintln!(
+            "error: `{}` must hold a JSON object (the input facts)",
+            input.display()
+        );
         return 2;
     }
     let rules = match load_rules(rules_dir) {
@@ -255,11 +297,19 @@ fn cmd_eval(rules_dir: &Path, pack: &str, input: &Path, trace: bool, now: Option
     };
     let Some(p) = rules.pack(pack) else {
         let names: Vec<&str> = rules.packs.iter().map(|p| p.name.as_str()).collect();
-        eprintln!("error: no pack named `{pack}` in {}; packs are: {}", rules_dir.display(), names.join(", "));
+        eprintln!(
+            "error: no pack named `{pack}` in {}; packs are: {}",
+            rules_dir.display(),
+            names.join(", ")
+        );
         return 2;
     };
     let input = tenet_runtime::dsl::Value::from_json(&json);
-    let opts = decision::DecideOptions { trace, now: Some(now.unwrap_or_else(today)), dry_run };
+    let opts = decision::DecideOptions {
+        trace,
+        now: Some(now.unwrap_or_else(today)),
+        dry_run,
+    };
     let d = decision::decide(p, &input, rules.scorer_list(), &opts);
     println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
     0
@@ -285,7 +335,8 @@ fn walkdir_sorted(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| format!("cannot read `{}`: {e}", d.display()))?;
+        let entries =
+            std::fs::read_dir(&d).map_err(|e| format!("cannot read `{}`: {e}", d.display()))?;
         for e in entries {
             let e = e.map_err(|e| format!("cannot read `{}`: {e}", d.display()))?;
             let p = e.path();
@@ -301,8 +352,14 @@ fn walkdir_sorted(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tenet-tmp-{}", std::process::id()));
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
@@ -311,7 +368,11 @@ fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
-    let paths = if paths.is_empty() { vec![PathBuf::from("rules")] } else { paths };
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("rules")]
+    } else {
+        paths
+    };
     let files = match collect_tenet_files(&paths) {
         Ok(f) => f,
         Err(e) => {
@@ -359,7 +420,10 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
         }
     }
     if check && !changed.is_empty() {
-        eprintln!("{} file(s) are not formatted; run `tenet fmt`", changed.len());
+        eprintln!(
+            "{} file(s) are not formatted; run `tenet fmt`",
+            changed.len()
+        );
         return 1;
     }
     if changed.is_empty() {
@@ -369,9 +433,18 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
 }
 
 fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let rem = secs % 86_400;
-    format!("{}T{:02}:{:02}:{:02}Z", today(), rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        today(),
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 fn cmd_bundle_build(dir: &Path, output: &Path) -> u8 {
@@ -412,7 +485,13 @@ fn cmd_bundle_verify(file: &Path) -> u8 {
     let b: bundle::Bundle = match serde_json::from_str(&text) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: `{}` is not a tenet bundle: {e} (at {}:{}:{})", file.display(), file.display(), e.line(), e.column());
+            eprintln!(
+                "error: `{}` is not a tenet bundle: {e} (at {}:{}:{})",
+                file.display(),
+                file.display(),
+                e.line(),
+                e.column()
+            );
             return 2;
         }
     };
@@ -421,7 +500,11 @@ fn cmd_bundle_verify(file: &Path) -> u8 {
         for p in &problems {
             eprintln!("mismatch: {p}");
         }
-        eprintln!("error: bundle `{}` failed verification ({} problem(s))", file.display(), problems.len());
+        eprintln!(
+            "error: bundle `{}` failed verification ({} problem(s))",
+            file.display(),
+            problems.len()
+        );
         return 1;
     }
     if let Err(e) = bundle::load(&b, &file.display().to_string()) {
@@ -431,7 +514,11 @@ fn cmd_bundle_verify(file: &Path) -> u8 {
         }
         return 1;
     }
-    println!("ok: {} input(s), sha256 {}", b.fingerprint.inputs.len(), b.fingerprint.hash);
+    println!(
+        "ok: {} input(s), sha256 {}",
+        b.fingerprint.inputs.len(),
+        b.fingerprint.hash
+    );
     0
 }
 
@@ -450,16 +537,28 @@ fn cmd_kinds(kind: Option<&str>) -> u8 {
                 return 2;
             };
             println!("{} ({}): {}", k.kind, k.module, k.doc);
-            let parents: Vec<&str> = k.parents.iter().map(|p| if p.is_empty() { "top level" } else { p }).collect();
+            let parents: Vec<&str> = k
+                .parents
+                .iter()
+                .map(|p| if p.is_empty() { "top level" } else { p })
+                .collect();
             println!("appears in: {}", parents.join(", "));
             println!("fields:");
             for f in k.fields {
                 let note = if f.required {
                     "required".to_string()
                 } else {
-                    f.default.map(|d| format!("default {d}")).unwrap_or_else(|| "optional".into())
+                    f.default
+                        .map(|d| format!("default {d}"))
+                        .unwrap_or_else(|| "optional".into())
                 };
-                println!("  {:<22} {:<40} {:<22} {}", f.name, f.ty.describe(), note, f.doc);
+                println!(
+                    "  {:<22} {:<40} {:<22} {}",
+                    f.name,
+                    f.ty.describe(),
+                    note,
+                    f.doc
+                );
             }
             0
         }

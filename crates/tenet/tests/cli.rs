@@ -1,6 +1,9 @@
 //! Whole-process tests of the `tenet` binary: arguments, exit code, stdout
 //! and stderr. Snapshots live in `snapshots/cli/`.
 
+// Tests and benches may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,7 +22,12 @@ fn tenet(args: &[&str]) -> Run {
 }
 
 fn tenet_in(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tenet")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tenet"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -31,7 +39,10 @@ fn snap(name: &str, run: &Run) {
     let mut s = insta::Settings::clone_current();
     s.set_snapshot_path(root().join("snapshots/cli"));
     s.set_prepend_module_to_snapshot(false);
-    let text = format!("exit: {}\n--- stdout\n{}--- stderr\n{}", run.code, run.stdout, run.stderr);
+    let text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        run.code, run.stdout, run.stderr
+    );
     s.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
@@ -47,9 +58,25 @@ fn test_runs_every_bundled_rule_test_and_leaves_no_rule_unexercised() {
     let r = tenet(&["test"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains(" passed, 0 failed"), "{}", r.stdout);
-    assert!(!r.stdout.contains("rules no test exercises"), "{}", r.stdout);
-    let passed: usize = r.stdout.lines().last().unwrap().split(' ').next().unwrap().parse().unwrap();
-    assert!(passed >= 40, "expected the bundled packs to carry real tests, found {passed}");
+    assert!(
+        !r.stdout.contains("rules no test exercises"),
+        "{}",
+        r.stdout
+    );
+    let passed: usize = r
+        .stdout
+        .lines()
+        .last()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        passed >= 40,
+        "expected the bundled packs to carry real tests, found {passed}"
+    );
 }
 
 #[test]
@@ -63,12 +90,26 @@ fn check_reports_every_problem_with_location_and_exit_1() {
 fn check_of_a_missing_directory_is_exit_2() {
     let r = tenet(&["check", "no/such/dir"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("`no/such/dir` is not a directory"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`no/such/dir` is not a directory"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn eval_prints_the_decision_with_a_trace() {
-    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", "fixtures/cli/input.json", "--now", "2026-11-25"]);
+    let r = tenet(&[
+        "eval",
+        "--rules",
+        "fixtures/cli/rules",
+        "--pack",
+        "export",
+        "--input",
+        "fixtures/cli/input.json",
+        "--now",
+        "2026-11-25",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let d: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(d["highest_risk"], "high");
@@ -79,7 +120,16 @@ fn eval_prints_the_decision_with_a_trace() {
 #[test]
 fn eval_reads_standard_input() {
     let out = Command::new(env!("CARGO_BIN_EXE_tenet"))
-        .args(["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", "-", "--no-trace"])
+        .args([
+            "eval",
+            "--rules",
+            "fixtures/cli/rules",
+            "--pack",
+            "export",
+            "--input",
+            "-",
+            "--no-trace",
+        ])
         .current_dir(root())
         .stdin(std::fs::File::open(root().join("fixtures/cli/input.json")).unwrap())
         .output()
@@ -95,16 +145,48 @@ fn eval_rejects_bad_input_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"action\": ").unwrap();
-    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", bad.to_str().unwrap()]);
+    let r = tenet(&[
+        "eval",
+        "--rules",
+        "fixtures/cli/rules",
+        "--pack",
+        "export",
+        "--input",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("is not valid JSON") && r.stderr.contains(":1:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is not valid JSON") && r.stderr.contains(":1:"),
+        "{}",
+        r.stderr
+    );
     std::fs::write(&bad, "[1, 2]").unwrap();
-    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "export", "--input", bad.to_str().unwrap()]);
+    let r = tenet(&[
+        "eval",
+        "--rules",
+        "fixtures/cli/rules",
+        "--pack",
+        "export",
+        "--input",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("must hold a JSON object"), "{}", r.stderr);
-    let r = tenet(&["eval", "--rules", "fixtures/cli/rules", "--pack", "nope", "--input", "fixtures/cli/input.json"]);
+    let r = tenet(&[
+        "eval",
+        "--rules",
+        "fixtures/cli/rules",
+        "--pack",
+        "nope",
+        "--input",
+        "fixtures/cli/input.json",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no pack named `nope`") && r.stderr.contains("export"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no pack named `nope`") && r.stderr.contains("export"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -130,12 +212,23 @@ fn fmt_check_lists_unformatted_files_then_fmt_fixes_them() {
     std::fs::write(&file, messy).unwrap();
     let r = tenet_in(dir.path(), &["fmt", "--check", "."]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("would reformat ./p.tenet"), "{}", r.stdout);
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), messy, "--check must not write");
+    assert!(
+        r.stdout.contains("would reformat ./p.tenet"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        messy,
+        "--check must not write"
+    );
     let r = tenet_in(dir.path(), &["fmt", "."]);
     assert_eq!(r.code, 0);
     let formatted = std::fs::read_to_string(&file).unwrap();
-    assert!(formatted.contains("  when input.x > 1 # keep me\n"), "{formatted}");
+    assert!(
+        formatted.contains("  when input.x > 1 # keep me\n"),
+        "{formatted}"
+    );
     let r = tenet_in(dir.path(), &["fmt", "--check", "."]);
     assert_eq!(r.code, 0, "{}", r.stdout);
 }
@@ -156,7 +249,13 @@ fn fmt_refuses_a_file_that_does_not_parse_and_leaves_it_alone() {
 fn bundle_build_and_verify_round_trip_and_tampering_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("b.json");
-    let r = tenet(&["bundle", "build", "fixtures/cli/rules", "-o", out.to_str().unwrap()]);
+    let r = tenet(&[
+        "bundle",
+        "build",
+        "fixtures/cli/rules",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -166,7 +265,11 @@ fn bundle_build_and_verify_round_trip_and_tampering_is_caught() {
     std::fs::write(&out, tampered).unwrap();
     let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("does not match its recorded sha256"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not match its recorded sha256"),
+        "{}",
+        r.stderr
+    );
     std::fs::write(&out, "not json").unwrap();
     let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
     assert_eq!(r.code, 2);
@@ -176,7 +279,13 @@ fn bundle_build_and_verify_round_trip_and_tampering_is_caught() {
 fn bundle_build_of_broken_rules_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("b.json");
-    let r = tenet(&["bundle", "build", "fixtures/cli/broken", "-o", out.to_str().unwrap()]);
+    let r = tenet(&[
+        "bundle",
+        "build",
+        "fixtures/cli/broken",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 1);
     assert!(!out.exists());
 }
@@ -194,8 +303,33 @@ fn usage_errors_exit_2_and_help_exits_0() {
 fn kinds_lists_the_schema_table() {
     let r = tenet(&["kinds"]);
     assert_eq!(r.code, 0);
-    for k in ["rule", "taxonomy", "action", "threshold", "profile", "factor", "badge", "baseline", "setting", "watcher", "correlate", "rollout", "stage", "guard", "masking", "scorer", "waiver", "window", "hysteresis", "gate", "test"] {
-        assert!(r.stdout.lines().any(|l| l.starts_with(&format!("{k} "))), "missing kind {k}");
+    for k in [
+        "rule",
+        "taxonomy",
+        "action",
+        "threshold",
+        "profile",
+        "factor",
+        "badge",
+        "baseline",
+        "setting",
+        "watcher",
+        "correlate",
+        "rollout",
+        "stage",
+        "guard",
+        "masking",
+        "scorer",
+        "waiver",
+        "window",
+        "hysteresis",
+        "gate",
+        "test",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l.starts_with(&format!("{k} "))),
+            "missing kind {k}"
+        );
     }
     let r = tenet(&["kinds", "nope"]);
     assert_eq!(r.code, 2);

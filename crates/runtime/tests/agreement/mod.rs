@@ -19,11 +19,32 @@ fn leaf(bound: bool) -> BoxedStrategy<String> {
         ]
         .boxed(),
         (-5i64..50).prop_map(|n| n.to_string()).boxed(),
-        prop_oneof![Just("1.5"), Just("0.0"), Just("2.25")].prop_map(String::from).boxed(),
-        prop_oneof![Just("\"a\""), Just("\"abc\""), Just("\"\""), Just("\"x{input.a}\"")].prop_map(String::from).boxed(),
-        prop_oneof![Just("true"), Just("false")].prop_map(String::from).boxed(),
-        prop_oneof![Just("30m"), Just("90s"), Just("5%"), Just("10MB"), Just("1.2.3")].prop_map(String::from).boxed(),
-        prop_oneof![Just("[1, 2, 3]"), Just("[]"), Just("{k: 1}")].prop_map(String::from).boxed(),
+        prop_oneof![Just("1.5"), Just("0.0"), Just("2.25")]
+            .prop_map(String::from)
+            .boxed(),
+        prop_oneof![
+            Just("\"a\""),
+            Just("\"abc\""),
+            Just("\"\""),
+            Just("\"x{input.a}\"")
+        ]
+        .prop_map(String::from)
+        .boxed(),
+        prop_oneof![Just("true"), Just("false")]
+            .prop_map(String::from)
+            .boxed(),
+        prop_oneof![
+            Just("30m"),
+            Just("90s"),
+            Just("5%"),
+            Just("10MB"),
+            Just("1.2.3")
+        ]
+        .prop_map(String::from)
+        .boxed(),
+        prop_oneof![Just("[1, 2, 3]"), Just("[]"), Just("{k: 1}")]
+            .prop_map(String::from)
+            .boxed(),
     ];
     if bound {
         options.push(prop_oneof![Just("x".to_string()), Just("x.size".to_string())].boxed());
@@ -37,8 +58,21 @@ fn expr(depth: u32, bound: bool) -> BoxedStrategy<String> {
     }
     let sub = move || expr(depth - 1, bound);
     let ops = prop_oneof![
-        Just("and"), Just("or"), Just("=="), Just("!="), Just("<"), Just("<="), Just(">"), Just(">="),
-        Just("in"), Just("not in"), Just("+"), Just("-"), Just("*"), Just("/"), Just("matches")
+        Just("and"),
+        Just("or"),
+        Just("=="),
+        Just("!="),
+        Just("<"),
+        Just("<="),
+        Just(">"),
+        Just(">="),
+        Just("in"),
+        Just("not in"),
+        Just("+"),
+        Just("-"),
+        Just("*"),
+        Just("/"),
+        Just("matches")
     ];
     prop_oneof![
         3 => leaf(bound),
@@ -61,7 +95,8 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         (-3i64..40).prop_map(serde_json::Value::from),
-        prop_oneof![Just("a"), Just("abc"), Just("30m"), Just("1.2.3"), Just("")].prop_map(serde_json::Value::from),
+        prop_oneof![Just("a"), Just("abc"), Just("30m"), Just("1.2.3"), Just("")]
+            .prop_map(serde_json::Value::from),
         (0.0f64..10.0).prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(2, 8, 3, |inner| {
@@ -73,15 +108,20 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 fn input() -> impl Strategy<Value = serde_json::Value> {
-    (json_value(), json_value(), json_value(), prop::collection::vec(json_value(), 0..4), any::<bool>()).prop_map(
-        |(a, c, s, xs, drop)| {
+    (
+        json_value(),
+        json_value(),
+        json_value(),
+        prop::collection::vec(json_value(), 0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(a, c, s, xs, drop)| {
             let mut m = serde_json::json!({"a": a, "b": {"c": c}, "s": s, "xs": xs});
             if drop {
                 m.as_object_mut().map(|o| o.remove("a"));
             }
             m
-        },
-    )
+        })
 }
 
 proptest! {
@@ -107,8 +147,17 @@ fn the_generator_produces_checkable_expressions() {
     let mut ok = 0;
     for _ in 0..200 {
         let e = expr(3, false).new_tree(&mut runner).unwrap().current();
-        let src = format!("tenet 1\npack t version \"1.0.0\"\nrule r {{\n  when true\n  emit {e}\n}}\n");
-        if load_files(vec![RuleFile { path: "g.tenet".into(), text: src }], "").is_ok() {
+        let src =
+            format!("tenet 1\npack t version \"1.0.0\"\nrule r {{\n  when true\n  emit {e}\n}}\n");
+        if load_files(
+            vec![RuleFile {
+                path: "g.tenet".into(),
+                text: src,
+            }],
+            "",
+        )
+        .is_ok()
+        {
             ok += 1;
         }
     }

@@ -28,14 +28,27 @@ fn build_from_copy(created_at: &str) -> Bundle {
 
 #[test]
 fn same_files_give_the_same_hash_wherever_and_whenever() {
-    let a = bundle::build(&load_dir(&root().join("rules")).unwrap(), "2026-01-01T00:00:00Z");
+    let a = bundle::build(
+        &load_dir(&root().join("rules")).unwrap(),
+        "2026-01-01T00:00:00Z",
+    );
     let b = build_from_copy("2030-06-06T12:00:00Z");
     assert_eq!(a.fingerprint.hash, b.fingerprint.hash);
     assert_eq!(a.fingerprint.inputs, b.fingerprint.inputs);
     assert_ne!(a.fingerprint.created_at, b.fingerprint.created_at);
     assert_eq!(a.fingerprint.algo, "sha256");
-    assert!(a.fingerprint.inputs.iter().any(|i| i.path == "safety-workflows/safety.tenet"));
-    assert!(a.fingerprint.inputs.iter().any(|i| i.path.ends_with(".rhai")), "scorer scripts are inputs too");
+    assert!(a
+        .fingerprint
+        .inputs
+        .iter()
+        .any(|i| i.path == "safety-workflows/safety.tenet"));
+    assert!(
+        a.fingerprint
+            .inputs
+            .iter()
+            .any(|i| i.path.ends_with(".rhai")),
+        "scorer scripts are inputs too"
+    );
     assert!(bundle::verify(&a).is_empty());
 }
 
@@ -53,8 +66,18 @@ fn a_changed_byte_changes_the_hash_and_fails_verification() {
     let original = b.fingerprint.hash.clone();
     b.files[0].text.push(' ');
     let problems = bundle::verify(&b);
-    assert!(problems.iter().any(|p| p.contains("does not match its recorded sha256")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("fingerprint hash mismatch")), "{problems:?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("does not match its recorded sha256")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("fingerprint hash mismatch")),
+        "{problems:?}"
+    );
     let rules = bundle::load(&b, "b").unwrap();
     assert_ne!(bundle::build(&rules, "t").fingerprint.hash, original);
 }
@@ -63,10 +86,14 @@ fn a_changed_byte_changes_the_hash_and_fails_verification() {
 fn a_removed_file_and_a_forged_hash_are_reported() {
     let mut b = bundle::build(&load_dir(&root().join("rules")).unwrap(), "t");
     b.files.pop();
-    assert!(bundle::verify(&b).iter().any(|p| p.contains("missing from the bundle")));
+    assert!(bundle::verify(&b)
+        .iter()
+        .any(|p| p.contains("missing from the bundle")));
     let mut c = bundle::build(&load_dir(&root().join("rules")).unwrap(), "t");
     c.fingerprint.hash = "0".repeat(64);
-    assert!(bundle::verify(&c).iter().any(|p| p.contains("fingerprint hash mismatch")));
+    assert!(bundle::verify(&c)
+        .iter()
+        .any(|p| p.contains("fingerprint hash mismatch")));
 }
 
 #[test]

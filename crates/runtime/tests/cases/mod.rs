@@ -48,21 +48,36 @@ struct Want {
 fn run_case(case: &Case) -> Result<(), String> {
     let input = Value::from_json(case.input.as_ref().unwrap_or(&serde_json::json!({})));
     if let Some(expr) = &case.expr {
-        let src = format!("tenet 1\npack t version \"1.0.0\"\nrule r {{\n  when true\n  emit {expr}\n}}\n");
+        let src = format!(
+            "tenet 1\npack t version \"1.0.0\"\nrule r {{\n  when true\n  emit {expr}\n}}\n"
+        );
         let rules = load_one(&src);
         let d = decide_both(&rules, &input, case.now.clone());
         match (&case.value, &case.error) {
             (Some(want), None) => {
-                let m = d.matched.first().ok_or_else(|| format!("no match; errors: {:?}", d.errors))?;
-                let got = m.effects.get("emit").cloned().unwrap_or(serde_json::Value::Null);
+                let m = d
+                    .matched
+                    .first()
+                    .ok_or_else(|| format!("no match; errors: {:?}", d.errors))?;
+                let got = m
+                    .effects
+                    .get("emit")
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null);
                 if &got != want {
                     return Err(format!("expected {want}, got {got}"));
                 }
             }
             (None, Some(want)) => {
-                let e = d.errors.first().ok_or_else(|| format!("expected error `{want}`, got {:?}", d.matched))?;
+                let e = d
+                    .errors
+                    .first()
+                    .ok_or_else(|| format!("expected error `{want}`, got {:?}", d.matched))?;
                 if !e.message.contains(want.as_str()) {
-                    return Err(format!("expected error containing `{want}`, got `{}`", e.message));
+                    return Err(format!(
+                        "expected error containing `{want}`, got `{}`",
+                        e.message
+                    ));
                 }
             }
             _ => return Err("an expression case needs exactly one of `value` or `error`".into()),
@@ -73,24 +88,39 @@ fn run_case(case: &Case) -> Result<(), String> {
     let rules = load_one(pack);
     let d = decide_both(&rules, &input, case.now.clone());
     let want = case.want.as_ref().ok_or("a pack case needs `want`")?;
-    let names = |ms: &[tenet_runtime::decision::Match]| ms.iter().map(|m| m.block.clone()).collect::<Vec<_>>();
+    let names = |ms: &[tenet_runtime::decision::Match]| {
+        ms.iter().map(|m| m.block.clone()).collect::<Vec<_>>()
+    };
     if let Some(m) = &want.matched {
         if &names(&d.matched) != m {
-            return Err(format!("matched: expected {m:?}, got {:?}", names(&d.matched)));
+            return Err(format!(
+                "matched: expected {m:?}, got {:?}",
+                names(&d.matched)
+            ));
         }
     }
     if let Some(w) = &want.waived {
         if &names(&d.waived) != w {
-            return Err(format!("waived: expected {w:?}, got {:?}", names(&d.waived)));
+            return Err(format!(
+                "waived: expected {w:?}, got {:?}",
+                names(&d.waived)
+            ));
         }
     }
     if let Some(i) = &want.inconclusive {
         if &d.inconclusive != i {
-            return Err(format!("inconclusive: expected {i:?}, got {:?}", d.inconclusive));
+            return Err(format!(
+                "inconclusive: expected {i:?}, got {:?}",
+                d.inconclusive
+            ));
         }
     }
     if let Some(h) = &want.highest_risk {
-        let got = d.highest_risk.clone().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null);
+        let got = d
+            .highest_risk
+            .clone()
+            .map(serde_json::Value::String)
+            .unwrap_or(serde_json::Value::Null);
         if &got != h {
             return Err(format!("highest_risk: expected {h}, got {got}"));
         }
@@ -102,22 +132,38 @@ fn run_case(case: &Case) -> Result<(), String> {
     }
     let want_errors = want.errors.unwrap_or(0);
     if d.errors.len() != want_errors {
-        return Err(format!("errors: expected {want_errors}, got {:?}", d.errors));
+        return Err(format!(
+            "errors: expected {want_errors}, got {:?}",
+            d.errors
+        ));
     }
     if let Some(bs) = &want.because {
         for (block, text) in bs {
-            let m = d.matched.iter().find(|m| &m.block == block).ok_or(format!("`{block}` did not match"))?;
+            let m = d
+                .matched
+                .iter()
+                .find(|m| &m.block == block)
+                .ok_or(format!("`{block}` did not match"))?;
             if m.because.as_deref() != Some(text.as_str()) {
-                return Err(format!("because of `{block}`: expected {text:?}, got {:?}", m.because));
+                return Err(format!(
+                    "because of `{block}`: expected {text:?}, got {:?}",
+                    m.because
+                ));
             }
         }
     }
     if let Some(es) = &want.effects {
         for (block, effects) in es {
-            let m = d.matched.iter().find(|m| &m.block == block).ok_or(format!("`{block}` did not match"))?;
+            let m = d
+                .matched
+                .iter()
+                .find(|m| &m.block == block)
+                .ok_or(format!("`{block}` did not match"))?;
             let got = serde_json::to_value(&m.effects).unwrap_or_default();
             if &got != effects {
-                return Err(format!("effects of `{block}`: expected {effects}, got {got}"));
+                return Err(format!(
+                    "effects of `{block}`: expected {effects}, got {got}"
+                ));
             }
         }
     }
@@ -129,20 +175,38 @@ fn every_case_file_holds() {
     let dir = root().join("fixtures/eval");
     let mut failures = Vec::new();
     let mut count = 0;
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
-    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+    for path in paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
         let text = std::fs::read_to_string(path).unwrap();
-        let file: File = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let file: File =
+            serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for case in &file.cases {
             count += 1;
-            if let Err(e) = std::panic::catch_unwind(|| run_case(case)).unwrap_or_else(|_| Err("panicked".into())) {
-                failures.push(format!("{}: {}: {e}", path.file_name().unwrap().to_string_lossy(), case.note));
+            if let Err(e) = std::panic::catch_unwind(|| run_case(case))
+                .unwrap_or_else(|_| Err("panicked".into()))
+            {
+                failures.push(format!(
+                    "{}: {}: {e}",
+                    path.file_name().unwrap().to_string_lossy(),
+                    case.note
+                ));
             }
         }
     }
     assert!(count > 50, "expected the case corpus, found {count} cases");
-    assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -156,7 +220,10 @@ fn nested_window_blocks_decide_with_deny_wins() {
     let allows = |s: &str| tenet_runtime::dsl::window::allows(&windows, at(s)).unwrap();
     assert!(allows("2026-11-28T02:30:00Z").allowed);
     let denied = allows("2026-11-28T03:10:00Z");
-    assert!(!denied.allowed && denied.reason.contains("deny window"), "{denied:?}");
+    assert!(
+        !denied.allowed && denied.reason.contains("deny window"),
+        "{denied:?}"
+    );
     let outside = allows("2026-11-25T02:30:00Z");
     assert!(!outside.allowed && outside.reason.contains("outside every allow window"));
 }

@@ -3,12 +3,16 @@
 //! must carry the code the folder is named after.
 
 use crate::common::{root, snapshot_settings};
-use tenet_runtime::load::{read_dir, load_files, LoadError};
+use tenet_runtime::load::{load_files, read_dir, LoadError};
 
 #[test]
 fn every_error_class_renders_with_location_caret_and_help() {
     let base = root().join("fixtures/diagnostics");
-    let mut dirs: Vec<_> = std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     assert!(dirs.len() >= 20, "expected a fixture per error class");
     for dir in dirs {
@@ -19,13 +23,22 @@ fn every_error_class_renders_with_location_caret_and_help() {
             panic!("{case}: expected rule errors");
         };
         let rendered = tenet_runtime::dsl::diag::render_plain(&diags, &sources);
-        assert!(rendered.contains(&format!("tenet::{code}")), "{case}: no `tenet::{code}` in\n{rendered}");
+        assert!(
+            rendered.contains(&format!("tenet::{code}")),
+            "{case}: no `tenet::{code}` in\n{rendered}"
+        );
         for d in &diags {
             let loc = d.location(&sources);
-            assert!(loc.starts_with(&case) && loc.split(':').count() == 3, "{case}: location `{loc}`");
+            assert!(
+                loc.starts_with(&case) && loc.split(':').count() == 3,
+                "{case}: location `{loc}`"
+            );
             assert!(d.help.is_some(), "{case}: `{}` has no help", d.message);
         }
-        assert!(rendered.contains('^') || rendered.contains('─'), "{case}: no caret:\n{rendered}");
+        assert!(
+            rendered.contains('^') || rendered.contains('─'),
+            "{case}: no caret:\n{rendered}"
+        );
         snapshot_settings("diagnostics").bind(|| insta::assert_snapshot!(case.clone(), rendered));
     }
 }
@@ -34,6 +47,12 @@ fn every_error_class_renders_with_location_caret_and_help() {
 fn all_errors_of_a_run_are_reported_together() {
     let dir = root().join("fixtures/diagnostics/unknown-field__many");
     let files = read_dir(&dir).unwrap();
-    let Err(LoadError::Rules { diags, .. }) = load_files(files, "x") else { panic!() };
-    assert!(diags.len() >= 3, "expected several problems at once, got {}", diags.len());
+    let Err(LoadError::Rules { diags, .. }) = load_files(files, "x") else {
+        panic!()
+    };
+    assert!(
+        diags.len() >= 3,
+        "expected several problems at once, got {}",
+        diags.len()
+    );
 }
