@@ -7,19 +7,24 @@
 //! - [`decision`]: a pack's decision on one input, with its trace;
 //! - [`scorer`]: the rhai sandbox for pluggable scorers;
 //! - [`testing`]: `tenet test`;
-//! - [`bundle`]: fingerprinted bundle files.
+//! - [`bundle`]: fingerprinted bundle files;
+//! - [`diff`]: the semantic-diff module engine (artifacts → change facts →
+//!   risk by the `semantic_diff` pack → reports);
+//! - [`store`]: the embedded SQLite store (reports today).
 //!
-//! Module engines (semantic diff, safety workflows, ...) and the SQLite
-//! store arrive here in later issues, on top of these.
+//! The other module engines (safety workflows, ...) arrive in later issues,
+//! on top of these, in the same shape as [`diff`].
 
 pub mod bundle;
 pub mod compile;
 pub mod decision;
+pub mod diff;
 pub mod eval;
 pub mod ir;
 pub mod load;
 pub mod reference;
 pub mod scorer;
+pub mod store;
 pub mod testing;
 
 pub use decision::{decide, DecideOptions, Decision};

@@ -246,3 +246,20 @@ impl tenet_dsl::interp::Env for NoNames {
         None
     }
 }
+
+mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled_rules.rs"));
+}
+
+/// The rule files compiled into this binary (the repository's `rules/`).
+pub fn bundled_files() -> Vec<RuleFile> {
+    bundled::BUNDLED
+        .iter()
+        .map(|(path, text)| RuleFile { path: path.to_string(), text: text.to_string() })
+        .collect()
+}
+
+/// The bundled rules, checked and compiled; shown as `(bundled)/path`.
+pub fn load_bundled() -> Result<Rules, LoadError> {
+    load_files(bundled_files(), "(bundled)")
+}

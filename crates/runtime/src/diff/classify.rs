@@ -1,0 +1,111 @@
+//! Classification: the `semantic_diff` rule pack judges every change fact.
+//!
+//! Each fact becomes the input `{change: {...}}` of one decision. Of the
+//! blocks that match, the one with the highest risk by the pack's taxonomy
+//! names the risk, the rationale (its rendered `because`) and the rule's
+//! confidence, which is multiplied by the detector's own confidence (a
+//! guessed rename is less certain than a removal). A fact no rule matches is
+//! reported as unclassified, never given a level here: the pack's own
+//! `unknown-kind` rule is what catches kinds it does not know.
+
+use super::change::{ArtifactType, Change};
+use crate::bundle::{inputs_hash, sha256_hex, Input};
+use crate::decision::{decide, DecideOptions};
+use crate::ir::CompiledPack;
+use crate::load::Rules;
+use tenet_dsl::Value;
+
+/// The pack that classifies change facts.
+pub const PACK: &str = "semantic_diff";
+
+/// One judged change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The level, `None` when no rule matched.
+    pub risk: Option<String>,
+    pub rationale: String,
+    pub confidence: f64,
+    /// The rule that decided.
+    pub rule: Option<String>,
+    /// Rule errors met while deciding (the decision is still made from the rest).
+    pub errors: Vec<String>,
+}
+
+/// The classifier: a compiled `semantic_diff` pack and the fingerprint of
+/// the rules it came from.
+pub struct Classifier<'r> {
+    rules: &'r Rules,
+    pack: &'r CompiledPack,
+    pub fingerprint: String,
+}
+
+impl<'r> Classifier<'r> {
+    /// Uses the `semantic_diff` pack of `rules`; an error names what is missing.
+    pub fn new(rules: &'r Rules) -> Result<Self, String> {
+        let pack = rules.pack(PACK).ok_or_else(|| {
+            let names: Vec<&str> = rules.packs.iter().map(|p| p.name.as_str()).collect();
+            format!("the rules have no `{PACK}` pack (packs: {})", names.join(", "))
+        })?;
+        if pack.levels.is_empty() {
+            return Err(format!("the `{PACK}` pack declares no taxonomy"));
+        }
+        Ok(Classifier { rules, pack, fingerprint: fingerprint(rules) })
+    }
+
+    /// The taxonomy's levels, highest first.
+    pub fn levels(&self) -> &[String] {
+        &self.pack.levels
+    }
+
+    pub fn pack_version(&self) -> &str {
+        &self.pack.version
+    }
+
+    pub fn rank(&self, level: &str) -> usize {
+        self.pack.level_rank(level).unwrap_or(usize::MAX)
+    }
+
+    pub fn judge(&self, ty: ArtifactType, change: &Change) -> Verdict {
+        let input = Value::from_json(&change.to_input(ty));
+        let d = decide(self.pack, &input, self.rules.scorer_list(), &DecideOptions::default());
+        let errors: Vec<String> = d.errors.iter().map(|e| format!("{} ({}): {}", e.block, e.at, e.message)).collect();
+        let best = d
+            .matched
+            .iter()
+            .filter(|m| m.risk.is_some())
+            .min_by_key(|m| m.risk.as_deref().map(|r| self.rank(r)).unwrap_or(usize::MAX));
+        match best {
+            Some(m) => {
+                let rule_conf = m.effects.get("confidence").and_then(|v| v.as_f64()).unwrap_or(1.0);
+                Verdict {
+                    risk: m.risk.clone(),
+                    rationale: m.because.clone().unwrap_or_else(|| m.block.clone()),
+                    confidence: round2(rule_conf * change.detector_confidence),
+                    rule: Some(m.block.clone()),
+                    errors,
+                }
+            }
+            None => Verdict {
+                risk: None,
+                rationale: format!("no rule of the `{PACK}` pack matches `{}`", change.kind),
+                confidence: 0.0,
+                rule: None,
+                errors,
+            },
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The fingerprint hash of a set of rules: the bundle hash of its files.
+pub fn fingerprint(rules: &Rules) -> String {
+    let inputs: Vec<Input> = rules
+        .files
+        .iter()
+        .map(|f| Input { path: f.path.clone(), sha256: sha256_hex(f.text.as_bytes()) })
+        .collect();
+    inputs_hash(&inputs)
+}

@@ -1,0 +1,158 @@
+//! Semantic diff: what a change to an artifact *means*, judged by rules.
+//!
+//! Pipeline, one artifact pair at a time:
+//!
+//! 1. [`kind`]: the artifact's type, from configuration or detected from its
+//!    path and content (OpenAPI, JSON Schema, GraphQL SDL, YAML/JSON config,
+//!    tenet packs, prompts, feature flags);
+//! 2. a detector per type turns the base and head texts into [`Change`]
+//!    facts — [`openapi`], [`jsonschema`], [`graphql`], [`config`],
+//!    [`policy`], [`prompt`], [`flags`] — each with a stable `kind`, a path,
+//!    lines, before/after values and the facts a rule needs (direction,
+//!    required, deprecated...). Texts that differ while their meaning does
+//!    not (comments, whitespace, quoting) give one `comment.changed` or
+//!    `whitespace.changed` fact;
+//! 3. [`classify`]: every fact is decided by the `semantic_diff` rule pack,
+//!    which names its risk level, rationale and confidence. No risk level is
+//!    chosen in Rust;
+//! 4. [`report`]: the versioned report (`tenet.report/v1`), its Markdown
+//!    and release-notes renderings, and diff-on-diff between two reports.
+//!
+//! [`repo`] reads a repository's `tenet.yaml` and collects artifact pairs
+//! from two directories or two git trees ([`git`]).
+//!
+//! Detectors do no I/O and never panic on bad input: a text that does not
+//! parse is an [`ArtifactError`] with its side and position.
+
+pub mod change;
+pub mod classify;
+pub mod config;
+pub mod flags;
+pub mod graphql;
+pub mod jsonschema;
+pub mod kind;
+pub mod openapi;
+pub mod policy;
+pub mod prompt;
+pub mod report;
+pub mod repo;
+pub mod tree;
+
+pub use change::{ArtifactType, Change, Changes, Direction};
+pub use tree::{Node, ParseError};
+
+use std::fmt;
+
+/// Which text of a pair an error is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Base,
+    Head,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Base => "base",
+            Side::Head => "head",
+        }
+    }
+}
+
+/// An artifact that could not be read as its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactError {
+    pub side: Side,
+    pub error: ParseError,
+}
+
+impl ArtifactError {
+    pub fn base(error: ParseError) -> Self {
+        ArtifactError { side: Side::Base, error }
+    }
+    pub fn head(error: ParseError) -> Self {
+        ArtifactError { side: Side::Head, error }
+    }
+}
+
+impl fmt::Display for ArtifactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} version: {}", self.side.as_str(), self.error)
+    }
+}
+
+/// Per-artifact options from the repository configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// For plain JSON Schemas: which way the data flows (default: request,
+    /// the strict reading, where narrowing breaks).
+    pub direction: Option<Direction>,
+}
+
+/// Parses both sides as YAML/JSON trees.
+pub fn parse_both(a: &str, b: &str) -> Result<(Node, Node), ArtifactError> {
+    let na = tree::parse(a).map_err(ArtifactError::base)?;
+    let nb = tree::parse(b).map_err(ArtifactError::head)?;
+    Ok((na, nb))
+}
+
+/// The changes between two versions of one artifact of type `ty`.
+///
+/// `None` on a side means the artifact does not exist there: the whole
+/// artifact is reported as `artifact.added` or `artifact.removed`.
+pub fn detect(ty: ArtifactType, before: Option<&str>, after: Option<&str>, opts: &Options) -> Result<Vec<Change>, ArtifactError> {
+    let mut out = Changes::default();
+    match (before, after) {
+        (None, None) => {}
+        (None, Some(b)) => {
+            validate(ty, b).map_err(ArtifactError::head)?;
+            out.push(Change::new("artifact.added", "(file)").fact("artifact_type", ty.as_str()));
+        }
+        (Some(a), None) => {
+            validate(ty, a).map_err(ArtifactError::base)?;
+            out.push(Change::new("artifact.removed", "(file)").fact("artifact_type", ty.as_str()));
+        }
+        (Some(a), Some(b)) if a == b => {}
+        (Some(a), Some(b)) => {
+            match ty {
+                ArtifactType::Openapi => openapi::diff(a, b, opts, &mut out)?,
+                ArtifactType::JsonSchema => jsonschema::diff(a, b, opts, &mut out)?,
+                ArtifactType::Graphql => graphql::diff(a, b, opts, &mut out)?,
+                ArtifactType::Config => config::diff(a, b, opts, &mut out)?,
+                ArtifactType::Policy => policy::diff(a, b, opts, &mut out)?,
+                ArtifactType::Prompt => prompt::diff(a, b, opts, &mut out)?,
+                ArtifactType::Flags => flags::diff(a, b, opts, &mut out)?,
+            }
+            if out.0.is_empty() {
+                out.push(cosmetic(ty, a, b));
+            }
+        }
+    }
+    Ok(out.0)
+}
+
+/// Checks that a lone text parses as its type.
+fn validate(ty: ArtifactType, text: &str) -> Result<(), ParseError> {
+    match ty {
+        ArtifactType::Graphql => graphql::parse(text).map(|_| ()),
+        ArtifactType::Policy => policy::parse(text).map(|_| ()),
+        ArtifactType::Prompt => prompt::parse(text).map(|_| ()),
+        _ => tree::parse(text).map(|_| ()),
+    }
+}
+
+/// Two texts whose meaning is equal: a comment or a layout change.
+fn cosmetic(ty: ArtifactType, a: &str, b: &str) -> Change {
+    let marker = match ty {
+        ArtifactType::Graphql | ArtifactType::Config | ArtifactType::Openapi | ArtifactType::JsonSchema | ArtifactType::Flags | ArtifactType::Policy => "#",
+        ArtifactType::Prompt => "{{!",
+    };
+    let comments = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter_map(|l| l.find(marker).map(|i| l[i..].trim().to_string()))
+            .collect()
+    };
+    let kind = if comments(a) != comments(b) { "comment.changed" } else { "whitespace.changed" };
+    let first = a.lines().zip(b.lines()).position(|(x, y)| x != y).map(|i| i as u32 + 1).unwrap_or(1);
+    Change::new(kind, "(file)").lines(first, first)
+}

@@ -1,0 +1,485 @@
+//! The semantic-diff report (`tenet.report/v1`) and its renderings.
+//!
+//! [`build`] runs detection and classification over artifact pairs and
+//! gives a [`Report`]: every change with its risk, rationale, confidence,
+//! location and impacted consumers; counts per level (true totals, even
+//! when a threshold hides some changes); the highest risk; the rules
+//! fingerprint it was judged with. [`markdown`] renders it for a PR comment,
+//! [`release_notes`] for humans, and [`compare`] is diff-on-diff: what
+//! changed in risk between two reports.
+
+use super::change::{ArtifactType, Change, Direction};
+use super::classify::Classifier;
+use super::repo::{ArtifactPair, Consumers};
+use super::{detect, ArtifactError, Options};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+pub const REPORT_SCHEMA: &str = "tenet.report/v1";
+pub const COMPARE_SCHEMA: &str = "tenet.report-compare/v1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    pub base: String,
+    pub head: String,
+    pub rules: RulesInfo,
+    /// The highest level present, or `none`.
+    pub highest_risk: String,
+    /// The taxonomy, highest first.
+    pub levels: Vec<String>,
+    /// Changes per level (all of them, including hidden ones).
+    pub counts: BTreeMap<String, usize>,
+    #[serde(default)]
+    pub unclassified: usize,
+    /// Changes below `--risk-threshold`, left out of `changes`.
+    #[serde(default)]
+    pub hidden: usize,
+    pub artifacts: Vec<ArtifactSummary>,
+    pub changes: Vec<ReportChange>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RulesInfo {
+    pub pack: String,
+    pub version: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArtifactSummary {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub ty: ArtifactType,
+    /// `added`, `removed` or `modified`.
+    pub status: String,
+    pub changes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportChange {
+    pub artifact: String,
+    #[serde(rename = "type")]
+    pub ty: ArtifactType,
+    pub kind: String,
+    pub path: String,
+    /// The level, or `unclassified`.
+    pub risk: String,
+    pub rationale: String,
+    pub confidence: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_before: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    #[serde(default, skip_serializing_if = "Json::is_null")]
+    pub from: Json,
+    #[serde(default, skip_serializing_if = "Json::is_null")]
+    pub to: Json,
+    pub consumers: Vec<String>,
+    /// Short, stable id of this change (artifact, kind, path): carries
+    /// approvals across commits and pairs changes in `compare`.
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub facts: Map<String, Json>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// An artifact that failed to parse: the whole diff fails with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffError {
+    pub artifact: String,
+    pub error: ArtifactError,
+}
+
+impl std::fmt::Display for DiffError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = &self.error.error;
+        write!(f, "{}:{}:{}: cannot read the {} version: {}", self.artifact, e.line, e.col, self.error.side.as_str(), e.message)
+    }
+}
+
+/// What to build a report from.
+pub struct Build<'a> {
+    pub base: String,
+    pub head: String,
+    pub repository: Option<String>,
+    pub pairs: Vec<ArtifactPair>,
+    pub consumers: &'a Consumers,
+    /// Hide changes below this level (by the taxonomy).
+    pub threshold: Option<String>,
+}
+
+/// Detects and classifies every pair. All artifacts are read; every parse
+/// error is returned together.
+pub fn build(b: Build<'_>, classifier: &Classifier<'_>) -> Result<Report, Vec<DiffError>> {
+    let mut changes = Vec::new();
+    let mut artifacts = Vec::new();
+    let mut errors = Vec::new();
+    for pair in &b.pairs {
+        let opts = Options { direction: pair.direction };
+        let found = match detect(pair.ty, pair.before.as_deref(), pair.after.as_deref(), &opts) {
+            Ok(c) => c,
+            Err(error) => {
+                errors.push(DiffError { artifact: pair.path.clone(), error });
+                continue;
+            }
+        };
+        if found.is_empty() {
+            continue;
+        }
+        let status = match (&pair.before, &pair.after) {
+            (None, _) => "added",
+            (_, None) => "removed",
+            _ => "modified",
+        };
+        artifacts.push(ArtifactSummary { path: pair.path.clone(), ty: pair.ty, status: status.into(), changes: found.len() });
+        for c in found {
+            changes.push(judge(&pair.path, pair.ty, c, classifier, b.consumers));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let levels: Vec<String> = classifier.levels().to_vec();
+    let mut counts: BTreeMap<String, usize> = levels.iter().map(|l| (l.clone(), 0)).collect();
+    let mut unclassified = 0;
+    for c in &changes {
+        match counts.get_mut(&c.risk) {
+            Some(n) => *n += 1,
+            None => unclassified += 1,
+        }
+    }
+    let highest_risk = levels
+        .iter()
+        .find(|l| counts.get(*l).copied().unwrap_or(0) > 0)
+        .cloned()
+        .unwrap_or_else(|| "none".into());
+    // Highest risk first; within a level, by artifact then detector order.
+    changes.sort_by_key(|c| (classifier.rank(&c.risk), c.artifact.clone()));
+    let before = changes.len();
+    if let Some(t) = &b.threshold {
+        let limit = classifier.rank(t);
+        changes.retain(|c| classifier.rank(&c.risk) <= limit || c.risk == "unclassified");
+    }
+    Ok(Report {
+        schema: REPORT_SCHEMA.into(),
+        repository: b.repository,
+        base: b.base,
+        head: b.head,
+        rules: RulesInfo {
+            pack: super::classify::PACK.into(),
+            version: classifier.pack_version().into(),
+            fingerprint: classifier.fingerprint.clone(),
+        },
+        highest_risk,
+        levels,
+        counts,
+        unclassified,
+        hidden: before - changes.len(),
+        artifacts,
+        changes,
+    })
+}
+
+fn judge(artifact: &str, ty: ArtifactType, c: Change, classifier: &Classifier<'_>, consumers: &Consumers) -> ReportChange {
+    let v = classifier.judge(ty, &c);
+    let mut facts = c.facts.clone();
+    let operations: Vec<String> = facts
+        .get("operations")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .or_else(|| facts.get("operation").and_then(Json::as_str).map(|s| vec![s.to_string()]))
+        .unwrap_or_default();
+    let consumers = consumers.affected(artifact, &c.path, &operations);
+    facts.remove("operation");
+    ReportChange {
+        artifact: artifact.to_string(),
+        ty,
+        fingerprint: short_hash(&[artifact, &c.kind, &c.path]),
+        kind: c.kind,
+        path: c.path,
+        risk: v.risk.unwrap_or_else(|| "unclassified".into()),
+        rationale: v.rationale,
+        confidence: v.confidence,
+        rule: v.rule,
+        line: c.line_after.or(c.line_before),
+        line_before: c.line_before,
+        direction: c.direction,
+        from: c.from,
+        to: c.to,
+        consumers,
+        facts,
+        errors: v.errors,
+    }
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let joined = parts.join("\u{0}");
+    crate::bundle::sha256_hex(joined.as_bytes())[..12].to_string()
+}
+
+impl Report {
+    /// Whether a change at or above `level` is present (by the taxonomy).
+    pub fn has_at_least(&self, level: &str) -> bool {
+        let Some(limit) = self.levels.iter().position(|l| l == level) else {
+            return false;
+        };
+        self.levels[..=limit].iter().any(|l| self.counts.get(l).copied().unwrap_or(0) > 0)
+    }
+}
+
+fn icon(level: &str) -> &'static str {
+    match level {
+        "breaking" => "🔴",
+        "behavioral" => "🟠",
+        "additive" => "🟢",
+        "cosmetic" => "⚪",
+        "none" => "✅",
+        _ => "❔",
+    }
+}
+
+fn code(s: &str) -> String {
+    format!("`{}`", s.replace('`', "'"))
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Most changes listed in full per level in the summary; the rest are
+/// counted ("and N more") and kept in the per-artifact details.
+pub const SUMMARY_LIMIT: usize = 25;
+
+/// The Markdown summary for a pull-request comment.
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let verdict = match r.highest_risk.as_str() {
+        "none" => "no changes that matter".to_string(),
+        l => format!("highest risk **{l}**"),
+    };
+    let _ = writeln!(s, "## {} tenet semantic diff: {verdict}\n", icon(&r.highest_risk));
+    let _ = writeln!(
+        s,
+        "{} → {} · rules {} {} ({})\n",
+        code(&r.base),
+        code(&r.head),
+        code(&r.rules.pack),
+        r.rules.version,
+        code(&r.rules.fingerprint[..r.rules.fingerprint.len().min(12)])
+    );
+    let _ = writeln!(s, "| risk | changes |\n|---|---:|");
+    for l in &r.levels {
+        let _ = writeln!(s, "| {} {l} | {} |", icon(l), r.counts.get(l).copied().unwrap_or(0));
+    }
+    if r.unclassified > 0 {
+        let _ = writeln!(s, "| ❔ unclassified | {} |", r.unclassified);
+    }
+    if r.hidden > 0 {
+        let _ = writeln!(s, "\n{} change(s) below the risk threshold are not shown.", r.hidden);
+    }
+    // The levels above additions, listed in full (capped).
+    for l in r.levels.iter().take_while(|l| !matches!(l.as_str(), "additive" | "cosmetic")).chain(std::iter::once(&"unclassified".to_string())) {
+        let of: Vec<&ReportChange> = r.changes.iter().filter(|c| &c.risk == l).collect();
+        if of.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "\n### {} {}\n", icon(l), capitalise(l));
+        for c in of.iter().take(SUMMARY_LIMIT) {
+            let _ = write!(s, "- {} {} — {}", code(&location(c)), code(&c.path), c.rationale);
+            if !c.consumers.is_empty() {
+                let _ = write!(s, " · affects {}", c.consumers.join(", "));
+            }
+            let _ = writeln!(s);
+        }
+        if of.len() > SUMMARY_LIMIT {
+            let _ = writeln!(s, "- … and {} more (see the details below)", of.len() - SUMMARY_LIMIT);
+        }
+    }
+    if !r.artifacts.is_empty() {
+        let _ = writeln!(s, "\n### Details per artifact\n");
+    }
+    for a in &r.artifacts {
+        let of: Vec<&ReportChange> = r.changes.iter().filter(|c| c.artifact == a.path).collect();
+        if of.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "<details><summary><code>{}</code> ({}, {}): {} change(s)</summary>\n", a.path, a.ty, a.status, of.len());
+        let _ = writeln!(s, "| risk | kind | path | line | why | confidence |\n|---|---|---|---:|---|---:|");
+        for c in of {
+            let _ = writeln!(
+                s,
+                "| {} {} | {} | {} | {} | {} | {:.2} |",
+                icon(&c.risk),
+                c.risk,
+                code(&c.kind),
+                code(&cell(&c.path)),
+                c.line.map(|l| l.to_string()).unwrap_or_default(),
+                cell(&c.rationale),
+                c.confidence
+            );
+        }
+        let _ = writeln!(s, "\n</details>");
+    }
+    s
+}
+
+fn location(c: &ReportChange) -> String {
+    match c.line {
+        Some(l) => format!("{}:{l}", c.artifact),
+        None => c.artifact.clone(),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut ch = s.chars();
+    match ch.next() {
+        Some(f) => f.to_uppercase().chain(ch).collect(),
+        None => String::new(),
+    }
+}
+
+/// Release notes: changes grouped for humans, highest risk first.
+pub fn release_notes(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Changes from {} to {}\n", r.base, r.head);
+    if r.changes.is_empty() {
+        let _ = writeln!(s, "No changes that matter.");
+        return s;
+    }
+    let title = |l: &str| match l {
+        "breaking" => "Breaking changes".to_string(),
+        "behavioral" => "Behaviour changes".to_string(),
+        "additive" => "Additions".to_string(),
+        "cosmetic" => "Cosmetic and documentation".to_string(),
+        other => capitalise(other),
+    };
+    for l in r.levels.iter().chain(std::iter::once(&"unclassified".to_string())) {
+        let of: Vec<&ReportChange> = r.changes.iter().filter(|c| &c.risk == l).collect();
+        if of.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "## {}\n", title(l));
+        let mut by_type: BTreeMap<String, Vec<&ReportChange>> = BTreeMap::new();
+        for c in of {
+            by_type.entry(c.ty.to_string()).or_default().push(c);
+        }
+        for (ty, cs) in by_type {
+            let _ = writeln!(s, "**{ty}**\n");
+            for c in cs {
+                let _ = writeln!(s, "- {} ({}): {}", code(&c.path), c.artifact, c.rationale);
+            }
+            let _ = writeln!(s);
+        }
+    }
+    s
+}
+
+/// Diff-on-diff: how the risk picture moved from report `a` to report `b`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Comparison {
+    pub schema: &'static str,
+    pub from: CompareSide,
+    pub to: CompareSide,
+    /// In `b`, not in `a`.
+    pub new: Vec<ReportChange>,
+    /// In `a`, gone from `b`.
+    pub resolved: Vec<ReportChange>,
+    /// In both, with a different risk.
+    pub risk_changed: Vec<RiskMove>,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CompareSide {
+    pub base: String,
+    pub head: String,
+    pub highest_risk: String,
+    pub counts: BTreeMap<String, usize>,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RiskMove {
+    pub artifact: String,
+    pub kind: String,
+    pub path: String,
+    pub from: String,
+    pub to: String,
+    pub rationale: String,
+}
+
+pub fn compare(a: &Report, b: &Report) -> Comparison {
+    let side = |r: &Report| CompareSide {
+        base: r.base.clone(),
+        head: r.head.clone(),
+        highest_risk: r.highest_risk.clone(),
+        counts: r.counts.clone(),
+        fingerprint: r.rules.fingerprint.clone(),
+    };
+    let key = |c: &ReportChange| c.fingerprint.clone();
+    let in_a: BTreeMap<String, &ReportChange> = a.changes.iter().map(|c| (key(c), c)).collect();
+    let in_b: BTreeMap<String, &ReportChange> = b.changes.iter().map(|c| (key(c), c)).collect();
+    let mut cmp = Comparison { schema: COMPARE_SCHEMA, from: side(a), to: side(b), new: vec![], resolved: vec![], risk_changed: vec![], unchanged: 0 };
+    for c in &b.changes {
+        match in_a.get(&key(c)) {
+            None => cmp.new.push(c.clone()),
+            Some(old) if old.risk != c.risk => cmp.risk_changed.push(RiskMove {
+                artifact: c.artifact.clone(),
+                kind: c.kind.clone(),
+                path: c.path.clone(),
+                from: old.risk.clone(),
+                to: c.risk.clone(),
+                rationale: c.rationale.clone(),
+            }),
+            Some(_) => cmp.unchanged += 1,
+        }
+    }
+    cmp.resolved = a.changes.iter().filter(|c| !in_b.contains_key(&key(c))).cloned().collect();
+    cmp
+}
+
+/// The Markdown of a comparison.
+pub fn compare_markdown(c: &Comparison) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Risk since {}..{}\n\nhighest risk: {} {} → {} {}\n",
+        c.from.base,
+        c.from.head,
+        icon(&c.from.highest_risk),
+        c.from.highest_risk,
+        icon(&c.to.highest_risk),
+        c.to.highest_risk
+    );
+    let list = |s: &mut String, title: &str, cs: &[ReportChange]| {
+        if cs.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "### {title} ({})\n", cs.len());
+        for x in cs {
+            let _ = writeln!(s, "- {} {} {}: {}", icon(&x.risk), code(&x.artifact), code(&x.path), x.rationale);
+        }
+        let _ = writeln!(s);
+    };
+    list(&mut s, "New", &c.new);
+    list(&mut s, "Resolved", &c.resolved);
+    if !c.risk_changed.is_empty() {
+        let _ = writeln!(s, "### Risk changed ({})\n", c.risk_changed.len());
+        for m in &c.risk_changed {
+            let _ = writeln!(s, "- {} {}: {} → {}", code(&m.artifact), code(&m.path), m.from, m.to);
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "{} change(s) unchanged.", c.unchanged);
+    s
+}

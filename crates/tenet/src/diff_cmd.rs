@@ -1,0 +1,364 @@
+//! `tenet diff` and `tenet reports`: the semantic diff on the command line.
+//!
+//! Glue only: collecting artifact pairs, detection, classification,
+//! rendering and storage are in `tenet_runtime::diff` and `store`.
+
+use crate::{load_rules_or_bundled, now_rfc3339};
+use clap::{Args, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tenet_runtime::diff::classify::Classifier;
+use tenet_runtime::diff::repo::{self, ArtifactPair, RepoConfig};
+use tenet_runtime::diff::report::{self, Build, Report};
+use tenet_runtime::store::{self, Store};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Json,
+    Md,
+    ReleaseNotes,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Breaking,
+    Behavioral,
+    Additive,
+    Cosmetic,
+    Never,
+}
+
+impl FailOn {
+    fn level(self) -> Option<&'static str> {
+        match self {
+            FailOn::Breaking => Some("breaking"),
+            FailOn::Behavioral => Some("behavioral"),
+            FailOn::Additive => Some("additive"),
+            FailOn::Cosmetic => Some("cosmetic"),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// Base file or directory (with NEW); omit both to use --base/--head in git
+    pub old: Option<PathBuf>,
+    /// Head file or directory
+    pub new: Option<PathBuf>,
+    /// Base git revision (branch, tag, SHA), read through git without touching the working tree
+    #[arg(long, requires = "head")]
+    pub base: Option<String>,
+    /// Head git revision
+    #[arg(long, requires = "base")]
+    pub head: Option<String>,
+    /// The git repository (default: the one containing the current directory)
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Repository configuration (default: tenet.yaml at the head side's root)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Rules directory holding the `semantic_diff` pack (default: the bundled rules)
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = DiffFormat::Json)]
+    pub format: DiffFormat,
+    /// Hide changes below this level
+    #[arg(long, value_enum)]
+    pub risk_threshold: Option<Threshold>,
+    /// Exit 1 when a change at or above this level is present
+    #[arg(long, value_enum, default_value_t = FailOn::Never)]
+    pub fail_on: FailOn,
+    /// SQLite store where the report is kept
+    #[arg(long, default_value = store::DEFAULT_PATH)]
+    pub store: PathBuf,
+    /// Do not keep the report
+    #[arg(long)]
+    pub no_store: bool,
+    /// Repository name the report is kept under (default: git remote `origin`, else the folder name)
+    #[arg(long)]
+    pub repository: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Threshold {
+    Breaking,
+    Behavioral,
+    Additive,
+    Cosmetic,
+}
+
+impl Threshold {
+    fn level(self) -> &'static str {
+        match self {
+            Threshold::Breaking => "breaking",
+            Threshold::Behavioral => "behavioral",
+            Threshold::Additive => "additive",
+            Threshold::Cosmetic => "cosmetic",
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ReportsCommand {
+    /// List kept reports, newest first
+    List {
+        /// Only this repository
+        #[arg(long)]
+        repository: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[arg(long, default_value = store::DEFAULT_PATH)]
+        store: PathBuf,
+    },
+    /// Print one report (by id, or BASE..HEAD for the newest such report)
+    Show {
+        report: String,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Json)]
+        format: DiffFormat,
+        #[arg(long, default_value = store::DEFAULT_PATH)]
+        store: PathBuf,
+    },
+    /// Diff-on-diff: how risk moved from report A to report B
+    Compare {
+        a: String,
+        b: String,
+        #[arg(long, value_enum, default_value_t = CompareFormat::Json)]
+        format: CompareFormat,
+        #[arg(long, default_value = store::DEFAULT_PATH)]
+        store: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Json,
+    Md,
+}
+
+/// The pairs, labels and repository name of one diff.
+struct Inputs {
+    pairs: Vec<ArtifactPair>,
+    base: String,
+    head: String,
+    repository: String,
+    config: RepoConfig,
+}
+
+fn load_config(explicit: Option<&Path>, root: &Path) -> Result<RepoConfig, String> {
+    match explicit {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            RepoConfig::parse(&text).map_err(|e| format!("{}:{}:{}: {}", p.display(), e.line, e.col, e.message))
+        }
+        None => RepoConfig::load(root),
+    }
+}
+
+fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String> {
+    let (base_files, head_files, root) = match (old.is_dir(), new.is_dir()) {
+        (true, true) => (repo::read_dir(old)?, repo::read_dir(new)?, new.to_path_buf()),
+        (false, false) => {
+            let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let name = new.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let base: BTreeMap<String, Vec<u8>> = [(name.clone(), read(old)?)].into();
+            let head: BTreeMap<String, Vec<u8>> = [(name, read(new)?)].into();
+            (base, head, new.parent().map(Path::to_path_buf).unwrap_or_default())
+        }
+        _ => return Err("OLD and NEW must both be files or both be directories".into()),
+    };
+    let config = match (&args.config, new.is_dir()) {
+        (Some(p), _) => load_config(Some(p), &root)?,
+        (None, true) => RepoConfig::load(&root)?,
+        (None, false) => RepoConfig::default(),
+    };
+    // Two single files are compared whatever their extension.
+    let pairs = if new.is_dir() {
+        config.pairs(&base_files, &head_files)
+    } else {
+        single_pair(&config, &base_files, &head_files)?
+    };
+    Ok(Inputs {
+        pairs,
+        base: old.display().to_string(),
+        head: new.display().to_string(),
+        repository: args.repository.clone().unwrap_or_else(|| "local".into()),
+        config,
+    })
+}
+
+fn single_pair(config: &RepoConfig, base: &BTreeMap<String, Vec<u8>>, head: &BTreeMap<String, Vec<u8>>) -> Result<Vec<ArtifactPair>, String> {
+    let mut pairs = config.pairs(base, head);
+    if pairs.is_empty() {
+        let (Some((path, b)), Some((_, h))) = (base.iter().next(), head.iter().next()) else { return Ok(pairs) };
+        if b == h {
+            return Ok(pairs);
+        }
+        let text = |x: &Vec<u8>| String::from_utf8(x.clone()).map_err(|_| format!("{path}: not UTF-8 text"));
+        let (before, after) = (text(b)?, text(h)?);
+        let ty = tenet_runtime::diff::kind::by_path(path)
+            .or_else(|| tenet_runtime::diff::tree::parse(&after).ok().map(|n| tenet_runtime::diff::kind::by_content(&n)))
+            .unwrap_or(tenet_runtime::diff::ArtifactType::Config);
+        pairs.push(ArtifactPair { path: path.clone(), ty, direction: None, before: Some(before), after: Some(after) });
+    }
+    Ok(pairs)
+}
+
+fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
+    let repo = git2::Repository::discover(&args.repo).map_err(|e| format!("{}: not in a git repository: {}", args.repo.display(), e.message()))?;
+    let sha = |rev: &str| -> Result<String, String> {
+        let obj = repo.revparse_single(rev).map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
+        Ok(obj.peel_to_commit().map(|c| c.id().to_string()).unwrap_or_else(|_| obj.id().to_string()))
+    };
+    let (base_sha, head_sha) = (sha(base)?, sha(head)?);
+    let base_files = repo::read_git_tree(&repo, &base_sha)?;
+    let head_files = repo::read_git_tree(&repo, &head_sha)?;
+    let config = match &args.config {
+        Some(p) => load_config(Some(p), Path::new("."))?,
+        None => repo::config_from_git(&repo, &head_sha)?,
+    };
+    let pairs = config.pairs(&base_files, &head_files);
+    let repository = args.repository.clone().unwrap_or_else(|| {
+        repo.find_remote("origin")
+            .ok()
+            .and_then(|r| r.url().ok().map(str::to_string))
+            .or_else(|| repo.workdir().and_then(|w| w.file_name()).map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "local".into())
+    });
+    Ok(Inputs { pairs, base: base_sha, head: head_sha, repository, config })
+}
+
+pub fn cmd_diff(args: &DiffArgs) -> u8 {
+    let inputs = match (&args.old, &args.new, &args.base, &args.head) {
+        (Some(old), Some(new), None, None) => from_paths(old, new, args),
+        (None, None, Some(b), Some(h)) => from_git(b, h, args),
+        (Some(_), None, _, _) => Err("give both OLD and NEW, or --base and --head".into()),
+        (None, None, None, None) => Err("nothing to compare: give OLD NEW (files or directories) or --base REF --head REF".into()),
+        _ => Err("give either OLD NEW or --base/--head, not both".into()),
+    };
+    let inputs = match inputs {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let rules = match load_rules_or_bundled(args.rules.as_deref()) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let classifier = match Classifier::new(&rules) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let built = report::build(
+        Build {
+            base: inputs.base,
+            head: inputs.head,
+            repository: Some(inputs.repository.clone()),
+            pairs: inputs.pairs,
+            consumers: &inputs.config.consumers,
+            threshold: args.risk_threshold.map(|t| t.level().to_string()),
+        },
+        &classifier,
+    );
+    let report = match built {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("error: {} artifact(s) could not be read; nothing was judged", errors.len());
+            return 2;
+        }
+    };
+    if !args.no_store {
+        let saved = Store::open(&args.store).and_then(|s| s.save_report(&inputs.repository, &report, &now_rfc3339()));
+        if let Err(e) = saved {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
+    print_report(&report, args.format);
+    let failing = match args.fail_on.level() {
+        None => false,
+        Some(level) => report.has_at_least(level) || report.unclassified > 0,
+    };
+    u8::from(failing)
+}
+
+fn print_report(r: &Report, format: DiffFormat) {
+    match format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
+        DiffFormat::Md => print!("{}", report::markdown(r)),
+        DiffFormat::ReleaseNotes => print!("{}", report::release_notes(r)),
+    }
+}
+
+pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
+    let path = match cmd {
+        ReportsCommand::List { store, .. } | ReportsCommand::Show { store, .. } | ReportsCommand::Compare { store, .. } => store,
+    };
+    if !path.exists() {
+        eprintln!("error: no store at {} (run `tenet diff` first, or pass --store)", path.display());
+        return 2;
+    }
+    let store = match Store::open(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let result = match cmd {
+        ReportsCommand::List { repository, limit, format, .. } => store.list_reports(repository.as_deref(), *limit).map(|rows| match format {
+            ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+            ListFormat::Text => {
+                if rows.is_empty() {
+                    println!("no reports");
+                }
+                for r in rows {
+                    let short = |s: &str| s.chars().take(12).collect::<String>();
+                    println!(
+                        "{:>4}  {}  {}..{}  {:<10}  {} change(s)  rules {}  {}",
+                        r.id,
+                        r.created_at,
+                        short(&r.base),
+                        short(&r.head),
+                        r.highest_risk,
+                        r.changes,
+                        short(&r.fingerprint),
+                        r.repository
+                    );
+                }
+            }
+        }),
+        ReportsCommand::Show { report, format, .. } => store.report(report).map(|r| print_report(&r, *format)),
+        ReportsCommand::Compare { a, b, format, .. } => store.report(a).and_then(|ra| store.report(b).map(|rb| (ra, rb))).map(|(ra, rb)| {
+            let c = report::compare(&ra, &rb);
+            match format {
+                CompareFormat::Json => println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),
+                CompareFormat::Md => print!("{}", report::compare_markdown(&c)),
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
