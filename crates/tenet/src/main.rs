@@ -3,6 +3,8 @@
 //! Exit codes (the same for every command): 0 success, 1 rule errors,
 //! failing tests or findings, 2 usage or I/O errors.
 
+mod diff_cmd;
+
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,12 +20,17 @@ Start with:
   tenet eval --pack safety --input facts.json
                               decide one input with one pack, with a trace
   tenet fmt --check           list packs that are not formatted
+  tenet diff old.yaml new.yaml --format md
+                              semantic diff of two artifacts (or directories)
+  tenet diff --base main --head HEAD --fail-on breaking
+                              semantic diff of two git revisions, as a CI gate
+  tenet reports list          reports kept in .tenet/tenet.db
 
 Exit codes: 0 ok, 1 rule errors / failing tests, 2 usage or I/O errors.
 Language reference: docs/language.md";
 
 #[derive(Parser)]
-#[command(name = "tenet", version, about = "Policy-as-code rules engine: check, test, evaluate and bundle rule packs", after_help = AFTER_HELP)]
+#[command(name = "tenet", version, about = "Policy-as-code rules engine: check, test, evaluate and bundle rule packs; semantic diff of schemas, APIs, configs, policies, prompts and flags", after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,13 +40,13 @@ struct Cli {
 enum Command {
     /// Check rule packs: syntax, block kinds and fields, types, names, imports
     Check {
-        /// Rules directory
+        /// Rules directory, or one .tenet file (checked on its own)
         #[arg(default_value = "rules")]
         dir: PathBuf,
     },
     /// Run the rule tests (`test` blocks) of every pack and list rules no test exercises
     Test {
-        /// Rules directory
+        /// Rules directory, or one .tenet file
         #[arg(default_value = "rules")]
         dir: PathBuf,
         /// Output format
@@ -60,7 +67,7 @@ enum Command {
         /// Leave out the trace of which conditions held
         #[arg(long)]
         no_trace: bool,
-        /// Decision date for waiver expiry (YYYY-MM-DD); default: today (UTC)
+        /// Decision date for waiver expiry: YYYY-MM-DD or an RFC 3339 time; default: today (UTC)
         #[arg(long)]
         now: Option<String>,
         /// Report everything, block nothing
@@ -79,6 +86,13 @@ enum Command {
     Bundle {
         #[command(subcommand)]
         command: BundleCommand,
+    },
+    /// Semantic diff: classify what changed between two versions of schemas, APIs, configs, packs, prompts and flags
+    Diff(Box<diff_cmd::DiffArgs>),
+    /// Query kept semantic-diff reports: list, show, compare (diff-on-diff)
+    Reports {
+        #[command(subcommand)]
+        command: diff_cmd::ReportsCommand,
     },
     /// List the block kinds of the language, or describe one
     Kinds {
@@ -138,6 +152,8 @@ fn main() -> ExitCode {
             command: BundleCommand::Verify { file },
         } => cmd_bundle_verify(&file),
         Command::Kinds { kind } => cmd_kinds(kind.as_deref()),
+        Command::Diff(args) => diff_cmd::cmd_diff(&args),
+        Command::Reports { command } => diff_cmd::cmd_reports(&command),
     };
     ExitCode::from(code)
 }
@@ -161,7 +177,7 @@ fn print_diagnostics(diags: &[diag::Diagnostic], sources: &SourceMap) {
 
 /// Load rules, printing what went wrong. `Err` carries the exit code.
 fn load_rules(dir: &Path) -> Result<load::Rules, u8> {
-    match load::load_dir(dir) {
+    match load::load_path(dir) {
         Ok(r) => Ok(r),
         Err(load::LoadError::Io(msg)) => {
             eprintln!("error: {msg}");
@@ -171,6 +187,24 @@ fn load_rules(dir: &Path) -> Result<load::Rules, u8> {
             print_diagnostics(&diags, &sources);
             Err(1)
         }
+    }
+}
+
+/// The rules of `--rules DIR`, or the bundled ones.
+fn load_rules_or_bundled(dir: Option<&Path>) -> Result<load::Rules, u8> {
+    match dir {
+        Some(d) => load_rules(d),
+        None => match load::load_bundled() {
+            Ok(r) => Ok(r),
+            Err(load::LoadError::Io(msg)) => {
+                eprintln!("error: {msg}");
+                Err(2)
+            }
+            Err(load::LoadError::Rules { diags, sources }) => {
+                print_diagnostics(&diags, &sources);
+                Err(1)
+            }
+        },
     }
 }
 
@@ -255,6 +289,12 @@ fn cmd_eval(
     now: Option<String>,
     dry_run: bool,
 ) -> u8 {
+    if let Some(n) = &now {
+        if let Err(e) = tenet_runtime::dsl::window::parse_time(n) {
+            eprintln!("error: --now {e}");
+            return 2;
+        }
+    }
     let text = if input.as_os_str() == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {

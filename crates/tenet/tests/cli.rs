@@ -334,3 +334,133 @@ fn kinds_lists_the_schema_table() {
     let r = tenet(&["kinds", "nope"]);
     assert_eq!(r.code, 2);
 }
+
+#[test]
+fn eval_rejects_a_bad_now_with_exit_2() {
+    for bad in ["notadate", "2026-13-99", "2026-02-30", "2026-1-5", "2026-11-25T25:00:00Z"] {
+        let r = tenet(&[
+            "eval",
+            "--rules",
+            "fixtures/cli/rules",
+            "--pack",
+            "export",
+            "--input",
+            "fixtures/cli/input.json",
+            "--now",
+            bad,
+        ]);
+        assert_eq!(r.code, 2, "--now {bad}: {}", r.stdout);
+        assert!(
+            r.stderr.contains(&format!("--now `{bad}` is not a date `YYYY-MM-DD`")),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "no decision on a bad --now");
+    }
+    for good in ["2026-11-25", "2026-11-25T10:00:00Z", "2026-11-25T11:00:00+01:00"] {
+        let r = tenet(&[
+            "eval",
+            "--rules",
+            "fixtures/cli/rules",
+            "--pack",
+            "export",
+            "--input",
+            "fixtures/cli/input.json",
+            "--now",
+            good,
+            "--no-trace",
+        ]);
+        assert_eq!(r.code, 0, "--now {good}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn check_accepts_a_single_pack_file() {
+    let r = tenet(&["check", "rules/safety-workflows/safety.tenet"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("ok: 1 pack(s)"), "{}", r.stdout);
+    // A broken file: its own problems, located, exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.tenet"),
+        "tenet 1\npack p version \"1.0.0\"\n\nrule r {\n  when input.x > 1\n  colour red\n}\n",
+    )
+    .unwrap();
+    let r = tenet_in(dir.path(), &["check", "p.tenet"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("p.tenet:6:3") && r.stderr.contains("unknown-field"),
+        "{}",
+        r.stderr
+    );
+    let r = tenet(&["check", "README.md"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("`README.md` is not a .tenet file"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn check_and_test_of_a_directory_without_packs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "no packs here").unwrap();
+    for cmd in ["check", "test"] {
+        let r = tenet(&[cmd, dir.path().to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{cmd}: {}", r.stdout);
+        assert!(
+            r.stderr.contains("no .tenet files under"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_missing_rules_directory_says_how_to_name_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = tenet_in(dir.path(), &["check"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("`rules` is not a directory")
+            && r.stderr.contains("--rules DIR")
+            && r.stderr.contains("repository root"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bundle_verify_catches_an_edited_or_deleted_packs_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b.json");
+    let r = tenet(&["bundle", "build", "rules", "-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        !original["packs"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("rules/"),
+        "pack paths are relative to the rules root: {}",
+        original["packs"][0]
+    );
+    let mut edited = original.clone();
+    edited["packs"][0]["version"] = "9.9.9".into();
+    std::fs::write(&out, serde_json::to_string(&edited).unwrap()).unwrap();
+    let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("9.9.9"), "{}", r.stderr);
+    let mut deleted = original.clone();
+    deleted["packs"].as_array_mut().unwrap().remove(0);
+    std::fs::write(&out, serde_json::to_string(&deleted).unwrap()).unwrap();
+    let r = tenet(&["bundle", "verify", out.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("missing from the bundle's `packs` list"),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,0 +1,309 @@
+//! Whole-process tests of `tenet diff` and `tenet reports`: files,
+//! directories, real git repositories (made with git2 in a temp dir), the
+//! SQLite store, exit codes. Snapshots live in `snapshots/cli/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn tenet_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenet"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(r: &Run) -> Json {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", r.stdout, r.stderr))
+}
+
+/// Snapshots without the rules fingerprint, which changes with every pack edit.
+fn snap(name: &str, text: &str) {
+    let text = match text.find("(`") {
+        Some(i) if text[i + 2..].len() > 13 && text[i + 2..i + 14].chars().all(|c| c.is_ascii_hexdigit()) => {
+            format!("{}(`[fingerprint]`{}", &text[..i], &text[i + 14..])
+        }
+        _ => text.to_string(),
+    };
+    let text = text.as_str();
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../snapshots/cli"));
+    s.set_prepend_module_to_snapshot(false);
+    s.bind(|| insta::assert_snapshot!(name.to_string(), text));
+}
+
+const API_BASE: &str = r##"openapi: 3.0.3
+info: {title: Orders, version: "1.0"}
+paths:
+  /orders/{id}:
+    get:
+      operationId: getOrder
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Order"}
+  /orders:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                kind: {type: string, enum: [standard, express, pickup]}
+      responses:
+        "201": {description: created}
+components:
+  schemas:
+    Order:
+      type: object
+      properties:
+        id: {type: string}
+        total: {type: number}
+        status: {type: string, enum: [open, closed]}
+"##;
+
+/// Head: a response field removed (breaking), a request enum narrowed
+/// (breaking), a response enum value added (behavioral), an operation
+/// added (additive).
+fn api_head() -> String {
+    API_BASE
+        .replace("        total: {type: number}\n", "")
+        .replace("enum: [standard, express, pickup]", "enum: [standard, express]")
+        .replace("enum: [open, closed]", "enum: [open, closed, held]")
+        .replace(
+            "components:\n",
+            "  /refunds:\n    post:\n      responses:\n        \"201\": {description: created}\ncomponents:\n",
+        )
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+#[test]
+fn two_files_give_a_classified_report_and_fail_on_sets_the_exit_code() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "a/orders.yaml", API_BASE);
+    write(t.path(), "b/orders.yaml", &api_head());
+    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store"]);
+    assert_eq!(r.code, 0, "default --fail-on is never: {}", r.stderr);
+    let rep = json(&r);
+    assert_eq!(rep["schema"], "tenet.report/v1");
+    assert_eq!(rep["highest_risk"], "breaking");
+    assert_eq!(rep["counts"]["breaking"], 2);
+    assert_eq!(rep["counts"]["behavioral"], 1);
+    assert_eq!(rep["counts"]["additive"], 1);
+    let kinds: Vec<(String, String, String)> = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap().into(), c["path"].as_str().unwrap().into(), c["risk"].as_str().unwrap().into()))
+        .collect();
+    assert!(kinds.contains(&("field.removed".into(), "Order.total".into(), "breaking".into())), "{kinds:?}");
+    assert!(kinds.contains(&("enum.value_removed".into(), "POST /orders.request.kind".into(), "breaking".into())), "{kinds:?}");
+    assert!(kinds.contains(&("enum.value_added".into(), "Order.status".into(), "behavioral".into())), "{kinds:?}");
+    assert!(kinds.contains(&("operation.added".into(), "POST /refunds".into(), "additive".into())), "{kinds:?}");
+
+    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store", "--fail-on", "breaking", "--format", "md"]);
+    assert_eq!(r.code, 1);
+    snap("diff_openapi_md", &r.stdout);
+    let same = tenet_in(t.path(), &["diff", "a/orders.yaml", "a/orders.yaml", "--no-store", "--fail-on", "cosmetic"]);
+    assert_eq!(same.code, 0);
+    assert_eq!(json(&same)["highest_risk"], "none");
+}
+
+#[test]
+fn risk_threshold_hides_lower_levels_but_counts_stay_true() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "a/orders.yaml", API_BASE);
+    write(t.path(), "b/orders.yaml", &api_head());
+    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store", "--risk-threshold", "breaking"]);
+    let rep = json(&r);
+    let risks: Vec<&str> = rep["changes"].as_array().unwrap().iter().map(|c| c["risk"].as_str().unwrap()).collect();
+    assert_eq!(risks, ["breaking", "breaking"]);
+    assert_eq!(rep["hidden"], 2);
+    assert_eq!(rep["counts"]["additive"], 1);
+}
+
+#[test]
+fn release_notes_group_changes_for_humans() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "a/orders.yaml", API_BASE);
+    write(t.path(), "b/orders.yaml", &api_head());
+    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store", "--format", "release-notes"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    snap("diff_release_notes", &r.stdout);
+}
+
+#[test]
+fn directories_use_tenet_yaml_for_types_and_consumers() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = "artifacts:\n  - {path: 'api/*.yaml', type: openapi}\n  - {path: 'app/*.yaml'}\nconsumers:\n  mobile-app: ['GET /orders/*']\n  ops: ['app/*']\n";
+    for side in ["a", "b"] {
+        write(t.path(), &format!("{side}/tenet.yaml"), cfg);
+        write(t.path(), &format!("{side}/notes.json"), if side == "a" { "{\"x\": 1}" } else { "{\"x\": 2}" });
+    }
+    write(t.path(), "a/api/orders.yaml", API_BASE);
+    write(t.path(), "b/api/orders.yaml", &api_head());
+    write(t.path(), "a/app/settings.yaml", "db:\n  pool: 10\n  timeout: 5s\n");
+    write(t.path(), "b/app/settings.yaml", "db:\n  pool: 20\n");
+    let r = tenet_in(t.path(), &["diff", "a", "b", "--no-store"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = json(&r);
+    let artifacts: Vec<&str> = rep["artifacts"].as_array().unwrap().iter().map(|a| a["path"].as_str().unwrap()).collect();
+    assert_eq!(artifacts, ["api/orders.yaml", "app/settings.yaml"], "notes.json is not a configured artifact");
+    let total = rep["changes"].as_array().unwrap().iter().find(|c| c["path"] == "Order.total").unwrap();
+    assert_eq!(total["consumers"], serde_json::json!(["mobile-app"]));
+    let pool = rep["changes"].as_array().unwrap().iter().find(|c| c["path"] == "db.pool").unwrap();
+    assert_eq!((pool["kind"].as_str(), pool["risk"].as_str()), (Some("config.value_changed"), Some("behavioral")));
+    assert_eq!(pool["consumers"], serde_json::json!(["ops"]));
+    let timeout = rep["changes"].as_array().unwrap().iter().find(|c| c["path"] == "db.timeout").unwrap();
+    assert_eq!((timeout["kind"].as_str(), timeout["risk"].as_str()), (Some("config.key_removed"), Some("breaking")));
+}
+
+#[test]
+fn unreadable_artifacts_and_bad_usage_exit_2_with_a_location() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "a.yaml", "a: 1\n");
+    write(t.path(), "b.yaml", "a: 1\nb: [1, 2\n");
+    let r = tenet_in(t.path(), &["diff", "a.yaml", "b.yaml", "--no-store"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty(), "nothing is printed as a report: {}", r.stdout);
+    assert!(r.stderr.contains("b.yaml:3:"), "{}", r.stderr);
+    assert!(r.stderr.contains("cannot read the head version"), "{}", r.stderr);
+
+    let r = tenet_in(t.path(), &["diff", "a.yaml"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("give both OLD and NEW"), "{}", r.stderr);
+    let r = tenet_in(t.path(), &["diff", "a.yaml", "missing.yaml", "--no-store"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("missing.yaml"), "{}", r.stderr);
+    let r = tenet_in(t.path(), &["diff", "a.yaml", "b.yaml", "--fail-on", "sometimes"]);
+    assert_eq!(r.code, 2);
+
+    std::fs::create_dir_all(t.path().join("x")).unwrap();
+    std::fs::create_dir_all(t.path().join("y")).unwrap();
+    write(t.path(), "y/tenet.yaml", "artifacts:\n  - path: '*.yaml'\n    type: soap\n");
+    let r = tenet_in(t.path(), &["diff", "x", "y", "--no-store"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("tenet.yaml:3:1: unknown artifact type `soap`"), "{}", r.stderr);
+}
+
+// ---- git -------------------------------------------------------------------
+
+fn commit(repo: &git2::Repository, files: &[(&str, &str)], message: &str) -> git2::Oid {
+    let root = repo.workdir().unwrap().to_path_buf();
+    let mut index = repo.index().unwrap();
+    for (path, text) in files {
+        write(&root, path, text);
+        index.add_path(Path::new(path)).unwrap();
+    }
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("tenet tests", "tests@tenet.invalid").unwrap();
+    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
+    let parents: Vec<&git2::Commit> = parents.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents).unwrap()
+}
+
+const SDL_BASE: &str = "type Query {\n  order(id: ID!): Order\n}\n\ntype Order {\n  id: ID!\n  total: Float\n}\n";
+const SDL_HEAD: &str = "# orders API\ntype Query {\n  order(id: ID!, currency: String!): Order\n}\n\ntype Order {\n  id: ID!\n  total: Float\n  note: String\n}\n";
+
+#[test]
+fn git_revisions_are_read_through_git_not_the_working_tree() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(t.path()).unwrap();
+    let base = commit(&repo, &[("api/orders.yaml", API_BASE), ("schema.graphql", SDL_BASE)], "base");
+    let head = commit(&repo, &[("api/orders.yaml", &api_head()), ("schema.graphql", SDL_HEAD)], "head");
+    // Uncommitted edits must not be read.
+    write(t.path(), "api/orders.yaml", "not: [valid\n");
+    write(t.path(), "schema.graphql", "type {");
+    let store = t.path().join("store.db");
+    let store = store.to_str().unwrap();
+    let (b, h) = (base.to_string(), head.to_string());
+    let r = tenet_in(t.path(), &["diff", "--base", &b, "--head", &h, "--store", store, "--repository", "acme/orders"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = json(&r);
+    assert_eq!((rep["base"].as_str(), rep["head"].as_str()), (Some(b.as_str()), Some(h.as_str())));
+    assert_eq!(rep["repository"], "acme/orders");
+    let arg = rep["changes"].as_array().unwrap().iter().find(|c| c["artifact"] == "schema.graphql" && c["risk"] == "breaking");
+    assert!(arg.is_some(), "a new required argument is breaking: {}", r.stdout);
+
+    // Symbolic revisions work too, and the gate fails.
+    let r = tenet_in(t.path(), &["diff", "--base", "HEAD~1", "--head", "HEAD", "--store", store, "--fail-on", "breaking", "--format", "md"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("highest risk **breaking**"), "{}", r.stdout);
+
+    let r = tenet_in(t.path(), &["diff", "--base", "nope", "--head", "HEAD", "--no-store"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown revision `nope`"), "{}", r.stderr);
+}
+
+#[test]
+fn reports_are_kept_listed_shown_and_compared() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(t.path()).unwrap();
+    let c1 = commit(&repo, &[("api/orders.yaml", API_BASE)], "one").to_string();
+    let head = api_head();
+    let c2 = commit(&repo, &[("api/orders.yaml", &head)], "two").to_string();
+    // Three: the removed field comes back, a new breaking change appears.
+    let c3_text = head.replace("        id: {type: string}\n", "        id: {type: string}\n        total: {type: number}\n").replace("required: true, schema: {type: string}", "required: true, schema: {type: string, maxLength: 8}");
+    let c3 = commit(&repo, &[("api/orders.yaml", &c3_text)], "three").to_string();
+    let store = t.path().join(".tenet/tenet.db");
+    assert!(!store.exists());
+    for (b, h) in [(&c1, &c2), (&c1, &c3), (&c1, &c3)] {
+        let r = tenet_in(t.path(), &["diff", "--base", b, "--head", h, "--repository", "acme/orders"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    assert!(store.exists(), "the default store is .tenet/tenet.db");
+
+    let r = tenet_in(t.path(), &["reports", "list", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = json(&r);
+    assert_eq!(rows.as_array().unwrap().len(), 2, "the same base/head/rules replaces its report: {rows}");
+    assert_eq!(rows[0]["head"], c3.as_str());
+
+    let r = tenet_in(t.path(), &["reports", "show", &format!("{c1}..{c2}")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["head"], c2.as_str());
+
+    let (id_a, id_b) = (rows[1]["id"].to_string(), rows[0]["id"].to_string());
+    let r = tenet_in(t.path(), &["reports", "compare", &id_a, &id_b]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cmp = json(&r);
+    assert_eq!(cmp["schema"], "tenet.report-compare/v1");
+    let paths = |k: &str| -> Vec<String> { cmp[k].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_string()).collect() };
+    assert!(paths("resolved").contains(&"Order.total".to_string()), "{cmp}");
+    assert!(paths("new").iter().any(|p| p.contains("path.id")), "{cmp}");
+    let r = tenet_in(t.path(), &["reports", "compare", &id_a, &id_b, "--format", "md"]);
+    assert!(r.stdout.contains("### Resolved (1)"), "{}", r.stdout);
+
+    let r = tenet_in(t.path(), &["reports", "show", "999"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no report 999"), "{}", r.stderr);
+    let r = tenet_in(t.path(), &["reports", "list", "--store", "nowhere.db"]);
+    assert_eq!(r.code, 2);
+    assert!(!t.path().join("nowhere.db").exists(), "listing never creates a store");
+}
