@@ -829,7 +829,10 @@ impl<'a> Cx<'a> {
                 }
             }
             "test" => {
-                if let Some(a) = b.attr("expect") {
+                for a in ["expect", "expect_not"]
+                    .into_iter()
+                    .filter_map(|f| b.attr(f))
+                {
                     if let ExprKind::List(items) = &a.value.kind {
                         for item in items {
                             if let Some(n) = bare_or_string(item) {
@@ -1395,11 +1398,14 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
                 .map(|_| format!("`{s}`, which is not an IANA time zone"))
         }
         (Ty::Date, Value::Str(s)) => {
-            return if is_iso_date(s) {
-                None
-            } else {
-                Some(format!("`{s}`, which is not a date `YYYY-MM-DD`"))
-            }
+            return crate::window::parse_date(s)
+                .err()
+                .map(|_| format!("`{s}`, which is not a date `YYYY-MM-DD`"))
+        }
+        (Ty::Time, Value::Str(s)) => {
+            return crate::window::parse_time(s).err().map(|_| {
+                format!("`{s}`, which is neither a date `YYYY-MM-DD` nor an RFC 3339 time")
+            })
         }
         (Ty::Selector, Value::Map(m)) => {
             for (k, val) in m.iter() {
@@ -1443,29 +1449,10 @@ fn type_hint(ty: &Ty) -> String {
         }
         Ty::Cron => "write five fields, `\"0 2 * * SAT\"`, or six with seconds".into(),
         Ty::TimeZone => "write an IANA name such as `\"Europe/Paris\"` or `\"UTC\"`".into(),
+        Ty::Date => "write a real day as `\"YYYY-MM-DD\"`, such as `\"2027-06-30\"`".into(),
+        Ty::Time => {
+            "write `\"YYYY-MM-DD\"` or an RFC 3339 time such as `\"2026-11-25T10:00:00Z\"`".into()
+        }
         other => format!("write {}", other.describe()),
     }
-}
-
-fn is_iso_date(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
-        return false;
-    }
-    let (Ok(y), Ok(m), Ok(d)) = (
-        parts[0].parse::<u32>(),
-        parts[1].parse::<u32>(),
-        parts[2].parse::<u32>(),
-    ) else {
-        return false;
-    };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&d)
 }

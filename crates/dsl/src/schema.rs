@@ -26,6 +26,9 @@ pub enum Ty {
     TimeZone,
     /// An ISO date `"YYYY-MM-DD"` in a string.
     Date,
+    /// A point in time in a string: a date `"YYYY-MM-DD"` (midnight UTC) or
+    /// an RFC 3339 time.
+    Time,
     /// A bare name: a level of the taxonomy in scope.
     Level,
     /// A bare name from a fixed list.
@@ -62,6 +65,7 @@ impl Ty {
             Ty::Cron => "a cron expression in a string".into(),
             Ty::TimeZone => "a time zone name in a string".into(),
             Ty::Date => "a date `\"YYYY-MM-DD\"`".into(),
+            Ty::Time => "a date `\"YYYY-MM-DD\"` or an RFC 3339 time".into(),
             Ty::Level => "a risk level of the taxonomy".into(),
             Ty::Enum(vals) => format!("one of `{}`", vals.join("`, `")),
             Ty::Ident => "a bare name".into(),
@@ -800,6 +804,11 @@ const TEST_FIELDS: &[Field] = &[
         "exactly the blocks that must match (names)",
     ),
     f(
+        "expect_not",
+        Ty::List(&Ty::Str),
+        "blocks that must not match (names): a test that shows a rule quiet",
+    ),
+    f(
         "expect_risk",
         Ty::Level,
         "the highest risk level of the decision",
@@ -811,8 +820,8 @@ const TEST_FIELDS: &[Field] = &[
     ),
     f(
         "now",
-        Ty::Str,
-        "the decision time, RFC 3339 (waiver expiry, windows)",
+        Ty::Time,
+        "the decision date or time (waiver expiry); without it no waiver applies",
     ),
     f("description", Ty::Str, "what the test shows"),
 ];

@@ -298,9 +298,45 @@ fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
 }
 
 impl Lower {
+    /// Where a node was written: from its first to its last token. pest
+    /// counts the whitespace and comments it skipped while looking for an
+    /// optional or repeated part at the end of a rule (`import a` then `as`?,
+    /// an operand then an operator?) into the rule's span; they are cut off
+    /// here, so that a diagnostic underlines only the node and `tenet fmt`
+    /// does not take a comment further down for one at the end of the line.
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let loose = matches!(
+            p.as_rule(),
+            Rule::import
+                | Rule::const_decl
+                | Rule::entry
+                | Rule::expr
+                | Rule::if_expr
+                | Rule::map_entry
+        );
+        if !loose {
+            return Span::new(self.file, s.start(), s.end());
+        }
+        let text = s.as_str();
+        let mut end = text.len();
+        loop {
+            end = text[..end].trim_end().len();
+            let line = &text[text[..end].rfind('\n').map_or(0, |i| i + 1)..end];
+            if !line.contains('#') {
+                break;
+            }
+            // Rare: the line ends with a comment, or holds a `#` in a string.
+            let at = s.start() + end;
+            let comment = p.clone().into_inner().flatten().find(|c| {
+                c.as_rule() == Rule::COMMENT && c.as_span().start() < at && at <= c.as_span().end()
+            });
+            match comment {
+                Some(c) => end = c.as_span().start() - s.start(),
+                None => break,
+            }
+        }
+        Span::new(self.file, s.start(), s.start() + end)
     }
 
     fn ident(&self, p: Pair<'_, Rule>) -> Ident {

@@ -9,7 +9,7 @@
 //! - with no windows at all, everything is allowed.
 
 use crate::value::Value;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -69,16 +69,39 @@ pub fn from_value(v: &Value) -> Result<Window, String> {
     })
 }
 
-/// A point in time from `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+/// A calendar date written exactly `YYYY-MM-DD` (a real day: no month 13,
+/// no February 30).
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    let shape = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        Ok(d) if shape => Ok(d),
+        _ => Err(format!("`{s}` is not a date `YYYY-MM-DD`")),
+    }
+}
+
+/// A point in time from `YYYY-MM-DD` (midnight UTC) or RFC 3339
+/// (`2026-11-25T10:00:00Z`, `2026-11-25T11:00:00+01:00`).
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    parse_date(s)
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|n| n.and_utc())
-        .ok_or_else(|| format!("`{s}` is not a time (RFC 3339 or YYYY-MM-DD)"))
+        .ok_or_else(|| {
+            format!("`{s}` is not a date `YYYY-MM-DD` or an RFC 3339 time such as `2026-11-25T10:00:00Z`")
+        })
+}
+
+/// Whether a waiver that `expires` on a day still applies at `now`: until
+/// the start of that day (midnight UTC); from then on the rule is live again.
+pub fn before_day(now: DateTime<Utc>, expires: NaiveDate) -> bool {
+    now.date_naive() < expires
 }
 
 /// Whether one window is open at `at`.

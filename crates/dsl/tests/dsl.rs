@@ -63,6 +63,65 @@ fn every_bundled_pack_is_formatted() {
 }
 
 #[test]
+fn a_trailing_comment_stays_on_its_line() {
+    // The audit's repro: the comment after the constant was pulled onto the
+    // import line (pest counted the blank line into the import), then moved
+    // to a line of its own on the next run.
+    let text = "tenet 1\npack p version \"1.0.0\"\n\nimport common\n\nconst big = 1   # c1\n";
+    let want = "tenet 1\npack p version \"1.0.0\"\n\nimport common\n\nconst big = 1 # c1\n";
+    assert_eq!(format_text(text), want);
+    assert_eq!(format_text(want), want);
+    // The same through an expression that ends in an optional part, and
+    // after the closing brace of a nested block.
+    let text = "tenet 1\npack p version \"1.0.0\"\n\nimport a as b # i\n\nconst c = if x then 1 else 2 # c\n\nrule r {\n  w {\n    v if x then 1 else 2\n  } # w\n  # own\n}\n";
+    assert_eq!(format_text(text), text);
+    // An empty block keeps the comment written inside it.
+    let text =
+        "tenet 1\npack p version \"1.0.0\"\n\nrule r { # head\n}\n\nrule s {\n  # inside\n}\n";
+    assert_eq!(format_text(text), text);
+}
+
+#[test]
+fn dates_and_times_parse_strictly_and_compare_as_dates() {
+    use tenet_dsl::window::{before_day, parse_date, parse_time};
+    assert!(parse_date("2028-02-29").is_ok());
+    for bad in [
+        "2026-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-01-32",
+        "2026-1-05",
+        "20260105",
+        "2026-01-05 ",
+        "+2026-01-05",
+        "notadate",
+    ] {
+        assert!(parse_date(bad).is_err(), "`{bad}` is not a date");
+        assert!(parse_time(bad).is_err(), "`{bad}` is not a time");
+    }
+    assert!(parse_time("2026-11-25T25:00:00Z").is_err());
+    assert_eq!(
+        parse_time("2026-11-25T11:00:00+01:00").unwrap(),
+        parse_time("2026-11-25T10:00:00Z").unwrap()
+    );
+    assert_eq!(
+        parse_time("2026-11-25").unwrap(),
+        parse_time("2026-11-25T00:00:00Z").unwrap()
+    );
+    let expires = parse_date("2027-01-01").unwrap();
+    assert!(before_day(
+        parse_time("2026-12-31T23:59:59Z").unwrap(),
+        expires
+    ));
+    assert!(!before_day(parse_time("2027-01-01").unwrap(), expires));
+    // 00:30 in Paris on the expiry day is still the day before in UTC.
+    assert!(before_day(
+        parse_time("2027-01-01T00:30:00+01:00").unwrap(),
+        expires
+    ));
+}
+
+#[test]
 fn formatting_keeps_the_meaning() {
     let text = std::fs::read_to_string(root().join("fixtures/fmt/messy.tenet")).unwrap();
     let a = syntax::parse_with_comments(FileId(0), &text).unwrap();
@@ -168,7 +227,7 @@ fn ident() -> impl Strategy<Value = String> {
     "[a-z][a-z_]{0,6}".prop_filter("not a keyword", |s| {
         ![
             "and", "or", "not", "in", "matches", "if", "then", "else", "true", "false", "null",
-            "any", "all", "count",
+            "any", "all", "count", "as", "import", "const",
         ]
         .contains(&s.as_str())
     })
@@ -201,32 +260,104 @@ fn value() -> impl Strategy<Value = String> {
     })
 }
 
+/// A trailing comment, or nothing. Trailing comments are written `#@ …` so
+/// that the property can tell them from comments on their own line; the
+/// generated text replaces the `@` with a number that tags each one.
+fn trailing() -> impl Strategy<Value = &'static str> {
+    prop_oneof![Just(""), Just("   #@"), Just(" #@")]
+}
+
 fn block(depth: u32) -> BoxedStrategy<String> {
-    let attrs = prop::collection::vec((ident(), value(), any::<bool>(), any::<bool>()), 0..4);
+    let attrs = prop::collection::vec(
+        (ident(), value(), any::<bool>(), any::<bool>(), trailing()),
+        0..4,
+    );
     let children = if depth == 0 {
         Just(Vec::new()).boxed()
     } else {
         prop::collection::vec(block(depth - 1), 0..2).boxed()
     };
-    (ident(), prop::option::of(ident()), attrs, children)
-        .prop_map(|(kind, name, attrs, children)| {
-            let mut s = format!("{kind} {} {{\n", name.unwrap_or_default());
-            for (k, v, comment, blank) in attrs {
+    (
+        ident(),
+        prop::option::of(ident()),
+        attrs,
+        children,
+        trailing(),
+        trailing(),
+        any::<bool>(),
+    )
+        .prop_map(|(kind, name, attrs, children, open, close, last)| {
+            let mut s = format!("{kind} {} {{{open}\n", name.unwrap_or_default());
+            for (k, v, comment, blank, t) in attrs {
                 if blank {
                     s.push('\n');
                 }
                 if comment {
                     s.push_str("# note\n");
                 }
-                s.push_str(&format!("  {k}   {v}\n"));
+                s.push_str(&format!("  {k}   {v}{t}\n"));
             }
             for c in children {
                 s.push_str(&c);
             }
-            s.push_str("}\n");
+            if last {
+                s.push_str("  # note\n");
+            }
+            s.push_str(&format!("}}{close}\n"));
             s
         })
         .boxed()
+}
+
+/// Top-level items: imports (with or without an alias), constants and
+/// blocks, with trailing comments, comments on their own line and blank lines.
+fn item() -> impl Strategy<Value = String> {
+    let head = prop_oneof![
+        (ident(), prop::option::of(ident())).prop_map(|(p, a)| match a {
+            Some(a) => format!("import {p} as {a}"),
+            None => format!("import {p}"),
+        }),
+        (ident(), value()).prop_map(|(n, v)| format!("const {n} = {v}")),
+    ];
+    let line = (head, trailing()).prop_map(|(h, t)| format!("{h}{t}\n"));
+    let item = prop_oneof![3 => line, 1 => block(1)];
+    (item, any::<bool>(), any::<bool>()).prop_map(|(item, blank, comment)| {
+        let mut s = String::new();
+        if blank {
+            s.push('\n');
+        }
+        if comment {
+            s.push_str("# note\n");
+        }
+        s.push_str(&item);
+        s
+    })
+}
+
+/// Number the trailing comments (`#@` → `# t0`, `# t1`, …) so each one can be
+/// followed through formatting.
+fn tag_trailing(text: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in text.split("#@").enumerate() {
+        if i > 0 {
+            out.push_str(&format!("# t{} ", i - 1));
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// The comments of a text, in order, each with whether code precedes it on
+/// its line (a trailing comment) and that code with its spacing collapsed.
+fn comments_of(text: &str) -> Vec<(String, Option<String>)> {
+    text.lines()
+        .filter_map(|l| {
+            let at = l.find('#')?;
+            let code = l[..at].split_whitespace().collect::<Vec<_>>().join(" ");
+            let comment = l[at..].trim().to_string();
+            Some((comment, (!code.is_empty()).then_some(code)))
+        })
+        .collect()
 }
 
 proptest! {
@@ -245,6 +376,31 @@ proptest! {
         let mut end = cut;
         while !text.is_char_boundary(end) { end -= 1; }
         let _ = syntax::parse_with_comments(FileId(0), &text[..end]);
+    }
+
+    #[test]
+    fn fmt_keeps_every_comment_in_place_and_is_idempotent(items in prop::collection::vec(item(), 0..6), top in trailing()) {
+        let text = tag_trailing(&format!("tenet 1\npack p version \"1.0.0\"{top}\n{}", items.concat()));
+        let pack = match syntax::parse_with_comments(FileId(0), &text) { Ok(p) => p, Err(d) => panic!("generated pack does not parse: {}\n{text}", d[0].message) };
+        let once = fmt::format(&pack, &text);
+        let pack2 = syntax::parse_with_comments(FileId(0), &once).unwrap_or_else(|d| panic!("formatted pack does not parse: {}\n{once}", d[0].message));
+        let twice = fmt::format(&pack2, &once);
+        prop_assert_eq!(&once, &twice, "not idempotent:\n{}", text);
+        // Same comments, same order; a trailing comment stays at the end of
+        // its own line (imports and constants are short enough to compare
+        // the whole line), a comment on its own line stays on its own line.
+        let before = comments_of(&text);
+        let after = comments_of(&once);
+        prop_assert_eq!(before.len(), after.len(), "comments lost or added:\n{}\n---\n{}", text, once);
+        for ((c0, code0), (c1, code1)) in before.iter().zip(&after) {
+            prop_assert_eq!(c0, c1, "comments reordered:\n{}\n---\n{}", text, once);
+            prop_assert_eq!(code0.is_some(), code1.is_some(), "`{}` moved:\n{}\n---\n{}", c0, text, once);
+            if let (Some(a), Some(b)) = (code0, code1) {
+                if a.starts_with("import") || (a.starts_with("const") && a.len() < 60) {
+                    prop_assert_eq!(a, b, "`{}` moved to another line:\n{}\n---\n{}", c0, text, once);
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! root and the sha256 of its bytes, sorted by path — so the same files give
 //! the same hash whatever directory they lie in, the discovery order or the
 //! time. `created_at` is informative and outside the hash.
+//!
+//! `packs` is derived from the files: one entry per `.tenet` file, with the
+//! pack's name and version as declared in it and the file's path relative
+//! to the rules root, sorted by path. It is not hashed (it is a function of
+//! the inputs); [`verify`] recomputes it from the bundled file contents and
+//! reports any difference, so an edited, added or deleted entry fails.
 
 use crate::load::{load_files, LoadError, RuleFile, Rules};
 use serde::{Deserialize, Serialize};
@@ -67,6 +73,30 @@ pub fn inputs_hash(inputs: &[Input]) -> String {
     hex::encode(h.finalize())
 }
 
+/// The `packs` list of a bundle holding `files`: one entry per `.tenet`
+/// file (path relative to the rules root, the name and version its `pack`
+/// line declares), sorted by path. Files whose pack line cannot be read are
+/// returned as problems.
+pub fn packs_of(files: &[BundleFile]) -> (Vec<BundlePack>, Vec<String>) {
+    let mut packs = Vec::new();
+    let mut problems = Vec::new();
+    for f in files.iter().filter(|f| f.path.ends_with(".tenet")) {
+        match tenet_dsl::syntax::parse(tenet_dsl::FileId(0), &f.text) {
+            Ok(p) => packs.push(BundlePack {
+                name: p.name.name,
+                version: p.version,
+                path: f.path.clone(),
+            }),
+            Err(_) => problems.push(format!(
+                "`{}` does not parse, so its pack name and version cannot be checked",
+                f.path
+            )),
+        }
+    }
+    packs.sort_by(|a, b| a.path.cmp(&b.path));
+    (packs, problems)
+}
+
 /// Build a bundle from loaded rules. `created_at` is passed in (no clock here).
 pub fn build(rules: &Rules, created_at: &str) -> Bundle {
     let mut files: Vec<RuleFile> = rules.files.clone();
@@ -79,25 +109,19 @@ pub fn build(rules: &Rules, created_at: &str) -> Bundle {
         })
         .collect();
     let hash = inputs_hash(&inputs);
-    let packs = rules
-        .packs
-        .iter()
-        .map(|p| BundlePack {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            path: p.file.clone(),
+    let files: Vec<BundleFile> = files
+        .into_iter()
+        .map(|f| BundleFile {
+            path: f.path,
+            text: f.text,
         })
         .collect();
+    // The rules loaded, so every pack parses.
+    let (packs, _) = packs_of(&files);
     Bundle {
         schema: BUNDLE_SCHEMA.to_string(),
         packs,
-        files: files
-            .into_iter()
-            .map(|f| BundleFile {
-                path: f.path,
-                text: f.text,
-            })
-            .collect(),
+        files,
         fingerprint: Fingerprint {
             algo: "sha256".into(),
             hash,
@@ -107,7 +131,8 @@ pub fn build(rules: &Rules, created_at: &str) -> Bundle {
     }
 }
 
-/// Everything wrong with a bundle's fingerprint, or nothing.
+/// Everything wrong with a bundle's fingerprint and its `packs` list, or
+/// nothing.
 pub fn verify(bundle: &Bundle) -> Vec<String> {
     let mut problems = Vec::new();
     if bundle.schema != BUNDLE_SCHEMA {
@@ -164,6 +189,41 @@ pub fn verify(bundle: &Bundle) -> Vec<String> {
             "fingerprint hash mismatch: recorded {}, recomputed {hash}",
             bundle.fingerprint.hash
         ));
+    }
+    let (actual, unreadable) = packs_of(&bundle.files);
+    problems.extend(unreadable);
+    problems.extend(packs_mismatch(&bundle.packs, &actual));
+    problems
+}
+
+/// How a recorded `packs` list differs from the one recomputed from the files.
+fn packs_mismatch(recorded: &[BundlePack], actual: &[BundlePack]) -> Vec<String> {
+    let show = |p: &BundlePack| format!("{} {} ({})", p.name, p.version, p.path);
+    let mut problems = Vec::new();
+    for a in actual {
+        match recorded.iter().find(|r| r.path == a.path) {
+            None => problems.push(format!(
+                "pack `{}` is missing from the bundle's `packs` list",
+                show(a)
+            )),
+            Some(r) if r != a => problems.push(format!(
+                "`packs` entry `{}` does not match its file, which declares `{}`",
+                show(r),
+                show(a)
+            )),
+            _ => {}
+        }
+    }
+    for r in recorded {
+        if !actual.iter().any(|a| a.path == r.path) {
+            problems.push(format!(
+                "`packs` entry `{}` names no pack file in the bundle",
+                show(r)
+            ));
+        }
+    }
+    if problems.is_empty() && recorded != actual {
+        problems.push("the `packs` list is not in path order, or repeats an entry".to_string());
     }
     problems
 }

@@ -301,6 +301,7 @@ impl Cx<'_> {
         };
         CWaiver {
             name: b.name_str().to_string(),
+            at: self.sources.location(b.kind.span),
             rules: string_list(b.attr("rules").map(|a| &a.value)),
             when: b.attr("when").map(|a| {
                 (
@@ -323,12 +324,16 @@ impl Cx<'_> {
                 .map(|e| self.fold_static(e))
                 .unwrap_or_default(),
             expect: get("expect").map(|e| string_list(Some(e))),
+            expect_not: string_list(get("expect_not")),
             expect_risk: get("expect_risk").and_then(bare_or_string),
             expect_errors: match get("expect_errors").map(|e| self.fold_static(e)) {
                 Some(Value::Int(n)) => Some(n),
                 _ => None,
             },
-            now: get("now").and_then(bare_or_string),
+            now: match get("now").map(|e| self.fold_static(e)) {
+                Some(Value::Str(s)) => Some(s.to_string()),
+                _ => None,
+            },
         }
     }
 

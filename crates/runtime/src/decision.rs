@@ -22,7 +22,10 @@ pub const DECISION_SCHEMA: &str = "tenet.decision/v1";
 pub struct DecideOptions {
     /// Include the per-condition trace.
     pub trace: bool,
-    /// Today, `YYYY-MM-DD` (or RFC 3339): waivers expire by it. Without it, no waiver applies.
+    /// The decision date, `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time:
+    /// a waiver applies before its `expires` day (compared as dates, in UTC).
+    /// Without it, no waiver applies; one that does not parse is an error
+    /// in the decision (and no waiver applies).
     pub now: Option<String>,
     /// Global dry-run: report everything, block nothing.
     pub dry_run: bool,
@@ -173,11 +176,6 @@ pub fn decide(
     d
 }
 
-/// The date part (`YYYY-MM-DD`) of a date or timestamp.
-fn day(s: &str) -> &str {
-    s.get(..10).unwrap_or(s)
-}
-
 /// Decide with any evaluator (the reference one is in [`crate::reference`]).
 pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOptions) -> Decision {
     let mut d = Decision {
@@ -193,6 +191,18 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
         inconclusive: Vec::new(),
         errors: Vec::new(),
         trace: Vec::new(),
+    };
+    let now = match opts.now.as_deref().map(tenet_dsl::window::parse_time) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            d.errors.push(DecisionError {
+                block: "now".into(),
+                at: String::new(),
+                message: format!("the decision date {e}; no waiver applies"),
+            });
+            None
+        }
     };
     for block in &pack.blocks {
         if block.condition.is_none() {
@@ -281,10 +291,10 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
             .iter()
             .filter(|w| w.rules.contains(&block.name))
         {
-            let live = opts
-                .now
-                .as_deref()
-                .is_some_and(|now| day(now) < w.expires.as_str());
+            let live = now.is_some_and(|now| {
+                tenet_dsl::window::parse_date(&w.expires)
+                    .is_ok_and(|expires| tenet_dsl::window::before_day(now, expires))
+            });
             if !live {
                 continue;
             }

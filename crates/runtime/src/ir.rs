@@ -96,6 +96,8 @@ pub struct CBlock {
 #[derive(Debug, Clone)]
 pub struct CWaiver {
     pub name: String,
+    /// Where the waiver is written (`file:line:col`).
+    pub at: String,
     pub rules: Vec<String>,
     pub when: Option<(CExpr, Expr)>,
     pub owner: String,
@@ -109,6 +111,8 @@ pub struct CTest {
     pub at: String,
     pub input: Value,
     pub expect: Option<Vec<String>>,
+    /// Blocks that must not match.
+    pub expect_not: Vec<String>,
     pub expect_risk: Option<String>,
     pub expect_errors: Option<i64>,
     pub now: Option<String>,

@@ -65,7 +65,8 @@ impl LoadError {
 pub fn read_dir(dir: &Path) -> Result<Vec<RuleFile>, LoadError> {
     if !dir.is_dir() {
         return Err(LoadError::Io(format!(
-            "`{}` is not a directory",
+            "`{}` is not a directory; name the rules directory (`tenet check DIR`, \
+             `tenet eval --rules DIR ...`) or run tenet from the repository root, where `rules/` is",
             dir.display()
         )));
     }
@@ -90,6 +91,50 @@ pub fn read_dir(dir: &Path) -> Result<Vec<RuleFile>, LoadError> {
     }
     files.sort();
     Ok(files)
+}
+
+/// Load what the command line names: a rules directory, which must hold at
+/// least one `.tenet` file, or a single `.tenet` file, checked on its own
+/// with the scorer scripts of its folder (a pack that imports other packs
+/// needs its rules directory).
+pub fn load_path(path: &Path) -> Result<Rules, LoadError> {
+    if path.is_file() {
+        return load_file(path);
+    }
+    let files = read_dir(path)?;
+    if !files.iter().any(|f| f.path.ends_with(".tenet")) {
+        return Err(LoadError::Io(format!(
+            "no .tenet files under `{}`; rule packs are `.tenet` files",
+            path.display()
+        )));
+    }
+    let prefix = path.to_string_lossy().trim_end_matches('/').to_string();
+    load_files(files, &prefix)
+}
+
+/// Load one `.tenet` file with the `.rhai` scorer scripts under its folder.
+pub fn load_file(file: &Path) -> Result<Rules, LoadError> {
+    if file.extension().is_none_or(|e| e != "tenet") {
+        return Err(LoadError::Io(format!(
+            "`{}` is not a .tenet file or a rules directory",
+            file.display()
+        )));
+    }
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let files: Vec<RuleFile> = read_dir(dir)?
+        .into_iter()
+        .filter(|f| f.path == name || f.path.ends_with(".rhai"))
+        .collect();
+    let prefix = dir.to_string_lossy().trim_end_matches('/').to_string();
+    let prefix = if prefix == "." { String::new() } else { prefix };
+    load_files(files, &prefix)
 }
 
 /// Load a rules directory. Paths in diagnostics are shown as `dir/relative`.

@@ -4,8 +4,18 @@
 //! blocks match (`expect`), the highest risk (`expect_risk`) and the number
 //! of evaluation errors (`expect_errors`). Each test is decided twice — by
 //! the compiled evaluator and by the reference interpreter — and a
-//! disagreement fails the test. Blocks with a condition that no test sees
-//! match are listed as unexercised.
+//! disagreement fails the test. `expect_not` names blocks that must not
+//! match (a test that shows a rule quiet).
+//!
+//! Coverage: a block with a condition is exercised when some test expects it
+//! to match (names it in `expect`, or it matches in the test's decision) or
+//! asserts it does not match (names it in `expect_not`). A waiver is
+//! exercised when some test's decision applies it. Every other block with a
+//! condition, and every waiver, is listed as unexercised. Blocks that are
+//! never decided — kinds without a condition (`taxonomy`, `profile`,
+//! `rollout`, `window`...) and blocks that leave their optional condition
+//! out (a `factor` without `when`) — cannot match, so no test can exercise
+//! them, and they are not listed.
 
 use crate::decision::{decide, decide_with, DecideOptions};
 use crate::load::Rules;
@@ -25,7 +35,8 @@ pub struct TestResult {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct TestReport {
     pub results: Vec<TestResult>,
-    /// `pack: block` for every block with a condition that no test matched.
+    /// `pack: kind name (file:line:col)` for every block with a condition
+    /// and every waiver that no test exercises (see the module docs).
     pub unexercised: Vec<String>,
 }
 
@@ -42,7 +53,10 @@ pub fn run_tests(rules: &Rules) -> TestReport {
     let mut report = TestReport::default();
     for pack in &rules.packs {
         let mut exercised: Vec<&str> = Vec::new();
+        let mut waivers_applied: Vec<&str> = Vec::new();
         for t in &pack.tests {
+            exercised.extend(t.expect.iter().flatten().map(|s| s.as_str()));
+            exercised.extend(t.expect_not.iter().map(|s| s.as_str()));
             let opts = DecideOptions {
                 trace: false,
                 now: t.now.clone(),
@@ -60,6 +74,16 @@ pub fn run_tests(rules: &Rules) -> TestReport {
             for m in d.matched.iter().chain(d.waived.iter()) {
                 if let Some(b) = pack.blocks.iter().find(|b| b.name == m.block) {
                     exercised.push(b.name.as_str());
+                }
+                if let Some(w) = &m.waived_by {
+                    if let Some(w) = pack.waivers.iter().find(|x| x.name == w.waiver) {
+                        waivers_applied.push(w.name.as_str());
+                    }
+                }
+            }
+            for n in &t.expect_not {
+                if got.contains(&n.as_str()) {
+                    failures.push(format!("`{n}` matched, but the test expects it not to"));
                 }
             }
             if let Some(expect) = &t.expect {
@@ -114,6 +138,13 @@ pub fn run_tests(rules: &Rules) -> TestReport {
                 report
                     .unexercised
                     .push(format!("{}: {} {} ({})", pack.name, b.kind, b.name, b.at));
+            }
+        }
+        for w in &pack.waivers {
+            if !waivers_applied.contains(&w.name.as_str()) {
+                report
+                    .unexercised
+                    .push(format!("{}: waiver {} ({})", pack.name, w.name, w.at));
             }
         }
     }

@@ -10,5 +10,6 @@ mod agreement;
 mod bundles;
 mod cases;
 mod common;
+mod coverage;
 mod diagnostics;
 mod scorers;

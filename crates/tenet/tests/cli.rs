@@ -337,7 +337,13 @@ fn kinds_lists_the_schema_table() {
 
 #[test]
 fn eval_rejects_a_bad_now_with_exit_2() {
-    for bad in ["notadate", "2026-13-99", "2026-02-30", "2026-1-5", "2026-11-25T25:00:00Z"] {
+    for bad in [
+        "notadate",
+        "2026-13-99",
+        "2026-02-30",
+        "2026-1-5",
+        "2026-11-25T25:00:00Z",
+    ] {
         let r = tenet(&[
             "eval",
             "--rules",
@@ -351,13 +357,18 @@ fn eval_rejects_a_bad_now_with_exit_2() {
         ]);
         assert_eq!(r.code, 2, "--now {bad}: {}", r.stdout);
         assert!(
-            r.stderr.contains(&format!("--now `{bad}` is not a date `YYYY-MM-DD`")),
+            r.stderr
+                .contains(&format!("--now `{bad}` is not a date `YYYY-MM-DD`")),
             "{}",
             r.stderr
         );
         assert!(r.stdout.is_empty(), "no decision on a bad --now");
     }
-    for good in ["2026-11-25", "2026-11-25T10:00:00Z", "2026-11-25T11:00:00+01:00"] {
+    for good in [
+        "2026-11-25",
+        "2026-11-25T10:00:00Z",
+        "2026-11-25T11:00:00+01:00",
+    ] {
         let r = tenet(&[
             "eval",
             "--rules",

@@ -108,3 +108,128 @@ fn a_bundle_loads_the_same_decisions() {
     assert_eq!(report_a.passed(), report_b.passed());
     assert_eq!(report_b.failed(), 0);
 }
+
+#[test]
+fn pack_paths_are_relative_and_the_same_files_give_the_same_bundle_anywhere() {
+    let a = bundle::build(
+        &load_dir(&root().join("rules")).unwrap(),
+        "2026-01-01T00:00:00Z",
+    );
+    let b = build_from_copy("2026-01-01T00:00:00Z");
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap(),
+        "same files, same time: the bundle JSON must not depend on the directory"
+    );
+    let safety = a.packs.iter().find(|p| p.name == "safety").unwrap();
+    assert_eq!(safety.path, "safety-workflows/safety.tenet");
+    for p in &a.packs {
+        assert!(
+            a.files.iter().any(|f| f.path == p.path),
+            "`{}` is not the path of a bundled file",
+            p.path
+        );
+    }
+    let mut sorted = a.packs.clone();
+    sorted.sort_by(|x, y| x.path.cmp(&y.path));
+    assert_eq!(a.packs, sorted, "packs are listed in path order");
+    assert_eq!(a.packs.len(), 8);
+}
+
+fn problems_after(edit: impl FnOnce(&mut Bundle)) -> Vec<String> {
+    let mut b = bundle::build(&load_dir(&root().join("rules")).unwrap(), "t");
+    assert!(bundle::verify(&b).is_empty());
+    edit(&mut b);
+    bundle::verify(&b)
+}
+
+#[test]
+fn an_edited_pack_version_fails_verification() {
+    let problems = problems_after(|b| b.packs[0].version = "9.9.9".into());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("9.9.9") && problems[0].contains("does not match its file"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn an_edited_pack_name_or_path_fails_verification() {
+    let problems = problems_after(|b| b.packs[1].name = "other".into());
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("does not match its file")),
+        "{problems:?}"
+    );
+    let problems = problems_after(|b| b.packs[1].path = "elsewhere/x.tenet".into());
+    assert!(
+        problems.iter().any(|p| p.contains("names no pack file")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("missing from the bundle's `packs` list")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_deleted_or_added_packs_entry_fails_verification() {
+    let problems = problems_after(|b| {
+        b.packs.remove(0);
+    });
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("missing from the bundle's `packs` list")),
+        "{problems:?}"
+    );
+    let problems = problems_after(|b| {
+        let extra = b.packs[0].clone();
+        b.packs.push(extra);
+    });
+    assert!(
+        problems.iter().any(|p| p.contains("repeats an entry")),
+        "{problems:?}"
+    );
+    let problems = problems_after(|b| b.packs.reverse());
+    assert!(
+        problems.iter().any(|p| p.contains("not in path order")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_file_whose_pack_line_changed_fails_verification_even_with_a_forged_fingerprint() {
+    // Rewrite a pack's version in its file and forge every digest: the
+    // fingerprint then matches, but the `packs` list no longer does.
+    let problems = problems_after(|b| {
+        let f = b
+            .files
+            .iter_mut()
+            .find(|f| f.path == "safety-workflows/safety.tenet")
+            .unwrap();
+        let old = b
+            .packs
+            .iter()
+            .find(|p| p.path == f.path)
+            .unwrap()
+            .version
+            .clone();
+        f.text = f.text.replacen(&format!("\"{old}\""), "\"7.0.0\"", 1);
+        let inputs: Vec<bundle::Input> = b
+            .files
+            .iter()
+            .map(|f| bundle::Input {
+                path: f.path.clone(),
+                sha256: bundle::sha256_hex(f.text.as_bytes()),
+            })
+            .collect();
+        b.fingerprint.hash = bundle::inputs_hash(&inputs);
+        b.fingerprint.inputs = inputs;
+    });
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("7.0.0"), "{problems:?}");
+}
