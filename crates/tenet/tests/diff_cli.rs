@@ -29,13 +29,17 @@ fn tenet_in(dir: &Path, args: &[&str]) -> Run {
 }
 
 fn json(r: &Run) -> Json {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", r.stdout, r.stderr))
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", r.stdout, r.stderr))
 }
 
 /// Snapshots without the rules fingerprint, which changes with every pack edit.
 fn snap(name: &str, text: &str) {
     let text = match text.find("(`") {
-        Some(i) if text[i + 2..].len() > 13 && text[i + 2..i + 14].chars().all(|c| c.is_ascii_hexdigit()) => {
+        Some(i)
+            if text[i + 2..].len() > 13
+                && text[i + 2..i + 14].chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
             format!("{}(`[fingerprint]`{}", &text[..i], &text[i + 14..])
         }
         _ => text.to_string(),
@@ -107,7 +111,10 @@ fn two_files_give_a_classified_report_and_fail_on_sets_the_exit_code() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "a/orders.yaml", API_BASE);
     write(t.path(), "b/orders.yaml", &api_head());
-    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store"]);
+    let r = tenet_in(
+        t.path(),
+        &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store"],
+    );
     assert_eq!(r.code, 0, "default --fail-on is never: {}", r.stderr);
     let rep = json(&r);
     assert_eq!(rep["schema"], "tenet.report/v1");
@@ -119,17 +126,73 @@ fn two_files_give_a_classified_report_and_fail_on_sets_the_exit_code() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["kind"].as_str().unwrap().into(), c["path"].as_str().unwrap().into(), c["risk"].as_str().unwrap().into()))
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().into(),
+                c["path"].as_str().unwrap().into(),
+                c["risk"].as_str().unwrap().into(),
+            )
+        })
         .collect();
-    assert!(kinds.contains(&("field.removed".into(), "Order.total".into(), "breaking".into())), "{kinds:?}");
-    assert!(kinds.contains(&("enum.value_removed".into(), "POST /orders.request.kind".into(), "breaking".into())), "{kinds:?}");
-    assert!(kinds.contains(&("enum.value_added".into(), "Order.status".into(), "behavioral".into())), "{kinds:?}");
-    assert!(kinds.contains(&("operation.added".into(), "POST /refunds".into(), "additive".into())), "{kinds:?}");
+    assert!(
+        kinds.contains(&(
+            "field.removed".into(),
+            "Order.total".into(),
+            "breaking".into()
+        )),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(
+            "enum.value_removed".into(),
+            "POST /orders.request.kind".into(),
+            "breaking".into()
+        )),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(
+            "enum.value_added".into(),
+            "Order.status".into(),
+            "behavioral".into()
+        )),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(
+            "operation.added".into(),
+            "POST /refunds".into(),
+            "additive".into()
+        )),
+        "{kinds:?}"
+    );
 
-    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store", "--fail-on", "breaking", "--format", "md"]);
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "a/orders.yaml",
+            "b/orders.yaml",
+            "--no-store",
+            "--fail-on",
+            "breaking",
+            "--format",
+            "md",
+        ],
+    );
     assert_eq!(r.code, 1);
     snap("diff_openapi_md", &r.stdout);
-    let same = tenet_in(t.path(), &["diff", "a/orders.yaml", "a/orders.yaml", "--no-store", "--fail-on", "cosmetic"]);
+    let same = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "a/orders.yaml",
+            "a/orders.yaml",
+            "--no-store",
+            "--fail-on",
+            "cosmetic",
+        ],
+    );
     assert_eq!(same.code, 0);
     assert_eq!(json(&same)["highest_risk"], "none");
 }
@@ -139,9 +202,24 @@ fn risk_threshold_hides_lower_levels_but_counts_stay_true() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "a/orders.yaml", API_BASE);
     write(t.path(), "b/orders.yaml", &api_head());
-    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store", "--risk-threshold", "breaking"]);
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "a/orders.yaml",
+            "b/orders.yaml",
+            "--no-store",
+            "--risk-threshold",
+            "breaking",
+        ],
+    );
     let rep = json(&r);
-    let risks: Vec<&str> = rep["changes"].as_array().unwrap().iter().map(|c| c["risk"].as_str().unwrap()).collect();
+    let risks: Vec<&str> = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["risk"].as_str().unwrap())
+        .collect();
     assert_eq!(risks, ["breaking", "breaking"]);
     assert_eq!(rep["hidden"], 2);
     assert_eq!(rep["counts"]["additive"], 1);
@@ -152,7 +230,17 @@ fn release_notes_group_changes_for_humans() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "a/orders.yaml", API_BASE);
     write(t.path(), "b/orders.yaml", &api_head());
-    let r = tenet_in(t.path(), &["diff", "a/orders.yaml", "b/orders.yaml", "--no-store", "--format", "release-notes"]);
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "a/orders.yaml",
+            "b/orders.yaml",
+            "--no-store",
+            "--format",
+            "release-notes",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     snap("diff_release_notes", &r.stdout);
 }
@@ -163,24 +251,66 @@ fn directories_use_tenet_yaml_for_types_and_consumers() {
     let cfg = "artifacts:\n  - {path: 'api/*.yaml', type: openapi}\n  - {path: 'app/*.yaml'}\nconsumers:\n  mobile-app: ['GET /orders/*']\n  ops: ['app/*']\n";
     for side in ["a", "b"] {
         write(t.path(), &format!("{side}/tenet.yaml"), cfg);
-        write(t.path(), &format!("{side}/notes.json"), if side == "a" { "{\"x\": 1}" } else { "{\"x\": 2}" });
+        write(
+            t.path(),
+            &format!("{side}/notes.json"),
+            if side == "a" {
+                "{\"x\": 1}"
+            } else {
+                "{\"x\": 2}"
+            },
+        );
     }
     write(t.path(), "a/api/orders.yaml", API_BASE);
     write(t.path(), "b/api/orders.yaml", &api_head());
-    write(t.path(), "a/app/settings.yaml", "db:\n  pool: 10\n  timeout: 5s\n");
+    write(
+        t.path(),
+        "a/app/settings.yaml",
+        "db:\n  pool: 10\n  timeout: 5s\n",
+    );
     write(t.path(), "b/app/settings.yaml", "db:\n  pool: 20\n");
     let r = tenet_in(t.path(), &["diff", "a", "b", "--no-store"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rep = json(&r);
-    let artifacts: Vec<&str> = rep["artifacts"].as_array().unwrap().iter().map(|a| a["path"].as_str().unwrap()).collect();
-    assert_eq!(artifacts, ["api/orders.yaml", "app/settings.yaml"], "notes.json is not a configured artifact");
-    let total = rep["changes"].as_array().unwrap().iter().find(|c| c["path"] == "Order.total").unwrap();
+    let artifacts: Vec<&str> = rep["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        artifacts,
+        ["api/orders.yaml", "app/settings.yaml"],
+        "notes.json is not a configured artifact"
+    );
+    let total = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "Order.total")
+        .unwrap();
     assert_eq!(total["consumers"], serde_json::json!(["mobile-app"]));
-    let pool = rep["changes"].as_array().unwrap().iter().find(|c| c["path"] == "db.pool").unwrap();
-    assert_eq!((pool["kind"].as_str(), pool["risk"].as_str()), (Some("config.value_changed"), Some("behavioral")));
+    let pool = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "db.pool")
+        .unwrap();
+    assert_eq!(
+        (pool["kind"].as_str(), pool["risk"].as_str()),
+        (Some("config.value_changed"), Some("behavioral"))
+    );
     assert_eq!(pool["consumers"], serde_json::json!(["ops"]));
-    let timeout = rep["changes"].as_array().unwrap().iter().find(|c| c["path"] == "db.timeout").unwrap();
-    assert_eq!((timeout["kind"].as_str(), timeout["risk"].as_str()), (Some("config.key_removed"), Some("breaking")));
+    let timeout = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "db.timeout")
+        .unwrap();
+    assert_eq!(
+        (timeout["kind"].as_str(), timeout["risk"].as_str()),
+        (Some("config.key_removed"), Some("breaking"))
+    );
 }
 
 #[test]
@@ -190,9 +320,17 @@ fn unreadable_artifacts_and_bad_usage_exit_2_with_a_location() {
     write(t.path(), "b.yaml", "a: 1\nb: [1, 2\n");
     let r = tenet_in(t.path(), &["diff", "a.yaml", "b.yaml", "--no-store"]);
     assert_eq!(r.code, 2);
-    assert!(r.stdout.is_empty(), "nothing is printed as a report: {}", r.stdout);
+    assert!(
+        r.stdout.is_empty(),
+        "nothing is printed as a report: {}",
+        r.stdout
+    );
     assert!(r.stderr.contains("b.yaml:3:"), "{}", r.stderr);
-    assert!(r.stderr.contains("cannot read the head version"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read the head version"),
+        "{}",
+        r.stderr
+    );
 
     let r = tenet_in(t.path(), &["diff", "a.yaml"]);
     assert_eq!(r.code, 2);
@@ -200,15 +338,27 @@ fn unreadable_artifacts_and_bad_usage_exit_2_with_a_location() {
     let r = tenet_in(t.path(), &["diff", "a.yaml", "missing.yaml", "--no-store"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("missing.yaml"), "{}", r.stderr);
-    let r = tenet_in(t.path(), &["diff", "a.yaml", "b.yaml", "--fail-on", "sometimes"]);
+    let r = tenet_in(
+        t.path(),
+        &["diff", "a.yaml", "b.yaml", "--fail-on", "sometimes"],
+    );
     assert_eq!(r.code, 2);
 
     std::fs::create_dir_all(t.path().join("x")).unwrap();
     std::fs::create_dir_all(t.path().join("y")).unwrap();
-    write(t.path(), "y/tenet.yaml", "artifacts:\n  - path: '*.yaml'\n    type: soap\n");
+    write(
+        t.path(),
+        "y/tenet.yaml",
+        "artifacts:\n  - path: '*.yaml'\n    type: soap\n",
+    );
     let r = tenet_in(t.path(), &["diff", "x", "y", "--no-store"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("tenet.yaml:3:1: unknown artifact type `soap`"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("tenet.yaml:3:1: unknown artifact type `soap`"),
+        "{}",
+        r.stderr
+    );
 }
 
 // ---- git -------------------------------------------------------------------
@@ -223,40 +373,104 @@ fn commit(repo: &git2::Repository, files: &[(&str, &str)], message: &str) -> git
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let sig = git2::Signature::now("tenet tests", "tests@tenet.invalid").unwrap();
-    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
+    let parents: Vec<git2::Commit> = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_commit().ok())
+        .into_iter()
+        .collect();
     let parents: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents).unwrap()
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap()
 }
 
-const SDL_BASE: &str = "type Query {\n  order(id: ID!): Order\n}\n\ntype Order {\n  id: ID!\n  total: Float\n}\n";
+const SDL_BASE: &str =
+    "type Query {\n  order(id: ID!): Order\n}\n\ntype Order {\n  id: ID!\n  total: Float\n}\n";
 const SDL_HEAD: &str = "# orders API\ntype Query {\n  order(id: ID!, currency: String!): Order\n}\n\ntype Order {\n  id: ID!\n  total: Float\n  note: String\n}\n";
 
 #[test]
 fn git_revisions_are_read_through_git_not_the_working_tree() {
     let t = tempfile::tempdir().unwrap();
     let repo = git2::Repository::init(t.path()).unwrap();
-    let base = commit(&repo, &[("api/orders.yaml", API_BASE), ("schema.graphql", SDL_BASE)], "base");
-    let head = commit(&repo, &[("api/orders.yaml", &api_head()), ("schema.graphql", SDL_HEAD)], "head");
+    let base = commit(
+        &repo,
+        &[("api/orders.yaml", API_BASE), ("schema.graphql", SDL_BASE)],
+        "base",
+    );
+    let head = commit(
+        &repo,
+        &[
+            ("api/orders.yaml", &api_head()),
+            ("schema.graphql", SDL_HEAD),
+        ],
+        "head",
+    );
     // Uncommitted edits must not be read.
     write(t.path(), "api/orders.yaml", "not: [valid\n");
     write(t.path(), "schema.graphql", "type {");
     let store = t.path().join("store.db");
     let store = store.to_str().unwrap();
     let (b, h) = (base.to_string(), head.to_string());
-    let r = tenet_in(t.path(), &["diff", "--base", &b, "--head", &h, "--store", store, "--repository", "acme/orders"]);
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "--base",
+            &b,
+            "--head",
+            &h,
+            "--store",
+            store,
+            "--repository",
+            "acme/orders",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rep = json(&r);
-    assert_eq!((rep["base"].as_str(), rep["head"].as_str()), (Some(b.as_str()), Some(h.as_str())));
+    assert_eq!(
+        (rep["base"].as_str(), rep["head"].as_str()),
+        (Some(b.as_str()), Some(h.as_str()))
+    );
     assert_eq!(rep["repository"], "acme/orders");
-    let arg = rep["changes"].as_array().unwrap().iter().find(|c| c["artifact"] == "schema.graphql" && c["risk"] == "breaking");
-    assert!(arg.is_some(), "a new required argument is breaking: {}", r.stdout);
+    let arg = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["artifact"] == "schema.graphql" && c["risk"] == "breaking");
+    assert!(
+        arg.is_some(),
+        "a new required argument is breaking: {}",
+        r.stdout
+    );
 
     // Symbolic revisions work too, and the gate fails.
-    let r = tenet_in(t.path(), &["diff", "--base", "HEAD~1", "--head", "HEAD", "--store", store, "--fail-on", "breaking", "--format", "md"]);
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--head",
+            "HEAD",
+            "--store",
+            store,
+            "--fail-on",
+            "breaking",
+            "--format",
+            "md",
+        ],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stdout.contains("highest risk **breaking**"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("highest risk **breaking**"),
+        "{}",
+        r.stdout
+    );
 
-    let r = tenet_in(t.path(), &["diff", "--base", "nope", "--head", "HEAD", "--no-store"]);
+    let r = tenet_in(
+        t.path(),
+        &["diff", "--base", "nope", "--head", "HEAD", "--no-store"],
+    );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("unknown revision `nope`"), "{}", r.stderr);
 }
@@ -269,12 +483,31 @@ fn reports_are_kept_listed_shown_and_compared() {
     let head = api_head();
     let c2 = commit(&repo, &[("api/orders.yaml", &head)], "two").to_string();
     // Three: the removed field comes back, a new breaking change appears.
-    let c3_text = head.replace("        id: {type: string}\n", "        id: {type: string}\n        total: {type: number}\n").replace("required: true, schema: {type: string}", "required: true, schema: {type: string, maxLength: 8}");
+    let c3_text = head
+        .replace(
+            "        id: {type: string}\n",
+            "        id: {type: string}\n        total: {type: number}\n",
+        )
+        .replace(
+            "required: true, schema: {type: string}",
+            "required: true, schema: {type: string, maxLength: 8}",
+        );
     let c3 = commit(&repo, &[("api/orders.yaml", &c3_text)], "three").to_string();
     let store = t.path().join(".tenet/tenet.db");
     assert!(!store.exists());
     for (b, h) in [(&c1, &c2), (&c1, &c3), (&c1, &c3)] {
-        let r = tenet_in(t.path(), &["diff", "--base", b, "--head", h, "--repository", "acme/orders"]);
+        let r = tenet_in(
+            t.path(),
+            &[
+                "diff",
+                "--base",
+                b,
+                "--head",
+                h,
+                "--repository",
+                "acme/orders",
+            ],
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert!(store.exists(), "the default store is .tenet/tenet.db");
@@ -282,7 +515,11 @@ fn reports_are_kept_listed_shown_and_compared() {
     let r = tenet_in(t.path(), &["reports", "list", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rows = json(&r);
-    assert_eq!(rows.as_array().unwrap().len(), 2, "the same base/head/rules replaces its report: {rows}");
+    assert_eq!(
+        rows.as_array().unwrap().len(),
+        2,
+        "the same base/head/rules replaces its report: {rows}"
+    );
     assert_eq!(rows[0]["head"], c3.as_str());
 
     let r = tenet_in(t.path(), &["reports", "show", &format!("{c1}..{c2}")]);
@@ -294,10 +531,23 @@ fn reports_are_kept_listed_shown_and_compared() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let cmp = json(&r);
     assert_eq!(cmp["schema"], "tenet.report-compare/v1");
-    let paths = |k: &str| -> Vec<String> { cmp[k].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_string()).collect() };
-    assert!(paths("resolved").contains(&"Order.total".to_string()), "{cmp}");
+    let paths = |k: &str| -> Vec<String> {
+        cmp[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        paths("resolved").contains(&"Order.total".to_string()),
+        "{cmp}"
+    );
     assert!(paths("new").iter().any(|p| p.contains("path.id")), "{cmp}");
-    let r = tenet_in(t.path(), &["reports", "compare", &id_a, &id_b, "--format", "md"]);
+    let r = tenet_in(
+        t.path(),
+        &["reports", "compare", &id_a, &id_b, "--format", "md"],
+    );
     assert!(r.stdout.contains("### Resolved (1)"), "{}", r.stdout);
 
     let r = tenet_in(t.path(), &["reports", "show", "999"]);
@@ -305,5 +555,29 @@ fn reports_are_kept_listed_shown_and_compared() {
     assert!(r.stderr.contains("no report 999"), "{}", r.stderr);
     let r = tenet_in(t.path(), &["reports", "list", "--store", "nowhere.db"]);
     assert_eq!(r.code, 2);
-    assert!(!t.path().join("nowhere.db").exists(), "listing never creates a store");
+    assert!(
+        !t.path().join("nowhere.db").exists(),
+        "listing never creates a store"
+    );
+}
+
+#[test]
+fn the_readme_main_job_runs_on_the_demo_with_the_bundled_rules() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let t = tempfile::tempdir().unwrap();
+    let store = t.path().join("demo.db");
+    let r = tenet_in(
+        &root,
+        &["diff", "fixtures/demo/base", "fixtures/demo/head", "--store", store.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = json(&r);
+    assert_eq!(rep["highest_risk"], "breaking");
+    let types: Vec<&str> = rep["artifacts"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap()).collect();
+    for ty in ["openapi", "graphql", "config", "flags", "prompt"] {
+        assert!(types.contains(&ty), "{ty} missing from {types:?}");
+    }
+    assert_eq!(rep["unclassified"], 0);
+    assert!(rep["changes"].as_array().unwrap().iter().all(|c| c["rule"] != "unknown-kind"), "{}", r.stdout);
+    assert!(store.exists());
 }
