@@ -53,7 +53,7 @@ pub static BUILTINS: &[Builtin] = &[
     b("percent_of", 2, 2, "count from a percentage of a population: rounds down, at least 1 when both are positive"),
     b("digest", 1, 1, "\"sha256:<hex>\" of the canonical JSON of a value"),
     b("selects", 2, 2, "whether a label selector (first) selects a label map (second)"),
-    b("windows_allow", 2, 2, "whether time windows (a window map or a list) allow a time (RFC 3339 or YYYY-MM-DD); deny wins"),
+    b("windows_allow", 2, 2, "whether time windows (a window map or a list) allow a time (RFC 3339 or YYYY-MM-DD): an open deny window denies; with allow windows one must be open; with none, allowed"),
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Builtin> {

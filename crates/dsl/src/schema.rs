@@ -373,48 +373,60 @@ const PROFILE_FIELDS: &[Field] = &[
     f("narrative", Ty::Template, "summary text for reports"),
 ];
 
-const FACTOR_FIELDS: &[Field] = &[
-    req("source", Ty::Str, "the signal this factor reads"),
-    req("weight", Ty::Number, "relative weight (0 disables)"),
-    def(
-        "fallback",
-        Ty::Enum(&[
+const FACTOR_FIELDS: &[Field] = &{
+    let g = gate_fields!("ignore", "advisory");
+    [
+        req("source", Ty::Str, "the signal this factor reads"),
+        req("weight", Ty::Number, "relative weight (0 disables)"),
+        def(
+            "fallback",
+            Ty::Enum(&[
+                "exclude_renormalize",
+                "count_as_zero",
+                "carry_forward",
+                "block",
+            ]),
             "exclude_renormalize",
-            "count_as_zero",
-            "carry_forward",
-            "block",
-        ]),
-        "exclude_renormalize",
-        "what a missing signal does",
-    ),
-    f(
-        "bounds",
-        Ty::List(&Ty::Number),
-        "[lower, upper] clamp before normalising",
-    ),
-    def("smaller_is_better", Ty::Bool, "false", "invert the scale"),
-    f(
-        "decay_half_life",
-        Ty::Duration,
-        "half-life of a carried-forward value",
-    ),
-    f(
-        "max_age",
-        Ty::Duration,
-        "oldest value that may be carried forward",
-    ),
-    f("when", Ty::Cond, "include the factor only when this holds"),
-];
+            "what a missing signal does",
+        ),
+        f(
+            "bounds",
+            Ty::List(&Ty::Number),
+            "[lower, upper] clamp before normalising",
+        ),
+        def("smaller_is_better", Ty::Bool, "false", "invert the scale"),
+        f(
+            "decay_half_life",
+            Ty::Duration,
+            "half-life of a carried-forward value",
+        ),
+        f(
+            "max_age",
+            Ty::Duration,
+            "oldest value that may be carried forward",
+        ),
+        f("when", Ty::Cond, "include the factor only when this holds"),
+        g[0],
+        g[1],
+        g[2],
+    ]
+};
 
-const BADGE_FIELDS: &[Field] = &[
-    req("rank", Ty::Int, "higher ranks are better badges"),
-    f(
-        "requires",
-        Ty::Cond,
-        "the badge is awarded only while this holds",
-    ),
-    f("narrative", Ty::Template, "text for customer decks"),
-];
+const BADGE_FIELDS: &[Field] = &{
+    let g = gate_fields!("ignore", "advisory");
+    [
+        req("rank", Ty::Int, "higher ranks are better badges"),
+        f(
+            "requires",
+            Ty::Cond,
+            "the badge is awarded only while this holds",
+        ),
+        f("narrative", Ty::Template, "text for customer decks"),
+        g[0],
+        g[1],
+        g[2],
+    ]
+};
 
 const HYSTERESIS_FIELDS: &[Field] = &[
     req("enter", Ty::Number, "score at which the state is entered"),
@@ -451,93 +463,105 @@ const BASELINE_FIELDS: &[Field] = &[
     ),
 ];
 
-const SETTING_FIELDS: &[Field] = &[
-    f(
-        "at_least",
-        Ty::Any,
-        "live value must be at least this (by `order` when given)",
-    ),
-    f("at_most", Ty::Any, "live value must be at most this"),
-    f("equals", Ty::Any, "live value must equal this"),
-    f(
-        "one_of",
-        Ty::List(&Ty::Any),
-        "live value must be one of these",
-    ),
-    f(
-        "order",
-        Ty::List(&Ty::Any),
-        "the order of values from weakest to strictest",
-    ),
-    def(
-        "risk",
-        Ty::Level,
-        "medium",
-        "risk of a delta from this setting",
-    ),
-    f(
-        "after",
-        Ty::List(&Ty::Str),
-        "settings that must be applied first",
-    ),
-    f(
-        "applies_when",
-        Ty::Cond,
-        "the setting applies only when this holds",
-    ),
-    f("reason", Ty::Str, "why the baseline asks for it"),
-];
+const SETTING_FIELDS: &[Field] = &{
+    let g = gate_fields!("ignore", "advisory");
+    [
+        f(
+            "at_least",
+            Ty::Any,
+            "live value must be at least this (by `order` when given)",
+        ),
+        f("at_most", Ty::Any, "live value must be at most this"),
+        f("equals", Ty::Any, "live value must equal this"),
+        f(
+            "one_of",
+            Ty::List(&Ty::Any),
+            "live value must be one of these",
+        ),
+        f(
+            "order",
+            Ty::List(&Ty::Any),
+            "the order of values from weakest to strictest",
+        ),
+        def(
+            "risk",
+            Ty::Level,
+            "medium",
+            "risk of a delta from this setting",
+        ),
+        f(
+            "after",
+            Ty::List(&Ty::Str),
+            "settings that must be applied first",
+        ),
+        f(
+            "applies_when",
+            Ty::Cond,
+            "the setting applies only when this holds",
+        ),
+        f("reason", Ty::Str, "why the baseline asks for it"),
+        g[0],
+        g[1],
+        g[2],
+    ]
+};
 
-const WATCHER_FIELDS: &[Field] = &[
-    f(
-        "cadence",
-        Ty::Duration,
-        "expected interval between heartbeats",
-    ),
-    f("cron", Ty::Cron, "expected schedule, instead of a cadence"),
-    def("tz", Ty::TimeZone, "\"UTC\"", "time zone of `cron`"),
-    req(
-        "silence_budget",
-        Ty::Duration,
-        "silence tolerated before a meta-incident",
-    ),
-    def(
-        "grace",
-        Ty::Duration,
-        "0s",
-        "extra time after an expected heartbeat",
-    ),
-    def(
-        "quorum",
-        Ty::Int,
-        "1",
-        "independent sources that must agree before declaring alive or silent",
-    ),
-    f("sources", Ty::List(&Ty::Str), "where heartbeats come from"),
-    f(
-        "depends_on",
-        Ty::List(&Ty::BlockRef("watcher")),
-        "upstream watchers; their silence suppresses this one",
-    ),
-    f(
-        "min_events",
-        Ty::Int,
-        "fewer events than this per cadence is anomalously low",
-    ),
-    f(
-        "exempt_when",
-        Ty::Cond,
-        "the watcher is exempt (for example small sandboxes)",
-    ),
-    def(
-        "on_upstream_down",
-        Ty::Enum(&["suppress_and_track", "alert"]),
-        "suppress_and_track",
-        "what silence under a silent upstream becomes",
-    ),
-    def("severity", Ty::Level, "high", "severity of a meta-incident"),
-    f("description", Ty::Str, "what the watcher watches"),
-];
+const WATCHER_FIELDS: &[Field] = &{
+    let g = gate_fields!("ignore", "advisory");
+    [
+        f(
+            "cadence",
+            Ty::Duration,
+            "expected interval between heartbeats",
+        ),
+        f("cron", Ty::Cron, "expected schedule, instead of a cadence"),
+        def("tz", Ty::TimeZone, "\"UTC\"", "time zone of `cron`"),
+        req(
+            "silence_budget",
+            Ty::Duration,
+            "silence tolerated before a meta-incident",
+        ),
+        def(
+            "grace",
+            Ty::Duration,
+            "0s",
+            "extra time after an expected heartbeat",
+        ),
+        def(
+            "quorum",
+            Ty::Int,
+            "1",
+            "independent sources that must agree before declaring alive or silent",
+        ),
+        f("sources", Ty::List(&Ty::Str), "where heartbeats come from"),
+        f(
+            "depends_on",
+            Ty::List(&Ty::BlockRef("watcher")),
+            "upstream watchers; their silence suppresses this one",
+        ),
+        f(
+            "min_events",
+            Ty::Int,
+            "fewer events than this per cadence is anomalously low",
+        ),
+        f(
+            "exempt_when",
+            Ty::Cond,
+            "the watcher is exempt (for example small sandboxes)",
+        ),
+        def(
+            "on_upstream_down",
+            Ty::Enum(&["suppress_and_track", "alert"]),
+            "suppress_and_track",
+            "what silence under a silent upstream becomes",
+        ),
+        def("severity", Ty::Level, "high", "severity of a meta-incident"),
+        f("description", Ty::Str, "what the watcher watches"),
+        g[0],
+        g[1],
+        g[2],
+    ]
+};
 
 const CORRELATE_FIELDS: &[Field] = &{
     let g = gate_fields!("ignore", "advisory");
@@ -775,7 +799,7 @@ const WINDOW_FIELDS: &[Field] = &[
     req(
         "mode",
         Ty::Enum(&["allow", "deny"]),
-        "allow or deny; deny wins; no window matched means allowed",
+        "allow or deny: an open deny window denies (deny wins); with allow windows, one must be open; with no window (or only closed deny windows), allowed",
     ),
     req("cron", Ty::Cron, "when the window opens"),
     req("duration", Ty::Duration, "how long it stays open"),
@@ -847,7 +871,7 @@ pub static KINDS: &[Kind] = &[
     Kind { kind: "masking", module: "rtx-export", doc: "A masking policy for right-to-explanation bundles, per jurisdiction.", name_required: true, parents: &[""], fields: MASKING_FIELDS, roots: Roots::Fixed(&["subject", "request", "record"]), condition: Condition::Field("when"), level_fields: &[] },
     Kind { kind: "scorer", module: "*", doc: "A sandboxed rhai script that expressions call by the scorer's name.", name_required: true, parents: &[""], fields: SCORER_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "waiver", module: "*", doc: "An exception to named blocks, with scope, owner, justification and expiry.", name_required: true, parents: &[""], fields: WAIVER_FIELDS, roots: Roots::OfWaived, condition: Condition::Field("when"), level_fields: &[] },
-    Kind { kind: "window", module: "*", doc: "A time window: cron + duration + time zone, allow or deny. Deny wins.", name_required: false, parents: &["baseline", "watcher", "rollout", "stage"], fields: WINDOW_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "window", module: "*", doc: "A time window: cron + duration + time zone, allow or deny. Deny wins; with allow windows one must be open; with none, allowed.", name_required: false, parents: &["baseline", "watcher", "rollout", "stage"], fields: WINDOW_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "test", module: "*", doc: "A rule test: input facts and the decision expected from this pack.", name_required: true, parents: &[""], fields: TEST_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
 ];
 

@@ -6,7 +6,14 @@
 //!   `o <= t < o + duration` (cron evaluated in the window's time zone);
 //! - any open `deny` window denies (deny wins);
 //! - otherwise, if allow windows exist, one of them must be open;
-//! - with no windows at all, everything is allowed.
+//! - with no windows at all, or only deny windows that are closed,
+//!   everything is allowed.
+//!
+//! DESIGN.md's "no window matched = allowed" is Argo CD's "no window matches
+//! the application": the windows that apply are the ones a block carries
+//! (or that are passed to `windows_allow`). Being outside every window of a
+//! block that has allow windows is denied — otherwise a change window
+//! (`mode allow`) would have no effect. See `docs/decisions.md` (7).
 
 use crate::value::Value;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -141,7 +148,11 @@ pub fn allows(windows: &[Window], at: DateTime<Utc>) -> Result<Verdict, String> 
     if allow.is_empty() {
         return Ok(Verdict {
             allowed: true,
-            reason: "no window applies".into(),
+            reason: if windows.is_empty() {
+                "no window applies".into()
+            } else {
+                "no deny window is open and there are no allow windows".into()
+            },
         });
     }
     for w in &allow {

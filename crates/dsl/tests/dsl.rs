@@ -414,3 +414,117 @@ proptest! {
         prop_assert_eq!(text.matches("# note").count(), once.matches("# note").count());
     }
 }
+
+/// The block-kind part of `docs/language.md`, generated from the schema table.
+fn kinds_reference() -> String {
+    use std::fmt::Write as _;
+    use tenet_dsl::schema::{Condition, Roots, KINDS};
+    let mut out = String::new();
+    let code = |s: &str| format!("`{s}`");
+    for k in KINDS {
+        let parents: Vec<String> = k
+            .parents
+            .iter()
+            .map(|p| {
+                if p.is_empty() {
+                    "top level".to_string()
+                } else {
+                    code(p)
+                }
+            })
+            .collect();
+        let module = if k.module == "*" {
+            "shared".to_string()
+        } else {
+            code(k.module)
+        };
+        let name = if k.name_required {
+            "required"
+        } else {
+            "optional"
+        };
+        let roots = match k.roots {
+            Roots::Fixed(list) => std::iter::once("input")
+                .chain(list.iter().copied())
+                .map(code)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Roots::FromField(f) => format!("`input`, and the root named by `{f}`"),
+            Roots::OfWaived => "those of the blocks it waives".into(),
+            Roots::None => "none (constants only)".into(),
+        };
+        let condition = match k.condition {
+            Condition::None => "none (not decided)".to_string(),
+            Condition::Field(f) => code(f),
+            Condition::Threshold => {
+                "`when` (scope), then `metric` `>` `above` or `<` `below`".into()
+            }
+        };
+        let level = if k.level_fields.is_empty() {
+            String::new()
+        } else {
+            let fields: Vec<String> = k.level_fields.iter().map(|f| code(f)).collect();
+            format!(" · level: {}", fields.join(" / "))
+        };
+        let _ = write!(
+            out,
+            "### `{}`\n\n{}\n\nModule: {module} · appears in: {} · name: {name} · input roots: {roots} · condition: {condition}{level}\n\n",
+            k.kind,
+            k.doc,
+            parents.join(", ")
+        );
+        let children: Vec<String> = k.children().map(|c| code(c.kind)).collect();
+        if !children.is_empty() {
+            let _ = write!(out, "Nested blocks: {}.\n\n", children.join(", "));
+        }
+        out.push_str("| field | type | | meaning |\n|---|---|---|---|\n");
+        for f in k.fields {
+            let note = if f.required {
+                "required".to_string()
+            } else {
+                f.default
+                    .map(|d| format!("default `{d}`"))
+                    .unwrap_or_else(|| "optional".into())
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {note} | {} |",
+                f.name,
+                f.ty.describe().replace('|', "\\|"),
+                f.doc.replace('|', "\\|")
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn language_reference_covers_the_schema_and_the_builtins() {
+    // The kinds part of docs/language.md is the schema table, verbatim;
+    // `TENET_UPDATE_DOCS=1 cargo test -p tenet-dsl --test dsl language`
+    // rewrites it after a schema change.
+    let path = root().join("docs/language.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let begin = doc.find("<!-- kinds:begin").expect("kinds:begin marker");
+    let start = begin + doc[begin..].find("-->\n").unwrap() + 4;
+    let end = doc.find("<!-- kinds:end -->").expect("kinds:end marker");
+    let want = format!("\n{}", kinds_reference());
+    if doc[start..end] != want {
+        if std::env::var_os("TENET_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, format!("{}{want}{}", &doc[..start], &doc[end..])).unwrap();
+        } else {
+            panic!(
+                "the block kinds in docs/language.md differ from the schema table; \
+                 run `TENET_UPDATE_DOCS=1 cargo test -p tenet-dsl --test dsl language`"
+            );
+        }
+    }
+    for b in tenet_dsl::builtins::BUILTINS {
+        assert!(
+            doc.contains(&format!("`{}(", b.name)),
+            "builtin `{}` is not documented in docs/language.md",
+            b.name
+        );
+    }
+}

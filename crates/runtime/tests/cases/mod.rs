@@ -226,4 +226,15 @@ fn nested_window_blocks_decide_with_deny_wins() {
     );
     let outside = allows("2026-11-25T02:30:00Z");
     assert!(!outside.allowed && outside.reason.contains("outside every allow window"));
+    // Only deny windows (a freeze): allowed whenever none is open.
+    let rules = load_one(
+        "tenet 1\npack w version \"1.0.0\"\n\nbaseline secure {\n  setting tls.min_version {\n    at_least \"1.2\"\n  }\n\n  window {\n    mode     deny\n    cron     \"0 3 * * SAT\"\n    duration 30m\n  }\n}\n",
+    );
+    let windows = rules.packs[0].windows_of("secure").unwrap();
+    let allows = |s: &str| tenet_runtime::dsl::window::allows(&windows, at(s)).unwrap();
+    let free = allows("2026-11-25T02:30:00Z");
+    assert!(free.allowed, "{free:?}");
+    assert!(!allows("2026-11-28T03:10:00Z").allowed);
+    let none = tenet_runtime::dsl::window::allows(&[], at("2026-11-25T02:30:00Z")).unwrap();
+    assert!(none.allowed && none.reason == "no window applies");
 }
