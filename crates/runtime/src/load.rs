@@ -300,7 +300,10 @@ mod bundled {
 pub fn bundled_files() -> Vec<RuleFile> {
     bundled::BUNDLED
         .iter()
-        .map(|(path, text)| RuleFile { path: path.to_string(), text: text.to_string() })
+        .map(|(path, text)| RuleFile {
+            path: path.to_string(),
+            text: text.to_string(),
+        })
         .collect()
 }
 

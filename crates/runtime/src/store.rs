@@ -63,7 +63,10 @@ pub struct ReportRow {
 impl Store {
     /// Opens (creating it and its folder if needed) and migrates the store.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |message: String| StoreError::Open { path: path.display().to_string(), message };
+        let open_err = |message: String| StoreError::Open {
+            path: path.display().to_string(),
+            message,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
@@ -71,14 +74,20 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         Ok(store)
     }
 
     /// An in-memory store (tests).
     pub fn memory() -> Result<Store, StoreError> {
-        let mut store = Store { conn: Connection::open_in_memory()?, path: PathBuf::from(":memory:") };
+        let mut store = Store {
+            conn: Connection::open_in_memory()?,
+            path: PathBuf::from(":memory:"),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -88,7 +97,9 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         let tx = self.conn.transaction()?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql)?;
@@ -100,7 +111,12 @@ impl Store {
 
     /// Stores a report; the same (repository, base, head, fingerprint)
     /// replaces the earlier one. Returns its id.
-    pub fn save_report(&self, repository: &str, report: &Report, created_at: &str) -> Result<i64, StoreError> {
+    pub fn save_report(
+        &self,
+        repository: &str,
+        report: &Report,
+        created_at: &str,
+    ) -> Result<i64, StoreError> {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id = self.conn.query_row(
             "INSERT INTO reports (repository, base, head, fingerprint, highest_risk, created_at, report)
@@ -115,7 +131,11 @@ impl Store {
     }
 
     /// Reports, newest first, optionally of one repository.
-    pub fn list_reports(&self, repository: Option<&str>, limit: usize) -> Result<Vec<ReportRow>, StoreError> {
+    pub fn list_reports(
+        &self,
+        repository: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ReportRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, repository, base, head, fingerprint, highest_risk, created_at, report FROM reports
              WHERE ?1 IS NULL OR repository = ?1 ORDER BY id DESC LIMIT ?2",
@@ -139,7 +159,8 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (mut row, json) = row?;
-            let report: Report = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let report: Report =
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             row.changes = report.changes.len();
             out.push(row);
         }
@@ -149,7 +170,11 @@ impl Store {
     /// A report by id, or by `base..head` (the newest such report).
     pub fn report(&self, key: &str) -> Result<Report, StoreError> {
         let json: Option<String> = if let Ok(id) = key.parse::<i64>() {
-            self.conn.query_row("SELECT report FROM reports WHERE id = ?1", [id], |r| r.get(0)).optional()?
+            self.conn
+                .query_row("SELECT report FROM reports WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?
         } else if let Some((base, head)) = key.split_once("..") {
             self.conn
                 .query_row(

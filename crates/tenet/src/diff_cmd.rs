@@ -158,7 +158,8 @@ fn load_config(explicit: Option<&Path>, root: &Path) -> Result<RepoConfig, Strin
     match explicit {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            RepoConfig::parse(&text).map_err(|e| format!("{}:{}:{}: {}", p.display(), e.line, e.col, e.message))
+            RepoConfig::parse(&text)
+                .map_err(|e| format!("{}:{}:{}: {}", p.display(), e.line, e.col, e.message))
         }
         None => RepoConfig::load(root),
     }
@@ -166,13 +167,24 @@ fn load_config(explicit: Option<&Path>, root: &Path) -> Result<RepoConfig, Strin
 
 fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String> {
     let (base_files, head_files, root) = match (old.is_dir(), new.is_dir()) {
-        (true, true) => (repo::read_dir(old)?, repo::read_dir(new)?, new.to_path_buf()),
+        (true, true) => (
+            repo::read_dir(old)?,
+            repo::read_dir(new)?,
+            new.to_path_buf(),
+        ),
         (false, false) => {
             let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-            let name = new.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = new
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let base: BTreeMap<String, Vec<u8>> = [(name.clone(), read(old)?)].into();
             let head: BTreeMap<String, Vec<u8>> = [(name, read(new)?)].into();
-            (base, head, new.parent().map(Path::to_path_buf).unwrap_or_default())
+            (
+                base,
+                head,
+                new.parent().map(Path::to_path_buf).unwrap_or_default(),
+            )
         }
         _ => return Err("OLD and NEW must both be files or both be directories".into()),
     };
@@ -196,28 +208,57 @@ fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String>
     })
 }
 
-fn single_pair(config: &RepoConfig, base: &BTreeMap<String, Vec<u8>>, head: &BTreeMap<String, Vec<u8>>) -> Result<Vec<ArtifactPair>, String> {
+fn single_pair(
+    config: &RepoConfig,
+    base: &BTreeMap<String, Vec<u8>>,
+    head: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<ArtifactPair>, String> {
     let mut pairs = config.pairs(base, head);
     if pairs.is_empty() {
-        let (Some((path, b)), Some((_, h))) = (base.iter().next(), head.iter().next()) else { return Ok(pairs) };
+        let (Some((path, b)), Some((_, h))) = (base.iter().next(), head.iter().next()) else {
+            return Ok(pairs);
+        };
         if b == h {
             return Ok(pairs);
         }
-        let text = |x: &Vec<u8>| String::from_utf8(x.clone()).map_err(|_| format!("{path}: not UTF-8 text"));
+        let text = |x: &Vec<u8>| {
+            String::from_utf8(x.clone()).map_err(|_| format!("{path}: not UTF-8 text"))
+        };
         let (before, after) = (text(b)?, text(h)?);
         let ty = tenet_runtime::diff::kind::by_path(path)
-            .or_else(|| tenet_runtime::diff::tree::parse(&after).ok().map(|n| tenet_runtime::diff::kind::by_content(&n)))
+            .or_else(|| {
+                tenet_runtime::diff::tree::parse(&after)
+                    .ok()
+                    .map(|n| tenet_runtime::diff::kind::by_content(&n))
+            })
             .unwrap_or(tenet_runtime::diff::ArtifactType::Config);
-        pairs.push(ArtifactPair { path: path.clone(), ty, direction: None, before: Some(before), after: Some(after) });
+        pairs.push(ArtifactPair {
+            path: path.clone(),
+            ty,
+            direction: None,
+            before: Some(before),
+            after: Some(after),
+        });
     }
     Ok(pairs)
 }
 
 fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
-    let repo = git2::Repository::discover(&args.repo).map_err(|e| format!("{}: not in a git repository: {}", args.repo.display(), e.message()))?;
+    let repo = git2::Repository::discover(&args.repo).map_err(|e| {
+        format!(
+            "{}: not in a git repository: {}",
+            args.repo.display(),
+            e.message()
+        )
+    })?;
     let sha = |rev: &str| -> Result<String, String> {
-        let obj = repo.revparse_single(rev).map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
-        Ok(obj.peel_to_commit().map(|c| c.id().to_string()).unwrap_or_else(|_| obj.id().to_string()))
+        let obj = repo
+            .revparse_single(rev)
+            .map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
+        Ok(obj
+            .peel_to_commit()
+            .map(|c| c.id().to_string())
+            .unwrap_or_else(|_| obj.id().to_string()))
     };
     let (base_sha, head_sha) = (sha(base)?, sha(head)?);
     let base_files = repo::read_git_tree(&repo, &base_sha)?;
@@ -231,10 +272,20 @@ fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
         repo.find_remote("origin")
             .ok()
             .and_then(|r| r.url().ok().map(str::to_string))
-            .or_else(|| repo.workdir().and_then(|w| w.file_name()).map(|n| n.to_string_lossy().into_owned()))
+            .or_else(|| {
+                repo.workdir()
+                    .and_then(|w| w.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
             .unwrap_or_else(|| "local".into())
     });
-    Ok(Inputs { pairs, base: base_sha, head: head_sha, repository, config })
+    Ok(Inputs {
+        pairs,
+        base: base_sha,
+        head: head_sha,
+        repository,
+        config,
+    })
 }
 
 pub fn cmd_diff(args: &DiffArgs) -> u8 {
@@ -242,7 +293,10 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         (Some(old), Some(new), None, None) => from_paths(old, new, args),
         (None, None, Some(b), Some(h)) => from_git(b, h, args),
         (Some(_), None, _, _) => Err("give both OLD and NEW, or --base and --head".into()),
-        (None, None, None, None) => Err("nothing to compare: give OLD NEW (files or directories) or --base REF --head REF".into()),
+        (None, None, None, None) => Err(
+            "nothing to compare: give OLD NEW (files or directories) or --base REF --head REF"
+                .into(),
+        ),
         _ => Err("give either OLD NEW or --base/--head, not both".into()),
     };
     let inputs = match inputs {
@@ -280,12 +334,16 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            eprintln!("error: {} artifact(s) could not be read; nothing was judged", errors.len());
+            eprintln!(
+                "error: {} artifact(s) could not be read; nothing was judged",
+                errors.len()
+            );
             return 2;
         }
     };
     if !args.no_store {
-        let saved = Store::open(&args.store).and_then(|s| s.save_report(&inputs.repository, &report, &now_rfc3339()));
+        let saved = Store::open(&args.store)
+            .and_then(|s| s.save_report(&inputs.repository, &report, &now_rfc3339()));
         if let Err(e) = saved {
             eprintln!("error: {e}");
             return 2;
@@ -309,10 +367,15 @@ fn print_report(r: &Report, format: DiffFormat) {
 
 pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
     let path = match cmd {
-        ReportsCommand::List { store, .. } | ReportsCommand::Show { store, .. } | ReportsCommand::Compare { store, .. } => store,
+        ReportsCommand::List { store, .. }
+        | ReportsCommand::Show { store, .. }
+        | ReportsCommand::Compare { store, .. } => store,
     };
     if !path.exists() {
-        eprintln!("error: no store at {} (run `tenet diff` first, or pass --store)", path.display());
+        eprintln!(
+            "error: no store at {} (run `tenet diff` first, or pass --store)",
+            path.display()
+        );
         return 2;
     }
     let store = match Store::open(path) {
@@ -323,36 +386,53 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
         }
     };
     let result = match cmd {
-        ReportsCommand::List { repository, limit, format, .. } => store.list_reports(repository.as_deref(), *limit).map(|rows| match format {
-            ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
-            ListFormat::Text => {
-                if rows.is_empty() {
-                    println!("no reports");
+        ReportsCommand::List {
+            repository,
+            limit,
+            format,
+            ..
+        } => store
+            .list_reports(repository.as_deref(), *limit)
+            .map(|rows| match format {
+                ListFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                ),
+                ListFormat::Text => {
+                    if rows.is_empty() {
+                        println!("no reports");
+                    }
+                    for r in rows {
+                        let short = |s: &str| s.chars().take(12).collect::<String>();
+                        println!(
+                            "{:>4}  {}  {}..{}  {:<10}  {} change(s)  rules {}  {}",
+                            r.id,
+                            r.created_at,
+                            short(&r.base),
+                            short(&r.head),
+                            r.highest_risk,
+                            r.changes,
+                            short(&r.fingerprint),
+                            r.repository
+                        );
+                    }
                 }
-                for r in rows {
-                    let short = |s: &str| s.chars().take(12).collect::<String>();
-                    println!(
-                        "{:>4}  {}  {}..{}  {:<10}  {} change(s)  rules {}  {}",
-                        r.id,
-                        r.created_at,
-                        short(&r.base),
-                        short(&r.head),
-                        r.highest_risk,
-                        r.changes,
-                        short(&r.fingerprint),
-                        r.repository
-                    );
+            }),
+        ReportsCommand::Show { report, format, .. } => {
+            store.report(report).map(|r| print_report(&r, *format))
+        }
+        ReportsCommand::Compare { a, b, format, .. } => store
+            .report(a)
+            .and_then(|ra| store.report(b).map(|rb| (ra, rb)))
+            .map(|(ra, rb)| {
+                let c = report::compare(&ra, &rb);
+                match format {
+                    CompareFormat::Json => {
+                        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default())
+                    }
+                    CompareFormat::Md => print!("{}", report::compare_markdown(&c)),
                 }
-            }
-        }),
-        ReportsCommand::Show { report, format, .. } => store.report(report).map(|r| print_report(&r, *format)),
-        ReportsCommand::Compare { a, b, format, .. } => store.report(a).and_then(|ra| store.report(b).map(|rb| (ra, rb))).map(|(ra, rb)| {
-            let c = report::compare(&ra, &rb);
-            match format {
-                CompareFormat::Json => println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default()),
-                CompareFormat::Md => print!("{}", report::compare_markdown(&c)),
-            }
-        }),
+            }),
     };
     match result {
         Ok(()) => 0,

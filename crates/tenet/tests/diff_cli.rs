@@ -568,16 +568,35 @@ fn the_readme_main_job_runs_on_the_demo_with_the_bundled_rules() {
     let store = t.path().join("demo.db");
     let r = tenet_in(
         &root,
-        &["diff", "fixtures/demo/base", "fixtures/demo/head", "--store", store.to_str().unwrap()],
+        &[
+            "diff",
+            "fixtures/demo/base",
+            "fixtures/demo/head",
+            "--store",
+            store.to_str().unwrap(),
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rep = json(&r);
     assert_eq!(rep["highest_risk"], "breaking");
-    let types: Vec<&str> = rep["artifacts"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = rep["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
     for ty in ["openapi", "graphql", "config", "flags", "prompt"] {
         assert!(types.contains(&ty), "{ty} missing from {types:?}");
     }
     assert_eq!(rep["unclassified"], 0);
-    assert!(rep["changes"].as_array().unwrap().iter().all(|c| c["rule"] != "unknown-kind"), "{}", r.stdout);
+    assert!(
+        rep["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["rule"] != "unknown-kind"),
+        "{}",
+        r.stdout
+    );
     assert!(store.exists());
 }

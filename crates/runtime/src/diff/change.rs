@@ -49,13 +49,16 @@ impl ArtifactType {
 
     pub fn parse(s: &str) -> Option<ArtifactType> {
         let s = s.to_ascii_lowercase().replace('_', "-");
-        Self::ALL.into_iter().find(|t| t.as_str() == s).or(match s.as_str() {
-            "jsonschema" | "schema" => Some(ArtifactType::JsonSchema),
-            "yaml" | "json" => Some(ArtifactType::Config),
-            "tenet" | "pack" => Some(ArtifactType::Policy),
-            "flagd" | "feature-flags" => Some(ArtifactType::Flags),
-            _ => None,
-        })
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .or(match s.as_str() {
+                "jsonschema" | "schema" => Some(ArtifactType::JsonSchema),
+                "yaml" | "json" => Some(ArtifactType::Config),
+                "tenet" | "pack" => Some(ArtifactType::Policy),
+                "flagd" | "feature-flags" => Some(ArtifactType::Flags),
+                _ => None,
+            })
     }
 }
 
@@ -108,9 +111,14 @@ pub struct Change {
 
 impl Change {
     pub fn new(kind: &str, path: impl Into<String>) -> Self {
+        let path = path.into();
         Change {
             kind: kind.to_string(),
-            path: path.into(),
+            path: if path.is_empty() {
+                "(root)".to_string()
+            } else {
+                path
+            },
             direction: None,
             line_before: None,
             line_after: None,
@@ -139,8 +147,27 @@ impl Change {
         self
     }
 
+    /// Adds a fact. A key that names a field of the change itself (`kind`,
+    /// `path`, ...) would overwrite it in the rules' input, so it is kept
+    /// with a `fact_` prefix instead.
     pub fn fact(mut self, key: &str, v: impl Into<Json>) -> Self {
-        self.facts.insert(key.to_string(), v.into());
+        const RESERVED: [&str; 9] = [
+            "kind",
+            "path",
+            "direction",
+            "line_before",
+            "line_after",
+            "from",
+            "to",
+            "detector_confidence",
+            "type",
+        ];
+        let key = if RESERVED.contains(&key) {
+            format!("fact_{key}")
+        } else {
+            key.to_string()
+        };
+        self.facts.insert(key, v.into());
         self
     }
 

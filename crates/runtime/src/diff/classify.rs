@@ -44,12 +44,19 @@ impl<'r> Classifier<'r> {
     pub fn new(rules: &'r Rules) -> Result<Self, String> {
         let pack = rules.pack(PACK).ok_or_else(|| {
             let names: Vec<&str> = rules.packs.iter().map(|p| p.name.as_str()).collect();
-            format!("the rules have no `{PACK}` pack (packs: {})", names.join(", "))
+            format!(
+                "the rules have no `{PACK}` pack (packs: {})",
+                names.join(", ")
+            )
         })?;
         if pack.levels.is_empty() {
             return Err(format!("the `{PACK}` pack declares no taxonomy"));
         }
-        Ok(Classifier { rules, pack, fingerprint: fingerprint(rules) })
+        Ok(Classifier {
+            rules,
+            pack,
+            fingerprint: fingerprint(rules),
+        })
     }
 
     /// The taxonomy's levels, highest first.
@@ -67,16 +74,34 @@ impl<'r> Classifier<'r> {
 
     pub fn judge(&self, ty: ArtifactType, change: &Change) -> Verdict {
         let input = Value::from_json(&change.to_input(ty));
-        let d = decide(self.pack, &input, self.rules.scorer_list(), &DecideOptions::default());
-        let errors: Vec<String> = d.errors.iter().map(|e| format!("{} ({}): {}", e.block, e.at, e.message)).collect();
+        let d = decide(
+            self.pack,
+            &input,
+            self.rules.scorer_list(),
+            &DecideOptions::default(),
+        );
+        let errors: Vec<String> = d
+            .errors
+            .iter()
+            .map(|e| format!("{} ({}): {}", e.block, e.at, e.message))
+            .collect();
         let best = d
             .matched
             .iter()
             .filter(|m| m.risk.is_some())
-            .min_by_key(|m| m.risk.as_deref().map(|r| self.rank(r)).unwrap_or(usize::MAX));
+            .min_by_key(|m| {
+                m.risk
+                    .as_deref()
+                    .map(|r| self.rank(r))
+                    .unwrap_or(usize::MAX)
+            });
         match best {
             Some(m) => {
-                let rule_conf = m.effects.get("confidence").and_then(|v| v.as_f64()).unwrap_or(1.0);
+                let rule_conf = m
+                    .effects
+                    .get("confidence")
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(1.0);
                 Verdict {
                     risk: m.risk.clone(),
                     rationale: m.because.clone().unwrap_or_else(|| m.block.clone()),
@@ -105,7 +130,10 @@ pub fn fingerprint(rules: &Rules) -> String {
     let inputs: Vec<Input> = rules
         .files
         .iter()
-        .map(|f| Input { path: f.path.clone(), sha256: sha256_hex(f.text.as_bytes()) })
+        .map(|f| Input {
+            path: f.path.clone(),
+            sha256: sha256_hex(f.text.as_bytes()),
+        })
         .collect();
     inputs_hash(&inputs)
 }

@@ -21,7 +21,10 @@ pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), 
 
 /// Joins a path and a key (`a.b`, `a["x.y"]` when the key needs quoting).
 pub fn join(path: &str, key: &str) -> String {
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '$' | '/' | '{' | '}'));
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '$' | '/' | '{' | '}'));
     match (path.is_empty(), plain) {
         (true, true) => key.to_string(),
         (true, false) => format!("[{key:?}]"),
@@ -37,7 +40,11 @@ pub fn identity_key(items: &[Node]) -> Option<&'static str> {
     }
     ["name", "id", "key"].into_iter().find(|k| {
         let mut seen = std::collections::HashSet::new();
-        items.iter().all(|i| i.get(k).and_then(scalar_text).is_some_and(|v| seen.insert(v)))
+        items.iter().all(|i| {
+            i.get(k)
+                .and_then(scalar_text)
+                .is_some_and(|v| seen.insert(v))
+        })
     })
 }
 
@@ -57,7 +64,10 @@ pub fn diff_tree(path: &str, a: &Node, b: &Node, out: &mut Changes) {
         (Data::Seq(sa), Data::Seq(sb)) => diff_seqs(path, a, b, sa, sb, out),
         _ if a == b => {}
         _ if a.type_name() != b.type_name()
-            && !matches!((a.type_name(), b.type_name()), ("integer", "number") | ("number", "integer")) =>
+            && !matches!(
+                (a.type_name(), b.type_name()),
+                ("integer", "number") | ("number", "integer")
+            ) =>
         {
             out.push(
                 Change::new("type.changed", path)
@@ -67,11 +77,22 @@ pub fn diff_tree(path: &str, a: &Node, b: &Node, out: &mut Changes) {
                     .fact("after", b.brief()),
             );
         }
-        _ => out.push(Change::new("config.value_changed", path).lines(a.line, b.line).from_to(a.brief(), b.brief())),
+        _ => out.push(
+            Change::new("config.value_changed", path)
+                .lines(a.line, b.line)
+                .from_to(a.brief(), b.brief()),
+        ),
     }
 }
 
-fn diff_maps(path: &str, a: &Node, b: &Node, ea: &[(String, Node)], eb: &[(String, Node)], out: &mut Changes) {
+fn diff_maps(
+    path: &str,
+    a: &Node,
+    b: &Node,
+    ea: &[(String, Node)],
+    eb: &[(String, Node)],
+    out: &mut Changes,
+) {
     for (k, va) in ea {
         match b.get(k) {
             Some(vb) => diff_tree(&join(path, k), va, vb, out),
@@ -93,14 +114,25 @@ fn diff_maps(path: &str, a: &Node, b: &Node, ea: &[(String, Node)], eb: &[(Strin
             );
         }
     }
-    let common_a: Vec<&str> = ea.iter().map(|(k, _)| k.as_str()).filter(|k| b.get(k).is_some()).collect();
-    let common_b: Vec<&str> = eb.iter().map(|(k, _)| k.as_str()).filter(|k| a.get(k).is_some()).collect();
+    let common_a: Vec<&str> = ea
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| b.get(k).is_some())
+        .collect();
+    let common_b: Vec<&str> = eb
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| a.get(k).is_some())
+        .collect();
     if common_a != common_b {
         out.push(
-            Change::new("order.changed", if path.is_empty() { "(root)" } else { path })
-                .lines(a.line, b.line)
-                .from_to(common_a, common_b)
-                .fact("significant", false),
+            Change::new(
+                "order.changed",
+                if path.is_empty() { "(root)" } else { path },
+            )
+            .lines(a.line, b.line)
+            .from_to(common_a, common_b)
+            .fact("significant", false),
         );
     }
 }
@@ -142,7 +174,11 @@ fn diff_seqs(path: &str, a: &Node, b: &Node, sa: &[Node], sb: &[Node], out: &mut
     }
     for (j, y) in unmatched_b.iter().enumerate() {
         if let Some(y) = y {
-            out.push(Change::new("config.item_added", format!("{path}[{j}]")).lines(a.line, y.line).fact("value", y.brief()));
+            out.push(
+                Change::new("config.item_added", format!("{path}[{j}]"))
+                    .lines(a.line, y.line)
+                    .fact("value", y.brief()),
+            );
         }
     }
     let order: Vec<usize> = kept_a.iter().map(|(_, j)| *j).collect();
@@ -156,7 +192,15 @@ fn diff_seqs(path: &str, a: &Node, b: &Node, sa: &[Node], sb: &[Node], out: &mut
     }
 }
 
-fn diff_keyed(path: &str, key: &str, a: &Node, b: &Node, sa: &[Node], sb: &[Node], out: &mut Changes) {
+fn diff_keyed(
+    path: &str,
+    key: &str,
+    a: &Node,
+    b: &Node,
+    sa: &[Node],
+    sb: &[Node],
+    out: &mut Changes,
+) {
     let id = |n: &Node| n.get(key).and_then(scalar_text).unwrap_or_default();
     let ids_a: Vec<String> = sa.iter().map(id).collect();
     let ids_b: Vec<String> = sb.iter().map(id).collect();
@@ -164,7 +208,12 @@ fn diff_keyed(path: &str, key: &str, a: &Node, b: &Node, sa: &[Node], sb: &[Node
         let item = format!("{path}[{key}={ix}]");
         match sb.iter().zip(&ids_b).find(|(_, iy)| *iy == ix) {
             Some((y, _)) => diff_tree(&item, x, y, out),
-            None => out.push(Change::new("config.item_removed", item).lines(x.line, b.line).fact("value", x.brief()).fact("name", ix.as_str())),
+            None => out.push(
+                Change::new("config.item_removed", item)
+                    .lines(x.line, b.line)
+                    .fact("value", x.brief())
+                    .fact("name", ix.as_str()),
+            ),
         }
     }
     for (y, iy) in sb.iter().zip(&ids_b) {
@@ -177,8 +226,16 @@ fn diff_keyed(path: &str, key: &str, a: &Node, b: &Node, sa: &[Node], sb: &[Node
             );
         }
     }
-    let common_a: Vec<String> = ids_a.iter().filter(|i| ids_b.contains(i)).cloned().collect();
-    let common_b: Vec<String> = ids_b.iter().filter(|i| ids_a.contains(i)).cloned().collect();
+    let common_a: Vec<String> = ids_a
+        .iter()
+        .filter(|i| ids_b.contains(i))
+        .cloned()
+        .collect();
+    let common_b: Vec<String> = ids_b
+        .iter()
+        .filter(|i| ids_a.contains(i))
+        .cloned()
+        .collect();
     if common_a != common_b {
         out.push(
             Change::new("order.changed", path)

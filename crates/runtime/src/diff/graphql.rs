@@ -980,7 +980,7 @@ fn diff_enum(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
                 diff_usages(&path, &va.directives, &vb.directives, va.line, vb.line, out);
             }
             None => out.push(
-                Change::new("enum.value_removed", a.name.as_str())
+                Change::new("enum.value_removed", path.as_str())
                     .lines(va.line, b.line)
                     .fact("value", va.name.as_str())
                     .fact("deprecated", deprecation(&va.directives).is_some()),
@@ -993,7 +993,7 @@ fn diff_enum(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
         .filter(|v| !a.values.iter().any(|x| x.name == v.name))
     {
         out.push(
-            Change::new("enum.value_added", a.name.as_str())
+            Change::new("enum.value_added", format!("{}.{}", a.name, vb.name))
                 .lines(a.line, vb.line)
                 .fact("value", vb.name.as_str()),
         );

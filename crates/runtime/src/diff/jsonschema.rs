@@ -28,7 +28,14 @@ pub const MAX_DEPTH: usize = 64;
 pub fn diff(a: &str, b: &str, opts: &Options, out: &mut Changes) -> Result<(), ArtifactError> {
     let (na, nb) = super::parse_both(a, b)?;
     let mut sd = SchemaDiff::new(&na, &nb);
-    sd.diff(out, "", &na, &nb, Some(opts.direction.unwrap_or(Direction::Request)), None);
+    sd.diff(
+        out,
+        "",
+        &na,
+        &nb,
+        Some(opts.direction.unwrap_or(Direction::Request)),
+        None,
+    );
     Ok(())
 }
 
@@ -55,40 +62,103 @@ const BOUNDS: [(&str, bool); 10] = [
 ];
 
 /// Keywords that only document (reported as `description.changed`).
-const DOC_KEYWORDS: [&str; 6] = ["description", "title", "examples", "example", "$comment", "externalDocs"];
+const DOC_KEYWORDS: [&str; 6] = [
+    "description",
+    "title",
+    "examples",
+    "example",
+    "$comment",
+    "externalDocs",
+];
 
 /// Keywords this walker models; any other change is `keyword.changed`.
-const MODELLED: [&str; 32] = [
-    "type", "nullable", "properties", "required", "enum", "const", "items", "prefixItems",
-    "additionalProperties", "allOf", "anyOf", "oneOf", "default", "deprecated", "pattern",
-    "format", "uniqueItems", "multipleOf", "$ref", "$schema", "$id", "$defs", "definitions",
-    "readOnly", "writeOnly", "minimum", "exclusiveMinimum", "minLength", "minItems",
-    "minProperties", "maximum", "exclusiveMaximum",
+const MODELLED: [&str; 31] = [
+    "type",
+    "nullable",
+    "properties",
+    "required",
+    "enum",
+    "const",
+    "items",
+    "additionalProperties",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "default",
+    "deprecated",
+    "pattern",
+    "format",
+    "uniqueItems",
+    "multipleOf",
+    "$ref",
+    "$schema",
+    "$id",
+    "$defs",
+    "definitions",
+    "readOnly",
+    "writeOnly",
+    "minimum",
+    "exclusiveMinimum",
+    "minLength",
+    "minItems",
+    "minProperties",
+    "maximum",
+    "exclusiveMaximum",
 ];
 
 impl<'a> SchemaDiff<'a> {
     pub fn new(root_a: &'a Node, root_b: &'a Node) -> Self {
-        SchemaDiff { root_a, root_b, seen: HashMap::new() }
+        SchemaDiff {
+            root_a,
+            root_b,
+            seen: HashMap::new(),
+        }
     }
 
     /// Diffs schema `a` (base) against `b` (head) at `path`. `op` is the
     /// operation that reaches it, recorded on facts found under a `$ref`.
-    pub fn diff(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, dir: Option<Direction>, op: Option<&str>) {
+    pub fn diff(
+        &mut self,
+        out: &mut Changes,
+        path: &str,
+        a: &Node,
+        b: &Node,
+        dir: Option<Direction>,
+        op: Option<&str>,
+    ) {
         self.walk(out, path, a, b, dir, op, 0);
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn walk(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, dir: Option<Direction>, op: Option<&str>, depth: usize) {
+    fn walk(
+        &mut self,
+        out: &mut Changes,
+        path: &str,
+        a: &Node,
+        b: &Node,
+        dir: Option<Direction>,
+        op: Option<&str>,
+        depth: usize,
+    ) {
         if depth > MAX_DEPTH {
             if a != b {
-                out.push(Change::new("keyword.changed", path).dir(dir).lines(a.line, b.line).fact("keyword", "(too deep)"));
+                out.push(
+                    Change::new("keyword.changed", path)
+                        .dir(dir)
+                        .lines(a.line, b.line)
+                        .fact("keyword", "(too deep)"),
+                );
             }
             return;
         }
         let ref_a = a.get("$ref").and_then(Node::as_str);
         let ref_b = b.get("$ref").and_then(Node::as_str);
         if ref_a.is_some() || ref_b.is_some() {
-            let key = (ref_a.unwrap_or("").to_string(), ref_b.unwrap_or("").to_string(), dir);
+            let key = (
+                ref_a.unwrap_or("").to_string(),
+                ref_b.unwrap_or("").to_string(),
+                dir,
+            );
             if let Some(done) = self.seen.get(&key) {
                 if let Some(op) = op {
                     for &i in done {
@@ -130,14 +200,31 @@ impl<'a> SchemaDiff<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn walk_resolved(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, dir: Option<Direction>, op: Option<&str>, depth: usize) {
-        if a == b {
+    fn walk_resolved(
+        &mut self,
+        out: &mut Changes,
+        path: &str,
+        a: &Node,
+        b: &Node,
+        dir: Option<Direction>,
+        op: Option<&str>,
+        depth: usize,
+    ) {
+        // Equal text is equal meaning only when no `$ref` inside could
+        // lead to a schema that changed.
+        if a == b && !has_ref(a) {
             return;
         }
         let (a_schema, b_schema) = (a.is_map(), b.is_map());
         if !a_schema || !b_schema {
             // `true` / `false` schemas and malformed parts: compare as values.
-            out.push(Change::new("keyword.changed", path).dir(dir).lines(a.line, b.line).from_to(a.brief(), b.brief()).fact("keyword", "(schema)"));
+            out.push(
+                Change::new("keyword.changed", path)
+                    .dir(dir)
+                    .lines(a.line, b.line)
+                    .from_to(a.brief(), b.brief())
+                    .fact("keyword", "(schema)"),
+            );
             return;
         }
         let c = |kind: &str| Change::new(kind, path).dir(dir).lines(a.line, b.line);
@@ -146,22 +233,44 @@ impl<'a> SchemaDiff<'a> {
         self.bounds(out, path, a, b, dir);
         for kw in ["pattern", "format"] {
             match (a.get(kw), b.get(kw)) {
-                (None, Some(v)) => out.push(c("constraint.tightened").fact("keyword", kw).from_to(Json::Null, v.brief())),
-                (Some(v), None) => out.push(c("constraint.loosened").fact("keyword", kw).from_to(v.brief(), Json::Null)),
-                (Some(x), Some(y)) if x != y => out.push(c("constraint.changed").fact("keyword", kw).from_to(x.brief(), y.brief())),
+                (None, Some(v)) => out.push(
+                    c("constraint.tightened")
+                        .fact("keyword", kw)
+                        .from_to(Json::Null, v.brief()),
+                ),
+                (Some(v), None) => out.push(
+                    c("constraint.loosened")
+                        .fact("keyword", kw)
+                        .from_to(v.brief(), Json::Null),
+                ),
+                (Some(x), Some(y)) if x != y => out.push(
+                    c("constraint.changed")
+                        .fact("keyword", kw)
+                        .from_to(x.brief(), y.brief()),
+                ),
                 _ => {}
             }
         }
         let (x, y) = (flag(a, "uniqueItems"), flag(b, "uniqueItems"));
         if x != y {
-            let kind = if y { "constraint.tightened" } else { "constraint.loosened" };
+            let kind = if y {
+                "constraint.tightened"
+            } else {
+                "constraint.loosened"
+            };
             out.push(c(kind).fact("keyword", "uniqueItems").from_to(x, y));
         }
         if a.get("multipleOf") != b.get("multipleOf") {
-            out.push(c("constraint.changed").fact("keyword", "multipleOf").from_to(brief(a.get("multipleOf")), brief(b.get("multipleOf"))));
+            out.push(
+                c("constraint.changed")
+                    .fact("keyword", "multipleOf")
+                    .from_to(brief(a.get("multipleOf")), brief(b.get("multipleOf"))),
+            );
         }
         if a.get("default") != b.get("default") {
-            out.push(c("default.changed").from_to(brief(a.get("default")), brief(b.get("default"))));
+            out.push(
+                c("default.changed").from_to(brief(a.get("default")), brief(b.get("default"))),
+            );
         }
         match (flag(a, "deprecated"), flag(b, "deprecated")) {
             (false, true) => out.push(c("field.deprecated")),
@@ -170,15 +279,27 @@ impl<'a> SchemaDiff<'a> {
         }
         for kw in DOC_KEYWORDS {
             if a.get(kw) != b.get(kw) {
-                out.push(c("description.changed").fact("keyword", kw).from_to(brief(a.get(kw)), brief(b.get(kw))));
+                out.push(
+                    c("description.changed")
+                        .fact("keyword", kw)
+                        .from_to(brief(a.get(kw)), brief(b.get(kw))),
+                );
             }
         }
         self.properties(out, path, a, b, dir, op, depth);
         self.additional(out, path, a, b, dir, op, depth);
         match (a.get("items"), b.get("items")) {
             (Some(x), Some(y)) => self.walk(out, &format!("{path}[]"), x, y, dir, op, depth + 1),
-            (None, Some(y)) => out.push(c("constraint.tightened").fact("keyword", "items").from_to(Json::Null, y.brief())),
-            (Some(x), None) => out.push(c("constraint.loosened").fact("keyword", "items").from_to(x.brief(), Json::Null)),
+            (None, Some(y)) => out.push(
+                c("constraint.tightened")
+                    .fact("keyword", "items")
+                    .from_to(Json::Null, y.brief()),
+            ),
+            (Some(x), None) => out.push(
+                c("constraint.loosened")
+                    .fact("keyword", "items")
+                    .from_to(x.brief(), Json::Null),
+            ),
             _ => {}
         }
         for kw in ["allOf", "anyOf", "oneOf"] {
@@ -202,8 +323,21 @@ impl<'a> SchemaDiff<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn other_keyword(&self, path: &str, k: &str, va: Option<&Node>, vb: Option<&Node>, dir: Option<Direction>, a: &Node, b: &Node) -> Change {
-        let kind = if k.starts_with("x-") { "extension.changed" } else { "keyword.changed" };
+    fn other_keyword(
+        &self,
+        path: &str,
+        k: &str,
+        va: Option<&Node>,
+        vb: Option<&Node>,
+        dir: Option<Direction>,
+        a: &Node,
+        b: &Node,
+    ) -> Change {
+        let kind = if k.starts_with("x-") {
+            "extension.changed"
+        } else {
+            "keyword.changed"
+        };
         Change::new(kind, path)
             .dir(dir)
             .lines(va.map_or(a.line, |n| n.line), vb.map_or(b.line, |n| n.line))
@@ -219,7 +353,12 @@ impl<'a> SchemaDiff<'a> {
             return;
         }
         // An absent `type` accepts anything.
-        let accepts = |set: &Vec<String>, t: &str| set.is_empty() || set.iter().any(|x| x == t || (x == "number" && t == "integer"));
+        let accepts = |set: &Vec<String>, t: &str| {
+            set.is_empty()
+                || set
+                    .iter()
+                    .any(|x| x == t || (x == "number" && t == "integer"))
+        };
         let narrowed = ta.iter().any(|t| !accepts(&tb, t)) || ta.is_empty();
         let widened = tb.iter().any(|t| !accepts(&ta, t)) || tb.is_empty();
         let kind = match (narrowed, widened) {
@@ -228,7 +367,12 @@ impl<'a> SchemaDiff<'a> {
             _ => "type.changed",
         };
         let nullable_only = {
-            let strip = |s: &Vec<String>| s.iter().filter(|t| *t != "null").cloned().collect::<Vec<_>>();
+            let strip = |s: &Vec<String>| {
+                s.iter()
+                    .filter(|t| *t != "null")
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
             strip(&ta) == strip(&tb)
         };
         out.push(
@@ -242,17 +386,39 @@ impl<'a> SchemaDiff<'a> {
 
     fn enums(&self, out: &mut Changes, path: &str, a: &Node, b: &Node, dir: Option<Direction>) {
         let c = |kind: &str| Change::new(kind, path).dir(dir).lines(a.line, b.line);
-        let ea = a.get("enum").map(|e| e.items().to_vec()).or_else(|| a.get("const").map(|v| vec![v.clone()]));
-        let eb = b.get("enum").map(|e| e.items().to_vec()).or_else(|| b.get("const").map(|v| vec![v.clone()]));
+        let ea = a
+            .get("enum")
+            .map(|e| e.items().to_vec())
+            .or_else(|| a.get("const").map(|v| vec![v.clone()]));
+        let eb = b
+            .get("enum")
+            .map(|e| e.items().to_vec())
+            .or_else(|| b.get("const").map(|v| vec![v.clone()]));
         match (ea, eb) {
-            (None, Some(vs)) => out.push(c("constraint.tightened").fact("keyword", "enum").from_to(Json::Null, values(&vs))),
-            (Some(vs), None) => out.push(c("constraint.loosened").fact("keyword", "enum").from_to(values(&vs), Json::Null)),
+            (None, Some(vs)) => out.push(
+                c("constraint.tightened")
+                    .fact("keyword", "enum")
+                    .from_to(Json::Null, values(&vs)),
+            ),
+            (Some(vs), None) => out.push(
+                c("constraint.loosened")
+                    .fact("keyword", "enum")
+                    .from_to(values(&vs), Json::Null),
+            ),
             (Some(va), Some(vb)) => {
                 for v in va.iter().filter(|v| !vb.contains(v)) {
-                    out.push(c("enum.value_removed").lines(v.line, b.line).fact("value", v.to_json()));
+                    out.push(
+                        c("enum.value_removed")
+                            .lines(v.line, b.line)
+                            .fact("value", v.to_json()),
+                    );
                 }
                 for v in vb.iter().filter(|v| !va.contains(v)) {
-                    out.push(c("enum.value_added").lines(a.line, v.line).fact("value", v.to_json()));
+                    out.push(
+                        c("enum.value_added")
+                            .lines(a.line, v.line)
+                            .fact("value", v.to_json()),
+                    );
                 }
             }
             (None, None) => {}
@@ -268,7 +434,11 @@ impl<'a> SchemaDiff<'a> {
                 (Some(x), Some(y)) if x != y => (y > x) == higher_is_stricter,
                 _ => continue,
             };
-            let kind = if tightened { "constraint.tightened" } else { "constraint.loosened" };
+            let kind = if tightened {
+                "constraint.tightened"
+            } else {
+                "constraint.loosened"
+            };
             out.push(
                 Change::new(kind, path)
                     .dir(dir)
@@ -280,7 +450,16 @@ impl<'a> SchemaDiff<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn properties(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, dir: Option<Direction>, op: Option<&str>, depth: usize) {
+    fn properties(
+        &mut self,
+        out: &mut Changes,
+        path: &str,
+        a: &Node,
+        b: &Node,
+        dir: Option<Direction>,
+        op: Option<&str>,
+        depth: usize,
+    ) {
         let empty = Node::new(0, Data::Map(vec![]));
         let pa = a.get("properties").unwrap_or(&empty);
         let pb = b.get("properties").unwrap_or(&empty);
@@ -301,8 +480,18 @@ impl<'a> SchemaDiff<'a> {
                     }
                     let p = join(path, k);
                     match (req_a.contains(k), req_b.contains(k)) {
-                        (false, true) => out.push(Change::new("field.became_required", &p).dir(dir).lines(va.line, vb.line).fact("name", k.as_str())),
-                        (true, false) => out.push(Change::new("field.became_optional", &p).dir(dir).lines(va.line, vb.line).fact("name", k.as_str())),
+                        (false, true) => out.push(
+                            Change::new("field.became_required", &p)
+                                .dir(dir)
+                                .lines(va.line, vb.line)
+                                .fact("name", k.as_str()),
+                        ),
+                        (true, false) => out.push(
+                            Change::new("field.became_optional", &p)
+                                .dir(dir)
+                                .lines(va.line, vb.line)
+                                .fact("name", k.as_str()),
+                        ),
                         _ => {}
                     }
                     self.walk(out, &p, va, vb, dir, op, depth + 1);
@@ -323,14 +512,17 @@ impl<'a> SchemaDiff<'a> {
                 .iter()
                 .filter(|(new, vb)| {
                     !renamed_to.values().any(|(n, _)| n == new)
-                        && (declares_rename(vb, old) || (same_shape(va, vb) && req_a.contains(*old) == req_b.contains(*new)))
+                        && (declares_rename(vb, old)
+                            || (same_shape(va, vb) && req_a.contains(*old) == req_b.contains(*new)))
                 })
                 .collect();
             let declared = same.iter().find(|(_, vb)| declares_rename(vb, old));
             let pick = declared.copied().or_else(|| {
                 same.iter()
                     .max_by(|x, y| {
-                        strsim::jaro_winkler(old, x.0).partial_cmp(&strsim::jaro_winkler(old, y.0)).unwrap_or(std::cmp::Ordering::Equal)
+                        strsim::jaro_winkler(old, x.0)
+                            .partial_cmp(&strsim::jaro_winkler(old, y.0))
+                            .unwrap_or(std::cmp::Ordering::Equal)
                     })
                     .copied()
             });
@@ -385,19 +577,42 @@ impl<'a> SchemaDiff<'a> {
             );
         }
         // `required` naming properties that are not declared.
-        for r in req_b.iter().filter(|r| !req_a.contains(r) && pa.get(r).is_none() && pb.get(r).is_none()) {
-            out.push(Change::new("field.became_required", join(path, r)).dir(dir).lines(a.line, b.line).fact("name", r.as_str()));
+        for r in req_b
+            .iter()
+            .filter(|r| !req_a.contains(r) && pa.get(r).is_none() && pb.get(r).is_none())
+        {
+            out.push(
+                Change::new("field.became_required", join(path, r))
+                    .dir(dir)
+                    .lines(a.line, b.line)
+                    .fact("name", r.as_str()),
+            );
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn additional(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, dir: Option<Direction>, op: Option<&str>, depth: usize) {
+    fn additional(
+        &mut self,
+        out: &mut Changes,
+        path: &str,
+        a: &Node,
+        b: &Node,
+        dir: Option<Direction>,
+        op: Option<&str>,
+        depth: usize,
+    ) {
         let (xa, xb) = (a.get("additionalProperties"), b.get("additionalProperties"));
         let open = |n: Option<&Node>| n.map(|n| n.as_bool() != Some(false)).unwrap_or(true);
         match (xa, xb) {
-            (Some(x), Some(y)) if x.is_map() && y.is_map() => self.walk(out, &sub(path, "*"), x, y, dir, op, depth + 1),
+            (Some(x), Some(y)) if x.is_map() && y.is_map() => {
+                self.walk(out, &sub(path, "*"), x, y, dir, op, depth + 1)
+            }
             _ if open(xa) != open(xb) => {
-                let kind = if open(xb) { "constraint.loosened" } else { "constraint.tightened" };
+                let kind = if open(xb) {
+                    "constraint.loosened"
+                } else {
+                    "constraint.tightened"
+                };
                 out.push(
                     Change::new(kind, path)
                         .dir(dir)
@@ -419,8 +634,21 @@ impl<'a> SchemaDiff<'a> {
 
     /// Branches pair by `$ref`, then by equal content, then by position.
     #[allow(clippy::too_many_arguments)]
-    fn composition(&mut self, out: &mut Changes, path: &str, kw: &str, a: &Node, b: &Node, dir: Option<Direction>, op: Option<&str>, depth: usize) {
-        let (ba, bb) = (a.get(kw).map(Node::items).unwrap_or(&[]), b.get(kw).map(Node::items).unwrap_or(&[]));
+    fn composition(
+        &mut self,
+        out: &mut Changes,
+        path: &str,
+        kw: &str,
+        a: &Node,
+        b: &Node,
+        dir: Option<Direction>,
+        op: Option<&str>,
+        depth: usize,
+    ) {
+        let (ba, bb) = (
+            a.get(kw).map(Node::items).unwrap_or(&[]),
+            b.get(kw).map(Node::items).unwrap_or(&[]),
+        );
         if ba == bb {
             return;
         }
@@ -428,16 +656,23 @@ impl<'a> SchemaDiff<'a> {
         let mut pairs: Vec<(usize, Option<usize>)> = Vec::new();
         for (i, x) in ba.iter().enumerate() {
             let by_ref = x.get("$ref").and_then(|r| {
-                bb.iter().enumerate().position(|(j, y)| !used[j] && y.get("$ref") == Some(r))
+                bb.iter()
+                    .enumerate()
+                    .position(|(j, y)| !used[j] && y.get("$ref") == Some(r))
             });
-            let found = by_ref.or_else(|| bb.iter().enumerate().position(|(j, y)| !used[j] && y == x));
+            let found =
+                by_ref.or_else(|| bb.iter().enumerate().position(|(j, y)| !used[j] && y == x));
             if let Some(j) = found {
                 used[j] = true;
             }
             pairs.push((i, found));
         }
         // Leftovers pair by position when both sides have exactly one.
-        let left_a: Vec<usize> = pairs.iter().filter(|(_, j)| j.is_none()).map(|(i, _)| *i).collect();
+        let left_a: Vec<usize> = pairs
+            .iter()
+            .filter(|(_, j)| j.is_none())
+            .map(|(i, _)| *i)
+            .collect();
         let left_b: Vec<usize> = (0..bb.len()).filter(|j| !used[*j]).collect();
         if left_a.len() == 1 && left_b.len() == 1 {
             if let Some(p) = pairs.iter_mut().find(|(i, _)| *i == left_a[0]) {
@@ -447,13 +682,24 @@ impl<'a> SchemaDiff<'a> {
         }
         for (i, j) in pairs {
             match j {
-                Some(j) => self.walk(out, &sub(path, &format!("{kw}[{i}]")), &ba[i], &bb[j], dir, op, depth + 1),
+                Some(j) => self.walk(
+                    out,
+                    &sub(path, &format!("{kw}[{i}]")),
+                    &ba[i],
+                    &bb[j],
+                    dir,
+                    op,
+                    depth + 1,
+                ),
                 None => out.push(
-                    Change::new("composition.branch_removed", sub(path, &format!("{kw}[{i}]")))
-                        .dir(dir)
-                        .lines(ba[i].line, b.line)
-                        .fact("keyword", kw)
-                        .fact("value", ba[i].brief()),
+                    Change::new(
+                        "composition.branch_removed",
+                        sub(path, &format!("{kw}[{i}]")),
+                    )
+                    .dir(dir)
+                    .lines(ba[i].line, b.line)
+                    .fact("keyword", kw)
+                    .fact("value", ba[i].brief()),
                 ),
             }
         }
@@ -466,6 +712,14 @@ impl<'a> SchemaDiff<'a> {
                     .fact("value", y.brief()),
             );
         }
+    }
+}
+
+fn has_ref(n: &Node) -> bool {
+    match &n.data {
+        Data::Map(m) => m.iter().any(|(k, v)| k == "$ref" || has_ref(v)),
+        Data::Seq(s) => s.iter().any(has_ref),
+        _ => false,
     }
 }
 
@@ -527,7 +781,10 @@ pub fn resolve<'n>(root: &'n Node, mut n: &'n Node) -> Option<&'n Node> {
 
 fn types_of(n: &Node) -> Vec<String> {
     let mut t: Vec<String> = match n.get("type") {
-        Some(Node { data: Data::String(s), .. }) => vec![s.clone()],
+        Some(Node {
+            data: Data::String(s),
+            ..
+        }) => vec![s.clone()],
         Some(list) => list.strings(),
         None => vec![],
     };
@@ -571,7 +828,8 @@ fn aliases(n: &Node) -> Vec<String> {
 }
 
 fn declares_rename(n: &Node, old: &str) -> bool {
-    n.get("x-renamed-from").and_then(Node::as_str) == Some(old) || aliases(n).iter().any(|a| a == old)
+    n.get("x-renamed-from").and_then(Node::as_str) == Some(old)
+        || aliases(n).iter().any(|a| a == old)
 }
 
 /// Equal as schemas, ignoring documentation keywords.
@@ -580,7 +838,14 @@ fn same_shape(a: &Node, b: &Node) -> bool {
         match &n.data {
             Data::Map(m) => Node::new(
                 0,
-                Data::Map(m.iter().filter(|(k, _)| !DOC_KEYWORDS.contains(&k.as_str()) && !k.starts_with("x-")).cloned().collect()),
+                Data::Map(
+                    m.iter()
+                        .filter(|(k, _)| {
+                            !DOC_KEYWORDS.contains(&k.as_str()) && !k.starts_with("x-")
+                        })
+                        .cloned()
+                        .collect(),
+                ),
             ),
             _ => n.clone(),
         }
@@ -599,7 +864,9 @@ mod tests {
     }
 
     fn kinds(cs: &[Change]) -> Vec<(&str, &str)> {
-        cs.iter().map(|c| (c.kind.as_str(), c.path.as_str())).collect()
+        cs.iter()
+            .map(|c| (c.kind.as_str(), c.path.as_str()))
+            .collect()
     }
 
     const BASE: &str = r#"
@@ -617,7 +884,11 @@ properties:
         let cs = changes(BASE, head);
         assert_eq!(
             kinds(&cs),
-            [("field.removed", "qty"), ("field.removed", "status"), ("field.added", "note")]
+            [
+                ("field.removed", "qty"),
+                ("field.removed", "status"),
+                ("field.added", "note")
+            ]
         );
         assert_eq!(cs[2].facts["required"], true);
         assert_eq!(cs[0].direction, Some(Direction::Request));
@@ -699,7 +970,8 @@ type: object
     #[test]
     fn composition_branches_pair_by_ref() {
         let a = "oneOf:\n  - {$ref: '#/$defs/A'}\n  - {$ref: '#/$defs/B'}\n$defs:\n  A: {type: string}\n  B: {type: integer}\n";
-        let b = "oneOf:\n  - {$ref: '#/$defs/B'}\n$defs:\n  A: {type: string}\n  B: {type: integer}\n";
+        let b =
+            "oneOf:\n  - {$ref: '#/$defs/B'}\n$defs:\n  A: {type: string}\n  B: {type: integer}\n";
         let cs = changes(a, b);
         assert_eq!(kinds(&cs), [("composition.branch_removed", "oneOf[0]")]);
         assert_eq!(cs[0].facts["keyword"], "oneOf");

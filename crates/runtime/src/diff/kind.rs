@@ -18,7 +18,10 @@ pub fn by_path(path: &str) -> Option<ArtifactType> {
 /// Whether a file may be an artifact at all (structured text we can read).
 pub fn is_candidate(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    by_path(path).is_some() || [".json", ".yaml", ".yml"].iter().any(|e| lower.ends_with(e))
+    by_path(path).is_some()
+        || [".json", ".yaml", ".yml"]
+            .iter()
+            .any(|e| lower.ends_with(e))
 }
 
 /// The type of an artifact from its path and text; `None` when it is not
@@ -66,11 +69,19 @@ pub fn by_content(node: &tree::Node) -> ArtifactType {
             tree::Data::Seq(s) => s.iter().collect(),
             _ => vec![],
         };
-        if !entries.is_empty() && entries.iter().all(|p| p.get("template").is_some() || p.get("prompt").is_some()) {
+        if !entries.is_empty()
+            && entries.iter().all(|p| {
+                p.get("template").is_some()
+                    || p.get("prompt").is_some()
+                    || p.get("messages").is_some()
+            })
+        {
             return ArtifactType::Prompt;
         }
     }
-    if node.get("type").is_some() && (node.get("properties").is_some() || node.get("items").is_some()) {
+    if node.get("type").is_some()
+        && (node.get("properties").is_some() || node.get("items").is_some())
+    {
         return ArtifactType::JsonSchema;
     }
     ArtifactType::Config

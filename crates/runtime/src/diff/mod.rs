@@ -34,8 +34,8 @@ pub mod kind;
 pub mod openapi;
 pub mod policy;
 pub mod prompt;
-pub mod report;
 pub mod repo;
+pub mod report;
 pub mod tree;
 
 pub use change::{ArtifactType, Change, Changes, Direction};
@@ -68,10 +68,16 @@ pub struct ArtifactError {
 
 impl ArtifactError {
     pub fn base(error: ParseError) -> Self {
-        ArtifactError { side: Side::Base, error }
+        ArtifactError {
+            side: Side::Base,
+            error,
+        }
     }
     pub fn head(error: ParseError) -> Self {
-        ArtifactError { side: Side::Head, error }
+        ArtifactError {
+            side: Side::Head,
+            error,
+        }
     }
 }
 
@@ -100,7 +106,12 @@ pub fn parse_both(a: &str, b: &str) -> Result<(Node, Node), ArtifactError> {
 ///
 /// `None` on a side means the artifact does not exist there: the whole
 /// artifact is reported as `artifact.added` or `artifact.removed`.
-pub fn detect(ty: ArtifactType, before: Option<&str>, after: Option<&str>, opts: &Options) -> Result<Vec<Change>, ArtifactError> {
+pub fn detect(
+    ty: ArtifactType,
+    before: Option<&str>,
+    after: Option<&str>,
+    opts: &Options,
+) -> Result<Vec<Change>, ArtifactError> {
     let mut out = Changes::default();
     match (before, after) {
         (None, None) => {}
@@ -143,16 +154,39 @@ fn validate(ty: ArtifactType, text: &str) -> Result<(), ParseError> {
 
 /// Two texts whose meaning is equal: a comment or a layout change.
 fn cosmetic(ty: ArtifactType, a: &str, b: &str) -> Change {
-    let marker = match ty {
-        ArtifactType::Graphql | ArtifactType::Config | ArtifactType::Openapi | ArtifactType::JsonSchema | ArtifactType::Flags | ArtifactType::Policy => "#",
-        ArtifactType::Prompt => "{{!",
+    let kind = if comments(ty, a) != comments(ty, b) {
+        "comment.changed"
+    } else {
+        "whitespace.changed"
     };
-    let comments = |t: &str| -> Vec<String> {
-        t.lines()
-            .filter_map(|l| l.find(marker).map(|i| l[i..].trim().to_string()))
-            .collect()
-    };
-    let kind = if comments(a) != comments(b) { "comment.changed" } else { "whitespace.changed" };
-    let first = a.lines().zip(b.lines()).position(|(x, y)| x != y).map(|i| i as u32 + 1).unwrap_or(1);
+    let first = a
+        .lines()
+        .zip(b.lines())
+        .position(|(x, y)| x != y)
+        .map(|i| i as u32 + 1)
+        .unwrap_or(1);
     Change::new(kind, "(file)").lines(first, first)
+}
+
+/// The comments of a text, by the comment syntax of its type: `#` that
+/// starts a line or follows a blank (so `$ref: '#/a'` and `x#y` are not
+/// comments), and for prompts also `{{! }}` and `{# #}`.
+fn comments(ty: ArtifactType, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        if ty == ArtifactType::Prompt {
+            for open in ["{{!", "{#"] {
+                if let Some(i) = t.find(open) {
+                    out.push(t[i..].trim().to_string());
+                }
+            }
+        }
+        if t.starts_with('#') {
+            out.push(t.trim().to_string());
+        } else if let Some(i) = t.find(" #") {
+            out.push(t[i..].trim().to_string());
+        }
+    }
+    out
 }

@@ -25,11 +25,17 @@ use super::tree::{Data, Node};
 use super::{ArtifactError, Options};
 use serde_json::Value as Json;
 
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), ArtifactError> {
     let (na, nb) = super::parse_both(a, b)?;
-    let mut d = OpenApiDiff { a: &na, b: &nb, schemas: SchemaDiff::new(&na, &nb) };
+    let mut d = OpenApiDiff {
+        a: &na,
+        b: &nb,
+        schemas: SchemaDiff::new(&na, &nb),
+    };
     d.run(out);
     Ok(())
 }
@@ -81,13 +87,19 @@ impl<'a> OpenApiDiff<'a> {
             if a.get(kw) != b.get(kw) {
                 out.push(
                     Change::new("description.changed", kw)
-                        .lines(a.get(kw).map_or(0, |n| n.line), b.get(kw).map_or(0, |n| n.line))
+                        .lines(
+                            a.get(kw).map_or(0, |n| n.line),
+                            b.get(kw).map_or(0, |n| n.line),
+                        )
                         .from_to(doc(a.get(kw)), doc(b.get(kw))),
                 );
             }
         }
         if a.get("security") != b.get("security") {
-            out.push(Change::new("security.changed", "security").from_to(doc(a.get("security")), doc(b.get("security"))));
+            out.push(
+                Change::new("security.changed", "security")
+                    .from_to(doc(a.get("security")), doc(b.get("security"))),
+            );
         }
         let pa = a.get("paths").unwrap_or(&empty);
         let pb = b.get("paths").unwrap_or(&empty);
@@ -99,12 +111,18 @@ impl<'a> OpenApiDiff<'a> {
                 let name = format!("{} {}", m.to_ascii_uppercase(), path_a);
                 match item_b.and_then(|(_, ib)| ib.get(m).map(|ob| (ib, ob))) {
                     Some((ib, op_b)) => {
-                        let name_b = format!("{} {}", m.to_ascii_uppercase(), item_b.map_or(path_a.as_str(), |(p, _)| p.as_str()));
+                        let name_b = format!(
+                            "{} {}",
+                            m.to_ascii_uppercase(),
+                            item_b.map_or(path_a.as_str(), |(p, _)| p.as_str())
+                        );
                         self.operation(out, &name_b, item_a, op_a, ib, op_b);
                         let _ = name;
                     }
                     None => {
-                        let mut c = Change::new("operation.removed", &name).lines(op_a.line, 0).fact("operation", name.as_str());
+                        let mut c = Change::new("operation.removed", &name)
+                            .lines(op_a.line, 0)
+                            .fact("operation", name.as_str());
                         if op_a.get("deprecated").and_then(Node::as_bool) == Some(true) {
                             c = c.fact("deprecated", true);
                         }
@@ -118,25 +136,49 @@ impl<'a> OpenApiDiff<'a> {
         }
         for (path_b, item_b) in pb.entries() {
             let key = normalise_path(path_b);
-            let item_a = pa.entries().iter().find(|(p, _)| normalise_path(p) == key).map(|(_, i)| i);
+            let item_a = pa
+                .entries()
+                .iter()
+                .find(|(p, _)| normalise_path(p) == key)
+                .map(|(_, i)| i);
             for m in METHODS {
                 if item_b.get(m).is_some() && item_a.and_then(|i| i.get(m)).is_none() {
                     let name = format!("{} {}", m.to_ascii_uppercase(), path_b);
                     let line = item_b.get(m).map_or(0, |n| n.line);
-                    out.push(Change::new("operation.added", &name).lines(0, line).fact("operation", name.as_str()));
+                    out.push(
+                        Change::new("operation.added", &name)
+                            .lines(0, line)
+                            .fact("operation", name.as_str()),
+                    );
                 }
             }
         }
     }
 
-    fn operation(&mut self, out: &mut Changes, op: &str, item_a: &Node, a: &Node, item_b: &Node, b: &Node) {
-        let at = |kind: &str, path: String, la: u32, lb: u32| Change::new(kind, path).lines(la, lb).fact("operation", op);
+    fn operation(
+        &mut self,
+        out: &mut Changes,
+        op: &str,
+        item_a: &Node,
+        a: &Node,
+        item_b: &Node,
+        b: &Node,
+    ) {
+        let at = |kind: &str, path: String, la: u32, lb: u32| {
+            Change::new(kind, path).lines(la, lb).fact("operation", op)
+        };
         if a.get("operationId") != b.get("operationId") {
-            out.push(at("operation.id_changed", op.to_string(), a.line, b.line).from_to(doc(a.get("operationId")), doc(b.get("operationId"))));
+            out.push(
+                at("operation.id_changed", op.to_string(), a.line, b.line)
+                    .from_to(doc(a.get("operationId")), doc(b.get("operationId"))),
+            );
         }
         for kw in ["summary", "description", "tags", "externalDocs"] {
             if a.get(kw) != b.get(kw) {
-                out.push(at("description.changed", format!("{op}.{kw}"), a.line, b.line).from_to(doc(a.get(kw)), doc(b.get(kw))));
+                out.push(
+                    at("description.changed", format!("{op}.{kw}"), a.line, b.line)
+                        .from_to(doc(a.get(kw)), doc(b.get(kw))),
+                );
             }
         }
         let dep = |n: &Node| n.get("deprecated").and_then(Node::as_bool) == Some(true);
@@ -144,7 +186,10 @@ impl<'a> OpenApiDiff<'a> {
             out.push(at("operation.deprecated", op.to_string(), a.line, b.line));
         }
         if a.get("security") != b.get("security") {
-            out.push(at("security.changed", format!("{op}.security"), a.line, b.line).from_to(doc(a.get("security")), doc(b.get("security"))));
+            out.push(
+                at("security.changed", format!("{op}.security"), a.line, b.line)
+                    .from_to(doc(a.get("security")), doc(b.get("security"))),
+            );
         }
         self.parameters(out, op, item_a, a, item_b, b);
         self.request_body(out, op, a, b);
@@ -152,16 +197,32 @@ impl<'a> OpenApiDiff<'a> {
     }
 
     /// Path-level and operation-level parameters, keyed by (in, name).
-    fn params<'n>(&self, side_a: bool, item: &'n Node, op: &'n Node) -> Vec<(String, String, &'n Node)>
+    fn params<'n>(
+        &self,
+        side_a: bool,
+        item: &'n Node,
+        op: &'n Node,
+    ) -> Vec<(String, String, &'n Node)>
     where
         'a: 'n,
     {
         let mut out: Vec<(String, String, &'n Node)> = Vec::new();
-        for list in [item.get("parameters"), op.get("parameters")].into_iter().flatten() {
+        for list in [item.get("parameters"), op.get("parameters")]
+            .into_iter()
+            .flatten()
+        {
             for p in list.items() {
                 let p = self.r(side_a, p);
-                let loc = p.get("in").and_then(Node::as_str).unwrap_or("query").to_string();
-                let name = p.get("name").and_then(Node::as_str).unwrap_or("").to_string();
+                let loc = p
+                    .get("in")
+                    .and_then(Node::as_str)
+                    .unwrap_or("query")
+                    .to_string();
+                let name = p
+                    .get("name")
+                    .and_then(Node::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 // Path parameters pair by position in the path, not by name.
                 out.retain(|(l, n, _)| !(l == &loc && n == &name));
                 out.push((loc, name, p));
@@ -170,7 +231,15 @@ impl<'a> OpenApiDiff<'a> {
         out
     }
 
-    fn parameters(&mut self, out: &mut Changes, op: &str, item_a: &Node, a: &Node, item_b: &Node, b: &Node) {
+    fn parameters(
+        &mut self,
+        out: &mut Changes,
+        op: &str,
+        item_a: &Node,
+        a: &Node,
+        item_b: &Node,
+        b: &Node,
+    ) {
         let pa = self.params(true, item_a, a);
         let pb = self.params(false, item_b, b);
         let required = |p: &Node| p.get("required").and_then(Node::as_bool) == Some(true);
@@ -181,11 +250,18 @@ impl<'a> OpenApiDiff<'a> {
                 let i = paths_a.iter().position(|p| &p.1 == name);
                 i.and_then(|i| paths_b.get(i)).map(|p| p.2)
             } else {
-                pb.iter().find(|(l, n, _)| l == loc && n == name).map(|p| p.2)
+                pb.iter()
+                    .find(|(l, n, _)| l == loc && n == name)
+                    .map(|p| p.2)
             };
             let path = format!("{op}.{loc}.{name}");
             let base = |kind: &str, la: u32, lb: u32| {
-                Change::new(kind, &path).dir(Some(Direction::Request)).lines(la, lb).fact("operation", op).fact("name", name.as_str()).fact("in", loc.as_str())
+                Change::new(kind, &path)
+                    .dir(Some(Direction::Request))
+                    .lines(la, lb)
+                    .fact("operation", op)
+                    .fact("name", name.as_str())
+                    .fact("in", loc.as_str())
             };
             let Some(y) = y else {
                 out.push(base("parameter.removed", x.line, b.line).fact("required", required(x)));
@@ -197,11 +273,21 @@ impl<'a> OpenApiDiff<'a> {
                 _ => {}
             }
             if x.get("description") != y.get("description") {
-                out.push(base("description.changed", x.line, y.line).from_to(doc(x.get("description")), doc(y.get("description"))));
+                out.push(
+                    base("description.changed", x.line, y.line)
+                        .from_to(doc(x.get("description")), doc(y.get("description"))),
+                );
             }
             match (x.get("schema"), y.get("schema")) {
-                (Some(sx), Some(sy)) => self.schemas.diff(out, &path, sx, sy, Some(Direction::Request), Some(op)),
-                (sx, sy) if sx != sy => out.push(base("keyword.changed", x.line, y.line).fact("keyword", "schema").from_to(doc(sx), doc(sy))),
+                (Some(sx), Some(sy)) => {
+                    self.schemas
+                        .diff(out, &path, sx, sy, Some(Direction::Request), Some(op))
+                }
+                (sx, sy) if sx != sy => out.push(
+                    base("keyword.changed", x.line, y.line)
+                        .fact("keyword", "schema")
+                        .from_to(doc(sx), doc(sy)),
+                ),
                 _ => {}
             }
         }
@@ -215,7 +301,11 @@ impl<'a> OpenApiDiff<'a> {
             if had {
                 continue;
             }
-            let kind = if required(y) { "parameter.required_added" } else { "parameter.added" };
+            let kind = if required(y) {
+                "parameter.required_added"
+            } else {
+                "parameter.added"
+            };
             out.push(
                 Change::new(kind, format!("{op}.{loc}.{name}"))
                     .dir(Some(Direction::Request))
@@ -234,10 +324,17 @@ impl<'a> OpenApiDiff<'a> {
         let rb = b.get("requestBody").map(|n| self.r(false, n));
         let path = format!("{op}.request");
         let required = |n: &Node| n.get("required").and_then(Node::as_bool) == Some(true);
-        let c = |kind: &str, la: u32, lb: u32| Change::new(kind, &path).dir(Some(Direction::Request)).lines(la, lb).fact("operation", op);
+        let c = |kind: &str, la: u32, lb: u32| {
+            Change::new(kind, &path)
+                .dir(Some(Direction::Request))
+                .lines(la, lb)
+                .fact("operation", op)
+        };
         match (ra, rb) {
             (None, None) => {}
-            (None, Some(y)) => out.push(c("request_body.added", a.line, y.line).fact("required", required(y))),
+            (None, Some(y)) => {
+                out.push(c("request_body.added", a.line, y.line).fact("required", required(y)))
+            }
             (Some(x), None) => out.push(c("request_body.removed", x.line, b.line)),
             (Some(x), Some(y)) => {
                 match (required(x), required(y)) {
@@ -310,7 +407,8 @@ impl<'a> OpenApiDiff<'a> {
                 Some(y) => {
                     let (x, y) = (self.r(true, x), self.r(false, y));
                     if let (Some(sx), Some(sy)) = (x.get("schema"), y.get("schema")) {
-                        self.schemas.diff(out, &p, sx, sy, Some(Direction::Response), Some(op));
+                        self.schemas
+                            .diff(out, &p, sx, sy, Some(Direction::Response), Some(op));
                     }
                 }
             }
@@ -328,7 +426,15 @@ impl<'a> OpenApiDiff<'a> {
         }
     }
 
-    fn content(&mut self, out: &mut Changes, op: &str, path: &str, a: &Node, b: &Node, dir: Direction) {
+    fn content(
+        &mut self,
+        out: &mut Changes,
+        op: &str,
+        path: &str,
+        a: &Node,
+        b: &Node,
+        dir: Direction,
+    ) {
         let empty = Node::new(0, Data::Map(vec![]));
         let ca = a.get("content").unwrap_or(&empty);
         let cb = b.get("content").unwrap_or(&empty);
@@ -345,7 +451,11 @@ impl<'a> OpenApiDiff<'a> {
                 continue;
             };
             // With one media type on each side the type is left out of the path.
-            let p = if single { path.to_string() } else { format!("{path}.{mt}") };
+            let p = if single {
+                path.to_string()
+            } else {
+                format!("{path}.{mt}")
+            };
             match (x.get("schema"), y.get("schema")) {
                 (Some(sx), Some(sy)) => self.schemas.diff(out, &p, sx, sy, Some(dir), Some(op)),
                 (sx, sy) if sx != sy => out.push(
@@ -384,7 +494,9 @@ mod tests {
     }
 
     fn kinds(cs: &[Change]) -> Vec<(&str, &str)> {
-        cs.iter().map(|c| (c.kind.as_str(), c.path.as_str())).collect()
+        cs.iter()
+            .map(|c| (c.kind.as_str(), c.path.as_str()))
+            .collect()
     }
 
     const BASE: &str = r##"
@@ -428,11 +540,23 @@ components:
     fn shared_component_is_reported_once_per_direction_with_operations() {
         let head = BASE.replace("        total: {type: number}\n", "");
         let cs = changes(BASE, &head);
-        assert_eq!(kinds(&cs), [("field.removed", "Order.total"), ("field.removed", "Order.total")]);
+        assert_eq!(
+            kinds(&cs),
+            [
+                ("field.removed", "Order.total"),
+                ("field.removed", "Order.total")
+            ]
+        );
         assert_eq!(cs[0].direction, Some(Direction::Response));
-        assert_eq!(cs[0].facts["operations"], serde_json::json!(["GET /orders/{id}"]));
+        assert_eq!(
+            cs[0].facts["operations"],
+            serde_json::json!(["GET /orders/{id}"])
+        );
         assert_eq!(cs[1].direction, Some(Direction::Request));
-        assert_eq!(cs[1].facts["operations"], serde_json::json!(["POST /orders"]));
+        assert_eq!(
+            cs[1].facts["operations"],
+            serde_json::json!(["POST /orders"])
+        );
     }
 
     #[test]
@@ -461,7 +585,9 @@ components:
 
     #[test]
     fn renamed_path_parameter_is_silent() {
-        let head = BASE.replace("/orders/{id}:", "/orders/{orderId}:").replace("{name: id, in: path", "{name: orderId, in: path");
+        let head = BASE
+            .replace("/orders/{id}:", "/orders/{orderId}:")
+            .replace("{name: id, in: path", "{name: orderId, in: path");
         assert_eq!(kinds(&changes(BASE, &head)), []);
     }
 
@@ -480,7 +606,10 @@ components:
   schemas:
     N: {type: object, properties: {next: {$ref: "#/components/schemas/N"}, v: {type: integer}}}
 "##;
-        let b = a.replace("v: {type: integer}", "v: {type: integer}, w: {type: string}");
+        let b = a.replace(
+            "v: {type: integer}",
+            "v: {type: integer}, w: {type: string}",
+        );
         let cs = changes(a, &b);
         assert_eq!(kinds(&cs), [("field.added", "N.w")]);
     }

@@ -546,7 +546,7 @@ impl Differ<'_> {
                     Change::new("policy.block_reordered", path)
                         .lines(pla, plb)
                         .from_to(oa, ob)
-                        .fact("kind", *kind),
+                        .fact("block_kind", *kind),
                 );
             }
         }
@@ -597,7 +597,7 @@ impl Differ<'_> {
                     },
                     path,
                 )
-                .fact("kind", kind)
+                .fact("block_kind", kind)
                 .fact("name", name);
                 if let Some(p) = parent {
                     c = c.fact("parent", p);

@@ -69,7 +69,11 @@ impl Consumers {
         self.0
             .iter()
             .filter(|(_, globs)| {
-                globs.iter().any(|g| g.is_match(artifact) || g.is_match(path) || operations.iter().any(|o| g.is_match(o)))
+                globs.iter().any(|g| {
+                    g.is_match(artifact)
+                        || g.is_match(path)
+                        || operations.iter().any(|o| g.is_match(o))
+                })
             })
             .map(|(name, _)| name.clone())
             .collect()
@@ -86,29 +90,48 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{CONFIG_FILE}:{}:{}: {}", self.line, self.col, self.message)
+        write!(
+            f,
+            "{CONFIG_FILE}:{}:{}: {}",
+            self.line, self.col, self.message
+        )
     }
 }
 
 fn err(n: &Node, message: impl Into<String>) -> ConfigError {
-    ConfigError { line: n.line, col: 1, message: message.into() }
+    ConfigError {
+        line: n.line,
+        col: 1,
+        message: message.into(),
+    }
 }
 
 fn glob(n: &Node) -> Result<GlobMatcher, ConfigError> {
-    let s = n.as_str().ok_or_else(|| err(n, "a glob must be a string"))?;
-    Glob::new(s).map(|g| g.compile_matcher()).map_err(|e| err(n, format!("bad glob `{s}`: {e}")))
+    let s = n
+        .as_str()
+        .ok_or_else(|| err(n, "a glob must be a string"))?;
+    Glob::new(s)
+        .map(|g| g.compile_matcher())
+        .map_err(|e| err(n, format!("bad glob `{s}`: {e}")))
 }
 
 impl RepoConfig {
     /// Parses the text of a `tenet.yaml`.
     pub fn parse(text: &str) -> Result<RepoConfig, ConfigError> {
-        let root = tree::parse(text).map_err(|e| ConfigError { line: e.line, col: e.col, message: e.message })?;
+        let root = tree::parse(text).map_err(|e| ConfigError {
+            line: e.line,
+            col: e.col,
+            message: e.message,
+        })?;
         let mut cfg = RepoConfig::default();
         if matches!(root.data, tree::Data::Null) {
             return Ok(cfg);
         }
         if !root.is_map() {
-            return Err(err(&root, "tenet.yaml must be a mapping (keys: version, artifacts, exclude, consumers)"));
+            return Err(err(
+                &root,
+                "tenet.yaml must be a mapping (keys: version, artifacts, exclude, consumers)",
+            ));
         }
         for (k, v) in root.entries() {
             match k.as_str() {
@@ -122,7 +145,10 @@ impl RepoConfig {
                         cfg.rules.push(Self::rule(item)?);
                     }
                     if !matches!(v.data, tree::Data::Seq(_)) {
-                        return Err(err(v, "`artifacts` must be a list of {path, type, direction}"));
+                        return Err(err(
+                            v,
+                            "`artifacts` must be a list of {path, type, direction}",
+                        ));
                     }
                 }
                 "exclude" => {
@@ -132,7 +158,10 @@ impl RepoConfig {
                 }
                 "consumers" => {
                     if !v.is_map() {
-                        return Err(err(v, "`consumers` must map a consumer name to a list of globs"));
+                        return Err(err(
+                            v,
+                            "`consumers` must map a consumer name to a list of globs",
+                        ));
                     }
                     for (name, globs) in v.entries() {
                         let list = match &globs.data {
@@ -143,7 +172,12 @@ impl RepoConfig {
                     }
                 }
                 other => {
-                    return Err(err(v, format!("unknown key `{other}` (known: version, artifacts, exclude, consumers)")));
+                    return Err(err(
+                        v,
+                        format!(
+                            "unknown key `{other}` (known: version, artifacts, exclude, consumers)"
+                        ),
+                    ));
                 }
             }
         }
@@ -151,14 +185,22 @@ impl RepoConfig {
     }
 
     fn rule(item: &Node) -> Result<Rule, ConfigError> {
-        let path = item.get("path").ok_or_else(|| err(item, "an artifact entry needs a `path` glob"))?;
+        let path = item
+            .get("path")
+            .ok_or_else(|| err(item, "an artifact entry needs a `path` glob"))?;
         let ty = match item.get("type") {
             None => None,
             Some(t) => {
                 let name = t.as_str().unwrap_or("");
                 Some(ArtifactType::parse(name).ok_or_else(|| {
                     let known: Vec<&str> = ArtifactType::ALL.iter().map(|t| t.as_str()).collect();
-                    err(t, format!("unknown artifact type `{name}` (known: {})", known.join(", ")))
+                    err(
+                        t,
+                        format!(
+                            "unknown artifact type `{name}` (known: {})",
+                            known.join(", ")
+                        ),
+                    )
                 })?)
             }
         };
@@ -170,10 +212,19 @@ impl RepoConfig {
         };
         for (k, v) in item.entries() {
             if !matches!(k.as_str(), "path" | "type" | "direction") {
-                return Err(err(v, format!("unknown key `{k}` in an artifact entry (known: path, type, direction)")));
+                return Err(err(
+                    v,
+                    format!(
+                        "unknown key `{k}` in an artifact entry (known: path, type, direction)"
+                    ),
+                ));
             }
         }
-        Ok(Rule { glob: glob(path)?, ty, direction })
+        Ok(Rule {
+            glob: glob(path)?,
+            ty,
+            direction,
+        })
     }
 
     /// Reads `tenet.yaml` from a directory; defaults when there is none.
@@ -194,18 +245,29 @@ impl RepoConfig {
         if self.rules.is_empty() {
             return kind::is_candidate(path).then_some((None, None));
         }
-        self.rules.iter().find(|r| r.glob.is_match(path)).map(|r| (r.ty, r.direction))
+        self.rules
+            .iter()
+            .find(|r| r.glob.is_match(path))
+            .map(|r| (r.ty, r.direction))
     }
 
     /// Pairs the files of a base and a head snapshot (path → bytes).
-    pub fn pairs(&self, base: &BTreeMap<String, Vec<u8>>, head: &BTreeMap<String, Vec<u8>>) -> Vec<ArtifactPair> {
+    pub fn pairs(
+        &self,
+        base: &BTreeMap<String, Vec<u8>>,
+        head: &BTreeMap<String, Vec<u8>>,
+    ) -> Vec<ArtifactPair> {
         let mut paths: Vec<&String> = base.keys().chain(head.keys()).collect();
         paths.sort();
         paths.dedup();
         let mut out = Vec::new();
         for path in paths {
-            let Some((ty, direction)) = self.classify(path) else { continue };
-            let text = |m: &BTreeMap<String, Vec<u8>>| m.get(path).and_then(|b| String::from_utf8(b.clone()).ok());
+            let Some((ty, direction)) = self.classify(path) else {
+                continue;
+            };
+            let text = |m: &BTreeMap<String, Vec<u8>>| {
+                m.get(path).and_then(|b| String::from_utf8(b.clone()).ok())
+            };
             let (before, after) = (text(base), text(head));
             let binary = |m: &BTreeMap<String, Vec<u8>>| m.contains_key(path) && text(m).is_none();
             if binary(base) || binary(head) || (before.is_none() && after.is_none()) {
@@ -224,7 +286,13 @@ impl RepoConfig {
                     }
                 }
             };
-            out.push(ArtifactPair { path: path.clone(), ty, direction, before, after });
+            out.push(ArtifactPair {
+                path: path.clone(),
+                ty,
+                direction,
+                before,
+                after,
+            });
         }
         out
     }
@@ -233,9 +301,14 @@ impl RepoConfig {
 /// Every file under `dir` (relative paths with `/`), skipping tool folders.
 pub fn read_dir(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let mut files = BTreeMap::new();
-    let walker = walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_entry(|e| {
-        !(e.file_type().is_dir() && e.depth() > 0 && SKIP_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
-    });
+    let walker = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            !(e.file_type().is_dir()
+                && e.depth() > 0
+                && SKIP_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
+        });
     for entry in walker {
         let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
         if !entry.file_type().is_file() {
@@ -243,7 +316,8 @@ pub fn read_dir(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
         }
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         let rel = rel.to_string_lossy().replace('\\', "/");
-        let bytes = std::fs::read(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        let bytes =
+            std::fs::read(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
         files.insert(rel, bytes);
     }
     Ok(files)
@@ -251,15 +325,26 @@ pub fn read_dir(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
 
 /// Reads one snapshot of git tree `rev` (any revision git understands) of
 /// the repository at or above `dir`, without touching the working tree.
-pub fn read_git_tree(repo: &git2::Repository, rev: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let obj = repo.revparse_single(rev).map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
-    let tree = obj.peel_to_tree().map_err(|e| format!("`{rev}` is not a commit or tree: {}", e.message()))?;
+pub fn read_git_tree(
+    repo: &git2::Repository,
+    rev: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let obj = repo
+        .revparse_single(rev)
+        .map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
+    let tree = obj
+        .peel_to_tree()
+        .map_err(|e| format!("`{rev}` is not a commit or tree: {}", e.message()))?;
     let mut files = BTreeMap::new();
     let mut failure = None;
     tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
         if entry.kind() == Some(git2::ObjectType::Tree) {
             let name = entry.name().unwrap_or("");
-            return if SKIP_DIRS.contains(&name) { git2::TreeWalkResult::Skip } else { git2::TreeWalkResult::Ok };
+            return if SKIP_DIRS.contains(&name) {
+                git2::TreeWalkResult::Skip
+            } else {
+                git2::TreeWalkResult::Ok
+            };
         }
         if entry.kind() != Some(git2::ObjectType::Blob) {
             return git2::TreeWalkResult::Ok;
@@ -289,7 +374,8 @@ pub fn config_from_git(repo: &git2::Repository, rev: &str) -> Result<RepoConfig,
     match files.get(CONFIG_FILE) {
         None => Ok(RepoConfig::default()),
         Some(bytes) => {
-            let text = String::from_utf8(bytes.clone()).map_err(|_| format!("{CONFIG_FILE} at `{rev}` is not UTF-8"))?;
+            let text = String::from_utf8(bytes.clone())
+                .map_err(|_| format!("{CONFIG_FILE} at `{rev}` is not UTF-8"))?;
             RepoConfig::parse(&text).map_err(|e| format!("{e} (at `{rev}`)"))
         }
     }
@@ -300,12 +386,16 @@ mod tests {
     use super::*;
 
     fn snap(files: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        files.iter().map(|(p, t)| (p.to_string(), t.as_bytes().to_vec())).collect()
+        files
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()))
+            .collect()
     }
 
     #[test]
     fn config_errors_are_located() {
-        let e = RepoConfig::parse("artifacts:\n  - path: 'a/*.yaml'\n    type: soap\n").unwrap_err();
+        let e =
+            RepoConfig::parse("artifacts:\n  - path: 'a/*.yaml'\n    type: soap\n").unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.message.contains("unknown artifact type `soap`"), "{e}");
         let e = RepoConfig::parse("artifact: []\n").unwrap_err();
@@ -318,23 +408,50 @@ mod tests {
     #[test]
     fn pairs_follow_config_and_detection() {
         let cfg = RepoConfig::parse("artifacts:\n  - {path: 'api/*.yaml', type: openapi}\n  - {path: 'schema/*.json', direction: response}\nconsumers:\n  app: ['GET /x', 'api/*']\n").unwrap();
-        let base = snap(&[("api/a.yaml", "openapi: 3.0.0\n"), ("schema/s.json", "{}"), ("other.yaml", "a: 1")]);
-        let head = snap(&[("api/a.yaml", "openapi: 3.0.1\n"), ("schema/s.json", "{\"type\": \"object\", \"properties\": {}}")]);
+        let base = snap(&[
+            ("api/a.yaml", "openapi: 3.0.0\n"),
+            ("schema/s.json", "{}"),
+            ("other.yaml", "a: 1"),
+        ]);
+        let head = snap(&[
+            ("api/a.yaml", "openapi: 3.0.1\n"),
+            (
+                "schema/s.json",
+                "{\"type\": \"object\", \"properties\": {}}",
+            ),
+        ]);
         let pairs = cfg.pairs(&base, &head);
-        let got: Vec<(&str, ArtifactType, Option<Direction>)> = pairs.iter().map(|p| (p.path.as_str(), p.ty, p.direction)).collect();
+        let got: Vec<(&str, ArtifactType, Option<Direction>)> = pairs
+            .iter()
+            .map(|p| (p.path.as_str(), p.ty, p.direction))
+            .collect();
         assert_eq!(
             got,
-            [("api/a.yaml", ArtifactType::Openapi, None), ("schema/s.json", ArtifactType::JsonSchema, Some(Direction::Response))]
+            [
+                ("api/a.yaml", ArtifactType::Openapi, None),
+                (
+                    "schema/s.json",
+                    ArtifactType::JsonSchema,
+                    Some(Direction::Response)
+                )
+            ]
         );
         assert_eq!(cfg.consumers.affected("api/a.yaml", "x", &[]), ["app"]);
-        assert!(cfg.consumers.affected("b.yaml", "x", &["GET /y".into()]).is_empty());
+        assert!(cfg
+            .consumers
+            .affected("b.yaml", "x", &["GET /y".into()])
+            .is_empty());
     }
 
     #[test]
     fn defaults_take_every_candidate_and_skip_binary() {
         let cfg = RepoConfig::default();
         let base = snap(&[("a.yaml", "a: 1"), ("README.md", "x")]);
-        let mut head = snap(&[("a.yaml", "a: 2"), ("README.md", "y"), ("q.graphql", "type Q { a: Int }")]);
+        let mut head = snap(&[
+            ("a.yaml", "a: 2"),
+            ("README.md", "y"),
+            ("q.graphql", "type Q { a: Int }"),
+        ]);
         head.insert("bin.json".into(), vec![0xff, 0xfe, 0x00]);
         let pairs = cfg.pairs(&base, &head);
         let got: Vec<&str> = pairs.iter().map(|p| p.path.as_str()).collect();

@@ -84,7 +84,7 @@ pub struct ReportChange {
     #[serde(default, skip_serializing_if = "Json::is_null")]
     pub to: Json,
     pub consumers: Vec<String>,
-    /// Short, stable id of this change (artifact, kind, path): carries
+    /// Short, stable id of this change (artifact, kind, path, value or name): carries
     /// approvals across commits and pairs changes in `compare`.
     pub fingerprint: String,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
@@ -103,7 +103,15 @@ pub struct DiffError {
 impl std::fmt::Display for DiffError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let e = &self.error.error;
-        write!(f, "{}:{}:{}: cannot read the {} version: {}", self.artifact, e.line, e.col, self.error.side.as_str(), e.message)
+        write!(
+            f,
+            "{}:{}:{}: cannot read the {} version: {}",
+            self.artifact,
+            e.line,
+            e.col,
+            self.error.side.as_str(),
+            e.message
+        )
     }
 }
 
@@ -125,11 +133,21 @@ pub fn build(b: Build<'_>, classifier: &Classifier<'_>) -> Result<Report, Vec<Di
     let mut artifacts = Vec::new();
     let mut errors = Vec::new();
     for pair in &b.pairs {
-        let opts = Options { direction: pair.direction };
-        let found = match detect(pair.ty, pair.before.as_deref(), pair.after.as_deref(), &opts) {
+        let opts = Options {
+            direction: pair.direction,
+        };
+        let found = match detect(
+            pair.ty,
+            pair.before.as_deref(),
+            pair.after.as_deref(),
+            &opts,
+        ) {
             Ok(c) => c,
             Err(error) => {
-                errors.push(DiffError { artifact: pair.path.clone(), error });
+                errors.push(DiffError {
+                    artifact: pair.path.clone(),
+                    error,
+                });
                 continue;
             }
         };
@@ -141,7 +159,12 @@ pub fn build(b: Build<'_>, classifier: &Classifier<'_>) -> Result<Report, Vec<Di
             (_, None) => "removed",
             _ => "modified",
         };
-        artifacts.push(ArtifactSummary { path: pair.path.clone(), ty: pair.ty, status: status.into(), changes: found.len() });
+        artifacts.push(ArtifactSummary {
+            path: pair.path.clone(),
+            ty: pair.ty,
+            status: status.into(),
+            changes: found.len(),
+        });
         for c in found {
             changes.push(judge(&pair.path, pair.ty, c, classifier, b.consumers));
         }
@@ -190,21 +213,36 @@ pub fn build(b: Build<'_>, classifier: &Classifier<'_>) -> Result<Report, Vec<Di
     })
 }
 
-fn judge(artifact: &str, ty: ArtifactType, c: Change, classifier: &Classifier<'_>, consumers: &Consumers) -> ReportChange {
+fn judge(
+    artifact: &str,
+    ty: ArtifactType,
+    c: Change,
+    classifier: &Classifier<'_>,
+    consumers: &Consumers,
+) -> ReportChange {
     let v = classifier.judge(ty, &c);
     let mut facts = c.facts.clone();
     let operations: Vec<String> = facts
         .get("operations")
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-        .or_else(|| facts.get("operation").and_then(Json::as_str).map(|s| vec![s.to_string()]))
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .or_else(|| {
+            facts
+                .get("operation")
+                .and_then(Json::as_str)
+                .map(|s| vec![s.to_string()])
+        })
         .unwrap_or_default();
     let consumers = consumers.affected(artifact, &c.path, &operations);
     facts.remove("operation");
     ReportChange {
         artifact: artifact.to_string(),
         ty,
-        fingerprint: short_hash(&[artifact, &c.kind, &c.path]),
+        fingerprint: short_hash(&[artifact, &c.kind, &c.path, &identity(&c)]),
         kind: c.kind,
         path: c.path,
         risk: v.risk.unwrap_or_else(|| "unclassified".into()),
@@ -222,6 +260,17 @@ fn judge(artifact: &str, ty: ArtifactType, c: Change, classifier: &Classifier<'_
     }
 }
 
+/// What tells apart two changes of one kind at one path (two enum values
+/// removed, two sentences added): their value or name.
+fn identity(c: &Change) -> String {
+    ["value", "name", "keyword"]
+        .iter()
+        .filter_map(|k| c.facts.get(*k))
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("\u{0}")
+}
+
 fn short_hash(parts: &[&str]) -> String {
     let joined = parts.join("\u{0}");
     crate::bundle::sha256_hex(joined.as_bytes())[..12].to_string()
@@ -233,7 +282,9 @@ impl Report {
         let Some(limit) = self.levels.iter().position(|l| l == level) else {
             return false;
         };
-        self.levels[..=limit].iter().any(|l| self.counts.get(l).copied().unwrap_or(0) > 0)
+        self.levels[..=limit]
+            .iter()
+            .any(|l| self.counts.get(l).copied().unwrap_or(0) > 0)
     }
 }
 
@@ -267,7 +318,11 @@ pub fn markdown(r: &Report) -> String {
         "none" => "no changes that matter".to_string(),
         l => format!("highest risk **{l}**"),
     };
-    let _ = writeln!(s, "## {} tenet semantic diff: {verdict}\n", icon(&r.highest_risk));
+    let _ = writeln!(
+        s,
+        "## {} tenet semantic diff: {verdict}\n",
+        icon(&r.highest_risk)
+    );
     let _ = writeln!(
         s,
         "{} → {} · rules {} {} ({})\n",
@@ -279,30 +334,54 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(s, "| risk | changes |\n|---|---:|");
     for l in &r.levels {
-        let _ = writeln!(s, "| {} {l} | {} |", icon(l), r.counts.get(l).copied().unwrap_or(0));
+        let _ = writeln!(
+            s,
+            "| {} {l} | {} |",
+            icon(l),
+            r.counts.get(l).copied().unwrap_or(0)
+        );
     }
     if r.unclassified > 0 {
         let _ = writeln!(s, "| ❔ unclassified | {} |", r.unclassified);
     }
     if r.hidden > 0 {
-        let _ = writeln!(s, "\n{} change(s) below the risk threshold are not shown.", r.hidden);
+        let _ = writeln!(
+            s,
+            "\n{} change(s) below the risk threshold are not shown.",
+            r.hidden
+        );
     }
     // The levels above additions, listed in full (capped).
-    for l in r.levels.iter().take_while(|l| !matches!(l.as_str(), "additive" | "cosmetic")).chain(std::iter::once(&"unclassified".to_string())) {
+    for l in r
+        .levels
+        .iter()
+        .take_while(|l| !matches!(l.as_str(), "additive" | "cosmetic"))
+        .chain(std::iter::once(&"unclassified".to_string()))
+    {
         let of: Vec<&ReportChange> = r.changes.iter().filter(|c| &c.risk == l).collect();
         if of.is_empty() {
             continue;
         }
         let _ = writeln!(s, "\n### {} {}\n", icon(l), capitalise(l));
         for c in of.iter().take(SUMMARY_LIMIT) {
-            let _ = write!(s, "- {} {} — {}", code(&location(c)), code(&c.path), c.rationale);
+            let _ = write!(
+                s,
+                "- {} {} — {}",
+                code(&location(c)),
+                code(&c.path),
+                c.rationale
+            );
             if !c.consumers.is_empty() {
                 let _ = write!(s, " · affects {}", c.consumers.join(", "));
             }
             let _ = writeln!(s);
         }
         if of.len() > SUMMARY_LIMIT {
-            let _ = writeln!(s, "- … and {} more (see the details below)", of.len() - SUMMARY_LIMIT);
+            let _ = writeln!(
+                s,
+                "- … and {} more (see the details below)",
+                of.len() - SUMMARY_LIMIT
+            );
         }
     }
     if !r.artifacts.is_empty() {
@@ -313,8 +392,18 @@ pub fn markdown(r: &Report) -> String {
         if of.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "<details><summary><code>{}</code> ({}, {}): {} change(s)</summary>\n", a.path, a.ty, a.status, of.len());
-        let _ = writeln!(s, "| risk | kind | path | line | why | confidence |\n|---|---|---|---:|---|---:|");
+        let _ = writeln!(
+            s,
+            "<details><summary><code>{}</code> ({}, {}): {} change(s)</summary>\n",
+            a.path,
+            a.ty,
+            a.status,
+            of.len()
+        );
+        let _ = writeln!(
+            s,
+            "| risk | kind | path | line | why | confidence |\n|---|---|---|---:|---|---:|"
+        );
         for c in of {
             let _ = writeln!(
                 s,
@@ -363,7 +452,11 @@ pub fn release_notes(r: &Report) -> String {
         "cosmetic" => "Cosmetic and documentation".to_string(),
         other => capitalise(other),
     };
-    for l in r.levels.iter().chain(std::iter::once(&"unclassified".to_string())) {
+    for l in r
+        .levels
+        .iter()
+        .chain(std::iter::once(&"unclassified".to_string()))
+    {
         let of: Vec<&ReportChange> = r.changes.iter().filter(|c| &c.risk == l).collect();
         if of.is_empty() {
             continue;
@@ -429,7 +522,15 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
     let key = |c: &ReportChange| c.fingerprint.clone();
     let in_a: BTreeMap<String, &ReportChange> = a.changes.iter().map(|c| (key(c), c)).collect();
     let in_b: BTreeMap<String, &ReportChange> = b.changes.iter().map(|c| (key(c), c)).collect();
-    let mut cmp = Comparison { schema: COMPARE_SCHEMA, from: side(a), to: side(b), new: vec![], resolved: vec![], risk_changed: vec![], unchanged: 0 };
+    let mut cmp = Comparison {
+        schema: COMPARE_SCHEMA,
+        from: side(a),
+        to: side(b),
+        new: vec![],
+        resolved: vec![],
+        risk_changed: vec![],
+        unchanged: 0,
+    };
     for c in &b.changes {
         match in_a.get(&key(c)) {
             None => cmp.new.push(c.clone()),
@@ -444,7 +545,12 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
             Some(_) => cmp.unchanged += 1,
         }
     }
-    cmp.resolved = a.changes.iter().filter(|c| !in_b.contains_key(&key(c))).cloned().collect();
+    cmp.resolved = a
+        .changes
+        .iter()
+        .filter(|c| !in_b.contains_key(&key(c)))
+        .cloned()
+        .collect();
     cmp
 }
 
@@ -467,7 +573,14 @@ pub fn compare_markdown(c: &Comparison) -> String {
         }
         let _ = writeln!(s, "### {title} ({})\n", cs.len());
         for x in cs {
-            let _ = writeln!(s, "- {} {} {}: {}", icon(&x.risk), code(&x.artifact), code(&x.path), x.rationale);
+            let _ = writeln!(
+                s,
+                "- {} {} {}: {}",
+                icon(&x.risk),
+                code(&x.artifact),
+                code(&x.path),
+                x.rationale
+            );
         }
         let _ = writeln!(s);
     };
@@ -476,7 +589,14 @@ pub fn compare_markdown(c: &Comparison) -> String {
     if !c.risk_changed.is_empty() {
         let _ = writeln!(s, "### Risk changed ({})\n", c.risk_changed.len());
         for m in &c.risk_changed {
-            let _ = writeln!(s, "- {} {}: {} → {}", code(&m.artifact), code(&m.path), m.from, m.to);
+            let _ = writeln!(
+                s,
+                "- {} {}: {} → {}",
+                code(&m.artifact),
+                code(&m.path),
+                m.from,
+                m.to
+            );
         }
         let _ = writeln!(s);
     }

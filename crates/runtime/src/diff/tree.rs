@@ -124,7 +124,10 @@ impl Node {
 
     /// Strings of a sequence (non-strings skipped).
     pub fn strings(&self) -> Vec<String> {
-        self.items().iter().filter_map(|n| n.as_str().map(str::to_string)).collect()
+        self.items()
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect()
     }
 
     /// The JSON type name, as JSON Schema spells it.
@@ -173,7 +176,11 @@ impl Node {
             Json::Number(n) => Data::Number(n.clone()),
             Json::String(s) => Data::String(s.clone()),
             Json::Array(a) => Data::Seq(a.iter().map(Node::from_json).collect()),
-            Json::Object(o) => Data::Map(o.iter().map(|(k, v)| (k.clone(), Node::from_json(v))).collect()),
+            Json::Object(o) => Data::Map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Node::from_json(v)))
+                    .collect(),
+            ),
         };
         Node::new(0, data)
     }
@@ -206,7 +213,12 @@ pub fn parse_json(text: &str) -> Result<Node, ParseError> {
         Err(e) => Err(ParseError {
             line: e.line() as u32,
             col: e.column() as u32,
-            message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         }),
     }
 }
@@ -220,7 +232,9 @@ fn parse_yaml(text: &str) -> Result<Node, ParseError> {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---")
         .unwrap_or("");
-    let opts = LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
+    let opts = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
     let opts = if first.starts_with('-') || first.starts_with('[') {
         opts.toplevel_sequence()
     } else {
@@ -230,19 +244,42 @@ fn parse_yaml(text: &str) -> Result<Node, ParseError> {
         Ok(n) => Ok(from_marked(&n)),
         Err(e) => {
             let (line, col, message) = match &e {
-                LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
-                    (m.line(), m.column(), "a YAML document here must be a mapping or a sequence".to_string())
+                LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => (
+                    m.line(),
+                    m.column(),
+                    "a YAML document here must be a mapping or a sequence".to_string(),
+                ),
+                LoadError::UnexpectedAnchor(m) => {
+                    (m.line(), m.column(), "anchors are not supported".into())
                 }
-                LoadError::UnexpectedAnchor(m) => (m.line(), m.column(), "anchors are not supported".into()),
-                LoadError::MappingKeyMustBeScalar(m) => (m.line(), m.column(), "a mapping key must be a scalar".into()),
-                LoadError::UnexpectedTag(m) => (m.line(), m.column(), "tags are not supported".into()),
+                LoadError::MappingKeyMustBeScalar(m) => (
+                    m.line(),
+                    m.column(),
+                    "a mapping key must be a scalar".into(),
+                ),
+                LoadError::UnexpectedTag(m) => {
+                    (m.line(), m.column(), "tags are not supported".into())
+                }
                 LoadError::ScanError(m, se) => (m.line(), m.column(), se.info().to_string()),
                 LoadError::DuplicateKey(d) => {
-                    let m = d.key.span().start().copied().unwrap_or_else(|| marked_yaml::Marker::new(0, 0, 0, 0));
-                    (m.line(), m.column(), format!("duplicate key `{}`", d.key.as_str()))
+                    let m = d
+                        .key
+                        .span()
+                        .start()
+                        .copied()
+                        .unwrap_or_else(|| marked_yaml::Marker::new(0, 0, 0, 0));
+                    (
+                        m.line(),
+                        m.column(),
+                        format!("duplicate key `{}`", d.key.as_str()),
+                    )
                 }
             };
-            Err(ParseError { line: line as u32, col: col as u32, message })
+            Err(ParseError {
+                line: line as u32,
+                col: col as u32,
+                message,
+            })
         }
     }
 }
@@ -255,10 +292,17 @@ fn from_marked(n: &marked_yaml::Node) -> Node {
     use marked_yaml::Node as M;
     match n {
         M::Scalar(s) => Node::new(line_of(s.span()), scalar(s)),
-        M::Sequence(seq) => Node::new(line_of(seq.span()), Data::Seq(seq.iter().map(from_marked).collect())),
+        M::Sequence(seq) => Node::new(
+            line_of(seq.span()),
+            Data::Seq(seq.iter().map(from_marked).collect()),
+        ),
         M::Mapping(map) => Node::new(
             line_of(map.span()),
-            Data::Map(map.iter().map(|(k, v)| (k.as_str().to_string(), from_marked_keyed(k, v))).collect()),
+            Data::Map(
+                map.iter()
+                    .map(|(k, v)| (k.as_str().to_string(), from_marked_keyed(k, v)))
+                    .collect(),
+            ),
         ),
     }
 }
