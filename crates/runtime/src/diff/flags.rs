@@ -861,6 +861,7 @@ fn diff_extra(base: &str, a: &[(String, Node)], b: &[(String, Node)], out: &mut 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;

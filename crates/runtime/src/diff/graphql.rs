@@ -1344,6 +1344,7 @@ fn diff_directive(a: &DirectiveDef, b: &DirectiveDef, out: &mut Changes) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -1591,11 +1592,11 @@ type Query {
         assert_eq!(kinds(&v), ["enum.value_removed", "enum.value_added"]);
         assert_eq!(
             (v[0].path.as_str(), fact(&v[0], "value")),
-            ("Status", &Json::from("CLOSED"))
+            ("Status.CLOSED", &Json::from("CLOSED"))
         );
         assert_eq!(
             (v[1].path.as_str(), fact(&v[1], "value")),
-            ("Status", &Json::from("ARCHIVED"))
+            ("Status.ARCHIVED", &Json::from("ARCHIVED"))
         );
         assert_eq!(v[0].direction, None);
         let c = one(

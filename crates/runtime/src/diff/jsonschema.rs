@@ -854,6 +854,7 @@ fn same_shape(a: &Node, b: &Node) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -932,6 +932,7 @@ fn bump(from: &str, to: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -1174,7 +1175,7 @@ test t-gone {
         let r = one(&ch, "policy.block_removed");
         assert_eq!(r.path, "safety.rule old-rule");
         assert_eq!(
-            (f(&r, "kind"), f(&r, "name")),
+            (f(&r, "block_kind"), f(&r, "name")),
             (json!("rule"), json!("old-rule"))
         );
         assert_eq!(f(&r, "enforcement"), json!("advisory"));

@@ -1871,6 +1871,7 @@ fn first_tokens(seg_of: &[usize], n: usize) -> Vec<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

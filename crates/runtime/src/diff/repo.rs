@@ -382,6 +382,7 @@ pub fn config_from_git(repo: &git2::Repository, rev: &str) -> Result<RepoConfig,
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -348,6 +348,7 @@ fn scalar(s: &marked_yaml::types::MarkedScalarNode) -> Data {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
