@@ -706,13 +706,12 @@ impl<'a> Cx<'a> {
                                     a.key.name, a.key.name
                                 ))
                             } else {
-                                match suggest(&a.key.name, kind.fields.iter().map(|f| f.name)) {
+                                match suggest(&a.key.name, kind.all_fields().map(|f| f.name)) {
                                     Some(s) => d.help(format!("did you mean `{s}`?")),
                                     None => d.help(format!(
                                         "fields of `{}` are: {}",
                                         kind.kind,
-                                        kind.fields
-                                            .iter()
+                                        kind.all_fields()
                                             .map(|f| f.name)
                                             .collect::<Vec<_>>()
                                             .join(", ")

@@ -171,8 +171,21 @@ pub struct Kind {
 }
 
 impl Kind {
+    /// A field of this kind: its own, else one of the [`COMMON_FIELDS`].
     pub fn field(&self, name: &str) -> Option<&'static Field> {
-        self.fields.iter().find(|f| f.name == name)
+        self.fields
+            .iter()
+            .chain(COMMON_FIELDS)
+            .find(|f| f.name == name)
+    }
+    /// Every field this kind takes: its own, then the [`COMMON_FIELDS`] it
+    /// does not declare itself.
+    pub fn all_fields(&self) -> impl Iterator<Item = &'static Field> + '_ {
+        self.fields.iter().chain(
+            COMMON_FIELDS
+                .iter()
+                .filter(move |c| !self.fields.iter().any(|f| f.name == c.name)),
+        )
     }
     pub fn children(&self) -> impl Iterator<Item = &'static Kind> + '_ {
         KINDS.iter().filter(move |k| k.parents.contains(&self.kind))
@@ -196,6 +209,15 @@ pub const CONTROLS: &[&str] = &[
     "break_glass",
     "ticket",
 ];
+
+/// Fields every kind takes, declared once. They are metadata: never an
+/// effect of a decision. A kind that declares a field of the same name (the
+/// `justification` of a `waiver`, required there) uses its own.
+pub const COMMON_FIELDS: &[Field] = &[f(
+    "justification",
+    Ty::Str,
+    "why the block is as it is; a change that loosens it (read by `tenet diff --lint`) is justified when this is written or rewritten beside it",
+)];
 
 /// Fields every evaluated kind shares: the gate-outcome and enforcement primitives.
 macro_rules! gate_fields {

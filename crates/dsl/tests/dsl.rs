@@ -478,7 +478,7 @@ fn kinds_reference() -> String {
             let _ = write!(out, "Nested blocks: {}.\n\n", children.join(", "));
         }
         out.push_str("| field | type | | meaning |\n|---|---|---|---|\n");
-        for f in k.fields {
+        for f in k.all_fields() {
             let note = if f.required {
                 "required".to_string()
             } else {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tenet_runtime::diff::classify::Classifier;
 use tenet_runtime::diff::repo::{self, ArtifactPair, RepoConfig};
-use tenet_runtime::diff::report::{self, Build, Report};
+use tenet_runtime::diff::report::{self, Build, Lint, Report, Trailer};
 use tenet_runtime::store::{self, Store};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,6 +79,15 @@ pub struct DiffArgs {
     /// Repository name the report is kept under (default: git remote `origin`, else the folder name)
     #[arg(long)]
     pub repository: Option<String>,
+    /// Policy lint, on by default: list rule-pack changes that loosen a guard with no justification beside them
+    #[arg(long, overrides_with = "no_lint")]
+    pub lint: bool,
+    /// Turn the policy lint off
+    #[arg(long, overrides_with = "lint")]
+    pub no_lint: bool,
+    /// Exit 1 when the policy lint flags a change (whatever --fail-on says)
+    #[arg(long, conflicts_with = "no_lint")]
+    pub fail_on_lint: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,6 +161,8 @@ struct Inputs {
     head: String,
     repository: String,
     config: RepoConfig,
+    /// `Justification:` trailers of the commits between base and head (git mode).
+    trailers: Vec<Trailer>,
 }
 
 fn load_config(explicit: Option<&Path>, root: &Path) -> Result<RepoConfig, String> {
@@ -205,6 +216,7 @@ fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String>
         head: new.display().to_string(),
         repository: args.repository.clone().unwrap_or_else(|| "local".into()),
         config,
+        trailers: Vec::new(),
     })
 }
 
@@ -279,13 +291,84 @@ fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
             })
             .unwrap_or_else(|| "local".into())
     });
+    let trailers = if args.no_lint {
+        Vec::new()
+    } else {
+        justification_trailers(&repo, &base_sha, &head_sha).unwrap_or_else(|e| {
+            eprintln!("warning: cannot read the commits between base and head ({e}); the policy lint sees no `Justification:` trailers");
+            Vec::new()
+        })
+    };
     Ok(Inputs {
         pairs,
         base: base_sha,
         head: head_sha,
         repository,
         config,
+        trailers,
     })
+}
+
+/// The `Justification:` trailers (git's trailer syntax, key case-insensitive)
+/// of the commits reachable from head and not from base, each with the files
+/// its commit changed (against its first parent): a trailer justifies the
+/// policy changes of those files.
+fn justification_trailers(
+    repo: &git2::Repository,
+    base: &str,
+    head: &str,
+) -> Result<Vec<Trailer>, String> {
+    let git = |e: git2::Error| e.message().to_string();
+    let mut walk = repo.revwalk().map_err(git)?;
+    walk.push(git2::Oid::from_str(head).map_err(git)?)
+        .map_err(git)?;
+    walk.hide(git2::Oid::from_str(base).map_err(git)?)
+        .map_err(git)?;
+    let mut out = Vec::new();
+    for id in walk {
+        let commit = repo.find_commit(id.map_err(git)?).map_err(git)?;
+        let Ok(message) = commit.message() else {
+            continue;
+        };
+        let Ok(trailers) = git2::message_trailers_strs(message) else {
+            continue;
+        };
+        let texts: Vec<String> = trailers
+            .iter()
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("justification"))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if texts.is_empty() {
+            continue;
+        }
+        let tree = commit.tree().map_err(git)?;
+        let parent = match commit.parents().next() {
+            Some(p) => Some(p.tree().map_err(git)?),
+            None => None,
+        };
+        let diff = repo
+            .diff_tree_to_tree(parent.as_ref(), Some(&tree), None)
+            .map_err(git)?;
+        let mut paths: Vec<String> = Vec::new();
+        for d in diff.deltas() {
+            for f in [d.old_file(), d.new_file()] {
+                if let Some(p) = f.path().and_then(Path::to_str) {
+                    if !paths.iter().any(|x| x == p) {
+                        paths.push(p.to_string());
+                    }
+                }
+            }
+        }
+        for text in texts {
+            out.push(Trailer {
+                commit: commit.id().to_string(),
+                text,
+                paths: paths.clone(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 pub fn cmd_diff(args: &DiffArgs) -> u8 {
@@ -317,7 +400,11 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
             return 2;
         }
     };
-    let built = report::build(
+    let lint = Lint {
+        off: args.no_lint,
+        trailers: inputs.trailers,
+    };
+    let built = report::build_with(
         Build {
             base: inputs.base,
             head: inputs.head,
@@ -326,6 +413,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
             consumers: &inputs.config.consumers,
             threshold: args.risk_threshold.map(|t| t.level().to_string()),
         },
+        &lint,
         &classifier,
     );
     let report = match built {
@@ -354,7 +442,9 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         None => false,
         Some(level) => report.has_at_least(level) || report.unclassified > 0,
     };
-    u8::from(failing)
+    // Lint findings alone fail only with --fail-on-lint.
+    let lint_failing = args.fail_on_lint && !report.lint.is_empty();
+    u8::from(failing || lint_failing)
 }
 
 fn print_report(r: &Report, format: DiffFormat) {

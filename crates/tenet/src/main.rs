@@ -584,7 +584,7 @@ fn cmd_kinds(kind: Option<&str>) -> u8 {
                 .collect();
             println!("appears in: {}", parents.join(", "));
             println!("fields:");
-            for f in k.fields {
+            for f in k.all_fields() {
                 let note = if f.required {
                     "required".to_string()
                 } else {

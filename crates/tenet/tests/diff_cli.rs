@@ -600,3 +600,192 @@ fn the_readme_main_job_runs_on_the_demo_with_the_bundled_rules() {
     );
     assert!(store.exists());
 }
+
+// ---- policy lint -------------------------------------------------------------
+
+const SAFETY_PACK: &str = r#"tenet 1
+pack safety version "1.0.0"
+
+action mass-delete {
+  match        action.verb == "delete" and action.rows >= 10_000
+  risk         high
+  require      [dual_control]
+  hold         30m
+  approvals    2
+}
+"#;
+
+const META_PACK: &str = r#"tenet 1
+pack meta version "1.0.0"
+
+watcher audit-log {
+  cadence        5m
+  silence_budget 15m
+  sources        ["audit"]
+}
+
+watcher billing {
+  cadence        1h
+  silence_budget 2h
+}
+"#;
+
+/// The 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> u64 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i as u64 + 1)
+        .unwrap_or_else(|| panic!("`{needle}` not in the text"))
+}
+
+fn lint(rep: &Json) -> Vec<Json> {
+    rep["lint"].as_array().cloned().unwrap_or_default()
+}
+
+fn git_diff(dir: &Path, base: &str, head: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["diff", "--base", base, "--head", head, "--no-store"];
+    args.extend_from_slice(extra);
+    tenet_in(dir, &args)
+}
+
+#[test]
+fn policy_lint_flags_unjustified_loosening_and_honours_trailers_and_pack_justifications() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(t.path()).unwrap();
+    let c1 = commit(
+        &repo,
+        &[
+            ("rules/safety.tenet", SAFETY_PACK),
+            ("rules/meta.tenet", META_PACK),
+        ],
+        "policies",
+    )
+    .to_string();
+
+    // A shorter hold with nothing beside it: flagged with the block and line.
+    let hold_10m = SAFETY_PACK.replace("hold         30m", "hold         10m");
+    let c2 = commit(
+        &repo,
+        &[("rules/safety.tenet", &hold_10m)],
+        "shorten the mass-delete hold",
+    )
+    .to_string();
+    let r = git_diff(t.path(), &c1, &c2, &[]);
+    assert_eq!(r.code, 0, "lint findings alone keep exit 0: {}", r.stderr);
+    let found = lint(&json(&r));
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = &found[0];
+    assert_eq!(f["artifact"], "rules/safety.tenet");
+    assert_eq!(f["rule"], "action mass-delete");
+    assert_eq!(f["line"], line_of(&hold_10m, "hold"));
+    assert_eq!(f["kind"], "threshold.changed");
+    assert_eq!(f["check"], "unjustified-threshold-loosening");
+    assert!(
+        f["message"].as_str().unwrap().contains("from 30m to 10m"),
+        "{f}"
+    );
+    // The gate and the Markdown summary.
+    let r = git_diff(t.path(), &c1, &c2, &["--fail-on-lint", "--format", "md"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("### 🔎 Policy lint: 1 loosened guard(s) without a justification"),
+        "{}",
+        r.stdout
+    );
+    let hold_at = format!(
+        "`rules/safety.tenet:{}` `action mass-delete`",
+        line_of(&hold_10m, "hold")
+    );
+    assert!(r.stdout.contains(&hold_at), "{}", r.stdout);
+    let r = git_diff(t.path(), &c1, &c2, &["--no-lint"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(lint(&json(&r)).is_empty(), "{}", r.stdout);
+    let r = git_diff(t.path(), &c1, &c2, &["--no-lint", "--fail-on-lint"]);
+    assert_eq!(r.code, 2, "--fail-on-lint needs the lint");
+
+    // A dropped watcher with a `Justification:` trailer: not flagged, and the
+    // change carries the trailer.
+    let without_audit = META_PACK.replace(
+        "watcher audit-log {\n  cadence        5m\n  silence_budget 15m\n  sources        [\"audit\"]\n}\n\n",
+        "",
+    );
+    assert_ne!(without_audit, META_PACK);
+    let c3 = commit(
+        &repo,
+        &[("rules/meta.tenet", &without_audit)],
+        "retire the audit-log watcher\n\naudit-v2 reads the same stream.\n\nJustification: audit-v2 replaces it (OPS-42)\nSigned-off-by: Ops <ops@example.invalid>\n",
+    )
+    .to_string();
+    let r = git_diff(t.path(), &c2, &c3, &["--fail-on-lint"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = json(&r);
+    assert!(lint(&rep).is_empty(), "{}", r.stdout);
+    let dropped = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "policy.block_removed")
+        .unwrap_or_else(|| panic!("no block_removed in {}", r.stdout));
+    assert_eq!(dropped["facts"]["block_kind"], "watcher");
+    assert_eq!(
+        dropped["facts"]["commit_justification"],
+        serde_json::json!(["audit-v2 replaces it (OPS-42)"])
+    );
+    // Over the whole range the trailer covers only the file its commit touched.
+    let found = lint(&json(&git_diff(t.path(), &c1, &c3, &[])));
+    let flagged: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f["artifact"].as_str().unwrap(), f["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(flagged, [("rules/safety.tenet", "action mass-delete")]);
+
+    // The same drop without a trailer is flagged, at the watcher's base line.
+    let side = repo.find_commit(git2::Oid::from_str(&c2).unwrap()).unwrap();
+    repo.branch("side", &side, false).unwrap();
+    repo.set_head("refs/heads/side").unwrap();
+    repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+        .unwrap();
+    let c3b = commit(
+        &repo,
+        &[("rules/meta.tenet", &without_audit)],
+        "drop audit-log",
+    )
+    .to_string();
+    let found = lint(&json(&git_diff(t.path(), &c2, &c3b, &[])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (
+            found[0]["rule"].as_str(),
+            found[0]["check"].as_str(),
+            found[0]["line"].as_u64()
+        ),
+        (
+            Some("watcher audit-log"),
+            Some("unjustified-loosening"),
+            Some(line_of(META_PACK, "watcher audit-log"))
+        )
+    );
+
+    // A justification written beside the change in the pack: not flagged.
+    let justified = hold_10m.replace(
+        "  hold         10m\n",
+        "  hold         5m\n  justification \"INC-2231: the nightly purge stalls behind longer holds\"\n",
+    );
+    let c4 = commit(
+        &repo,
+        &[("rules/safety.tenet", &justified)],
+        "shorter hold, justified in the pack",
+    )
+    .to_string();
+    let r = git_diff(t.path(), &c3b, &c4, &["--fail-on-lint"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(lint(&json(&r)).is_empty(), "{}", r.stdout);
+    // ... but it does not cover the next loosening, which leaves it as it was.
+    let again = justified.replace("approvals    2", "approvals    1");
+    let c5 = commit(&repo, &[("rules/safety.tenet", &again)], "one approval").to_string();
+    let found = lint(&json(&git_diff(t.path(), &c4, &c5, &[])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["path"], "safety.action mass-delete.approvals");
+    assert_eq!(found[0]["line"], line_of(&again, "approvals"));
+}

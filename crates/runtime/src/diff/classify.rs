@@ -7,6 +7,10 @@
 //! guessed rename is less certain than a removal). A fact no rule matches is
 //! reported as unclassified, never given a level here: the pack's own
 //! `unknown-kind` rule is what catches kinds it does not know.
+//!
+//! The policy lint is the pack's too: a matching rule whose `emit` map says
+//! `lint: true` flags the change, with its `because` as the message. Such a
+//! rule needs no risk (one without takes no part in the level).
 
 use super::change::{ArtifactType, Change};
 use crate::bundle::{inputs_hash, sha256_hex, Input};
@@ -29,6 +33,17 @@ pub struct Verdict {
     pub rule: Option<String>,
     /// Rule errors met while deciding (the decision is still made from the rest).
     pub errors: Vec<String>,
+    /// The first matching rule that emits `{lint: true}`: the policy lint's finding.
+    pub lint: Option<LintHit>,
+}
+
+/// A change the pack's lint flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LintHit {
+    /// The rule of the pack that flagged it.
+    pub rule: String,
+    /// Its rendered `because`.
+    pub message: String,
 }
 
 /// The classifier: a compiled `semantic_diff` pack and the fingerprint of
@@ -80,6 +95,20 @@ impl<'r> Classifier<'r> {
             self.rules.scorer_list(),
             &DecideOptions::default(),
         );
+        let lint = d
+            .matched
+            .iter()
+            .find(|m| {
+                m.effects
+                    .get("emit")
+                    .and_then(|e| e.get("lint"))
+                    .and_then(|l| l.as_bool())
+                    == Some(true)
+            })
+            .map(|m| LintHit {
+                rule: m.block.clone(),
+                message: m.because.clone().unwrap_or_else(|| m.block.clone()),
+            });
         let errors: Vec<String> = d
             .errors
             .iter()
@@ -108,6 +137,7 @@ impl<'r> Classifier<'r> {
                     confidence: round2(rule_conf * change.detector_confidence),
                     rule: Some(m.block.clone()),
                     errors,
+                    lint,
                 }
             }
             None => Verdict {
@@ -116,6 +146,7 @@ impl<'r> Classifier<'r> {
                 confidence: 0.0,
                 rule: None,
                 errors,
+                lint,
             },
         }
     }

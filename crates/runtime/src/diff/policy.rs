@@ -25,6 +25,14 @@
 //! `policy.test_changed`, `description.changed`, `metadata.changed`,
 //! `policy.field_added`, `policy.field_removed`, `policy.field_changed`.
 //! Whether a change is stricter or looser is left to the `semantic_diff` pack.
+//!
+//! For the policy lint, every change inside a block also carries `block`
+//! (the block's path in the pack, `action mass-delete` or
+//! `rollout bundle.stage canary`) and, when the head gives the block — or a
+//! block it is nested in — a `justification`, that text as `justification`
+//! with `justification_new` (true when this change wrote or rewrote it: the
+//! base's nearest justification was absent or different). A removed block
+//! takes its parent's. Whether a loosening is justified is the pack's call.
 
 use super::change::{Change, Changes};
 use super::tree::ParseError;
@@ -42,6 +50,7 @@ use tenet_dsl::syntax;
 const TEXT_FIELDS: &[&str] = &[
     "because",
     "description",
+    "justification",
     "rationale",
     "narrative",
     "reason",
@@ -68,6 +77,7 @@ pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), 
         b: &db,
         pack: da.pack.name.name.clone(),
         out,
+        at: Beside::default(),
     };
     d.pack();
     Ok(())
@@ -357,6 +367,27 @@ struct Differ<'d> {
     b: &'d Doc,
     pack: String,
     out: &'d mut Changes,
+    /// The block being compared, for the facts every change in it carries.
+    at: Beside,
+}
+
+/// Where a change is, for the policy lint: its block and the justification
+/// beside it on each side.
+#[derive(Debug, Clone, Default)]
+struct Beside {
+    /// The block's path in the pack, without the pack name.
+    block: Option<String>,
+    /// The nearest `justification` in the head: the block's own, else its parent's.
+    head: Option<String>,
+    /// The same in the base.
+    base: Option<String>,
+}
+
+/// A block's own `justification`, when it says something.
+fn justification(b: &Block) -> Option<String> {
+    b.attr("justification")
+        .map(|a| text(&a.value).trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 /// Both sides of one block field: value (written or default) and line.
@@ -368,8 +399,25 @@ struct Pair<'e> {
 }
 
 impl Differ<'_> {
-    fn push(&mut self, c: Change) {
+    fn push(&mut self, mut c: Change) {
+        if let Some(b) = &self.at.block {
+            c = c.fact("block", b.as_str());
+        }
+        if let Some(j) = &self.at.head {
+            let new = self.at.base.as_ref() != Some(j);
+            c = c
+                .fact("justification", j.as_str())
+                .fact("justification_new", new);
+        }
         self.out.push(c);
+    }
+
+    /// A block path without the pack name.
+    fn in_pack(&self, path: &str) -> String {
+        path.strip_prefix(&self.pack)
+            .and_then(|p| p.strip_prefix('.'))
+            .unwrap_or(path)
+            .to_string()
     }
 
     fn pack(&mut self) {
@@ -564,6 +612,15 @@ impl Differ<'_> {
     ) {
         let kind = x.kind.name.as_str();
         let name = x.name_str();
+        // A removed block is judged by what its parent says in the head; an
+        // added one by its own justification, else its parent's.
+        let saved = self.at.clone();
+        self.at.block = Some(self.in_pack(path));
+        if added {
+            if let Some(j) = justification(x) {
+                self.at.head = Some(j);
+            }
+        }
         let c = match kind {
             "waiver" => {
                 let mut c = Change::new(
@@ -616,10 +673,22 @@ impl Differ<'_> {
             }
         };
         self.push(c.lines(la, lb));
+        self.at = saved;
     }
 
     /// A block present on both sides.
     fn block(&mut self, path: &str, x: &Block, y: &Block) {
+        let saved = self.at.clone();
+        self.at = Beside {
+            block: Some(self.in_pack(path)),
+            head: justification(y).or_else(|| saved.head.clone()),
+            base: justification(x).or_else(|| saved.base.clone()),
+        };
+        self.block_fields(path, x, y);
+        self.at = saved;
+    }
+
+    fn block_fields(&mut self, path: &str, x: &Block, y: &Block) {
         let (a, b) = (self.a, self.b);
         let (la, lb) = (a.line(x.span), b.line(y.span));
         match x.kind.name.as_str() {
@@ -1399,6 +1468,159 @@ test t-gone {
         assert_eq!(
             (f(&c, "field"), f(&c, "increased")),
             (json!("bounds[1]"), json!(false))
+        );
+    }
+
+    #[test]
+    fn justification_written_with_a_change_is_a_fact_of_it() {
+        let ch = edit(
+            "  hold         30m\n",
+            "  hold         10m\n  justification \"INC-1: holds stalled the purge\"\n",
+        );
+        assert_eq!(ch.len(), 2, "{ch:#?}");
+        let t = one(&ch, "threshold.changed");
+        assert_eq!(
+            (
+                f(&t, "block"),
+                f(&t, "justification"),
+                f(&t, "justification_new")
+            ),
+            (
+                json!("action mass-delete"),
+                json!("INC-1: holds stalled the purge"),
+                json!(true)
+            )
+        );
+        // The justification itself is documentation.
+        let d = one(&ch, "description.changed");
+        assert_eq!(
+            (d.path.as_str(), f(&d, "field")),
+            (
+                "safety.action mass-delete.justification",
+                json!("justification")
+            )
+        );
+        // Without one: the block is named, no justification.
+        let t = only(
+            &edit("hold         30m", "hold         10m"),
+            "threshold.changed",
+        );
+        assert_eq!(f(&t, "block"), json!("action mass-delete"));
+        assert!(f(&t, "justification").is_null());
+        assert!(f(&t, "justification_new").is_null());
+        // Constants are in no block.
+        let c = only(
+            &edit("const hold_time = 30m", "const hold_time = 5m"),
+            "policy.constant_changed",
+        );
+        assert!(f(&c, "block").is_null());
+    }
+
+    #[test]
+    fn an_old_justification_is_not_new() {
+        let b = BASE.replacen(
+            "  hold         30m\n",
+            "  hold         30m\n  justification \"old reason\"\n",
+            1,
+        );
+        let loosened = b.replacen("hold         30m", "hold         10m", 1);
+        let t = only(&run(&b, &loosened), "threshold.changed");
+        assert_eq!(
+            (f(&t, "justification"), f(&t, "justification_new")),
+            (json!("old reason"), json!(false))
+        );
+        // Rewritten with the change: new again.
+        let rewritten = loosened.replacen("old reason", "INC-2: new reason", 1);
+        let t = one(&run(&b, &rewritten), "threshold.changed");
+        assert_eq!(
+            (f(&t, "justification"), f(&t, "justification_new")),
+            (json!("INC-2: new reason"), json!(true))
+        );
+        // A blank one says nothing.
+        let t = one(
+            &edit(
+                "  hold         30m\n",
+                "  hold         10m\n  justification \"  \"\n",
+            ),
+            "threshold.changed",
+        );
+        assert!(f(&t, "justification").is_null());
+        // A waiver's own justification is the one beside its changes.
+        let w = only(
+            &edit(r#""2027-06-30""#, r#""2028-01-01""#),
+            "policy.waiver_changed",
+        );
+        assert_eq!(
+            (f(&w, "justification"), f(&w, "justification_new")),
+            (json!("nightly job"), json!(false))
+        );
+    }
+
+    #[test]
+    fn nested_and_removed_blocks_take_the_parent_justification() {
+        let justified = BASE.replacen(
+            "  on_fail pause\n",
+            "  on_fail pause\n  justification \"RFC-9: faster canaries\"\n",
+            1,
+        );
+        let t = one(
+            &run(BASE, &justified.replacen("bake   30m", "bake   10m", 1)),
+            "threshold.changed",
+        );
+        assert_eq!(t.path, "safety.rollout bundle.stage canary.bake");
+        assert_eq!(
+            (
+                f(&t, "block"),
+                f(&t, "justification"),
+                f(&t, "justification_new")
+            ),
+            (
+                json!("rollout bundle.stage canary"),
+                json!("RFC-9: faster canaries"),
+                json!(true)
+            )
+        );
+        // A nested block's own justification wins over its parent's.
+        let own = justified.replacen(
+            "    bake   30m\n",
+            "    bake   10m\n    justification \"stage reason\"\n",
+            1,
+        );
+        let t = one(&run(BASE, &own), "threshold.changed");
+        assert_eq!(f(&t, "justification"), json!("stage reason"));
+        // A removed gate: its parent's justification in the head.
+        let start = justified.find("    gate errors {").unwrap();
+        let end = start + justified[start..].find("    }\n").unwrap() + 6;
+        let mut dropped = justified.clone();
+        dropped.replace_range(start..end, "");
+        let r = one(&run(BASE, &dropped), "policy.block_removed");
+        assert_eq!(
+            (r.path.as_str(), f(&r, "block"), f(&r, "justification")),
+            (
+                "safety.rollout bundle.stage canary.gate errors",
+                json!("rollout bundle.stage canary.gate errors"),
+                json!("RFC-9: faster canaries")
+            )
+        );
+        assert_eq!(f(&r, "justification_new"), json!(true));
+        // A removed top-level block has nothing beside it in the head.
+        let r = one(
+            &edit("rule old-rule {", "rule new-rule {"),
+            "policy.block_removed",
+        );
+        assert_eq!(f(&r, "block"), json!("rule old-rule"));
+        assert!(f(&r, "justification").is_null());
+        // An added block carries its own.
+        let a = one(
+            &edit(
+                "rule old-rule {\n",
+                "rule new-rule {\n  justification \"replaces old-rule\"\n",
+            ),
+            "policy.block_added",
+        );
+        assert_eq!(
+            (f(&a, "justification"), f(&a, "justification_new")),
+            (json!("replaces old-rule"), json!(true))
         );
     }
 

@@ -7,9 +7,15 @@
 //! fingerprint it was judged with. [`markdown`] renders it for a PR comment,
 //! [`release_notes`] for humans, and [`compare`] is diff-on-diff: what
 //! changed in risk between two reports.
+//!
+//! The policy lint ([`build_with`], [`Lint`]): changes the pack's lint rules
+//! flag — a loosened guard with no justification beside it — are listed in
+//! the report's `lint`, with the block and line. `Justification:` commit
+//! trailers (git mode) reach the rules as a `commit_justification` fact on
+//! the policy changes of the files their commit touched.
 
 use super::change::{ArtifactType, Change, Direction};
-use super::classify::Classifier;
+use super::classify::{Classifier, LintHit};
 use super::repo::{ArtifactPair, Consumers};
 use super::{detect, ArtifactError, Options};
 use serde::{Deserialize, Serialize};
@@ -41,6 +47,30 @@ pub struct Report {
     pub hidden: usize,
     pub artifacts: Vec<ArtifactSummary>,
     pub changes: Vec<ReportChange>,
+    /// Policy-lint findings (absent: none, or the lint was off). Never hidden
+    /// by the risk threshold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lint: Vec<LintFinding>,
+}
+
+/// A change the policy lint flags: a guard loosened with no justification
+/// beside it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LintFinding {
+    pub artifact: String,
+    pub path: String,
+    /// Head line (base line for what is gone from the head).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The block of the changed pack that was loosened (`action mass-delete`),
+    /// else the change's path.
+    pub rule: String,
+    pub kind: String,
+    pub message: String,
+    /// The `semantic_diff` rule that flagged it.
+    pub check: String,
+    /// The fingerprint of the change in `changes`.
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -126,10 +156,51 @@ pub struct Build<'a> {
     pub threshold: Option<String>,
 }
 
-/// Detects and classifies every pair. All artifacts are read; every parse
-/// error is returned together.
+/// What the policy lint is given besides the artifacts.
+#[derive(Debug, Clone, Default)]
+pub struct Lint {
+    /// Leave `lint` empty (the facts are still attached and judged).
+    pub off: bool,
+    /// `Justification:` trailers of the commits between base and head.
+    pub trailers: Vec<Trailer>,
+}
+
+/// One `Justification:` trailer of a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trailer {
+    pub commit: String,
+    pub text: String,
+    /// The files the commit changed: it justifies their policy changes.
+    pub paths: Vec<String>,
+}
+
+impl Lint {
+    /// The trailers that justify changes to `artifact`, once each, in order.
+    fn for_artifact(&self, artifact: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in &self.trailers {
+            if t.paths.iter().any(|p| p == artifact) && !out.contains(&t.text) {
+                out.push(t.text.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Detects and classifies every pair, with the lint on and no commit
+/// trailers. All artifacts are read; every parse error is returned together.
 pub fn build(b: Build<'_>, classifier: &Classifier<'_>) -> Result<Report, Vec<DiffError>> {
+    build_with(b, &Lint::default(), classifier)
+}
+
+/// [`build`], with the policy lint's options and commit trailers.
+pub fn build_with(
+    b: Build<'_>,
+    lint: &Lint,
+    classifier: &Classifier<'_>,
+) -> Result<Report, Vec<DiffError>> {
     let mut changes = Vec::new();
+    let mut findings = Vec::new();
     let mut artifacts = Vec::new();
     let mut errors = Vec::new();
     for pair in &b.pairs {
@@ -165,8 +236,33 @@ pub fn build(b: Build<'_>, classifier: &Classifier<'_>) -> Result<Report, Vec<Di
             status: status.into(),
             changes: found.len(),
         });
-        for c in found {
-            changes.push(judge(&pair.path, pair.ty, c, classifier, b.consumers));
+        let trailers = match pair.ty {
+            ArtifactType::Policy => lint.for_artifact(&pair.path),
+            _ => Vec::new(),
+        };
+        for mut c in found {
+            if !trailers.is_empty() {
+                c = c.fact("commit_justification", trailers.clone());
+            }
+            let (change, hit) = judge(&pair.path, pair.ty, c, classifier, b.consumers);
+            if let (Some(hit), false) = (hit, lint.off) {
+                findings.push(LintFinding {
+                    artifact: change.artifact.clone(),
+                    path: change.path.clone(),
+                    line: change.line,
+                    rule: change
+                        .facts
+                        .get("block")
+                        .and_then(Json::as_str)
+                        .unwrap_or(&change.path)
+                        .to_string(),
+                    kind: change.kind.clone(),
+                    message: hit.message,
+                    check: hit.rule,
+                    fingerprint: change.fingerprint.clone(),
+                });
+            }
+            changes.push(change);
         }
     }
     if !errors.is_empty() {
@@ -210,6 +306,7 @@ pub fn build(b: Build<'_>, classifier: &Classifier<'_>) -> Result<Report, Vec<Di
         hidden: before - changes.len(),
         artifacts,
         changes,
+        lint: findings,
     })
 }
 
@@ -219,7 +316,7 @@ fn judge(
     c: Change,
     classifier: &Classifier<'_>,
     consumers: &Consumers,
-) -> ReportChange {
+) -> (ReportChange, Option<LintHit>) {
     let v = classifier.judge(ty, &c);
     let mut facts = c.facts.clone();
     let operations: Vec<String> = facts
@@ -239,7 +336,7 @@ fn judge(
         .unwrap_or_default();
     let consumers = consumers.affected(artifact, &c.path, &operations);
     facts.remove("operation");
-    ReportChange {
+    let change = ReportChange {
         artifact: artifact.to_string(),
         ty,
         fingerprint: short_hash(&[artifact, &c.kind, &c.path, &identity(&c)]),
@@ -257,7 +354,8 @@ fn judge(
         consumers,
         facts,
         errors: v.errors,
-    }
+    };
+    (change, v.lint)
 }
 
 /// What tells apart two changes of one kind at one path (two enum values
@@ -351,6 +449,7 @@ pub fn markdown(r: &Report) -> String {
             r.hidden
         );
     }
+    lint_markdown(&mut s, &r.lint);
     // The levels above additions, listed in full (capped).
     for l in r
         .levels
@@ -420,6 +519,39 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "\n</details>");
     }
     s
+}
+
+/// The policy-lint section: every finding with its block and line (capped).
+fn lint_markdown(s: &mut String, lint: &[LintFinding]) {
+    if lint.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### 🔎 Policy lint: {} loosened guard(s) without a justification\n",
+        lint.len()
+    );
+    for f in lint.iter().take(SUMMARY_LIMIT) {
+        let at = match f.line {
+            Some(l) => format!("{}:{l}", f.artifact),
+            None => f.artifact.clone(),
+        };
+        let _ = writeln!(
+            s,
+            "- {} {} — {} ({})",
+            code(&at),
+            code(&f.rule),
+            f.message,
+            code(&f.check)
+        );
+    }
+    if lint.len() > SUMMARY_LIMIT {
+        let _ = writeln!(s, "- … and {} more", lint.len() - SUMMARY_LIMIT);
+    }
+    let _ = writeln!(
+        s,
+        "\nJustify a loosening with a `justification \"...\"` in the block (or the block it is in), or a `Justification:` trailer on the commit."
+    );
 }
 
 fn location(c: &ReportChange) -> String {
