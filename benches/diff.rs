@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "gen.rs"]
+mod gen;
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::fmt::Write as _;
 use tenet_runtime::diff::classify::Classifier;

@@ -18,8 +18,9 @@ use super::change::{Change, Changes, Direction};
 use super::config::join;
 use super::tree::{Data, Node};
 use super::{ArtifactError, Options};
-use serde_json::{json, Value as Json};
-use std::collections::HashMap;
+use serde_json::Value as Json;
+use super::tree::ParseError;
+use std::collections::{HashMap, VecDeque};
 
 /// Deepest nesting of schemas walked; deeper parts are compared as values.
 pub const MAX_DEPTH: usize = 64;
@@ -36,16 +37,46 @@ pub fn diff(a: &str, b: &str, opts: &Options, out: &mut Changes) -> Result<(), A
         Some(opts.direction.unwrap_or(Direction::Request)),
         None,
     );
-    Ok(())
+    sd.finish(out);
+    match sd.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// State of one schema walk over a pair of documents.
 pub struct SchemaDiff<'a> {
     root_a: &'a Node,
     root_b: &'a Node,
-    /// (ref_a, ref_b, direction) → indices of the changes reported for it.
-    seen: HashMap<(String, String, Option<Direction>), Vec<usize>>,
+    /// Every pair of referenced schemas met, per direction.
+    seen: HashMap<RefKey, usize>,
+    /// Per pair id: what was found and who refers to it.
+    infos: Vec<RefInfo>,
+    /// Pairs met but not yet diffed: diffed one at a time by [`Self::finish`],
+    /// so a long or cyclic `$ref` chain never deepens the stack.
+    queue: VecDeque<usize>,
+    /// The referenced pair being diffed.
+    current: Option<usize>,
+    /// `$ref`s that point nowhere, on either side.
+    pub errors: Vec<ArtifactError>,
 }
+
+/// (base `$ref`, head `$ref`, direction).
+type RefKey = (String, String, Option<Direction>);
+
+#[derive(Default)]
+struct RefInfo {
+    /// Indices of the changes reported for this pair.
+    changes: Vec<usize>,
+    key: RefKey,
+    /// Pairs that reference this one (the reverse edges of the graph).
+    parents: Vec<usize>,
+    /// Operations that reference it directly.
+    ops: Vec<String>,
+}
+
+/// Most operations listed on one change; `operations_total` has the count.
+pub const MAX_OPERATIONS_LISTED: usize = 20;
 
 const BOUNDS: [(&str, bool); 10] = [
     // (keyword, true when a higher value is stricter)
@@ -112,6 +143,60 @@ impl<'a> SchemaDiff<'a> {
             root_a,
             root_b,
             seen: HashMap::new(),
+            infos: Vec::new(),
+            queue: VecDeque::new(),
+            current: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Diffs every referenced pair met so far (and those they reach).
+    /// Call once after the last [`Self::diff`]; then check [`Self::errors`].
+    pub fn finish(&mut self, out: &mut Changes) {
+        while let Some(id) = self.queue.pop_front() {
+            let key = self.infos[id].key.clone();
+            let ra = resolve_ref(self.root_a, &key.0);
+            let rb = resolve_ref(self.root_b, &key.1);
+            let (Some(ra), Some(rb)) = (ra, rb) else {
+                continue; // reported when the `$ref` was met
+            };
+            self.current = Some(id);
+            let start = out.0.len();
+            let at = ref_path(if key.1.is_empty() { &key.0 } else { &key.1 });
+            self.walk_resolved(out, &at, ra, rb, key.2, None, 0);
+            self.current = None;
+            self.infos[id].changes = (start..out.0.len()).collect();
+        }
+        // The operations that reach each changed pair: those that refer to
+        // it or to any pair that (transitively) refers to it.
+        let mut visited = vec![usize::MAX; self.infos.len()];
+        for id in 0..self.infos.len() {
+            if self.infos[id].changes.is_empty() {
+                continue;
+            }
+            let mut ops: Vec<&str> = Vec::new();
+            let mut stack = vec![id];
+            while let Some(k) = stack.pop() {
+                if visited[k] == id {
+                    continue;
+                }
+                visited[k] = id;
+                ops.extend(self.infos[k].ops.iter().map(String::as_str));
+                stack.extend(self.infos[k].parents.iter().copied());
+            }
+            ops.sort_unstable();
+            ops.dedup();
+            if ops.is_empty() {
+                continue;
+            }
+            let listed: Vec<Json> = ops.iter().take(MAX_OPERATIONS_LISTED).map(|o| Json::String(o.to_string())).collect();
+            for &i in &self.infos[id].changes {
+                let c = &mut out.0[i];
+                c.facts.insert("operations".into(), Json::Array(listed.clone()));
+                if ops.len() > MAX_OPERATIONS_LISTED {
+                    c.facts.insert("operations_total".into(), ops.len().into());
+                }
+            }
         }
     }
 
@@ -153,48 +238,50 @@ impl<'a> SchemaDiff<'a> {
         }
         let ref_a = a.get("$ref").and_then(Node::as_str);
         let ref_b = b.get("$ref").and_then(Node::as_str);
-        if ref_a.is_some() || ref_b.is_some() {
-            let key = (
-                ref_a.unwrap_or("").to_string(),
-                ref_b.unwrap_or("").to_string(),
-                dir,
-            );
-            if let Some(done) = self.seen.get(&key) {
+        let ra = ref_a.map(|r| (r, resolve_ref(self.root_a, r)));
+        let rb = ref_b.map(|r| (r, resolve_ref(self.root_b, r)));
+        if let Some((r, None)) = ra {
+            self.errors.push(ArtifactError::base(unresolved(r, a)));
+            return;
+        }
+        if let Some((r, None)) = rb {
+            self.errors.push(ArtifactError::head(unresolved(r, b)));
+            return;
+        }
+        match (ra, rb) {
+            (Some((ra, _)), Some((rb, _))) => {
+                // Both sides refer: the pair is diffed once per direction,
+                // later, at its own path, with the operations that reach it.
+                let key: RefKey = (ra.to_string(), rb.to_string(), dir);
+                let id = match self.seen.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.infos.len();
+                        self.infos.push(RefInfo { key: key.clone(), ..RefInfo::default() });
+                        self.seen.insert(key, id);
+                        self.queue.push_back(id);
+                        id
+                    }
+                };
+                let parent = self.current;
+                let info = &mut self.infos[id];
                 if let Some(op) = op {
-                    for &i in done {
-                        add_operation(&mut out.0[i], op);
+                    if !info.ops.iter().any(|o| o == op) {
+                        info.ops.push(op.to_string());
+                    }
+                }
+                if let Some(parent) = parent {
+                    if !info.parents.contains(&parent) {
+                        info.parents.push(parent);
                     }
                 }
                 return;
             }
-            self.seen.insert(key.clone(), Vec::new());
-            let ra = resolve(self.root_a, a);
-            let rb = resolve(self.root_b, b);
-            // A schema reached through a `$ref` is reported at its own
-            // path, once, with the operations that reach it.
-            let at = match (ref_a, ref_b) {
-                (Some(r), _) | (None, Some(r)) => ref_path(r),
-                _ => path.to_string(),
-            };
-            let start = out.0.len();
-            match (ra, rb) {
-                (Some(ra), Some(rb)) => self.walk_resolved(out, &at, ra, rb, dir, op, depth + 1),
-                _ => out.push(
-                    Change::new("keyword.changed", path)
-                        .dir(dir)
-                        .lines(a.line, b.line)
-                        .fact("keyword", "$ref")
-                        .from_to(ref_a.unwrap_or(""), ref_b.unwrap_or("")),
-                ),
-            }
-            let produced: Vec<usize> = (start..out.0.len()).collect();
-            if let Some(op) = op {
-                for &i in &produced {
-                    add_operation(&mut out.0[i], op);
-                }
-            }
-            self.seen.insert(key, produced);
-            return;
+            // A `$ref` on one side only (inlined or extracted): compare
+            // what it resolves to, in place.
+            (Some((_, Some(x))), None) => return self.walk_resolved(out, path, x, b, dir, op, depth + 1),
+            (None, Some((_, Some(y)))) => return self.walk_resolved(out, path, a, y, dir, op, depth + 1),
+            _ => {}
         }
         self.walk_resolved(out, path, a, b, dir, op, depth);
     }
@@ -735,15 +822,6 @@ fn is_modelled(k: &str) -> bool {
     MODELLED.contains(&k) || DOC_KEYWORDS.contains(&k) || BOUNDS.iter().any(|(b, _)| *b == k)
 }
 
-fn add_operation(c: &mut Change, op: &str) {
-    let ops = c.facts.entry("operations").or_insert_with(|| json!([]));
-    if let Json::Array(list) = ops {
-        if !list.iter().any(|x| x == op) {
-            list.push(Json::String(op.to_string()));
-        }
-    }
-}
-
 /// `#/components/schemas/Order` → `Order`; other pointers stay readable.
 fn ref_path(r: &str) -> String {
     let p = r.trim_start_matches('#').trim_start_matches('/');
@@ -757,6 +835,28 @@ fn ref_path(r: &str) -> String {
 
 fn unescape(s: &str) -> String {
     s.replace("~1", "/").replace("~0", "~")
+}
+
+fn unresolved(r: &str, at: &Node) -> ParseError {
+    ParseError {
+        line: at.line,
+        col: 1,
+        message: format!("`$ref: {r}` cannot be resolved (only local references like `#/components/schemas/Name` are read)"),
+    }
+}
+
+/// The schema a `$ref` names, following `$ref` chains (local only).
+pub fn resolve_ref<'n>(root: &'n Node, r: &str) -> Option<&'n Node> {
+    let mut cur = root;
+    let pointer = r.strip_prefix('#')?;
+    for part in pointer.split('/').filter(|p| !p.is_empty()) {
+        let part = unescape(part);
+        cur = match &cur.data {
+            Data::Seq(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => cur.get(&part)?,
+        };
+    }
+    resolve(root, cur)
 }
 
 /// Follows `$ref` chains (local only) to the schema they name.

@@ -96,10 +96,23 @@ pub struct Options {
 }
 
 /// Parses both sides as YAML/JSON trees.
+///
+/// Big texts are parsed on two threads (base and head at once).
 pub fn parse_both(a: &str, b: &str) -> Result<(Node, Node), ArtifactError> {
-    let na = tree::parse(a).map_err(ArtifactError::base)?;
-    let nb = tree::parse(b).map_err(ArtifactError::head)?;
-    Ok((na, nb))
+    const PARALLEL_FROM: usize = 256 * 1024;
+    let (ra, rb) = if a.len() + b.len() > PARALLEL_FROM {
+        std::thread::scope(|s| {
+            let head = s.spawn(|| tree::parse(b));
+            let base = tree::parse(a);
+            let head = head.join().unwrap_or_else(|_| {
+                Err(ParseError { line: 0, col: 0, message: "the parser failed".into() })
+            });
+            (base, head)
+        })
+    } else {
+        (tree::parse(a), tree::parse(b))
+    };
+    Ok((ra.map_err(ArtifactError::base)?, rb.map_err(ArtifactError::head)?))
 }
 
 /// The changes between two versions of one artifact of type `ty`.

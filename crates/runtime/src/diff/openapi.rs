@@ -24,6 +24,7 @@ use super::jsonschema::{resolve, SchemaDiff};
 use super::tree::{Data, Node};
 use super::{ArtifactError, Options};
 use serde_json::Value as Json;
+use std::collections::HashMap;
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -37,7 +38,11 @@ pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), 
         schemas: SchemaDiff::new(&na, &nb),
     };
     d.run(out);
-    Ok(())
+    d.schemas.finish(out);
+    match d.schemas.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 struct OpenApiDiff<'a> {
@@ -103,9 +108,17 @@ impl<'a> OpenApiDiff<'a> {
         }
         let pa = a.get("paths").unwrap_or(&empty);
         let pb = b.get("paths").unwrap_or(&empty);
+        // Paths pair by their template with parameter names left out.
+        fn by_template(paths: &Node) -> HashMap<String, &(String, Node)> {
+            let mut m = HashMap::with_capacity(paths.entries().len());
+            for e in paths.entries() {
+                m.entry(normalise_path(&e.0)).or_insert(e);
+            }
+            m
+        }
+        let (ta, tb) = (by_template(pa), by_template(pb));
         for (path_a, item_a) in pa.entries() {
-            let key = normalise_path(path_a);
-            let item_b = pb.entries().iter().find(|(p, _)| normalise_path(p) == key);
+            let item_b = tb.get(&normalise_path(path_a)).copied();
             for m in METHODS {
                 let Some(op_a) = item_a.get(m) else { continue };
                 let name = format!("{} {}", m.to_ascii_uppercase(), path_a);
@@ -117,7 +130,6 @@ impl<'a> OpenApiDiff<'a> {
                             item_b.map_or(path_a.as_str(), |(p, _)| p.as_str())
                         );
                         self.operation(out, &name_b, item_a, op_a, ib, op_b);
-                        let _ = name;
                     }
                     None => {
                         let mut c = Change::new("operation.removed", &name)
@@ -135,12 +147,7 @@ impl<'a> OpenApiDiff<'a> {
             }
         }
         for (path_b, item_b) in pb.entries() {
-            let key = normalise_path(path_b);
-            let item_a = pa
-                .entries()
-                .iter()
-                .find(|(p, _)| normalise_path(p) == key)
-                .map(|(_, i)| i);
+            let item_a = ta.get(&normalise_path(path_b)).map(|(_, i)| i);
             for m in METHODS {
                 if item_b.get(m).is_some() && item_a.and_then(|i| i.get(m)).is_none() {
                     let name = format!("{} {}", m.to_ascii_uppercase(), path_b);

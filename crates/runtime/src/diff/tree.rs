@@ -8,6 +8,7 @@
 //! cosmetic check works.
 
 use serde_json::Value as Json;
+use std::collections::HashMap;
 use std::fmt;
 
 /// A parsed YAML or JSON node with its 1-based line (0 when unknown).
@@ -15,7 +16,13 @@ use std::fmt;
 pub struct Node {
     pub line: u32,
     pub data: Data,
+    /// Key → position, for maps large enough that a scan would cost
+    /// (`paths` and `components` of big API documents).
+    index: Option<Box<HashMap<String, usize>>>,
 }
+
+/// Maps with more entries than this get an index.
+const INDEX_FROM: usize = 12;
 
 #[derive(Debug, Clone)]
 pub enum Data {
@@ -68,10 +75,23 @@ fn num_eq(a: &serde_json::Number, b: &serde_json::Number) -> bool {
 
 impl Node {
     pub fn new(line: u32, data: Data) -> Self {
-        Node { line, data }
+        let index = match &data {
+            Data::Map(m) if m.len() > INDEX_FROM => {
+                let mut idx = HashMap::with_capacity(m.len());
+                for (i, (k, _)) in m.iter().enumerate() {
+                    idx.entry(k.clone()).or_insert(i);
+                }
+                Some(Box::new(idx))
+            }
+            _ => None,
+        };
+        Node { line, data, index }
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
+        if let (Some(idx), Data::Map(entries)) = (&self.index, &self.data) {
+            return idx.get(key).and_then(|&i| entries.get(i)).map(|(_, v)| v);
+        }
         match &self.data {
             Data::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -186,42 +206,214 @@ impl Node {
     }
 }
 
-/// Parses YAML (1.2) or JSON text. JSON is parsed as YAML first, which keeps
-/// key order and lines; text YAML rejects (tabs, say) falls back to
-/// serde_json, without lines.
+/// Parses YAML (1.2) or JSON text, keeping key order and lines.
+///
+/// Text that starts like JSON (`{` or `[`) is read by a JSON parser with
+/// positions (`jsonc-parser`, which also accepts comments), much faster
+/// than the YAML one on big documents; if that fails the text is read as
+/// YAML (whose flow style also starts with `{`), and a failure of both
+/// reports the error of the reading the text looked like.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     if text.trim().is_empty() {
         return Ok(Node::new(1, Data::Null));
     }
-    match parse_yaml(text) {
-        Ok(n) => Ok(n),
-        Err(yaml_err) => match serde_json::from_str::<Json>(text) {
-            Ok(v) => Ok(Node::from_json(&v)),
-            Err(_) => Err(yaml_err),
-        },
+    let first = text.trim_start().chars().next().unwrap_or(' ');
+    if first == '{' || first == '[' {
+        match parse_json(text) {
+            Ok(n) => return Ok(n),
+            Err(json_err) => {
+                return parse_yaml(text).map_err(|yaml_err| {
+                    // `{"` opens a JSON document; `{a: 1}` a YAML flow map.
+                    let looks_json = text.trim_start()[1..].trim_start().starts_with('"') || first == '[';
+                    if looks_json { json_err } else { yaml_err }
+                })
+            }
+        }
+    }
+    parse_yaml(text)
+}
+
+/// Parses JSON (comments and trailing commas allowed, as in JSONC), with
+/// lines and key order; a duplicate key is an error. Built straight from
+/// `jsonc-parser`'s tokens: no intermediate syntax tree, so a 10 MB
+/// document costs one tree, not two.
+pub fn parse_json(text: &str) -> Result<Node, ParseError> {
+    use jsonc_parser::{Scanner, ScannerOptions};
+    let opts = ScannerOptions {
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    let mut b = JsonBuilder { sc: Scanner::new(text, &opts), lines: LineIndex::new(text) };
+    let Some((tok, at)) = b.next()? else {
+        return Ok(Node::new(1, Data::Null));
+    };
+    let node = b.value(tok, at, 0)?;
+    if let Some((_, at)) = b.next()? {
+        return Err(b.error(at, "unexpected text after the JSON document"));
+    }
+    Ok(node)
+}
+
+/// Deepest JSON nesting read; deeper input is an error, not a stack overflow.
+const MAX_JSON_DEPTH: usize = 512;
+
+struct JsonBuilder<'a> {
+    sc: jsonc_parser::Scanner<'a>,
+    lines: LineIndex,
+}
+
+impl<'a> JsonBuilder<'a> {
+    fn error(&self, at: usize, message: impl Into<String>) -> ParseError {
+        ParseError { line: self.lines.line(at), col: self.lines.col(at), message: message.into() }
+    }
+
+    /// The next token that is not a comment, with its start offset.
+    fn next(&mut self) -> Result<Option<(jsonc_parser::tokens::Token<'a>, usize)>, ParseError> {
+        use jsonc_parser::tokens::Token;
+        loop {
+            let tok = self.sc.scan().map_err(|e| ParseError {
+                line: e.line_display() as u32,
+                col: e.column_display() as u32,
+                message: e.kind().to_string(),
+            })?;
+            match tok {
+                Some(Token::CommentLine(_) | Token::CommentBlock(_)) => continue,
+                Some(t) => return Ok(Some((t, self.sc.token_start()))),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn expect_next(&mut self, what: &str) -> Result<(jsonc_parser::tokens::Token<'a>, usize), ParseError> {
+        match self.next()? {
+            Some(t) => Ok(t),
+            None => Err(self.error(self.sc.token_end(), format!("unexpected end of the document; expected {what}"))),
+        }
+    }
+
+    fn value(&mut self, tok: jsonc_parser::tokens::Token<'a>, at: usize, depth: usize) -> Result<Node, ParseError> {
+        use jsonc_parser::tokens::Token;
+        if depth > MAX_JSON_DEPTH {
+            return Err(self.error(at, format!("nesting deeper than {MAX_JSON_DEPTH} levels")));
+        }
+        let line = self.lines.line(at);
+        Ok(match tok {
+            Token::String(s) => Node::new(line, Data::String(s.into_owned())),
+            Token::Number(n) => {
+                let num = n
+                    .parse::<i64>()
+                    .map(serde_json::Number::from)
+                    .ok()
+                    .or_else(|| n.parse::<f64>().ok().and_then(serde_json::Number::from_f64));
+                match num {
+                    Some(num) => Node::new(line, Data::Number(num)),
+                    None => return Err(self.error(at, format!("number `{n}` is out of range"))),
+                }
+            }
+            Token::Boolean(b) => Node::new(line, Data::Bool(b)),
+            Token::Null => Node::new(line, Data::Null),
+            Token::OpenBracket => {
+                let mut items = Vec::new();
+                loop {
+                    let (t, at) = self.expect_next("a value or `]`")?;
+                    if matches!(t, Token::CloseBracket) {
+                        break;
+                    }
+                    items.push(self.value(t, at, depth + 1)?);
+                    match self.expect_next("`,` or `]`")? {
+                        (Token::Comma, _) => {}
+                        (Token::CloseBracket, _) => break,
+                        (_, at) => return Err(self.error(at, "expected `,` or `]`")),
+                    }
+                }
+                Node::new(line, Data::Seq(items))
+            }
+            Token::OpenBrace => {
+                let mut entries: Vec<(String, Node)> = Vec::new();
+                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+                loop {
+                    let (t, key_at) = self.expect_next("a key or `}`")?;
+                    let key = match t {
+                        Token::CloseBrace => break,
+                        Token::String(k) => k.into_owned(),
+                        _ => return Err(self.error(key_at, "expected a quoted key or `}`")),
+                    };
+                    let duplicate = if entries.len() >= INDEX_FROM {
+                        if seen.is_empty() {
+                            seen.extend(entries.iter().map(|(k, _)| k.clone()));
+                        }
+                        !seen.insert(key.clone())
+                    } else {
+                        entries.iter().any(|(k, _)| *k == key)
+                    };
+                    if duplicate {
+                        return Err(self.error(key_at, format!("duplicate key `{key}`")));
+                    }
+                    match self.expect_next("`:`")? {
+                        (Token::Colon, _) => {}
+                        (_, at) => return Err(self.error(at, format!("expected `:` after the key `{key}`"))),
+                    }
+                    let (t, at) = self.expect_next("a value")?;
+                    let mut value = self.value(t, at, depth + 1)?;
+                    // A value takes the line of its key.
+                    value.line = self.lines.line(key_at);
+                    entries.push((key, value));
+                    match self.expect_next("`,` or `}`")? {
+                        (Token::Comma, _) => {}
+                        (Token::CloseBrace, _) => break,
+                        (_, at) => return Err(self.error(at, "expected `,` or `}`")),
+                    }
+                }
+                Node::new(line, Data::Map(entries))
+            }
+            Token::Word(w) => return Err(self.error(at, format!("unexpected `{w}` (strings need double quotes)"))),
+            _ => return Err(self.error(at, "unexpected token; expected a value")),
+        })
     }
 }
 
-/// Parses JSON strictly (serde_json's error positions), keeping lines and
-/// key order from the YAML reading of the same text when it agrees.
-pub fn parse_json(text: &str) -> Result<Node, ParseError> {
-    match serde_json::from_str::<Json>(text) {
-        Ok(v) => match parse_yaml(text) {
-            Ok(n) if n.to_json() == v => Ok(n),
-            _ => Ok(Node::from_json(&v)),
-        },
-        Err(e) => Err(ParseError {
-            line: e.line() as u32,
-            col: e.column() as u32,
-            message: e
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        }),
+/// Byte offset → 1-based line. Lookups mostly come in source order, so
+/// the last answer is tried first.
+struct LineIndex(Vec<usize>, std::cell::Cell<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        LineIndex(starts, std::cell::Cell::new(0))
+    }
+    fn line(&self, offset: usize) -> u32 {
+        let starts = &self.0;
+        let mut i = self.1.get();
+        if starts[i] <= offset {
+            // Walk forward a few lines before falling back to a search.
+            for _ in 0..8 {
+                match starts.get(i + 1) {
+                    Some(&next) if next <= offset => i += 1,
+                    _ => {
+                        self.1.set(i);
+                        return i as u32 + 1;
+                    }
+                }
+            }
+        }
+        let i = match starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        self.1.set(i);
+        i as u32 + 1
+    }
+    fn col(&self, offset: usize) -> u32 {
+        let line = self.line(offset) as usize;
+        (offset - self.0[line.saturating_sub(1)]) as u32 + 1
     }
 }
+
 
 fn parse_yaml(text: &str) -> Result<Node, ParseError> {
     use marked_yaml::{LoadError, LoaderOptions};

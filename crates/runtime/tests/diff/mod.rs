@@ -1,11 +1,11 @@
 //! Semantic diff, data-driven.
 //!
-//! - `fixtures/diff/<type>/<case>/`: `base.<ext>`, `head.<ext>` and an
+//! - `fixtures/semantic-diff/<type>/<case>/`: `base.<ext>`, `head.<ext>` and an
 //!   optional `expect.yaml`;
-//! - `fixtures/diff/cosmetic/<type>/<case>/`: edits that change nothing but
+//! - `fixtures/semantic-diff/cosmetic/<type>/<case>/`: edits that change nothing but
 //!   the text (comments, whitespace, key order, quoting): the report's highest
 //!   risk must be `cosmetic` or `none`;
-//! - `fixtures/diff/parse-error/<type>/<case>/`: a broken `head.<ext>`; the
+//! - `fixtures/semantic-diff/parse-error/<type>/<case>/`: a broken `head.<ext>`; the
 //!   diff fails on the head side at the line `expect.yaml` names.
 //!
 //! Every case is one artifact pair whose type is detected from the head file
@@ -175,7 +175,7 @@ fn name_of(p: &Path) -> String {
 }
 
 fn fixtures() -> PathBuf {
-    root().join("fixtures/diff")
+    root().join("fixtures/semantic-diff")
 }
 
 /// Every case folder: `<type>/<case>` and `cosmetic/<type>/<case>`.
