@@ -85,10 +85,16 @@ impl<'e> Interp<'e> {
             ExprKind::Member(base, field) => {
                 if let ExprKind::Name(alias) = &base.kind {
                     if !self.vars.iter().any(|(n, _)| n == alias) && self.env.is_import(alias) {
-                        return Ok(self
+                        // Like a local constant: a null imported constant
+                        // reads as missing data.
+                        let v = self
                             .env
                             .qualified(alias, &field.name)
-                            .unwrap_or(Value::Null));
+                            .unwrap_or(Value::Null);
+                        if v.is_null() {
+                            self.missing = true;
+                        }
+                        return Ok(v);
                     }
                 }
                 let b = self.eval(base)?;

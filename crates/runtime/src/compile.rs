@@ -309,6 +309,7 @@ impl Cx<'_> {
                     a.value.clone(),
                 )
             }),
+            roots,
             owner: s("owner"),
             justification: s("justification"),
             expires: s("expires"),
@@ -561,11 +562,16 @@ fn collect_paths<'e>(
 
 /// Fold a node whose children are all constants, when that is safe: pure,
 /// no error, and no missing-data read (which must stay visible at run time).
+/// Quantifiers are never folded: their iterations count against the
+/// per-evaluation budget at run time, as in the reference interpreter.
 fn fold(c: CExpr) -> CExpr {
     let closed = match &c {
-        CExpr::Const(_) | CExpr::NullConst | CExpr::Root(_) | CExpr::Var(_) | CExpr::Scorer(..) => {
-            false
-        }
+        CExpr::Const(_)
+        | CExpr::NullConst
+        | CExpr::Root(_)
+        | CExpr::Var(_)
+        | CExpr::Scorer(..)
+        | CExpr::Quant(..) => false,
         CExpr::Path(b, _) | CExpr::Not(b) | CExpr::Neg(b) => is_const(b),
         CExpr::Index(a, b)
         | CExpr::And(a, b)
@@ -580,7 +586,6 @@ fn fold(c: CExpr) -> CExpr {
         CExpr::List(xs) | CExpr::Builtin(_, xs) => xs.iter().all(is_const),
         CExpr::Map(es) => es.iter().all(|(_, x)| is_const(x)),
         CExpr::If(a, b, d) => is_const(a) && is_const(b) && is_const(d),
-        CExpr::Quant(_, l, p) => is_const(l) && is_const(p),
     };
     if !closed {
         return c;

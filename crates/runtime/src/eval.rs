@@ -56,10 +56,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Reset between evaluations of one decision.
+    /// Reset between evaluations of one decision. The iteration budget is
+    /// per evaluation (as in the reference interpreter), not per decision.
     pub fn reset(&mut self) {
         self.missing = false;
         self.vars.clear();
+        self.steps_left = DEFAULT_STEP_LIMIT;
     }
 
     fn root(&mut self, i: u16) -> &'a Value {

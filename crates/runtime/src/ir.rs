@@ -99,6 +99,8 @@ pub struct CWaiver {
     /// Where the waiver is written (`file:line:col`).
     pub at: String,
     pub rules: Vec<String>,
+    /// The input roots `when` may read: those of the blocks it waives.
+    pub roots: Vec<String>,
     pub when: Option<(CExpr, Expr)>,
     pub owner: String,
     pub justification: String,

@@ -74,7 +74,10 @@ impl Env for PackEnv<'_> {
         None
     }
     fn is_import(&self, name: &str) -> bool {
-        self.imports.contains_key(name)
+        // An input root of the block shadows an import of the same name,
+        // as in the checker and the compiler: `tenant.tier` in an `action`
+        // reads the input even when a pack is imported as `tenant`.
+        self.imports.contains_key(name) && !self.roots.iter().any(|r| r == name)
     }
     fn qualified(&self, alias: &str, name: &str) -> Option<Value> {
         self.imports.get(alias).and_then(|c| c.get(name).cloned())
@@ -129,7 +132,8 @@ impl Evaluator for RefEvaluator<'_> {
         let Some((_, ast)) = &w.when else {
             return Ok(true);
         };
-        let env = PackEnv::for_block(self.pack, &self.pack.root_names, self.input, self.scorers);
+        // A waiver reads the roots of the blocks it waives (not every root of the pack).
+        let env = PackEnv::for_block(self.pack, &w.roots, self.input, self.scorers);
         Interp::new(&env).eval(ast)?.truthy()
     }
 }

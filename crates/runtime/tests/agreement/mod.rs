@@ -1,6 +1,10 @@
 //! The compiled evaluator is an optimisation of the reference interpreter:
 //! on generated expressions and inputs they must give the same decision
-//! (same values, same errors, same missing-data outcomes).
+//! (same values, same errors, same missing-data outcomes). This file
+//! varies one expression in a fixed pack; [`packs`] generates whole packs
+//! (kinds, constants, imports, waivers) and inputs.
+
+mod packs;
 
 use crate::common::decide_both;
 use proptest::prelude::*;

@@ -17,6 +17,9 @@ struct Case {
     note: String,
     expr: Option<String>,
     pack: Option<String>,
+    /// Other packs loaded in the same run, so that `pack` can import them.
+    #[serde(default)]
+    imports: Vec<String>,
     #[serde(default)]
     input: Option<serde_json::Value>,
     now: Option<String>,
@@ -43,6 +46,29 @@ struct Want {
     errors: Option<usize>,
     because: Option<BTreeMap<String, String>>,
     effects: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The case's pack first (the one decided), then the packs it imports.
+fn load_with_imports(pack: &str, imports: &[String]) -> Result<tenet_runtime::load::Rules, String> {
+    let mut files = vec![tenet_runtime::load::RuleFile {
+        path: "case.tenet".into(),
+        text: pack.to_string(),
+    }];
+    for (i, text) in imports.iter().enumerate() {
+        files.push(tenet_runtime::load::RuleFile {
+            path: format!("import{i}.tenet"),
+            text: text.clone(),
+        });
+    }
+    match tenet_runtime::load::load_files(files, "") {
+        Ok(r) if r.packs.first().is_some_and(|p| p.file == "case.tenet") => Ok(r),
+        Ok(_) => Err("the case's pack is not the first pack loaded".into()),
+        Err(tenet_runtime::LoadError::Rules { diags, sources }) => Err(format!(
+            "case does not check:\n{}",
+            tenet_runtime::dsl::diag::render_plain(&diags, &sources)
+        )),
+        Err(e) => Err(format!("{e:?}")),
+    }
 }
 
 fn run_case(case: &Case) -> Result<(), String> {
@@ -85,7 +111,11 @@ fn run_case(case: &Case) -> Result<(), String> {
         return Ok(());
     }
     let pack = case.pack.as_ref().ok_or("a case needs `expr` or `pack`")?;
-    let rules = load_one(pack);
+    let rules = if case.imports.is_empty() {
+        load_one(pack)
+    } else {
+        load_with_imports(pack, &case.imports)?
+    };
     let d = decide_both(&rules, &input, case.now.clone());
     let want = case.want.as_ref().ok_or("a pack case needs `want`")?;
     let names = |ms: &[tenet_runtime::decision::Match]| {
