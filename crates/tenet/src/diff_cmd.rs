@@ -76,6 +76,9 @@ pub struct DiffArgs {
     /// Do not keep the report
     #[arg(long)]
     pub no_store: bool,
+    /// Largest artifact read, in bytes; a bigger artifact is an error (exit 2)
+    #[arg(long, default_value_t = repo::DEFAULT_MAX_INPUT_BYTES)]
+    pub max_input_bytes: u64,
     /// Repository name the report is kept under (default: git remote `origin`, else the folder name)
     #[arg(long)]
     pub repository: Option<String>,
@@ -177,14 +180,27 @@ fn load_config(explicit: Option<&Path>, root: &Path) -> Result<RepoConfig, Strin
 }
 
 fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String> {
+    let cap = args.max_input_bytes;
+    let mut oversize = repo::Oversize::new();
     let (base_files, head_files, root) = match (old.is_dir(), new.is_dir()) {
-        (true, true) => (
-            repo::read_dir(old)?,
-            repo::read_dir(new)?,
-            new.to_path_buf(),
-        ),
+        (true, true) => {
+            let (base, over_base) = repo::read_dir_capped(old, cap)?;
+            let (head, over_head) = repo::read_dir_capped(new, cap)?;
+            oversize.extend(over_base);
+            oversize.extend(over_head);
+            (base, head, new.to_path_buf())
+        }
         (false, false) => {
-            let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let read = |p: &Path| -> Result<Vec<u8>, String> {
+                let len = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?.len();
+                if len > cap {
+                    return Err(format!(
+                        "{}: {len} bytes is over the {cap}-byte limit for one artifact (raise it with --max-input-bytes)",
+                        p.display()
+                    ));
+                }
+                std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
             let name = new
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -204,6 +220,7 @@ fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String>
         (None, true) => RepoConfig::load(&root)?,
         (None, false) => RepoConfig::default(),
     };
+    config.check_sizes(&oversize, cap)?;
     // Two single files are compared whatever their extension.
     let pairs = if new.is_dir() {
         config.pairs(&base_files, &head_files)
@@ -273,12 +290,15 @@ fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
             .unwrap_or_else(|_| obj.id().to_string()))
     };
     let (base_sha, head_sha) = (sha(base)?, sha(head)?);
-    let base_files = repo::read_git_tree(&repo, &base_sha)?;
-    let head_files = repo::read_git_tree(&repo, &head_sha)?;
+    let cap = args.max_input_bytes;
+    let (base_files, mut oversize) = repo::read_git_tree_capped(&repo, &base_sha, cap)?;
+    let (head_files, over_head) = repo::read_git_tree_capped(&repo, &head_sha, cap)?;
+    oversize.extend(over_head);
     let config = match &args.config {
         Some(p) => load_config(Some(p), Path::new("."))?,
         None => repo::config_from_git(&repo, &head_sha)?,
     };
+    config.check_sizes(&oversize, cap)?;
     let pairs = config.pairs(&base_files, &head_files);
     let repository = args.repository.clone().unwrap_or_else(|| {
         repo.find_remote("origin")

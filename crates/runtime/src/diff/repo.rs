@@ -300,6 +300,31 @@ impl RepoConfig {
 
 /// Every file under `dir` (relative paths with `/`), skipping tool folders.
 pub fn read_dir(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    read_dir_capped(dir, u64::MAX).map(|(files, _)| files)
+}
+
+/// The default cap on one artifact's size (`--max-input-bytes`).
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Files over the size cap, by path, with their size: never read.
+pub type Oversize = BTreeMap<String, u64>;
+
+impl RepoConfig {
+    /// An error naming the first artifact over the size cap, if any (files
+    /// that are not artifacts may be as big as they like).
+    pub fn check_sizes(&self, oversize: &Oversize, max_bytes: u64) -> Result<(), String> {
+        match oversize.iter().find(|(p, _)| self.classify(p).is_some()) {
+            Some((p, n)) => Err(format!(
+                "{p}: {n} bytes is over the {max_bytes}-byte limit for one artifact (raise it with --max-input-bytes)"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// [`read_dir`], leaving files over `max_bytes` unread (listed in [`Oversize`]).
+pub fn read_dir_capped(dir: &Path, max_bytes: u64) -> Result<(BTreeMap<String, Vec<u8>>, Oversize), String> {
+    let mut oversize = Oversize::new();
     let mut files = BTreeMap::new();
     let walker = walkdir::WalkDir::new(dir)
         .sort_by_file_name()
@@ -316,11 +341,16 @@ pub fn read_dir(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
         }
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         let rel = rel.to_string_lossy().replace('\\', "/");
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > max_bytes {
+            oversize.insert(rel, len);
+            continue;
+        }
         let bytes =
             std::fs::read(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
         files.insert(rel, bytes);
     }
-    Ok(files)
+    Ok((files, oversize))
 }
 
 /// Reads one snapshot of git tree `rev` (any revision git understands) of
@@ -329,6 +359,16 @@ pub fn read_git_tree(
     repo: &git2::Repository,
     rev: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    read_git_tree_capped(repo, rev, u64::MAX).map(|(files, _)| files)
+}
+
+/// [`read_git_tree`], leaving blobs over `max_bytes` unread (listed in [`Oversize`]).
+pub fn read_git_tree_capped(
+    repo: &git2::Repository,
+    rev: &str,
+    max_bytes: u64,
+) -> Result<(BTreeMap<String, Vec<u8>>, Oversize), String> {
+    let mut oversize = Oversize::new();
     let obj = repo
         .revparse_single(rev)
         .map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
@@ -351,6 +391,10 @@ pub fn read_git_tree(
         }
         let path = format!("{root}{}", entry.name().unwrap_or(""));
         match repo.find_blob(entry.id()) {
+            Ok(blob) if blob.size() as u64 > max_bytes => {
+                oversize.insert(path, blob.size() as u64);
+                git2::TreeWalkResult::Ok
+            }
             Ok(blob) => {
                 files.insert(path, blob.content().to_vec());
                 git2::TreeWalkResult::Ok
@@ -364,7 +408,7 @@ pub fn read_git_tree(
     .map_err(|e| e.message().to_string())?;
     match failure {
         Some(f) => Err(f),
-        None => Ok(files),
+        None => Ok((files, oversize)),
     }
 }
 
