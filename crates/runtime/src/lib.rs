@@ -10,7 +10,7 @@
 //! - [`bundle`]: fingerprinted bundle files;
 //! - [`diff`]: the semantic-diff module engine (artifacts → change facts →
 //!   risk by the `semantic_diff` pack → reports);
-//! - [`store`]: the embedded SQLite store (reports today).
+//! - [`store`]: the embedded SQLite store (reports and the audit log).
 //!
 //! The other module engines (safety workflows, ...) arrive in later issues,
 //! on top of these, in the same shape as [`diff`].

@@ -2,9 +2,11 @@
 //!
 //! Today it keeps semantic-diff reports, keyed by repository, base, head and
 //! rules fingerprint (storing the same key again replaces the report, so a
-//! re-run CI job is idempotent). The schema is versioned with SQLite's
-//! `user_version` and migrated forward on open. Every other module's data
-//! (audit events, approvals, findings...) joins it behind this same type.
+//! re-run CI job is idempotent), and the audit log ([`AuditEvent`]: a
+//! blocked or overridden pre-commit hook, one row each, never rewritten).
+//! The schema is versioned with SQLite's `user_version` and migrated
+//! forward on open. Every other module's data (approvals, findings...) joins
+//! it behind this same type.
 
 use crate::diff::report::Report;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -28,6 +30,21 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (repository, base, head, fingerprint)
     );
     CREATE INDEX reports_by_repo ON reports (repository, id);",
+    // 2: the audit log
+    "CREATE TABLE audit_events (
+        id          INTEGER PRIMARY KEY,
+        action_id   TEXT NOT NULL UNIQUE,
+        at          TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        reason      TEXT,
+        latency_ms  INTEGER NOT NULL,
+        details     TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_scope ON audit_events (scope, id);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +75,38 @@ pub struct ReportRow {
     pub highest_risk: String,
     pub created_at: String,
     pub changes: usize,
+}
+
+/// One entry of the audit log, in the audit envelope: what was done
+/// (`action_id`, unique), to what (`subject`), by whom (`actor`), where
+/// (`scope`), with what result (`outcome`) and why (`reason`), and how long
+/// the decision took.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct AuditEvent {
+    /// Row id (0 before it is recorded).
+    #[serde(default)]
+    pub id: i64,
+    /// Unique id of this action.
+    pub action_id: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// What recorded it (`hook:pre-commit`).
+    pub source: String,
+    /// What was judged (for a commit: the staged tree id).
+    pub subject: String,
+    /// Who (for a commit: git `user.email`).
+    pub actor: String,
+    /// Where (for a commit: the repository path).
+    pub scope: String,
+    /// `blocked`, `overridden`...
+    pub outcome: String,
+    /// The justification given, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub latency_ms: u64,
+    /// Source-specific details (the findings), as JSON.
+    #[serde(default)]
+    pub details: serde_json::Value,
 }
 
 impl Store {
@@ -167,6 +216,71 @@ impl Store {
         Ok(out)
     }
 
+    /// Appends an event to the audit log; returns its row id. An
+    /// `action_id` already recorded is an error (events are never rewritten).
+    pub fn record_audit(&self, e: &AuditEvent) -> Result<i64, StoreError> {
+        let details =
+            serde_json::to_string(&e.details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+        let id = self.conn.query_row(
+            "INSERT INTO audit_events (action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+            params![
+                e.action_id,
+                e.at,
+                e.source,
+                e.subject,
+                e.actor,
+                e.scope,
+                e.outcome,
+                e.reason,
+                e.latency_ms.min(i64::MAX as u64) as i64,
+                details
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(id)
+    }
+
+    /// Audit events, newest first, optionally of one scope.
+    pub fn audit_events(
+        &self,
+        scope: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details
+             FROM audit_events WHERE ?1 IS NULL OR scope = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![scope, limit.min(i64::MAX as usize) as i64], |r| {
+            let latency: i64 = r.get(9)?;
+            let details: String = r.get(10)?;
+            Ok((
+                AuditEvent {
+                    id: r.get(0)?,
+                    action_id: r.get(1)?,
+                    at: r.get(2)?,
+                    source: r.get(3)?,
+                    subject: r.get(4)?,
+                    actor: r.get(5)?,
+                    scope: r.get(6)?,
+                    outcome: r.get(7)?,
+                    reason: r.get(8)?,
+                    latency_ms: latency.max(0) as u64,
+                    details: serde_json::Value::Null,
+                },
+                details,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut e, details) = row?;
+            e.details =
+                serde_json::from_str(&details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
     /// A report by id, or by `base..head` (the newest such report).
     pub fn report(&self, key: &str) -> Result<Report, StoreError> {
         let json: Option<String> = if let Ok(id) = key.parse::<i64>() {
@@ -188,5 +302,62 @@ impl Store {
         };
         let json = json.ok_or_else(|| StoreError::NotFound(key.to_string()))?;
         serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn event(action_id: &str, scope: &str, outcome: &str) -> AuditEvent {
+        AuditEvent {
+            id: 0,
+            action_id: action_id.into(),
+            at: "2026-01-02T03:04:05Z".into(),
+            source: "hook:pre-commit".into(),
+            subject: "4b825dc642cb6eb9a060e54bf8d69288fbee4904".into(),
+            actor: "dev@example.com".into(),
+            scope: scope.into(),
+            outcome: outcome.into(),
+            reason: (outcome == "overridden").then(|| "hotfix, agreed with api owners".into()),
+            latency_ms: 42,
+            details: serde_json::json!({"findings": [{"risk": "breaking"}]}),
+        }
+    }
+
+    #[test]
+    fn audit_events_round_trip_newest_first_and_are_never_rewritten() {
+        let s = Store::memory().unwrap();
+        let a = s.record_audit(&event("a1", "/repo/a", "blocked")).unwrap();
+        let b = s
+            .record_audit(&event("b2", "/repo/a", "overridden"))
+            .unwrap();
+        s.record_audit(&event("c3", "/repo/c", "blocked")).unwrap();
+        assert!(b > a);
+        let got = s.audit_events(Some("/repo/a"), 10).unwrap();
+        assert_eq!(got.len(), 2);
+        let mut want = event("b2", "/repo/a", "overridden");
+        want.id = b;
+        assert_eq!(got[0], want);
+        assert_eq!(got[1].reason, None);
+        assert_eq!(s.audit_events(None, 10).unwrap().len(), 3);
+        assert_eq!(s.audit_events(None, 1).unwrap()[0].action_id, "c3");
+        assert!(s.record_audit(&event("a1", "/repo/a", "blocked")).is_err());
+    }
+
+    #[test]
+    fn a_version_one_store_migrates_to_the_audit_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        s.record_audit(&event("x", "/r", "blocked")).unwrap();
+        assert_eq!(s.audit_events(None, 5).unwrap().len(), 1);
+        assert!(s.list_reports(None, 5).unwrap().is_empty());
     }
 }

@@ -4,6 +4,7 @@
 //! failing tests or findings, 2 usage or I/O errors.
 
 mod diff_cmd;
+mod hook_cmd;
 
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read, Write};
@@ -94,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: diff_cmd::ReportsCommand,
     },
+    /// Git hooks: install the pre-commit hook, or run it on what is staged
+    Hook {
+        #[command(subcommand)]
+        command: hook_cmd::HookCommand,
+    },
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -154,6 +160,7 @@ fn main() -> ExitCode {
         Command::Kinds { kind } => cmd_kinds(kind.as_deref()),
         Command::Diff(args) => diff_cmd::cmd_diff(&args),
         Command::Reports { command } => diff_cmd::cmd_reports(&command),
+        Command::Hook { command } => hook_cmd::cmd_hook(&command),
     };
     ExitCode::from(code)
 }

@@ -237,9 +237,15 @@ impl RepoConfig {
         }
     }
 
+    /// Whether the `exclude` globs leave `path` out (it is then neither an
+    /// artifact nor, for the CI gate, a rule pack to check).
+    pub fn excludes(&self, path: &str) -> bool {
+        self.exclude.iter().any(|g| g.is_match(path))
+    }
+
     /// Whether `path` is an artifact, and its configured type and direction.
     fn classify(&self, path: &str) -> Option<(Option<ArtifactType>, Option<Direction>)> {
-        if path == CONFIG_FILE || self.exclude.iter().any(|g| g.is_match(path)) {
+        if path == CONFIG_FILE || self.excludes(path) {
             return None;
         }
         if self.rules.is_empty() {

@@ -1,0 +1,180 @@
+//! `tenet hook`: install, uninstall and run the pre-commit hook.
+//!
+//! Glue only: the work is in `tenet_hooks` (`install`, `precommit`).
+
+use crate::diff_cmd::FailOn;
+use clap::{Subcommand, ValueEnum};
+use std::path::PathBuf;
+use tenet_hooks::install::{self, Foreign, Installed, Uninstalled};
+use tenet_hooks::precommit::{self, JUSTIFICATION_ENV};
+
+#[derive(Subcommand)]
+pub enum HookCommand {
+    /// Install the pre-commit hook (in core.hooksPath when set); a hook already there is chained to, never lost
+    Install {
+        /// Run a pre-commit hook that is already there first, and stop on its failure (the default)
+        #[arg(long, conflicts_with = "force")]
+        chain: bool,
+        /// Replace a pre-commit hook that is already there (kept as pre-commit.tenet-replaced; uninstall puts it back)
+        #[arg(long)]
+        force: bool,
+        /// The git repository (default: the one containing the current directory)
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+    },
+    /// Remove tenet's pre-commit hook and put back the hook that was there before, if any
+    Uninstall {
+        /// The git repository (default: the one containing the current directory)
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+    },
+    /// Run a hook: judge what is staged (the index against HEAD), never the working tree
+    Run {
+        /// The hook to run
+        #[arg(value_enum)]
+        hook: HookName,
+        /// Block the commit when a staged change is at or above this level (or unclassified)
+        #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
+        fail_on: FailOn,
+        /// Also block on policy-lint findings (loosened guards with no justification)
+        #[arg(long)]
+        fail_on_lint: bool,
+        /// Rules directory holding the `semantic_diff` pack (default: the bundled rules)
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// SQLite store of the audit log (default: .tenet/tenet.db at the repository root)
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The git repository (default: the one git names in the environment, or the current directory's)
+        #[arg(long)]
+        repo: Option<PathBuf>,
+        /// Largest staged artifact read, in bytes; a bigger one is an error (exit 2)
+        #[arg(long, default_value_t = tenet_runtime::diff::repo::DEFAULT_MAX_INPUT_BYTES)]
+        max_input_bytes: u64,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookName {
+    PreCommit,
+}
+
+fn level(f: FailOn) -> Option<String> {
+    match f {
+        FailOn::Breaking => Some("breaking".into()),
+        FailOn::Behavioral => Some("behavioral".into()),
+        FailOn::Additive => Some("additive".into()),
+        FailOn::Cosmetic => Some("cosmetic".into()),
+        FailOn::Never => None,
+    }
+}
+
+/// The `tenet` the hook should call: this binary, by its absolute path
+/// (`tenet` on PATH when that cannot be known).
+fn this_binary() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok().or(Some(p)))
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| "tenet".into())
+}
+
+pub fn cmd_hook(cmd: &HookCommand) -> u8 {
+    match cmd {
+        HookCommand::Install { force, repo, .. } => {
+            let hooks = match install::hooks_dir(repo) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            let foreign = if *force {
+                Foreign::Replace
+            } else {
+                Foreign::Chain
+            };
+            let hook = hooks.join(install::HOOK);
+            match install::install(&hooks, &this_binary(), foreign) {
+                Ok(done) => {
+                    let what = match done {
+                        Installed::Fresh => "installed".to_string(),
+                        Installed::Updated { changed: true } => "updated".to_string(),
+                        Installed::Updated { changed: false } => "already installed".to_string(),
+                        Installed::Chained => format!(
+                            "installed; the hook that was there is now {} and runs first",
+                            hooks.join(install::CHAINED).display()
+                        ),
+                        Installed::Replaced => format!(
+                            "installed; the hook that was there is kept as {} (not run; `tenet hook uninstall` puts it back)",
+                            hooks.join(install::REPLACED).display()
+                        ),
+                    };
+                    println!("tenet pre-commit hook {what}: {}", hook.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
+        }
+        HookCommand::Uninstall { repo } => {
+            let hooks = match install::hooks_dir(repo) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            let hook = hooks.join(install::HOOK);
+            match install::uninstall(&hooks) {
+                Ok(Uninstalled::Removed) => {
+                    println!("tenet pre-commit hook removed: {}", hook.display());
+                    0
+                }
+                Ok(Uninstalled::Restored(name)) => {
+                    println!(
+                        "tenet pre-commit hook removed; {} is back in place as {}",
+                        name,
+                        hook.display()
+                    );
+                    0
+                }
+                Ok(Uninstalled::NotInstalled) => {
+                    println!("no tenet pre-commit hook in {}", hooks.display());
+                    0
+                }
+                Ok(Uninstalled::Foreign) => {
+                    println!("{} is not tenet's hook: left as it is", hook.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
+        }
+        HookCommand::Run {
+            hook: HookName::PreCommit,
+            fail_on,
+            fail_on_lint,
+            rules,
+            store,
+            repo,
+            max_input_bytes,
+        } => {
+            let opts = precommit::Options {
+                repo: repo.clone(),
+                rules: rules.clone(),
+                fail_on: level(*fail_on),
+                fail_on_lint: *fail_on_lint,
+                store: store.clone(),
+                justification: std::env::var(JUSTIFICATION_ENV).ok(),
+                max_input_bytes: *max_input_bytes,
+            };
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+            precommit::run(&opts, &mut out, &mut err)
+        }
+    }
+}
