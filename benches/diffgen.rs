@@ -37,18 +37,30 @@ fn main() {
             // About 1 MB per 200 paths + 1,000 schemas.
             let paths = (mb * 200.0) as usize;
             let schemas = (mb * 1000.0) as usize;
-            (ArtifactType::Openapi, gen::openapi_json(paths, schemas, 100, false), gen::openapi_json(paths, schemas, 100, true))
+            (
+                ArtifactType::Openapi,
+                gen::openapi_json(paths, schemas, 100, false),
+                gen::openapi_json(paths, schemas, 100, true),
+            )
         }
         "graphql" => {
-            let types = (mb * 2600.0) as usize;
-            (ArtifactType::Graphql, gen::graphql_sdl(types, 100, false), gen::graphql_sdl(types, 100, true))
+            let types = (mb * 3300.0) as usize;
+            (
+                ArtifactType::Graphql,
+                gen::graphql_sdl(types, 100, false),
+                gen::graphql_sdl(types, 100, true),
+            )
         }
         other => panic!("unknown kind {other}"),
     };
     if let Some(i) = args.iter().position(|a| a == "--write") {
         let dir = std::path::Path::new(&args[i + 1]);
         std::fs::create_dir_all(dir).unwrap();
-        let ext = if ty == ArtifactType::Graphql { "graphql" } else { "json" };
+        let ext = if ty == ArtifactType::Graphql {
+            "graphql"
+        } else {
+            "json"
+        };
         std::fs::write(dir.join(format!("base.{ext}")), &base).unwrap();
         std::fs::write(dir.join(format!("head.{ext}")), &head).unwrap();
         return;
@@ -56,15 +68,31 @@ fn main() {
     if ty == ArtifactType::Graphql {
         let t = Instant::now();
         let _ = tenet_runtime::diff::graphql::parse(&base).unwrap();
-        eprintln!("(parsing one side alone: {:.0} ms)", t.elapsed().as_secs_f64() * 1000.0);
+        eprintln!(
+            "(parsing one side alone: {:.0} ms)",
+            t.elapsed().as_secs_f64() * 1000.0
+        );
     }
     let rules = load_bundled().unwrap();
     let classifier = Classifier::new(&rules).unwrap();
     let before = peak_rss_mb();
     let t = Instant::now();
-    let pair = ArtifactPair { path: "doc".into(), ty, direction: None, before: Some(base.clone()), after: Some(head.clone()) };
+    let pair = ArtifactPair {
+        path: "doc".into(),
+        ty,
+        direction: None,
+        before: Some(base.clone()),
+        after: Some(head.clone()),
+    };
     let report = build(
-        Build { base: "a".into(), head: "b".into(), repository: None, pairs: vec![pair], consumers: &Consumers::default(), threshold: None },
+        Build {
+            base: "a".into(),
+            head: "b".into(),
+            repository: None,
+            pairs: vec![pair],
+            consumers: &Consumers::default(),
+            threshold: None,
+        },
         &classifier,
     )
     .unwrap();

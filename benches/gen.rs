@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 /// made: removed properties, tightened bounds, new enum values, removed
 /// operations.
 pub fn openapi_json(paths: usize, schemas: usize, changes: usize, changed: bool) -> String {
-    let every = |n: usize| if changes == 0 { usize::MAX } else { (n / changes).max(1) };
-    let (sch_every, path_every) = (every(schemas) , every(paths));
+    let every = |n: usize| n.checked_div(changes).map_or(usize::MAX, |e| e.max(1));
+    let (sch_every, path_every) = (every(schemas), every(paths));
     let mut s = String::with_capacity(paths * 900 + schemas * 700);
     s.push_str("{\n  \"openapi\": \"3.1.0\",\n  \"info\": {\"title\": \"generated\", \"version\": \"1.0.0\"},\n  \"paths\": {\n");
     for i in 0..paths {
@@ -42,7 +42,11 @@ pub fn openapi_json(paths: usize, schemas: usize, changes: usize, changed: bool)
             }
             let _ = write!(s, "\"p{p}\": {{\"type\": \"string\", \"maxLength\": 64, \"description\": \"property {p}\"}}, ");
         }
-        let status = if changed && j % sch_every == sch_every / 3 { "[\"open\", \"closed\", \"held\"]" } else { "[\"open\", \"closed\"]" };
+        let status = if changed && j % sch_every == sch_every / 3 {
+            "[\"open\", \"closed\", \"held\"]"
+        } else {
+            "[\"open\", \"closed\"]"
+        };
         let _ = write!(s, "\"status\": {{\"type\": \"string\", \"enum\": {status}}}, \"next\": {{\"$ref\": \"#/components/schemas/S{}\"}}}}}}", (j + 1) % schemas);
         s.push_str(if j + 1 < schemas { ",\n" } else { "\n" });
     }
@@ -53,7 +57,7 @@ pub fn openapi_json(paths: usize, schemas: usize, changes: usize, changed: bool)
 /// A GraphQL SDL schema with `types` object types of 12 fields; with
 /// `changed`, `changes` scattered edits.
 pub fn graphql_sdl(types: usize, changes: usize, changed: bool) -> String {
-    let every = if changes == 0 { usize::MAX } else { (types / changes).max(1) };
+    let every = types.checked_div(changes).map_or(usize::MAX, |e| e.max(1));
     let mut s = String::with_capacity(types * 400);
     s.push_str("type Query {\n");
     for t in 0..types.min(500) {
