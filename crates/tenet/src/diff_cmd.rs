@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tenet_runtime::diff::classify::Classifier;
+use tenet_runtime::diff::git;
 use tenet_runtime::diff::repo::{self, ArtifactPair, RepoConfig};
 use tenet_runtime::diff::report::{self, Build, Lint, Report, Trailer};
 use tenet_runtime::store::{self, Store};
@@ -192,7 +193,9 @@ fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String>
         }
         (false, false) => {
             let read = |p: &Path| -> Result<Vec<u8>, String> {
-                let len = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?.len();
+                let len = std::fs::metadata(p)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .len();
                 if len > cap {
                     return Err(format!(
                         "{}: {len} bytes is over the {cap}-byte limit for one artifact (raise it with --max-input-bytes)",
@@ -280,115 +283,32 @@ fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
             e.message()
         )
     })?;
-    let sha = |rev: &str| -> Result<String, String> {
-        let obj = repo
-            .revparse_single(rev)
-            .map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
-        Ok(obj
-            .peel_to_commit()
-            .map(|c| c.id().to_string())
-            .unwrap_or_else(|_| obj.id().to_string()))
-    };
-    let (base_sha, head_sha) = (sha(base)?, sha(head)?);
-    let cap = args.max_input_bytes;
-    let (base_files, mut oversize) = repo::read_git_tree_capped(&repo, &base_sha, cap)?;
-    let (head_files, over_head) = repo::read_git_tree_capped(&repo, &head_sha, cap)?;
-    oversize.extend(over_head);
     let config = match &args.config {
-        Some(p) => load_config(Some(p), Path::new("."))?,
-        None => repo::config_from_git(&repo, &head_sha)?,
+        Some(p) => Some(load_config(Some(p), Path::new("."))?),
+        None => None,
     };
-    config.check_sizes(&oversize, cap)?;
-    let pairs = config.pairs(&base_files, &head_files);
-    let repository = args.repository.clone().unwrap_or_else(|| {
-        repo.find_remote("origin")
-            .ok()
-            .and_then(|r| r.url().ok().map(str::to_string))
-            .or_else(|| {
-                repo.workdir()
-                    .and_then(|w| w.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "local".into())
-    });
-    let trailers = if args.no_lint {
-        Vec::new()
-    } else {
-        justification_trailers(&repo, &base_sha, &head_sha).unwrap_or_else(|e| {
-            eprintln!("warning: cannot read the commits between base and head ({e}); the policy lint sees no `Justification:` trailers");
-            Vec::new()
-        })
-    };
-    Ok(Inputs {
-        pairs,
-        base: base_sha,
-        head: head_sha,
-        repository,
-        config,
-        trailers,
-    })
-}
-
-/// The `Justification:` trailers (git's trailer syntax, key case-insensitive)
-/// of the commits reachable from head and not from base, each with the files
-/// its commit changed (against its first parent): a trailer justifies the
-/// policy changes of those files.
-fn justification_trailers(
-    repo: &git2::Repository,
-    base: &str,
-    head: &str,
-) -> Result<Vec<Trailer>, String> {
-    let git = |e: git2::Error| e.message().to_string();
-    let mut walk = repo.revwalk().map_err(git)?;
-    walk.push(git2::Oid::from_str(head).map_err(git)?)
-        .map_err(git)?;
-    walk.hide(git2::Oid::from_str(base).map_err(git)?)
-        .map_err(git)?;
-    let mut out = Vec::new();
-    for id in walk {
-        let commit = repo.find_commit(id.map_err(git)?).map_err(git)?;
-        let Ok(message) = commit.message() else {
-            continue;
-        };
-        let Ok(trailers) = git2::message_trailers_strs(message) else {
-            continue;
-        };
-        let texts: Vec<String> = trailers
-            .iter()
-            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("justification"))
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
-        if texts.is_empty() {
-            continue;
-        }
-        let tree = commit.tree().map_err(git)?;
-        let parent = match commit.parents().next() {
-            Some(p) => Some(p.tree().map_err(git)?),
-            None => None,
-        };
-        let diff = repo
-            .diff_tree_to_tree(parent.as_ref(), Some(&tree), None)
-            .map_err(git)?;
-        let mut paths: Vec<String> = Vec::new();
-        for d in diff.deltas() {
-            for f in [d.old_file(), d.new_file()] {
-                if let Some(p) = f.path().and_then(Path::to_str) {
-                    if !paths.iter().any(|x| x == p) {
-                        paths.push(p.to_string());
-                    }
-                }
-            }
-        }
-        for text in texts {
-            out.push(Trailer {
-                commit: commit.id().to_string(),
-                text,
-                paths: paths.clone(),
-            });
-        }
+    let read = git::read(
+        &repo,
+        base,
+        head,
+        git::Options {
+            config,
+            max_input_bytes: args.max_input_bytes,
+            repository: args.repository.clone(),
+            trailers: !args.no_lint,
+        },
+    )?;
+    if let Some(w) = &read.trailer_warning {
+        eprintln!("warning: {w}");
     }
-    Ok(out)
+    Ok(Inputs {
+        pairs: read.pairs,
+        base: read.base,
+        head: read.head,
+        repository: read.repository,
+        config: read.config,
+        trailers: read.trailers,
+    })
 }
 
 pub fn cmd_diff(args: &DiffArgs) -> u8 {

@@ -3,6 +3,7 @@
 //! Exit codes (the same for every command): 0 success, 1 rule errors,
 //! failing tests or findings, 2 usage or I/O errors.
 
+mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
 
@@ -25,6 +26,7 @@ Start with:
                               semantic diff of two artifacts (or directories)
   tenet diff --base main --head HEAD --fail-on breaking
                               semantic diff of two git revisions, as a CI gate
+  tenet ci                    the pull-request gate in a GitHub Actions job
   tenet reports list          reports kept in .tenet/tenet.db
 
 Exit codes: 0 ok, 1 rule errors / failing tests, 2 usage or I/O errors.
@@ -90,6 +92,8 @@ enum Command {
     },
     /// Semantic diff: classify what changed between two versions of schemas, APIs, configs, packs, prompts and flags
     Diff(Box<diff_cmd::DiffArgs>),
+    /// The pull-request gate for CI: semantic diff, rule-pack checks, one PR comment, annotations, job summary
+    Ci(Box<ci_cmd::CiArgs>),
     /// Query kept semantic-diff reports: list, show, compare (diff-on-diff)
     Reports {
         #[command(subcommand)]
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
         } => cmd_bundle_verify(&file),
         Command::Kinds { kind } => cmd_kinds(kind.as_deref()),
         Command::Diff(args) => diff_cmd::cmd_diff(&args),
+        Command::Ci(args) => ci_cmd::cmd_ci(&args),
         Command::Reports { command } => diff_cmd::cmd_reports(&command),
         Command::Hook { command } => hook_cmd::cmd_hook(&command),
     };

@@ -28,6 +28,7 @@ pub mod change;
 pub mod classify;
 pub mod config;
 pub mod flags;
+pub mod git;
 pub mod graphql;
 pub mod jsonschema;
 pub mod kind;

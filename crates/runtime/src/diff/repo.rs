@@ -329,7 +329,10 @@ impl RepoConfig {
 }
 
 /// [`read_dir`], leaving files over `max_bytes` unread (listed in [`Oversize`]).
-pub fn read_dir_capped(dir: &Path, max_bytes: u64) -> Result<(BTreeMap<String, Vec<u8>>, Oversize), String> {
+pub fn read_dir_capped(
+    dir: &Path,
+    max_bytes: u64,
+) -> Result<(BTreeMap<String, Vec<u8>>, Oversize), String> {
     let mut oversize = Oversize::new();
     let mut files = BTreeMap::new();
     let walker = walkdir::WalkDir::new(dir)
