@@ -795,29 +795,80 @@ fn artifacts_over_the_size_cap_are_refused_with_exit_2() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "a/api.yaml", API_BASE);
     write(t.path(), "b/api.yaml", &api_head());
-    write(t.path(), "a/big.bin", "not an artifact, and big: it is never read");
+    write(
+        t.path(),
+        "a/big.bin",
+        "not an artifact, and big: it is never read",
+    );
     write(t.path(), "b/big.bin", &"x".repeat(5000));
     // The binary file is not an artifact: over the cap, it does not matter.
-    let r = tenet_in(t.path(), &["diff", "a", "b", "--no-store", "--max-input-bytes", "4096"]);
+    let r = tenet_in(
+        t.path(),
+        &["diff", "a", "b", "--no-store", "--max-input-bytes", "4096"],
+    );
     assert_eq!(r.code, 0, "big.bin is no artifact: {}", r.stderr);
-    let r = tenet_in(t.path(), &["diff", "a", "b", "--no-store", "--max-input-bytes", "1000000"]);
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "a",
+            "b",
+            "--no-store",
+            "--max-input-bytes",
+            "1000000",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = tenet_in(t.path(), &["diff", "a", "b", "--no-store", "--max-input-bytes", "500"]);
+    let r = tenet_in(
+        t.path(),
+        &["diff", "a", "b", "--no-store", "--max-input-bytes", "500"],
+    );
     assert_eq!(r.code, 2);
     assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains("api.yaml: ") && r.stderr.contains("over the 500-byte limit"), "{}", r.stderr);
-    let r = tenet_in(t.path(), &["diff", "a/api.yaml", "b/api.yaml", "--no-store", "--max-input-bytes", "500"]);
+    assert!(
+        r.stderr.contains("api.yaml: ") && r.stderr.contains("over the 500-byte limit"),
+        "{}",
+        r.stderr
+    );
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "a/api.yaml",
+            "b/api.yaml",
+            "--no-store",
+            "--max-input-bytes",
+            "500",
+        ],
+    );
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("a/api.yaml: ") && r.stderr.contains("--max-input-bytes"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("a/api.yaml: ") && r.stderr.contains("--max-input-bytes"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn an_unresolvable_ref_is_an_error_with_its_position() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "a.yaml", API_BASE);
-    write(t.path(), "b.yaml", &API_BASE.replace("#/components/schemas/Order\"}", "#/components/schemas/Ordr\"}"));
+    write(
+        t.path(),
+        "b.yaml",
+        &API_BASE.replace(
+            "#/components/schemas/Order\"}",
+            "#/components/schemas/Ordr\"}",
+        ),
+    );
     let r = tenet_in(t.path(), &["diff", "a.yaml", "b.yaml", "--no-store"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains("b.yaml:14:") && r.stderr.contains("`$ref: #/components/schemas/Ordr` cannot be resolved"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("b.yaml:14:")
+            && r.stderr
+                .contains("`$ref: #/components/schemas/Ordr` cannot be resolved"),
+        "{}",
+        r.stderr
+    );
 }

@@ -16,10 +16,10 @@
 
 use super::change::{Change, Changes, Direction};
 use super::config::join;
+use super::tree::ParseError;
 use super::tree::{Data, Node};
 use super::{ArtifactError, Options};
 use serde_json::Value as Json;
-use super::tree::ParseError;
 use std::collections::{HashMap, VecDeque};
 
 /// Deepest nesting of schemas walked; deeper parts are compared as values.
@@ -189,10 +189,15 @@ impl<'a> SchemaDiff<'a> {
             if ops.is_empty() {
                 continue;
             }
-            let listed: Vec<Json> = ops.iter().take(MAX_OPERATIONS_LISTED).map(|o| Json::String(o.to_string())).collect();
+            let listed: Vec<Json> = ops
+                .iter()
+                .take(MAX_OPERATIONS_LISTED)
+                .map(|o| Json::String(o.to_string()))
+                .collect();
             for &i in &self.infos[id].changes {
                 let c = &mut out.0[i];
-                c.facts.insert("operations".into(), Json::Array(listed.clone()));
+                c.facts
+                    .insert("operations".into(), Json::Array(listed.clone()));
                 if ops.len() > MAX_OPERATIONS_LISTED {
                     c.facts.insert("operations_total".into(), ops.len().into());
                 }
@@ -257,7 +262,10 @@ impl<'a> SchemaDiff<'a> {
                     Some(&id) => id,
                     None => {
                         let id = self.infos.len();
-                        self.infos.push(RefInfo { key: key.clone(), ..RefInfo::default() });
+                        self.infos.push(RefInfo {
+                            key: key.clone(),
+                            ..RefInfo::default()
+                        });
                         self.seen.insert(key, id);
                         self.queue.push_back(id);
                         id
@@ -279,8 +287,12 @@ impl<'a> SchemaDiff<'a> {
             }
             // A `$ref` on one side only (inlined or extracted): compare
             // what it resolves to, in place.
-            (Some((_, Some(x))), None) => return self.walk_resolved(out, path, x, b, dir, op, depth + 1),
-            (None, Some((_, Some(y)))) => return self.walk_resolved(out, path, a, y, dir, op, depth + 1),
+            (Some((_, Some(x))), None) => {
+                return self.walk_resolved(out, path, x, b, dir, op, depth + 1)
+            }
+            (None, Some((_, Some(y)))) => {
+                return self.walk_resolved(out, path, a, y, dir, op, depth + 1)
+            }
             _ => {}
         }
         self.walk_resolved(out, path, a, b, dir, op, depth);

@@ -106,14 +106,21 @@ pub fn parse_both(a: &str, b: &str) -> Result<(Node, Node), ArtifactError> {
             let head = s.spawn(|| tree::parse(b));
             let base = tree::parse(a);
             let head = head.join().unwrap_or_else(|_| {
-                Err(ParseError { line: 0, col: 0, message: "the parser failed".into() })
+                Err(ParseError {
+                    line: 0,
+                    col: 0,
+                    message: "the parser failed".into(),
+                })
             });
             (base, head)
         })
     } else {
         (tree::parse(a), tree::parse(b))
     };
-    Ok((ra.map_err(ArtifactError::base)?, rb.map_err(ArtifactError::head)?))
+    Ok((
+        ra.map_err(ArtifactError::base)?,
+        rb.map_err(ArtifactError::head)?,
+    ))
 }
 
 /// The changes between two versions of one artifact of type `ty`.

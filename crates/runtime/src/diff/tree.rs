@@ -226,9 +226,14 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             Err(json_err) => {
                 return parse_yaml(text).map_err(|yaml_err| {
                     // `{"` opens a JSON document; `{a: 1}` a YAML flow map.
-                    let looks_json = text.trim_start()[1..].trim_start().starts_with('"') || first == '[';
-                    if looks_json { json_err } else { yaml_err }
-                })
+                    let looks_json =
+                        text.trim_start()[1..].trim_start().starts_with('"') || first == '[';
+                    if looks_json {
+                        json_err
+                    } else {
+                        yaml_err
+                    }
+                });
             }
         }
     }
@@ -249,7 +254,10 @@ pub fn parse_json(text: &str) -> Result<Node, ParseError> {
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    let mut b = JsonBuilder { sc: Scanner::new(text, &opts), lines: LineIndex::new(text) };
+    let mut b = JsonBuilder {
+        sc: Scanner::new(text, &opts),
+        lines: LineIndex::new(text),
+    };
     let Some((tok, at)) = b.next()? else {
         return Ok(Node::new(1, Data::Null));
     };
@@ -270,7 +278,11 @@ struct JsonBuilder<'a> {
 
 impl<'a> JsonBuilder<'a> {
     fn error(&self, at: usize, message: impl Into<String>) -> ParseError {
-        ParseError { line: self.lines.line(at), col: self.lines.col(at), message: message.into() }
+        ParseError {
+            line: self.lines.line(at),
+            col: self.lines.col(at),
+            message: message.into(),
+        }
     }
 
     /// The next token that is not a comment, with its start offset.
@@ -290,14 +302,25 @@ impl<'a> JsonBuilder<'a> {
         }
     }
 
-    fn expect_next(&mut self, what: &str) -> Result<(jsonc_parser::tokens::Token<'a>, usize), ParseError> {
+    fn expect_next(
+        &mut self,
+        what: &str,
+    ) -> Result<(jsonc_parser::tokens::Token<'a>, usize), ParseError> {
         match self.next()? {
             Some(t) => Ok(t),
-            None => Err(self.error(self.sc.token_end(), format!("unexpected end of the document; expected {what}"))),
+            None => Err(self.error(
+                self.sc.token_end(),
+                format!("unexpected end of the document; expected {what}"),
+            )),
         }
     }
 
-    fn value(&mut self, tok: jsonc_parser::tokens::Token<'a>, at: usize, depth: usize) -> Result<Node, ParseError> {
+    fn value(
+        &mut self,
+        tok: jsonc_parser::tokens::Token<'a>,
+        at: usize,
+        depth: usize,
+    ) -> Result<Node, ParseError> {
         use jsonc_parser::tokens::Token;
         if depth > MAX_JSON_DEPTH {
             return Err(self.error(at, format!("nesting deeper than {MAX_JSON_DEPTH} levels")));
@@ -357,7 +380,11 @@ impl<'a> JsonBuilder<'a> {
                     }
                     match self.expect_next("`:`")? {
                         (Token::Colon, _) => {}
-                        (_, at) => return Err(self.error(at, format!("expected `:` after the key `{key}`"))),
+                        (_, at) => {
+                            return Err(
+                                self.error(at, format!("expected `:` after the key `{key}`"))
+                            )
+                        }
                     }
                     let (t, at) = self.expect_next("a value")?;
                     let mut value = self.value(t, at, depth + 1)?;
@@ -372,7 +399,9 @@ impl<'a> JsonBuilder<'a> {
                 }
                 Node::new(line, Data::Map(entries))
             }
-            Token::Word(w) => return Err(self.error(at, format!("unexpected `{w}` (strings need double quotes)"))),
+            Token::Word(w) => {
+                return Err(self.error(at, format!("unexpected `{w}` (strings need double quotes)")))
+            }
             _ => return Err(self.error(at, "unexpected token; expected a value")),
         })
     }
@@ -385,7 +414,12 @@ struct LineIndex(Vec<usize>, std::cell::Cell<usize>);
 impl LineIndex {
     fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         LineIndex(starts, std::cell::Cell::new(0))
     }
     fn line(&self, offset: usize) -> u32 {
@@ -415,7 +449,6 @@ impl LineIndex {
         (offset - self.0[line.saturating_sub(1)]) as u32 + 1
     }
 }
-
 
 fn parse_yaml(text: &str) -> Result<Node, ParseError> {
     use marked_yaml::{LoadError, LoaderOptions};
