@@ -1,6 +1,6 @@
 //! GraphQL SDL: what a schema change means for the clients of the API.
 //!
-//! Both texts are parsed with `graphql-parser`; type extensions
+//! Both texts are parsed with `apollo-parser`; type extensions
 //! (`extend type`, `extend enum`...) are merged into their type, and the two
 //! schemas are compared by name, so comments, layout and the order of
 //! definitions, fields, enum values, union members or directive usages are
@@ -17,14 +17,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
-use graphql_parser::schema as gql;
+use apollo_parser::cst::{self, CstNode};
+use apollo_parser::{Parser, SyntaxKind, SyntaxNode, SyntaxTree, TextRange};
 use serde_json::Value as Json;
 
 use super::change::{Change, Changes, Direction};
 use super::tree::ParseError;
 use super::{ArtifactError, Options};
-
-type GqlValue = gql::Value<'static, String>;
 
 /// A parsed schema, with extensions merged into their types.
 #[derive(Debug, Clone, Default)]
@@ -238,416 +237,1173 @@ fn nullability_moves(a: &Ty, b: &Ty, added: &mut bool, removed: &mut bool) {
 
 /// Parses an SDL document (a text of only comments and blanks is an empty
 /// schema).
+///
+/// apollo-parser recovers from syntax errors and returns a tree with a list
+/// of errors; any error makes the document an error, told at the first one,
+/// so a broken schema is never read in part.
 pub fn parse(text: &str) -> Result<Schema, ParseError> {
-    let doc = match gql::parse_schema::<String>(text) {
-        Ok(doc) => doc,
-        Err(_)
-            if text
-                .lines()
-                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) =>
+    parse_with_tree(text).0
+}
+
+/// Parses a document, handing back its tree for the caller to free.
+fn parse_with_tree(text: &str) -> (Result<Schema, ParseError>, SyntaxTree) {
+    let tree = Parser::new(text).parse();
+    (read(&tree, text), tree)
+}
+
+/// The schema in a parsed tree, or the tree's first error.
+fn read(tree: &SyntaxTree, text: &str) -> Result<Schema, ParseError> {
+    let src = Source::new(text);
+    if let Some(e) = tree.errors().min_by_key(|e| e.index()) {
+        if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
         {
             return Ok(Schema::default());
         }
-        Err(e) => return Err(parse_error(&e.to_string(), text)),
-    };
-    build(doc)
-}
-
-/// Turns graphql-parser's message (`schema parse error: Parse error at 3:5\n
-/// Unexpected ...\nExpected ...`) into a positioned error.
-fn parse_error(msg: &str, text: &str) -> ParseError {
-    let (mut line, mut col) = (0u32, 0u32);
-    if let Some(i) = msg.find(" at ") {
-        let rest = &msg[i + 4..];
-        let mut nums = rest
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty());
-        if let (Some(l), Some(c)) = (nums.next(), nums.next()) {
-            line = l.parse().unwrap_or(0);
-            col = c.parse().unwrap_or(0);
-        }
+        return Err(src.syntax_error(e));
     }
-    if line == 0 {
-        // No position given: point at the end of the text.
-        line = text.lines().count().max(1) as u32;
-        col = text
-            .lines()
-            .last()
-            .map(|l| l.chars().count() as u32 + 1)
-            .unwrap_or(1);
-    }
-    let mut detail: Vec<String> = msg
-        .lines()
-        .skip(1)
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
-    // Tokens are shown as `value[Kind]`: keep the value.
-    for d in &mut detail {
-        for k in [
-            "Punctuator",
-            "Name",
-            "IntValue",
-            "FloatValue",
-            "StringValue",
-            "BlockString",
-        ] {
-            *d = d.replace(&format!("[{k}]`"), "`");
-        }
-    }
-    let message = if detail.is_empty() {
-        msg.trim().to_string()
-    } else {
-        format!("invalid GraphQL SDL: {}", detail.join("; "))
-    };
-    ParseError { line, col, message }
+    src.build(tree.document().syntax())
 }
 
-fn at(pos: graphql_parser::Pos, message: String) -> ParseError {
-    ParseError {
-        line: pos.line as u32,
-        col: pos.column as u32,
-        message,
-    }
+/// Inputs above this size (base and head together) are parsed on two
+/// threads, and their trees and schemas freed on another one.
+const BIG_INPUT: usize = 128 * 1024;
+
+/// Frees a big value on a thread of its own: a tree or schema of a
+/// megabyte of SDL is a million small allocations, tens of milliseconds to
+/// free, which the caller need not wait for (nor a command that exits).
+fn drop_in_background<T: Send + 'static>(value: T) {
+    // If no thread can be started, the value is dropped here.
+    let _ = std::thread::Builder::new()
+        .name("graphql-free".into())
+        .spawn(move || drop(value));
 }
 
-fn line(pos: graphql_parser::Pos) -> u32 {
-    pos.line as u32
+/// A GraphQL value (a default value or a directive argument), as written.
+#[derive(Debug, Clone, PartialEq)]
+enum GqlValue {
+    Variable(String),
+    /// The literal's digits (`-0` read as `0`), with no range limit.
+    Int(String),
+    Float(f64),
+    String(String),
+    Boolean(bool),
+    Null,
+    Enum(String),
+    List(Vec<GqlValue>),
+    /// Keys sorted: their order has no meaning.
+    Object(BTreeMap<String, GqlValue>),
 }
 
-fn ty(t: &gql::Type<'_, String>) -> Ty {
-    match t {
-        gql::Type::NamedType(n) => Ty::Named(n.clone()),
-        gql::Type::ListType(t) => Ty::List(Box::new(ty(t))),
-        gql::Type::NonNullType(t) => Ty::NonNull(Box::new(ty(t))),
-    }
-}
-
-fn usages(ds: &[gql::Directive<'_, String>]) -> Vec<Usage> {
-    ds.iter()
-        .map(|d| Usage {
-            name: d.name.clone(),
-            line: line(d.position),
-            args: d
-                .arguments
-                .iter()
-                .map(|(k, v)| (k.clone(), v.into_static()))
-                .collect(),
-        })
-        .collect()
-}
-
-fn input(v: &gql::InputValue<'_, String>) -> InputDef {
-    InputDef {
-        name: v.name.clone(),
-        line: line(v.position),
-        description: v.description.clone(),
-        ty: ty(&v.value_type),
-        default: v.default_value.as_ref().map(|d| d.into_static()),
-        directives: usages(&v.directives),
-    }
-}
-
-fn inputs(what: &str, vs: &[gql::InputValue<'_, String>]) -> Result<Vec<InputDef>, ParseError> {
-    let mut seen = HashSet::new();
-    vs.iter()
-        .map(|v| {
-            if !seen.insert(v.name.as_str()) {
-                return Err(at(
-                    v.position,
-                    format!("{what} `{}` is defined twice", v.name),
-                ));
+/// The GraphQL notation of a value: a string with a line break is a block
+/// string, object keys come sorted.
+impl fmt::Display for GqlValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GqlValue::Variable(n) => write!(f, "${n}"),
+            GqlValue::Int(n) => f.write_str(n),
+            GqlValue::Float(x) => write!(f, "{x}"),
+            GqlValue::String(s) => write_quoted(f, s),
+            GqlValue::Boolean(b) => write!(f, "{b}"),
+            GqlValue::Null => f.write_str("null"),
+            GqlValue::Enum(n) => f.write_str(n),
+            GqlValue::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
             }
-            Ok(input(v))
-        })
-        .collect()
-}
-
-fn field(f: &gql::Field<'_, String>) -> Result<FieldDef, ParseError> {
-    Ok(FieldDef {
-        name: f.name.clone(),
-        line: line(f.position),
-        description: f.description.clone(),
-        ty: ty(&f.field_type),
-        args: inputs(&format!("argument of `{}`", f.name), &f.arguments)?,
-        directives: usages(&f.directives),
-    })
-}
-
-fn enum_value(v: &gql::EnumValue<'_, String>) -> EnumValueDef {
-    EnumValueDef {
-        name: v.name.clone(),
-        line: line(v.position),
-        description: v.description.clone(),
-        directives: usages(&v.directives),
-    }
-}
-
-fn location(l: &gql::DirectiveLocation) -> &'static str {
-    l.as_str()
-}
-
-/// The parts of a type definition or extension, before merging.
-struct Parts<'x, 'a> {
-    pos: graphql_parser::Pos,
-    name: &'x str,
-    kind: Kind,
-    description: Option<String>,
-    directives: &'x [gql::Directive<'a, String>],
-    interfaces: &'x [String],
-    members: &'x [String],
-    fields: &'x [gql::Field<'a, String>],
-    inputs: &'x [gql::InputValue<'a, String>],
-    values: &'x [gql::EnumValue<'a, String>],
-}
-
-impl<'x, 'a> Parts<'x, 'a> {
-    fn new(
-        pos: graphql_parser::Pos,
-        name: &'x str,
-        kind: Kind,
-        directives: &'x [gql::Directive<'a, String>],
-    ) -> Self {
-        Parts {
-            pos,
-            name,
-            kind,
-            description: None,
-            directives,
-            interfaces: &[],
-            members: &[],
-            fields: &[],
-            inputs: &[],
-            values: &[],
+            GqlValue::Object(fields) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
         }
     }
 }
 
-fn definition_parts<'x, 'a>(t: &'x gql::TypeDefinition<'a, String>) -> Parts<'x, 'a> {
-    use gql::TypeDefinition as D;
-    match t {
-        D::Scalar(s) => Parts {
-            description: s.description.clone(),
-            ..Parts::new(s.position, &s.name, Kind::Scalar, &s.directives)
-        },
-        D::Object(o) => Parts {
-            description: o.description.clone(),
-            interfaces: &o.implements_interfaces,
-            fields: &o.fields,
-            ..Parts::new(o.position, &o.name, Kind::Object, &o.directives)
-        },
-        D::Interface(i) => Parts {
-            description: i.description.clone(),
-            interfaces: &i.implements_interfaces,
-            fields: &i.fields,
-            ..Parts::new(i.position, &i.name, Kind::Interface, &i.directives)
-        },
-        D::Union(u) => Parts {
-            description: u.description.clone(),
-            members: &u.types,
-            ..Parts::new(u.position, &u.name, Kind::Union, &u.directives)
-        },
-        D::Enum(e) => Parts {
-            description: e.description.clone(),
-            values: &e.values,
-            ..Parts::new(e.position, &e.name, Kind::Enum, &e.directives)
-        },
-        D::InputObject(i) => Parts {
-            description: i.description.clone(),
-            inputs: &i.fields,
-            ..Parts::new(i.position, &i.name, Kind::Input, &i.directives)
-        },
+/// A string literal: quoted with escapes, or a block string when it has a
+/// line break and no other control character.
+fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    let control = |c: char| c < ' ' && !matches!(c, '\n' | '\r' | '\t');
+    if s.contains('\n') && !s.chars().any(control) {
+        f.write_str("\"\"\"\n")?;
+        for line in s.lines() {
+            if !line.trim().is_empty() {
+                write!(f, "  {}", line.replace("\"\"\"", "\\\"\"\""))?;
+            }
+            f.write_str("\n")?;
+        }
+        return f.write_str("\"\"\"");
     }
+    f.write_str("\"")?;
+    for c in s.chars() {
+        match c {
+            '\r' => f.write_str("\\r")?,
+            '\n' => f.write_str("\\n")?,
+            '\t' => f.write_str("\\t")?,
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            c if c < ' ' => write!(f, "\\u{:04X}", c as u32)?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    f.write_str("\"")
 }
 
-fn extension_parts<'x, 'a>(t: &'x gql::TypeExtension<'a, String>) -> Parts<'x, 'a> {
-    use gql::TypeExtension as E;
-    match t {
-        E::Scalar(s) => Parts::new(s.position, &s.name, Kind::Scalar, &s.directives),
-        E::Object(o) => Parts {
-            interfaces: &o.implements_interfaces,
-            fields: &o.fields,
-            ..Parts::new(o.position, &o.name, Kind::Object, &o.directives)
-        },
-        E::Interface(i) => Parts {
-            interfaces: &i.implements_interfaces,
-            fields: &i.fields,
-            ..Parts::new(i.position, &i.name, Kind::Interface, &i.directives)
-        },
-        E::Union(u) => Parts {
-            members: &u.types,
-            ..Parts::new(u.position, &u.name, Kind::Union, &u.directives)
-        },
-        E::Enum(e) => Parts {
-            values: &e.values,
-            ..Parts::new(e.position, &e.name, Kind::Enum, &e.directives)
-        },
-        E::InputObject(i) => Parts {
-            inputs: &i.fields,
-            ..Parts::new(i.position, &i.name, Kind::Input, &i.directives)
-        },
+/// The value of a string literal as written in the source (`"..."` or
+/// `"""..."""`), read as the GraphQL spec says: escapes resolved, and a
+/// block string without its common indent and its blank first and last
+/// lines.
+fn string_value(raw: &str) -> String {
+    if let Some(body) = raw
+        .strip_prefix("\"\"\"")
+        .and_then(|s| s.strip_suffix("\"\"\""))
+    {
+        return block_string(body);
     }
+    let body = raw
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(raw);
+    if !body.contains('\\') {
+        return body.to_string();
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => out.push(unicode_escape(&mut chars)),
+            // `\"`, `\\` and `\/`: the lexer lets no other escape through.
+            Some(c) => out.push(c),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
-/// Adds a definition's or extension's parts to its type.
-fn merge(t: &mut TypeDef, p: &Parts<'_, '_>) -> Result<(), ParseError> {
-    if t.kind != p.kind {
-        return Err(at(
-            p.pos,
-            format!(
-                "`{}` is a {} type and cannot be extended as a {} type",
-                p.name,
-                t.kind.as_str(),
-                p.kind.as_str()
-            ),
-        ));
+/// The character of a `\uXXXX` (a surrogate pair is two of them) or
+/// `\u{X...}` escape, after its `\u`.
+fn unicode_escape(chars: &mut std::str::Chars<'_>) -> char {
+    fn hex(chars: &mut std::str::Chars<'_>, n: usize) -> u32 {
+        chars
+            .by_ref()
+            .take(n)
+            .fold(0, |v, c| (v << 4) | c.to_digit(16).unwrap_or(0))
     }
-    if p.description.is_some() {
-        t.description = p.description.clone();
-    }
-    t.directives.extend(usages(p.directives));
-    for i in p.interfaces.iter().chain(p.members) {
-        let list = if p.kind == Kind::Union {
-            &mut t.members
+    let value = if chars.as_str().starts_with('{') {
+        chars.next();
+        let mut v: u32 = 0;
+        for c in chars.by_ref() {
+            if c == '}' {
+                break;
+            }
+            v = v
+                .saturating_mul(16)
+                .saturating_add(c.to_digit(16).unwrap_or(0));
+        }
+        v
+    } else {
+        let lead = hex(chars, 4);
+        if (0xD800..=0xDBFF).contains(&lead) && chars.as_str().starts_with("\\u") {
+            chars.nth(1);
+            let trail = hex(chars, 4);
+            (lead - 0xD800) * 0x400 + trail.saturating_sub(0xDC00) + 0x10000
         } else {
-            &mut t.interfaces
+            lead
+        }
+    };
+    char::from_u32(value).unwrap_or('\u{FFFD}')
+}
+
+/// The lines of a block string: split at `\r\n`, `\n` or `\r`.
+struct Lines<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.0?;
+        match s.bytes().position(|b| b == b'\r' || b == b'\n') {
+            None => {
+                self.0 = None;
+                Some(s)
+            }
+            Some(i) => {
+                let (line, rest) = s.split_at(i);
+                let skip = if rest.starts_with("\r\n") { 2 } else { 1 };
+                self.0 = rest.get(skip..);
+                Some(line)
+            }
+        }
+    }
+}
+
+/// A block string's value (the spec's `BlockStringValue`).
+fn block_string(raw: &str) -> String {
+    if !raw.bytes().any(|b| b == b'\n' || b == b'\r') && !raw.contains("\\\"\"\"") {
+        // One line: kept whole, unless blank.
+        let blank = raw.bytes().all(|b| b == b' ' || b == b'\t');
+        return if blank {
+            String::new()
+        } else {
+            raw.to_string()
         };
-        if !list.contains(i) {
-            list.push(i.clone());
+    }
+    let blank = |l: &str| l.bytes().all(|b| b == b' ' || b == b'\t');
+    let indent = |l: &str| l.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+    let common = Lines(Some(raw))
+        .skip(1)
+        .filter_map(|l| Some(indent(l)).filter(|&i| i < l.len()))
+        .min()
+        .unwrap_or(0);
+    let mut out = String::with_capacity(raw.len());
+    // The text up to the last line that is not blank.
+    let mut end = 0;
+    let mut started = false;
+    for (i, line) in Lines(Some(raw)).enumerate() {
+        let line = if i == 0 {
+            line
+        } else {
+            line.get(common.min(line.len())..).unwrap_or(line)
+        };
+        if !started && blank(line) {
+            continue;
+        }
+        if started {
+            out.push('\n');
+        }
+        started = true;
+        if line.contains("\\\"\"\"") {
+            out.push_str(&line.replace("\\\"\"\"", "\"\"\""));
+        } else {
+            out.push_str(line);
+        }
+        if !blank(line) {
+            end = out.len();
         }
     }
-    for f in p.fields {
-        if t.fields.iter().any(|x| x.name == f.name) {
-            return Err(at(
-                f.position,
-                format!("field `{}.{}` is defined twice", t.name, f.name),
-            ));
-        }
-        t.fields.push(field(f)?);
-    }
-    for f in p.inputs {
-        if t.inputs.iter().any(|x| x.name == f.name) {
-            return Err(at(
-                f.position,
-                format!("input field `{}.{}` is defined twice", t.name, f.name),
-            ));
-        }
-        t.inputs.push(input(f));
-    }
-    for v in p.values {
-        if t.values.iter().any(|x| x.name == v.name) {
-            return Err(at(
-                v.position,
-                format!("enum value `{}.{}` is defined twice", t.name, v.name),
-            ));
-        }
-        t.values.push(enum_value(v));
+    out.truncate(end);
+    out
+}
+
+/// Directive locations, by their names in the SDL.
+const LOCATIONS: [&str; 19] = [
+    "QUERY",
+    "MUTATION",
+    "SUBSCRIPTION",
+    "FIELD",
+    "FRAGMENT_DEFINITION",
+    "FRAGMENT_SPREAD",
+    "INLINE_FRAGMENT",
+    "VARIABLE_DEFINITION",
+    "SCHEMA",
+    "SCALAR",
+    "OBJECT",
+    "FIELD_DEFINITION",
+    "ARGUMENT_DEFINITION",
+    "INTERFACE",
+    "UNION",
+    "ENUM",
+    "ENUM_VALUE",
+    "INPUT_OBJECT",
+    "INPUT_FIELD_DEFINITION",
+];
+
+/// The byte range of a node. A node holds no blanks or comments before its
+/// first token or after its last: they belong to the enclosing node.
+fn range(n: &SyntaxNode) -> (usize, usize) {
+    let r = n.text_range();
+    (usize::from(r.start()), usize::from(r.end()))
+}
+
+fn start(n: &SyntaxNode) -> usize {
+    range(n).0
+}
+
+/// How many children of a kind a node has, read from the green tree (no
+/// node is built): lists are allocated at their size.
+fn count(n: &SyntaxNode, k: SyntaxKind) -> usize {
+    let k = u16::from(k);
+    n.green().children().filter(|c| c.kind().0 == k).count()
+}
+
+/// A child of a node read from the green tree, without building a node for
+/// it: its raw kind, its byte range and, for a node, the raw kind and length
+/// of its first child (a `NON_NULL_TYPE`'s `NAMED_TYPE`).
+#[derive(Clone, Copy)]
+struct Child {
+    kind: u16,
+    start: usize,
+    end: usize,
+    first: Option<(u16, usize)>,
+}
+
+/// Calls `f` on each child of a node, tokens included. Reading names and
+/// simple types this way saves building most nodes of the tree.
+fn each_child(
+    n: &SyntaxNode,
+    mut f: impl FnMut(Child) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    let green = n.green();
+    let mut at = start(n);
+    for c in green.children() {
+        let end = at + usize::from(c.text_len());
+        let first = c
+            .as_node()
+            .and_then(|g| g.children().next())
+            .map(|x| (x.kind().0, usize::from(x.text_len())));
+        f(Child {
+            kind: c.kind().0,
+            start: at,
+            end,
+            first,
+        })?;
+        at = end;
     }
     Ok(())
 }
 
-fn empty_type(p: &Parts<'_, '_>) -> TypeDef {
-    TypeDef {
-        name: p.name.to_string(),
-        kind: p.kind,
-        line: line(p.pos),
-        description: None,
-        directives: Vec::new(),
-        interfaces: Vec::new(),
-        members: Vec::new(),
-        fields: Vec::new(),
-        inputs: Vec::new(),
-        values: Vec::new(),
-    }
+/// Raw kinds, to match children read from the green tree.
+const NAME: u16 = SyntaxKind::NAME as u16;
+const DESCRIPTION: u16 = SyntaxKind::DESCRIPTION as u16;
+const NAMED_TYPE: u16 = SyntaxKind::NAMED_TYPE as u16;
+const LIST_TYPE: u16 = SyntaxKind::LIST_TYPE as u16;
+const NON_NULL_TYPE: u16 = SyntaxKind::NON_NULL_TYPE as u16;
+const ARGUMENTS_DEFINITION: u16 = SyntaxKind::ARGUMENTS_DEFINITION as u16;
+const DEFAULT_VALUE: u16 = SyntaxKind::DEFAULT_VALUE as u16;
+const DIRECTIVES: u16 = SyntaxKind::DIRECTIVES as u16;
+const ARGUMENTS: u16 = SyntaxKind::ARGUMENTS as u16;
+const ENUM_VALUE: u16 = SyntaxKind::ENUM_VALUE as u16;
+
+fn is_value(k: SyntaxKind) -> bool {
+    matches!(
+        k,
+        SyntaxKind::VARIABLE
+            | SyntaxKind::STRING_VALUE
+            | SyntaxKind::FLOAT_VALUE
+            | SyntaxKind::INT_VALUE
+            | SyntaxKind::BOOLEAN_VALUE
+            | SyntaxKind::NULL_VALUE
+            | SyntaxKind::ENUM_VALUE
+            | SyntaxKind::LIST_VALUE
+            | SyntaxKind::OBJECT_VALUE
+    )
 }
 
-fn build(doc: gql::Document<'_, String>) -> Result<Schema, ParseError> {
-    let mut s = Schema::default();
-    let mut explicit: Option<[Option<String>; 3]> = None;
-    let mut extensions = Vec::new();
-    for d in &doc.definitions {
-        match d {
-            gql::Definition::SchemaDefinition(sd) => {
-                if explicit.is_some() {
-                    return Err(at(sd.position, "the schema is defined twice".to_string()));
-                }
-                explicit = Some([
-                    sd.query.clone(),
-                    sd.mutation.clone(),
-                    sd.subscription.clone(),
-                ]);
-                s.schema_line = line(sd.position);
-                s.schema_directives = usages(&sd.directives);
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The kind of a type definition or extension node, and whether it is an
+/// extension.
+fn type_node(k: SyntaxKind) -> Option<(Kind, bool)> {
+    use SyntaxKind as S;
+    Some(match k {
+        S::SCALAR_TYPE_DEFINITION => (Kind::Scalar, false),
+        S::OBJECT_TYPE_DEFINITION => (Kind::Object, false),
+        S::INTERFACE_TYPE_DEFINITION => (Kind::Interface, false),
+        S::UNION_TYPE_DEFINITION => (Kind::Union, false),
+        S::ENUM_TYPE_DEFINITION => (Kind::Enum, false),
+        S::INPUT_OBJECT_TYPE_DEFINITION => (Kind::Input, false),
+        S::SCALAR_TYPE_EXTENSION => (Kind::Scalar, true),
+        S::OBJECT_TYPE_EXTENSION => (Kind::Object, true),
+        S::INTERFACE_TYPE_EXTENSION => (Kind::Interface, true),
+        S::UNION_TYPE_EXTENSION => (Kind::Union, true),
+        S::ENUM_TYPE_EXTENSION => (Kind::Enum, true),
+        S::INPUT_OBJECT_TYPE_EXTENSION => (Kind::Input, true),
+        _ => return None,
+    })
+}
+
+/// The parts of a type definition or extension, before merging: its
+/// member lists are the nodes themselves, read when merged.
+struct Parts {
+    /// Where its keyword (`type`, `enum`...) starts.
+    at: usize,
+    name: String,
+    kind: Kind,
+    description: Option<String>,
+    directives: Option<SyntaxNode>,
+    /// `implements`, union members, fields, input fields or enum values.
+    lists: Vec<SyntaxNode>,
+}
+
+/// The source text with the start of each line, to turn byte offsets from
+/// the tree into 1-based lines and columns.
+struct Source<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Source<'t> {
+    fn new(text: &'t str) -> Self {
+        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+        starts.push(0);
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Source { text, starts }
+    }
+
+    /// The 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> u32 {
+        self.starts.partition_point(|&s| s <= offset) as u32
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    fn position(&self, offset: usize) -> (u32, u32) {
+        let line = self.line(offset);
+        let begin = self
+            .starts
+            .get((line as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let col = self
+            .text
+            .get(begin..offset.min(self.text.len()))
+            .map_or(0, |s| s.chars().count());
+        (line, col as u32 + 1)
+    }
+
+    fn error(&self, offset: usize, message: String) -> ParseError {
+        let (line, col) = self.position(offset);
+        ParseError { line, col, message }
+    }
+
+    /// apollo-parser's error (`expected a Type`, `expected R_CURLY, got =`)
+    /// with the token it stopped at.
+    fn syntax_error(&self, e: &apollo_parser::Error) -> ParseError {
+        let mut message = e.message().to_string();
+        for (kind, token) in [
+            ("R_CURLY", "`}`"),
+            ("R_PAREN", "`)`"),
+            ("R_BRACK", "`]`"),
+            ("AT", "`@`"),
+        ] {
+            if let Some(rest) = message.strip_prefix(&format!("expected {kind}, ")) {
+                message = format!("expected {token}, {rest}");
             }
-            gql::Definition::TypeDefinition(t) => {
-                let p = definition_parts(t);
-                if s.type_named(p.name).is_some() {
-                    return Err(at(p.pos, format!("type `{}` is defined twice", p.name)));
-                }
-                let mut td = empty_type(&p);
-                merge(&mut td, &p)?;
-                s.add_type(td);
+        }
+        if let Some(i) = message.find(", got ") {
+            message.truncate(i);
+        }
+        let data = e.data();
+        let found = if e.is_eof() {
+            " at the end of the text".to_string()
+        } else if data.is_empty() || message.contains(data) {
+            String::new()
+        } else {
+            let first = data.lines().next().unwrap_or_default();
+            let mut shown: String = first.chars().take(40).collect();
+            if shown.len() < data.len() {
+                shown.push('…');
             }
-            gql::Definition::TypeExtension(e) => extensions.push(extension_parts(e)),
-            gql::Definition::DirectiveDefinition(dd) => {
-                if s.directive_named(&dd.name).is_some() {
-                    return Err(at(
-                        dd.position,
-                        format!("directive `@{}` is defined twice", dd.name),
+            format!(", found `{shown}`")
+        };
+        self.error(e.index(), format!("invalid GraphQL SDL: {message}{found}"))
+    }
+
+    fn missing(&self, n: &SyntaxNode, what: &str) -> ParseError {
+        self.error(start(n), format!("invalid GraphQL SDL: {what} is missing"))
+    }
+
+    /// The source text of a node.
+    fn slice(&self, n: &SyntaxNode) -> &'t str {
+        let (a, b) = range(n);
+        self.text.get(a..b).unwrap_or_default()
+    }
+
+    /// Where the next token after `offset` starts, past blanks, commas and
+    /// comments.
+    fn skip_ignored(&self, mut offset: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        while let Some(&b) = bytes.get(offset) {
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' | b',' => offset += 1,
+                b'#' => {
+                    while bytes.get(offset).is_some_and(|&b| b != b'\n' && b != b'\r') {
+                        offset += 1;
+                    }
+                }
+                0xEF if self
+                    .text
+                    .get(offset..)
+                    .is_some_and(|s| s.starts_with('\u{feff}')) =>
+                {
+                    offset += 3;
+                }
+                _ => break,
+            }
+        }
+        offset
+    }
+
+    /// The name at a byte range (a `NAME` read from the green tree).
+    fn name_at(&self, c: &Child) -> Result<String, ParseError> {
+        match self.text.get(c.start..c.end) {
+            Some(s) if is_name(s) => Ok(s.to_string()),
+            _ => Err(self.error(c.start, "invalid GraphQL SDL: a name is missing".into())),
+        }
+    }
+
+    /// The node of a child read from the green tree.
+    fn node_at(&self, parent: &SyntaxNode, c: &Child) -> Result<SyntaxNode, ParseError> {
+        let range = TextRange::new((c.start as u32).into(), (c.end as u32).into());
+        parent
+            .child_or_token_at_range(range)
+            .and_then(|e| e.into_node())
+            .ok_or_else(|| self.error(c.start, "invalid GraphQL SDL: a node is missing".into()))
+    }
+
+    /// A type child: `Name` and `Name!` read from the green tree, others
+    /// from their node.
+    fn ty_at(&self, parent: &SyntaxNode, c: &Child) -> Result<Ty, ParseError> {
+        match (c.kind, c.first) {
+            (NAMED_TYPE, _) => Ok(Ty::Named(self.name_at(c)?)),
+            (NON_NULL_TYPE, Some((NAMED_TYPE, len))) => {
+                let inner = Child {
+                    end: c.start + len,
+                    ..*c
+                };
+                Ok(Ty::NonNull(Box::new(Ty::Named(self.name_at(&inner)?))))
+            }
+            _ => self.ty(&self.node_at(parent, c)?),
+        }
+    }
+
+    /// The name of a `NAME` node, or of a node holding just a name
+    /// (`NAMED_TYPE`, `ENUM_VALUE`).
+    fn name(&self, n: &SyntaxNode) -> Result<String, ParseError> {
+        let s = self.slice(n);
+        if is_name(s) {
+            return Ok(s.to_string());
+        }
+        match n.children().find(|c| c.kind() == SyntaxKind::NAME) {
+            Some(c) if is_name(self.slice(&c)) => Ok(self.slice(&c).to_string()),
+            _ => Err(self.missing(n, "a name")),
+        }
+    }
+
+    /// The name held by a child `NAME` node.
+    fn child_name(&self, n: &SyntaxNode) -> Result<String, ParseError> {
+        match n.children().find(|c| c.kind() == SyntaxKind::NAME) {
+            Some(c) => self.name(&c),
+            None => Err(self.missing(n, "a name")),
+        }
+    }
+
+    /// The text of a `DESCRIPTION` node (just a string literal).
+    fn description(&self, n: &SyntaxNode) -> Option<String> {
+        Some(string_value(self.slice(n)))
+    }
+
+    /// The text of a `DESCRIPTION` read from the green tree.
+    fn description_at(&self, c: &Child) -> Option<String> {
+        self.text.get(c.start..c.end).map(string_value)
+    }
+
+    fn ty(&self, n: &SyntaxNode) -> Result<Ty, ParseError> {
+        if n.kind() == SyntaxKind::NAMED_TYPE {
+            return Ok(Ty::Named(self.name(n)?));
+        }
+        let mut inner = None;
+        each_child(n, |c| {
+            if matches!(c.kind, NAMED_TYPE | LIST_TYPE | NON_NULL_TYPE) && inner.is_none() {
+                inner = Some(self.ty_at(n, &c)?);
+            }
+            Ok(())
+        })?;
+        let inner = Box::new(inner.ok_or_else(|| self.missing(n, "a type"))?);
+        Ok(match n.kind() {
+            SyntaxKind::LIST_TYPE => Ty::List(inner),
+            SyntaxKind::NON_NULL_TYPE => Ty::NonNull(inner),
+            _ => return Err(self.missing(n, "a type")),
+        })
+    }
+
+    fn value(&self, n: &SyntaxNode) -> Result<GqlValue, ParseError> {
+        Ok(match n.kind() {
+            SyntaxKind::VARIABLE => GqlValue::Variable(self.child_name(n)?),
+            SyntaxKind::STRING_VALUE => GqlValue::String(string_value(self.slice(n))),
+            SyntaxKind::FLOAT_VALUE => {
+                let text = self.slice(n);
+                GqlValue::Float(text.parse::<f64>().map_err(|_| {
+                    self.error(
+                        start(n),
+                        format!("invalid GraphQL SDL: `{text}` is not a number"),
+                    )
+                })?)
+            }
+            SyntaxKind::INT_VALUE => GqlValue::Int(match self.slice(n) {
+                "-0" => "0".to_string(),
+                s => s.to_string(),
+            }),
+            SyntaxKind::BOOLEAN_VALUE => GqlValue::Boolean(self.slice(n) == "true"),
+            SyntaxKind::NULL_VALUE => GqlValue::Null,
+            SyntaxKind::ENUM_VALUE => GqlValue::Enum(self.name(n)?),
+            SyntaxKind::LIST_VALUE => GqlValue::List(
+                n.children()
+                    .filter(|c| is_value(c.kind()))
+                    .map(|c| self.value(&c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            SyntaxKind::OBJECT_VALUE => {
+                let mut fields = BTreeMap::new();
+                for f in n.children() {
+                    if f.kind() == SyntaxKind::OBJECT_FIELD {
+                        let (k, v) = self.argument(&f)?;
+                        fields.insert(k, v);
+                    }
+                }
+                GqlValue::Object(fields)
+            }
+            _ => return Err(self.missing(n, "a value")),
+        })
+    }
+
+    /// `name: value` (an argument or an object field).
+    fn argument(&self, n: &SyntaxNode) -> Result<(String, GqlValue), ParseError> {
+        let (mut name, mut value) = (None, None);
+        each_child(n, |c| {
+            if c.kind == NAME {
+                name = Some(self.name_at(&c)?);
+            } else if c.first.is_some() {
+                let v = self.node_at(n, &c)?;
+                if is_value(v.kind()) {
+                    value = Some(self.value(&v)?);
+                }
+            }
+            Ok(())
+        })?;
+        match (name, value) {
+            (Some(k), Some(v)) => Ok((k, v)),
+            (None, _) => Err(self.missing(n, "a name")),
+            (_, None) => Err(self.missing(n, "a value")),
+        }
+    }
+
+    /// The directives applied in a `DIRECTIVES` node.
+    fn usages(&self, n: &SyntaxNode) -> Result<Vec<Usage>, ParseError> {
+        let mut out = Vec::with_capacity(count(n, SyntaxKind::DIRECTIVE));
+        for d in n.children() {
+            if d.kind() != SyntaxKind::DIRECTIVE {
+                continue;
+            }
+            let (mut name, mut args) = (None, Vec::new());
+            each_child(&d, |c| {
+                match c.kind {
+                    NAME => name = Some(self.name_at(&c)?),
+                    ARGUMENTS => {
+                        let list = self.node_at(&d, &c)?;
+                        args.reserve_exact(count(&list, SyntaxKind::ARGUMENT));
+                        for a in list.children() {
+                            if a.kind() == SyntaxKind::ARGUMENT {
+                                args.push(self.argument(&a)?);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })?;
+            out.push(Usage {
+                name: name.ok_or_else(|| self.missing(&d, "a name"))?,
+                line: self.line(start(&d)),
+                args,
+            });
+        }
+        Ok(out)
+    }
+
+    fn opt_usages(&self, n: Option<&SyntaxNode>) -> Result<Vec<Usage>, ParseError> {
+        n.map_or(Ok(Vec::new()), |n| self.usages(n))
+    }
+
+    /// An `INPUT_VALUE_DEFINITION`: an argument or an input field.
+    fn input(&self, n: &SyntaxNode) -> Result<InputDef, ParseError> {
+        let (mut name, mut description, mut ty, mut default) = (None, None, None, None);
+        let mut directives = Vec::new();
+        each_child(n, |c| {
+            match c.kind {
+                DESCRIPTION => description = self.description_at(&c),
+                NAME => name = Some(self.name_at(&c)?),
+                DEFAULT_VALUE => {
+                    let d = self.node_at(n, &c)?;
+                    match d.children().find(|v| is_value(v.kind())) {
+                        Some(v) => default = Some(self.value(&v)?),
+                        None => return Err(self.missing(&d, "a value")),
+                    }
+                }
+                DIRECTIVES => directives = self.usages(&self.node_at(n, &c)?)?,
+                NAMED_TYPE | LIST_TYPE | NON_NULL_TYPE => ty = Some(self.ty_at(n, &c)?),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(InputDef {
+            name: name.ok_or_else(|| self.missing(n, "a name"))?,
+            line: self.line(start(n)),
+            description,
+            ty: ty.ok_or_else(|| self.missing(n, "a type"))?,
+            default,
+            directives,
+        })
+    }
+
+    /// The arguments in an `ARGUMENTS_DEFINITION` of a field or directive
+    /// (`owner`: `foo` or `@foo`).
+    fn args(&self, owner: &str, n: Option<&SyntaxNode>) -> Result<Vec<InputDef>, ParseError> {
+        let Some(n) = n else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<InputDef> =
+            Vec::with_capacity(count(n, SyntaxKind::INPUT_VALUE_DEFINITION));
+        for v in n.children() {
+            if v.kind() != SyntaxKind::INPUT_VALUE_DEFINITION {
+                continue;
+            }
+            let x = self.input(&v)?;
+            if out.iter().any(|y| y.name == x.name) {
+                return Err(self.error(
+                    start(&v),
+                    format!("argument of `{owner}` `{}` is defined twice", x.name),
+                ));
+            }
+            out.push(x);
+        }
+        Ok(out)
+    }
+
+    fn field(&self, n: &SyntaxNode) -> Result<FieldDef, ParseError> {
+        let (mut name, mut description, mut ty, mut args) = (None, None, None, None);
+        let mut directives = Vec::new();
+        each_child(n, |c| {
+            match c.kind {
+                DESCRIPTION => description = self.description_at(&c),
+                NAME => name = Some(self.name_at(&c)?),
+                ARGUMENTS_DEFINITION => args = Some(self.node_at(n, &c)?),
+                DIRECTIVES => directives = self.usages(&self.node_at(n, &c)?)?,
+                NAMED_TYPE | LIST_TYPE | NON_NULL_TYPE => ty = Some(self.ty_at(n, &c)?),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let name = name.ok_or_else(|| self.missing(n, "a name"))?;
+        Ok(FieldDef {
+            line: self.line(start(n)),
+            description,
+            ty: ty.ok_or_else(|| self.missing(n, "a type"))?,
+            args: self.args(&name, args.as_ref())?,
+            directives,
+            name,
+        })
+    }
+
+    fn enum_value(&self, n: &SyntaxNode) -> Result<EnumValueDef, ParseError> {
+        let (mut name, mut description, mut directives) = (None, None, Vec::new());
+        each_child(n, |c| {
+            match c.kind {
+                DESCRIPTION => description = self.description_at(&c),
+                ENUM_VALUE => name = Some(self.name_at(&c)?),
+                DIRECTIVES => directives = self.usages(&self.node_at(n, &c)?)?,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(EnumValueDef {
+            name: name.ok_or_else(|| self.missing(n, "an enum value"))?,
+            line: self.line(start(n)),
+            description,
+            directives,
+        })
+    }
+
+    /// Where the keyword of a definition starts: after its description, or
+    /// after `extend`.
+    fn keyword(&self, n: &SyntaxNode, description: Option<&SyntaxNode>) -> usize {
+        match description {
+            Some(d) => self.skip_ignored(range(d).1),
+            None if self.slice(n).starts_with("extend") => {
+                self.skip_ignored(start(n) + "extend".len())
+            }
+            None => start(n),
+        }
+    }
+
+    /// The parts of a type definition or extension node.
+    fn parts(&self, n: &SyntaxNode, kind: Kind) -> Result<Parts, ParseError> {
+        let (mut name, mut description, mut description_node) = (None, None, None);
+        let (mut directives, mut lists) = (None, Vec::new());
+        for c in n.children() {
+            match c.kind() {
+                SyntaxKind::DESCRIPTION => {
+                    description = self.description(&c);
+                    description_node = Some(c);
+                }
+                SyntaxKind::NAME => name = Some(self.name(&c)?),
+                SyntaxKind::DIRECTIVES => directives = Some(c),
+                SyntaxKind::IMPLEMENTS_INTERFACES
+                | SyntaxKind::UNION_MEMBER_TYPES
+                | SyntaxKind::FIELDS_DEFINITION
+                | SyntaxKind::INPUT_FIELDS_DEFINITION
+                | SyntaxKind::ENUM_VALUES_DEFINITION => lists.push(c),
+                _ => {}
+            }
+        }
+        Ok(Parts {
+            at: self.keyword(n, description_node.as_ref()),
+            name: name.ok_or_else(|| self.missing(n, "a name"))?,
+            kind,
+            description,
+            directives,
+            lists,
+        })
+    }
+
+    fn empty_type(&self, p: &Parts) -> TypeDef {
+        TypeDef {
+            name: p.name.clone(),
+            kind: p.kind,
+            line: self.line(p.at),
+            description: None,
+            directives: Vec::new(),
+            interfaces: Vec::new(),
+            members: Vec::new(),
+            fields: Vec::new(),
+            inputs: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a definition's or extension's parts to its type.
+    fn merge(&self, t: &mut TypeDef, p: &Parts) -> Result<(), ParseError> {
+        if t.kind != p.kind {
+            return Err(self.error(
+                p.at,
+                format!(
+                    "`{}` is a {} type and cannot be extended as a {} type",
+                    p.name,
+                    t.kind.as_str(),
+                    p.kind.as_str()
+                ),
+            ));
+        }
+        if p.description.is_some() {
+            t.description = p.description.clone();
+        }
+        t.directives.extend(self.opt_usages(p.directives.as_ref())?);
+        for list in &p.lists {
+            if matches!(
+                list.kind(),
+                SyntaxKind::IMPLEMENTS_INTERFACES | SyntaxKind::UNION_MEMBER_TYPES
+            ) {
+                let names = if p.kind == Kind::Union {
+                    &mut t.members
+                } else {
+                    &mut t.interfaces
+                };
+                each_child(list, |c| {
+                    if c.kind == NAMED_TYPE {
+                        let name = self.name_at(&c)?;
+                        if !names.contains(&name) {
+                            names.push(name);
+                        }
+                    }
+                    Ok(())
+                })?;
+                continue;
+            }
+            match list.kind() {
+                SyntaxKind::FIELDS_DEFINITION => t
+                    .fields
+                    .reserve_exact(count(list, SyntaxKind::FIELD_DEFINITION)),
+                SyntaxKind::INPUT_FIELDS_DEFINITION => t
+                    .inputs
+                    .reserve_exact(count(list, SyntaxKind::INPUT_VALUE_DEFINITION)),
+                SyntaxKind::ENUM_VALUES_DEFINITION => t
+                    .values
+                    .reserve_exact(count(list, SyntaxKind::ENUM_VALUE_DEFINITION)),
+                _ => {}
+            }
+            for c in list.children() {
+                match c.kind() {
+                    SyntaxKind::FIELD_DEFINITION => {
+                        let x = self.field(&c)?;
+                        if t.fields.iter().any(|y| y.name == x.name) {
+                            return Err(self.error(
+                                start(&c),
+                                format!("field `{}.{}` is defined twice", t.name, x.name),
+                            ));
+                        }
+                        t.fields.push(x);
+                    }
+                    SyntaxKind::INPUT_VALUE_DEFINITION => {
+                        let x = self.input(&c)?;
+                        if t.inputs.iter().any(|y| y.name == x.name) {
+                            return Err(self.error(
+                                start(&c),
+                                format!("input field `{}.{}` is defined twice", t.name, x.name),
+                            ));
+                        }
+                        t.inputs.push(x);
+                    }
+                    SyntaxKind::ENUM_VALUE_DEFINITION => {
+                        let x = self.enum_value(&c)?;
+                        if t.values.iter().any(|y| y.name == x.name) {
+                            return Err(self.error(
+                                start(&c),
+                                format!("enum value `{}.{}` is defined twice", t.name, x.name),
+                            ));
+                        }
+                        t.values.push(x);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A `schema` definition or extension: where its keyword is, its
+    /// directives, and its root operation types added to `roots`.
+    fn schema_node(
+        &self,
+        n: &SyntaxNode,
+        roots: &mut [Option<String>; 3],
+    ) -> Result<(usize, Vec<Usage>), ParseError> {
+        let (mut description, mut directives) = (None, Vec::new());
+        for c in n.children() {
+            match c.kind() {
+                SyntaxKind::DESCRIPTION => description = Some(c),
+                SyntaxKind::DIRECTIVES => directives = self.usages(&c)?,
+                SyntaxKind::ROOT_OPERATION_TYPE_DEFINITION => {
+                    let (mut op, mut ty) = (None, None);
+                    for x in c.children() {
+                        match x.kind() {
+                            SyntaxKind::OPERATION_TYPE => {
+                                op = OPERATIONS.iter().position(|o| *o == self.slice(&x));
+                            }
+                            SyntaxKind::NAMED_TYPE => ty = Some(self.name(&x)?),
+                            _ => {}
+                        }
+                    }
+                    let (Some(i), Some(ty)) = (op, ty) else {
+                        return Err(self.missing(&c, "a root operation type"));
+                    };
+                    if roots[i].is_some() {
+                        return Err(self.error(
+                            start(&c),
+                            format!("the `{}` root type is given twice", OPERATIONS[i]),
+                        ));
+                    }
+                    roots[i] = Some(ty);
+                }
+                _ => {}
+            }
+        }
+        Ok((self.keyword(n, description.as_ref()), directives))
+    }
+
+    /// A directive definition, and where its keyword starts.
+    fn directive_definition(&self, n: &SyntaxNode) -> Result<(usize, DirectiveDef), ParseError> {
+        let (mut name, mut description, mut description_node) = (None, None, None);
+        let (mut args, mut locations) = (None, Vec::new());
+        for c in n.children() {
+            match c.kind() {
+                SyntaxKind::DESCRIPTION => {
+                    description = self.description(&c);
+                    description_node = Some(c);
+                }
+                SyntaxKind::NAME => name = Some(self.name(&c)?),
+                SyntaxKind::ARGUMENTS_DEFINITION => args = Some(c),
+                SyntaxKind::DIRECTIVE_LOCATIONS => {
+                    for l in c.children() {
+                        if l.kind() != SyntaxKind::DIRECTIVE_LOCATION {
+                            continue;
+                        }
+                        match LOCATIONS.iter().find(|x| **x == self.slice(&l)) {
+                            Some(x) => locations.push(*x),
+                            None => return Err(self.missing(&l, "a directive location")),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let name = name.ok_or_else(|| self.missing(n, "a name"))?;
+        let repeatable = cst::DirectiveDefinition::cast(n.clone())
+            .is_some_and(|d| d.repeatable_token().is_some());
+        let at = self.keyword(n, description_node.as_ref());
+        let d = DirectiveDef {
+            line: self.line(at),
+            description,
+            args: self.args(&format!("@{name}"), args.as_ref())?,
+            repeatable,
+            locations,
+            name,
+        };
+        Ok((at, d))
+    }
+
+    fn build(&self, doc: &SyntaxNode) -> Result<Schema, ParseError> {
+        let mut s = Schema::default();
+        let mut explicit: Option<[Option<String>; 3]> = None;
+        let mut extensions = Vec::new();
+        let mut schema_extensions = Vec::new();
+        for d in doc.children() {
+            match d.kind() {
+                SyntaxKind::SCHEMA_DEFINITION => {
+                    let mut roots = [None, None, None];
+                    let (at, directives) = self.schema_node(&d, &mut roots)?;
+                    if explicit.is_some() {
+                        return Err(self.error(at, "the schema is defined twice".to_string()));
+                    }
+                    explicit = Some(roots);
+                    s.schema_line = self.line(at);
+                    s.schema_directives = directives;
+                }
+                SyntaxKind::SCHEMA_EXTENSION => schema_extensions.push(d),
+                SyntaxKind::DIRECTIVE_DEFINITION => {
+                    let (at, x) = self.directive_definition(&d)?;
+                    if s.directive_named(&x.name).is_some() {
+                        return Err(
+                            self.error(at, format!("directive `@{}` is defined twice", x.name))
+                        );
+                    }
+                    s.directives.push(x);
+                }
+                SyntaxKind::OPERATION_DEFINITION | SyntaxKind::FRAGMENT_DEFINITION => {
+                    return Err(self.error(
+                        start(&d),
+                        "invalid GraphQL SDL: a schema cannot hold operations or fragments"
+                            .to_string(),
                     ));
                 }
-                s.directives.push(DirectiveDef {
-                    name: dd.name.clone(),
-                    line: line(dd.position),
-                    description: dd.description.clone(),
-                    args: inputs(&format!("argument of `@{}`", dd.name), &dd.arguments)?,
-                    repeatable: dd.repeatable,
-                    locations: dd.locations.iter().map(location).collect(),
-                });
+                k => {
+                    let Some((kind, extension)) = type_node(k) else {
+                        continue;
+                    };
+                    let p = self.parts(&d, kind)?;
+                    if extension {
+                        extensions.push(p);
+                        continue;
+                    }
+                    if s.type_named(&p.name).is_some() {
+                        return Err(self.error(p.at, format!("type `{}` is defined twice", p.name)));
+                    }
+                    let mut td = self.empty_type(&p);
+                    self.merge(&mut td, &p)?;
+                    s.add_type(td);
+                }
             }
         }
-    }
-    // Extensions apply once every definition is known (an extension may
-    // come first in the file); an extension of an undefined type defines it.
-    for p in &extensions {
-        match s.index.get(p.name).and_then(|&i| s.types.get_mut(i)) {
-            Some(t) => merge(t, p)?,
+        // Extensions apply once every definition is known (an extension may
+        // come first in the file); an extension of an undefined type defines it.
+        for p in &extensions {
+            match s.index.get(&p.name).and_then(|&i| s.types.get_mut(i)) {
+                Some(t) => self.merge(t, p)?,
+                None => {
+                    let mut td = self.empty_type(p);
+                    self.merge(&mut td, p)?;
+                    s.add_type(td);
+                }
+            }
+        }
+        s.types.sort_by_key(|t| t.line);
+        s.index = s
+            .types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        // Without a `schema` definition the roots are the types named
+        // Query, Mutation and Subscription; `extend schema` adds roots.
+        let mut given = explicit.clone().unwrap_or_default();
+        s.roots = match explicit {
+            Some(r) => r,
             None => {
-                let mut td = empty_type(p);
-                merge(&mut td, p)?;
-                s.add_type(td);
+                let default = |n: &str| s.type_named(n).map(|t| t.name.clone());
+                [
+                    default("Query"),
+                    default("Mutation"),
+                    default("Subscription"),
+                ]
+            }
+        };
+        for se in &schema_extensions {
+            let before = given.clone();
+            let (at, directives) = self.schema_node(se, &mut given)?;
+            if s.schema_line == 0 {
+                s.schema_line = self.line(at);
+            }
+            s.schema_directives.extend(directives);
+            for (i, root) in s.roots.iter_mut().enumerate() {
+                if given[i] != before[i] {
+                    root.clone_from(&given[i]);
+                }
             }
         }
+        Ok(s)
     }
-    s.types.sort_by_key(|t| t.line);
-    s.index = s
-        .types
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.clone(), i))
-        .collect();
-    s.roots = match explicit {
-        Some(r) => r,
-        None => {
-            let default = |n: &str| s.type_named(n).map(|t| t.name.clone());
-            [
-                default("Query"),
-                default("Mutation"),
-                default("Subscription"),
-            ]
-        }
-    };
-    Ok(s)
 }
 
 // ---- diff --------------------------------------------------------------------
 
 /// Diffs two SDL documents.
 pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), ArtifactError> {
-    let sa = parse(a).map_err(ArtifactError::base)?;
-    let sb = parse(b).map_err(ArtifactError::head)?;
+    // Big schemas: base and head are parsed on two threads at once.
+    let big = a.len() + b.len() > BIG_INPUT;
+    let (ra, rb) = if big {
+        std::thread::scope(|s| {
+            let head = s.spawn(|| parse_with_tree(b));
+            let (base, base_tree) = parse_with_tree(a);
+            let (head, head_tree) = match head.join() {
+                Ok((head, tree)) => (head, Some(tree)),
+                Err(_) => (
+                    Err(ParseError {
+                        line: 0,
+                        col: 0,
+                        message: "the GraphQL parser failed".into(),
+                    }),
+                    None,
+                ),
+            };
+            // The trees are read: freed while the schemas are compared.
+            drop_in_background((base_tree, head_tree));
+            (base, head)
+        })
+    } else {
+        (parse(a), parse(b))
+    };
+    let sa = ra.map_err(ArtifactError::base)?;
+    let sb = rb.map_err(ArtifactError::head)?;
     diff_schemas(&sa, &sb, out);
+    if big {
+        drop_in_background((sa, sb));
+    }
     Ok(())
 }
 
@@ -754,7 +1510,7 @@ fn opt_json(s: &Option<String>) -> Json {
 }
 
 fn render_value(v: &GqlValue) -> String {
-    // graphql-parser may lay out lists and objects over several lines.
+    // Block strings are laid out over several lines.
     v.to_string()
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -791,7 +1547,7 @@ fn deprecation(ds: &[Usage]) -> Option<String> {
             .iter()
             .find(|(k, _)| k == "reason")
             .and_then(|(_, v)| match v {
-                gql::Value::String(s) => Some(s.clone()),
+                GqlValue::String(s) => Some(s.clone()),
                 _ => None,
             })
             .unwrap_or_else(|| "No longer supported".to_string())
@@ -1864,7 +2620,7 @@ type Query {
         assert!(e.error.col >= 1);
         assert_eq!(
             e.error.message,
-            "invalid GraphQL SDL: Unexpected `}`; Expected Name or ["
+            "invalid GraphQL SDL: expected a Type, found `}`"
         );
         let e = diff(
             "type Q { a: Int }",
@@ -1886,5 +2642,67 @@ type Query {
         assert!(out.0.is_empty());
         // Comments only: an empty schema, not an error.
         assert!(parse("# nothing yet\n\n").is_ok());
+    }
+
+    #[test]
+    fn syntax_errors_are_told_at_the_first_one() {
+        // apollo-parser reads on after an error: the first one is told.
+        let e = parse("type A { a: [Int }\ntype B { b: }\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 18), "{e}");
+        assert_eq!(e.message, "invalid GraphQL SDL: expected `]`, found `}`");
+        let e = parse("enum E { A B\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1), "{e}");
+        assert!(e.message.ends_with("at the end of the text"), "{e}");
+        // What a schema cannot hold.
+        let e = parse("type Q { a: Int }\nquery { a }").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 1), "{e}");
+        let e = parse("type Q { a(x: Int = $v): Int }").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 21), "{e}");
+        let e = parse("schema { query: Q query: R }\ntype Q { a: Int }").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 19), "{e}");
+    }
+
+    #[test]
+    fn schema_descriptions_and_extensions() {
+        let s = parse(
+            "\"The API\"\nschema @a { query: Q }\nextend schema @b { mutation: M }\ntype Q { a: Int }\ntype M { b: Int }",
+        )
+        .unwrap();
+        assert_eq!(s.roots, [Some("Q".into()), Some("M".into()), None]);
+        assert_eq!(s.schema_line, 2);
+        let names: Vec<&str> = s
+            .schema_directives
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        // A root added by `extend schema` is a root change.
+        let a = "schema { query: Q }\ntype Q { a: Int }\ntype M { b: Int }";
+        let c = one(a, &format!("{a}\nextend schema {{ mutation: M }}"));
+        assert_eq!(
+            (c.kind.as_str(), c.path.as_str()),
+            ("schema.root_changed", "schema.mutation")
+        );
+    }
+
+    #[test]
+    fn values_are_read_as_written() {
+        let s = parse(
+            "type T { a(big: Int = 123456789012345678901234567890, z: Int = -0, e: String = \"\\u{1F600}\\b\"): Int }",
+        )
+        .unwrap();
+        let args = &s.types[0].fields[0].args;
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| render_value(a.default.as_ref().unwrap()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "123456789012345678901234567890",
+                "0",
+                "\"\u{1F600}\\u0008\""
+            ]
+        );
     }
 }
