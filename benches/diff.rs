@@ -73,8 +73,8 @@ fn benches(c: &mut Criterion) {
             .unwrap()
         })
     });
-    let sdl_a = gen::graphql_sdl(3300, 100, false);
-    let sdl_b = gen::graphql_sdl(3300, 100, true);
+    let sdl_a = gen::graphql_sdl(720, 100, false, true);
+    let sdl_b = gen::graphql_sdl(720, 100, true, true);
     eprintln!("graphql bench: {} KiB per side", sdl_a.len() / 1024);
     c.bench_function("graphql 1 MB: detect", |b| {
         b.iter(|| {

@@ -3,7 +3,7 @@
 //! the peak memory of the process. `benches/diff-scale.sh` runs it at
 //! 1, 2, 5 and 10 MB; figures go to BENCHMARKS.md.
 //!
-//! Usage: `diffgen openapi|graphql SIZE_MB [--write DIR]`
+//! Usage: `diffgen openapi|graphql|graphql-dense SIZE_MB [--write DIR]`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -43,12 +43,14 @@ fn main() {
                 gen::openapi_json(paths, schemas, 100, true),
             )
         }
-        "graphql" => {
-            let types = (mb * 3300.0) as usize;
+        "graphql" | "graphql-dense" => {
+            // Described: about 1 MB per 720 types; dense: per 3,300.
+            let described = kind == "graphql";
+            let types = (mb * if described { 720.0 } else { 3300.0 }) as usize;
             (
                 ArtifactType::Graphql,
-                gen::graphql_sdl(types, 100, false),
-                gen::graphql_sdl(types, 100, true),
+                gen::graphql_sdl(types, 100, false, described),
+                gen::graphql_sdl(types, 100, true, described),
             )
         }
         other => panic!("unknown kind {other}"),
