@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use apollo_parser::cst::{self, CstNode};
-use apollo_parser::{Parser, SyntaxKind, SyntaxNode, SyntaxTree, TextRange};
+use apollo_parser::{Lexer, Parser, SyntaxKind, SyntaxNode, SyntaxTree, TextRange, TokenKind};
 use serde_json::Value as Json;
 
 use super::change::{Change, Changes, Direction};
@@ -26,7 +26,7 @@ use super::tree::ParseError;
 use super::{ArtifactError, Options};
 
 /// A parsed schema, with extensions merged into their types.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
     /// Root operation types (query, mutation, subscription), explicit or by
     /// the default names.
@@ -88,7 +88,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct TypeDef {
     name: String,
     kind: Kind,
@@ -103,7 +103,7 @@ struct TypeDef {
     values: Vec<EnumValueDef>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct FieldDef {
     name: String,
     line: u32,
@@ -114,7 +114,7 @@ struct FieldDef {
 }
 
 /// An argument or an input-object field.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct InputDef {
     name: String,
     line: u32,
@@ -130,7 +130,7 @@ impl InputDef {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct EnumValueDef {
     name: String,
     line: u32,
@@ -138,7 +138,7 @@ struct EnumValueDef {
     directives: Vec<Usage>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct DirectiveDef {
     name: String,
     line: u32,
@@ -149,7 +149,7 @@ struct DirectiveDef {
 }
 
 /// A directive applied to an element (`@auth(role: ADMIN)`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Usage {
     name: String,
     line: u32,
@@ -241,8 +241,23 @@ fn nullability_moves(a: &Ty, b: &Ty, added: &mut bool, removed: &mut bool) {
 /// apollo-parser recovers from syntax errors and returns a tree with a list
 /// of errors; any error makes the document an error, told at the first one,
 /// so a broken schema is never read in part.
+///
+/// The schema is read from the lexer's tokens; anything the token reader
+/// does not expect sends the text to the tree path, which tells the error.
 pub fn parse(text: &str) -> Result<Schema, ParseError> {
-    parse_with_tree(text).0
+    parse_keeping_tree(text).0
+}
+
+/// Parses a document from its tokens or, failing that, its tree, handing
+/// back the tree (if one was built) for the caller to free.
+fn parse_keeping_tree(text: &str) -> (Result<Schema, ParseError>, Option<SyntaxTree>) {
+    match read_tokens(text) {
+        Some(s) => (Ok(s), None),
+        None => {
+            let (r, tree) = parse_with_tree(text);
+            (r, Some(tree))
+        }
+    }
 }
 
 /// Parses a document, handing back its tree for the caller to free.
@@ -1370,6 +1385,598 @@ impl<'t> Source<'t> {
     }
 }
 
+// ---- the token reader --------------------------------------------------------
+
+/// A significant token: its kind, text and byte offset.
+#[derive(Clone, Copy)]
+struct Tok<'t> {
+    kind: TokenKind,
+    data: &'t str,
+    at: usize,
+}
+
+/// The parts of a type definition or extension read from tokens.
+struct TokParts {
+    at: usize,
+    name: String,
+    kind: Kind,
+    description: Option<String>,
+    directives: Vec<Usage>,
+    names: Vec<String>,
+    fields: Vec<FieldDef>,
+    inputs: Vec<InputDef>,
+    values: Vec<EnumValueDef>,
+}
+
+/// A schema definition or extension read from tokens.
+struct TokSchema {
+    at: usize,
+    directives: Vec<Usage>,
+    roots: Vec<(usize, String)>,
+}
+
+/// Deepest nesting of types and values the token reader follows.
+const MAX_DEPTH: usize = 64;
+
+/// A recursive-descent reader of SDL from `apollo_parser::Lexer` tokens,
+/// building the same `Schema` as the tree. It gives up (`None`) on anything
+/// unexpected, invalid or unusual: the tree path then reads the text and
+/// tells the error.
+struct Reader<'s, 't> {
+    src: &'s Source<'t>,
+    lexer: Lexer<'t>,
+    /// The next significant token; `None` at the end or after an error.
+    cur: Option<Tok<'t>>,
+    /// Whether the lexer told an error.
+    failed: bool,
+    depth: usize,
+}
+
+/// The schema of a text read from its tokens, or `None` for the tree path.
+fn read_tokens(text: &str) -> Option<Schema> {
+    let src = Source::new(text);
+    let mut r = Reader {
+        src: &src,
+        lexer: Lexer::new(text),
+        cur: None,
+        failed: false,
+        depth: 0,
+    };
+    r.bump();
+    let s = r.document()?;
+    (!r.failed).then_some(s)
+}
+
+impl<'t> Reader<'_, 't> {
+    /// Moves to the next significant token.
+    fn bump(&mut self) {
+        self.cur = None;
+        for t in self.lexer.by_ref() {
+            let Ok(t) = t else {
+                self.failed = true;
+                return;
+            };
+            match t.kind() {
+                TokenKind::Whitespace | TokenKind::Comment => {}
+                TokenKind::Eof => return,
+                kind => {
+                    self.cur = Some(Tok {
+                        kind,
+                        data: t.data(),
+                        at: t.index(),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<Tok<'t>> {
+        self.cur
+    }
+
+    fn is(&self, kind: TokenKind) -> bool {
+        self.peek().is_some_and(|t| t.kind == kind)
+    }
+
+    fn is_word(&self, word: &str) -> bool {
+        self.peek()
+            .is_some_and(|t| t.kind == TokenKind::Name && t.data == word)
+    }
+
+    fn eat(&mut self, kind: TokenKind) -> Option<Tok<'t>> {
+        let t = self.peek().filter(|t| t.kind == kind)?;
+        self.bump();
+        Some(t)
+    }
+
+    fn name(&mut self) -> Option<String> {
+        self.eat(TokenKind::Name).map(|t| t.data.to_string())
+    }
+
+    fn skip_commas(&mut self) {
+        while self.eat(TokenKind::Comma).is_some() {}
+    }
+
+    fn line(&self, at: usize) -> u32 {
+        self.src.line(at)
+    }
+
+    fn description(&mut self) -> Option<String> {
+        self.eat(TokenKind::StringValue)
+            .map(|t| string_value(t.data))
+    }
+
+    fn deeper(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    fn ty(&mut self) -> Option<Ty> {
+        self.deeper()?;
+        let t = if self.eat(TokenKind::LBracket).is_some() {
+            let inner = self.ty()?;
+            self.eat(TokenKind::RBracket)?;
+            Ty::List(Box::new(inner))
+        } else {
+            Ty::Named(self.name()?)
+        };
+        self.depth -= 1;
+        if self.eat(TokenKind::Bang).is_some() {
+            return Some(Ty::NonNull(Box::new(t)));
+        }
+        Some(t)
+    }
+
+    fn value(&mut self) -> Option<GqlValue> {
+        self.deeper()?;
+        let t = self.peek()?;
+        self.bump();
+        let v = match t.kind {
+            TokenKind::Int => GqlValue::Int(match t.data {
+                "-0" => "0".to_string(),
+                s => s.to_string(),
+            }),
+            TokenKind::Float => GqlValue::Float(t.data.parse::<f64>().ok()?),
+            TokenKind::StringValue => GqlValue::String(string_value(t.data)),
+            TokenKind::Name => match t.data {
+                "true" => GqlValue::Boolean(true),
+                "false" => GqlValue::Boolean(false),
+                "null" => GqlValue::Null,
+                s => GqlValue::Enum(s.to_string()),
+            },
+            TokenKind::LBracket => {
+                let mut items = Vec::new();
+                loop {
+                    self.skip_commas();
+                    if self.eat(TokenKind::RBracket).is_some() {
+                        break;
+                    }
+                    items.push(self.value()?);
+                }
+                GqlValue::List(items)
+            }
+            TokenKind::LCurly => {
+                let mut fields = BTreeMap::new();
+                loop {
+                    self.skip_commas();
+                    if self.eat(TokenKind::RCurly).is_some() {
+                        break;
+                    }
+                    let k = self.name()?;
+                    self.eat(TokenKind::Colon)?;
+                    let v = self.value()?;
+                    fields.insert(k, v);
+                }
+                GqlValue::Object(fields)
+            }
+            _ => return None,
+        };
+        self.depth -= 1;
+        Some(v)
+    }
+
+    /// Directives applied (`@a @b(x: 1)`), none when there are none.
+    fn usages(&mut self) -> Option<Vec<Usage>> {
+        let mut out = Vec::new();
+        while let Some(at) = self.eat(TokenKind::At) {
+            let name = self.name()?;
+            let mut args = Vec::new();
+            if self.eat(TokenKind::LParen).is_some() {
+                loop {
+                    self.skip_commas();
+                    if self.eat(TokenKind::RParen).is_some() {
+                        break;
+                    }
+                    let k = self.name()?;
+                    self.eat(TokenKind::Colon)?;
+                    args.push((k, self.value()?));
+                }
+                if args.is_empty() {
+                    return None;
+                }
+            }
+            out.push(Usage {
+                name,
+                line: self.line(at.at),
+                args,
+            });
+        }
+        Some(out)
+    }
+
+    fn input(&mut self) -> Option<InputDef> {
+        let at = self.peek()?.at;
+        let description = self.description();
+        let name = self.name()?;
+        self.eat(TokenKind::Colon)?;
+        let ty = self.ty()?;
+        let default = match self.eat(TokenKind::Eq) {
+            Some(_) => Some(self.value()?),
+            None => None,
+        };
+        Some(InputDef {
+            name,
+            line: self.line(at),
+            description,
+            ty,
+            default,
+            directives: self.usages()?,
+        })
+    }
+
+    /// Input values between `open` and `close`: arguments or input fields.
+    fn inputs(&mut self, open: TokenKind, close: TokenKind) -> Option<Vec<InputDef>> {
+        self.eat(open)?;
+        let mut out: Vec<InputDef> = Vec::new();
+        loop {
+            self.skip_commas();
+            if self.eat(close).is_some() {
+                break;
+            }
+            let x = self.input()?;
+            if out.iter().any(|y| y.name == x.name) {
+                return None;
+            }
+            out.push(x);
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    fn opt_args(&mut self) -> Option<Vec<InputDef>> {
+        if self.is(TokenKind::LParen) {
+            self.inputs(TokenKind::LParen, TokenKind::RParen)
+        } else {
+            Some(Vec::new())
+        }
+    }
+
+    fn field(&mut self) -> Option<FieldDef> {
+        let at = self.peek()?.at;
+        let description = self.description();
+        let name = self.name()?;
+        let args = self.opt_args()?;
+        self.eat(TokenKind::Colon)?;
+        let ty = self.ty()?;
+        Some(FieldDef {
+            name,
+            line: self.line(at),
+            description,
+            ty,
+            args,
+            directives: self.usages()?,
+        })
+    }
+
+    fn enum_value(&mut self) -> Option<EnumValueDef> {
+        let at = self.peek()?.at;
+        let description = self.description();
+        let name = self.name()?;
+        if matches!(name.as_str(), "true" | "false" | "null") {
+            return None;
+        }
+        Some(EnumValueDef {
+            name,
+            line: self.line(at),
+            description,
+            directives: self.usages()?,
+        })
+    }
+
+    /// `Name & Name...` (implements) or `Name | Name...` (union members),
+    /// with an optional leading separator.
+    fn names(&mut self, sep: TokenKind) -> Option<Vec<String>> {
+        self.eat(sep);
+        let mut out = vec![self.name()?];
+        while self.eat(sep).is_some() {
+            out.push(self.name()?);
+        }
+        Some(out)
+    }
+
+    /// A braced list of at least one element.
+    fn braced<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.eat(TokenKind::LCurly)?;
+        let mut out = Vec::new();
+        loop {
+            self.skip_commas();
+            if self.eat(TokenKind::RCurly).is_some() {
+                break;
+            }
+            out.push(item(self)?);
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    fn type_parts(&mut self, at: usize, kind: Kind, extension: bool) -> Option<TokParts> {
+        let name = self.name()?;
+        let mut p = TokParts {
+            at,
+            name,
+            kind,
+            description: None,
+            directives: Vec::new(),
+            names: Vec::new(),
+            fields: Vec::new(),
+            inputs: Vec::new(),
+            values: Vec::new(),
+        };
+        if matches!(kind, Kind::Object | Kind::Interface) && self.is_word("implements") {
+            self.bump();
+            p.names = self.names(TokenKind::Amp)?;
+        }
+        p.directives = self.usages()?;
+        let mut body = false;
+        match kind {
+            Kind::Object | Kind::Interface if self.is(TokenKind::LCurly) => {
+                p.fields = self.braced(Self::field)?;
+                body = true;
+            }
+            Kind::Input if self.is(TokenKind::LCurly) => {
+                p.inputs = self.inputs(TokenKind::LCurly, TokenKind::RCurly)?;
+                body = true;
+            }
+            Kind::Enum if self.is(TokenKind::LCurly) => {
+                p.values = self.braced(Self::enum_value)?;
+                body = true;
+            }
+            Kind::Union if self.eat(TokenKind::Eq).is_some() => {
+                p.names = self.names(TokenKind::Pipe)?;
+                body = true;
+            }
+            _ => {}
+        }
+        if extension && !body && p.directives.is_empty() && p.names.is_empty() {
+            return None;
+        }
+        Some(p)
+    }
+
+    fn schema(&mut self, at: usize, extension: bool) -> Option<TokSchema> {
+        let directives = self.usages()?;
+        let mut roots = Vec::new();
+        if self.is(TokenKind::LCurly) {
+            roots = self.braced(|r| {
+                let op = r.eat(TokenKind::Name)?;
+                let i = OPERATIONS.iter().position(|o| *o == op.data)?;
+                r.eat(TokenKind::Colon)?;
+                Some((i, r.name()?))
+            })?;
+        } else if !extension || directives.is_empty() {
+            return None;
+        }
+        Some(TokSchema {
+            at,
+            directives,
+            roots,
+        })
+    }
+
+    fn directive_definition(
+        &mut self,
+        at: usize,
+        description: Option<String>,
+    ) -> Option<DirectiveDef> {
+        self.eat(TokenKind::At)?;
+        let name = self.name()?;
+        let args = self.opt_args()?;
+        let repeatable = self.is_word("repeatable");
+        if repeatable {
+            self.bump();
+        }
+        if !self.is_word("on") {
+            return None;
+        }
+        self.bump();
+        let mut locations = Vec::new();
+        for l in self.names(TokenKind::Pipe)? {
+            locations.push(*LOCATIONS.iter().find(|x| **x == l)?);
+        }
+        Some(DirectiveDef {
+            name,
+            line: self.line(at),
+            description,
+            args,
+            repeatable,
+            locations,
+        })
+    }
+
+    fn merge(t: &mut TypeDef, p: TokParts) -> Option<()> {
+        if t.kind != p.kind {
+            return None;
+        }
+        if p.description.is_some() {
+            t.description = p.description;
+        }
+        t.directives.extend(p.directives);
+        let names = if p.kind == Kind::Union {
+            &mut t.members
+        } else {
+            &mut t.interfaces
+        };
+        for n in p.names {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        for x in p.fields {
+            if t.fields.iter().any(|y| y.name == x.name) {
+                return None;
+            }
+            t.fields.push(x);
+        }
+        for x in p.inputs {
+            if t.inputs.iter().any(|y| y.name == x.name) {
+                return None;
+            }
+            t.inputs.push(x);
+        }
+        for x in p.values {
+            if t.values.iter().any(|y| y.name == x.name) {
+                return None;
+            }
+            t.values.push(x);
+        }
+        Some(())
+    }
+
+    fn empty_type(&self, p: &TokParts) -> TypeDef {
+        TypeDef {
+            name: p.name.clone(),
+            kind: p.kind,
+            line: self.line(p.at),
+            description: None,
+            directives: Vec::new(),
+            interfaces: Vec::new(),
+            members: Vec::new(),
+            fields: Vec::new(),
+            inputs: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn document(&mut self) -> Option<Schema> {
+        let mut s = Schema::default();
+        let mut explicit: Option<[Option<String>; 3]> = None;
+        let mut extensions = Vec::new();
+        let mut schema_extensions = Vec::new();
+        while self.cur.is_some() {
+            let description = self.description();
+            let mut keyword = self.eat(TokenKind::Name)?;
+            let extension = keyword.data == "extend";
+            if extension {
+                if description.is_some() {
+                    return None;
+                }
+                keyword = self.eat(TokenKind::Name)?;
+            }
+            let at = keyword.at;
+            let kind = match keyword.data {
+                "schema" => {
+                    let x = self.schema(at, extension)?;
+                    if extension {
+                        schema_extensions.push(x);
+                        continue;
+                    }
+                    if explicit.is_some() {
+                        return None;
+                    }
+                    let mut roots = [None, None, None];
+                    for (i, ty) in x.roots {
+                        if roots[i].is_some() {
+                            return None;
+                        }
+                        roots[i] = Some(ty);
+                    }
+                    explicit = Some(roots);
+                    s.schema_line = self.line(at);
+                    s.schema_directives = x.directives;
+                    continue;
+                }
+                "directive" if !extension => {
+                    let x = self.directive_definition(at, description)?;
+                    if s.directive_named(&x.name).is_some() {
+                        return None;
+                    }
+                    s.directives.push(x);
+                    continue;
+                }
+                "scalar" => Kind::Scalar,
+                "type" => Kind::Object,
+                "interface" => Kind::Interface,
+                "union" => Kind::Union,
+                "enum" => Kind::Enum,
+                "input" => Kind::Input,
+                _ => return None,
+            };
+            let mut p = self.type_parts(at, kind, extension)?;
+            if kind == Kind::Scalar && extension && p.directives.is_empty() {
+                return None;
+            }
+            p.description = description;
+            if extension {
+                extensions.push(p);
+                continue;
+            }
+            if s.type_named(&p.name).is_some() {
+                return None;
+            }
+            let mut td = self.empty_type(&p);
+            Self::merge(&mut td, p)?;
+            s.add_type(td);
+        }
+        for p in extensions {
+            match s.index.get(&p.name).and_then(|&i| s.types.get_mut(i)) {
+                Some(t) => Self::merge(t, p)?,
+                None => {
+                    let mut td = self.empty_type(&p);
+                    Self::merge(&mut td, p)?;
+                    s.add_type(td);
+                }
+            }
+        }
+        s.types.sort_by_key(|t| t.line);
+        s.index = s
+            .types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        let mut given = explicit.clone().unwrap_or_default();
+        s.roots = match explicit {
+            Some(r) => r,
+            None => {
+                let default = |n: &str| s.type_named(n).map(|t| t.name.clone());
+                [
+                    default("Query"),
+                    default("Mutation"),
+                    default("Subscription"),
+                ]
+            }
+        };
+        for se in schema_extensions {
+            let before = given.clone();
+            for (i, ty) in se.roots {
+                if given[i].is_some() {
+                    return None;
+                }
+                given[i] = Some(ty);
+            }
+            if s.schema_line == 0 {
+                s.schema_line = self.line(se.at);
+            }
+            s.schema_directives.extend(se.directives);
+            for (i, root) in s.roots.iter_mut().enumerate() {
+                if given[i] != before[i] {
+                    root.clone_from(&given[i]);
+                }
+            }
+        }
+        Some(s)
+    }
+}
+
 // ---- diff --------------------------------------------------------------------
 
 /// Diffs two SDL documents.
@@ -1378,10 +1985,10 @@ pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), 
     let big = a.len() + b.len() > BIG_INPUT;
     let (ra, rb) = if big {
         std::thread::scope(|s| {
-            let head = s.spawn(|| parse_with_tree(b));
-            let (base, base_tree) = parse_with_tree(a);
+            let head = s.spawn(|| parse_keeping_tree(b));
+            let (base, base_tree) = parse_keeping_tree(a);
             let (head, head_tree) = match head.join() {
-                Ok((head, tree)) => (head, Some(tree)),
+                Ok((head, tree)) => (head, tree),
                 Err(_) => (
                     Err(ParseError {
                         line: 0,
@@ -2704,5 +3311,126 @@ type Query {
                 "\"\u{1F600}\\u0008\""
             ]
         );
+    }
+
+    /// Every fixture, generated schemas and edge cases: the token reader
+    /// builds the tree's schema, and gives up where the tree has an error.
+    #[test]
+    fn token_reader_builds_the_tree_schema() {
+        fn check(text: &str, must_read: bool) {
+            let tree = parse_with_tree(text).0;
+            let tokens = read_tokens(text);
+            match tree {
+                Ok(t) => {
+                    if must_read {
+                        assert!(tokens.is_some(), "token reader gave up on:\n{text}");
+                    }
+                    if let Some(x) = tokens {
+                        assert_eq!(x, t, "schemas differ for:\n{text}");
+                    }
+                }
+                Err(e) => assert!(
+                    tokens.is_none(),
+                    "tree error {e:?} but tokens read:\n{text}"
+                ),
+            }
+        }
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "graphql") {
+                    out.push(p);
+                }
+            }
+        }
+        // A small copy of benches/gen.rs `graphql_sdl`.
+        fn generated(types: usize, changes: usize, changed: bool, described: bool) -> String {
+            use std::fmt::Write;
+            let every = types.checked_div(changes).map_or(usize::MAX, |e| e.max(1));
+            let mut s = String::new();
+            s.push_str("type Query {\n");
+            for t in 0..types.min(500) {
+                let _ = writeln!(s, "  t{t}(id: ID!, first: Int = 10): T{t}");
+            }
+            s.push_str("}\n\nenum Status {\n  OPEN\n  CLOSED\n}\n\n");
+            for t in 0..types {
+                let _ = writeln!(s, "\"\"\"Type number {t}.\"\"\"\ntype T{t} {{\n  id: ID!");
+                for f in 0..10 {
+                    if changed && t % every == 0 && f == 9 {
+                        continue;
+                    }
+                    if described {
+                        let _ = writeln!(
+                            s,
+                            "  \"\"\"\n  Field {f} of type {t}: what it holds, when it is null, and which\n  permission a client needs to read it.\n  \"\"\""
+                        );
+                    }
+                    let _ = writeln!(s, "  f{f}(limit: Int): String");
+                }
+                let _ = writeln!(s, "  status: Status\n  next: T{}\n}}\n", (t + 1) % types);
+            }
+            s
+        }
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/semantic-diff");
+        let mut files = Vec::new();
+        walk(&root, &mut files);
+        assert!(!files.is_empty());
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            let valid = parse_with_tree(&text).0.is_ok();
+            check(&text, valid && !text.contains('$'));
+        }
+        for (changed, described) in [(false, false), (true, false), (false, true), (true, true)] {
+            check(&generated(40, 7, changed, described), true);
+        }
+        let valid = [
+            "",
+            "# only a comment\n",
+            "schema @a(x: 1) { query: Q, mutation: M }\ntype Q { a: Int }\ntype M { b: Int }",
+            "extend schema @b { subscription: S }\ntype S { x: Int }\ntype Query { y: Int }",
+            "\"\"\"\n  Desc\n    more\n\"\"\"\nschema { query: Q } type Q { a: Int }",
+            "\"the d\" directive @d(a: Int = 1, b: [String!]! = [\"x\", \"y\"]) repeatable on FIELD_DEFINITION | OBJECT",
+            "directive @e on | ENUM_VALUE | SCALAR",
+            "scalar Date @specifiedBy(url: \"https://x\")\nextend scalar Date @foo",
+            "interface I { id: ID! }\ninterface J implements I & K { id: ID! }\ntype T implements & I & J @a { id: ID!, list: [[Int!]]! @b(c: {z: 1, a: [1.5, -0, -2e3, true, false, null, E]}) }",
+            "type T { a(x: Int = -0 y: Float = 1.0E+2, z: In = {a: {b: [ ]}}, w: String = \"\\u00e9\\n\\\"q\"): Int }",
+            "union U = | A | B\nextend union U = C | A\nextend union U @x\ntype A { a: Int } type B { b: Int } type C { c: Int }",
+            "enum E { \"d\" A @deprecated(reason: \"no\"), B C }\nextend enum E { D }\nextend enum E @x",
+            "input In { a: Int = 1 @x, \"\"\"b\"\"\" b: [In!] }\nextend input In { c: Boolean = false }",
+            "extend type T { b: Int }\ntype T implements I { a: Int }\nextend type T implements I & J\nextend type T @z",
+            "type T\nscalar S\nenum E\ninput I\nunion U\ninterface N",
+        ];
+        for c in valid {
+            check(c, true);
+        }
+        // Errors and things the token reader leaves to the tree.
+        let others = [
+            "type T { a: Int }\ntype T { b: Int }",
+            "type T { a: Int a: String }",
+            "extend type T { a: Int }\nextend enum T { A }",
+            "type T { a(x: Int = $v): Int }",
+            "type T { a: Int @d(x: $v) }",
+            "query { a }",
+            "type T {}",
+            "type T { a: }",
+            "enum E { true }",
+            "directive @d on NOPE",
+            "schema { query: Q query: R }",
+            "schema { query: Q } schema { query: Q }",
+            "extend schema { query: Q } schema { query: R }",
+            "type T { a: \"unterminated }",
+            "type T { a: Int }}",
+            "type T { a(): Int }",
+            "type T implements A, B { a: Int }",
+            "extend type T",
+            "extend scalar S",
+            "\"d\" extend type T { a: Int }",
+        ];
+        for c in others {
+            check(c, false);
+        }
     }
 }
