@@ -167,6 +167,8 @@ struct Inputs {
     config: RepoConfig,
     /// `Justification:` trailers of the commits between base and head (git mode).
     trailers: Vec<Trailer>,
+    /// Two single files: (OLD, NEW) as given, to name the right one in errors.
+    files: Option<(String, String)>,
 }
 
 fn load_config(explicit: Option<&Path>, root: &Path) -> Result<RepoConfig, String> {
@@ -237,6 +239,7 @@ fn from_paths(old: &Path, new: &Path, args: &DiffArgs) -> Result<Inputs, String>
         repository: args.repository.clone().unwrap_or_else(|| "local".into()),
         config,
         trailers: Vec::new(),
+        files: (!new.is_dir()).then(|| (old.display().to_string(), new.display().to_string())),
     })
 }
 
@@ -308,6 +311,7 @@ fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
         repository: read.repository,
         config: read.config,
         trailers: read.trailers,
+        files: None,
     })
 }
 
@@ -344,6 +348,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         off: args.no_lint,
         trailers: inputs.trailers,
     };
+    let files = inputs.files.clone();
     let built = report::build_with(
         Build {
             base: inputs.base,
@@ -358,8 +363,15 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
     );
     let report = match built {
         Ok(r) => r,
-        Err(errors) => {
-            for e in &errors {
+        Err(mut errors) => {
+            for e in &mut errors {
+                // Two files: the error is in OLD or NEW, by its side.
+                if let Some((old, new)) = &files {
+                    e.artifact = match e.error.side {
+                        tenet_runtime::diff::Side::Base => old.clone(),
+                        tenet_runtime::diff::Side::Head => new.clone(),
+                    };
+                }
                 eprintln!("error: {e}");
             }
             eprintln!(

@@ -107,6 +107,10 @@ pub struct Change {
     /// Further facts for the rules: `required`, `deprecated`, `name`, `value`, `status`...
     #[serde(flatten)]
     pub facts: Map<String, Json>,
+    /// Every operation that reaches the change (`facts.operations` lists
+    /// at most 20): for matching consumers.
+    #[serde(skip)]
+    pub all_operations: Vec<String>,
 }
 
 impl Change {
@@ -126,6 +130,7 @@ impl Change {
             to: Json::Null,
             detector_confidence: 1.0,
             facts: Map::new(),
+            all_operations: Vec::new(),
         }
     }
 

@@ -28,6 +28,8 @@ pub const MAX_DEPTH: usize = 64;
 /// Diffs two standalone JSON Schema documents.
 pub fn diff(a: &str, b: &str, opts: &Options, out: &mut Changes) -> Result<(), ArtifactError> {
     let (na, nb) = super::parse_both(a, b)?;
+    check_refs(&na).map_err(ArtifactError::base)?;
+    check_refs(&nb).map_err(ArtifactError::head)?;
     let mut sd = SchemaDiff::new(&na, &nb);
     sd.diff(
         out,
@@ -201,6 +203,7 @@ impl<'a> SchemaDiff<'a> {
                 if ops.len() > MAX_OPERATIONS_LISTED {
                     c.facts.insert("operations_total".into(), ops.len().into());
                 }
+                c.all_operations = ops.iter().map(|o| o.to_string()).collect();
             }
         }
     }
@@ -606,7 +609,10 @@ impl<'a> SchemaDiff<'a> {
         }
         // Renames: a removed and an added property of the same shape.
         let mut renamed_to: HashMap<&str, (&str, f64)> = HashMap::new();
-        for (old, va) in &removed {
+        // Pairing is quadratic: past this many candidates, removals and
+        // additions are reported as such.
+        let pairing = removed.len() * added.len() <= 2_500;
+        for (old, va) in removed.iter().filter(|_| pairing) {
             let same: Vec<&(&String, &Node)> = added
                 .iter()
                 .filter(|(new, vb)| {
@@ -748,7 +754,7 @@ impl<'a> SchemaDiff<'a> {
             a.get(kw).map(Node::items).unwrap_or(&[]),
             b.get(kw).map(Node::items).unwrap_or(&[]),
         );
-        if ba == bb {
+        if ba == bb && !ba.iter().any(has_ref) {
             return;
         }
         let mut used = vec![false; bb.len()];
@@ -869,6 +875,27 @@ pub fn resolve_ref<'n>(root: &'n Node, r: &str) -> Option<&'n Node> {
         };
     }
     resolve(root, cur)
+}
+
+/// Checks that every `$ref` of a document resolves: a dangling or remote
+/// reference is an error at its line, before anything is compared.
+pub fn check_refs(root: &Node) -> Result<(), ParseError> {
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        match &n.data {
+            Data::Map(m) => {
+                if let Some(r) = n.get("$ref").and_then(Node::as_str) {
+                    if resolve_ref(root, r).is_none() {
+                        return Err(unresolved(r, n));
+                    }
+                }
+                stack.extend(m.iter().map(|(_, v)| v));
+            }
+            Data::Seq(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Follows `$ref` chains (local only) to the schema they name.

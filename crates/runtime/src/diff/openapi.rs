@@ -32,6 +32,8 @@ const METHODS: [&str; 8] = [
 
 pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), ArtifactError> {
     let (na, nb) = super::parse_both(a, b)?;
+    super::jsonschema::check_refs(&na).map_err(ArtifactError::base)?;
+    super::jsonschema::check_refs(&nb).map_err(ArtifactError::head)?;
     let mut d = OpenApiDiff {
         a: &na,
         b: &nb,
@@ -88,6 +90,58 @@ impl<'a> OpenApiDiff<'a> {
     fn run(&mut self, out: &mut Changes) {
         let empty = Node::new(0, Data::Map(vec![]));
         let (a, b) = (self.a, self.b);
+        // Parts of the document no operation diff reads (servers, security
+        // schemes, webhooks, extensions): compared as configuration.
+        for (k, va) in a.entries() {
+            if matches!(
+                k.as_str(),
+                "openapi"
+                    | "swagger"
+                    | "info"
+                    | "externalDocs"
+                    | "tags"
+                    | "paths"
+                    | "components"
+                    | "security"
+            ) {
+                continue;
+            }
+            match b.get(k) {
+                Some(vb) => super::config::diff_tree(k, va, vb, out),
+                None => out.push(
+                    Change::new("config.key_removed", k.as_str())
+                        .lines(va.line, 0)
+                        .fact("name", k.as_str()),
+                ),
+            }
+        }
+        for (k, vb) in b.entries() {
+            if a.get(k).is_none()
+                && !matches!(
+                    k.as_str(),
+                    "openapi"
+                        | "swagger"
+                        | "info"
+                        | "externalDocs"
+                        | "tags"
+                        | "paths"
+                        | "components"
+                        | "security"
+                )
+            {
+                out.push(
+                    Change::new("config.key_added", k.as_str())
+                        .lines(0, vb.line)
+                        .fact("name", k.as_str()),
+                );
+            }
+        }
+        if let (Some(sa), Some(sb)) = (
+            a.at(&["components", "securitySchemes"]),
+            b.at(&["components", "securitySchemes"]),
+        ) {
+            super::config::diff_tree("components.securitySchemes", sa, sb, out);
+        }
         for kw in ["info", "externalDocs", "tags"] {
             if a.get(kw) != b.get(kw) {
                 out.push(
@@ -297,6 +351,10 @@ impl<'a> OpenApiDiff<'a> {
                 ),
                 _ => {}
             }
+            // A parameter may describe itself by media type instead.
+            if x.get("content").is_some() || y.get("content").is_some() {
+                self.content(out, op, &path, x, y, Direction::Request);
+            }
         }
         for (loc, name, y) in &pb {
             let had = if loc == "path" {
@@ -413,6 +471,15 @@ impl<'a> OpenApiDiff<'a> {
                 ),
                 Some(y) => {
                     let (x, y) = (self.r(true, x), self.r(false, y));
+                    if required(x) && !required(y) {
+                        out.push(
+                            Change::new("header.became_optional", &p)
+                                .dir(Some(Direction::Response))
+                                .lines(x.line, y.line)
+                                .fact("operation", op)
+                                .fact("name", name.as_str()),
+                        );
+                    }
                     if let (Some(sx), Some(sy)) = (x.get("schema"), y.get("schema")) {
                         self.schemas
                             .diff(out, &p, sx, sy, Some(Direction::Response), Some(op));

@@ -334,6 +334,12 @@ fn judge(
                 .map(|s| vec![s.to_string()])
         })
         .unwrap_or_default();
+    // Every operation that reaches the change, not only the listed ones.
+    let operations = if c.all_operations.is_empty() {
+        operations
+    } else {
+        c.all_operations.clone()
+    };
     let consumers = consumers.affected(artifact, &c.path, &operations);
     facts.remove("operation");
     let change = ReportChange {
@@ -361,12 +367,16 @@ fn judge(
 /// What tells apart two changes of one kind at one path (two enum values
 /// removed, two sentences added): their value or name.
 fn identity(c: &Change) -> String {
-    ["value", "name", "keyword"]
+    let mut parts: Vec<String> = ["value", "name", "keyword"]
         .iter()
         .filter_map(|k| c.facts.get(*k))
         .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join("\u{0}")
+        .collect();
+    // A schema read as a request and as a response changes twice.
+    if let Some(d) = c.direction {
+        parts.push(d.as_str().to_string());
+    }
+    parts.join("\u{0}")
 }
 
 fn short_hash(parts: &[&str]) -> String {
@@ -413,6 +423,10 @@ pub const SUMMARY_LIMIT: usize = 25;
 pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
     let verdict = match r.highest_risk.as_str() {
+        "none" if r.unclassified > 0 => format!(
+            "{} change(s) no rule classifies: **review needed**",
+            r.unclassified
+        ),
         "none" => "no changes that matter".to_string(),
         l => format!("highest risk **{l}**"),
     };
@@ -518,7 +532,31 @@ pub fn markdown(r: &Report) -> String {
         }
         let _ = writeln!(s, "\n</details>");
     }
-    s
+    cap_markdown(s)
+}
+
+/// GitHub refuses comments over 65,536 characters; the summary stays
+/// under [`MARKDOWN_LIMIT`], cutting whole per-artifact details from the end
+/// and saying so.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+fn cap_markdown(s: String) -> String {
+    if s.len() <= MARKDOWN_LIMIT {
+        return s;
+    }
+    let note = "\n_The details are cut here to fit a pull-request comment; the full report is in `--format json`._\n";
+    let budget = MARKDOWN_LIMIT - note.len();
+    let cut = s[..budget]
+        .rfind("</details>\n")
+        .map(|i| i + "</details>\n".len())
+        .unwrap_or_else(|| {
+            let mut i = budget;
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            s[..i].rfind('\n').map_or(i, |j| j + 1)
+        });
+    format!("{}{}", &s[..cut], note)
 }
 
 /// The policy-lint section: every finding with its block and line (capped).
