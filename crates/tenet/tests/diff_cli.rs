@@ -872,3 +872,47 @@ fn an_unresolvable_ref_is_an_error_with_its_position() {
         r.stderr
     );
 }
+
+#[test]
+fn a_base_side_error_names_the_old_file() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "old.yaml", "a: [\n");
+    write(t.path(), "new.yaml", "a: 1\n");
+    let r = tenet_in(t.path(), &["diff", "old.yaml", "new.yaml", "--no-store"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("old.yaml:2:1: cannot read the base version"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn consumers_match_every_operation_that_reaches_a_change() {
+    let t = tempfile::tempdir().unwrap();
+    let mut api = String::from("openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths:\n");
+    for i in 0..25 {
+        api.push_str(&format!(
+            "  /r{i:02}:\n    get:\n      responses:\n        '200':\n          description: ok\n          content: {{application/json: {{schema: {{$ref: '#/components/schemas/S'}}}}}}\n"
+        ));
+    }
+    api.push_str("components:\n  schemas:\n    S: {type: object, properties: {a: {type: string}, b: {type: string}}}\n");
+    let cfg = "consumers:\n  late-app: ['GET /r24']\n";
+    write(t.path(), "a/tenet.yaml", cfg);
+    write(t.path(), "b/tenet.yaml", cfg);
+    write(t.path(), "a/api.yaml", &api);
+    write(
+        t.path(),
+        "b/api.yaml",
+        &api.replace(", b: {type: string}", ""),
+    );
+    let r = tenet_in(t.path(), &["diff", "a", "b", "--no-store"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = json(&r);
+    let c = &rep["changes"][0];
+    assert_eq!(c["path"], "S.b");
+    assert_eq!(c["facts"]["operations"].as_array().unwrap().len(), 20);
+    assert_eq!(c["facts"]["operations_total"], 25);
+    assert_eq!(c["consumers"], serde_json::json!(["late-app"]));
+}

@@ -688,4 +688,70 @@ components:
         let cs = changes(a, &b);
         assert_eq!(kinds(&cs), [("field.added", "N.w")]);
     }
+
+    const PETS: &str = r##"
+openapi: 3.0.3
+info: {title: P, version: "1"}
+servers: [{url: "https://api.example.com/v1"}]
+paths:
+  /d:
+    get:
+      parameters:
+        - {$ref: "#/components/parameters/Limit"}
+      responses:
+        "200":
+          description: ok
+          headers:
+            ETag: {required: true, schema: {type: string}}
+          content: {application/json: {schema: {$ref: "#/components/schemas/Dog"}}}
+components:
+  parameters:
+    Limit: {name: limit, in: query, schema: {type: integer}}
+  schemas:
+    Pet: {type: object, required: [id, name], properties: {id: {type: string}, name: {type: string}}}
+    Dog: {allOf: [{$ref: "#/components/schemas/Pet"}]}
+"##;
+
+    #[test]
+    fn schemas_behind_an_unchanged_all_of_are_compared() {
+        let head = PETS.replace(
+            "required: [id, name], properties: {id: {type: string}, name: {type: string}}",
+            "required: [id], properties: {id: {type: string}}",
+        );
+        let cs = changes(PETS, &head);
+        assert_eq!(kinds(&cs), [("field.removed", "Pet.name")]);
+        assert_eq!(cs[0].facts["operations"], serde_json::json!(["GET /d"]));
+    }
+
+    #[test]
+    fn servers_and_header_requiredness_are_compared() {
+        let head = PETS
+            .replace("/v1\"", "/v2\"")
+            .replace("ETag: {required: true,", "ETag: {");
+        let cs = changes(PETS, &head);
+        assert_eq!(
+            kinds(&cs),
+            [
+                ("config.value_changed", "servers[0].url"),
+                ("header.became_optional", "GET /d.response.200.header.ETag")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dangling_ref_anywhere_is_an_error_at_its_line() {
+        let head = PETS.replace(
+            "- {$ref: \"#/components/parameters/Limit\"}",
+            "- {$ref: \"#/components/parameters/Missing\"}",
+        );
+        let mut out = Changes::default();
+        let e = diff(PETS, &head, &Options::default(), &mut out).unwrap_err();
+        assert_eq!(e.side, super::super::Side::Head);
+        assert_eq!(e.error.line, 9);
+        assert!(
+            e.error.message.contains("#/components/parameters/Missing"),
+            "{}",
+            e.error.message
+        );
+    }
 }

@@ -773,3 +773,41 @@ pub fn compare_markdown(c: &Comparison) -> String {
     let _ = writeln!(s, "{} change(s) unchanged.", c.unchanged);
     s
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_is_capped_at_whole_details_for_pr_comments() {
+        let block = format!(
+            "<details><summary>x</summary>\n\n{}\n</details>\n",
+            "row\n".repeat(500)
+        );
+        let long = block.repeat(60);
+        assert!(long.len() > MARKDOWN_LIMIT);
+        let capped = cap_markdown(long);
+        assert!(capped.len() <= MARKDOWN_LIMIT, "{}", capped.len());
+        assert!(
+            capped.contains("</details>\n\n_The details are cut here"),
+            "cut after a whole block"
+        );
+        assert_eq!(
+            capped.matches("<details>").count(),
+            capped.matches("</details>").count()
+        );
+        let short = "## ok\n".to_string();
+        assert_eq!(cap_markdown(short.clone()), short);
+    }
+
+    #[test]
+    fn request_and_response_twins_have_their_own_fingerprints() {
+        let req = Change::new("type.narrowed", "Order.id").dir(Some(Direction::Request));
+        let resp = Change::new("type.narrowed", "Order.id").dir(Some(Direction::Response));
+        assert_ne!(identity(&req), identity(&resp));
+        let a = Change::new("enum.value_removed", "S").fact("value", "A");
+        let b = Change::new("enum.value_removed", "S").fact("value", "B");
+        assert_ne!(identity(&a), identity(&b));
+    }
+}
