@@ -292,7 +292,10 @@ impl Store {
         } else if let Some((base, head)) = key.split_once("..") {
             self.conn
                 .query_row(
-                    "SELECT report FROM reports WHERE base = ?1 AND head = ?2 ORDER BY id DESC LIMIT 1",
+                    // Full or abbreviated SHAs (as `tenet reports list` shows them).
+                    "SELECT report FROM reports WHERE (base = ?1 OR (length(?1) >= 7 AND substr(base, 1, length(?1)) = ?1))
+                       AND (head = ?2 OR (length(?2) >= 7 AND substr(head, 1, length(?2)) = ?2))
+                     ORDER BY id DESC LIMIT 1",
                     [base, head],
                     |r| r.get(0),
                 )

@@ -525,6 +525,13 @@ fn reports_are_kept_listed_shown_and_compared() {
     let r = tenet_in(t.path(), &["reports", "show", &format!("{c1}..{c2}")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(json(&r)["head"], c2.as_str());
+    // Abbreviated SHAs, as `reports list` prints them.
+    let r = tenet_in(
+        t.path(),
+        &["reports", "show", &format!("{}..{}", &c1[..12], &c2[..12])],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["head"], c2.as_str());
 
     let (id_a, id_b) = (rows[1]["id"].to_string(), rows[0]["id"].to_string());
     let r = tenet_in(t.path(), &["reports", "compare", &id_a, &id_b]);
