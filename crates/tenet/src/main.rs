@@ -6,6 +6,7 @@
 mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
+mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read, Write};
@@ -104,6 +105,8 @@ enum Command {
         #[command(subcommand)]
         command: hook_cmd::HookCommand,
     },
+    /// Serve decisions over HTTP (POST /v1/evaluate) on 127.0.0.1:8080
+    Serve(serve_cmd::ServeArgs),
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -166,6 +169,7 @@ fn main() -> ExitCode {
         Command::Ci(args) => ci_cmd::cmd_ci(&args),
         Command::Reports { command } => diff_cmd::cmd_reports(&command),
         Command::Hook { command } => hook_cmd::cmd_hook(&command),
+        Command::Serve(args) => serve_cmd::cmd_serve(&args),
     };
     ExitCode::from(code)
 }
