@@ -245,25 +245,15 @@ fn nullability_moves(a: &Ty, b: &Ty, added: &mut bool, removed: &mut bool) {
 /// The schema is read from the lexer's tokens; anything the token reader
 /// does not expect sends the text to the tree path, which tells the error.
 pub fn parse(text: &str) -> Result<Schema, ParseError> {
-    parse_keeping_tree(text).0
-}
-
-/// Parses a document from its tokens or, failing that, its tree, handing
-/// back the tree (if one was built) for the caller to free.
-fn parse_keeping_tree(text: &str) -> (Result<Schema, ParseError>, Option<SyntaxTree>) {
     match read_tokens(text) {
-        Some(s) => (Ok(s), None),
-        None => {
-            let (r, tree) = parse_with_tree(text);
-            (r, Some(tree))
-        }
+        Some(s) => Ok(s),
+        None => parse_with_tree(text),
     }
 }
 
-/// Parses a document, handing back its tree for the caller to free.
-fn parse_with_tree(text: &str) -> (Result<Schema, ParseError>, SyntaxTree) {
-    let tree = Parser::new(text).parse();
-    (read(&tree, text), tree)
+/// Parses a document through apollo-parser's tree (the path that tells errors).
+fn parse_with_tree(text: &str) -> Result<Schema, ParseError> {
+    read(&Parser::new(text).parse(), text)
 }
 
 /// The schema in a parsed tree, or the tree's first error.
@@ -281,11 +271,7 @@ fn read(tree: &SyntaxTree, text: &str) -> Result<Schema, ParseError> {
     src.build(tree.document().syntax())
 }
 
-/// Inputs above this size (base and head together) are parsed on two
-/// threads, and their trees and schemas freed on another one.
-const BIG_INPUT: usize = 128 * 1024;
-
-/// Frees a big value on a thread of its own: a tree or schema of a
+/// Frees a big value on a thread of its own: a schema of a
 /// megabyte of SDL is a million small allocations, tens of milliseconds to
 /// free, which the caller need not wait for (nor a command that exits).
 fn drop_in_background<T: Send + 'static>(value: T) {
@@ -1982,33 +1968,11 @@ impl<'t> Reader<'_, 't> {
 /// Diffs two SDL documents.
 pub fn diff(a: &str, b: &str, _opts: &Options, out: &mut Changes) -> Result<(), ArtifactError> {
     // Big schemas: base and head are parsed on two threads at once.
-    let big = a.len() + b.len() > BIG_INPUT;
-    let (ra, rb) = if big {
-        std::thread::scope(|s| {
-            let head = s.spawn(|| parse_keeping_tree(b));
-            let (base, base_tree) = parse_keeping_tree(a);
-            let (head, head_tree) = match head.join() {
-                Ok((head, tree)) => (head, tree),
-                Err(_) => (
-                    Err(ParseError {
-                        line: 0,
-                        col: 0,
-                        message: "the GraphQL parser failed".into(),
-                    }),
-                    None,
-                ),
-            };
-            // The trees are read: freed while the schemas are compared.
-            drop_in_background((base_tree, head_tree));
-            (base, head)
-        })
-    } else {
-        (parse(a), parse(b))
-    };
+    let (ra, rb) = super::both(a, b, parse);
     let sa = ra.map_err(ArtifactError::base)?;
     let sb = rb.map_err(ArtifactError::head)?;
     diff_schemas(&sa, &sb, out);
-    if big {
+    if a.len() + b.len() > super::PARALLEL_FROM {
         drop_in_background((sa, sb));
     }
     Ok(())
@@ -3318,7 +3282,7 @@ type Query {
     #[test]
     fn token_reader_builds_the_tree_schema() {
         fn check(text: &str, must_read: bool) {
-            let tree = parse_with_tree(text).0;
+            let tree = parse_with_tree(text);
             let tokens = read_tokens(text);
             match tree {
                 Ok(t) => {
@@ -3380,7 +3344,7 @@ type Query {
         assert!(!files.is_empty());
         for f in &files {
             let text = std::fs::read_to_string(f).unwrap();
-            let valid = parse_with_tree(&text).0.is_ok();
+            let valid = parse_with_tree(&text).is_ok();
             check(&text, valid && !text.contains('$'));
         }
         for (changed, described) in [(false, false), (true, false), (false, true), (true, true)] {

@@ -100,27 +100,29 @@ pub struct Options {
 ///
 /// Big texts are parsed on two threads (base and head at once).
 pub fn parse_both(a: &str, b: &str) -> Result<(Node, Node), ArtifactError> {
-    const PARALLEL_FROM: usize = 256 * 1024;
-    let (ra, rb) = if a.len() + b.len() > PARALLEL_FROM {
-        std::thread::scope(|s| {
-            let head = s.spawn(|| tree::parse(b));
-            let base = tree::parse(a);
-            let head = head.join().unwrap_or_else(|_| {
-                Err(ParseError {
-                    line: 0,
-                    col: 0,
-                    message: "the parser failed".into(),
-                })
-            });
-            (base, head)
-        })
-    } else {
-        (tree::parse(a), tree::parse(b))
-    };
+    let (ra, rb) = both(a, b, tree::parse);
     Ok((
         ra.map_err(ArtifactError::base)?,
         rb.map_err(ArtifactError::head)?,
     ))
+}
+
+/// Base and head texts together above this size are parsed on two threads.
+pub const PARALLEL_FROM: usize = 128 * 1024;
+
+/// Runs `f` on the base and on the head text: on two threads at once when
+/// they are big (a panic on the head thread is raised here, as it would be
+/// on one thread).
+pub fn both<R: Send>(a: &str, b: &str, f: impl Fn(&str) -> R + Sync) -> (R, R) {
+    if a.len() + b.len() <= PARALLEL_FROM {
+        return (f(a), f(b));
+    }
+    std::thread::scope(|s| {
+        let head = s.spawn(|| f(b));
+        let base = f(a);
+        let head = head.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (base, head)
+    })
 }
 
 /// The changes between two versions of one artifact of type `ty`.
