@@ -113,6 +113,9 @@ pub struct Judgement {
     pub problems: Vec<String>,
     /// Lines worth reading that do not block (lint findings).
     pub notes: Vec<String>,
+    /// The bundle hash of the rules that judged the changes (none when
+    /// nothing was judged).
+    pub bundle: Option<String>,
 }
 
 impl Judgement {
@@ -299,6 +302,8 @@ fn audit_event(
             "findings": findings,
             "problems": j.problems,
         }),
+        tenant: None,
+        bundle: j.bundle.clone(),
     }
 }
 
@@ -375,6 +380,7 @@ pub fn judge(repo: &StagedRepo, opts: &Options) -> Result<Judgement, String> {
 }
 
 fn take_report(r: &Report, opts: &Options, j: &mut Judgement) {
+    j.bundle = Some(r.rules.fingerprint.clone());
     j.judged = r.changes.len();
     j.highest_risk = r.highest_risk.clone();
     let limit = opts

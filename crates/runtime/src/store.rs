@@ -45,6 +45,10 @@ const MIGRATIONS: &[&str] = &[
         details     TEXT NOT NULL
     );
     CREATE INDEX audit_by_scope ON audit_events (scope, id);",
+    // 3: the server's audit envelope adds the tenant and the bundle hash
+    "ALTER TABLE audit_events ADD COLUMN tenant TEXT;
+    ALTER TABLE audit_events ADD COLUMN bundle TEXT;
+    CREATE INDEX audit_by_at ON audit_events (at, id);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +111,26 @@ pub struct AuditEvent {
     /// Source-specific details (the findings), as JSON.
     #[serde(default)]
     pub details: serde_json::Value,
+    /// The tenant the action was for, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The bundle hash of the rules that decided it, when rules did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+}
+
+/// Which audit events [`Store::audit_query`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only events at or after this RFC 3339 time (compared as text, so
+    /// give it in UTC with a `Z`, as events are written).
+    pub since: Option<String>,
+    /// Only the event with this action id.
+    pub action_id: Option<String>,
+    /// Only events of this scope.
+    pub scope: Option<String>,
+    /// At most this many, newest first.
+    pub limit: usize,
 }
 
 impl Store {
@@ -219,26 +243,29 @@ impl Store {
     /// Appends an event to the audit log; returns its row id. An
     /// `action_id` already recorded is an error (events are never rewritten).
     pub fn record_audit(&self, e: &AuditEvent) -> Result<i64, StoreError> {
-        let details =
-            serde_json::to_string(&e.details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
-        let id = self.conn.query_row(
-            "INSERT INTO audit_events (action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
-            params![
-                e.action_id,
-                e.at,
-                e.source,
-                e.subject,
-                e.actor,
-                e.scope,
-                e.outcome,
-                e.reason,
-                e.latency_ms.min(i64::MAX as u64) as i64,
-                details
-            ],
-            |r| r.get(0),
-        )?;
-        Ok(id)
+        insert_audit(&self.conn, e)
+    }
+
+    /// Appends events in one transaction (one commit, one sync for all):
+    /// either every event is recorded or none is. Returns their row ids.
+    pub fn record_audit_batch(&mut self, events: &[AuditEvent]) -> Result<Vec<i64>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            ids.push(insert_audit(&tx, e)?);
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Makes every commit reach the disk before it returns
+    /// (`synchronous = FULL`), for callers that answer only after their
+    /// audit event is durable even across a power loss. The default
+    /// (`NORMAL` in WAL mode) survives a crash of the process, not of the
+    /// machine.
+    pub fn sync_full(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(())
     }
 
     /// Audit events, newest first, optionally of one scope.
@@ -247,30 +274,51 @@ impl Store {
         scope: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details
-             FROM audit_events WHERE ?1 IS NULL OR scope = ?1 ORDER BY id DESC LIMIT ?2",
+        self.audit_query(&AuditQuery {
+            scope: scope.map(str::to_string),
+            limit,
+            ..AuditQuery::default()
+        })
+    }
+
+    /// Audit events matching `q`, newest first.
+    pub fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle
+             FROM audit_events
+             WHERE (?1 IS NULL OR scope = ?1) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR action_id = ?3)
+             ORDER BY id DESC LIMIT ?4",
         )?;
-        let rows = stmt.query_map(params![scope, limit.min(i64::MAX as usize) as i64], |r| {
-            let latency: i64 = r.get(9)?;
-            let details: String = r.get(10)?;
-            Ok((
-                AuditEvent {
-                    id: r.get(0)?,
-                    action_id: r.get(1)?,
-                    at: r.get(2)?,
-                    source: r.get(3)?,
-                    subject: r.get(4)?,
-                    actor: r.get(5)?,
-                    scope: r.get(6)?,
-                    outcome: r.get(7)?,
-                    reason: r.get(8)?,
-                    latency_ms: latency.max(0) as u64,
-                    details: serde_json::Value::Null,
-                },
-                details,
-            ))
-        })?;
+        let rows = stmt.query_map(
+            params![
+                q.scope,
+                q.since,
+                q.action_id,
+                q.limit.min(i64::MAX as usize) as i64
+            ],
+            |r| {
+                let latency: i64 = r.get(9)?;
+                let details: String = r.get(10)?;
+                Ok((
+                    AuditEvent {
+                        id: r.get(0)?,
+                        action_id: r.get(1)?,
+                        at: r.get(2)?,
+                        source: r.get(3)?,
+                        subject: r.get(4)?,
+                        actor: r.get(5)?,
+                        scope: r.get(6)?,
+                        outcome: r.get(7)?,
+                        reason: r.get(8)?,
+                        latency_ms: latency.max(0) as u64,
+                        details: serde_json::Value::Null,
+                        tenant: r.get(11)?,
+                        bundle: r.get(12)?,
+                    },
+                    details,
+                ))
+            },
+        )?;
         let mut out = Vec::new();
         for row in rows {
             let (mut e, details) = row?;
@@ -308,6 +356,34 @@ impl Store {
     }
 }
 
+/// One audit row; `conn` may be a transaction.
+fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<i64, StoreError> {
+    let details =
+        serde_json::to_string(&e.details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO audit_events (action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+    )?;
+    let id = stmt.query_row(
+        params![
+            e.action_id,
+            e.at,
+            e.source,
+            e.subject,
+            e.actor,
+            e.scope,
+            e.outcome,
+            e.reason,
+            e.latency_ms.min(i64::MAX as u64) as i64,
+            details,
+            e.tenant,
+            e.bundle
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(id)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -326,7 +402,44 @@ mod tests {
             reason: (outcome == "overridden").then(|| "hotfix, agreed with api owners".into()),
             latency_ms: 42,
             details: serde_json::json!({"findings": [{"risk": "breaking"}]}),
+            tenant: None,
+            bundle: None,
         }
+    }
+
+    #[test]
+    fn a_batch_is_all_or_nothing_and_queries_filter_by_time_and_action() {
+        let mut s = Store::memory().unwrap();
+        let mut a = event("a", "server", "allowed");
+        a.at = "2026-12-01T10:00:00.000Z".into();
+        a.tenant = Some("acme".into());
+        a.bundle = Some("sha256:abc".into());
+        let mut b = event("b", "server", "blocked");
+        b.at = "2026-12-01T11:00:00.000Z".into();
+        let ids = s.record_audit_batch(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(ids.len(), 2);
+        // A duplicate action id fails the whole batch: `c` is not kept.
+        let c = event("c", "server", "allowed");
+        assert!(s.record_audit_batch(&[c, a.clone()]).is_err());
+        assert_eq!(s.audit_events(None, 10).unwrap().len(), 2);
+        let since = s
+            .audit_query(&AuditQuery {
+                since: Some("2026-12-01T10:30:00Z".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .unwrap();
+        assert_eq!(since.len(), 1);
+        assert_eq!(since[0].action_id, "b");
+        let one = s
+            .audit_query(&AuditQuery {
+                action_id: Some("a".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .unwrap();
+        a.id = ids[0];
+        assert_eq!(one, vec![a]);
     }
 
     #[test]

@@ -1,145 +1,15 @@
-//! The server's HTTP API, against the real server on 127.0.0.1:0, with a
-//! minimal HTTP/1.1 client over a TCP stream. Snapshots live in
-//! `snapshots/server/`.
+//! The server's HTTP API, against the real server on 127.0.0.1:0 (see
+//! `common`). Snapshots live in `snapshots/server/`.
 
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tenet_runtime::store::Store;
-use tenet_server::{AppState, RulesSource};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
-
-struct Server {
-    addr: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _dir: tempfile::TempDir,
-    store: PathBuf,
-}
-
-impl Server {
-    async fn start(source: RulesSource) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join(".tenet/tenet.db");
-        let state: Arc<AppState> = AppState::new(source, Store::open(&store).unwrap()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(tenet_server::serve(listener, state, async move {
-            let _ = rx.await;
-        }));
-        Server {
-            addr,
-            stop: Some(tx),
-            task,
-            _dir: dir,
-            store,
-        }
-    }
-
-    /// One HTTP/1.1 request; (status, content type, body).
-    async fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
-        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        s.write_all(head.as_bytes()).await.unwrap();
-        // A refused oversized body may close the connection early.
-        let _ = s.write_all(body).await;
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out).await;
-        let split = out
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a response head");
-        let head = String::from_utf8_lossy(&out[..split]).to_string();
-        let mut body = out[split + 4..].to_vec();
-        let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let mut ctype = String::new();
-        for line in head.lines() {
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-type:") {
-                ctype = v.trim().to_string();
-            }
-            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-                body = dechunk(&body);
-            }
-        }
-        (status, ctype, body)
-    }
-
-    async fn json(&self, method: &str, path: &str, body: &Value) -> (u16, String, Value) {
-        let (s, c, b) = self
-            .request(method, path, body.to_string().as_bytes())
-            .await;
-        (s, c, serde_json::from_slice(&b).unwrap())
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (s, _, b) = self.request("GET", path, b"").await;
-        assert_eq!(s, 200);
-        serde_json::from_slice(&b).unwrap()
-    }
-
-    /// Stops the server (draining it); the store's folder stays until the
-    /// returned guard is dropped.
-    async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        self.task.await.unwrap().unwrap();
-        self._dir
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(i) = b.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..i]).trim(), 16).unwrap_or(0);
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[i + 2..i + 2 + n]);
-        b = &b[i + 2 + n + 2..];
-    }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
-fn mass_delete() -> Value {
-    json!({"pack": "safety", "input": {"action": {"verb": "delete", "rows": 20000, "tenant": "acme"}}})
-}
-
-fn snapshot_settings() -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.set_snapshot_path(repo().join("snapshots/server"));
-    s.set_prepend_module_to_snapshot(false);
-    s
-}
+use tenet_server::RulesSource;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluate_errors_health_and_audit() {
@@ -242,7 +112,7 @@ async fn evaluate_errors_health_and_audit() {
         assert_eq!(e.subject, "safety");
         assert_eq!(e.actor, "anonymous");
         assert_eq!(e.source, "server:evaluate");
-        assert_eq!(e.details["bundle"], hash);
+        assert_eq!(e.bundle.as_deref(), Some(hash));
     }
     let flagged = events.iter().find(|e| e.outcome != "allowed").unwrap();
     assert!(flagged

@@ -1,32 +1,75 @@
-//! `tenet serve`: the evaluation server (first slice of issue #5). Glue
-//! only: the server is `tenet-server`.
+//! `tenet serve`: the evaluation server, and `tenet serve hash-token`.
+//! Glue only: the server is `tenet-server`.
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tenet_server::{Config, RulesSource};
+use tenet_server::{Config, LogFormat, Overrides};
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServeArgs {
+    #[command(subcommand)]
+    command: Option<ServeCommand>,
+    /// Config file (YAML): addr, rules, store, watch, log_format, limits,
+    /// access, identities (see docs/server.md); flags win over it
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Rules directory (default: the rules bundled into this binary)
     #[arg(long)]
     rules: Option<PathBuf>,
-    /// SQLite store for the audit log
-    #[arg(long, default_value = ".tenet/tenet.db")]
-    store: PathBuf,
-    /// Address to listen on
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
+    /// SQLite store for the audit log [default: .tenet/tenet.db]
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Log format: text or json
+    #[arg(long, value_parser = ["text", "json"])]
+    log_format: Option<String>,
+    /// Do not reload when a rule file changes (SIGHUP and the API still do)
+    #[arg(long)]
+    no_watch: bool,
+}
+
+#[derive(Subcommand)]
+enum ServeCommand {
+    /// Print the SHA-256 of a token read from stdin, for `token_sha256` in
+    /// the config file
+    HashToken,
 }
 
 pub fn cmd_serve(args: &ServeArgs) -> u8 {
-    let config = Config {
-        rules: match &args.rules {
-            Some(d) => RulesSource::Dir(d.clone()),
-            None => RulesSource::Bundled,
-        },
+    if let Some(ServeCommand::HashToken) = args.command {
+        let mut token = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut token) {
+            eprintln!("error: cannot read the token from stdin: {e}");
+            return 2;
+        }
+        if token.trim().is_empty() {
+            eprintln!("error: no token on stdin (echo -n \"$TOKEN\" | tenet serve hash-token)");
+            return 2;
+        }
+        println!("{}", tenet_server::config::hash_token(&token));
+        return 0;
+    }
+    let overrides = Overrides {
+        rules: args.rules.clone(),
         store: args.store.clone(),
         addr: args.addr,
+        log_format: args.log_format.as_deref().map(|f| match f {
+            "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        }),
+        no_watch: args.no_watch,
+    };
+    let config = match Config::resolve(args.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
     match tenet_server::run(config) {
         Ok(()) => 0,

@@ -50,7 +50,7 @@ fn snap(name: &str, run: &Run) {
 fn check_accepts_every_bundled_pack() {
     let r = tenet(&["check"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.starts_with("ok: 8 pack(s)"), "{}", r.stdout);
+    assert!(r.stdout.starts_with("ok: 9 pack(s)"), "{}", r.stdout);
 }
 
 #[test]

@@ -1897,6 +1897,7 @@ test t-gone {
         include_str!("../../../../rules/meta-monitor/meta_monitor.tenet"),
         include_str!("../../../../rules/tenant-benchmark/tenant_benchmark.tenet"),
         include_str!("../../../../rules/control-plane/control_plane.tenet"),
+        include_str!("../../../../rules/server/server.tenet"),
     ];
 
     #[test]

@@ -1,0 +1,167 @@
+//! The audit log writer: group commit on one thread.
+//!
+//! In: [`AuditEvent`]s from request handlers and reloads. Out: each
+//! caller's event is committed to the SQLite store (WAL,
+//! `synchronous = FULL`) before [`AuditLog::record`] returns, so a
+//! response is sent only after its event is durable.
+//!
+//! One thread owns the writing connection. It takes the first waiting
+//! event, then every other event already queued (up to [`MAX_BATCH`]),
+//! writes them in one transaction — one commit, one sync — and answers
+//! every caller of the batch. Under load the batches grow and the cost of
+//! a sync is shared; with one caller a batch is one event. A failed batch
+//! is retried event by event, so one bad event (a duplicate action id)
+//! fails only its own request. Reads (`GET /v1/audit`) use a second
+//! connection and never wait for the writer.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tenet_runtime::store::{AuditEvent, AuditQuery, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most events one transaction takes.
+pub const MAX_BATCH: usize = 1024;
+/// Events that may wait for the writer before callers wait to enqueue.
+const QUEUE: usize = 16 * 1024;
+
+type Reply = oneshot::Sender<Result<(), String>>;
+
+/// The writer's handle; cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<(AuditEvent, Reply)>,
+    reader: Arc<Mutex<Store>>,
+}
+
+impl AuditLog {
+    /// Opens the store twice (writer and reader) and starts the writer.
+    pub fn open(path: &Path) -> Result<AuditLog, StoreError> {
+        let writer = Store::open(path)?;
+        writer.sync_full()?;
+        let reader = Store::open(path)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("tenet-audit".into())
+            .spawn(move || write_loop(writer, rx))
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                message: format!("cannot start the audit writer: {e}"),
+            })?;
+        Ok(AuditLog {
+            tx,
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// Records `event`; returns once it is committed.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), String> {
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send((event, reply))
+            .await
+            .map_err(|_| "the audit writer has stopped".to_string())?;
+        done.await
+            .map_err(|_| "the audit writer stopped before committing".to_string())?
+    }
+
+    /// Events matching `q`, newest first (off the async threads).
+    pub async fn query(&self, q: AuditQuery) -> Result<Vec<AuditEvent>, String> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let store = match reader.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            store.audit_query(&q).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("the audit query failed: {e}"))?
+    }
+}
+
+fn write_loop(mut store: Store, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
+    let mut events: Vec<AuditEvent> = Vec::with_capacity(MAX_BATCH);
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    while let Some((event, reply)) = rx.blocking_recv() {
+        events.push(event);
+        replies.push(reply);
+        while events.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok((e, r)) => {
+                    events.push(e);
+                    replies.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        match store.record_audit_batch(&events) {
+            Ok(_) => {
+                for r in replies.drain(..) {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            Err(_) => {
+                // One by one: only the events that fail are refused.
+                for (e, r) in events.iter().zip(replies.drain(..)) {
+                    let _ = r.send(store.record_audit(e).map(|_| ()).map_err(|x| x.to_string()));
+                }
+            }
+        }
+        events.clear();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> AuditEvent {
+        AuditEvent {
+            id: 0,
+            action_id: id.into(),
+            at: "2026-12-01T00:00:00.000Z".into(),
+            source: "server:evaluate".into(),
+            subject: "safety".into(),
+            actor: "test".into(),
+            scope: "(bundled)".into(),
+            outcome: "allowed".into(),
+            reason: None,
+            latency_ms: 0,
+            details: serde_json::json!({}),
+            tenant: None,
+            bundle: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(&dir.path().join("t.db")).unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..500 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                log.record(event(&format!("e{i}"))).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        // A duplicate action id is refused; the events beside it are not.
+        let (a, b) = tokio::join!(log.record(event("e1")), log.record(event("fresh")));
+        assert!(a.is_err());
+        b.unwrap();
+        let all = log
+            .query(AuditQuery {
+                limit: 10_000,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 501);
+        // A fresh connection sees them all: they are committed, not cached.
+        let again = Store::open(&dir.path().join("t.db")).unwrap();
+        assert_eq!(again.audit_events(None, 10_000).unwrap().len(), 501);
+    }
+}

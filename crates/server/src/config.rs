@@ -1,0 +1,475 @@
+//! What the server runs with: flags over a YAML config file over defaults.
+//!
+//! In: the `--config` file (optional) and the command-line overrides.
+//! Out: a checked [`Config`]: where the rules and the store are, where to
+//! listen, the limits, and the service identities with their hashed
+//! tokens. Every problem in the file is an error naming the file and its
+//! line and column; nothing starts on a half-read config.
+//!
+//! ```yaml
+//! addr: 127.0.0.1:8080
+//! rules: rules/            # default: the rules bundled into the binary
+//! store: .tenet/tenet.db
+//! watch: true              # reload when a rule file is saved
+//! log_format: text         # or json
+//! limits:
+//!   body_bytes: 1048576
+//!   diff_body_bytes: 16777216
+//!   request_timeout: 10s
+//!   header_timeout: 5s
+//!   rate_per_second: 200   # per identity; 0 turns the limit off
+//!   burst: 400
+//! access:
+//!   rules: ops/access/     # default: the bundled `server` pack
+//! identities:
+//!   - name: ci-bot
+//!     token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+//!     roles: [evaluator]
+//!     tenant: acme
+//!     rate_per_second: 50
+//! ```
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default body limit of `POST /v1/diff`: 16 MiB (two artifacts).
+pub const DEFAULT_DIFF_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// The default address: loopback only.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("unknown log format `{other}` (text or json)")),
+        }
+    }
+}
+
+/// Where the rules come from: the set compiled into the binary, or a
+/// directory read on every (re)load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RulesSource {
+    Bundled,
+    Dir(PathBuf),
+}
+
+impl RulesSource {
+    pub fn describe(&self) -> String {
+        match self {
+            RulesSource::Bundled => "(bundled)".into(),
+            RulesSource::Dir(d) => d.display().to_string(),
+        }
+    }
+}
+
+/// Limits on what one request may take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub diff_body_bytes: usize,
+    /// From the first byte of the request to the last byte of the answer.
+    pub request_timeout: Duration,
+    /// How long a client may take to send the request head (slow clients).
+    pub header_timeout: Duration,
+    /// Requests per second per identity; 0 is no limit.
+    pub rate_per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: DEFAULT_BODY_LIMIT,
+            diff_body_bytes: DEFAULT_DIFF_BODY_LIMIT,
+            request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(5),
+            rate_per_second: 200,
+            burst: 400,
+        }
+    }
+}
+
+/// A service that may call the server, known by the hash of its token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub name: String,
+    /// Lowercase hex SHA-256 of the bearer token; the token itself is
+    /// never kept.
+    pub token_sha256: String,
+    pub roles: Vec<String>,
+    pub tenant: Option<String>,
+    /// Overrides `limits.rate_per_second` for this identity.
+    pub rate_per_second: Option<u32>,
+}
+
+/// Everything `tenet serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rules: RulesSource,
+    pub store: PathBuf,
+    pub addr: SocketAddr,
+    /// Reload when a file under a rules directory changes.
+    pub watch: bool,
+    pub log_format: LogFormat,
+    pub limits: Limits,
+    /// The access pack's directory; `None` is the bundled `server` pack.
+    pub access_rules: Option<PathBuf>,
+    pub identities: Vec<Identity>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rules: RulesSource::Bundled,
+            store: PathBuf::from(tenet_runtime::store::DEFAULT_PATH),
+            addr: DEFAULT_ADDR
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            watch: true,
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+            access_rules: None,
+            identities: Vec::new(),
+        }
+    }
+}
+
+/// Command-line values that win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub rules: Option<PathBuf>,
+    pub store: Option<PathBuf>,
+    pub addr: Option<SocketAddr>,
+    pub log_format: Option<LogFormat>,
+    pub no_watch: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    addr: Option<String>,
+    rules: Option<PathBuf>,
+    store: Option<PathBuf>,
+    watch: Option<bool>,
+    log_format: Option<LogFormat>,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    access: FileAccess,
+    #[serde(default)]
+    identities: Vec<FileIdentity>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    body_bytes: Option<usize>,
+    diff_body_bytes: Option<usize>,
+    request_timeout: Option<String>,
+    header_timeout: Option<String>,
+    rate_per_second: Option<u32>,
+    burst: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAccess {
+    rules: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIdentity {
+    name: String,
+    token_sha256: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    tenant: Option<String>,
+    rate_per_second: Option<u32>,
+}
+
+/// The SHA-256 of a token, as the config file wants it.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
+
+impl Config {
+    /// Defaults, then the file (when given), then the overrides. Relative
+    /// paths in the file are relative to the file's folder.
+    pub fn resolve(file: Option<&Path>, o: &Overrides) -> Result<Config, String> {
+        let mut c = Config::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: cannot read the config file: {e}", path.display()))?;
+            c.apply_file(path, &text)?;
+        }
+        if let Some(r) = &o.rules {
+            c.rules = RulesSource::Dir(r.clone());
+        }
+        if let Some(s) = &o.store {
+            c.store = s.clone();
+        }
+        if let Some(a) = o.addr {
+            c.addr = a;
+        }
+        if let Some(f) = o.log_format {
+            c.log_format = f;
+        }
+        if o.no_watch {
+            c.watch = false;
+        }
+        c.check_exposure()?;
+        Ok(c)
+    }
+
+    fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), String> {
+        let at =
+            |line: usize, col: usize, msg: &str| format!("{}:{line}:{col}: {msg}", path.display());
+        let f: FileConfig = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
+            Some(l) => at(l.line(), l.column(), &e.to_string()),
+            None => format!("{}: {e}", path.display()),
+        })?;
+        // Where a line is, for errors found after parsing: the first line
+        // whose content (after any list dash) starts with `prefix`.
+        let find = |prefix: &str| -> String {
+            for (i, line) in text.lines().enumerate() {
+                let body = line.trim_start().trim_start_matches("- ");
+                if body.starts_with(prefix) {
+                    let col = line.len() - body.len() + 1;
+                    return format!("{}:{}:{col}", path.display(), i + 1);
+                }
+            }
+            path.display().to_string()
+        };
+        let locate = |key: &str| find(&format!("{key}:"));
+        let base = path.parent().unwrap_or(Path::new(""));
+        let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        if let Some(a) = f.addr {
+            self.addr = a.parse().map_err(|_| {
+                format!(
+                    "{}: `addr`: `{a}` is not HOST:PORT (such as 127.0.0.1:8080)",
+                    locate("addr")
+                )
+            })?;
+        }
+        if let Some(r) = f.rules {
+            self.rules = RulesSource::Dir(rel(r));
+        }
+        if let Some(s) = f.store {
+            self.store = rel(s);
+        }
+        if let Some(w) = f.watch {
+            self.watch = w;
+        }
+        if let Some(l) = f.log_format {
+            self.log_format = l;
+        }
+        let l = f.limits;
+        let dur = |key: &str, v: Option<String>, d: Duration| -> Result<Duration, String> {
+            match v {
+                None => Ok(d),
+                Some(s) => match tenet_runtime::dsl::syntax::parse_duration(&s) {
+                    Some(ms) if ms > 0 => Ok(Duration::from_millis(ms as u64)),
+                    _ => Err(format!(
+                        "{}: `limits.{key}`: `{s}` is not a positive duration (such as 500ms, 10s, 1m)",
+                        locate(key)
+                    )),
+                },
+            }
+        };
+        self.limits.request_timeout = dur(
+            "request_timeout",
+            l.request_timeout,
+            self.limits.request_timeout,
+        )?;
+        self.limits.header_timeout = dur(
+            "header_timeout",
+            l.header_timeout,
+            self.limits.header_timeout,
+        )?;
+        for (key, v, slot) in [
+            ("body_bytes", l.body_bytes, &mut self.limits.body_bytes),
+            (
+                "diff_body_bytes",
+                l.diff_body_bytes,
+                &mut self.limits.diff_body_bytes,
+            ),
+        ] {
+            if let Some(n) = v {
+                if n == 0 {
+                    return Err(format!(
+                        "{}: `limits.{key}` must be more than 0",
+                        locate(key)
+                    ));
+                }
+                *slot = n;
+            }
+        }
+        if let Some(r) = l.rate_per_second {
+            self.limits.rate_per_second = r;
+        }
+        if let Some(b) = l.burst {
+            self.limits.burst = b;
+        }
+        if self.limits.rate_per_second > 0 && self.limits.burst == 0 {
+            return Err(format!(
+                "{}: `limits.burst` must be more than 0 when there is a rate limit",
+                locate("burst")
+            ));
+        }
+        if let Some(r) = f.access.rules {
+            self.access_rules = Some(rel(r));
+        }
+        let mut names = BTreeSet::new();
+        let mut hashes = BTreeSet::new();
+        for id in f.identities {
+            let here = find(&format!("name: {}", id.name));
+            let hash = id.token_sha256.trim().to_ascii_lowercase();
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "{here}: identity `{}`: `token_sha256` must be 64 hex digits, the SHA-256 of the token (make one with `tenet serve hash-token`); never put the token itself in the file",
+                    id.name
+                ));
+            }
+            if id.name.trim().is_empty() {
+                return Err(format!("{here}: an identity needs a `name`"));
+            }
+            if !names.insert(id.name.clone()) {
+                return Err(format!("{here}: identity `{}` is listed twice", id.name));
+            }
+            if !hashes.insert(hash.clone()) {
+                return Err(format!(
+                    "{here}: identity `{}` has the same token as another identity",
+                    id.name
+                ));
+            }
+            self.identities.push(Identity {
+                name: id.name,
+                token_sha256: hash,
+                roles: id.roles,
+                tenant: id.tenant,
+                rate_per_second: id.rate_per_second,
+            });
+        }
+        Ok(())
+    }
+
+    /// Without tokens anyone who can reach the port could call it: listen
+    /// on loopback only.
+    fn check_exposure(&self) -> Result<(), String> {
+        if self.identities.is_empty() && !self.addr.ip().is_loopback() {
+            return Err(format!(
+                "refusing to listen on {} without authentication: configure `identities` with tokens in the config file, or listen on a loopback address such as 127.0.0.1",
+                self.addr
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether callers must present a token.
+    pub fn auth_required(&self) -> bool {
+        !self.identities.is_empty()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn from_text(text: &str) -> Result<Config, String> {
+        let mut c = Config::default();
+        c.apply_file(Path::new("/etc/tenet/server.yaml"), text)?;
+        c.check_exposure()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn a_full_file_is_read_and_paths_are_relative_to_it() {
+        let c = from_text(&format!(
+            "addr: 0.0.0.0:9000\nrules: rules\nstore: db/t.db\nwatch: false\nlog_format: json\nlimits:\n  request_timeout: 2s\n  rate_per_second: 5\n  burst: 10\nidentities:\n  - name: ci\n    token_sha256: {}\n    roles: [evaluator]\n    tenant: acme\n",
+            hash_token("s3cret")
+        ))
+        .unwrap();
+        assert_eq!(c.addr.port(), 9000);
+        assert_eq!(c.rules, RulesSource::Dir("/etc/tenet/rules".into()));
+        assert_eq!(c.store, PathBuf::from("/etc/tenet/db/t.db"));
+        assert!(!c.watch);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.limits.request_timeout, Duration::from_secs(2));
+        assert_eq!(c.limits.rate_per_second, 5);
+        assert_eq!(c.identities[0].roles, vec!["evaluator"]);
+        assert_eq!(c.identities[0].token_sha256, hash_token("s3cret"));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_line_and_column() {
+        let e = from_text("limits:\n  request_timeout: soon\n").unwrap_err();
+        assert_eq!(
+            e,
+            "/etc/tenet/server.yaml:2:3: `limits.request_timeout`: `soon` is not a positive duration (such as 500ms, 10s, 1m)"
+        );
+        let e = from_text("adr: 127.0.0.1:1\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/tenet/server.yaml:1:1: unknown field `adr`"),
+            "{e}"
+        );
+        let e = from_text("identities:\n  - name: ci\n    token_sha256: hunter2\n").unwrap_err();
+        assert!(
+            e.starts_with(
+                "/etc/tenet/server.yaml:2:5: identity `ci`: `token_sha256` must be 64 hex digits"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_identities_and_shared_tokens_are_refused() {
+        let h = hash_token("t");
+        let e = from_text(&format!(
+            "identities:\n  - name: a\n    token_sha256: {h}\n  - name: b\n    token_sha256: {h}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("identity `b` has the same token as another identity"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn without_tokens_only_loopback_is_allowed() {
+        let e = from_text("addr: 0.0.0.0:8080\n").unwrap_err();
+        assert!(
+            e.starts_with("refusing to listen on 0.0.0.0:8080 without authentication"),
+            "{e}"
+        );
+        assert!(from_text("addr: '[::1]:8080'\n").is_ok());
+    }
+
+    #[test]
+    fn token_hashes_ignore_surrounding_whitespace() {
+        assert_eq!(hash_token("abc\n"), hash_token("abc"));
+        assert_eq!(
+            hash_token("test"),
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Prometheus metrics, served at `GET /metrics` in the OpenMetrics text
+//! format (which Prometheus scrapes natively).
+//!
+//! | metric | labels | what |
+//! |---|---|---|
+//! | `tenet_http_requests_total` | `route`, `method`, `status` | answered requests |
+//! | `tenet_http_request_duration_seconds` | `route`, `method` | latency histogram |
+//! | `tenet_evaluations_total` | `pack`, `outcome` | decisions (`allowed`, `flagged`, `blocked`) |
+//! | `tenet_reloads_total` | `trigger`, `result` | bundle reloads (`ok`, `failed`) |
+//! | `tenet_reload_failures_total` | | failed reloads |
+//! | `tenet_audit_events_total` | `result` | audit writes (`ok`, `failed`) |
+//! | `tenet_bundle_info` | `fingerprint` | 1 for the bundle now serving |
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EvalLabels {
+    pub pack: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub trigger: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BundleLabels {
+    pub fingerprint: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to ~6.5 s.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.0001, 2.0, 17,
+    ))
+}
+
+/// Every metric the server keeps.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub evaluations: Family<EvalLabels, Counter>,
+    pub reloads: Family<ReloadLabels, Counter>,
+    pub reload_failures: Counter,
+    pub audit: Family<ResultLabels, Counter>,
+    bundle: Family<BundleLabels, Gauge>,
+    current_bundle: Mutex<Option<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("tenet");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let evaluations = Family::<EvalLabels, Counter>::default();
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        let reload_failures = Counter::default();
+        let audit = Family::<ResultLabels, Counter>::default();
+        let bundle = Family::<BundleLabels, Gauge>::default();
+        registry.register("http_requests", "Answered HTTP requests", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from the request to the answer",
+            latency.clone(),
+        );
+        registry.register("evaluations", "Decisions made", evaluations.clone());
+        registry.register("reloads", "Bundle reloads", reloads.clone());
+        registry.register(
+            "reload_failures",
+            "Bundle reloads that failed",
+            reload_failures.clone(),
+        );
+        registry.register("audit_events", "Audit events written", audit.clone());
+        registry.register("bundle_info", "The bundle now serving", bundle.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            evaluations,
+            reloads,
+            reload_failures,
+            audit,
+            bundle,
+            current_bundle: Mutex::new(None),
+        }
+    }
+
+    /// Marks `fingerprint` as the bundle now serving.
+    pub fn set_bundle(&self, fingerprint: &str) {
+        let mut cur = match self.current_bundle.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(old) = cur.take() {
+            self.bundle.remove(&BundleLabels { fingerprint: old });
+        }
+        self.bundle
+            .get_or_create(&BundleLabels {
+                fingerprint: fingerprint.to_string(),
+            })
+            .set(1);
+        *cur = Some(fingerprint.to_string());
+    }
+
+    pub fn reload(&self, trigger: &str, ok: bool) {
+        self.reloads
+            .get_or_create(&ReloadLabels {
+                trigger: trigger.into(),
+                result: if ok { "ok" } else { "failed" }.into(),
+            })
+            .inc();
+        if !ok {
+            self.reload_failures.inc();
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
