@@ -1,0 +1,335 @@
+//! `tenet serve` as a process: start-up errors, JSON logs, SIGHUP, and
+//! the audit log surviving SIGKILL under load.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use tenet_runtime::store::{AuditQuery, Store};
+
+fn tenet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tenet"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A running `tenet serve`, its address and its log lines so far.
+struct Proc {
+    child: Child,
+    addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = tenet()
+            .arg("serve")
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let keep = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let addr = line.find("listening on http://").map(|i| {
+                    let rest = &line[i + "listening on http://".len()..];
+                    rest.chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect::<String>()
+                });
+                keep.lock().unwrap().push(line);
+                if let Some(addr) = addr {
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no start-up line; logs: {:?}", logs.lock().unwrap()));
+        Proc {
+            child,
+            addr: addr.parse().unwrap(),
+            logs,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One blocking HTTP/1.1 request; (status, body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, Vec<u8>, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no head"))?;
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    let action = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-tenet-action-id:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    Ok((status, out[split + 4..].to_vec(), action))
+}
+
+fn get_json(addr: SocketAddr, path: &str) -> Value {
+    let (status, body, _) = http(addr, "GET", path, "").unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+const DECIDE: &str = r#"{"pack": "safety", "input": {"action": {"verb": "delete", "rows": 20000, "tenant": "acme"}}}"#;
+
+#[test]
+fn start_up_errors_exit_2_with_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.yaml");
+    std::fs::write(&cfg, "limits:\n  request_timeout: whenever\n").unwrap();
+    let out = tenet()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.yaml:2:3: `limits.request_timeout`"),
+        "{err}"
+    );
+
+    let out = tenet()
+        .args(["serve", "--addr", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("refusing to listen on 0.0.0.0:0 without authentication"));
+
+    // Broken rules: exit 2 with each diagnostic's file:line:col; no store written.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("bad.tenet"),
+        "tenet 1\npack bad version \"1.0.0\"\nrule r {\n  when ==\n}\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store/t.db");
+    let out = tenet()
+        .args(["serve", "--addr", "127.0.0.1:0", "--rules"])
+        .arg(&rules)
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.tenet:4:"), "{err}");
+    assert!(!store.exists());
+}
+
+#[test]
+fn hash_token_prints_the_sha256_of_stdin() {
+    let mut child = tenet()
+        .args(["serve", "hash-token"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"test\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    );
+    let empty = tenet()
+        .args(["serve", "hash-token"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(empty.status.code(), Some(2));
+}
+
+#[test]
+fn json_logs_and_sighup_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    copy_dir(&repo().join("rules/safety-workflows"), &rules);
+    let store = dir.path().join("t.db");
+    let p = Proc::start(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--no-watch",
+        "--log-format",
+        "json",
+    ]);
+    // The start-up line is one JSON object naming the rules and the bundle.
+    let first: Value = serde_json::from_str(&p.logs.lock().unwrap()[0]).unwrap();
+    assert_eq!(first["level"], "INFO");
+    assert!(first["fields"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no authentication, loopback only"));
+    assert_eq!(first["fields"]["rules"], rules.to_str().unwrap());
+    let before = get_json(p.addr, "/v1/bundle")["fingerprint"].clone();
+
+    // A new file is not picked up without the watcher ...
+    std::fs::write(
+        rules.join("extra.tenet"),
+        "tenet 1\npack extra version \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(get_json(p.addr, "/v1/bundle")["fingerprint"], before);
+    // ... until SIGHUP.
+    let status = Command::new("kill")
+        .args(["-HUP", &p.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_json(p.addr, "/v1/bundle")["fingerprint"] == before {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // A request's log line carries its span: action id and pack.
+    let (status, _, action) = http(p.addr, "POST", "/v1/evaluate", DECIDE).unwrap();
+    assert_eq!(status, 200);
+    let audit = get_json(p.addr, "/v1/audit?limit=10");
+    let sources: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["server:evaluate", "server:reload"]);
+    assert_eq!(audit["events"][1]["actor"], "trigger:sighup");
+    assert_eq!(audit["events"][0]["action_id"], action.as_str());
+    let logs = p.logs.lock().unwrap().join("\n");
+    assert!(logs.contains("\"trigger\":\"sighup\""), "{logs}");
+}
+
+#[test]
+fn every_answered_decision_survives_sigkill_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("t.db");
+    let p = Proc::start(&["--store", store.to_str().unwrap()]);
+    let addr = p.addr;
+    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let answered = Arc::clone(&answered);
+        let stop = Arc::clone(&stop);
+        clients.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match http(addr, "POST", "/v1/evaluate", DECIDE) {
+                    Ok((200, _, action)) => answered.lock().unwrap().push(action),
+                    Ok((status, body, _)) => panic!("{status}: {}", String::from_utf8_lossy(&body)),
+                    // The server was killed mid-request: that request got no 200.
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    // Let load build up, then kill -9 while requests are in flight.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answered.lock().unwrap().len() < 300 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut p = p;
+    p.child.kill().unwrap(); // SIGKILL
+    p.child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() >= 300, "only {} answered", answered.len());
+
+    // Restart on the same store: it opens, and every 200 has its event.
+    let again = Proc::start(&["--store", store.to_str().unwrap()]);
+    assert_eq!(get_json(again.addr, "/v1/health")["status"], "ok");
+    let sample = &answered[answered.len() - 1];
+    let found = get_json(again.addr, &format!("/v1/audit?action_id={sample}"));
+    assert_eq!(found["events"].as_array().unwrap().len(), 1, "{found}");
+    let events = Store::open(&store)
+        .unwrap()
+        .audit_query(&AuditQuery {
+            limit: 1_000_000,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    let recorded: std::collections::HashSet<&str> =
+        events.iter().map(|e| e.action_id.as_str()).collect();
+    let missing: Vec<&String> = answered
+        .iter()
+        .filter(|a| !recorded.contains(a.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered decisions have no audit event: {:?}",
+        missing.len(),
+        answered.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
