@@ -2,9 +2,9 @@
 # `tenet serve` under load and faults (issue #5): wrk POSTs one decision
 # request of a 100-rule pack to /v1/evaluate on 127.0.0.1, in three
 # scenarios, each on a fresh server (release build) with its own rules
-# directory and audit store:
+# directory and audit store, warmed up for WARMUP s before it is measured:
 #
-#   steady   warm-up, then DURATION s of load.
+#   steady   DURATION s of load.
 #            Target: >= 20,000 evaluations/s and p99 < 10 ms (this 2-core machine).
 #   reloads  the same load while RELOADS hot reloads happen, spread over the
 #            run, alternating a saved pack with a new version (the watcher
@@ -132,10 +132,11 @@ start_server() { # $1: scenario; sets base, rules, log
   die "the server did not answer /v1/health within 10 s"
 }
 
-health() { curl -sS --max-time 2 "$base/v1/health" 2>/dev/null | sed -nE 's/.*"status":"([a-z]+)".*/\1/p'; }
-fingerprint() { curl -sS --max-time 2 "$base/v1/bundle" 2>/dev/null | sed -nE 's/.*"fingerprint":"([^"]+)".*/\1/p'; }
+# These print nothing rather than fail when the server does not answer.
+health() { curl -sS --max-time 2 "$base/v1/health" 2>/dev/null | sed -nE 's/.*"status":"([a-z]+)".*/\1/p' || true; }
+fingerprint() { curl -sS --max-time 2 "$base/v1/bundle" 2>/dev/null | sed -nE 's/.*"fingerprint":"([^"]+)".*/\1/p' || true; }
 serving() { # $1: a pack version: is it the one serving?
-  curl -sS --max-time 2 "$base/v1/bundle" 2>/dev/null | grep -q "\"version\":\"$1\""
+  [[ "$(curl -sS --max-time 2 "$base/v1/bundle" 2>/dev/null || true)" == *"\"version\":\"$1\""* ]]
 }
 wait_for() { # $1: ms, then a command; polls every 50 ms; prints the ms it took
   local limit=$1 t0
@@ -149,24 +150,22 @@ wait_for() { # $1: ms, then a command; polls every 50 ms; prints the ms it took
 }
 is_health() { [ "$(health)" = "$1" ]; }
 reloads() { # $1: trigger (watch, api, or "" for all), $2: result (ok, failed)
-  curl -sS --max-time 2 "$base/metrics" |
+  { curl -sS --max-time 2 "$base/metrics" 2>/dev/null || true; } |
     awk -v t="trigger=\"$1\"" -v r="result=\"$2\"" \
       '/^tenet_reloads_total\{/ && index($0, r) && (t == "trigger=\"\"" || index($0, t)) { s += $NF }
        END { print s + 0 }'
 }
 
-wrk_run() { # $1: seconds, $2: output file
-  WRK_BODY_FILE=$work/body.json wrk -t"$THREADS" -c"$CONNS" -d"$1s" --timeout "$TIMEOUT" \
-    --latency -s "$LUA" "$base/v1/evaluate" >"$2" 2>&1
-}
 warm_up() {
   [ "$WARMUP" -gt 0 ] || return 0
-  wrk_run "$WARMUP" "$work/warmup.out" || { cat "$work/warmup.out"; die "wrk failed"; }
+  WRK_BODY_FILE=$work/body.json wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout "$TIMEOUT" \
+    -s "$LUA" "$base/v1/evaluate" >"$work/warmup.out" 2>&1 || { cat "$work/warmup.out"; die "wrk failed"; }
 }
-load_start() { # $1: output file; sets wrk_pid, t_start, t_end
+load_start() { # $1: output file; starts wrk in the background; sets wrk_pid, t_start, t_end
   t_start=$(now_ms)
   t_end=$((t_start + DURATION * 1000))
-  wrk_run "$DURATION" "$1" &
+  WRK_BODY_FILE=$work/body.json wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout "$TIMEOUT" \
+    --latency -s "$LUA" "$base/v1/evaluate" >"$1" 2>&1 &
   wrk_pid=$!
 }
 load_finish() { # $1: output file; sets RESULT
@@ -175,7 +174,7 @@ load_finish() { # $1: output file; sets RESULT
   wrk_pid=""
   sed '/^RESULT /d; s/^/    /' "$1"
   [ "$rc" = 0 ] || die "wrk exited with $rc"
-  RESULT=$(grep '^RESULT ' "$1" | tail -1)
+  RESULT=$(grep '^RESULT ' "$1" | tail -1 || true)
   [ -n "$RESULT" ] || die "no RESULT line from wrk (see above)"
   echo "$RESULT"
 }
@@ -207,9 +206,9 @@ verdict() { # $1: scenario, $2: what passing means, then soft problems
   VERDICT[$name]=FAIL
   [ ${#hard[@]} -eq 0 ] || hard_fail=1
   [ ${#soft[@]} -eq 0 ] || soft_fail=1
-  local all=("${hard[@]+"${hard[@]}"}" "${soft[@]+"${soft[@]}"}")
-  local IFS=';'
-  echo "VERDICT $name FAIL (${all[*]// /_})" | sed 's/_/ /g; s/;/; /g'
+  local p msg=""
+  for p in "${hard[@]+"${hard[@]}"}" "${soft[@]+"${soft[@]}"}"; do msg+="${msg:+; }$p"; done
+  echo "VERDICT $name FAIL ($msg)"
 }
 
 # ---- scenarios ---------------------------------------------------------
@@ -274,7 +273,7 @@ reload_run() {
   echo "reloads triggered: $saves saves ($live went live), $((RELOADS - saves)) API reloads ($api_ok answered 200 with the saved version); $late after the load ended"
   echo "reloads counted by the server (/metrics): $ok ok (watch $watch, api $api), $failed failed"
   no_failed_requests "$RESULT"
-  [ "$live" = "$saves" ] && [ "$api_ok" = $((RELOADS - saves)) ] || problems+=("${msgs[@]+"${msgs[@]}"}")
+  problems+=("${msgs[@]+"${msgs[@]}"}")
   [ "$late" = 0 ] || problems+=("$late of $RELOADS reloads came after the load ended (raise DURATION)")
   [ "$failed" = 0 ] || problems+=("$failed reloads failed")
   ge "$ok" "$RELOADS" || problems+=("the server counted $ok reloads, fewer than $RELOADS")

@@ -3,6 +3,7 @@
 
     benches/serve-pack.py DIR [--version 1.0.N]   # write DIR/bench.tenet (a good pack)
     benches/serve-pack.py DIR --broken            # the same pack with a syntax error in rule 50
+    benches/serve-pack.py --out FILE [--version V] [--broken]   # write FILE instead
     benches/serve-pack.py --body                  # print the POST /v1/evaluate body (JSON)
     benches/serve-pack.py --print [--broken]      # print the pack instead of writing it
 

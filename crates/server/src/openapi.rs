@@ -27,6 +27,61 @@ pub struct ProblemBody {
 
 struct BearerAuth;
 
+/// Answers any route may give besides its own: the access gate's (401,
+/// 403, 429), the router's (405) and the limits' (408, 413).
+const COMMON: &[(&str, &str)] = &[
+    (
+        "401",
+        "No token, or one that matches no identity (only with identities configured)",
+    ),
+    (
+        "403",
+        "The `server` access pack denies this identity the route",
+    ),
+    ("405", "The route does not take this method (see `Allow`)"),
+    (
+        "408",
+        "The request did not finish within `limits.request_timeout`",
+    ),
+    ("413", "The body is over the route's limit"),
+    (
+        "429",
+        "The identity is over its rate limit (see `Retry-After`)",
+    ),
+];
+
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        for item in doc.paths.paths.values_mut() {
+            for op in [item.get.as_mut(), item.post.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                for (code, what) in COMMON {
+                    if op.responses.responses.contains_key(*code) {
+                        continue;
+                    }
+                    let response = ResponseBuilder::new()
+                        .description(*what)
+                        .content(
+                            crate::problem::PROBLEM_JSON,
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ProblemBody")))
+                                .build(),
+                        )
+                        .build();
+                    op.responses
+                        .responses
+                        .insert((*code).to_string(), response.into());
+                }
+            }
+        }
+    }
+}
+
 impl Modify for BearerAuth {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
@@ -60,8 +115,8 @@ impl Modify for BearerAuth {
         routes::meta::metrics,
         routes::meta::openapi,
     ),
-    components(schemas(ProblemBody)),
-    modifiers(&BearerAuth),
+    components(schemas(ProblemBody, routes::diff::Format)),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "evaluate", description = "Decisions"),
         (name = "diff", description = "Semantic diff"),

@@ -9,8 +9,8 @@
 
 use crate::config::RulesSource;
 use crate::state::{AppState, Trigger, WatchState};
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use notify::event::{EventKind, ModifyKind};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -20,52 +20,70 @@ pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Keeps the watcher alive; dropping it stops watching.
 pub struct WatchGuard {
-    _debouncer: Option<Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>>,
+    _watcher: Option<RecommendedWatcher>,
+}
+
+/// Whether an event can change what the rules say. Opening and reading a
+/// file (as every reload does) and metadata changes cannot: counting them
+/// would make each reload set off the next.
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(_) | EventKind::Other => false,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+    }
 }
 
 /// Starts watching the rules directory (when the rules come from one and
 /// watching is on). Must be called inside the tokio runtime.
 pub fn start(state: &Arc<AppState>) -> Result<WatchGuard, String> {
     let RulesSource::Dir(dir) = &state.config.rules else {
-        return Ok(WatchGuard { _debouncer: None });
+        return Ok(WatchGuard { _watcher: None });
     };
     if !state.config.watch {
-        return Ok(WatchGuard { _debouncer: None });
+        return Ok(WatchGuard { _watcher: None });
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Result<(), String>>();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |res: DebounceEventResult| {
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let msg = match res {
-            Ok(events) if events.is_empty() => return,
+            Ok(event) if !changes_content(&event.kind) => return,
             Ok(_) => Ok(()),
             Err(e) => Err(e.to_string()),
         };
         let _ = tx.send(msg);
     })
     .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-    debouncer
-        .watcher()
+    watcher
         .watch(dir, RecursiveMode::Recursive)
         .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
     state.set_watch(WatchState::Watching);
     let st = Arc::clone(state);
     tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
-            match msg {
-                Ok(()) => {
-                    // Coalesce wake-ups that queued while reloading.
-                    while rx.try_recv().is_ok() {}
-                    let _ = st.reload(Trigger::Watch).await;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "the rules watcher failed; saved rule files no longer go live");
-                    st.set_watch(WatchState::Lost);
+            if let Err(e) = msg {
+                lost(&st, &e);
+                continue;
+            }
+            // Debounce: reload once the files have been quiet for DEBOUNCE.
+            loop {
+                match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                    Ok(Some(Ok(()))) => continue,
+                    Ok(Some(Err(e))) => lost(&st, &e),
+                    Ok(None) => return,
+                    Err(_quiet) => break,
                 }
             }
+            let _ = st.reload(Trigger::Watch).await;
         }
     });
     Ok(WatchGuard {
-        _debouncer: Some(debouncer),
+        _watcher: Some(watcher),
     })
+}
+
+fn lost(state: &AppState, error: &str) {
+    tracing::error!(error = %error, "the rules watcher failed; saved rule files no longer go live");
+    state.set_watch(WatchState::Lost);
 }
 
 /// Reloads on every SIGHUP, for the life of the process.

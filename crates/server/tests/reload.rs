@@ -126,5 +126,23 @@ async fn a_saved_rule_file_goes_live_and_a_broken_one_degrades() {
         .to_string()
         .contains("extra.tenet"));
     assert_eq!(reloads[0]["bundle"], third);
+
+    // Reading the rules (as every reload does, or an editor opening a
+    // file) is not a change: no reload follows it.
+    let count = async || {
+        s.get("/v1/audit?limit=1000").await["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["source"] == "server:reload")
+            .count()
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let settled = count().await;
+    for e in std::fs::read_dir(rules.path()).unwrap() {
+        let _ = std::fs::read(e.unwrap().path());
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count().await, settled, "a read set off a reload");
     s.stop().await;
 }

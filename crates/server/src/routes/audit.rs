@@ -17,7 +17,9 @@ pub const MAX_LIMIT: usize = 1000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
-    /// Only events at or after this time (RFC 3339, or a date).
+    /// Only events at or after this time (RFC 3339; a date `YYYY-MM-DD`
+    /// is also taken, as midnight UTC).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Only the event with this action id.
     pub action_id: Option<String>,

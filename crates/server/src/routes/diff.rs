@@ -38,8 +38,11 @@ pub struct DiffRequest {
     /// A label for the head side (default `head`).
     #[serde(default)]
     pub head_label: Option<String>,
-    /// Leave out changes below this level of the taxonomy.
+    /// Leave out changes below this level of the `semantic_diff` pack's
+    /// taxonomy (the bundled pack's levels are listed; a served pack with
+    /// other levels takes its own, and an unknown level is a 422).
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(breaking|behavioral|additive|cosmetic)$")]
     pub risk_threshold: Option<String>,
 }
 

@@ -30,8 +30,10 @@ pub struct EvaluateRequest {
     /// The input: the pack's input roots at the top level.
     #[schema(example = json!({"action": {"verb": "delete", "rows": 20000}}))]
     pub input: serde_json::Map<String, JsonValue>,
-    /// The decision time (`YYYY-MM-DD` or RFC 3339); default today (UTC).
+    /// The decision time, an RFC 3339 time (a date `YYYY-MM-DD` is also
+    /// taken, as midnight UTC); default today (UTC).
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub now: Option<String>,
     /// Report everything, block nothing.
     #[serde(default)]
