@@ -362,26 +362,23 @@ fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<i64, StoreError> {
         serde_json::to_string(&e.details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO audit_events (action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    let id = stmt.query_row(
-        params![
-            e.action_id,
-            e.at,
-            e.source,
-            e.subject,
-            e.actor,
-            e.scope,
-            e.outcome,
-            e.reason,
-            e.latency_ms.min(i64::MAX as u64) as i64,
-            details,
-            e.tenant,
-            e.bundle
-        ],
-        |r| r.get(0),
-    )?;
-    Ok(id)
+    stmt.execute(params![
+        e.action_id,
+        e.at,
+        e.source,
+        e.subject,
+        e.actor,
+        e.scope,
+        e.outcome,
+        e.reason,
+        e.latency_ms.min(i64::MAX as u64) as i64,
+        details,
+        e.tenant,
+        e.bundle
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 #[cfg(test)]

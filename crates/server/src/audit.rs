@@ -1,21 +1,28 @@
-//! The audit log writer: group commit on one thread.
+//! The audit log writer: group commit.
 //!
 //! In: [`AuditEvent`]s from request handlers and reloads. Out: each
-//! caller's event is committed to the SQLite store (WAL,
-//! `synchronous = FULL`) before [`AuditLog::record`] returns, so a
-//! response is sent only after its event is durable.
+//! caller's event is committed to the SQLite store (WAL, `synchronous =
+//! FULL`) before [`AuditLog::record`] returns, so a response is sent only
+//! after its event is durable.
 //!
-//! One thread owns the writing connection. It takes the first waiting
-//! event, then every other event already queued (up to [`MAX_BATCH`]),
-//! writes them in one transaction — one commit, one sync — and answers
-//! every caller of the batch. Under load the batches grow and the cost of
-//! a sync is shared; with one caller a batch is one event. A failed batch
-//! is retried event by event, so one bad event (a duplicate action id)
-//! fails only its own request. Reads (`GET /v1/audit`) use a second
-//! connection and never wait for the writer.
+//! A writer task takes the first waiting event and every other event
+//! already queued (up to [`MAX_BATCH`]), and commits them in one
+//! transaction — one commit, one sync — on a blocking thread, so the sync
+//! never stalls a worker. While it commits, the next batch queues: under
+//! load the batches grow with the load and the cost of a commit (every
+//! b-tree page it touches, and the sync) is shared; with one caller a
+//! batch is one event and nothing waits. The writer is itself a task, so
+//! answering the callers of a batch wakes them on the runtime's own
+//! threads: one cross-thread hand-off per batch, not per event (a writer
+//! thread that woke every caller itself cost more than the SQLite work;
+//! see `BENCHMARKS.md`).
+//!
+//! A failed batch is retried event by event, so one bad event (a duplicate
+//! action id) fails only its own request. Reads (`GET /v1/audit`) use a
+//! second connection and never wait for a commit.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tenet_runtime::store::{AuditEvent, AuditQuery, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,20 +40,26 @@ pub struct AuditLog {
     reader: Arc<Mutex<Store>>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 impl AuditLog {
-    /// Opens the store twice (writer and reader) and starts the writer.
+    /// Opens the store twice (writer and reader) and starts the writer
+    /// task. Must be called inside the tokio runtime.
     pub fn open(path: &Path) -> Result<AuditLog, StoreError> {
         let writer = Store::open(path)?;
         writer.sync_full()?;
         let reader = Store::open(path)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            message: format!("the audit writer needs the server's runtime: {e}"),
+        })?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        std::thread::Builder::new()
-            .name("tenet-audit".into())
-            .spawn(move || write_loop(writer, rx))
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                message: format!("cannot start the audit writer: {e}"),
-            })?;
+        runtime.spawn(write_loop(Arc::new(Mutex::new(writer)), rx));
         Ok(AuditLog {
             tx,
             reader: Arc::new(Mutex::new(reader)),
@@ -68,23 +81,17 @@ impl AuditLog {
     pub async fn query(&self, q: AuditQuery) -> Result<Vec<AuditEvent>, String> {
         let reader = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
-            let store = match reader.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            store.audit_query(&q).map_err(|e| e.to_string())
+            lock(&reader).audit_query(&q).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| format!("the audit query failed: {e}"))?
     }
 }
 
-fn write_loop(mut store: Store, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
-    let mut events: Vec<AuditEvent> = Vec::with_capacity(MAX_BATCH);
-    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
-    while let Some((event, reply)) = rx.blocking_recv() {
-        events.push(event);
-        replies.push(reply);
+async fn write_loop(store: Arc<Mutex<Store>>, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
+    while let Some((event, reply)) = rx.recv().await {
+        let mut events = vec![event];
+        let mut replies = vec![reply];
         while events.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok((e, r)) => {
@@ -94,21 +101,34 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
                 Err(_) => break,
             }
         }
-        match store.record_audit_batch(&events) {
-            Ok(_) => {
-                for r in replies.drain(..) {
-                    let _ = r.send(Ok(()));
+        let store = Arc::clone(&store);
+        let outcome = tokio::task::spawn_blocking(move || commit(&mut lock(&store), &events)).await;
+        match outcome {
+            Ok(results) => {
+                for (r, result) in replies.into_iter().zip(results) {
+                    let _ = r.send(result);
                 }
             }
-            Err(_) => {
-                // One by one: only the events that fail are refused.
-                for (e, r) in events.iter().zip(replies.drain(..)) {
-                    let _ = r.send(store.record_audit(e).map(|_| ()).map_err(|x| x.to_string()));
+            Err(e) => {
+                let why = format!("the audit commit failed: {e}");
+                for r in replies {
+                    let _ = r.send(Err(why.clone()));
                 }
             }
         }
-        events.clear();
     }
+}
+
+/// Writes a batch; the result of each event, in order.
+fn commit(store: &mut Store, events: &[AuditEvent]) -> Vec<Result<(), String>> {
+    if store.record_audit_batch(events).is_ok() {
+        return vec![Ok(()); events.len()];
+    }
+    // One by one: only the events that fail are refused.
+    events
+        .iter()
+        .map(|e| store.record_audit(e).map(|_| ()).map_err(|x| x.to_string()))
+        .collect()
 }
 
 #[cfg(test)]

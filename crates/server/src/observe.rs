@@ -2,8 +2,8 @@
 //!
 //! Every routed request gets an action id (the id of its audit event, sent
 //! back as `x-tenet-action-id`) and runs inside a `request` span with
-//! `action_id`, `method`, `route`, and — filled in as they become known —
-//! `identity`, `tenant_id`, `pack` and `status`. When it is answered its
+//! `action_id` and `route`, and — filled in as they become known —
+//! `identity`, `tenant_id` and `pack`. When it is answered its
 //! count and latency go to the metrics. Logs are text or JSON
 //! (`--log-format json`), filtered by `RUST_LOG` (default `info`).
 
@@ -39,22 +39,20 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut req: Request, next:
     let span = tracing::info_span!(
         "request",
         action_id = %action_id,
-        method = %method,
         route = %route,
         identity = tracing::field::Empty,
         tenant_id = tracing::field::Empty,
         pack = tracing::field::Empty,
-        status = tracing::field::Empty,
     );
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
-    span.record("status", status);
     span.in_scope(|| {
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status >= 500 {
-            tracing::error!(latency_ms = elapsed.as_secs_f64() * 1000.0, "answered");
+            tracing::error!(%method, status, latency_ms, "answered");
         } else {
-            tracing::debug!(latency_ms = elapsed.as_secs_f64() * 1000.0, "answered");
+            tracing::debug!(%method, status, latency_ms, "answered");
         }
     });
     let m = &state.metrics;

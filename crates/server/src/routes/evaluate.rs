@@ -10,8 +10,8 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as JsonValue};
 use std::sync::Arc;
@@ -172,5 +172,5 @@ pub async fn evaluate(
             outcome: outcome.into(),
         })
         .inc();
-    Ok(Json(d).into_response())
+    Ok(super::json_response(&d))
 }

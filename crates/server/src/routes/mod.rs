@@ -14,24 +14,49 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 /// Reads a JSON body: 400 when it is not JSON, 422 when it is JSON of the
-/// wrong shape (with serde's path and reason).
+/// wrong shape (with serde's path and reason). One pass, no intermediate
+/// tree.
 pub fn json_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Problem> {
-    let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Malformed JSON",
-            format!(
-                "the body is not valid JSON: {e} (at {}:{})",
-                e.line(),
-                e.column()
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid Request",
+                format!("expected {expected}: {e}"),
             ),
-        )
-    })?;
-    serde_json::from_value(raw).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Invalid Request",
-            format!("expected {expected}: {e}"),
-        )
+            Category::Io | Category::Syntax | Category::Eof => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Malformed JSON",
+                format!(
+                    "the body is not valid JSON: {e} (at {}:{})",
+                    e.line(),
+                    e.column()
+                ),
+            ),
+        }
     })
+}
+
+/// A JSON answer, serialized into one buffer sized for a decision.
+pub fn json_response<T: serde::Serialize>(value: &T) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let mut buf = Vec::with_capacity(4096);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            buf,
+        )
+            .into_response(),
+        Err(e) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Serialization Failed",
+            e.to_string(),
+        )
+        .into_response(),
+    }
 }
