@@ -49,6 +49,10 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE audit_events ADD COLUMN tenant TEXT;
     ALTER TABLE audit_events ADD COLUMN bundle TEXT;
     CREATE INDEX audit_by_at ON audit_events (at, id);",
+    // 4: one index fewer to write per audit event (a tenth of the cost of
+    // an audited request): the log is read by action id (unique) and time,
+    // and by scope only for one repository's hook events, a short scan.
+    "DROP INDEX audit_by_scope;",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -85,7 +85,7 @@ impl RulesSource {
 pub struct Limits {
     pub body_bytes: usize,
     pub diff_body_bytes: usize,
-    /// From the first byte of the request to the last byte of the answer.
+    /// From the first byte of the request until its answer is ready.
     pub request_timeout: Duration,
     /// How long a client may take to send the request head (slow clients).
     pub header_timeout: Duration,
@@ -252,7 +252,11 @@ impl Config {
         let find = |prefix: &str| -> String {
             for (i, line) in text.lines().enumerate() {
                 let body = line.trim_start().trim_start_matches("- ");
-                if body.starts_with(prefix) {
+                let rest = body.strip_prefix(prefix);
+                // A key (`addr:`) is a prefix; a value (`name: ci`) must be whole.
+                let whole = prefix.ends_with(':')
+                    || rest.is_some_and(|r| r.trim().is_empty() || r.trim_start().starts_with('#'));
+                if rest.is_some() && whole {
                     let col = line.len() - body.len() + 1;
                     return format!("{}:{}:{col}", path.display(), i + 1);
                 }

@@ -1,7 +1,8 @@
 //! Per-request observability: an action id, a tracing span, metrics.
 //!
-//! Every routed request gets an action id (the id of its audit event, sent
-//! back as `x-tenet-action-id`) and runs inside a `request` span with
+//! Every routed request gets an action id, sent back as
+//! `x-tenet-action-id` (an evaluation's and an API reload's audit event
+//! carry it) and runs inside a `request` span with
 //! `action_id` and `route`, and — filled in as they become known —
 //! `identity`, `tenant_id` and `pack`. When it is answered its
 //! count and latency go to the metrics. Logs are text or JSON
@@ -29,10 +30,10 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut req: Request, next:
     let started = Instant::now();
     let route = route_of(&req);
     let method = req.method().as_str().to_string();
-    let kind = if route == "/v1/evaluate" {
-        "eval"
-    } else {
-        "req"
+    let kind = match route.as_str() {
+        "/v1/evaluate" => "eval",
+        "/v1/bundle/reload" => "reload",
+        _ => "req",
     };
     let action_id = new_action_id(kind);
     req.extensions_mut().insert(ActionId(action_id.clone()));

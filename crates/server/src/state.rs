@@ -182,6 +182,17 @@ impl AppState {
     /// reload is an audit event either way (an audit write that fails is
     /// logged; it does not undo the reload).
     pub async fn reload(self: &Arc<Self>, trigger: Trigger) -> Result<(), ReloadError> {
+        self.reload_by(trigger, None, None).await
+    }
+
+    /// [`AppState::reload`] on behalf of a caller: its identity is the
+    /// event's actor and its action id the event's (`POST /v1/bundle/reload`).
+    pub async fn reload_by(
+        self: &Arc<Self>,
+        trigger: Trigger,
+        actor: Option<String>,
+        action_id: Option<String>,
+    ) -> Result<(), ReloadError> {
         let _guard = self.reloading.lock().await;
         let started = Instant::now();
         let source = self.config.rules.clone();
@@ -215,11 +226,11 @@ impl AppState {
         let serving = self.fingerprint();
         let event = AuditEvent {
             id: 0,
-            action_id: new_action_id("reload"),
+            action_id: action_id.unwrap_or_else(|| new_action_id("reload")),
             at: now_rfc3339(),
             source: "server:reload".into(),
             subject: self.config.rules.describe(),
-            actor: format!("trigger:{}", trigger.as_str()),
+            actor: actor.unwrap_or_else(|| format!("trigger:{}", trigger.as_str())),
             scope: "bundle".into(),
             outcome: if outcome.is_ok() {
                 "reloaded"
@@ -237,7 +248,18 @@ impl AppState {
             tenant: None,
             bundle: Some(serving.clone()),
         };
-        if let Err(e) = self.audit.record(event).await {
+        // Health and /v1/bundle show the failure before it is audited.
+        if let Err(e) = &outcome {
+            self.set_last_error(Some(e.clone()));
+        }
+        let written = self.audit.record(event).await;
+        self.metrics
+            .audit
+            .get_or_create(&crate::metrics::ResultLabels {
+                result: if written.is_ok() { "ok" } else { "failed" }.into(),
+            })
+            .inc();
+        if let Err(e) = written {
             tracing::error!(error = %e, "could not write the reload's audit event");
         }
         match outcome {
@@ -253,7 +275,6 @@ impl AppState {
                     diagnostics = %e.diagnostics.join("\n"),
                     "reload failed; the last good bundle keeps serving"
                 );
-                self.set_last_error(Some(e.clone()));
                 Err(e)
             }
         }

@@ -23,15 +23,24 @@ pub struct WatchGuard {
     _watcher: Option<RecommendedWatcher>,
 }
 
-/// Whether an event can change what the rules say. Opening and reading a
-/// file (as every reload does) and metadata changes cannot: counting them
-/// would make each reload set off the next.
-fn changes_content(kind: &EventKind) -> bool {
-    match kind {
+/// Whether an event can change what the rules say: a change to the
+/// content of a rule file (`.tenet`) or scorer (`.rhai`), or a folder
+/// coming or going. Opening and reading a file (as every reload does),
+/// metadata changes and other files (a store kept under the rules folder,
+/// an editor's swap file) cannot: counting them would make a reload, or an
+/// audit write, set off the next reload.
+fn changes_rules(event: &notify::Event) -> bool {
+    let content = match event.kind {
         EventKind::Access(_) | EventKind::Other => false,
         EventKind::Modify(ModifyKind::Metadata(_)) => false,
         EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
-    }
+    };
+    content
+        && event.paths.iter().any(|p| match p.extension() {
+            Some(ext) => ext == "tenet" || ext == "rhai",
+            // A folder (or a file without an extension, which is not read).
+            None => !p.is_file(),
+        })
 }
 
 /// Starts watching the rules directory (when the rules come from one and
@@ -46,7 +55,7 @@ pub fn start(state: &Arc<AppState>) -> Result<WatchGuard, String> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Result<(), String>>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let msg = match res {
-            Ok(event) if !changes_content(&event.kind) => return,
+            Ok(event) if !changes_rules(&event) => return,
             Ok(_) => Ok(()),
             Err(e) => Err(e.to_string()),
         };
@@ -63,6 +72,10 @@ pub fn start(state: &Arc<AppState>) -> Result<WatchGuard, String> {
             if let Err(e) = msg {
                 lost(&st, &e);
                 continue;
+            }
+            // The watcher works again after an error: hearing again.
+            if st.watch_state() == WatchState::Lost {
+                st.set_watch(WatchState::Watching);
             }
             // Debounce: reload once the files have been quiet for DEBOUNCE.
             loop {

@@ -98,16 +98,19 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
     assert_eq!(r.status, 403, "{}", r.text());
     snapshot_settings().bind(|| insta::assert_json_snapshot!("forbidden_reload", r.json()));
 
-    // The operator may reload but not evaluate.
+    // The operator may reload (the scheme is case-insensitive) but not
+    // evaluate; the reload is audited under its name and request id.
     let r = s
         .send(
             "POST",
             "/v1/bundle/reload",
-            &[("Authorization", &bearer("tok-ops"))],
+            &[("Authorization", "BEARER tok-ops")],
             b"",
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    let reload_id = r.header("x-tenet-action-id").unwrap().to_string();
+    assert!(reload_id.starts_with("reload-"), "{reload_id}");
     let r = s
         .send(
             "POST",
@@ -159,6 +162,18 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
     assert_eq!(events[0]["actor"], "ci-bot");
     assert_eq!(events[0]["tenant"], "acme");
     assert_eq!(events[0]["source"], "server:evaluate");
+    let r = s
+        .send(
+            "GET",
+            &format!("/v1/audit?action_id={reload_id}"),
+            &[("Authorization", "bearer tok-admin")],
+            b"",
+        )
+        .await;
+    let reload = r.json()["events"][0].clone();
+    assert_eq!(reload["source"], "server:reload", "{reload}");
+    assert_eq!(reload["actor"], "ops");
+    assert_eq!(reload["outcome"], "reloaded");
     s.stop().await;
 }
 

@@ -251,7 +251,28 @@ fn json_logs_and_sighup_reloads() {
         assert!(Instant::now() < deadline, "SIGHUP did not reload");
         std::thread::sleep(Duration::from_millis(25));
     }
-    // A request's log line carries its span: action id and pack.
+    // A log line written during a request carries the request's span: an
+    // API reload logs inside it, with its action id and route.
+    let (status, _, reload_id) = http(p.addr, "POST", "/v1/bundle/reload", "").unwrap();
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let found = p.logs.lock().unwrap().iter().find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            (v["span"]["action_id"] == reload_id.as_str()).then_some(v)
+        });
+        if let Some(v) = found {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line in the reload's span"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(line["span"]["name"], "request");
+    assert_eq!(line["span"]["route"], "/v1/bundle/reload");
+    assert_eq!(line["fields"]["trigger"], "api");
     let (status, _, action) = http(p.addr, "POST", "/v1/evaluate", DECIDE).unwrap();
     assert_eq!(status, 200);
     let audit = get_json(p.addr, "/v1/audit?limit=10");
@@ -261,8 +282,13 @@ fn json_logs_and_sighup_reloads() {
         .iter()
         .map(|e| e["source"].as_str().unwrap())
         .collect();
-    assert_eq!(sources, ["server:evaluate", "server:reload"]);
-    assert_eq!(audit["events"][1]["actor"], "trigger:sighup");
+    assert_eq!(
+        sources,
+        ["server:evaluate", "server:reload", "server:reload"]
+    );
+    assert_eq!(audit["events"][1]["actor"], "anonymous");
+    assert_eq!(audit["events"][1]["action_id"], reload_id.as_str());
+    assert_eq!(audit["events"][2]["actor"], "trigger:sighup");
     assert_eq!(audit["events"][0]["action_id"], action.as_str());
     let logs = p.logs.lock().unwrap().join("\n");
     assert!(logs.contains("\"trigger\":\"sighup\""), "{logs}");

@@ -1,10 +1,11 @@
 //! `GET /v1/bundle` and `POST /v1/bundle/reload`.
 
+use crate::access::RequestCtx;
 use crate::problem::Problem;
 use crate::state::{AppState, ReloadError, Trigger};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -19,7 +20,8 @@ pub struct PackInfo {
 /// The bundle now serving.
 #[derive(Serialize, ToSchema)]
 pub struct BundleInfo {
-    /// The bundle hash (`sha256:…`), as `tenet bundle build` computes it.
+    /// The bundle hash (64 hex digits of SHA-256), as `tenet bundle build`
+    /// computes it.
     pub fingerprint: String,
     /// Where the rules are read from (a directory, or `(bundled)`).
     pub source: String,
@@ -68,8 +70,15 @@ pub async fn get_bundle(State(state): State<Arc<AppState>>) -> Json<BundleInfo> 
     ),
     security(("bearer" = []), ())
 )]
-pub async fn reload(State(state): State<Arc<AppState>>) -> Result<Json<BundleInfo>, Problem> {
-    match state.reload(Trigger::Api).await {
+pub async fn reload(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+) -> Result<Json<BundleInfo>, Problem> {
+    let actor = Some(ctx.actor());
+    match state
+        .reload_by(Trigger::Api, actor, Some(ctx.action_id.clone()))
+        .await
+    {
         Ok(()) => Ok(Json(bundle_info(&state))),
         Err(e) => Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,

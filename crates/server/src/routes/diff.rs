@@ -129,7 +129,13 @@ fn build(rules: &tenet_runtime::load::Rules, req: DiffRequest) -> Result<report:
             RepoConfig::parse(text).map_err(|e| unprocessable(format!("{CONFIG_FILE}: {e}")))?
         }
     };
-    let classifier = Classifier::new(rules).map_err(unprocessable)?;
+    let classifier = Classifier::new(rules).map_err(|e| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "Unknown Pack",
+            format!("the serving rules cannot classify changes: {e}"),
+        )
+    })?;
     if let Some(t) = &req.risk_threshold {
         if !classifier.levels().iter().any(|l| l == t) {
             return Err(unprocessable(format!(
