@@ -29,6 +29,7 @@
 # RELOADS (default 50), WRK_THREADS (default 1), WRK_CONNS (default 32),
 # WRK_TIMEOUT (default 2s), SCENARIOS (default "steady reloads broken"),
 # STRICT=1, KEEP=1 (keep the work directory and the server logs),
+# PACK_KIND=rich|typical (the pack: see benches/serve-pack.py --kind),
 # TENET=path (use this binary instead of building target/release/tenet).
 # The pack and the request body: benches/serve-pack.py; the wrk script:
 # benches/serve-load.lua. Needs curl and python3; installs wrk (Debian's
@@ -48,6 +49,7 @@ THREADS=${WRK_THREADS:-1}
 CONNS=${WRK_CONNS:-32}
 TIMEOUT=${WRK_TIMEOUT:-2s}
 SCENARIOS=${SCENARIOS:-steady reloads broken}
+PACK_KIND=${PACK_KIND:-rich}
 TARGET_RPS=20000
 TARGET_P99_MS=10
 
@@ -90,12 +92,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 "$PACKGEN" --body >"$work/body.json"
-python3 "$PACKGEN" --out "$work/broken.tenet" --version 1.0.0 --broken
-python3 "$PACKGEN" --out "$work/restored.tenet" --version 1.9.0
+python3 "$PACKGEN" --kind "$PACK_KIND" --body >"$work/body.json"
+python3 "$PACKGEN" --kind "$PACK_KIND" --out "$work/broken.tenet" --version 1.0.0 --broken
+python3 "$PACKGEN" --kind "$PACK_KIND" --out "$work/restored.tenet" --version 1.9.0
 mkdir -p "$work/stage"
 for v in $(seq 1 $(((RELOADS + 1) / 2))); do
-  python3 "$PACKGEN" --out "$work/stage/bench-$v.tenet" --version "1.1.$v"
+  python3 "$PACKGEN" --kind "$PACK_KIND" --out "$work/stage/bench-$v.tenet" --version "1.1.$v"
 done
 
 # ---- helpers -----------------------------------------------------------
@@ -114,7 +116,7 @@ start_server() { # $1: scenario; sets base, rules, log
   rules=$work/$1/rules
   log=$work/$1/server.log
   mkdir -p "$rules"
-  python3 "$PACKGEN" "$rules" --version 1.0.0
+  python3 "$PACKGEN" --kind "$PACK_KIND" "$rules" --version 1.0.0
   local port
   port=$(free_port)
   base=http://127.0.0.1:$port
@@ -344,7 +346,7 @@ done
 
 wrk_version=$( (wrk -v 2>&1 || true) | head -1)
 echo "Machine: $(nproc) cores ($(uname -m)), $wrk_version, tenet $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%d)"
-echo "Load: wrk -t$THREADS -c$CONNS -d${DURATION}s --timeout $TIMEOUT, warm-up ${WARMUP}s, fresh server per scenario"
+echo "Load: wrk -t$THREADS -c$CONNS -d${DURATION}s --timeout $TIMEOUT, warm-up ${WARMUP}s, fresh server per scenario, pack: $PACK_KIND (benches/serve-pack.py --kind $PACK_KIND)"
 echo
 echo "| scenario | requests | evaluations/s | p50 ms | p99 ms | p99.9 ms | non-2xx | socket errors | result |"
 echo "|---|---|---|---|---|---|---|---|---|"

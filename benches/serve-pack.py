@@ -16,6 +16,11 @@ a later conjunct than the first, so deciding the bench input is not a
 string of one-comparison misses. Exactly the blocks in MATCHING match the
 bench input; the pack carries a `test` that says so (`tenet test DIR`).
 
+`--kind typical` writes instead the 100-rule pack of `benches/dsl.rs`
+(`generated_pack(100)`, the pack the language's decision target was set
+on: five comparisons per rule over a nested fact, 7 of 100 match) and its
+fact as the body.
+
 The text is the same for a given version, so rewriting it with a new
 version changes the bundle fingerprint and nothing else. Files are written
 atomically (a temporary file beside the target, then a rename): the server's
@@ -264,6 +269,29 @@ def pack(version, broken=False):
     return "\n".join(out)
 
 
+TYPICAL_INPUT = {
+    "action": {"verb": "delete", "rows": 25000, "target": {"env": "prod", "region": "eu-west-1"},
+               "tenant": {"id": "acme", "tier": "gold"}, "requested_at": "2026-11-25T10:00:00Z"},
+    "actor": {"id": "alice", "role": "operator", "mfa": True},
+}
+
+
+def typical_pack(version, broken):
+    """benches/dsl.rs `generated_pack(100)`, with a version and a test."""
+    verbs = ["delete", "export", "copy", "override", "update"]
+    envs = ["prod", "staging", "dev"]
+    out = [f'tenet 1\npack {PACK} version "{version}"\n\nconst big = 10_000\n']
+    for i in range(100):
+        cond = (f'action.verb == "{verbs[i % 5]}" and action.target.env == "{envs[i % 3]}" '
+                f'and action.rows >= big + {i * 10} and actor.role != "admin" '
+                'and action.tenant.tier in ["gold", "platinum"]')
+        if broken and i == 50:
+            cond += " and"
+        out.append(f"\naction rule-{i} {{\n  match   {cond}\n  risk    high\n"
+                   f"  require [justification]\n  because \"rule {i}: {{action.rows}} rows of {{action.tenant.id}}\"\n}}\n")
+    return "".join(out)
+
+
 def write(path, text, in_place):
     if in_place:
         with open(path, "w") as f:
@@ -284,11 +312,15 @@ def main():
     ap.add_argument("--out", help="write to this file instead of DIR/bench.tenet")
     ap.add_argument("--body", action="store_true", help="print the POST /v1/evaluate body")
     ap.add_argument("--print", action="store_true", help="print the pack")
+    ap.add_argument("--kind", choices=["rich", "typical"], default="rich",
+                    help="rich (default): the varied pack above; typical: benches/dsl.rs's")
     a = ap.parse_args()
+    typical = a.kind == "typical"
     if a.body:
-        print(json.dumps({"pack": PACK, "input": INPUT}, separators=(",", ":")))
+        body = {"pack": PACK, "input": TYPICAL_INPUT if typical else INPUT}
+        print(json.dumps(body, separators=(",", ":")))
         return
-    text = pack(a.version, a.broken)
+    text = typical_pack(a.version, a.broken) if typical else pack(a.version, a.broken)
     if a.print:
         sys.stdout.write(text)
         return
