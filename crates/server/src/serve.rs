@@ -47,7 +47,8 @@ pub async fn serve(
                 builder
                     .timer(TokioTimer::new())
                     .header_read_timeout(header_timeout)
-                    .keep_alive(true);
+                    .keep_alive(true)
+                    .writev(false);
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
