@@ -29,7 +29,7 @@
 # RELOADS (default 50), WRK_THREADS (default 1), WRK_CONNS (default 32),
 # WRK_TIMEOUT (default 2s), SCENARIOS (default "steady reloads broken"),
 # STRICT=1, KEEP=1 (keep the work directory and the server logs),
-# PACK_KIND=rich|typical (the pack: see benches/serve-pack.py --kind),
+# PACK_KIND=rich|typical|one (the pack: see benches/serve-pack.py --kind),
 # TENET=path (use this binary instead of building target/release/tenet).
 # The pack and the request body: benches/serve-pack.py; the wrk script:
 # benches/serve-load.lua. Needs curl and python3; installs wrk (Debian's

@@ -16,7 +16,8 @@ a later conjunct than the first, so deciding the bench input is not a
 string of one-comparison misses. Exactly the blocks in MATCHING match the
 bench input; the pack carries a `test` that says so (`tenet test DIR`).
 
-`--kind typical` writes instead the 100-rule pack of `benches/dsl.rs`
+`--kind one` writes a single rule that does not match the body (the cost
+of the server around a decision). `--kind typical` writes instead the 100-rule pack of `benches/dsl.rs`
 (`generated_pack(100)`, the pack the language's decision target was set
 on: five comparisons per rule over a nested fact, 7 of 100 match) and its
 fact as the body.
@@ -312,15 +313,22 @@ def main():
     ap.add_argument("--out", help="write to this file instead of DIR/bench.tenet")
     ap.add_argument("--body", action="store_true", help="print the POST /v1/evaluate body")
     ap.add_argument("--print", action="store_true", help="print the pack")
-    ap.add_argument("--kind", choices=["rich", "typical"], default="rich",
-                    help="rich (default): the varied pack above; typical: benches/dsl.rs's")
+    ap.add_argument("--kind", choices=["rich", "typical", "one"], default="rich",
+                    help="rich (default): the varied pack above; typical: benches/dsl.rs's; "
+                    "one: a single rule that does not match (the cost of the server around a decision)")
     a = ap.parse_args()
     typical = a.kind == "typical"
     if a.body:
         body = {"pack": PACK, "input": TYPICAL_INPUT if typical else INPUT}
         print(json.dumps(body, separators=(",", ":")))
         return
-    text = typical_pack(a.version, a.broken) if typical else pack(a.version, a.broken)
+    if a.kind == "one":
+        cond = "input.action.verb == \"vacuum\"" + (" and" if a.broken else "")
+        text = f'tenet 1\npack {PACK} version "{a.version}"\n\nrule one {{\n  when {cond}\n}}\n'
+    elif typical:
+        text = typical_pack(a.version, a.broken)
+    else:
+        text = pack(a.version, a.broken)
     if a.print:
         sys.stdout.write(text)
         return
