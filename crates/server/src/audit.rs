@@ -21,6 +21,7 @@
 //! action id) fails only its own request. Reads (`GET /v1/audit`) use a
 //! second connection and never wait for a commit.
 
+use prometheus_client::metrics::histogram::Histogram;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tenet_runtime::store::{AuditEvent, AuditQuery, Store, StoreError};
@@ -50,7 +51,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AuditLog {
     /// Opens the store twice (writer and reader) and starts the writer
     /// task. Must be called inside the tokio runtime.
-    pub fn open(path: &Path) -> Result<AuditLog, StoreError> {
+    pub fn open(path: &Path, batch_sizes: Histogram) -> Result<AuditLog, StoreError> {
         let writer = Store::open(path)?;
         writer.sync_full()?;
         let reader = Store::open(path)?;
@@ -59,7 +60,7 @@ impl AuditLog {
             message: format!("the audit writer needs the server's runtime: {e}"),
         })?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        runtime.spawn(write_loop(Arc::new(Mutex::new(writer)), rx));
+        runtime.spawn(write_loop(Arc::new(Mutex::new(writer)), rx, batch_sizes));
         Ok(AuditLog {
             tx,
             reader: Arc::new(Mutex::new(reader)),
@@ -88,7 +89,11 @@ impl AuditLog {
     }
 }
 
-async fn write_loop(store: Arc<Mutex<Store>>, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
+async fn write_loop(
+    store: Arc<Mutex<Store>>,
+    mut rx: mpsc::Receiver<(AuditEvent, Reply)>,
+    batch_sizes: Histogram,
+) {
     while let Some((event, reply)) = rx.recv().await {
         let mut events = vec![event];
         let mut replies = vec![reply];
@@ -101,6 +106,7 @@ async fn write_loop(store: Arc<Mutex<Store>>, mut rx: mpsc::Receiver<(AuditEvent
                 Err(_) => break,
             }
         }
+        batch_sizes.observe(events.len() as f64);
         let store = Arc::clone(&store);
         let outcome = tokio::task::spawn_blocking(move || commit(&mut lock(&store), &events)).await;
         match outcome {
@@ -157,7 +163,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::open(&dir.path().join("t.db")).unwrap();
+        let batches = Histogram::new([1.0, 2.0, 4.0].into_iter());
+        let log = AuditLog::open(&dir.path().join("t.db"), batches).unwrap();
         let mut tasks = Vec::new();
         for i in 0..500 {
             let log = log.clone();

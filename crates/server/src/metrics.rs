@@ -9,6 +9,7 @@
 //! | `tenet_reloads_total` | `trigger`, `result` | bundle reloads (`ok`, `failed`) |
 //! | `tenet_reload_failures_total` | | failed reloads |
 //! | `tenet_audit_events_total` | `result` | audit writes (`ok`, `failed`) |
+//! | `tenet_audit_batch_size` | | events per audit commit (histogram) |
 //! | `tenet_bundle_info` | `fingerprint` | 1 for the bundle now serving |
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -70,6 +71,7 @@ pub struct Metrics {
     pub reloads: Family<ReloadLabels, Counter>,
     pub reload_failures: Counter,
     pub audit: Family<ResultLabels, Counter>,
+    pub audit_batch: Histogram,
     bundle: Family<BundleLabels, Gauge>,
     current_bundle: Mutex<Option<String>>,
 }
@@ -91,6 +93,9 @@ impl Metrics {
         let reloads = Family::<ReloadLabels, Counter>::default();
         let reload_failures = Counter::default();
         let audit = Family::<ResultLabels, Counter>::default();
+        let audit_batch = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(1.0, 2.0, 11),
+        );
         let bundle = Family::<BundleLabels, Gauge>::default();
         registry.register("http_requests", "Answered HTTP requests", requests.clone());
         registry.register(
@@ -106,6 +111,11 @@ impl Metrics {
             reload_failures.clone(),
         );
         registry.register("audit_events", "Audit events written", audit.clone());
+        registry.register(
+            "audit_batch_size",
+            "Events per audit commit",
+            audit_batch.clone(),
+        );
         registry.register("bundle_info", "The bundle now serving", bundle.clone());
         Metrics {
             registry,
@@ -115,6 +125,7 @@ impl Metrics {
             reloads,
             reload_failures,
             audit,
+            audit_batch,
             bundle,
             current_bundle: Mutex::new(None),
         }

@@ -131,8 +131,9 @@ impl AppState {
     pub fn new(config: Config) -> Result<Arc<AppState>, String> {
         let loaded = load_from(&config.rules).map_err(|e| startup_error("the rules", &e))?;
         let access = Access::load(&config).map_err(|e| startup_error("the access rules", &e))?;
-        let audit = AuditLog::open(&config.store).map_err(|e| e.to_string())?;
         let metrics = Metrics::new();
+        let audit = AuditLog::open(&config.store, metrics.audit_batch.clone())
+            .map_err(|e| e.to_string())?;
         metrics.set_bundle(&loaded.fingerprint);
         Ok(Arc::new(AppState {
             config,

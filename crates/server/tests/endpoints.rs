@@ -201,6 +201,7 @@ async fn audit_metrics_and_the_openapi_document() {
         "tenet_http_requests_total{route=\"/v1/evaluate\",method=\"POST\",status=\"200\"} 3",
         "tenet_http_requests_total{route=\"/v1/audit\",method=\"GET\",status=\"400\"} 4",
         "tenet_audit_events_total{result=\"ok\"} 3",
+        "tenet_audit_batch_size_sum 3.0",
     ] {
         assert!(m.contains(line), "missing {line} in\n{m}");
     }

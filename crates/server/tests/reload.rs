@@ -149,6 +149,10 @@ async fn a_saved_rule_file_goes_live_and_a_broken_one_degrades() {
     std::fs::write(rules.path().join("NOTES.md"), "# why these rules\n").unwrap();
     std::fs::write(rules.path().join(".tenet/tenet.db-wal"), b"\0\0").unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(count().await, settled, "a read or another file set off a reload");
+    assert_eq!(
+        count().await,
+        settled,
+        "a read or another file set off a reload"
+    );
     s.stop().await;
 }
