@@ -81,6 +81,10 @@ pub struct AppState {
     pub access: Access,
     pub metrics: Metrics,
     reloading: tokio::sync::Mutex<()>,
+    /// Diffs that may run at once (one per core): a diff is CPU work on a
+    /// blocking thread that goes on after its request times out, so without
+    /// a bound slow or abandoned diffs could pile up.
+    pub diffs: Arc<tokio::sync::Semaphore>,
     watch: AtomicU8,
 }
 
@@ -143,6 +147,9 @@ impl AppState {
             access,
             metrics,
             reloading: tokio::sync::Mutex::new(()),
+            diffs: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             watch: AtomicU8::new(WatchState::Off as u8),
         }))
     }

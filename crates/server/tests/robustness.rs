@@ -129,3 +129,34 @@ async fn shutdown_finishes_requests_in_flight() {
     // New connections are refused once it has stopped.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diffs_wait_for_a_turn_and_time_out_in_the_queue() {
+    let s = quick_limits().await;
+    let body = serde_json::json!({"base": {}, "head": {}}).to_string();
+    // Take every turn, as long-running diffs would.
+    let n = s.state.diffs.available_permits();
+    assert!(n >= 1);
+    let held = std::sync::Arc::clone(&s.state.diffs)
+        .acquire_many_owned(n as u32)
+        .await
+        .unwrap();
+    let (status, ctype, _) = s.request("POST", "/v1/diff", body.as_bytes()).await;
+    assert_eq!((status, ctype.as_str()), (408, "application/problem+json"));
+    // Evaluations do not queue behind diffs.
+    let (status, _, _) = s
+        .request("POST", "/v1/evaluate", mass_delete().to_string().as_bytes())
+        .await;
+    assert_eq!(status, 200);
+    drop(held);
+    let (status, _, r) = s
+        .json(
+            "POST",
+            "/v1/diff",
+            &serde_json::json!({"base": {}, "head": {}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(s.state.diffs.available_permits(), n);
+    s.stop().await;
+}

@@ -92,16 +92,31 @@ pub async fn diff(
     let req: DiffRequest = json_body(&body, "{\"base\": {path: text}, \"head\": {path: text}}")?;
     tracing::Span::current().record("pack", "semantic_diff");
     let bundle = state.bundle.load_full();
-    // Parsing and classifying is CPU work: off the async threads.
-    let built = tokio::task::spawn_blocking(move || build(&bundle.rules, req))
+    // Parsing and classifying is CPU work: off the async threads, at most
+    // one per core at a time. Waiting for a turn counts against the request
+    // timeout (408); a diff that has started holds its turn until it ends.
+    let permit = Arc::clone(&state.diffs)
+        .acquire_owned()
         .await
         .map_err(|e| {
             Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Diff Failed",
-                format!("the diff task failed: {e}"),
+                format!("the diff queue is closed: {e}"),
             )
-        })??;
+        })?;
+    let built = tokio::task::spawn_blocking(move || {
+        let _turn = permit;
+        build(&bundle.rules, req)
+    })
+    .await
+    .map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Diff Failed",
+            format!("the diff task failed: {e}"),
+        )
+    })??;
     Ok(match params.format.unwrap_or_default() {
         Format::Json => Json(built).into_response(),
         Format::Md => markdown(report::markdown(&built)),
