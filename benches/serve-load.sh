@@ -136,7 +136,7 @@ start_server() { # $1: scenario; sets base, rules, log
 
 # These print nothing rather than fail when the server does not answer.
 health() { curl -sS --max-time 2 "$base/v1/health" 2>/dev/null | sed -nE 's/.*"status":"([a-z]+)".*/\1/p' || true; }
-fingerprint() { curl -sS --max-time 2 "$base/v1/bundle" 2>/dev/null | sed -nE 's/.*"fingerprint":"([^"]+)".*/\1/p' || true; }
+fingerprint() { curl -sS --max-time 2 "$base/v1/bundle" 2>/dev/null | sed -nE 's/.*"hash":"([^"]+)".*/\1/p' || true; }
 serving() { # $1: a pack version: is it the one serving?
   [[ "$(curl -sS --max-time 2 "$base/v1/bundle" 2>/dev/null || true)" == *"\"version\":\"$1\""* ]]
 }

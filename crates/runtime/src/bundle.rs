@@ -97,18 +97,31 @@ pub fn packs_of(files: &[BundleFile]) -> (Vec<BundlePack>, Vec<String>) {
     (packs, problems)
 }
 
-/// Build a bundle from loaded rules. `created_at` is passed in (no clock here).
-pub fn build(rules: &Rules, created_at: &str) -> Bundle {
-    let mut files: Vec<RuleFile> = rules.files.clone();
-    files.sort();
-    let inputs: Vec<Input> = files
+/// The fingerprint of loaded rules, as a bundle of them would carry it.
+/// `created_at` is passed in (no clock here).
+pub fn fingerprint_of(rules: &Rules, created_at: &str) -> Fingerprint {
+    let mut inputs: Vec<Input> = rules
+        .files
         .iter()
         .map(|f| Input {
             path: f.path.clone(),
             sha256: sha256_hex(f.text.as_bytes()),
         })
         .collect();
-    let hash = inputs_hash(&inputs);
+    inputs.sort_by(|a, b| a.path.cmp(&b.path));
+    Fingerprint {
+        algo: "sha256".into(),
+        hash: inputs_hash(&inputs),
+        created_at: created_at.to_string(),
+        inputs,
+    }
+}
+
+/// Build a bundle from loaded rules. `created_at` is passed in (no clock here).
+pub fn build(rules: &Rules, created_at: &str) -> Bundle {
+    let mut files: Vec<RuleFile> = rules.files.clone();
+    files.sort();
+    let fingerprint = fingerprint_of(rules, created_at);
     let files: Vec<BundleFile> = files
         .into_iter()
         .map(|f| BundleFile {
@@ -122,12 +135,7 @@ pub fn build(rules: &Rules, created_at: &str) -> Bundle {
         schema: BUNDLE_SCHEMA.to_string(),
         packs,
         files,
-        fingerprint: Fingerprint {
-            algo: "sha256".into(),
-            hash,
-            created_at: created_at.to_string(),
-            inputs,
-        },
+        fingerprint,
     }
 }
 

@@ -20,7 +20,6 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tenet_runtime::diff::classify::fingerprint;
 use tenet_runtime::dsl::diag;
 use tenet_runtime::load::{self, LoadError, Rules};
 use tenet_runtime::store::AuditEvent;
@@ -28,7 +27,10 @@ use tenet_runtime::store::AuditEvent;
 /// A loaded bundle: the rules and what identifies them.
 pub struct Loaded {
     pub rules: Rules,
+    /// The bundle hash (`identity.hash`), as decisions and reports name it.
     pub fingerprint: String,
+    /// The whole fingerprint, as a bundle file of these rules carries it.
+    pub identity: tenet_runtime::bundle::Fingerprint,
     pub loaded_at: String,
 }
 
@@ -112,10 +114,13 @@ fn load_rules(source: &RulesSource) -> Result<Rules, LoadError> {
 
 fn load_from(source: &RulesSource) -> Result<Loaded, LoadError> {
     let rules = load_rules(source)?;
+    let loaded_at = now_rfc3339();
+    let identity = tenet_runtime::bundle::fingerprint_of(&rules, &loaded_at);
     Ok(Loaded {
-        fingerprint: fingerprint(&rules),
+        fingerprint: identity.hash.clone(),
+        identity,
         rules,
-        loaded_at: now_rfc3339(),
+        loaded_at,
     })
 }
 

@@ -29,7 +29,16 @@ async fn evaluate_errors_health_and_audit() {
     let hash = d["bundle"].as_str().unwrap();
     assert_eq!(hash.len(), 64);
     let b = server.get("/v1/bundle").await;
-    assert_eq!(b["fingerprint"], hash);
+    assert_eq!(b["fingerprint"]["hash"], hash);
+    // The fingerprint as a bundle file of the same rules carries it.
+    let built = tenet_runtime::bundle::build(&tenet_runtime::load::load_bundled().unwrap(), "t");
+    assert_eq!(b["fingerprint"]["algo"], "sha256");
+    assert_eq!(b["fingerprint"]["hash"], built.fingerprint.hash.as_str());
+    assert_eq!(
+        b["fingerprint"]["inputs"],
+        serde_json::to_value(&built.fingerprint.inputs).unwrap()
+    );
+    assert_eq!(b["fingerprint"]["created_at"], b["loaded_at"]);
     assert!(b["packs"]
         .as_array()
         .unwrap()
@@ -129,7 +138,7 @@ async fn a_failed_reload_keeps_the_last_good_bundle() {
     copy_dir(&repo().join("rules/safety-workflows"), rules.path());
     let server = Server::start(RulesSource::Dir(rules.path().to_path_buf())).await;
     let before = server.get("/v1/bundle").await;
-    let hash = before["fingerprint"].as_str().unwrap().to_string();
+    let hash = before["fingerprint"]["hash"].as_str().unwrap().to_string();
 
     // break the rules
     let broken = rules.path().join("broken.tenet");
@@ -146,7 +155,7 @@ async fn a_failed_reload_keeps_the_last_good_bundle() {
     let h = server.get("/v1/health").await;
     assert_eq!(h["status"], "degraded");
     let b = server.get("/v1/bundle").await;
-    assert_eq!(b["fingerprint"], hash.as_str());
+    assert_eq!(b["fingerprint"]["hash"], hash.as_str());
     let err = &b["last_reload_error"];
     assert!(
         err["diagnostics"].to_string().contains("broken.tenet"),
@@ -168,11 +177,11 @@ async fn a_failed_reload_keeps_the_last_good_bundle() {
     let (status, _, b) = server.json("POST", "/v1/bundle/reload", &json!({})).await;
     assert_eq!(status, 200, "{b}");
     assert!(b["last_reload_error"].is_null());
-    assert_ne!(b["fingerprint"], hash.as_str());
+    assert_ne!(b["fingerprint"]["hash"], hash.as_str());
     let h = server.get("/v1/health").await;
     assert_eq!(h["status"], "ok");
     let (status, _, d) = server.json("POST", "/v1/evaluate", &mass_delete()).await;
     assert_eq!(status, 200);
-    assert_eq!(d["bundle"], b["fingerprint"]);
+    assert_eq!(d["bundle"], b["fingerprint"]["hash"]);
     server.stop().await;
 }

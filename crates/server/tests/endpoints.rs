@@ -53,7 +53,7 @@ async fn diff_reports_like_the_cli_in_every_format() {
     assert_eq!(r["highest_risk"], "breaking");
     assert_eq!(
         r["rules"]["fingerprint"],
-        s.get("/v1/bundle").await["fingerprint"]
+        s.get("/v1/bundle").await["fingerprint"]["hash"]
     );
     assert!(r["changes"].as_array().unwrap().len() > 5);
 

@@ -31,7 +31,7 @@ async fn a_saved_rule_file_goes_live_and_a_broken_one_degrades() {
     c.watch = true;
     let s = Server::with_config(dir, c).await;
     assert_eq!(s.get("/v1/health").await["watcher"], "watching");
-    let first = s.get("/v1/bundle").await["fingerprint"].clone();
+    let first = s.get("/v1/bundle").await["fingerprint"]["hash"].clone();
 
     // Save a new pack: it is served without any request to reload.
     std::fs::write(
@@ -75,7 +75,7 @@ async fn a_saved_rule_file_goes_live_and_a_broken_one_degrades() {
     })
     .await;
     let b = s.get("/v1/bundle").await;
-    assert_eq!(b["fingerprint"], second);
+    assert_eq!(b["fingerprint"]["hash"], second);
     assert_eq!(b["last_reload_error"]["trigger"], "watch");
     let diags = b["last_reload_error"]["diagnostics"].to_string();
     assert!(diags.contains("extra.tenet:6:1"), "{diags}");
@@ -99,7 +99,7 @@ async fn a_saved_rule_file_goes_live_and_a_broken_one_degrades() {
         s.get("/v1/health").await["status"] == "ok"
     })
     .await;
-    let third = s.get("/v1/bundle").await["fingerprint"].clone();
+    let third = s.get("/v1/bundle").await["fingerprint"]["hash"].clone();
     assert_ne!(third, second);
 
     // Every reload is an audit event: at least the good, the bad and the

@@ -13,7 +13,6 @@
 //! rule needs no risk (one without takes no part in the level).
 
 use super::change::{ArtifactType, Change};
-use crate::bundle::{inputs_hash, sha256_hex, Input};
 use crate::decision::{decide, DecideOptions};
 use crate::ir::CompiledPack;
 use crate::load::Rules;
@@ -158,13 +157,5 @@ fn round2(x: f64) -> f64 {
 
 /// The fingerprint hash of a set of rules: the bundle hash of its files.
 pub fn fingerprint(rules: &Rules) -> String {
-    let inputs: Vec<Input> = rules
-        .files
-        .iter()
-        .map(|f| Input {
-            path: f.path.clone(),
-            sha256: sha256_hex(f.text.as_bytes()),
-        })
-        .collect();
-    inputs_hash(&inputs)
+    crate::bundle::fingerprint_of(rules, "").hash
 }

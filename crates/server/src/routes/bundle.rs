@@ -11,6 +11,27 @@ use serde_json::json;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
+/// One rule file of the bundle.
+#[derive(Serialize, ToSchema)]
+pub struct InputInfo {
+    pub path: String,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// The bundle fingerprint, as in a bundle file (`tenet bundle build`).
+#[derive(Serialize, ToSchema)]
+pub struct FingerprintInfo {
+    /// `sha256`.
+    pub algo: String,
+    /// SHA-256 over the sorted `path NUL sha256 LF` lines of the inputs:
+    /// the bundle hash decisions and reports carry.
+    pub hash: String,
+    /// When these rules were loaded (RFC 3339, UTC); outside the hash.
+    pub created_at: String,
+    pub inputs: Vec<InputInfo>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct PackInfo {
     pub name: String,
@@ -20,9 +41,8 @@ pub struct PackInfo {
 /// The bundle now serving.
 #[derive(Serialize, ToSchema)]
 pub struct BundleInfo {
-    /// The bundle hash (64 hex digits of SHA-256), as `tenet bundle build`
-    /// computes it.
-    pub fingerprint: String,
+    /// The fingerprint, as in a bundle file of these rules.
+    pub fingerprint: FingerprintInfo,
     /// Where the rules are read from (a directory, or `(bundled)`).
     pub source: String,
     /// When this bundle was loaded (RFC 3339, UTC).
@@ -35,7 +55,20 @@ pub struct BundleInfo {
 pub fn bundle_info(state: &AppState) -> BundleInfo {
     let bundle = state.bundle.load();
     BundleInfo {
-        fingerprint: bundle.fingerprint.clone(),
+        fingerprint: FingerprintInfo {
+            algo: bundle.identity.algo.clone(),
+            hash: bundle.identity.hash.clone(),
+            created_at: bundle.identity.created_at.clone(),
+            inputs: bundle
+                .identity
+                .inputs
+                .iter()
+                .map(|i| InputInfo {
+                    path: i.path.clone(),
+                    sha256: i.sha256.clone(),
+                })
+                .collect(),
+        },
         source: state.config.rules.describe(),
         loaded_at: bundle.loaded_at.clone(),
         packs: bundle
