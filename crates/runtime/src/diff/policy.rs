@@ -40,7 +40,7 @@ use super::{ArtifactError, Options};
 use serde_json::{json, Value as Json};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use tenet_dsl::ast::{Block, Entry, Expr, ExprKind, Item, Lit, Pack, TemplatePart, UnOp};
+use tenet_dsl::ast::{BinOp, Block, Entry, Expr, ExprKind, Item, Lit, Pack, TemplatePart, UnOp};
 use tenet_dsl::fmt::expr_to_string;
 use tenet_dsl::schema::{self, Ty};
 use tenet_dsl::source::{FileId, SourceFile, Span};
@@ -521,6 +521,27 @@ impl Differ<'_> {
                 .lines(la, lb)
                 .from_to(expr_to_string(va), expr_to_string(vb))
                 .fact("name", name);
+            // Where the head uses it: the pack judges a constant by the
+            // fields it fills and the comparisons it bounds.
+            let uses = const_uses(&b.pack, name);
+            if let Some(field) = uses.iter().find_map(|u| u.field_value.then_some(&u.field)) {
+                c = c.fact("field", field.as_str());
+            }
+            if let Some(u) = uses.first() {
+                let base_block = find_block(&a.pack, &u.block);
+                let (jh, jb) = (
+                    find_block(&b.pack, &u.block).and_then(justification),
+                    base_block.and_then(justification),
+                );
+                if let Some(j) = jh {
+                    let new = jb.as_ref() != Some(&j);
+                    c = c.fact("justification", j).fact("justification_new", new);
+                }
+            }
+            c = c.fact(
+                "uses",
+                uses.iter().map(ConstUse::to_json).collect::<Vec<_>>(),
+            );
             if let (Some((ua, na)), Some((ub, nb))) = (number(va), number(vb)) {
                 c = c
                     .fact("from_number", num_json(na))
@@ -951,6 +972,135 @@ impl Differ<'_> {
     }
 }
 
+/// One place a constant is used in a pack.
+struct ConstUse {
+    block_kind: String,
+    /// `kind name`, nested blocks joined with `/`.
+    block: String,
+    field: String,
+    /// The constant is the field's whole value (`max_parallel wave_size`).
+    field_value: bool,
+    /// For a comparison with the constant: whether the comparison holds
+    /// for more inputs when the constant is `higher` or `lower`
+    /// (`x >= limit` holds more when `limit` is lower).
+    holds_more_when: Option<&'static str>,
+}
+
+impl ConstUse {
+    fn to_json(&self) -> Json {
+        let mut m = serde_json::Map::new();
+        m.insert("block_kind".into(), self.block_kind.clone().into());
+        m.insert("block".into(), self.block.clone().into());
+        m.insert("field".into(), self.field.clone().into());
+        m.insert("field_value".into(), self.field_value.into());
+        if let Some(h) = self.holds_more_when {
+            m.insert("holds_more_when".into(), h.into());
+        }
+        Json::Object(m)
+    }
+}
+
+/// Every use of constant `name` in the blocks of `p`, in order.
+fn const_uses(p: &Pack, name: &str) -> Vec<ConstUse> {
+    fn walk_expr(e: &Expr, name: &str, hit: &mut dyn FnMut(Option<&'static str>)) {
+        let is = |x: &Expr| matches!(&x.kind, ExprKind::Name(n) if n == name);
+        match &e.kind {
+            ExprKind::Binary(op, l, r) => {
+                let sense = |const_on_right: bool| match (op, const_on_right) {
+                    (BinOp::Gt | BinOp::Ge, true) | (BinOp::Lt | BinOp::Le, false) => Some("lower"),
+                    (BinOp::Lt | BinOp::Le, true) | (BinOp::Gt | BinOp::Ge, false) => {
+                        Some("higher")
+                    }
+                    _ => None,
+                };
+                if is(r) {
+                    hit(sense(true));
+                } else {
+                    walk_expr(r, name, hit);
+                }
+                if is(l) {
+                    hit(sense(false));
+                } else {
+                    walk_expr(l, name, hit);
+                }
+            }
+            ExprKind::Name(n) if n == name => hit(None),
+            ExprKind::List(xs) | ExprKind::Call(_, xs) => {
+                xs.iter().for_each(|x| walk_expr(x, name, hit))
+            }
+            ExprKind::Map(es) => es.iter().for_each(|(_, x)| walk_expr(x, name, hit)),
+            ExprKind::Member(x, _) | ExprKind::Unary(_, x) => walk_expr(x, name, hit),
+            ExprKind::Index(a, b) => {
+                walk_expr(a, name, hit);
+                walk_expr(b, name, hit);
+            }
+            ExprKind::If(c, t, f) => {
+                walk_expr(c, name, hit);
+                walk_expr(t, name, hit);
+                walk_expr(f, name, hit);
+            }
+            ExprKind::Template(parts) => parts.iter().for_each(|p| {
+                if let TemplatePart::Expr(x) = p {
+                    walk_expr(x, name, hit)
+                }
+            }),
+            _ => {}
+        }
+    }
+    fn walk_block(b: &Block, parent: &str, name: &str, out: &mut Vec<ConstUse>) {
+        let label = format!("{} {}", b.kind.name, b.name_str());
+        let label = label.trim_end().to_string();
+        let path = if parent.is_empty() {
+            label
+        } else {
+            format!("{parent}/{label}")
+        };
+        for e in &b.entries {
+            match e {
+                Entry::Attr(a) => {
+                    let whole = matches!(&a.value.kind, ExprKind::Name(n) if n == name);
+                    let mut hits = Vec::new();
+                    walk_expr(&a.value, name, &mut |h| hits.push(h));
+                    for h in hits {
+                        out.push(ConstUse {
+                            block_kind: b.kind.name.clone(),
+                            block: path.clone(),
+                            field: a.key.name.clone(),
+                            field_value: whole,
+                            holds_more_when: h,
+                        });
+                    }
+                }
+                Entry::Block(child) => walk_block(child, &path, name, out),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for b in blocks(p) {
+        walk_block(b, "", name, &mut out);
+    }
+    out
+}
+
+/// A block by the path `const_uses` gives it.
+fn find_block<'p>(p: &'p Pack, path: &str) -> Option<&'p Block> {
+    let mut parts = path.split('/');
+    let first = parts.next()?;
+    let label = |b: &Block| {
+        format!("{} {}", b.kind.name, b.name_str())
+            .trim_end()
+            .to_string()
+    };
+    let mut cur = blocks(p).into_iter().find(|b| label(b) == first)?;
+    for part in parts {
+        cur = cur.entries.iter().find_map(|e| match e {
+            Entry::Block(c) if label(c) == part => Some(c),
+            _ => None,
+        })?;
+    }
+    Some(cur)
+}
+
 fn blocks(p: &Pack) -> Vec<&Block> {
     p.items
         .iter()
@@ -1191,6 +1341,23 @@ test t-gone {
             (json!(10000), json!(5000))
         );
         assert_eq!(f(&c, "increased"), json!(false));
+        // Where it is used: the bound of a comparison in a guard, so the
+        // pack can tell that raising it lets more through.
+        assert_eq!(
+            f(&c, "uses"),
+            json!([{"block_kind": "action", "block": "action mass-delete", "field": "match",
+                    "field_value": false, "holds_more_when": "lower"}])
+        );
+        assert!(f(&c, "field").is_null());
+        // A constant that fills a field takes the field's name.
+        let r = only(
+            &edit(
+                "const approver_roles = [\"data-owner\", \"sec-oncall\"]",
+                "const approver_roles = [\"data-owner\"]",
+            ),
+            "policy.constant_changed",
+        );
+        assert_eq!(f(&r, "field"), json!("approvers"));
         let d = only(
             &edit("const hold_time = 30m", "const hold_time = 2h"),
             "policy.constant_changed",
