@@ -107,10 +107,6 @@ pub async fn problem_for_bare_errors(resp: Response) -> Response {
             "Request Timeout",
             "the request did not finish within `limits.request_timeout` (10s by default)",
         ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "Unsupported Media Type",
-            "send the body as application/json",
-        ),
         s => ("Request Error", s.canonical_reason().unwrap_or("error")),
     };
     let allow = resp.headers().get(header::ALLOW).cloned();
