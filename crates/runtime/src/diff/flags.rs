@@ -864,29 +864,13 @@ fn diff_extra(base: &str, a: &[(String, Node)], b: &[(String, Node)], out: &mut 
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::diff::test_util::{fact, kinds, one};
     use serde_json::json;
 
     fn run(a: &str, b: &str) -> Vec<Change> {
         let mut out = Changes::default();
         diff(a, b, &Options::default(), &mut out).unwrap();
         out.0
-    }
-
-    fn kinds(cs: &[Change]) -> Vec<&str> {
-        cs.iter().map(|c| c.kind.as_str()).collect()
-    }
-
-    fn one<'a>(cs: &'a [Change], kind: &str, path: &str) -> &'a Change {
-        let found: Vec<&Change> = cs
-            .iter()
-            .filter(|c| c.kind == kind && c.path == path)
-            .collect();
-        assert_eq!(found.len(), 1, "{kind} at {path} in {cs:#?}");
-        found[0]
-    }
-
-    fn fact<'a>(c: &'a Change, k: &str) -> &'a Json {
-        c.facts.get(k).unwrap_or(&Json::Null)
     }
 
     const FLAGD: &str = r##"{

@@ -37,6 +37,8 @@ pub mod policy;
 pub mod prompt;
 pub mod repo;
 pub mod report;
+#[cfg(test)]
+mod test_util;
 pub mod tree;
 
 pub use change::{ArtifactType, Change, Changes, Direction};
