@@ -28,6 +28,18 @@ fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
+/// A request with `Authorization: Bearer TOKEN`.
+trait SendAs {
+    async fn send_as(&self, token: &str, method: &str, path: &str, body: &[u8]) -> Resp;
+}
+
+impl SendAs for Server {
+    async fn send_as(&self, token: &str, method: &str, path: &str, body: &[u8]) -> Resp {
+        self.send(method, path, &[("Authorization", &bearer(token))], body)
+            .await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_the_access_pack_decide_who_calls_what() {
     let s = secured().await;
@@ -49,12 +61,7 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
 
     // A token nobody has: 401, and the token is not echoed.
     let r = s
-        .send(
-            "POST",
-            "/v1/evaluate",
-            &[("Authorization", &bearer("nope-secret"))],
-            body.as_bytes(),
-        )
+        .send_as("nope-secret", "POST", "/v1/evaluate", body.as_bytes())
         .await;
     assert_eq!(r.status, 401);
     assert!(!r.text().contains("nope-secret"));
@@ -76,24 +83,14 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
     // The evaluator may evaluate; the decision is audited under its name
     // and tenant.
     let r = s
-        .send(
-            "POST",
-            "/v1/evaluate",
-            &[("Authorization", &bearer("tok-eval"))],
-            body.as_bytes(),
-        )
+        .send_as("tok-eval", "POST", "/v1/evaluate", body.as_bytes())
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let action = r.header("x-tenet-action-id").unwrap().to_string();
 
     // ... but not reload: 403 with the pack's words.
     let r = s
-        .send(
-            "POST",
-            "/v1/bundle/reload",
-            &[("Authorization", &bearer("tok-eval"))],
-            b"",
-        )
+        .send_as("tok-eval", "POST", "/v1/bundle/reload", b"")
         .await;
     assert_eq!(r.status, 403, "{}", r.text());
     snapshot_settings().bind(|| insta::assert_json_snapshot!("forbidden_reload", r.json()));
@@ -112,12 +109,7 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
     let reload_id = r.header("x-tenet-action-id").unwrap().to_string();
     assert!(reload_id.starts_with("reload-"), "{reload_id}");
     let r = s
-        .send(
-            "POST",
-            "/v1/evaluate",
-            &[("Authorization", &bearer("tok-ops"))],
-            body.as_bytes(),
-        )
+        .send_as("tok-ops", "POST", "/v1/evaluate", body.as_bytes())
         .await;
     assert_eq!(r.status, 403);
 
@@ -130,14 +122,7 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
     );
     assert_eq!(s.send("GET", "/metrics", &[], b"").await.status, 401);
     assert_eq!(
-        s.send(
-            "GET",
-            "/v1/audit",
-            &[("Authorization", &bearer("tok-eval"))],
-            b""
-        )
-        .await
-        .status,
+        s.send_as("tok-eval", "GET", "/v1/audit", b"").await.status,
         403
     );
 
@@ -149,10 +134,10 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
     // The admin reads the audit log: the evaluation is there with the
     // identity and its tenant.
     let r = s
-        .send(
+        .send_as(
+            "tok-admin",
             "GET",
             &format!("/v1/audit?action_id={action}"),
-            &[("Authorization", &bearer("tok-admin"))],
             b"",
         )
         .await;
@@ -181,16 +166,10 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
 async fn an_identity_over_its_rate_gets_429_with_retry_after() {
     let s = secured().await;
     let body = mass_delete().to_string();
-    let auth = bearer("tok-chatty");
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let r = s
-            .send(
-                "POST",
-                "/v1/evaluate",
-                &[("Authorization", &auth)],
-                body.as_bytes(),
-            )
+            .send_as("tok-chatty", "POST", "/v1/evaluate", body.as_bytes())
             .await;
         if r.status == 429 {
             assert_eq!(r.ctype(), "application/problem+json");
@@ -208,12 +187,7 @@ async fn an_identity_over_its_rate_gets_429_with_retry_after() {
     assert!(statuses[2..].contains(&429), "{statuses:?}");
     // Other identities have their own budget.
     let r = s
-        .send(
-            "POST",
-            "/v1/evaluate",
-            &[("Authorization", &bearer("tok-eval"))],
-            body.as_bytes(),
-        )
+        .send_as("tok-eval", "POST", "/v1/evaluate", body.as_bytes())
         .await;
     assert_eq!(r.status, 200);
     s.stop().await;
