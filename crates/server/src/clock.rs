@@ -50,8 +50,10 @@ pub fn now_rfc3339() -> String {
 pub fn new_action_id(kind: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (secs, nanos) = epoch();
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{kind}-{secs:x}{nanos:08x}-{:x}-{n}", std::process::id())
+    let pid = *PID.get_or_init(std::process::id);
+    format!("{kind}-{secs:x}{nanos:08x}-{pid:x}-{n}")
 }
 
 #[cfg(test)]

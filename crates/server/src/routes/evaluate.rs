@@ -149,6 +149,14 @@ pub async fn evaluate(
         tenant: ctx.tenant.clone(),
         bundle: Some(bundle.fingerprint.clone()),
     };
+    // Everything the answer needs is rendered now, while the decision is
+    // in cache; the wait for the commit holds only the bytes.
+    let answer = super::json_response(&d);
+    let eval_labels = EvalLabels {
+        pack: std::mem::take(&mut d.pack),
+        outcome: outcome.into(),
+    };
+    drop((d, input, bundle));
     let written = state.audit.record(event).await;
     state
         .metrics
@@ -164,13 +172,6 @@ pub async fn evaluate(
             format!("the audit event could not be written, so no decision is returned: {why}"),
         ));
     }
-    state
-        .metrics
-        .evaluations
-        .get_or_create(&EvalLabels {
-            pack: d.pack.clone(),
-            outcome: outcome.into(),
-        })
-        .inc();
-    Ok(super::json_response(&d))
+    state.metrics.evaluations.get_or_create(&eval_labels).inc();
+    Ok(answer)
 }
