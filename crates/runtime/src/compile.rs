@@ -76,6 +76,15 @@ fn compile_pack(
             )
         })
         .collect();
+    let mut slots = Slots::default();
+    for b in &mut blocks {
+        slots.block(b);
+    }
+    for w in &mut waivers {
+        if let Some((e, _)) = &mut w.when {
+            slots.expr(e);
+        }
+    }
     CompiledPack {
         name: pack.name().to_string(),
         version: pack.ast.version.clone(),
@@ -91,6 +100,81 @@ fn compile_pack(
         scorers: cx.scorers,
         consts: pack.consts.clone(),
         imports,
+    }
+}
+
+/// Numbers the distinct member chains on input roots of one pack, turning
+/// each `Path(Root(i), segs)` into an `InputPath` (see `ir`).
+#[derive(Default)]
+struct Slots {
+    by_path: std::collections::HashMap<(u16, Box<[Arc<str>]>), u32>,
+}
+
+impl Slots {
+    fn block(&mut self, b: &mut CBlock) {
+        if let Some(c) = &mut b.condition {
+            self.expr(&mut c.expr);
+            for leaf in &mut c.leaves {
+                self.expr(&mut leaf.expr);
+                for (_, r) in &mut leaf.reads {
+                    self.expr(r);
+                }
+            }
+        }
+        for a in b.effects.iter_mut().chain(b.because.as_mut()) {
+            self.expr(&mut a.expr);
+        }
+    }
+
+    fn expr(&mut self, e: &mut CExpr) {
+        if let CExpr::Path(base, segs) = e {
+            if let CExpr::Root(root) = **base {
+                let next = self.by_path.len() as u32;
+                let slot = *self.by_path.entry((root, segs.clone())).or_insert(next);
+                *e = CExpr::InputPath(root, std::mem::take(segs), slot);
+                return;
+            }
+        }
+        match e {
+            CExpr::Const(_)
+            | CExpr::NullConst
+            | CExpr::Root(_)
+            | CExpr::Var(_)
+            | CExpr::InputPath(..) => {}
+            CExpr::Path(b, _) | CExpr::Not(b) | CExpr::Neg(b) => self.expr(b),
+            CExpr::Index(a, b)
+            | CExpr::And(a, b)
+            | CExpr::Or(a, b)
+            | CExpr::Cmp(_, a, b)
+            | CExpr::Arith(_, a, b)
+            | CExpr::Matches(a, b)
+            | CExpr::Quant(_, a, b) => {
+                self.expr(a);
+                self.expr(b);
+            }
+            CExpr::If(a, b, c) => {
+                self.expr(a);
+                self.expr(b);
+                self.expr(c);
+            }
+            CExpr::Template(parts) => {
+                for p in parts {
+                    if let CPart::Expr(x) = p {
+                        self.expr(x);
+                    }
+                }
+            }
+            CExpr::List(items) | CExpr::Builtin(_, items) | CExpr::Scorer(_, items) => {
+                for x in items {
+                    self.expr(x);
+                }
+            }
+            CExpr::Map(entries) => {
+                for (_, x) in entries {
+                    self.expr(x);
+                }
+            }
+        }
     }
 }
 
@@ -570,6 +654,7 @@ fn fold(c: CExpr) -> CExpr {
         | CExpr::NullConst
         | CExpr::Root(_)
         | CExpr::Var(_)
+        | CExpr::InputPath(..)
         | CExpr::Scorer(..)
         | CExpr::Quant(..) => false,
         CExpr::Path(b, _) | CExpr::Not(b) | CExpr::Neg(b) => is_const(b),

@@ -13,11 +13,23 @@ use tenet_dsl::ast::{BinOp, Quant};
 use tenet_dsl::interp::DEFAULT_STEP_LIMIT;
 use tenet_dsl::value::{self, EvalError, Value};
 
+/// What an [`CExpr::InputPath`] slot holds.
+#[derive(Clone, Copy)]
+enum Memo<'a> {
+    Unread,
+    /// The chain missed (a null or absent step).
+    Missing,
+    Found(&'a Value),
+}
+
 /// Per-evaluation state.
 pub struct Ctx<'a> {
     roots: &'a [Value],
     scorers: &'a [Arc<Scorer>],
     vars: Vec<Value>,
+    /// Input paths already walked, by slot. The roots do not change within
+    /// a decision, so this outlives [`Ctx::reset`].
+    memo: Vec<Memo<'a>>,
     /// Set when an input root or a field access gave `null`.
     pub missing: bool,
     pub steps_left: u64,
@@ -51,6 +63,7 @@ impl<'a> Ctx<'a> {
             roots,
             scorers,
             vars: Vec::new(),
+            memo: Vec::new(),
             missing: false,
             steps_left: DEFAULT_STEP_LIMIT,
         }
@@ -72,6 +85,34 @@ impl<'a> Ctx<'a> {
             }
             Some(v) => v,
         }
+    }
+
+    /// An input path, walked once per decision; `None` (and `missing` set)
+    /// when it misses, as a walk would.
+    fn input_path(&mut self, root: u16, segs: &[Arc<str>], slot: u32) -> Option<&'a Value> {
+        let slot = slot as usize;
+        match self.memo.get(slot) {
+            Some(Memo::Found(v)) => return Some(v),
+            Some(Memo::Missing) => {
+                self.missing = true;
+                return None;
+            }
+            Some(Memo::Unread) | None => {}
+        }
+        let r = self.root(root);
+        let found = if r.is_null() {
+            None
+        } else {
+            walk(r, segs, &mut self.missing)
+        };
+        if self.memo.len() <= slot {
+            self.memo.resize(slot + 1, Memo::Unread);
+        }
+        self.memo[slot] = match found {
+            Some(v) => Memo::Found(v),
+            None => Memo::Missing,
+        };
+        found
     }
 
     /// Evaluate a path without cloning intermediate values when its base is a root.
@@ -100,6 +141,10 @@ impl<'a> Ctx<'a> {
             }
             CExpr::Root(i) => Ok(self.root(*i).clone()),
             CExpr::Var(i) => Ok(self.vars.get(*i as usize).cloned().unwrap_or_default()),
+            CExpr::InputPath(root, segs, slot) => Ok(self
+                .input_path(*root, segs, *slot)
+                .cloned()
+                .unwrap_or_default()),
             CExpr::Path(base, segs) => {
                 if let Some(r) = self.path_ref(base, segs) {
                     return Ok(r?.cloned().unwrap_or_default());
@@ -241,6 +286,12 @@ impl<'a> Ctx<'a> {
 
     /// Comparisons, with a clone-free path for `root.path OP constant`.
     fn cmp(&mut self, op: BinOp, a: &CExpr, b: &CExpr) -> Result<bool, EvalError> {
+        if let (CExpr::InputPath(root, segs, slot), CExpr::Const(c)) = (a, b) {
+            return Ok(match self.input_path(*root, segs, *slot) {
+                Some(v) => value::compare(op, v, c),
+                None => false,
+            });
+        }
         if let (CExpr::Path(base, segs), CExpr::Const(c)) = (a, b) {
             if let Some(r) = self.path_ref(base, segs) {
                 return Ok(match r? {

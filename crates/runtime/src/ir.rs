@@ -3,7 +3,10 @@
 //! Input roots become indexes into a per-pack root table, bound variables
 //! become stack slots, constants (local and imported) are inlined and every
 //! closed sub-expression is folded. Member chains on a root are fused into
-//! one [`CExpr::Path`] so a lookup walks borrowed values without cloning.
+//! one [`CExpr::Path`] so a lookup walks borrowed values without cloning,
+//! and each distinct chain on an input root becomes a [`CExpr::InputPath`]
+//! with a slot of its own: a decision walks `action.verb` once, however
+//! many rules read it.
 //! Each [`CBlock`] keeps the checked AST of its expressions too, for the
 //! reference interpreter that the fast path must agree with.
 
@@ -21,6 +24,9 @@ pub enum CExpr {
     Var(u16),
     /// `base.a.b.c` (member chain), each step may miss.
     Path(Box<CExpr>, Box<[Arc<str>]>),
+    /// `root.a.b.c`: a member chain on an input root, remembered per
+    /// decision in slot `.2` (numbered per pack by `compile`).
+    InputPath(u16, Box<[Arc<str>]>, u32),
     Index(Box<CExpr>, Box<CExpr>),
     Template(Vec<CPart>),
     List(Vec<CExpr>),
