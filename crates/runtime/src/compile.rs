@@ -107,8 +107,11 @@ fn compile_pack(
 /// each `Path(Root(i), segs)` into an `InputPath` (see `ir`).
 #[derive(Default)]
 struct Slots {
-    by_path: std::collections::HashMap<(u16, Box<[Arc<str>]>), u32>,
+    by_path: std::collections::HashMap<InputChain, u32>,
 }
+
+/// An input root and the member names read from it.
+type InputChain = (u16, Box<[Arc<str>]>);
 
 impl Slots {
     fn block(&mut self, b: &mut CBlock) {
