@@ -103,8 +103,11 @@ fn compile_pack(
     }
 }
 
-/// Numbers the distinct member chains on input roots of one pack, turning
-/// each `Path(Root(i), segs)` into an `InputPath` (see `ir`).
+/// The last pass over a pack's compiled expressions (see `ir`): numbers
+/// the distinct member chains on input roots, turning each
+/// `Path(Root(i), segs)` into an `InputPath`, and flattens `and`/`or`
+/// chains into `All`/`Any`. Trace leaves are paired with the tree before
+/// this pass, so they keep its shape.
 #[derive(Default)]
 struct Slots {
     by_path: std::collections::HashMap<InputChain, u32>,
@@ -130,6 +133,21 @@ impl Slots {
     }
 
     fn expr(&mut self, e: &mut CExpr) {
+        if matches!(e, CExpr::And(..) | CExpr::Or(..)) {
+            let and = matches!(e, CExpr::And(..));
+            let mut parts = Vec::new();
+            chain(std::mem::replace(e, CExpr::NullConst), and, &mut parts);
+            for p in &mut parts {
+                self.expr(p);
+            }
+            let parts = parts.into_boxed_slice();
+            *e = if and {
+                CExpr::All(parts)
+            } else {
+                CExpr::Any(parts)
+            };
+            return;
+        }
         if let CExpr::Path(base, segs) = e {
             if let CExpr::Root(root) = **base {
                 let next = self.by_path.len() as u32;
@@ -172,12 +190,32 @@ impl Slots {
                     self.expr(x);
                 }
             }
+            CExpr::All(items) | CExpr::Any(items) => {
+                for x in items.iter_mut() {
+                    self.expr(x);
+                }
+            }
             CExpr::Map(entries) => {
                 for (_, x) in entries {
                     self.expr(x);
                 }
             }
         }
+    }
+}
+
+/// The operands of an `and` (`and` true) or `or` chain, left to right.
+fn chain(e: CExpr, and: bool, out: &mut Vec<CExpr>) {
+    match e {
+        CExpr::And(a, b) if and => {
+            chain(*a, and, out);
+            chain(*b, and, out);
+        }
+        CExpr::Or(a, b) if !and => {
+            chain(*a, and, out);
+            chain(*b, and, out);
+        }
+        other => out.push(other),
     }
 }
 
@@ -658,6 +696,8 @@ fn fold(c: CExpr) -> CExpr {
         | CExpr::Root(_)
         | CExpr::Var(_)
         | CExpr::InputPath(..)
+        | CExpr::All(_)
+        | CExpr::Any(_)
         | CExpr::Scorer(..)
         | CExpr::Quant(..) => false,
         CExpr::Path(b, _) | CExpr::Not(b) | CExpr::Neg(b) => is_const(b),

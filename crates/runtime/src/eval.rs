@@ -206,9 +206,12 @@ impl<'a> Ctx<'a> {
                     None => Err(EvalError::Function("scorer not loaded".into())),
                 }
             }
-            CExpr::Not(_) | CExpr::And(..) | CExpr::Or(..) | CExpr::Cmp(..) => {
-                self.eval_bool(e).map(Value::Bool)
-            }
+            CExpr::Not(_)
+            | CExpr::And(..)
+            | CExpr::Or(..)
+            | CExpr::All(_)
+            | CExpr::Any(_)
+            | CExpr::Cmp(..) => self.eval_bool(e).map(Value::Bool),
             CExpr::Neg(x) => value::negate(&self.eval(x)?),
             CExpr::Arith(op, a, b) => {
                 let (x, y) = (self.eval(a)?, self.eval(b)?);
@@ -278,6 +281,22 @@ impl<'a> Ctx<'a> {
             CExpr::Cmp(op, a, b) => self.cmp(*op, a, b),
             CExpr::And(a, b) => Ok(self.eval_bool(a)? && self.eval_bool(b)?),
             CExpr::Or(a, b) => Ok(self.eval_bool(a)? || self.eval_bool(b)?),
+            CExpr::All(xs) => {
+                for x in xs.iter() {
+                    if !self.eval_bool(x)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            CExpr::Any(xs) => {
+                for x in xs.iter() {
+                    if self.eval_bool(x)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
             CExpr::Not(x) => Ok(!self.eval_bool(x)?),
             CExpr::Const(v) => v.truthy(),
             other => self.eval(other)?.truthy(),

@@ -6,7 +6,8 @@
 //! one [`CExpr::Path`] so a lookup walks borrowed values without cloning,
 //! and each distinct chain on an input root becomes a [`CExpr::InputPath`]
 //! with a slot of its own: a decision walks `action.verb` once, however
-//! many rules read it.
+//! many rules read it. Chains of `and` (or of `or`) become one
+//! [`CExpr::All`] ([`CExpr::Any`]), evaluated in a loop.
 //! Each [`CBlock`] keeps the checked AST of its expressions too, for the
 //! reference interpreter that the fast path must agree with.
 
@@ -37,6 +38,10 @@ pub enum CExpr {
     Neg(Box<CExpr>),
     And(Box<CExpr>, Box<CExpr>),
     Or(Box<CExpr>, Box<CExpr>),
+    /// `a and b and c ...`, flattened (left to right, short-circuit).
+    All(Box<[CExpr]>),
+    /// `a or b or c ...`, flattened.
+    Any(Box<[CExpr]>),
     Cmp(BinOp, Box<CExpr>, Box<CExpr>),
     Arith(BinOp, Box<CExpr>, Box<CExpr>),
     Matches(Box<CExpr>, Box<CExpr>),
