@@ -528,3 +528,66 @@ fn language_reference_covers_the_schema_and_the_builtins() {
         );
     }
 }
+
+/// Arbitrary JSON documents (nested, with big and negative numbers, floats,
+/// escapes and repeated keys), written as text.
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<u64>().prop_map(|u| u.to_string()),
+        (-1e12f64..1e12).prop_map(|f| format!("{f:?}")),
+        Just("1e3".to_string()),
+        "[a-z\"\\\\é ]{0,6}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec(("[ab]{1,2}", inner), 0..5).prop_map(|kv| {
+                let body: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn json_read_straight_into_a_value_agrees_with_from_json(text in json_text()) {
+        let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let direct: tenet_dsl::Value = serde_json::from_str(&text).unwrap();
+        // Debug shows the variant (`Int(1)` is not `Float(1.0)`) and every key.
+        prop_assert_eq!(format!("{direct:?}"), format!("{:?}", tenet_dsl::Value::from_json(&tree)));
+    }
+}
+
+#[test]
+fn an_input_object_must_be_an_object() {
+    #[derive(serde::Deserialize)]
+    struct Req {
+        #[serde(deserialize_with = "tenet_dsl::value::deserialize_object")]
+        input: tenet_dsl::Value,
+    }
+    let text = r#"{"a": {"b": [1, 2.5, "x"]}}"#;
+    let ok: Req = serde_json::from_str(&format!(r#"{{"input": {text}}}"#)).unwrap();
+    let tree: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        format!("{:?}", ok.input),
+        format!("{:?}", tenet_dsl::Value::from_json(&tree))
+    );
+    for bad in [
+        r#"{"input": "x"}"#,
+        r#"{"input": [1]}"#,
+        r#"{"input": 3}"#,
+        r#"{"input": null}"#,
+    ] {
+        let e = serde_json::from_str::<Req>(bad).err().unwrap().to_string();
+        assert!(
+            e.contains("invalid type") && e.contains("expected a JSON object"),
+            "{bad}: {e}"
+        );
+    }
+}

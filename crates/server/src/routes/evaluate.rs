@@ -27,9 +27,11 @@ pub struct EvaluateRequest {
     /// The pack to decide with.
     #[schema(example = "safety")]
     pub pack: String,
-    /// The input: the pack's input roots at the top level.
-    #[schema(example = json!({"action": {"verb": "delete", "rows": 20000}}))]
-    pub input: serde_json::Map<String, JsonValue>,
+    /// The input: the pack's input roots at the top level. Read straight
+    /// into the engine's values, with no JSON tree in between.
+    #[serde(deserialize_with = "tenet_runtime::dsl::value::deserialize_object")]
+    #[schema(value_type = Object, example = json!({"action": {"verb": "delete", "rows": 20000}}))]
+    pub input: tenet_runtime::dsl::Value,
     /// The decision time, an RFC 3339 time (a date `YYYY-MM-DD` is also
     /// taken, as midnight UTC); default today (UTC).
     #[serde(default)]
@@ -109,7 +111,7 @@ pub async fn evaluate(
             ),
         ));
     };
-    let input = tenet_runtime::dsl::Value::from_json(&JsonValue::Object(req.input));
+    let input = req.input;
     let opts = DecideOptions {
         trace: req.trace,
         now: Some(req.now.unwrap_or_else(today)),
