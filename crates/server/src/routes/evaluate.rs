@@ -27,8 +27,8 @@ pub struct EvaluateRequest {
     /// The pack to decide with.
     #[schema(example = "safety")]
     pub pack: String,
-    /// The input: the pack's input roots at the top level. Read straight
-    /// into the engine's values, with no JSON tree in between.
+    /// The input: the pack's input roots at the top level.
+    // Read straight into the engine's values, with no JSON tree in between.
     #[serde(deserialize_with = "tenet_runtime::dsl::value::deserialize_object")]
     #[schema(value_type = Object, example = json!({"action": {"verb": "delete", "rows": 20000}}))]
     pub input: tenet_runtime::dsl::Value,
