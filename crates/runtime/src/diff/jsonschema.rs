@@ -63,6 +63,25 @@ pub struct SchemaDiff<'a> {
     pub errors: Vec<ArtifactError>,
 }
 
+/// Where a walk stands: the direction the schema is used in, the
+/// operation that reaches it (recorded on facts found under a `$ref`), and
+/// how deep it is.
+#[derive(Clone, Copy)]
+struct Reach<'o> {
+    dir: Option<Direction>,
+    op: Option<&'o str>,
+    depth: usize,
+}
+
+impl Reach<'_> {
+    fn deeper(self) -> Self {
+        Reach {
+            depth: self.depth + 1,
+            ..self
+        }
+    }
+}
+
 /// (base `$ref`, head `$ref`, direction).
 type RefKey = (String, String, Option<Direction>);
 
@@ -165,7 +184,12 @@ impl<'a> SchemaDiff<'a> {
             self.current = Some(id);
             let start = out.0.len();
             let at = ref_path(if key.1.is_empty() { &key.0 } else { &key.1 });
-            self.walk_resolved(out, &at, ra, rb, key.2, None, 0);
+            let start_at = Reach {
+                dir: key.2,
+                op: None,
+                depth: 0,
+            };
+            self.walk_resolved(out, &at, ra, rb, start_at);
             self.current = None;
             self.infos[id].changes = (start..out.0.len()).collect();
         }
@@ -219,20 +243,11 @@ impl<'a> SchemaDiff<'a> {
         dir: Option<Direction>,
         op: Option<&str>,
     ) {
-        self.walk(out, path, a, b, dir, op, 0);
+        self.walk(out, path, a, b, Reach { dir, op, depth: 0 });
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &mut self,
-        out: &mut Changes,
-        path: &str,
-        a: &Node,
-        b: &Node,
-        dir: Option<Direction>,
-        op: Option<&str>,
-        depth: usize,
-    ) {
+    fn walk(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, r: Reach<'_>) {
+        let Reach { dir, op, depth } = r;
         if depth > MAX_DEPTH {
             if a != b {
                 out.push(
@@ -290,28 +305,15 @@ impl<'a> SchemaDiff<'a> {
             }
             // A `$ref` on one side only (inlined or extracted): compare
             // what it resolves to, in place.
-            (Some((_, Some(x))), None) => {
-                return self.walk_resolved(out, path, x, b, dir, op, depth + 1)
-            }
-            (None, Some((_, Some(y)))) => {
-                return self.walk_resolved(out, path, a, y, dir, op, depth + 1)
-            }
+            (Some((_, Some(x))), None) => return self.walk_resolved(out, path, x, b, r.deeper()),
+            (None, Some((_, Some(y)))) => return self.walk_resolved(out, path, a, y, r.deeper()),
             _ => {}
         }
-        self.walk_resolved(out, path, a, b, dir, op, depth);
+        self.walk_resolved(out, path, a, b, r);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn walk_resolved(
-        &mut self,
-        out: &mut Changes,
-        path: &str,
-        a: &Node,
-        b: &Node,
-        dir: Option<Direction>,
-        op: Option<&str>,
-        depth: usize,
-    ) {
+    fn walk_resolved(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, r: Reach<'_>) {
+        let dir = r.dir;
         // Equal text is equal meaning only when no `$ref` inside could
         // lead to a schema that changed.
         if a == b && !has_ref(a) {
@@ -388,10 +390,10 @@ impl<'a> SchemaDiff<'a> {
                 );
             }
         }
-        self.properties(out, path, a, b, dir, op, depth);
-        self.additional(out, path, a, b, dir, op, depth);
+        self.properties(out, path, a, b, r);
+        self.additional(out, path, a, b, r);
         match (a.get("items"), b.get("items")) {
-            (Some(x), Some(y)) => self.walk(out, &format!("{path}[]"), x, y, dir, op, depth + 1),
+            (Some(x), Some(y)) => self.walk(out, &format!("{path}[]"), x, y, r.deeper()),
             (None, Some(y)) => out.push(
                 c("constraint.tightened")
                     .fact("keyword", "items")
@@ -405,7 +407,7 @@ impl<'a> SchemaDiff<'a> {
             _ => {}
         }
         for kw in ["allOf", "anyOf", "oneOf"] {
-            self.composition(out, path, kw, a, b, dir, op, depth);
+            self.composition(out, path, kw, a, b, r);
         }
         // Anything else: extensions are documentation, other keywords matter.
         for (k, va) in a.entries() {
@@ -551,17 +553,8 @@ impl<'a> SchemaDiff<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn properties(
-        &mut self,
-        out: &mut Changes,
-        path: &str,
-        a: &Node,
-        b: &Node,
-        dir: Option<Direction>,
-        op: Option<&str>,
-        depth: usize,
-    ) {
+    fn properties(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, r: Reach<'_>) {
+        let dir = r.dir;
         let empty = Node::new(0, Data::Map(vec![]));
         let pa = a.get("properties").unwrap_or(&empty);
         let pb = b.get("properties").unwrap_or(&empty);
@@ -596,7 +589,7 @@ impl<'a> SchemaDiff<'a> {
                         ),
                         _ => {}
                     }
-                    self.walk(out, &p, va, vb, dir, op, depth + 1);
+                    self.walk(out, &p, va, vb, r.deeper());
                 }
                 None if !hidden(va) => removed.push((k, va)),
                 None => {}
@@ -695,22 +688,13 @@ impl<'a> SchemaDiff<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn additional(
-        &mut self,
-        out: &mut Changes,
-        path: &str,
-        a: &Node,
-        b: &Node,
-        dir: Option<Direction>,
-        op: Option<&str>,
-        depth: usize,
-    ) {
+    fn additional(&mut self, out: &mut Changes, path: &str, a: &Node, b: &Node, r: Reach<'_>) {
+        let dir = r.dir;
         let (xa, xb) = (a.get("additionalProperties"), b.get("additionalProperties"));
         let open = |n: Option<&Node>| n.map(|n| n.as_bool() != Some(false)).unwrap_or(true);
         match (xa, xb) {
             (Some(x), Some(y)) if x.is_map() && y.is_map() => {
-                self.walk(out, &sub(path, "*"), x, y, dir, op, depth + 1)
+                self.walk(out, &sub(path, "*"), x, y, r.deeper())
             }
             _ if open(xa) != open(xb) => {
                 let kind = if open(xb) {
@@ -738,7 +722,6 @@ impl<'a> SchemaDiff<'a> {
     }
 
     /// Branches pair by `$ref`, then by equal content, then by position.
-    #[allow(clippy::too_many_arguments)]
     fn composition(
         &mut self,
         out: &mut Changes,
@@ -746,10 +729,9 @@ impl<'a> SchemaDiff<'a> {
         kw: &str,
         a: &Node,
         b: &Node,
-        dir: Option<Direction>,
-        op: Option<&str>,
-        depth: usize,
+        r: Reach<'_>,
     ) {
+        let dir = r.dir;
         let (ba, bb) = (
             a.get(kw).map(Node::items).unwrap_or(&[]),
             b.get(kw).map(Node::items).unwrap_or(&[]),
@@ -792,9 +774,7 @@ impl<'a> SchemaDiff<'a> {
                     &sub(path, &format!("{kw}[{i}]")),
                     &ba[i],
                     &bb[j],
-                    dir,
-                    op,
-                    depth + 1,
+                    r.deeper(),
                 ),
                 None => out.push(
                     Change::new(
