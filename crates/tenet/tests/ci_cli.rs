@@ -6,9 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
 #[path = "../../ci/tests/support/mod.rs"]
 mod support;
 
+use common::Run;
 use std::path::Path;
 use std::process::Command;
 use support::{api_head, commit, text, Fault, Mock, API_BASE};
@@ -16,20 +18,11 @@ use support::{api_head, commit, text, Fault, Mock, API_BASE};
 const TOKEN: &str = "ghs_cliTokenThatMustNeverBePrinted";
 const MARKER: &str = "<!-- tenet:semantic-diff -->";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// `tenet ci ARGS` in `dir` with exactly `env` from the GitHub variables
 /// (the test process's own GITHUB_* are removed).
 fn tenet_ci(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenet"));
-    cmd.arg("ci")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1");
+    let mut cmd = common::tenet_command();
+    cmd.arg("ci").args(args).current_dir(dir);
     for (k, _) in std::env::vars() {
         if k.starts_with("GITHUB_") || k == "CI" {
             cmd.env_remove(k);
@@ -38,12 +31,7 @@ fn tenet_ci(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let r = common::run(&mut cmd);
     assert!(
         !r.stdout.contains(TOKEN) && !r.stderr.contains(TOKEN),
         "the token was printed:\n{}\n{}",

@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::Run;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tenet_runtime::store::Store;
@@ -60,30 +63,6 @@ test big-one {
 "#;
 
 const EMAIL: &str = "dev@example.com";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-fn done(out: std::process::Output) -> Run {
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 struct Repo {
     dir: tempfile::TempDir,
@@ -174,7 +153,7 @@ impl Repo {
         for (k, v) in env {
             c.env(k, v);
         }
-        done(c.output().unwrap())
+        Run::from(c.output().unwrap())
     }
 
     fn hook(&self) -> Run {
@@ -193,7 +172,7 @@ impl Repo {
         let mut c = self.cmd(Path::new("git"));
         c.args(args);
         match c.output() {
-            Ok(o) => Some(done(o)),
+            Ok(o) => Some(Run::from(o)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => panic!("git: {e}"),
         }
@@ -645,14 +624,14 @@ fn install_chains_to_a_foreign_hook_and_uninstall_restores_it() {
             .env("FOREIGN_EXIT", "3")
             .output()
             .unwrap();
-        let run = done(out);
+        let run = Run::from(out);
         assert_ne!(run.code, 0, "{run:?}");
         // (git shows a hook's output on its standard error.)
         assert!(run.stderr.contains("foreign-hook-ran"), "{run:?}");
         assert!(!run.stderr.contains("tenet"), "{run:?}");
         // The hook script itself exits with the chained hook's code.
         let mut c = r.cmd(&hooks.join("pre-commit"));
-        let run = done(c.env("FOREIGN_EXIT", "3").output().unwrap());
+        let run = Run::from(c.env("FOREIGN_EXIT", "3").output().unwrap());
         assert_eq!(run.code, 3, "{run:?}");
         // ... and when it passes, tenet judges the commit.
         let run = r.git(&["commit", "-qm", "cosmetic"]).unwrap();
@@ -668,7 +647,7 @@ fn install_chains_to_a_foreign_hook_and_uninstall_restores_it() {
             .env("TENET_JUSTIFICATION", "agreed with mobile-app")
             .output()
             .unwrap();
-        let run = done(out);
+        let run = Run::from(out);
         assert_eq!(run.code, 0, "{run:?}");
         let e = &r.store().audit_events(None, 1).unwrap()[0];
         assert_eq!(e.outcome, "overridden");
@@ -738,7 +717,7 @@ fn install_honours_core_hooks_path() {
     // From a subfolder, as git would resolve it: relative to the root.
     std::fs::create_dir_all(r.root().join("api")).unwrap();
     let mut c = r.cmd(Path::new(env!("CARGO_BIN_EXE_tenet")));
-    let run = done(
+    let run = Run::from(
         c.args(["hook", "install"])
             .current_dir(r.root().join("api"))
             .output()
@@ -793,7 +772,7 @@ fn outside_a_repository_is_exit_2() {
         .env("GIT_CEILING_DIRECTORIES", t.path().parent().unwrap())
         .output()
         .unwrap();
-    let run = done(out);
+    let run = Run::from(out);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("not in a git repository"), "{run:?}");
 }
@@ -859,7 +838,7 @@ fn the_pre_commit_framework_runs_the_hook() {
             args.to_vec()
         };
         let mut c = r.cmd(Path::new(args[0]));
-        done(
+        Run::from(
             c.args(&args[1..])
                 .env("PATH", &path)
                 .env("PRE_COMMIT_HOME", cache.path())
