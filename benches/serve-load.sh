@@ -25,15 +25,17 @@
 #
 #   benches/serve-load.sh                        # 20 s per scenario, 50 reloads
 #   SMOKE=1 benches/serve-load.sh                # 2 s per scenario, 10 reloads
-#   DURATION=60 WRK_CONNS=64 benches/serve-load.sh
+#   DURATION=60 WRK_CONNS=32 PACK_KIND=rich benches/serve-load.sh
 #   SCENARIOS="steady" STRICT=1 benches/serve-load.sh
 #
 # Settings (environment): DURATION (s, default 20), WARMUP (s, default 3),
-# RELOADS (default 50), WRK_THREADS (default 1), WRK_CONNS (default 32),
+# RELOADS (default 50), WRK_THREADS (default 1), WRK_CONNS (default 64),
 # WRK_TIMEOUT (default 2s), SCENARIOS (default "steady reloads broken"),
 # STRICT=1, KEEP=1 (keep the work directory and the server logs),
-# PACK_KIND=rich|typical|one (the pack: see benches/serve-pack.py --kind),
-# TENET=path (use this binary instead of building target/release/tenet).
+# PACK_KIND=typical|rich|one (default typical, the 100-rule pack of
+# benches/dsl.rs; see benches/serve-pack.py --kind),
+# TENET=path (use this binary instead of building target/release/tenet;
+# the release build takes about 9 minutes: fat LTO).
 # The pack and the request body: benches/serve-pack.py; the wrk script:
 # benches/serve-load.lua. Needs curl and python3; installs wrk (Debian's
 # package) when it is missing.
@@ -49,10 +51,10 @@ DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 RELOADS=${RELOADS:-50}
 THREADS=${WRK_THREADS:-1}
-CONNS=${WRK_CONNS:-32}
+CONNS=${WRK_CONNS:-64}
 TIMEOUT=${WRK_TIMEOUT:-2s}
 SCENARIOS=${SCENARIOS:-steady reloads broken}
-PACK_KIND=${PACK_KIND:-rich}
+PACK_KIND=${PACK_KIND:-typical}
 TARGET_RPS=20000
 TARGET_P99_MS=10
 
