@@ -257,6 +257,7 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
         }
         let because = match &block.because {
             Some(attr) => match ev.value(block, attr) {
+                Ok(Value::Str(s)) => Some(s.as_ref().to_owned()),
                 Ok(v) => Some(v.to_string()),
                 Err(e) => {
                     d.errors.push(DecisionError {

@@ -166,14 +166,21 @@ impl<'a> Ctx<'a> {
                 Ok(v)
             }
             CExpr::Template(parts) => {
+                use std::fmt::Write as _;
                 let mut out = String::new();
                 for p in parts {
                     match p {
                         CPart::Text(t) => out.push_str(t),
-                        CPart::Expr(x) => out.push_str(&self.eval(x)?.to_string()),
+                        CPart::Expr(x) => match self.eval(x)? {
+                            Value::Str(s) => out.push_str(&s),
+                            // Writing to a String cannot fail.
+                            v => {
+                                let _ = write!(out, "{v}");
+                            }
+                        },
                     }
                 }
-                Ok(Value::str(&out))
+                Ok(Value::Str(out.into()))
             }
             CExpr::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
