@@ -8,10 +8,10 @@
 mod gen;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use tenet_runtime::diff::classify::Classifier;
-use tenet_runtime::diff::repo::{ArtifactPair, Consumers};
-use tenet_runtime::diff::report::{build, Build};
-use tenet_runtime::diff::{detect, ArtifactType, Options};
+use tenet_diff::classify::Classifier;
+use tenet_diff::repo::{ArtifactPair, Consumers};
+use tenet_diff::report::{build, Build};
+use tenet_diff::{detect, ArtifactType, Options};
 use tenet_runtime::load::load_bundled;
 
 fn benches(c: &mut Criterion) {

@@ -11,10 +11,10 @@
 mod gen;
 
 use std::time::Instant;
-use tenet_runtime::diff::classify::Classifier;
-use tenet_runtime::diff::repo::{ArtifactPair, Consumers};
-use tenet_runtime::diff::report::{build, Build};
-use tenet_runtime::diff::ArtifactType;
+use tenet_diff::classify::Classifier;
+use tenet_diff::repo::{ArtifactPair, Consumers};
+use tenet_diff::report::{build, Build};
+use tenet_diff::ArtifactType;
 use tenet_runtime::load::load_bundled;
 
 fn peak_rss_mb() -> f64 {
@@ -69,7 +69,7 @@ fn main() {
     }
     if ty == ArtifactType::Graphql {
         let t = Instant::now();
-        let _ = tenet_runtime::diff::graphql::parse(&base).unwrap();
+        let _ = tenet_diff::graphql::parse(&base).unwrap();
         eprintln!(
             "(parsing one side alone: {:.0} ms)",
             t.elapsed().as_secs_f64() * 1000.0

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use tenet_runtime::decision::{decide, DecideOptions};
 use tenet_runtime::dsl::Value;
-use tenet_runtime::store::{AuditEvent, Store};
+use tenet_store::{AuditEvent, Store};
 
 fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))

@@ -1,5 +1,5 @@
 //! The gate's verdict: the semantic diff of base..head (the same path as
-//! `tenet diff --base --head`, through [`tenet_runtime::diff::git`]) and
+//! `tenet diff --base --head`, through [`tenet_diff::git`]) and
 //! `tenet check` + `tenet test` over every rule-pack directory the change
 //! touches.
 //!
@@ -12,10 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use tenet_runtime::diff::classify::Classifier;
-use tenet_runtime::diff::git::{self, Revisions};
-use tenet_runtime::diff::repo::{self, RepoConfig};
-use tenet_runtime::diff::report::Report;
+use tenet_diff::classify::Classifier;
+use tenet_diff::git::{self, Revisions};
+use tenet_diff::repo::{self, RepoConfig};
+use tenet_diff::report::Report;
 use tenet_runtime::dsl::diag::Diagnostic;
 use tenet_runtime::dsl::SourceMap;
 use tenet_runtime::load::{self, LoadError, RuleFile};

@@ -7,7 +7,7 @@
 //!
 //! 1. judges the change ([`gate`]): the semantic diff of base..head read
 //!    through git with the head's `tenet.yaml` — the same code path as
-//!    `tenet diff --base --head` ([`tenet_runtime::diff::git`]) — with the
+//!    `tenet diff --base --head` ([`tenet_diff::git`]) — with the
 //!    policy lint, and `tenet check` + `tenet test` over every rule-pack
 //!    directory the change touches;
 //! 2. appends the Markdown report to `GITHUB_STEP_SUMMARY` ([`summary`],

@@ -4,7 +4,7 @@
 use crate::annotate::{Annotation, Level};
 use crate::gate::{FailOn, Outcome, PackCheck};
 use std::fmt::Write as _;
-use tenet_runtime::diff::report;
+use tenet_diff::report;
 
 /// The hidden first line of tenet's PR comment: how the next run finds it.
 pub const MARKER: &str = "<!-- tenet:semantic-diff -->";

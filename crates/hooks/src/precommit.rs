@@ -21,13 +21,13 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tenet_runtime::diff::classify::Classifier;
-use tenet_runtime::diff::repo::{ArtifactPair, RepoConfig, CONFIG_FILE};
-use tenet_runtime::diff::report::{self, Build, Lint, Report};
+use tenet_diff::classify::Classifier;
+use tenet_diff::repo::{ArtifactPair, RepoConfig, CONFIG_FILE};
+use tenet_diff::report::{self, Build, Lint, Report};
 use tenet_runtime::dsl::diag::{Code, Diagnostic};
 use tenet_runtime::dsl::SourceMap;
 use tenet_runtime::load::{self, LoadError, RuleFile, Rules};
-use tenet_runtime::store::{AuditEvent, Store};
+use tenet_store::{AuditEvent, Store};
 
 /// The environment variable that carries an override's justification.
 pub const JUSTIFICATION_ENV: &str = "TENET_JUSTIFICATION";
@@ -64,7 +64,7 @@ impl Default for Options {
             fail_on_lint: false,
             store: None,
             justification: None,
-            max_input_bytes: tenet_runtime::diff::repo::DEFAULT_MAX_INPUT_BYTES,
+            max_input_bytes: tenet_diff::repo::DEFAULT_MAX_INPUT_BYTES,
         }
     }
 }

@@ -12,7 +12,7 @@ use git2::Repository;
 use git2::{Delta, DiffFile, DiffFindOptions, DiffOptions, ErrorCode, FileMode, Index, Oid};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tenet_runtime::diff::repo::Oversize;
+use tenet_diff::repo::Oversize;
 
 /// How a staged path changed.
 #[derive(Debug, Clone, PartialEq, Eq)]

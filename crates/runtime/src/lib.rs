@@ -7,24 +7,22 @@
 //! - [`decision`]: a pack's decision on one input, with its trace;
 //! - [`scorer`]: the rhai sandbox for pluggable scorers;
 //! - [`testing`]: `tenet test`;
-//! - [`bundle`]: fingerprinted bundle files;
-//! - [`diff`]: the semantic-diff module engine (artifacts → change facts →
-//!   risk by the `semantic_diff` pack → reports);
-//! - [`store`]: the embedded SQLite store (reports and the audit log).
+//! - [`bundle`]: fingerprinted bundle files.
 //!
-//! The other module engines (safety workflows, ...) arrive in later issues,
-//! on top of these, in the same shape as [`diff`].
+//! **Invariant:** no I/O but reading rule files (`load`, `bundle`); no
+//! clock reads (`now` is an argument). The semantic diff (`tenet-diff`),
+//! the store (`tenet-store`) and the module engines (`crates/modules/*`)
+//! sit on top of this crate.
 
 pub mod bundle;
 pub mod compile;
 pub mod decision;
-pub mod diff;
 pub mod eval;
 pub mod ir;
 pub mod load;
+pub mod pack;
 pub mod reference;
 pub mod scorer;
-pub mod store;
 pub mod testing;
 
 pub use decision::{decide, DecideOptions, Decision};

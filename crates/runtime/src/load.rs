@@ -30,6 +30,9 @@ pub struct Rules {
     pub packs: Vec<CompiledPack>,
     pub scorers: Scorers,
     pub files: Vec<RuleFile>,
+    /// The bundle hash of `files` (`bundle::fingerprint_of`), computed once
+    /// at load: what "the rules in force" are, in audit events and reports.
+    pub hash: String,
 }
 
 impl Rules {
@@ -189,13 +192,16 @@ pub fn load_files(files: Vec<RuleFile>, display_prefix: &str) -> Result<Rules, L
         return Err(LoadError::Rules { diags, sources });
     }
     let packs = compile(&checked, &sources, &scorers);
-    Ok(Rules {
+    let mut rules = Rules {
         sources,
         checked,
         packs,
         scorers,
         files,
-    })
+        hash: String::new(),
+    };
+    rules.hash = crate::bundle::fingerprint_of(&rules, "").hash;
+    Ok(rules)
 }
 
 fn load_scorer(

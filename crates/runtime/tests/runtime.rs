@@ -12,5 +12,4 @@ mod cases;
 mod common;
 mod coverage;
 mod diagnostics;
-mod diff;
 mod scorers;

@@ -24,7 +24,7 @@
 use prometheus_client::metrics::histogram::Histogram;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tenet_runtime::store::{AuditEvent, AuditQuery, Store, StoreError};
+use tenet_store::{AuditEvent, AuditQuery, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most events one transaction takes.

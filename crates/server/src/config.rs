@@ -139,7 +139,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             rules: RulesSource::Bundled,
-            store: PathBuf::from(tenet_runtime::store::DEFAULT_PATH),
+            store: PathBuf::from(tenet_store::DEFAULT_PATH),
             addr: DEFAULT_ADDR
                 .parse()
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tenet_runtime::dsl::diag;
 use tenet_runtime::load::{self, LoadError, Rules};
-use tenet_runtime::store::AuditEvent;
+use tenet_store::AuditEvent;
 
 /// A loaded bundle: the rules and what identifies them.
 pub struct Loaded {

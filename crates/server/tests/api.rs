@@ -8,8 +8,8 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use tenet_runtime::store::Store;
 use tenet_server::RulesSource;
+use tenet_store::Store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluate_errors_health_and_audit() {

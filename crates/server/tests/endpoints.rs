@@ -8,7 +8,7 @@ use common::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tenet_runtime::diff::{repo, report};
+use tenet_diff::{repo, report};
 use tenet_server::RulesSource;
 
 /// Every file under `dir`, path → text.
@@ -65,7 +65,7 @@ async fn diff_reports_like_the_cli_in_every_format() {
     );
     let config = repo::RepoConfig::load(&head).unwrap();
     let rules = tenet_runtime::load::load_bundled().unwrap();
-    let classifier = tenet_runtime::diff::classify::Classifier::new(&rules).unwrap();
+    let classifier = tenet_diff::classify::Classifier::new(&rules).unwrap();
     let cli = report::build(
         report::Build {
             base: "base".into(),

@@ -1,17 +1,18 @@
 //! `tenet diff` and `tenet reports`: the semantic diff on the command line.
 //!
 //! Glue only: collecting artifact pairs, detection, classification,
-//! rendering and storage are in `tenet_runtime::diff` and `store`.
+//! rendering and storage are in `tenet_diff` and `store`.
 
 use crate::{load_rules_or_bundled, now_rfc3339};
 use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tenet_runtime::diff::classify::Classifier;
-use tenet_runtime::diff::git;
-use tenet_runtime::diff::repo::{self, ArtifactPair, RepoConfig};
-use tenet_runtime::diff::report::{self, Build, Lint, Report, Trailer};
-use tenet_runtime::store::{self, Store};
+use tenet_diff::classify::Classifier;
+use tenet_diff::git;
+use tenet_diff::repo::{self, ArtifactPair, RepoConfig};
+use tenet_diff::report::{self, Build, Lint, Report, Trailer};
+use tenet_diff::store::ReportStore;
+use tenet_store as store;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
@@ -260,13 +261,13 @@ fn single_pair(
             String::from_utf8(x.clone()).map_err(|_| format!("{path}: not UTF-8 text"))
         };
         let (before, after) = (text(b)?, text(h)?);
-        let ty = tenet_runtime::diff::kind::by_path(path)
+        let ty = tenet_diff::kind::by_path(path)
             .or_else(|| {
-                tenet_runtime::diff::tree::parse(&after)
+                tenet_diff::tree::parse(&after)
                     .ok()
-                    .map(|n| tenet_runtime::diff::kind::by_content(&n))
+                    .map(|n| tenet_diff::kind::by_content(&n))
             })
-            .unwrap_or(tenet_runtime::diff::ArtifactType::Config);
+            .unwrap_or(tenet_diff::ArtifactType::Config);
         pairs.push(ArtifactPair {
             path: path.clone(),
             ty,
@@ -368,8 +369,8 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
                 // Two files: the error is in OLD or NEW, by its side.
                 if let Some((old, new)) = &files {
                     e.artifact = match e.error.side {
-                        tenet_runtime::diff::Side::Base => old.clone(),
-                        tenet_runtime::diff::Side::Head => new.clone(),
+                        tenet_diff::Side::Base => old.clone(),
+                        tenet_diff::Side::Head => new.clone(),
                     };
                 }
                 eprintln!("error: {e}");
@@ -382,7 +383,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         }
     };
     if !args.no_store {
-        let saved = Store::open(&args.store)
+        let saved = tenet_diff::store::open(&args.store)
             .and_then(|s| s.save_report(&inputs.repository, &report, &now_rfc3339()));
         if let Err(e) = saved {
             eprintln!("error: {e}");
@@ -420,7 +421,7 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
         );
         return 2;
     }
-    let store = match Store::open(path) {
+    let store = match tenet_diff::store::open(path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

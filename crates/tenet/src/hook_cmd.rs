@@ -49,7 +49,7 @@ pub enum HookCommand {
         #[arg(long)]
         repo: Option<PathBuf>,
         /// Largest staged artifact read, in bytes; a bigger one is an error (exit 2)
-        #[arg(long, default_value_t = tenet_runtime::diff::repo::DEFAULT_MAX_INPUT_BYTES)]
+        #[arg(long, default_value_t = tenet_diff::repo::DEFAULT_MAX_INPUT_BYTES)]
         max_input_bytes: u64,
     },
 }

@@ -13,7 +13,7 @@ mod common;
 use common::Run;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tenet_runtime::store::Store;
+use tenet_store::Store;
 
 const API: &str = r##"openapi: 3.0.3
 info: {title: Orders, version: "1.0"}

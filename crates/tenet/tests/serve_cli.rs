@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-use tenet_runtime::store::{AuditQuery, Store};
+use tenet_store::{AuditQuery, Store};
 
 fn tenet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tenet"))

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tenet_runtime::store::{AuditEvent, AuditQuery};
+use tenet_store::{AuditEvent, AuditQuery};
 use utoipa::{IntoParams, ToSchema};
 
 /// The most events one answer holds.

@@ -18,9 +18,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tenet_runtime::diff::classify::Classifier;
-use tenet_runtime::diff::repo::{RepoConfig, CONFIG_FILE};
-use tenet_runtime::diff::report::{self, Build, Lint};
+use tenet_diff::classify::Classifier;
+use tenet_diff::repo::{RepoConfig, CONFIG_FILE};
+use tenet_diff::report::{self, Build, Lint};
 use utoipa::{IntoParams, ToSchema};
 
 /// Two snapshots to compare.

@@ -17,7 +17,7 @@ use serde_json::{json, Value as JsonValue};
 use std::sync::Arc;
 use std::time::Instant;
 use tenet_runtime::decision::{self, DecideOptions};
-use tenet_runtime::store::AuditEvent;
+use tenet_store::AuditEvent;
 use utoipa::ToSchema;
 
 /// What to decide.

@@ -1874,7 +1874,7 @@ fn first_tokens(seg_of: &[usize], n: usize) -> Vec<usize> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::diff::test_util::{fact, kinds, one};
+    use crate::test_util::{fact, kinds, one};
 
     fn run(a: &str, b: &str) -> Vec<Change> {
         let mut out = Changes::default();

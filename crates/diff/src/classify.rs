@@ -13,10 +13,10 @@
 //! rule needs no risk (one without takes no part in the level).
 
 use super::change::{ArtifactType, Change};
-use crate::decision::{decide, DecideOptions};
-use crate::ir::CompiledPack;
-use crate::load::Rules;
 use tenet_dsl::Value;
+use tenet_runtime::decision::{decide, DecideOptions};
+use tenet_runtime::ir::CompiledPack;
+use tenet_runtime::load::Rules;
 
 /// The pack that classifies change facts.
 pub const PACK: &str = "semantic_diff";
@@ -157,5 +157,5 @@ fn round2(x: f64) -> f64 {
 
 /// The fingerprint hash of a set of rules: the bundle hash of its files.
 pub fn fingerprint(rules: &Rules) -> String {
-    crate::bundle::fingerprint_of(rules, "").hash
+    rules.hash.clone()
 }

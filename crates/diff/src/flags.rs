@@ -864,7 +864,7 @@ fn diff_extra(base: &str, a: &[(String, Node)], b: &[(String, Node)], out: &mut 
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::diff::test_util::{fact, kinds, one};
+    use crate::test_util::{fact, kinds, one};
     use serde_json::json;
 
     fn run(a: &str, b: &str) -> Vec<Change> {

@@ -381,7 +381,7 @@ fn identity(c: &Change) -> String {
 
 fn short_hash(parts: &[&str]) -> String {
     let joined = parts.join("\u{0}");
-    crate::bundle::sha256_hex(joined.as_bytes())[..12].to_string()
+    tenet_runtime::bundle::sha256_hex(joined.as_bytes())[..12].to_string()
 }
 
 impl Report {

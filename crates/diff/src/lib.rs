@@ -19,7 +19,8 @@
 //!    and release-notes renderings, and diff-on-diff between two reports.
 //!
 //! [`repo`] reads a repository's `tenet.yaml` and collects artifact pairs
-//! from two directories or two git trees ([`git`]).
+//! from two directories or two git trees ([`git`]); [`store`] keeps reports
+//! (the module's own table and migrations in the shared store).
 //!
 //! Detectors do no I/O and never panic on bad input: a text that does not
 //! parse is an [`ArtifactError`] with its side and position.
@@ -37,6 +38,7 @@ pub mod policy;
 pub mod prompt;
 pub mod repo;
 pub mod report;
+pub mod store;
 #[cfg(test)]
 mod test_util;
 pub mod tree;

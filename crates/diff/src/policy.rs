@@ -2056,15 +2056,15 @@ test t-gone {
     }
 
     const PACKS: &[&str] = &[
-        include_str!("../../../../rules/semantic-diff/semantic_diff.tenet"),
-        include_str!("../../../../rules/safety-workflows/safety.tenet"),
-        include_str!("../../../../rules/autoconfig/autoconfig.tenet"),
-        include_str!("../../../../rules/rtx-export/rtx_export.tenet"),
-        include_str!("../../../../rules/dark-inventory/dark_inventory.tenet"),
-        include_str!("../../../../rules/meta-monitor/meta_monitor.tenet"),
-        include_str!("../../../../rules/tenant-benchmark/tenant_benchmark.tenet"),
-        include_str!("../../../../rules/control-plane/control_plane.tenet"),
-        include_str!("../../../../rules/server/server.tenet"),
+        include_str!("../../../rules/semantic-diff/semantic_diff.tenet"),
+        include_str!("../../../rules/safety-workflows/safety.tenet"),
+        include_str!("../../../rules/autoconfig/autoconfig.tenet"),
+        include_str!("../../../rules/rtx-export/rtx_export.tenet"),
+        include_str!("../../../rules/dark-inventory/dark_inventory.tenet"),
+        include_str!("../../../rules/meta-monitor/meta_monitor.tenet"),
+        include_str!("../../../rules/tenant-benchmark/tenant_benchmark.tenet"),
+        include_str!("../../../rules/control-plane/control_plane.tenet"),
+        include_str!("../../../rules/server/server.tenet"),
     ];
 
     #[test]
@@ -2107,7 +2107,7 @@ test t-gone {
 
     #[test]
     fn real_pack() {
-        let text = include_str!("../../../../rules/safety-workflows/safety.tenet");
+        let text = include_str!("../../../rules/safety-workflows/safety.tenet");
         assert!(parse(text).is_ok());
         let c = only(
             &run(text, &text.replace("approvals    2", "approvals    3")),
@@ -2115,7 +2115,7 @@ test t-gone {
         );
         assert_eq!(c.path, "safety.action mass-delete.approvals");
         assert!(c.line_before.is_some_and(|l| l > 1));
-        let cp = include_str!("../../../../rules/control-plane/control_plane.tenet");
+        let cp = include_str!("../../../rules/control-plane/control_plane.tenet");
         let c = only(
             &run(
                 cp,

@@ -28,15 +28,17 @@
 //! error: {side: head, line: 7}   # parse-error cases
 //! ```
 
-use crate::common::{root, snapshot_settings};
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use serde::Deserialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use tenet_runtime::diff::classify::Classifier;
-use tenet_runtime::diff::kind;
-use tenet_runtime::diff::repo::{ArtifactPair, Consumers};
-use tenet_runtime::diff::report::{self, Build, DiffError, Report, ReportChange};
-use tenet_runtime::diff::{ArtifactType, Direction, Side};
+use tenet_diff::classify::Classifier;
+use tenet_diff::kind;
+use tenet_diff::repo::{ArtifactPair, Consumers};
+use tenet_diff::report::{self, Build, DiffError, Report, ReportChange};
+use tenet_diff::{ArtifactType, Direction, Side};
 use tenet_runtime::load::{load_bundled, Rules};
 
 #[derive(Debug, Default, Deserialize)]
@@ -535,4 +537,17 @@ fn fingerprints_are_unique_within_a_report() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// The repository root.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// insta settings writing to `snapshots/<area>` at the repository root.
+fn snapshot_settings(area: &str) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("snapshots").join(area));
+    s.set_prepend_module_to_snapshot(false);
+    s
 }

@@ -1,0 +1,60 @@
+//! dark-inventory — Shadow data and rogue paths (blueprint section 96).
+//!
+//! **What it decides** (its pack, `rules/dark-inventory/`, pack `dark_inventory`):
+//! correlation rules: which discovered resources must match which catalog entries, severity, SLA.
+//!
+//! **What it does** (the engine, from issue #15 on): ingests discoveries from several sources, dedupes into findings with merged provenance, ack / waive with expiry, age and SLA clocks, burn-down trends.
+//!
+//! The module has the shape every module engine has (`docs/modules.md`):
+//!
+//! | file | holds |
+//! |---|---|
+//! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
+//! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
+//! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
+//!
+//! Its routes live in `crates/server/src/routes/`, its commands in
+//! `crates/tenet`. It shares with the other modules only what
+//! `tenet-runtime` (the [pack handle](tenet_runtime::pack::PackHandle),
+//! decisions) and `tenet-store` (the store, the audit envelope) give it;
+//! it never imports another module.
+
+pub mod engine;
+pub mod model;
+pub mod store;
+
+use tenet_runtime::load::Rules;
+use tenet_runtime::pack::{PackError, PackHandle};
+
+/// The module's name: its rules folder, its migrations' key, the `source`
+/// of its audit events.
+pub const MODULE: &str = "dark-inventory";
+
+/// The pack that decides for this module.
+pub const PACK: &str = "dark_inventory";
+
+/// This module's pack in `rules`.
+pub fn pack(rules: &Rules) -> Result<PackHandle<'_>, PackError> {
+    PackHandle::find(rules, PACK)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_rules_carry_the_module_pack_and_its_tables_migrate() {
+        let rules = tenet_runtime::load::load_bundled().unwrap();
+        let handle = pack(&rules).unwrap();
+        assert_eq!(handle.name(), PACK);
+        assert!(
+            !handle.compiled().blocks.is_empty(),
+            "the `{PACK}` pack has no blocks"
+        );
+        let mut db = tenet_store::Store::memory().unwrap();
+        db.migrate(store::MIGRATIONS).unwrap();
+        db.migrate(store::MIGRATIONS).unwrap();
+        assert!(store::MIGRATIONS.iter().all(|m| m.module == MODULE));
+    }
+}

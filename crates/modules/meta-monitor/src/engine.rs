@@ -1,0 +1,6 @@
+//! The meta-monitor engine: pure functions from (records, facts, `now`, the
+//! compiled pack) to (new records, decisions, audit events,
+//! notifications). No I/O and no clock reads: the server passes the wall
+//! clock, tests and offline commands pass `--at`. This is where the peers'
+//! semantics live (`docs/meta-monitor.md` once the engine lands, issue #14),
+//! and what the module's gold fixtures drive.

@@ -1,0 +1,60 @@
+//! tenant-benchmark — Readiness and maturity scoring (blueprint section 92).
+//!
+//! **What it decides** (its pack, `rules/tenant-benchmark/`, pack `tenant_benchmark`):
+//! profiles: factor weights, badge thresholds with hysteresis, decay, missing-data fallbacks, a cap on any single factor's share.
+//!
+//! **What it does** (the engine, from issue #14 on): scores per tenant and profile with per-factor contributions, badge transitions, history and backfill when a profile version changes.
+//!
+//! The module has the shape every module engine has (`docs/modules.md`):
+//!
+//! | file | holds |
+//! |---|---|
+//! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
+//! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
+//! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
+//!
+//! Its routes live in `crates/server/src/routes/`, its commands in
+//! `crates/tenet`. It shares with the other modules only what
+//! `tenet-runtime` (the [pack handle](tenet_runtime::pack::PackHandle),
+//! decisions) and `tenet-store` (the store, the audit envelope) give it;
+//! it never imports another module.
+
+pub mod engine;
+pub mod model;
+pub mod store;
+
+use tenet_runtime::load::Rules;
+use tenet_runtime::pack::{PackError, PackHandle};
+
+/// The module's name: its rules folder, its migrations' key, the `source`
+/// of its audit events.
+pub const MODULE: &str = "tenant-benchmark";
+
+/// The pack that decides for this module.
+pub const PACK: &str = "tenant_benchmark";
+
+/// This module's pack in `rules`.
+pub fn pack(rules: &Rules) -> Result<PackHandle<'_>, PackError> {
+    PackHandle::find(rules, PACK)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_rules_carry_the_module_pack_and_its_tables_migrate() {
+        let rules = tenet_runtime::load::load_bundled().unwrap();
+        let handle = pack(&rules).unwrap();
+        assert_eq!(handle.name(), PACK);
+        assert!(
+            !handle.compiled().blocks.is_empty(),
+            "the `{PACK}` pack has no blocks"
+        );
+        let mut db = tenet_store::Store::memory().unwrap();
+        db.migrate(store::MIGRATIONS).unwrap();
+        db.migrate(store::MIGRATIONS).unwrap();
+        assert!(store::MIGRATIONS.iter().all(|m| m.module == MODULE));
+    }
+}
