@@ -3,48 +3,22 @@
 //! `tenet check` + `tenet test` over every rule-pack directory the change
 //! touches.
 //!
-//! A touched pack directory is the folder of a changed (added, modified or
-//! removed) `.tenet` file, or for a changed `.rhai` scorer the nearest folder
-//! above it that holds a `.tenet` file. Its packs are read from the head
+//! Which pack folders a change touches, how they are checked and when a
+//! report fails are decided once, in [`tenet_diff::gate`], for this gate
+//! and the pre-commit hook alike. Touched packs are read from the head
 //! commit, like the artifacts: on a pull request the checkout is a merge
 //! commit, which is not what the author pushed. Paths `tenet.yaml` excludes
 //! are neither artifacts nor packs (test fixtures of broken packs stay out).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use tenet_diff::classify::Classifier;
-use tenet_diff::git::{self, Revisions};
+pub use tenet_diff::gate::{
+    check_pack_dir, touched_pack_dirs, FailOn, FailedTest, Gate, PackCheck, Problem,
+};
+use tenet_diff::git;
 use tenet_diff::repo::{self, RepoConfig};
 use tenet_diff::report::Report;
-use tenet_runtime::dsl::diag::Diagnostic;
-use tenet_runtime::dsl::SourceMap;
-use tenet_runtime::load::{self, LoadError, RuleFile};
-use tenet_runtime::testing;
-
-/// The level at or above which the gate fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailOn {
-    Breaking,
-    Behavioral,
-    /// Report only: findings never fail the job.
-    Never,
-}
-
-impl FailOn {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailOn::Breaking => "breaking",
-            FailOn::Behavioral => "behavioral",
-            FailOn::Never => "never",
-        }
-    }
-    fn level(self) -> Option<&'static str> {
-        match self {
-            FailOn::Never => None,
-            l => Some(l.as_str()),
-        }
-    }
-}
+use tenet_runtime::load::{self, LoadError};
 
 /// What the gate judges, and how strictly.
 #[derive(Debug, Clone)]
@@ -58,59 +32,13 @@ pub struct GateOptions {
     /// A `tenet.yaml` to use instead of the head's.
     pub config: Option<PathBuf>,
     pub max_input_bytes: u64,
-    pub fail_on: FailOn,
-    /// Policy-lint findings fail the gate (unless `fail_on` is `never`).
-    pub fail_on_lint: bool,
+    /// `--fail-on`: a level of the taxonomy or `never`; `None`: the pack's
+    /// default (its taxonomy's `fail_on`).
+    pub fail_on: Option<String>,
+    /// Policy-lint findings fail the gate; `None`: the pack's default.
+    pub fail_on_lint: Option<bool>,
     /// Repository name in the report.
     pub repository: Option<String>,
-}
-
-/// A problem in a rule pack, located when it can be.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub file: Option<String>,
-    pub line: Option<u32>,
-    pub col: Option<u32>,
-    /// `error[code]: message` (with the hint, when there is one).
-    pub message: String,
-}
-
-/// A failing rule test.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FailedTest {
-    /// `pack::test`.
-    pub name: String,
-    /// `file:line:col` of the test.
-    pub at: String,
-    pub failures: Vec<String>,
-}
-
-/// `tenet check` + `tenet test` of one touched directory.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PackCheck {
-    /// The directory (`""`: the repository root).
-    pub dir: String,
-    /// Packs loaded (0 when they do not check).
-    pub packs: usize,
-    pub problems: Vec<Problem>,
-    pub passed: usize,
-    pub failed: Vec<FailedTest>,
-    /// Blocks with a condition that no test exercises.
-    pub unexercised: usize,
-}
-
-impl PackCheck {
-    pub fn ok(&self) -> bool {
-        self.problems.is_empty() && self.failed.is_empty()
-    }
-    /// The directory as shown (`.` for the root).
-    pub fn shown(&self) -> &str {
-        if self.dir.is_empty() {
-            "."
-        } else {
-            &self.dir
-        }
-    }
 }
 
 /// The gate's findings and verdict.
@@ -118,42 +46,17 @@ impl PackCheck {
 pub struct Outcome {
     pub report: Report,
     pub packs: Vec<PackCheck>,
-    pub fail_on: FailOn,
-    pub fail_on_lint: bool,
+    /// The gate as resolved (the pack's defaults and the options).
+    pub gate: Gate,
     /// Things that did not stop the gate (unreadable trailers...).
     pub warnings: Vec<String>,
 }
 
 impl Outcome {
-    /// Why the gate fails; empty when it passes.
+    /// Why the gate fails; empty when it passes: the report's verdict
+    /// ([`Gate::judge`]), then the touched packs that do not check or test.
     pub fn reasons(&self) -> Vec<String> {
-        let Some(level) = self.fail_on.level() else {
-            return Vec::new();
-        };
-        let r = &self.report;
-        let mut out = Vec::new();
-        let at_or_above: Vec<&String> = match r.levels.iter().position(|l| l == level) {
-            Some(i) => r.levels[..=i].iter().collect(),
-            None => Vec::new(),
-        };
-        for l in at_or_above {
-            let n = r.counts.get(l).copied().unwrap_or(0);
-            if n > 0 {
-                out.push(format!("{n} {l} change(s)"));
-            }
-        }
-        if r.unclassified > 0 {
-            out.push(format!(
-                "{} unclassified change(s) (no rule of the semantic_diff pack matches)",
-                r.unclassified
-            ));
-        }
-        if self.fail_on_lint && !r.lint.is_empty() {
-            out.push(format!(
-                "{} policy-lint finding(s) (a loosened guard with no justification)",
-                r.lint.len()
-            ));
-        }
+        let mut out = self.gate.judge(&self.report).reasons;
         for p in &self.packs {
             if !p.problems.is_empty() {
                 out.push(format!(
@@ -177,23 +80,33 @@ impl Outcome {
         !self.reasons().is_empty()
     }
 
-    /// The most serious thing a reviewer should look at, or `none`:
-    /// `breaking`, `behavioral`, `unclassified`, `lint` or `packs`.
-    pub fn risk(&self) -> &'static str {
+    /// The most serious thing a reviewer should look at, or `none`: the
+    /// highest level present whose changes the pack annotates as errors,
+    /// `unclassified`, `packs` (a touched pack fails), the highest level
+    /// annotated as a warning, `lint`.
+    pub fn risk(&self) -> String {
         let r = &self.report;
-        let count = |l: &str| r.counts.get(l).copied().unwrap_or(0);
-        if count("breaking") > 0 {
-            "breaking"
+        let t = r.taxonomy();
+        let present = |annotation: &str| {
+            t.levels
+                .iter()
+                .find(|l| {
+                    l.annotation == annotation && r.counts.get(&l.name).copied().unwrap_or(0) > 0
+                })
+                .map(|l| l.name.clone())
+        };
+        if let Some(l) = present("error") {
+            l
         } else if r.unclassified > 0 {
-            "unclassified"
+            "unclassified".into()
         } else if self.packs.iter().any(|p| !p.ok()) {
-            "packs"
-        } else if count("behavioral") > 0 {
-            "behavioral"
+            "packs".into()
+        } else if let Some(l) = present("warning") {
+            l
         } else if !r.lint.is_empty() {
-            "lint"
+            "lint".into()
         } else {
-            "none"
+            "none".into()
         }
     }
 }
@@ -248,9 +161,12 @@ pub fn evaluate(o: &GateOptions) -> Result<Outcome, String> {
         ),
     })?;
     let classifier = Classifier::new(&rules)?;
-    let packs = touched_pack_dirs(&rev)
+    let gate = Gate::resolve(classifier.taxonomy(), o.fail_on.as_deref(), o.fail_on_lint)
+        .map_err(|e| format!("--fail-on: {e}"))?;
+    let excluded = |p: &str| rev.config.excludes(p);
+    let packs = touched_pack_dirs(rev.changed_paths(), &rev.head_files, excluded)
         .into_iter()
-        .filter_map(|d| check_dir(&rev.head_files, &rev.config, &d))
+        .filter_map(|d| check_pack_dir(&rev.head_files, &d, excluded))
         .collect();
     let warnings = rev.trailer_warning.iter().cloned().collect();
     let report = rev
@@ -266,8 +182,7 @@ pub fn evaluate(o: &GateOptions) -> Result<Outcome, String> {
     Ok(Outcome {
         report,
         packs,
-        fail_on: o.fail_on,
-        fail_on_lint: o.fail_on_lint,
+        gate,
         warnings,
     })
 }
@@ -276,142 +191,6 @@ fn read_config(p: &Path) -> Result<RepoConfig, String> {
     let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
     RepoConfig::parse(&text)
         .map_err(|e| format!("{}:{}:{}: {}", p.display(), e.line, e.col, e.message))
-}
-
-fn parent(path: &str) -> &str {
-    path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
-}
-
-/// Whether `dir` directly holds a `.tenet` file at head.
-fn holds_pack(head: &BTreeMap<String, Vec<u8>>, dir: &str) -> bool {
-    head.keys()
-        .any(|k| k.ends_with(".tenet") && parent(k) == dir)
-}
-
-/// The pack directories a change touches, outermost only.
-pub fn touched_pack_dirs(rev: &Revisions) -> Vec<String> {
-    let mut dirs = BTreeSet::new();
-    for p in rev.changed_paths() {
-        if rev.config.excludes(p) {
-            continue;
-        }
-        if p.ends_with(".tenet") {
-            dirs.insert(parent(p).to_string());
-        } else if p.ends_with(".rhai") {
-            let mut d = parent(p);
-            loop {
-                if holds_pack(&rev.head_files, d) {
-                    dirs.insert(d.to_string());
-                    break;
-                }
-                if d.is_empty() {
-                    break;
-                }
-                d = parent(d);
-            }
-        }
-    }
-    let inside = |d: &str, outer: &str| outer.is_empty() || d.starts_with(&format!("{outer}/"));
-    dirs.iter()
-        .filter(|d| !dirs.iter().any(|o| o != *d && inside(d, o)))
-        .cloned()
-        .collect()
-}
-
-/// Checks and tests the packs under `dir` at head; `None` when no pack is
-/// left there (the change removed them).
-fn check_dir(
-    head: &BTreeMap<String, Vec<u8>>,
-    config: &RepoConfig,
-    dir: &str,
-) -> Option<PackCheck> {
-    let prefix = if dir.is_empty() {
-        String::new()
-    } else {
-        format!("{dir}/")
-    };
-    let mut problems = Vec::new();
-    let mut files = Vec::new();
-    for (path, bytes) in head.range(prefix.clone()..) {
-        if !path.starts_with(&prefix) {
-            break;
-        }
-        if !(path.ends_with(".tenet") || path.ends_with(".rhai")) || config.excludes(path) {
-            continue;
-        }
-        match String::from_utf8(bytes.clone()) {
-            Ok(text) => files.push(RuleFile {
-                path: path[prefix.len()..].to_string(),
-                text,
-            }),
-            Err(_) => problems.push(Problem {
-                file: Some(path.clone()),
-                line: None,
-                col: None,
-                message: "not UTF-8 text".into(),
-            }),
-        }
-    }
-    if !files.iter().any(|f| f.path.ends_with(".tenet")) {
-        return None;
-    }
-    let mut check = PackCheck {
-        dir: dir.to_string(),
-        packs: 0,
-        problems,
-        passed: 0,
-        failed: Vec::new(),
-        unexercised: 0,
-    };
-    match load::load_files(files, dir) {
-        Ok(rules) => {
-            check.packs = rules.packs.len();
-            let t = testing::run_tests(&rules);
-            check.passed = t.passed();
-            check.unexercised = t.unexercised.len();
-            check.failed = t
-                .results
-                .into_iter()
-                .filter(|r| !r.passed)
-                .map(|r| FailedTest {
-                    name: format!("{}::{}", r.pack, r.name),
-                    at: r.at,
-                    failures: r.failures,
-                })
-                .collect();
-        }
-        Err(LoadError::Io(m)) => check.problems.push(Problem {
-            file: None,
-            line: None,
-            col: None,
-            message: m,
-        }),
-        Err(LoadError::Rules { diags, sources }) => {
-            check
-                .problems
-                .extend(diags.iter().map(|d| problem(d, &sources)));
-        }
-    }
-    Some(check)
-}
-
-fn problem(d: &Diagnostic, sources: &SourceMap) -> Problem {
-    let place = d.span.and_then(|s| {
-        sources.get(s.file).map(|f| {
-            let (l, c) = f.line_col(s.start);
-            (f.path.clone(), l as u32, c as u32)
-        })
-    });
-    let mut message = format!("error[{}]: {}", d.code.as_str(), d.message);
-    if let Some(h) = &d.help {
-        message.push_str(&format!(" (hint: {h})"));
-    }
-    Problem {
-        file: place.as_ref().map(|p| p.0.clone()),
-        line: place.as_ref().map(|p| p.1),
-        col: place.as_ref().map(|p| p.2),
-        message,
-    }
 }
 
 /// The default for `--max-input-bytes`.

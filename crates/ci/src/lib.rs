@@ -54,8 +54,10 @@ pub struct Options {
     /// A `tenet.yaml` to use instead of the head's.
     pub config: Option<PathBuf>,
     pub max_input_bytes: u64,
-    pub fail_on: gate::FailOn,
-    pub fail_on_lint: bool,
+    /// `--fail-on` (a level or `never`); `None`: the pack's default.
+    pub fail_on: Option<String>,
+    /// Whether lint findings fail; `None`: the pack's default.
+    pub fail_on_lint: Option<bool>,
     /// Post or update the PR comment (when there is a PR).
     pub comment: bool,
     pub annotations: Annotations,
@@ -69,8 +71,8 @@ impl Default for Options {
             rules: None,
             config: None,
             max_input_bytes: gate::DEFAULT_MAX_INPUT_BYTES,
-            fail_on: gate::FailOn::Breaking,
-            fail_on_lint: true,
+            fail_on: None,
+            fail_on_lint: None,
             comment: true,
             annotations: Annotations::Auto,
             retry: RetryPolicy::default(),
@@ -120,7 +122,7 @@ pub fn run(
         rules: opts.rules.clone(),
         config: opts.config.clone(),
         max_input_bytes: opts.max_input_bytes,
-        fail_on: opts.fail_on,
+        fail_on: opts.fail_on.clone(),
         fail_on_lint: opts.fail_on_lint,
         repository: ctx.slug.clone(),
     }) {

@@ -28,42 +28,50 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-fn what(risk: &str) -> &'static str {
+/// What a risk marker names, in words: a level's changes, or one of the
+/// gate's own findings.
+fn what(risk: &str) -> String {
     match risk {
-        "breaking" => "breaking changes",
-        "behavioral" => "behavioral changes",
-        "unclassified" => "unclassified changes",
-        "lint" => "policy-lint findings",
-        "packs" => "rule-pack problems",
-        _ => "risky changes",
+        "lint" => "policy-lint findings".into(),
+        "packs" => "rule-pack problems".into(),
+        level => format!("{level} changes"),
     }
 }
 
 /// The gate's line: passes, fails (and why), or nothing risky.
 pub fn gate_line(o: &Outcome, previous: Option<&str>) -> String {
     let reasons = o.reasons();
-    let flag = format!("`--fail-on {}`", o.fail_on.as_str());
+    let flag = format!("`--fail-on {}`", o.gate.fail_on.as_str());
     if !reasons.is_empty() {
         return format!("**❌ tenet gate fails** ({flag}): {}.", reasons.join("; "));
     }
     let risk = o.risk();
     if risk == "none" {
+        let flagged: Vec<String> = o
+            .report
+            .taxonomy()
+            .levels
+            .iter()
+            .filter(|l| l.annotation != "none")
+            .map(|l| l.name.clone())
+            .collect();
         let mut s = format!(
-            "**✅ Nothing risky in this pull request** as of `{}`: no breaking or behavioral changes, no policy-lint findings, and every rule pack it touches checks and passes its tests.",
-            short(&o.report.head)
+            "**✅ Nothing risky in this pull request** as of `{}`: no {} changes, no policy-lint findings, and every rule pack it touches checks and passes its tests.",
+            short(&o.report.head),
+            flagged.join(" or ")
         );
         if let Some(p) = previous.filter(|p| *p != "none") {
             let _ = write!(s, " The previous run found {}; they are gone.", what(p));
         }
         return s;
     }
-    let note = match o.fail_on {
-        FailOn::Never => "report only".to_string(),
-        _ => format!("nothing at or above {}", o.fail_on.as_str()),
+    let note = match &o.gate.fail_on {
+        FailOn::Never => "no level fails".to_string(),
+        FailOn::Level(l) => format!("nothing at or above {l}"),
     };
     format!(
         "**✅ tenet gate passes** ({flag}: {note}); review the {} below.",
-        what(risk)
+        what(&risk)
     )
 }
 
@@ -139,7 +147,7 @@ pub fn summary(o: &Outcome) -> String {
 pub fn comment(o: &Outcome, previous: Option<&str>) -> String {
     let prev = previous.and_then(previous_risk);
     let mut s = String::new();
-    let _ = writeln!(s, "{MARKER}\n{}", risk_marker(o.risk()));
+    let _ = writeln!(s, "{MARKER}\n{}", risk_marker(&o.risk()));
     let _ = writeln!(s, "> {}\n", gate_line(o, prev.as_deref()));
     s.push_str(&report::markdown(&o.report));
     s.push_str(&packs_markdown(&o.packs));
@@ -166,11 +174,15 @@ pub fn annotations(o: &Outcome) -> Vec<Annotation> {
         .filter(|a| a.status == "removed")
         .map(|a| a.path.as_str())
         .collect();
+    let taxonomy = o.report.taxonomy();
     for c in &o.report.changes {
-        let level = match c.risk.as_str() {
-            "breaking" | "unclassified" => Level::Error,
-            "behavioral" => Level::Warning,
-            _ => continue,
+        // The pack says how each level is annotated; a change no rule
+        // classifies is an error.
+        let level = match taxonomy.level(&c.risk).map(|l| l.annotation.as_str()) {
+            None | Some("error") => Level::Error,
+            Some("warning") => Level::Warning,
+            Some("notice") => Level::Notice,
+            Some(_) => continue,
         };
         let mut message = format!("{} — {}", c.path, c.rationale);
         if !c.consumers.is_empty() {
@@ -186,7 +198,7 @@ pub fn annotations(o: &Outcome) -> Vec<Annotation> {
             message,
         });
     }
-    let lint_fails = o.fail_on_lint && o.fail_on != FailOn::Never;
+    let lint_fails = o.gate.fail_on_lint;
     for f in &o.report.lint {
         out.push(Annotation {
             level: if lint_fails {
@@ -234,7 +246,7 @@ pub fn annotations(o: &Outcome) -> Vec<Annotation> {
 /// The last line printed: the verdict.
 pub fn verdict(o: &Outcome) -> String {
     let reasons = o.reasons();
-    let flag = format!("--fail-on {}", o.fail_on.as_str());
+    let flag = format!("--fail-on {}", o.gate.fail_on.as_str());
     if reasons.is_empty() {
         format!(
             "tenet ci: the gate passes ({flag}); highest risk: {}",

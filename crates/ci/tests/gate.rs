@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::{api_head, commit, text, Fault, Mock, API_BASE, PACK};
 use tenet_ci::context::Overrides;
-use tenet_ci::gate::FailOn;
 use tenet_ci::github::RetryPolicy;
 use tenet_ci::{render, Annotations, Options};
 
@@ -536,11 +535,17 @@ fn touched_rule_packs_are_checked_and_tested_and_annotated() {
         r.out
     );
 
-    // --fail-on never: report only.
+    // --fail-on never: no level fails, but packs that do not check or
+    // whose tests fail still do (as in the pre-commit hook).
     let mut o = local(t.path(), &base, &head);
-    o.fail_on = FailOn::Never;
+    o.fail_on = Some("never".into());
     let r = run(&o, &as_refs(&env(None)));
-    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(
+        r.out.contains("1 failing rule test(s) in `rules/safety`"),
+        "{}",
+        r.out
+    );
 }
 
 #[test]
@@ -674,7 +679,7 @@ fn the_event_file_gives_base_head_and_number_and_flags_win() {
     // --head overrides the event; --fail-on behavioral is stricter.
     let mut o2 = o.clone();
     o2.overrides.head = Some(fixed.clone());
-    o2.fail_on = FailOn::Behavioral;
+    o2.fail_on = Some("behavioral".into());
     let r = run(&o2, &env);
     assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
     assert!(mock.comments(12)[0].1.contains(&fixed[..12]));
@@ -719,7 +724,7 @@ fn a_loosened_guard_with_no_justification_fails_the_gate_unless_told_otherwise()
         r.out
     );
     let mut o = local(t.path(), &base, &head);
-    o.fail_on_lint = false;
+    o.fail_on_lint = Some(false);
     let r = run(&o, &as_refs(&env(None)));
     assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
     assert!(

@@ -78,6 +78,11 @@ impl<'r> Classifier<'r> {
         &self.pack.levels
     }
 
+    /// The taxonomy with how each level is shown and gated.
+    pub fn taxonomy(&self) -> &tenet_runtime::ir::Taxonomy {
+        &self.pack.taxonomy
+    }
+
     pub fn pack_version(&self) -> &str {
         &self.pack.version
     }

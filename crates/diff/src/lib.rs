@@ -29,6 +29,7 @@ pub mod change;
 pub mod classify;
 pub mod config;
 pub mod flags;
+pub mod gate;
 pub mod git;
 pub mod graphql;
 pub mod jsonschema;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use tenet_runtime::ir::{LevelInfo, Taxonomy};
 
 pub const REPORT_SCHEMA: &str = "tenet.report/v1";
 pub const COMPARE_SCHEMA: &str = "tenet.report-compare/v1";
@@ -38,6 +39,10 @@ pub struct Report {
     pub highest_risk: String,
     /// The taxonomy, highest first.
     pub levels: Vec<String>,
+    /// How each level is shown and gated, from the pack (absent from
+    /// reports kept before it existed: see [`Report::taxonomy`]).
+    #[serde(default, skip_serializing_if = "is_plain")]
+    pub taxonomy: Taxonomy,
     /// Changes per level (all of them, including hidden ones).
     pub counts: BTreeMap<String, usize>,
     #[serde(default)]
@@ -301,6 +306,7 @@ pub fn build_with(
         },
         highest_risk,
         levels,
+        taxonomy: classifier.taxonomy().clone(),
         counts,
         unclassified,
         hidden: before - changes.len(),
@@ -384,7 +390,21 @@ fn short_hash(parts: &[&str]) -> String {
     tenet_runtime::bundle::sha256_hex(joined.as_bytes())[..12].to_string()
 }
 
+fn is_plain(t: &Taxonomy) -> bool {
+    t.levels.is_empty()
+}
+
 impl Report {
+    /// The taxonomy with its metadata; plain levels for a report kept
+    /// before reports carried it.
+    pub fn taxonomy(&self) -> Taxonomy {
+        if self.taxonomy.levels.is_empty() {
+            Taxonomy::plain(&self.levels)
+        } else {
+            self.taxonomy.clone()
+        }
+    }
+
     /// Whether a change at or above `level` is present (by the taxonomy).
     pub fn has_at_least(&self, level: &str) -> bool {
         let Some(limit) = self.levels.iter().position(|l| l == level) else {
@@ -396,15 +416,21 @@ impl Report {
     }
 }
 
-fn icon(level: &str) -> &'static str {
-    match level {
-        "breaking" => "🔴",
-        "behavioral" => "🟠",
-        "additive" => "🟢",
-        "cosmetic" => "⚪",
-        "none" => "✅",
-        _ => "❔",
+/// The icon of a level (the pack's), `✅` for none, `❔` for what no
+/// level names (unclassified) or a level without one.
+fn icon(t: &Taxonomy, level: &str) -> String {
+    match t.level(level) {
+        Some(LevelInfo { icon: Some(i), .. }) => i.clone(),
+        None if level == "none" => "✅".into(),
+        _ => "❔".into(),
     }
+}
+
+/// The heading of a level's changes: the pack's title, else the name.
+fn title(t: &Taxonomy, level: &str) -> String {
+    t.level(level)
+        .map(|l| l.title.clone())
+        .unwrap_or_else(|| capitalise(level))
 }
 
 fn code(s: &str) -> String {
@@ -421,6 +447,7 @@ pub const SUMMARY_LIMIT: usize = 25;
 
 /// The Markdown summary for a pull-request comment.
 pub fn markdown(r: &Report) -> String {
+    let t = r.taxonomy();
     let mut s = String::new();
     let verdict = match r.highest_risk.as_str() {
         "none" if r.unclassified > 0 => format!(
@@ -433,7 +460,7 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(
         s,
         "## {} tenet semantic diff: {verdict}\n",
-        icon(&r.highest_risk)
+        icon(&t, &r.highest_risk)
     );
     let _ = writeln!(
         s,
@@ -449,7 +476,7 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(
             s,
             "| {} {l} | {} |",
-            icon(l),
+            icon(&t, l),
             r.counts.get(l).copied().unwrap_or(0)
         );
     }
@@ -464,18 +491,19 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     lint_markdown(&mut s, &r.lint);
-    // The levels above additions, listed in full (capped).
-    for l in r
+    // The levels the pack lists in full (capped), then the unclassified.
+    for l in t
         .levels
         .iter()
-        .take_while(|l| !matches!(l.as_str(), "additive" | "cosmetic"))
+        .filter(|l| l.listed)
+        .map(|l| &l.name)
         .chain(std::iter::once(&"unclassified".to_string()))
     {
         let of: Vec<&ReportChange> = r.changes.iter().filter(|c| &c.risk == l).collect();
         if of.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "\n### {} {}\n", icon(l), capitalise(l));
+        let _ = writeln!(s, "\n### {} {}\n", icon(&t, l), title(&t, l));
         for c in of.iter().take(SUMMARY_LIMIT) {
             let _ = write!(
                 s,
@@ -521,7 +549,7 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(
                 s,
                 "| {} {} | {} | {} | {} | {} | {:.2} |",
-                icon(&c.risk),
+                icon(&t, &c.risk),
                 c.risk,
                 code(&c.kind),
                 code(&cell(&c.path)),
@@ -615,13 +643,7 @@ pub fn release_notes(r: &Report) -> String {
         let _ = writeln!(s, "No changes that matter.");
         return s;
     }
-    let title = |l: &str| match l {
-        "breaking" => "Breaking changes".to_string(),
-        "behavioral" => "Behaviour changes".to_string(),
-        "additive" => "Additions".to_string(),
-        "cosmetic" => "Cosmetic and documentation".to_string(),
-        other => capitalise(other),
-    };
+    let t = r.taxonomy();
     for l in r
         .levels
         .iter()
@@ -631,7 +653,7 @@ pub fn release_notes(r: &Report) -> String {
         if of.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "## {}\n", title(l));
+        let _ = writeln!(s, "## {}\n", title(&t, l));
         let mut by_type: BTreeMap<String, Vec<&ReportChange>> = BTreeMap::new();
         for c in of {
             by_type.entry(c.ty.to_string()).or_default().push(c);
@@ -660,6 +682,9 @@ pub struct Comparison {
     /// In both, with a different risk.
     pub risk_changed: Vec<RiskMove>,
     pub unchanged: usize,
+    /// The newer report's taxonomy, for rendering.
+    #[serde(skip)]
+    pub taxonomy: Taxonomy,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -700,6 +725,7 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
         resolved: vec![],
         risk_changed: vec![],
         unchanged: 0,
+        taxonomy: b.taxonomy(),
     };
     for c in &b.changes {
         match in_a.get(&key(c)) {
@@ -726,15 +752,16 @@ pub fn compare(a: &Report, b: &Report) -> Comparison {
 
 /// The Markdown of a comparison.
 pub fn compare_markdown(c: &Comparison) -> String {
+    let t = &c.taxonomy;
     let mut s = String::new();
     let _ = writeln!(
         s,
         "## Risk since {}..{}\n\nhighest risk: {} {} → {} {}\n",
         c.from.base,
         c.from.head,
-        icon(&c.from.highest_risk),
+        icon(t, &c.from.highest_risk),
         c.from.highest_risk,
-        icon(&c.to.highest_risk),
+        icon(t, &c.to.highest_risk),
         c.to.highest_risk
     );
     let list = |s: &mut String, title: &str, cs: &[ReportChange]| {
@@ -746,7 +773,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
             let _ = writeln!(
                 s,
                 "- {} {} {}: {}",
-                icon(&x.risk),
+                icon(t, &x.risk),
                 code(&x.artifact),
                 code(&x.path),
                 x.rationale

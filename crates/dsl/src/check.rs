@@ -605,6 +605,29 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// A `level` block inside a taxonomy names one of its levels.
+    fn check_level_name(&mut self, b: &Block) {
+        let Some(name) = &b.name else { return };
+        let shown = b.name_str();
+        if self.levels.iter().any(|l| l == shown) {
+            return;
+        }
+        let mut d = Diagnostic::new(
+            Code::InvalidValue,
+            name.span,
+            format!("`{shown}` is not a level of the taxonomy"),
+        )
+        .label("unknown level");
+        d = match suggest(shown, self.levels.iter().map(|s| s.as_str())) {
+            Some(s) => d.help(format!(
+                "did you mean `{s}`? levels are: {}",
+                self.levels.join(", ")
+            )),
+            None => d.help(format!("levels are: {}", self.levels.join(", "))),
+        };
+        self.err(d);
+    }
+
     fn check_block(&mut self, b: &Block, parent: &str) {
         let Some(kind) = schema::kind(&b.kind.name) else {
             let mut d = Diagnostic::new(
@@ -666,6 +689,9 @@ impl<'a> Cx<'a> {
                 .label("no name")
                 .help(format!("write `{} NAME {{ ... }}`", kind.kind)),
             );
+        }
+        if kind.kind == "level" {
+            self.check_level_name(b);
         }
         let roots = block_roots(b, kind, self.pack);
         let mut seen: HashMap<&str, Span> = HashMap::new();

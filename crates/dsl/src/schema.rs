@@ -840,6 +840,41 @@ const TAXONOMY_FIELDS: &[Field] = &[
         "levels from highest to lowest",
     ),
     f("description", Ty::Str, "what the levels mean"),
+    f(
+        "fail_on",
+        Ty::Level,
+        "the gates' default `--fail-on` (`tenet ci`, the pre-commit hook): a change at or above this level fails; without it they report only",
+    ),
+    def(
+        "fail_on_lint",
+        Ty::Bool,
+        "false",
+        "whether the gates fail on policy-lint findings by default",
+    ),
+];
+
+/// How each annotation level of `tenet ci` is written (GitHub workflow commands).
+pub const ANNOTATIONS: &[&str] = &["error", "warning", "notice", "none"];
+
+const LEVEL_FIELDS: &[Field] = &[
+    f("icon", Ty::Str, "shown before the level in reports (`🔴`)"),
+    f(
+        "title",
+        Ty::Str,
+        "the heading of the level's changes in reports and release notes (`Breaking changes`); default: the level's name",
+    ),
+    def(
+        "annotation",
+        Ty::Enum(ANNOTATIONS),
+        "none",
+        "the annotation `tenet ci` writes for each change of this level",
+    ),
+    def(
+        "listed",
+        Ty::Bool,
+        "true",
+        "whether a pull-request comment lists the level's changes one by one (else it only counts them)",
+    ),
 ];
 
 const TEST_FIELDS: &[Field] = &[
@@ -875,6 +910,7 @@ const TEST_FIELDS: &[Field] = &[
 /// Every block kind of the language.
 pub static KINDS: &[Kind] = &[
     Kind { kind: "taxonomy", module: "*", doc: "Ordered risk levels, highest first. Without one, a pack uses `critical, high, medium, low, info`.", name_required: true, parents: &[""], fields: TAXONOMY_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "level", module: "*", doc: "How one level of the taxonomy is shown and gated: its icon, title, annotation and whether comments list its changes. The block's name is the level.", name_required: true, parents: &["taxonomy"], fields: LEVEL_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "rule", module: "*", doc: "A detection rule: when its condition holds over the input, it matches with a risk and an explanation.", name_required: true, parents: &[""], fields: RULE_FIELDS, roots: Roots::FromField("on"), condition: Condition::Field("when"), level_fields: &["risk", "severity"] },
     Kind { kind: "action", module: "safety-workflows", doc: "A high-risk action in the safety catalog and the controls it requires.", name_required: true, parents: &[""], fields: ACTION_FIELDS, roots: Roots::Fixed(&["action", "actor", "tenant", "context"]), condition: Condition::Field("match"), level_fields: &["risk"] },
     Kind { kind: "threshold", module: "safety-workflows", doc: "A safety threshold on a measured quantity.", name_required: true, parents: &[""], fields: THRESHOLD_FIELDS, roots: Roots::Fixed(&["action", "actor", "tenant", "context"]), condition: Condition::Threshold, level_fields: &["risk"] },

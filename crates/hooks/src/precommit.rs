@@ -17,14 +17,15 @@
 
 use crate::staged::{StagedPath, StagedRepo, Status};
 use serde_json::json;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tenet_diff::classify::Classifier;
+use tenet_diff::gate::{check_pack_dir, touched_pack_dirs, FailOn, Gate};
 use tenet_diff::repo::{ArtifactPair, RepoConfig, CONFIG_FILE};
 use tenet_diff::report::{self, Build, Lint, Report};
-use tenet_runtime::dsl::diag::{Code, Diagnostic};
+use tenet_runtime::dsl::diag::Diagnostic;
 use tenet_runtime::dsl::SourceMap;
 use tenet_runtime::load::{self, LoadError, RuleFile, Rules};
 use tenet_store::{AuditEvent, Store};
@@ -43,10 +44,11 @@ pub struct Options {
     pub repo: Option<PathBuf>,
     /// Rules directory holding the `semantic_diff` pack (default: bundled).
     pub rules: Option<PathBuf>,
-    /// Block at or above this level; `None`: never on risk.
+    /// `--fail-on`: block at or above this level of the taxonomy, or
+    /// `never`; `None`: the pack's default (its taxonomy's `fail_on`).
     pub fail_on: Option<String>,
-    /// Block on policy-lint findings too.
-    pub fail_on_lint: bool,
+    /// Block on policy-lint findings; `None`: the pack's default.
+    pub fail_on_lint: Option<bool>,
     /// The SQLite store (default: `.tenet/tenet.db` at the working tree's root).
     pub store: Option<PathBuf>,
     /// The override's justification (`TENET_JUSTIFICATION`).
@@ -60,8 +62,8 @@ impl Default for Options {
         Options {
             repo: None,
             rules: None,
-            fail_on: Some("breaking".into()),
-            fail_on_lint: false,
+            fail_on: None,
+            fail_on_lint: None,
             store: None,
             justification: None,
             max_input_bytes: tenet_diff::repo::DEFAULT_MAX_INPUT_BYTES,
@@ -116,6 +118,8 @@ pub struct Judgement {
     /// The bundle hash of the rules that judged the changes (none when
     /// nothing was judged).
     pub bundle: Option<String>,
+    /// The gate as resolved (the pack's defaults and the options).
+    pub gate: Option<Gate>,
 }
 
 impl Judgement {
@@ -150,11 +154,14 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         if judgement.staged > 0 {
             let _ = writeln!(
                 out,
-                "tenet: {} staged file(s), {} change(s) judged, highest risk {}: nothing at or above {}",
+                "tenet: {} staged file(s), {} change(s) judged, highest risk {}: {}",
                 judgement.staged,
                 judgement.judged,
                 judgement.highest_risk,
-                opts.fail_on.as_deref().unwrap_or("the gate (--fail-on never)")
+                match judgement.gate.as_ref().map(|g| &g.fail_on) {
+                    Some(FailOn::Level(l)) => format!("nothing at or above {l}"),
+                    _ => "the gate reports only (--fail-on never)".to_string(),
+                }
             );
         }
         return 0;
@@ -178,8 +185,11 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         } else {
             "commit blocked"
         },
-        match (&opts.fail_on, judgement.findings.is_empty()) {
-            (Some(level), false) => format!(" (at or above {level})"),
+        match (
+            judgement.gate.as_ref().map(|g| &g.fail_on),
+            judgement.findings.is_empty()
+        ) {
+            (Some(FailOn::Level(level)), false) => format!(" (at or above {level})"),
             _ => String::new(),
         }
     );
@@ -189,14 +199,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     for p in &judgement.problems {
         let _ = writeln!(err, "{p}");
     }
-    let event = audit_event(
-        &mut repo,
-        &judgement,
-        opts,
-        justification,
-        latency_ms,
-        start,
-    );
+    let event = audit_event(&mut repo, &judgement, justification, latency_ms, start);
     let recorded = Store::open(&store_path).and_then(|s| s.record_audit(&event));
     match (justification, recorded) {
         (Some(_), Ok(_)) => {
@@ -242,7 +245,6 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 fn audit_event(
     repo: &mut StagedRepo,
     j: &Judgement,
-    opts: &Options,
     justification: Option<&str>,
     latency_ms: u64,
     start: Instant,
@@ -298,7 +300,7 @@ fn audit_event(
         latency_ms,
         details: json!({
             "head": repo.head().map(|h| h.to_string()),
-            "fail_on": opts.fail_on,
+            "fail_on": j.gate.as_ref().map(|g| g.fail_on.as_str()),
             "findings": findings,
             "problems": j.problems,
         }),
@@ -329,13 +331,30 @@ pub fn judge(repo: &StagedRepo, opts: &Options) -> Result<Judgement, String> {
         highest_risk: "none".into(),
         ..Judgement::default()
     };
-    let broken_packs = check_packs(repo, &staged.paths, &config, &mut j.problems)?;
     let mut pairs = config.pairs(&staged.base, &staged.head);
+    let touches_packs = staged.paths.iter().any(|s| {
+        is_rule_file(&s.path) || matches!(&s.status, Status::Renamed { from } if is_rule_file(from))
+    });
+    if pairs.is_empty() && !touches_packs {
+        // Nothing to judge: no rules are read (the hook stays instant).
+        return Ok(j);
+    }
+    // The gate before anything else: a `--fail-on` the taxonomy does not
+    // have is an error, never a gate that lets everything through.
+    let rules = classification_rules(opts.rules.as_deref())?;
+    let classifier = Classifier::new(&rules)?;
+    j.gate = Some(
+        Gate::resolve(
+            classifier.taxonomy(),
+            opts.fail_on.as_deref(),
+            opts.fail_on_lint,
+        )
+        .map_err(|e| format!("--fail-on: {e}"))?,
+    );
+    let broken_packs = check_packs(repo, &staged.paths, &config, &mut j.problems)?;
     if pairs.is_empty() {
         return Ok(j);
     }
-    let rules = classification_rules(opts.rules.as_deref())?;
-    let classifier = Classifier::new(&rules)?;
     let base = repo
         .head()
         .map(|h| h.to_string())
@@ -375,37 +394,26 @@ pub fn judge(repo: &StagedRepo, opts: &Options) -> Result<Judgement, String> {
             })?
         }
     };
-    take_report(&report, opts, &mut j);
+    take_report(&report, &mut j);
     Ok(j)
 }
 
-fn take_report(r: &Report, opts: &Options, j: &mut Judgement) {
+fn take_report(r: &Report, j: &mut Judgement) {
     j.bundle = Some(r.rules.fingerprint.clone());
     j.judged = r.changes.len();
     j.highest_risk = r.highest_risk.clone();
-    let limit = opts
-        .fail_on
-        .as_deref()
-        .and_then(|l| r.levels.iter().position(|x| x == l));
-    for c in &r.changes {
-        let rank = r.levels.iter().position(|x| *x == c.risk);
-        let blocks = match (limit, rank) {
-            (None, _) => false,
-            (Some(limit), Some(rank)) => rank <= limit,
-            // Unclassified: fails any gate.
-            (Some(_), None) => true,
-        };
-        if blocks {
-            j.findings.push(Finding {
-                file: c.artifact.clone(),
-                line: c.line,
-                risk: c.risk.clone(),
-                kind: c.kind.clone(),
-                path: c.path.clone(),
-                rationale: c.rationale.clone(),
-                fingerprint: c.fingerprint.clone(),
-            });
-        }
+    let Some(gate) = j.gate.clone() else { return };
+    let verdict = gate.judge(r);
+    for c in verdict.blocking {
+        j.findings.push(Finding {
+            file: c.artifact.clone(),
+            line: c.line,
+            risk: c.risk.clone(),
+            kind: c.kind.clone(),
+            path: c.path.clone(),
+            rationale: c.rationale.clone(),
+            fingerprint: c.fingerprint.clone(),
+        });
     }
     for l in &r.lint {
         let at = match l.line {
@@ -413,7 +421,7 @@ fn take_report(r: &Report, opts: &Options, j: &mut Judgement) {
             None => l.artifact.clone(),
         };
         let line = format!("{at}: lint {} `{}` — {}", l.check, l.rule, l.message);
-        if opts.fail_on_lint {
+        if verdict.lint_blocks {
             j.problems.push(line);
         } else {
             j.notes.push(format!("note: {line}"));
@@ -466,27 +474,14 @@ fn diag_lines(diags: &[Diagnostic], sources: &SourceMap) -> Vec<String> {
         .collect()
 }
 
-fn parent(dir: &str) -> Option<&str> {
-    if dir.is_empty() {
-        return None;
-    }
-    Some(dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(""))
-}
-
-fn under<'a>(dir: &str, path: &'a str) -> Option<&'a str> {
-    if dir.is_empty() {
-        Some(path)
-    } else {
-        path.strip_prefix(dir).and_then(|r| r.strip_prefix('/'))
-    }
-}
-
 fn is_rule_file(path: &str) -> bool {
     path.ends_with(".tenet") || path.ends_with(".rhai")
 }
 
-/// Checks the folder of every staged rule pack or scorer, as staged, and
-/// runs its tests. Returns the staged packs of folders that did not load.
+/// Checks the pack folder of every staged rule pack or scorer, as staged,
+/// and runs its tests ([`tenet_diff::gate`]: the same folders and the same
+/// checks as `tenet ci`). Returns the staged packs of folders that did not
+/// load.
 fn check_packs(
     repo: &StagedRepo,
     staged: &[StagedPath],
@@ -507,105 +502,41 @@ fn check_packs(
     if touched.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let index: Vec<String> = repo
-        .index_paths()
-        .into_iter()
-        .filter(|p| is_rule_file(p) && !config.excludes(p))
-        .collect();
-    let has_pack = |dir: &str| {
-        index
-            .iter()
-            .any(|p| p.ends_with(".tenet") && under(dir, p).is_some())
-    };
-    // The nearest folder holding a pack, for each touched file.
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
-    for p in &touched {
-        let mut dir = parent(p).unwrap_or("");
-        loop {
-            if has_pack(dir) {
-                dirs.insert(dir.to_string());
-                break;
-            }
-            match parent(dir) {
-                Some(up) => dir = up,
-                None => break,
+    let mut files = BTreeMap::new();
+    for p in repo.index_paths() {
+        if is_rule_file(&p) && !config.excludes(&p) {
+            if let Some(bytes) = repo.index_file(&p)? {
+                files.insert(p, bytes);
             }
         }
     }
+    let excluded = |p: &str| config.excludes(p);
     let mut broken = BTreeSet::new();
-    for dir in &dirs {
-        let mut attempt = dir.as_str();
-        let mut first_error = None;
-        let loaded = loop {
-            match load_index_dir(repo, &index, attempt)? {
-                Ok(rules) => break Some(rules),
-                Err((diags, sources)) => {
-                    let unresolved = diags.iter().any(|d| d.code == Code::UnresolvedImport);
-                    if first_error.is_none() {
-                        first_error = Some((diags, sources));
-                    }
-                    match parent(attempt) {
-                        Some(up) if unresolved => attempt = up,
-                        _ => break None,
-                    }
-                }
-            }
+    for dir in touched_pack_dirs(touched.iter().copied(), &files, excluded) {
+        let Some(check) = check_pack_dir(&files, &dir, excluded) else {
+            continue;
         };
-        match loaded {
-            Some(rules) => {
-                let report = tenet_runtime::testing::run_tests(&rules);
-                for r in report.results.iter().filter(|r| !r.passed) {
-                    for f in &r.failures {
-                        problems.push(format!("{}: test {}::{} fails: {f}", r.at, r.pack, r.name));
-                    }
-                }
+        problems.extend(check.problems.iter().map(ToString::to_string));
+        for t in &check.failed {
+            for f in &t.failures {
+                problems.push(format!("{}: test {} fails: {f}", t.at, t.name));
             }
-            None => {
-                if let Some((diags, sources)) = first_error {
-                    problems.extend(diag_lines(&diags, &sources));
-                }
-                for p in &touched {
-                    if p.ends_with(".tenet") && under(dir, p).is_some() {
-                        broken.insert(p.to_string());
-                    }
-                }
-            }
+        }
+        if check.packs == 0 {
+            let prefix = if dir.is_empty() {
+                String::new()
+            } else {
+                format!("{dir}/")
+            };
+            broken.extend(
+                touched
+                    .iter()
+                    .filter(|p| p.ends_with(".tenet") && p.starts_with(&prefix))
+                    .map(|p| p.to_string()),
+            );
         }
     }
     Ok(broken)
-}
-
-type LoadFailure = (Vec<Diagnostic>, SourceMap);
-
-/// Loads the rule files of one folder of the index, as staged. The outer
-/// error is an I/O one (exit 2); the inner one, the rules' diagnostics.
-fn load_index_dir(
-    repo: &StagedRepo,
-    index: &[String],
-    dir: &str,
-) -> Result<Result<Rules, LoadFailure>, String> {
-    let mut files = Vec::new();
-    for p in index {
-        let Some(rel) = under(dir, p) else { continue };
-        let Some(bytes) = repo.index_file(p)? else {
-            continue;
-        };
-        let text =
-            String::from_utf8(bytes).map_err(|_| format!("{p}: not UTF-8 text (as staged)"))?;
-        files.push(RuleFile {
-            path: rel.to_string(),
-            text,
-        });
-    }
-    files.sort();
-    Ok(match load::load_files(files, dir) {
-        Ok(r) => Ok(r),
-        Err(LoadError::Rules { diags, sources }) => Err((diags, sources)),
-        Err(LoadError::Io(m)) => Err((
-            vec![Diagnostic::without_span(Code::Io, m)],
-            SourceMap::new(),
-        )),
-    })
 }
 
 #[cfg(test)]
@@ -656,12 +587,23 @@ mod tests {
         assert_eq!(j.findings[0].kind, "field.removed");
         assert_eq!(j.highest_risk, "breaking");
         let never = Options {
-            fail_on: None,
+            fail_on: Some("never".into()),
             ..Options::default()
         };
         let j = judged(&t, &never);
         assert!(!j.blocks());
         assert_eq!(j.judged, 1);
+        // A level the taxonomy does not have is an error that lists the
+        // levels, never a gate that lets everything through.
+        let unknown = Options {
+            fail_on: Some("critical".into()),
+            ..Options::default()
+        };
+        let err = judge(&t.open(), &unknown).unwrap_err();
+        assert_eq!(
+            err,
+            "--fail-on: `critical` is not a level of the taxonomy; use one of: breaking, behavioral, additive, cosmetic, never"
+        );
     }
 
     #[test]
@@ -712,7 +654,7 @@ mod tests {
         let j = judged(&t, &Options::default());
         assert!(j.blocks(), "{j:?}");
         assert!(
-            j.problems[0].starts_with("fixtures/bad/bad.tenet:1:1: tenet::syntax"),
+            j.problems[0].starts_with("fixtures/bad/bad.tenet:1:1: error[tenet::syntax]"),
             "{j:?}"
         );
     }

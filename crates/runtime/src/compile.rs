@@ -93,6 +93,7 @@ fn compile_pack(
             .map(|f| f.path.clone())
             .unwrap_or_default(),
         levels: pack.levels.clone(),
+        taxonomy: taxonomy(pack, checked),
         root_names: cx.roots,
         blocks,
         waivers,
@@ -101,6 +102,54 @@ fn compile_pack(
         consts: pack.consts.clone(),
         imports,
     }
+}
+
+/// The taxonomy in scope with its metadata: the pack's own `taxonomy`
+/// block, else that of the imported pack its levels come from; default
+/// levels have none.
+fn taxonomy(pack: &CheckedPack, checked: &Checked) -> Taxonomy {
+    let own = std::iter::once(pack);
+    let imported = pack.imports.values().filter_map(|&j| checked.packs.get(j));
+    let found = own.chain(imported).find_map(|p| {
+        p.blocks()
+            .find(|b| b.kind.name == "taxonomy")
+            .filter(|_| p.levels == pack.levels)
+            .map(|b| (p, b))
+    });
+    let mut t = Taxonomy::plain(&pack.levels);
+    let Some((owner, block)) = found else {
+        return t;
+    };
+    let env = crate::reference::PackEnv::consts_only(owner, checked);
+    let value = |b: &Block, key: &str| {
+        b.attr(key)
+            .and_then(|a| tenet_dsl::interp::eval_const(&a.value, &env).ok())
+    };
+    let text = |v: Option<Value>| match v {
+        Some(Value::Str(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    t.fail_on = block.attr("fail_on").and_then(|a| bare_or_string(&a.value));
+    t.fail_on_lint = matches!(value(block, "fail_on_lint"), Some(Value::Bool(true)));
+    for child in block.blocks().filter(|c| c.kind.name == "level") {
+        let Some(info) = t.levels.iter_mut().find(|l| l.name == child.name_str()) else {
+            continue;
+        };
+        info.icon = text(value(child, "icon"));
+        if let Some(title) = text(value(child, "title")) {
+            info.title = title;
+        }
+        if let Some(a) = child
+            .attr("annotation")
+            .and_then(|a| bare_or_string(&a.value))
+        {
+            info.annotation = a;
+        }
+        if let Some(Value::Bool(listed)) = value(child, "listed") {
+            info.listed = listed;
+        }
+    }
+    t
 }
 
 /// The last pass over a pack's compiled expressions (see `ir`): numbers

@@ -138,6 +138,9 @@ pub struct CompiledPack {
     pub version: String,
     pub file: String,
     pub levels: Vec<String>,
+    /// How the levels are shown and gated (the taxonomy's `level` blocks
+    /// and gate defaults), from the pack whose taxonomy is in scope.
+    pub taxonomy: Taxonomy,
     /// Root names; `CExpr::Root(i)` reads `input[root_names[i]]` (`input` is the whole input).
     pub root_names: Vec<String>,
     pub blocks: Vec<CBlock>,
@@ -183,5 +186,72 @@ impl CompiledPack {
     /// Rank of a level (0 is the highest).
     pub fn level_rank(&self, level: &str) -> Option<usize> {
         self.levels.iter().position(|l| l == level)
+    }
+}
+
+/// A taxonomy as its users see it: each level's presentation, and the
+/// gates' defaults. Front ends (reports, PR comments, annotations, the
+/// gates) read these instead of knowing level names.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Taxonomy {
+    /// One entry per level, highest first.
+    pub levels: Vec<LevelInfo>,
+    /// The gates' default `--fail-on` level; `None`: report only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<String>,
+    /// Whether the gates fail on policy-lint findings by default.
+    #[serde(default)]
+    pub fail_on_lint: bool,
+}
+
+/// One level of a taxonomy and how it is shown.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LevelInfo {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    /// The heading of its changes (default: the name).
+    pub title: String,
+    /// `error`, `warning`, `notice` or `none`: the CI annotation of its changes.
+    pub annotation: String,
+    /// Whether a PR comment lists its changes one by one.
+    pub listed: bool,
+}
+
+impl LevelInfo {
+    /// A level with no metadata: its name as title, no annotation, listed.
+    pub fn plain(name: &str) -> Self {
+        LevelInfo {
+            name: name.to_string(),
+            icon: None,
+            title: name.to_string(),
+            annotation: "none".into(),
+            listed: true,
+        }
+    }
+}
+
+impl Taxonomy {
+    /// Levels without metadata (as in a report written before it existed).
+    pub fn plain(levels: &[String]) -> Self {
+        Taxonomy {
+            levels: levels.iter().map(|l| LevelInfo::plain(l)).collect(),
+            fail_on: None,
+            fail_on_lint: false,
+        }
+    }
+
+    pub fn level(&self, name: &str) -> Option<&LevelInfo> {
+        self.levels.iter().find(|l| l.name == name)
+    }
+
+    /// The rank of a level (0 is the highest); `None` for a name that is
+    /// not a level (an unclassified change).
+    pub fn rank(&self, name: &str) -> Option<usize> {
+        self.levels.iter().position(|l| l.name == name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.levels.iter().map(|l| l.name.clone()).collect()
     }
 }

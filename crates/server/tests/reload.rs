@@ -103,7 +103,18 @@ async fn a_saved_rule_file_goes_live_and_a_broken_one_degrades() {
     assert_ne!(third, second);
 
     // Every reload is an audit event: at least the good, the bad and the
-    // good again, in order, each with the bundle serving after it.
+    // good again, in order, each with the bundle serving after it. Health
+    // turns `ok` as the bundle swaps; its audit event is committed just
+    // after, so wait for it rather than race it.
+    eventually("the fix audited", async || {
+        let events = s.get("/v1/audit?limit=100").await["events"].clone();
+        events.as_array().and_then(|e| {
+            e.iter()
+                .find(|e| e["source"] == "server:reload")
+                .map(|newest| newest["outcome"] == "reloaded" && newest["bundle"] == third)
+        }) == Some(true)
+    })
+    .await;
     let events: Value = s.get("/v1/audit?limit=100").await["events"].clone();
     let reloads: Vec<&Value> = events
         .as_array()

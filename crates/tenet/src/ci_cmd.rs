@@ -4,16 +4,9 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 use tenet_ci::context::{Overrides, DEFAULT_TOKEN_ENV};
-use tenet_ci::gate::{FailOn, DEFAULT_MAX_INPUT_BYTES};
+use tenet_ci::gate::DEFAULT_MAX_INPUT_BYTES;
 use tenet_ci::github::RetryPolicy;
 use tenet_ci::{Annotations, Options};
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CiFailOn {
-    Breaking,
-    Behavioral,
-    Never,
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AnnotationsWhen {
@@ -54,11 +47,14 @@ pub struct CiArgs {
     /// The git repository [default: GITHUB_WORKSPACE, else .]
     #[arg(long)]
     pub workspace: Option<PathBuf>,
-    /// Exit 1 when a change at or above this level is present (never: report only)
-    #[arg(long, value_enum, default_value_t = CiFailOn::Breaking)]
-    pub fail_on: CiFailOn,
-    /// Policy-lint findings (loosened guards with no justification) do not fail the gate
-    #[arg(long)]
+    /// Exit 1 when a change at or above this level of the taxonomy is present, or one no rule classifies; `never`: no level fails [default: the pack's, `breaking`]
+    #[arg(long, value_name = "LEVEL")]
+    pub fail_on: Option<String>,
+    /// Fail on policy-lint findings (loosened guards with no justification) [default: the pack's, on]
+    #[arg(long, overrides_with = "no_fail_on_lint")]
+    pub fail_on_lint: bool,
+    /// Policy-lint findings do not fail the gate
+    #[arg(long, overrides_with = "fail_on_lint")]
     pub no_fail_on_lint: bool,
     /// Do not create or update the PR comment
     #[arg(long)]
@@ -105,12 +101,12 @@ pub fn cmd_ci(a: &CiArgs) -> u8 {
         rules: a.rules.clone(),
         config: a.config.clone(),
         max_input_bytes: a.max_input_bytes,
-        fail_on: match a.fail_on {
-            CiFailOn::Breaking => FailOn::Breaking,
-            CiFailOn::Behavioral => FailOn::Behavioral,
-            CiFailOn::Never => FailOn::Never,
+        fail_on: a.fail_on.clone(),
+        fail_on_lint: match (a.fail_on_lint, a.no_fail_on_lint) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
         },
-        fail_on_lint: !a.no_fail_on_lint,
         comment: !a.no_comment,
         annotations: match a.annotations {
             AnnotationsWhen::Auto => Annotations::Auto,

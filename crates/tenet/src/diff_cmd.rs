@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tenet_diff::classify::Classifier;
+use tenet_diff::gate::Gate;
 use tenet_diff::git;
 use tenet_diff::repo::{self, ArtifactPair, RepoConfig};
 use tenet_diff::report::{self, Build, Lint, Report, Trailer};
@@ -19,27 +20,6 @@ pub enum DiffFormat {
     Json,
     Md,
     ReleaseNotes,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Breaking,
-    Behavioral,
-    Additive,
-    Cosmetic,
-    Never,
-}
-
-impl FailOn {
-    fn level(self) -> Option<&'static str> {
-        match self {
-            FailOn::Breaking => Some("breaking"),
-            FailOn::Behavioral => Some("behavioral"),
-            FailOn::Additive => Some("additive"),
-            FailOn::Cosmetic => Some("cosmetic"),
-            FailOn::Never => None,
-        }
-    }
 }
 
 #[derive(Args)]
@@ -66,12 +46,12 @@ pub struct DiffArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = DiffFormat::Json)]
     pub format: DiffFormat,
-    /// Hide changes below this level
-    #[arg(long, value_enum)]
-    pub risk_threshold: Option<Threshold>,
-    /// Exit 1 when a change at or above this level is present
-    #[arg(long, value_enum, default_value_t = FailOn::Never)]
-    pub fail_on: FailOn,
+    /// Hide changes below this level (a level of the loaded taxonomy)
+    #[arg(long, value_name = "LEVEL")]
+    pub risk_threshold: Option<String>,
+    /// Exit 1 when a change at or above this level of the loaded taxonomy is present, or one no rule classifies; `never`: report only
+    #[arg(long, value_name = "LEVEL", default_value = tenet_diff::gate::NEVER)]
+    pub fail_on: String,
     /// SQLite store where the report is kept
     #[arg(long, default_value = store::DEFAULT_PATH)]
     pub store: PathBuf,
@@ -93,25 +73,6 @@ pub struct DiffArgs {
     /// Exit 1 when the policy lint flags a change (whatever --fail-on says)
     #[arg(long, conflicts_with = "no_lint")]
     pub fail_on_lint: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Threshold {
-    Breaking,
-    Behavioral,
-    Additive,
-    Cosmetic,
-}
-
-impl Threshold {
-    fn level(self) -> &'static str {
-        match self {
-            Threshold::Breaking => "breaking",
-            Threshold::Behavioral => "behavioral",
-            Threshold::Additive => "additive",
-            Threshold::Cosmetic => "cosmetic",
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -345,6 +306,26 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
             return 2;
         }
     };
+    let gate = match Gate::resolve(
+        classifier.taxonomy(),
+        Some(&args.fail_on),
+        Some(args.fail_on_lint),
+    ) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: --fail-on: {e}");
+            return 2;
+        }
+    };
+    if let Some(t) = &args.risk_threshold {
+        if classifier.taxonomy().rank(t).is_none() {
+            eprintln!(
+                "error: --risk-threshold: `{t}` is not a level of the taxonomy; use one of: {}",
+                classifier.levels().join(", ")
+            );
+            return 2;
+        }
+    }
     let lint = Lint {
         off: args.no_lint,
         trailers: inputs.trailers,
@@ -357,7 +338,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
             repository: Some(inputs.repository.clone()),
             pairs: inputs.pairs,
             consumers: &inputs.config.consumers,
-            threshold: args.risk_threshold.map(|t| t.level().to_string()),
+            threshold: args.risk_threshold.clone(),
         },
         &lint,
         &classifier,
@@ -391,13 +372,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         }
     }
     print_report(&report, args.format);
-    let failing = match args.fail_on.level() {
-        None => false,
-        Some(level) => report.has_at_least(level) || report.unclassified > 0,
-    };
-    // Lint findings alone fail only with --fail-on-lint.
-    let lint_failing = args.fail_on_lint && !report.lint.is_empty();
-    u8::from(failing || lint_failing)
+    u8::from(gate.judge(&report).fails())
 }
 
 fn print_report(r: &Report, format: DiffFormat) {

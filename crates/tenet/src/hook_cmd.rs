@@ -2,7 +2,6 @@
 //!
 //! Glue only: the work is in `tenet_hooks` (`install`, `precommit`).
 
-use crate::diff_cmd::FailOn;
 use clap::{Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tenet_hooks::install::{self, Foreign, Installed, Uninstalled};
@@ -33,12 +32,15 @@ pub enum HookCommand {
         /// The hook to run
         #[arg(value_enum)]
         hook: HookName,
-        /// Block the commit when a staged change is at or above this level (or unclassified)
-        #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
-        fail_on: FailOn,
-        /// Also block on policy-lint findings (loosened guards with no justification)
-        #[arg(long)]
+        /// Block the commit when a staged change is at or above this level of the taxonomy (or unclassified); `never`: only packs and artifacts that do not parse block [default: the pack's, `breaking`]
+        #[arg(long, value_name = "LEVEL")]
+        fail_on: Option<String>,
+        /// Block on policy-lint findings (loosened guards with no justification) [default: the pack's, on]
+        #[arg(long, overrides_with = "no_fail_on_lint")]
         fail_on_lint: bool,
+        /// Do not block on policy-lint findings
+        #[arg(long, overrides_with = "fail_on_lint")]
+        no_fail_on_lint: bool,
         /// Rules directory holding the `semantic_diff` pack (default: the bundled rules)
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -57,16 +59,6 @@ pub enum HookCommand {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum HookName {
     PreCommit,
-}
-
-fn level(f: FailOn) -> Option<String> {
-    match f {
-        FailOn::Breaking => Some("breaking".into()),
-        FailOn::Behavioral => Some("behavioral".into()),
-        FailOn::Additive => Some("additive".into()),
-        FailOn::Cosmetic => Some("cosmetic".into()),
-        FailOn::Never => None,
-    }
 }
 
 /// The `tenet` the hook should call: this binary, by its absolute path
@@ -159,6 +151,7 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
             hook: HookName::PreCommit,
             fail_on,
             fail_on_lint,
+            no_fail_on_lint,
             rules,
             store,
             repo,
@@ -167,8 +160,12 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
             let opts = precommit::Options {
                 repo: repo.clone(),
                 rules: rules.clone(),
-                fail_on: level(*fail_on),
-                fail_on_lint: *fail_on_lint,
+                fail_on: fail_on.clone(),
+                fail_on_lint: match (fail_on_lint, no_fail_on_lint) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
                 store: store.clone(),
                 justification: std::env::var(JUSTIFICATION_ENV).ok(),
                 max_input_bytes: *max_input_bytes,

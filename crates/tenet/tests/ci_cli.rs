@@ -139,7 +139,7 @@ fn with_no_flags_in_an_actions_job_it_comments_annotates_summarises_and_fails_on
     assert_eq!(mock.comments(21).len(), 1);
     assert!(mock.comments(21)[0]
         .1
-        .contains("**✅ tenet gate passes** (`--fail-on never`: report only)"));
+        .contains("**✅ tenet gate passes** (`--fail-on never`: no level fails)"));
 }
 
 #[test]
@@ -266,9 +266,15 @@ fn configuration_and_api_errors_exit_2_with_the_reason() {
         r.stderr
     );
 
-    // A bad flag value is a usage error.
+    // A level the taxonomy does not have is a usage error naming the
+    // levels (the same words as `tenet diff` and the hook).
     let r = tenet_ci(j.dir.path(), &["--fail-on", "sometimes"], &env);
     assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("`sometimes` is not a level of the taxonomy; use one of: breaking, behavioral, additive, cosmetic, never"),
+        "{}",
+        r.stderr
+    );
 }
 
 // ---- the adoption files run as written ---------------------------------------

@@ -321,11 +321,41 @@ fn unreadable_artifacts_and_bad_usage_exit_2_with_a_location() {
     let r = tenet_in(t.path(), &["diff", "a.yaml", "missing.yaml", "--no-store"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("missing.yaml"), "{}", r.stderr);
+    // Levels are the loaded taxonomy's: any other is exit 2 with the list.
     let r = tenet_in(
         t.path(),
-        &["diff", "a.yaml", "b.yaml", "--fail-on", "sometimes"],
+        &[
+            "diff",
+            "a.yaml",
+            "b.yaml",
+            "--fail-on",
+            "sometimes",
+            "--no-store",
+        ],
     );
     assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--fail-on: `sometimes` is not a level of the taxonomy; use one of: breaking, behavioral, additive, cosmetic, never"),
+        "{}",
+        r.stderr
+    );
+    let r = tenet_in(
+        t.path(),
+        &[
+            "diff",
+            "a.yaml",
+            "b.yaml",
+            "--risk-threshold",
+            "high",
+            "--no-store",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--risk-threshold: `high` is not a level of the taxonomy; use one of: breaking, behavioral, additive, cosmetic"),
+        "{}",
+        r.stderr
+    );
 
     std::fs::create_dir_all(t.path().join("x")).unwrap();
     std::fs::create_dir_all(t.path().join("y")).unwrap();
