@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde_json::Value as Json;
 use tenet_dsl::ast::{Block, Expr};
 use tenet_dsl::fmt::expr_to_string;
-use tenet_dsl::schema;
+use tenet_dsl::schema::{self, Reading};
 
 use super::expr::*;
 use super::fields::*;
@@ -163,13 +163,12 @@ impl Differ<'_> {
             };
             let lb = b.line(y.span);
             let (va, vb) = (&x.value, &y.value);
-            let ordered = ORDERED_LISTS
-                .iter()
-                .any(|o| name.to_ascii_lowercase().contains(o));
-            if same(va, vb, ordered) {
+            let reading = constant_reading(name);
+            if same(va, vb, reading == Reading::Ordered) {
                 continue;
             }
-            if let (Some(sense), Some(xa), Some(xb)) = (list_sense(name), as_list(va), as_list(vb))
+            if let (Some(sense), Some(xa), Some(xb)) =
+                (list_sense(reading), as_list(va), as_list(vb))
             {
                 self.list_elements(&path, name, xa, xb, la, lb, sense);
                 continue;
@@ -398,7 +397,8 @@ impl Differ<'_> {
         written: (bool, bool),
     ) {
         let (va, vb) = (p.a.as_deref(), p.b.as_deref());
-        let ordered = ORDERED_LISTS.contains(&field);
+        let reading = reading(kind, field);
+        let ordered = reading == Reading::Ordered;
         match (va, vb) {
             (None, None) => return,
             (Some(x), Some(y)) if same(x, y, ordered) => return,
@@ -412,7 +412,7 @@ impl Differ<'_> {
                 c.fact("defaulted", if written.0 { "to" } else { "from" })
             }
         };
-        if TEXT_FIELDS.contains(&field) {
+        if reading == Reading::Prose {
             return self.push(base("description.changed").from_to(text_json(va), text_json(vb)));
         }
         if field == "tags" {
@@ -459,7 +459,7 @@ impl Differ<'_> {
         let la = va.map_or(Some(empty), as_list);
         let lb = vb.map_or(Some(empty), as_list);
         if let (Some(xa), Some(xb)) = (la, lb) {
-            let sense = list_sense(field);
+            let sense = list_sense(reading);
             if ordered {
                 return self.ordered_list(path, field, xa, xb, p);
             }

@@ -8,22 +8,10 @@ use std::borrow::Cow;
 
 use super::expr::{as_list, number};
 use tenet_dsl::ast::{Block, Expr};
-use tenet_dsl::schema::{self, Ty};
+use tenet_dsl::schema::{self, Reading, Ty};
 use tenet_dsl::source::FileId;
 use tenet_dsl::syntax;
 
-/// Text fields read by people, not by the engine.
-pub(super) const TEXT_FIELDS: &[&str] = &[
-    "because",
-    "description",
-    "justification",
-    "rationale",
-    "narrative",
-    "reason",
-    "remediation",
-];
-/// Lists whose order is their meaning.
-pub(super) const ORDERED_LISTS: &[&str] = &["levels", "order", "bounds"];
 /// Nested kinds whose order under their parent is the order they run in.
 pub(super) const ORDERED_KINDS: &[&str] = &["stage"];
 
@@ -71,14 +59,63 @@ pub(super) fn category(kind: &str, field: &str, e: &Expr) -> &'static str {
     }
 }
 
-/// `allow`/`deny` lists: which way an added element moves the policy.
-pub(super) fn list_sense(field: &str) -> Option<(&'static str, &'static str)> {
-    let f = field.to_ascii_lowercase();
-    if f.contains("allow") {
-        Some(("policy.allow_widened", "policy.allow_narrowed"))
-    } else if f.contains("deny") {
-        Some(("policy.deny_widened", "policy.deny_narrowed"))
+/// How a change to a field reads: the kind table's [`Reading`] of it.
+///
+/// Packs are compared unchecked, so a field may be one the table does not
+/// declare for its kind (an unknown kind, a misplaced or misspelt field):
+/// it reads as a declared field of the same name on another kind, else is
+/// guessed from its name ([`guessed`]).
+pub(super) fn reading(kind: &str, field: &str) -> Reading {
+    if let Some(f) = schema::kind(kind).and_then(|k| k.field(field)) {
+        return f.reading;
+    }
+    declared(field)
+        .map(|f| f.reading)
+        .unwrap_or_else(|| guessed(field))
+}
+
+/// How a change to a constant reads. A constant has no field of its own,
+/// so this is a guess from its name ([`guessed`]), or ordered when the
+/// name holds that of a declared ordered list (`risk_levels`).
+pub(super) fn constant_reading(name: &str) -> Reading {
+    let lower = name.to_ascii_lowercase();
+    match guessed(name) {
+        Reading::Value
+            if all_fields().any(|f| f.reading == Reading::Ordered && lower.contains(f.name)) =>
+        {
+            Reading::Ordered
+        }
+        r => r,
+    }
+}
+
+/// A name the kind table says nothing about: `*allow*` and `*deny*` are
+/// allow and deny lists, anything else a value.
+fn guessed(name: &str) -> Reading {
+    let lower = name.to_ascii_lowercase();
+    if lower.contains("allow") {
+        Reading::AllowList
+    } else if lower.contains("deny") {
+        Reading::DenyList
     } else {
-        None
+        Reading::Value
+    }
+}
+
+fn all_fields() -> impl Iterator<Item = &'static schema::Field> {
+    schema::KINDS.iter().flat_map(|k| k.all_fields())
+}
+
+/// A field of that name declared on any kind.
+fn declared(name: &str) -> Option<&'static schema::Field> {
+    all_fields().find(|f| f.name == name)
+}
+
+/// Allow and deny lists: the kinds of an added and a removed element.
+pub(super) fn list_sense(reading: Reading) -> Option<(&'static str, &'static str)> {
+    match reading {
+        Reading::AllowList => Some(("policy.allow_widened", "policy.allow_narrowed")),
+        Reading::DenyList => Some(("policy.deny_widened", "policy.deny_narrowed")),
+        _ => None,
     }
 }

@@ -136,3 +136,4 @@ fn f(c: &Change, k: &str) -> Json {
 
 mod facts;
 mod packs;
+mod readings;
