@@ -63,7 +63,15 @@ fn undeclared_fields_read_as_a_declared_namesake_else_by_name() {
     assert_eq!(reading("nope", "limit"), Reading::Value);
     // The one name the old list had that no kind declares.
     assert_eq!(reading("rule", "rationale"), Reading::Value);
-    for name in ["because", "narrative", "levels", "order", "bounds", "prod_allowlist", "x_deny"] {
+    for name in [
+        "because",
+        "narrative",
+        "levels",
+        "order",
+        "bounds",
+        "prod_allowlist",
+        "x_deny",
+    ] {
         assert_eq!(reading("nope", name), by_old_lists(name, false), "{name}");
     }
 }
