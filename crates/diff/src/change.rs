@@ -114,7 +114,14 @@ pub struct Change {
 }
 
 impl Change {
+    /// A fact of a kind declared in [`crate::kinds::KINDS`] (debug builds
+    /// refuse any other: a kind the table does not know has no rule, no
+    /// fixture and no line in the docs).
     pub fn new(kind: &str, path: impl Into<String>) -> Self {
+        debug_assert!(
+            crate::kinds::is_declared(kind),
+            "change kind `{kind}` is not declared in crates/diff/src/kinds.rs"
+        );
         let path = path.into();
         Change {
             kind: kind.to_string(),

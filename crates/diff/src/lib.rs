@@ -34,6 +34,7 @@ pub mod git;
 pub mod graphql;
 pub mod jsonschema;
 pub mod kind;
+pub mod kinds;
 pub mod openapi;
 pub mod policy;
 pub mod prompt;

@@ -92,6 +92,24 @@ impl Ty {
     }
 }
 
+/// What a change to a field means to someone comparing two versions of a
+/// pack (`tenet diff`), beyond its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Compared by value.
+    Value,
+    /// Text read by people, never by the engine: a change to it changes no
+    /// decision.
+    Prose,
+    /// A list whose order is its meaning (levels highest first, an order of
+    /// strength, a `[lower, upper]` pair).
+    Ordered,
+    /// A list of what may pass: an added element widens the policy.
+    AllowList,
+    /// A list of what is stopped: an added element widens the denial.
+    DenyList,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     pub name: &'static str,
@@ -100,6 +118,14 @@ pub struct Field {
     /// Default, as DSL source text, when the field is absent.
     pub default: Option<&'static str>,
     pub doc: &'static str,
+    pub reading: Reading,
+}
+
+impl Field {
+    /// The field with a [`Reading`] other than [`Reading::Value`].
+    const fn reads(self, reading: Reading) -> Field {
+        Field { reading, ..self }
+    }
 }
 
 const fn f(name: &'static str, ty: Ty, doc: &'static str) -> Field {
@@ -109,6 +135,7 @@ const fn f(name: &'static str, ty: Ty, doc: &'static str) -> Field {
         required: false,
         default: None,
         doc,
+        reading: Reading::Value,
     }
 }
 const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Field {
@@ -118,6 +145,7 @@ const fn req(name: &'static str, ty: Ty, doc: &'static str) -> Field {
         required: true,
         default: None,
         doc,
+        reading: Reading::Value,
     }
 }
 const fn def(name: &'static str, ty: Ty, default: &'static str, doc: &'static str) -> Field {
@@ -127,6 +155,7 @@ const fn def(name: &'static str, ty: Ty, default: &'static str, doc: &'static st
         required: false,
         default: Some(default),
         doc,
+        reading: Reading::Value,
     }
 }
 
@@ -217,7 +246,8 @@ pub const COMMON_FIELDS: &[Field] = &[f(
     "justification",
     Ty::Str,
     "why the block is as it is; a change that loosens it (read by `tenet diff --lint`) is justified when this is written or rewritten beside it",
-)];
+)
+.reads(Reading::Prose)];
 
 /// Fields every evaluated kind shares: the gate-outcome and enforcement primitives.
 macro_rules! gate_fields {
@@ -245,8 +275,9 @@ macro_rules! gate_fields {
                 "because",
                 Ty::Template,
                 "why, rendered with `{expr}` parts into the decision",
-            ),
-            f("description", Ty::Str, "what the block is for"),
+            )
+            .reads(Reading::Prose),
+            f("description", Ty::Str, "what the block is for").reads(Reading::Prose),
             f("tags", Ty::List(&Ty::Str), "free labels for filtering"),
         ]
     };
@@ -385,14 +416,14 @@ const PROFILE_FIELDS: &[Field] = &[
         "1",
         "profile version; scores are kept per version",
     ),
-    f("description", Ty::Str, "who the profile is for"),
+    f("description", Ty::Str, "who the profile is for").reads(Reading::Prose),
     def(
         "cap_share",
         Ty::Percent,
         "40%",
         "no single factor may contribute more than this share of the score",
     ),
-    f("narrative", Ty::Template, "summary text for reports"),
+    f("narrative", Ty::Template, "summary text for reports").reads(Reading::Prose),
 ];
 
 const FACTOR_FIELDS: &[Field] = &{
@@ -415,7 +446,8 @@ const FACTOR_FIELDS: &[Field] = &{
             "bounds",
             Ty::List(&Ty::Number),
             "[lower, upper] clamp before normalising",
-        ),
+        )
+        .reads(Reading::Ordered),
         def("smaller_is_better", Ty::Bool, "false", "invert the scale"),
         f(
             "decay_half_life",
@@ -443,7 +475,7 @@ const BADGE_FIELDS: &[Field] = &{
             Ty::Cond,
             "the badge is awarded only while this holds",
         ),
-        f("narrative", Ty::Template, "text for customer decks"),
+        f("narrative", Ty::Template, "text for customer decks").reads(Reading::Prose),
         g[0],
         g[1],
         g[2],
@@ -477,7 +509,7 @@ const BASELINE_FIELDS: &[Field] = &[
         "advise",
         "advise proposes remediations; enforce applies safe ones",
     ),
-    f("description", Ty::Str, "who the baseline is for"),
+    f("description", Ty::Str, "who the baseline is for").reads(Reading::Prose),
     f(
         "applies_to",
         Ty::Selector,
@@ -504,7 +536,8 @@ const SETTING_FIELDS: &[Field] = &{
             "order",
             Ty::List(&Ty::Any),
             "the order of values from weakest to strictest",
-        ),
+        )
+        .reads(Reading::Ordered),
         def(
             "risk",
             Ty::Level,
@@ -521,7 +554,7 @@ const SETTING_FIELDS: &[Field] = &{
             Ty::Cond,
             "the setting applies only when this holds",
         ),
-        f("reason", Ty::Str, "why the baseline asks for it"),
+        f("reason", Ty::Str, "why the baseline asks for it").reads(Reading::Prose),
         g[0],
         g[1],
         g[2],
@@ -578,7 +611,7 @@ const WATCHER_FIELDS: &[Field] = &{
             "what silence under a silent upstream becomes",
         ),
         def("severity", Ty::Level, "high", "severity of a meta-incident"),
-        f("description", Ty::Str, "what the watcher watches"),
+        f("description", Ty::Str, "what the watcher watches").reads(Reading::Prose),
         g[0],
         g[1],
         g[2],
@@ -610,7 +643,7 @@ const CORRELATE_FIELDS: &[Field] = &{
         ),
         req("severity", Ty::Level, "severity of an unmatched resource"),
         req("sla", Ty::Duration, "time to remediate"),
-        f("remediation", Ty::Template, "what to do about it"),
+        f("remediation", Ty::Template, "what to do about it").reads(Reading::Prose),
         g[0],
         g[1],
         g[2],
@@ -636,7 +669,7 @@ const ROLLOUT_FIELDS: &[Field] = &[
         "what a target cluster no stage selects is",
     ),
     def("dry_run", Ty::Bool, "false", "plan without mutating"),
-    f("description", Ty::Str, "what the rollout ships"),
+    f("description", Ty::Str, "what the rollout ships").reads(Reading::Prose),
 ];
 
 const STAGE_FIELDS: &[Field] = &[
@@ -710,7 +743,8 @@ const GUARD_FIELDS: &[Field] = &{
             "prod_allowlist",
             Ty::List(&Ty::Str),
             "production clusters that may be targeted at all",
-        ),
+        )
+        .reads(Reading::AllowList),
         def("risk", Ty::Level, "high", "risk when the guard denies"),
         g[0],
         g[1],
@@ -754,7 +788,8 @@ const MASKING_FIELDS: &[Field] = &[
         "because",
         Ty::Template,
         "explanation recorded with each redaction",
-    ),
+    )
+    .reads(Reading::Prose),
 ];
 
 const SCORER_FIELDS: &[Field] = &[
@@ -809,7 +844,7 @@ const WAIVER_FIELDS: &[Field] = &[
     ),
     req("owner", Ty::Str, "who owns the exception"),
     f("approver", Ty::Str, "who approved it"),
-    req("justification", Ty::Str, "why the exception is acceptable"),
+    req("justification", Ty::Str, "why the exception is acceptable").reads(Reading::Prose),
     req(
         "expires",
         Ty::Date,
@@ -838,8 +873,9 @@ const TAXONOMY_FIELDS: &[Field] = &[
         "levels",
         Ty::List(&Ty::Ident),
         "levels from highest to lowest",
-    ),
-    f("description", Ty::Str, "what the levels mean"),
+    )
+    .reads(Reading::Ordered),
+    f("description", Ty::Str, "what the levels mean").reads(Reading::Prose),
     f(
         "fail_on",
         Ty::Level,
@@ -857,12 +893,13 @@ const TAXONOMY_FIELDS: &[Field] = &[
 pub const ANNOTATIONS: &[&str] = &["error", "warning", "notice", "none"];
 
 const LEVEL_FIELDS: &[Field] = &[
-    f("icon", Ty::Str, "shown before the level in reports (`🔴`)"),
+    f("icon", Ty::Str, "shown before the level in reports (`🔴`)").reads(Reading::Prose),
     f(
         "title",
         Ty::Str,
         "the heading of the level's changes in reports and release notes (`Breaking changes`); default: the level's name",
-    ),
+    )
+    .reads(Reading::Prose),
     def(
         "annotation",
         Ty::Enum(ANNOTATIONS),
@@ -904,7 +941,7 @@ const TEST_FIELDS: &[Field] = &[
         Ty::Time,
         "the decision date or time (waiver expiry); without it no waiver applies",
     ),
-    f("description", Ty::Str, "what the test shows"),
+    f("description", Ty::Str, "what the test shows").reads(Reading::Prose),
 ];
 
 /// Every block kind of the language.
