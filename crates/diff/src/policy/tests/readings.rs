@@ -39,7 +39,9 @@ fn by_old_lists(field: &str, constant: bool) -> Reading {
 #[test]
 fn every_declared_field_reads_as_the_old_lists_said() {
     let mut prose = 0;
-    for k in schema::KINDS {
+    // Kinds declared after the lists moved to the table.
+    const NEWER: &[&str] = &["level"];
+    for k in schema::KINDS.iter().filter(|k| !NEWER.contains(&k.kind)) {
         for f in k.all_fields() {
             let old = by_old_lists(f.name, false);
             // A condition such as `deny_when` never reached the list test.
