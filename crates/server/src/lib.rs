@@ -20,6 +20,17 @@
 //!
 //! axum, hyper and tokio live here, never below: the runtime crate knows
 //! nothing of HTTP.
+//!
+//! # Adding a route
+//!
+//! Write the handler with its `#[utoipa::path(...)]` in
+//! `routes/<module>.rs` and add it to the module's [`RouteTable`]; a new
+//! module adds its table to [`TABLES`]. The table gives the route its gate,
+//! its body limit and its place in the OpenAPI document. Then grant it in
+//! `route_roles` of the `server` pack (`rules/server/server.tenet`): the
+//! tests ask the pack about every declared route and fail on one that no
+//! role may call and that is not public. `docs/server.md`, "Adding a
+//! route", has the steps.
 
 pub mod access;
 pub mod audit;
