@@ -113,11 +113,12 @@ impl Modify for BearerAuth {
         (name = "meta", description = "Health, metrics, this document"),
     )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
-/// The document: [`ApiDoc`] (the description, tags and shared schemas)
+/// The document: the description, tags and shared schemas (`ApiDoc`)
 /// with the paths of the route table, then the bearer scheme and the
-/// common answers added to every operation.
+/// common answers added to every operation. (`ApiDoc` alone has no paths,
+/// so it is not public.)
 pub fn document() -> Document {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::route_table().openapi());
