@@ -22,6 +22,7 @@ use crate::clock::new_action_id;
 use crate::config::{Config, Identity};
 use crate::problem::Problem;
 use crate::state::AppState;
+use crate::table::Route;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -174,6 +175,69 @@ impl Access {
         })
     }
 
+    /// The roles the access pack grants routes to: the values of its
+    /// `route_roles` table, sorted (none when it has no such table).
+    pub fn pack_roles(&self) -> Vec<String> {
+        let Some(pack) = self.rules.pack(ACCESS_PACK) else {
+            return Vec::new();
+        };
+        let table = pack
+            .consts
+            .get("route_roles")
+            .map(|v| v.to_json())
+            .unwrap_or_default();
+        let mut roles: Vec<String> = table
+            .as_object()
+            .into_iter()
+            .flat_map(|t| t.values())
+            .filter_map(|r| r.as_array())
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
+    /// Who may call `route`, asked of the access pack as the gate asks
+    /// it: first without an identity, then as an identity holding each one
+    /// of `roles`.
+    pub fn callers(&self, route: &Route, roles: &[String]) -> Callers {
+        if self.decide(None, &route.method, &route.path).is_ok() {
+            return Callers::Public;
+        }
+        Callers::Roles(
+            roles
+                .iter()
+                .filter(|role| {
+                    let probe = Identity {
+                        name: format!("probe-{role}"),
+                        token_sha256: String::new(),
+                        roles: vec![(*role).clone()],
+                        tenant: None,
+                        rate_per_second: None,
+                    };
+                    self.decide(Some(&probe), &route.method, &route.path)
+                        .is_ok()
+                })
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The routes of `routes` that are not public and that no role of the
+    /// pack ([`Access::pack_roles`]) may call: each would answer 401 or
+    /// 403 to every caller, most likely because it is missing from the
+    /// pack's `route_roles`.
+    pub fn ungranted(&self, routes: &[Route]) -> Vec<Route> {
+        let roles = self.pack_roles();
+        routes
+            .iter()
+            .filter(|r| self.callers(r, &roles) == Callers::Roles(Vec::new()))
+            .cloned()
+            .collect()
+    }
+
     /// `Err` with a 429 when `identity` is over its rate.
     fn check_rate(&self, identity: &Identity) -> Result<(), Problem> {
         let Some(limiter) = self.limiters.get(&identity.name) else {
@@ -196,6 +260,15 @@ impl Access {
             )
         })
     }
+}
+
+/// Who may call a route, as the access pack decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callers {
+    /// Anyone, with or without a token.
+    Public,
+    /// An identity with one of these roles; none: nobody may.
+    Roles(Vec<String>),
 }
 
 fn unauthorized(detail: String) -> Problem {

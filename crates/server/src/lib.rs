@@ -11,6 +11,8 @@
 //! - [`observe`]: action ids, tracing spans, request metrics, logging.
 //! - [`audit`]: the group-commit audit writer (durable before answering).
 //! - [`watch`]: the rules watcher and SIGHUP.
+//! - [`table`]: the route table, the one declaration of the routes that
+//!   the router, the OpenAPI document and the access test read ([`TABLES`]).
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
 //! - [`problem`]: `application/problem+json` errors.
 //! - [`serve`](mod@serve): the connection loop, limits on slow clients,
@@ -18,6 +20,17 @@
 //!
 //! axum, hyper and tokio live here, never below: the runtime crate knows
 //! nothing of HTTP.
+//!
+//! # Adding a route
+//!
+//! Write the handler with its `#[utoipa::path(...)]` in
+//! `routes/<module>.rs` and add it to the module's [`RouteTable`]; a new
+//! module adds its table to [`TABLES`]. The table gives the route its gate,
+//! its body limit and its place in the OpenAPI document. Then grant it in
+//! `route_roles` of the `server` pack (`rules/server/server.tenet`): the
+//! tests ask the pack about every declared route and fail on one that no
+//! role may call and that is not public. `docs/server.md`, "Adding a
+//! route", has the steps.
 
 pub mod access;
 pub mod audit;
@@ -30,6 +43,7 @@ pub mod problem;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod table;
 pub mod watch;
 
 pub use config::{Config, LogFormat, Overrides, RulesSource};
@@ -39,44 +53,36 @@ pub use state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, map_response};
-use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
-use tower_http::limit::RequestBodyLimitLayer;
+use table::RouteTable;
 use tower_http::timeout::TimeoutLayer;
+
+/// The route tables the server serves: its own, then one per module
+/// engine. A module adds its routes with one line here (see
+/// `docs/server.md`, "Adding a route").
+pub const TABLES: &[fn() -> RouteTable] = &[routes::table, routes::diff::table];
+
+/// Every route of every table in [`TABLES`]: the one declaration the
+/// router, the OpenAPI document and the access test all read.
+pub fn route_table() -> RouteTable {
+    TABLES
+        .iter()
+        .fold(RouteTable::new(), |all, table| all.merge(table()))
+}
 
 /// The routes and their layers, outermost first: problem bodies for bare
 /// errors; then, on routed requests, `observe` (action id, span, metrics),
 /// the request timeout, and per method the access `gate` and the body
-/// limit. A wrong method is answered 405 (with `Allow`) before the gate.
+/// limit ([`RouteTable::into_router`]). A wrong method is answered 405
+/// (with `Allow`) before the gate.
 pub fn router(state: Arc<AppState>) -> Router {
-    let limits = state.config.limits.clone();
-    let gated = |m: MethodRouter<Arc<AppState>>, body_limit: usize| {
-        m.layer(RequestBodyLimitLayer::new(body_limit))
-            .route_layer(from_fn_with_state(Arc::clone(&state), access::gate))
-    };
-    let body = limits.body_bytes;
-    Router::new()
-        .route(
-            "/v1/evaluate",
-            gated(post(routes::evaluate::evaluate), body),
-        )
-        .route(
-            "/v1/diff",
-            gated(post(routes::diff::diff), limits.diff_body_bytes),
-        )
-        .route("/v1/bundle", gated(get(routes::bundle::get_bundle), body))
-        .route(
-            "/v1/bundle/reload",
-            gated(post(routes::bundle::reload), body),
-        )
-        .route("/v1/health", gated(get(routes::health::health), body))
-        .route("/v1/audit", gated(get(routes::audit::audit), body))
-        .route("/metrics", gated(get(routes::meta::metrics), body))
-        .route("/v1/openapi.json", gated(get(routes::meta::openapi), body))
+    let timeout = state.config.limits.request_timeout;
+    let (routes, _) = route_table().into_router(&state).split_for_parts();
+    routes
         .route_layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
+            timeout,
         ))
         .route_layer(from_fn_with_state(Arc::clone(&state), observe::observe))
         .fallback(routes::meta::not_found)

@@ -1,13 +1,15 @@
-//! The OpenAPI 3.1 document of the API, generated from the handlers'
-//! annotations and the request and response types (utoipa), and served
-//! at `GET /v1/openapi.json`. `tests/api.rs` checks that every route the
-//! router has is in it, and the schemathesis run of `.ci/run` checks the
-//! live server against it.
+//! The OpenAPI 3.1 document of the API, served at `GET /v1/openapi.json`.
+//! Its paths come from the route table ([`crate::route_table`]), the same
+//! declaration the router is built from: each handler's annotation and the
+//! request and response types (utoipa). Here it gets its description, the
+//! bearer scheme and the answers any route may give. The schemathesis run
+//! of `.ci/run` checks the live server against it.
 
 use crate::routes;
 use serde::Serialize;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// An `application/problem+json` body (RFC 9457).
@@ -53,13 +55,10 @@ const COMMON: &[(&str, &str)] = &[
 struct CommonResponses;
 
 impl Modify for CommonResponses {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+    fn modify(&self, doc: &mut Document) {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         for item in doc.paths.paths.values_mut() {
-            for op in [item.get.as_mut(), item.post.as_mut()]
-                .into_iter()
-                .flatten()
-            {
+            for op in crate::table::operations_mut(item) {
                 for (code, what) in COMMON {
                     if op.responses.responses.contains_key(*code) {
                         continue;
@@ -83,7 +82,7 @@ impl Modify for CommonResponses {
 }
 
 impl Modify for BearerAuth {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+    fn modify(&self, doc: &mut Document) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -105,18 +104,7 @@ impl Modify for BearerAuth {
         title = "tenet evaluation server",
         description = "Decisions, semantic diffs, the bundle and the audit log of `tenet serve`. Errors are application/problem+json. With identities configured, every route but /v1/health and /v1/openapi.json needs a bearer token (401 without one, 403 when the `server` access pack denies it, 429 over the rate limit).",
     ),
-    paths(
-        routes::evaluate::evaluate,
-        routes::diff::diff,
-        routes::bundle::get_bundle,
-        routes::bundle::reload,
-        routes::health::health,
-        routes::audit::audit,
-        routes::meta::metrics,
-        routes::meta::openapi,
-    ),
     components(schemas(ProblemBody, routes::diff::Format)),
-    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "evaluate", description = "Decisions"),
         (name = "diff", description = "Semantic diff"),
@@ -125,15 +113,27 @@ impl Modify for BearerAuth {
         (name = "meta", description = "Health, metrics, this document"),
     )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
+
+/// The document: the description, tags and shared schemas (`ApiDoc`)
+/// with the paths of the route table, then the bearer scheme and the
+/// common answers added to every operation. (`ApiDoc` alone has no paths,
+/// so it is not public.)
+pub fn document() -> Document {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::route_table().openapi());
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    BearerAuth.modify(&mut doc);
+    CommonResponses.modify(&mut doc);
+    doc
+}
 
 /// The document, rendered once.
 pub fn document_json() -> String {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut doc = ApiDoc::openapi();
-        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-        doc.to_pretty_json()
+        document()
+            .to_pretty_json()
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     })
     .clone()

@@ -1,13 +1,148 @@
 //! Bearer tokens, the `server` access pack, rate limits, with identities
 //! configured. The pack's own tests (`rules/server/server.tenet`) cover
-//! its table; these check the server applies its decisions.
+//! its table; these check the server applies its decisions, and that the
+//! pack decides every route of the route table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::*;
+use std::fmt::Write;
+use tenet_server::access::{Access, Callers};
+use tenet_server::config::Config;
+use tenet_server::table::{routes, Route, RouteTable};
 use tenet_server::RulesSource;
+
+/// The bundled `server` pack, as the server loads it.
+fn bundled_access() -> Access {
+    Access::load(&Config::default()).unwrap()
+}
+
+fn route(method: &str, path: &str) -> Route {
+    Route {
+        method: method.into(),
+        path: path.into(),
+    }
+}
+
+/// Who may call each route of `table`, one line a route.
+fn access_matrix(access: &Access, table: &RouteTable) -> String {
+    let roles = access.pack_roles();
+    let mut out = String::new();
+    for r in table.declared() {
+        let who = match access.callers(&r, &roles) {
+            Callers::Public => "public".to_string(),
+            Callers::Roles(roles) if roles.is_empty() => "NOBODY".to_string(),
+            Callers::Roles(roles) => roles.join(", "),
+        };
+        writeln!(out, "{r}: {who}").unwrap();
+    }
+    out
+}
+
+#[test]
+fn every_declared_route_is_public_or_granted_to_a_role() {
+    let access = bundled_access();
+    let table = tenet_server::route_table();
+    let declared = table.declared();
+    assert!(
+        declared.contains(&route("POST", "/v1/evaluate")),
+        "{declared:?}"
+    );
+    assert!(
+        declared.contains(&route("POST", "/v1/diff")),
+        "{declared:?}"
+    );
+    let ungranted = access.ungranted(&declared);
+    assert!(
+        ungranted.is_empty(),
+        "routes no role may call and that are not public (they would answer 401/403 \
+         to everyone): {}; grant them in `route_roles` of rules/server/server.tenet",
+        ungranted
+            .iter()
+            .map(Route::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // Who may call what, in one place to review.
+    snapshot_settings().bind(|| {
+        insta::assert_snapshot!("route_access", access_matrix(&access, &table));
+    });
+}
+
+/// Every grant in the pack names a declared route: a route that is gone
+/// leaves no stale line behind.
+#[test]
+fn every_route_of_the_access_pack_is_declared() {
+    let rules = tenet_runtime::load::load_bundled().unwrap();
+    let pack = rules.pack("server").unwrap();
+    let declared = tenet_server::route_table().declared();
+    let granted = pack.consts["route_roles"].to_json();
+    let granted = granted.as_object().unwrap();
+    assert!(!granted.is_empty());
+    for r in granted.keys() {
+        assert!(
+            declared.iter().any(|d| d.to_string() == *r),
+            "`route_roles` grants {r}, which is not a declared route"
+        );
+    }
+    let public = pack.consts["public_routes"].to_json();
+    for p in public.as_array().unwrap() {
+        assert!(
+            declared.iter().any(|d| d.path == *p),
+            "`public_routes` names {p}, which is not a declared route"
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/v1/made-up", responses((status = 200)))]
+async fn made_up() {}
+
+#[utoipa::path(delete, path = "/v1/bundle", responses((status = 204)))]
+async fn delete_bundle() {}
+
+#[test]
+fn a_route_the_access_pack_does_not_know_is_reported() {
+    let access = bundled_access();
+    let table = tenet_server::route_table()
+        .merge(RouteTable::new().route(routes!(made_up)))
+        .merge(RouteTable::new().route(routes!(delete_bundle)));
+    let declared = table.declared();
+    assert!(declared.contains(&route("GET", "/v1/made-up")));
+    // A new path, and a new method on a path the pack grants for another.
+    assert_eq!(
+        access.ungranted(&declared),
+        vec![route("DELETE", "/v1/bundle"), route("GET", "/v1/made-up")]
+    );
+    assert_eq!(
+        access.callers(&route("GET", "/v1/made-up"), &access.pack_roles()),
+        Callers::Roles(vec![])
+    );
+    let matrix = access_matrix(&access, &table);
+    assert!(matrix.contains("GET /v1/made-up: NOBODY\n"), "{matrix}");
+    assert!(
+        matrix.contains("GET /v1/bundle: admin, auditor, evaluator, operator\n"),
+        "{matrix}"
+    );
+}
+
+#[test]
+fn the_pack_is_asked_about_each_role() {
+    let access = bundled_access();
+    assert_eq!(
+        access.pack_roles(),
+        ["admin", "auditor", "evaluator", "metrics", "operator"]
+    );
+    assert_eq!(
+        access.callers(&route("POST", "/v1/bundle/reload"), &access.pack_roles()),
+        Callers::Roles(vec!["admin".into(), "operator".into()])
+    );
+    assert_eq!(
+        access.callers(&route("GET", "/v1/health"), &access.pack_roles()),
+        Callers::Public
+    );
+}
 
 async fn secured() -> Server {
     let dir = tempfile::tempdir().unwrap();
@@ -159,6 +294,25 @@ async fn tokens_and_the_access_pack_decide_who_calls_what() {
     assert_eq!(reload["source"], "server:reload", "{reload}");
     assert_eq!(reload["actor"], "ops");
     assert_eq!(reload["outcome"], "reloaded");
+    s.stop().await;
+}
+
+/// The gate is on every route of the table: without a token, each route
+/// the pack does not make public is a 401, and each public one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_declared_route_is_behind_the_gate() {
+    let s = secured().await;
+    let roles = s.state.access.pack_roles();
+    for r in tenet_server::route_table().declared() {
+        let resp = s.send(&r.method, &r.path, &[], b"").await;
+        match s.state.access.callers(&r, &roles) {
+            Callers::Public => assert_eq!(resp.status, 200, "{r}: {}", resp.text()),
+            Callers::Roles(_) => {
+                assert_eq!(resp.status, 401, "{r}: {}", resp.text());
+                assert_eq!(resp.ctype(), "application/problem+json", "{r}");
+            }
+        }
+    }
     s.stop().await;
 }
 

@@ -211,13 +211,43 @@ async fn audit_metrics_and_the_openapi_document() {
     );
     assert!(m.contains("tenet_bundle_info{fingerprint="), "{m}");
 
-    // The OpenAPI document lists every route the router serves, 3.1.
+    // The OpenAPI document lists every route the router serves, 3.1:
+    // exactly the operations of the route table.
     let doc = s.get("/v1/openapi.json").await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
         doc["openapi"]
     );
+    let mut operations: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    operations.sort();
+    let declared: Vec<String> = tenet_server::route_table()
+        .declared()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(operations, declared);
+    // Every operation has the answers of the gate and the limits.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for code in ["401", "403", "405", "408", "413", "429"] {
+                assert!(
+                    op["responses"][code].is_object(),
+                    "{method} {path} lacks {code}"
+                );
+            }
+        }
+    }
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     for p in [
         "/v1/evaluate",

@@ -56,6 +56,36 @@ async fn deep_nesting_and_garbage_are_answered() {
     s.stop().await;
 }
 
+/// Each route has its body limit: `/v1/diff` its own, the others
+/// `limits.body_bytes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_route_has_its_body_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), RulesSource::Bundled);
+    c.limits.body_bytes = 1024;
+    c.limits.diff_body_bytes = 64 * 1024;
+    let s = Server::with_config(dir, c).await;
+    let diff = |n: usize| {
+        serde_json::json!({"base": {"notes.txt": "x".repeat(n)}, "head": {}}).to_string()
+    };
+    let evaluate = format!(
+        "{{\"pack\": \"safety\", \"input\": {{\"pad\": \"{}\"}}}}",
+        "x".repeat(2048)
+    );
+    let (status, ctype, _) = s.request("POST", "/v1/evaluate", evaluate.as_bytes()).await;
+    assert_eq!((status, ctype.as_str()), (413, "application/problem+json"));
+    let (status, _, body) = s.request("POST", "/v1/diff", diff(2048).as_bytes()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (status, ctype, _) = s
+        .request("POST", "/v1/diff", diff(128 * 1024).as_bytes())
+        .await;
+    assert_eq!((status, ctype.as_str()), (413, "application/problem+json"));
+    // A route without a body still has the limit.
+    let (status, _, _) = s.request("POST", "/v1/bundle/reload", &[b' '; 2048]).await;
+    assert_eq!(status, 413);
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off() {
     let s = quick_limits().await;

@@ -5,10 +5,14 @@
 //! The body names each side's files by path (the path decides the
 //! artifact type, as in a directory diff); a `tenet.yaml` among the head
 //! files configures the diff as it does in a repository.
+//!
+//! The semantic diff is the first module: its route is a table of its own
+//! ([`table`]), with its own body limit, as every module engine's is.
 
 use super::json_body;
 use crate::problem::Problem;
 use crate::state::AppState;
+use crate::table::{routes, RouteTable};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -22,6 +26,12 @@ use tenet_diff::classify::Classifier;
 use tenet_diff::repo::{RepoConfig, CONFIG_FILE};
 use tenet_diff::report::{self, Build, Lint};
 use utoipa::{IntoParams, ToSchema};
+
+/// The module's routes: `POST /v1/diff`, whose body (both sides of the
+/// diff) may be up to `limits.diff_body_bytes`.
+pub fn table() -> RouteTable {
+    RouteTable::new().route_with_body_limit(routes!(diff), |limits| limits.diff_body_bytes)
+}
 
 /// Two snapshots to compare.
 #[derive(Deserialize, ToSchema)]

@@ -1,6 +1,8 @@
 //! The handlers, one file per resource. Each is annotated for the OpenAPI
 //! document (`openapi.rs`), which is generated from these annotations and
-//! the request and response types declared beside them.
+//! the request and response types declared beside them, and is added to a
+//! route table ([`table`], [`diff::table`]), which gives the router its
+//! routes and the document its paths.
 
 pub mod audit;
 pub mod bundle;
@@ -10,8 +12,23 @@ pub mod health;
 pub mod meta;
 
 use crate::problem::Problem;
+use crate::table::{routes, RouteTable};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+
+/// The server's own routes: decisions, the bundle, the audit log, health,
+/// metrics and the document. (The semantic diff, the first module, has its
+/// own table: [`diff::table`].)
+pub fn table() -> RouteTable {
+    RouteTable::new()
+        .route(routes!(evaluate::evaluate))
+        .route(routes!(bundle::get_bundle))
+        .route(routes!(bundle::reload))
+        .route(routes!(health::health))
+        .route(routes!(audit::audit))
+        .route(routes!(meta::metrics))
+        .route(routes!(meta::openapi))
+}
 
 /// Reads a JSON body: 400 when it is not JSON, 422 when it is JSON of the
 /// wrong shape (with serde's path and reason). One pass, no intermediate
