@@ -248,9 +248,17 @@ pub fn evaluate(o: &GateOptions) -> Result<Outcome, String> {
         ),
     })?;
     let classifier = Classifier::new(&rules)?;
-    let packs = touched_pack_dirs(&rev)
+    let dirs = touched_pack_dirs(&rev);
+    let head = rev.read_head(&repo, |p| {
+        is_pack_file(p)
+            && !rev.config.excludes(p)
+            && dirs
+                .iter()
+                .any(|d| d.is_empty() || p.starts_with(&format!("{d}/")))
+    })?;
+    let packs = dirs
         .into_iter()
-        .filter_map(|d| check_dir(&rev.head_files, &rev.config, &d))
+        .filter_map(|d| check_dir(&head, &rev.config, &d))
         .collect();
     let warnings = rev.trailer_warning.iter().cloned().collect();
     let report = rev
@@ -283,9 +291,13 @@ fn parent(path: &str) -> &str {
 }
 
 /// Whether `dir` directly holds a `.tenet` file at head.
-fn holds_pack(head: &BTreeMap<String, Vec<u8>>, dir: &str) -> bool {
-    head.keys()
-        .any(|k| k.ends_with(".tenet") && parent(k) == dir)
+fn holds_pack<'a>(mut head: impl Iterator<Item = &'a str>, dir: &str) -> bool {
+    head.any(|k| k.ends_with(".tenet") && parent(k) == dir)
+}
+
+/// A rule-pack source: a pack or a scorer.
+fn is_pack_file(path: &str) -> bool {
+    path.ends_with(".tenet") || path.ends_with(".rhai")
 }
 
 /// The pack directories a change touches, outermost only.
@@ -300,7 +312,7 @@ pub fn touched_pack_dirs(rev: &Revisions) -> Vec<String> {
         } else if p.ends_with(".rhai") {
             let mut d = parent(p);
             loop {
-                if holds_pack(&rev.head_files, d) {
+                if holds_pack(rev.head_paths(), d) {
                     dirs.insert(d.to_string());
                     break;
                 }
