@@ -78,10 +78,7 @@ impl Default for Options {
     }
 }
 
-/// Exit codes.
-pub const PASS: u8 = 0;
-pub const FAIL: u8 = 1;
-pub const ERROR: u8 = 2;
+use tenet_runtime::exit::{ERROR, FINDINGS, OK};
 
 /// Runs the gate. Annotations, the report (outside Actions) and the verdict
 /// go to `out`; errors and notes to `err`. `env` reads one environment
@@ -184,9 +181,9 @@ pub fn run(
     if failed {
         ERROR
     } else if outcome.fails() {
-        FAIL
+        FINDINGS
     } else {
-        PASS
+        OK
     }
 }
 

@@ -26,6 +26,7 @@ use tenet_diff::repo::{ArtifactPair, RepoConfig, CONFIG_FILE};
 use tenet_diff::report::{self, Build, Lint, Report};
 use tenet_runtime::dsl::diag::{Code, Diagnostic};
 use tenet_runtime::dsl::SourceMap;
+use tenet_runtime::exit;
 use tenet_runtime::load::{self, LoadError, RuleFile, Rules};
 use tenet_store::{AuditEvent, Store};
 
@@ -133,14 +134,14 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Ok(r) => r,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let judgement = match judge(&repo, opts) {
         Ok(j) => j,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     for n in &judgement.notes {
@@ -157,7 +158,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 opts.fail_on.as_deref().unwrap_or("the gate (--fail-on never)")
             );
         }
-        return 0;
+        return exit::OK;
     }
     let latency_ms = start.elapsed().as_millis().min(u64::MAX as u128) as u64;
     let justification = opts
@@ -206,14 +207,14 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 store_path.display(),
                 event.action_id
             );
-            0
+            exit::OK
         }
         (Some(_), Err(e)) => {
             let _ = writeln!(
                 err,
                 "error: the override cannot be recorded, so it is refused: {e}"
             );
-            2
+            exit::ERROR
         }
         (None, recorded) => {
             if let Err(e) = recorded {
@@ -234,7 +235,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 "To commit anyway, give the reason; it is kept in the audit log ({}):\n  {JUSTIFICATION_ENV}=\"why this is safe\" git commit ...",
                 store_path.display()
             );
-            1
+            exit::FINDINGS
         }
     }
 }

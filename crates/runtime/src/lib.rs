@@ -7,7 +7,8 @@
 //! - [`decision`]: a pack's decision on one input, with its trace;
 //! - [`scorer`]: the rhai sandbox for pluggable scorers;
 //! - [`testing`]: `tenet test`;
-//! - [`bundle`]: fingerprinted bundle files.
+//! - [`bundle`]: fingerprinted bundle files;
+//! - [`exit`]: the exit codes every command shares.
 //!
 //! **Invariant:** no I/O but reading rule files (`load`, `bundle`); no
 //! clock reads (`now` is an argument). The semantic diff (`tenet-diff`),
@@ -18,6 +19,7 @@ pub mod bundle;
 pub mod compile;
 pub mod decision;
 pub mod eval;
+pub mod exit;
 pub mod ir;
 pub mod load;
 pub mod pack;

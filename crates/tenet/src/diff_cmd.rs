@@ -3,6 +3,7 @@
 //! Glue only: collecting artifact pairs, detection, classification,
 //! rendering and storage are in `tenet_diff` and `store`.
 
+use crate::exit;
 use crate::{load_rules_or_bundled, now_rfc3339};
 use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
@@ -331,7 +332,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         Ok(i) => i,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let rules = match load_rules_or_bundled(args.rules.as_deref()) {
@@ -342,7 +343,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let lint = Lint {
@@ -379,7 +380,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
                 "error: {} artifact(s) could not be read; nothing was judged",
                 errors.len()
             );
-            return 2;
+            return exit::ERROR;
         }
     };
     if !args.no_store {
@@ -387,7 +388,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
             .and_then(|s| s.save_report(&inputs.repository, &report, &now_rfc3339()));
         if let Err(e) = saved {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     }
     print_report(&report, args.format);
@@ -397,14 +398,18 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
     };
     // Lint findings alone fail only with --fail-on-lint.
     let lint_failing = args.fail_on_lint && !report.lint.is_empty();
-    u8::from(failing || lint_failing)
+    if failing || lint_failing {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    }
 }
 
 fn print_report(r: &Report, format: DiffFormat) {
     match format {
-        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
-        DiffFormat::Md => print!("{}", report::markdown(r)),
-        DiffFormat::ReleaseNotes => print!("{}", report::release_notes(r)),
+        DiffFormat::Json => outln!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
+        DiffFormat::Md => out!("{}", report::markdown(r)),
+        DiffFormat::ReleaseNotes => out!("{}", report::release_notes(r)),
     }
 }
 
@@ -419,13 +424,13 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
             "error: no store at {} (run `tenet diff` first, or pass --store)",
             path.display()
         );
-        return 2;
+        return exit::ERROR;
     }
     let store = match tenet_diff::store::open(path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let result = match cmd {
@@ -437,17 +442,17 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
         } => store
             .list_reports(repository.as_deref(), *limit)
             .map(|rows| match format {
-                ListFormat::Json => println!(
+                ListFormat::Json => outln!(
                     "{}",
                     serde_json::to_string_pretty(&rows).unwrap_or_default()
                 ),
                 ListFormat::Text => {
                     if rows.is_empty() {
-                        println!("no reports");
+                        outln!("no reports");
                     }
                     for r in rows {
                         let short = |s: &str| s.chars().take(12).collect::<String>();
-                        println!(
+                        outln!(
                             "{:>4}  {}  {}..{}  {:<10}  {} change(s)  rules {}  {}",
                             r.id,
                             r.created_at,
@@ -471,17 +476,17 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
                 let c = report::compare(&ra, &rb);
                 match format {
                     CompareFormat::Json => {
-                        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default())
+                        outln!("{}", serde_json::to_string_pretty(&c).unwrap_or_default())
                     }
-                    CompareFormat::Md => print!("{}", report::compare_markdown(&c)),
+                    CompareFormat::Md => out!("{}", report::compare_markdown(&c)),
                 }
             }),
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            exit::ERROR
         }
     }
 }

@@ -454,3 +454,60 @@ fn bundle_verify_catches_an_edited_or_deleted_packs_entry() {
         r.stderr
     );
 }
+
+/// `tenet ARGS | head`: standard output is a pipe nobody reads (its read
+/// end is closed before tenet starts, so the first write fails).
+fn into_closed_pipe(args: &[&str]) -> Run {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = common::tenet_command()
+        .args(args)
+        .current_dir(root())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    Run::from(out)
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("a.yaml"), "a: 1\nb: 2\n").unwrap();
+    std::fs::write(t.path().join("b.yaml"), "a: 2\n").unwrap();
+    let (a, b) = (t.path().join("a.yaml"), t.path().join("b.yaml"));
+    let eval = [
+        "eval",
+        "--rules",
+        "fixtures/cli/rules",
+        "--pack",
+        "export",
+        "--input",
+        "fixtures/cli/input.json",
+    ];
+    let diff = [
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--no-store",
+        "--format",
+        "md",
+    ];
+    let cases: [&[&str]; 7] = [
+        &["kinds"],
+        &["kinds", "action"],
+        &eval,
+        &["test"],
+        &["check"],
+        &diff,
+        &["--help"],
+    ];
+    for args in cases {
+        let r = into_closed_pipe(args);
+        assert_eq!(r.code, 0, "tenet {args:?} into a closed pipe: {r:?}");
+        assert!(
+            !r.stderr.contains("panicked") && !r.stderr.contains("Broken pipe"),
+            "tenet {args:?} into a closed pipe: {r:?}"
+        );
+    }
+}
