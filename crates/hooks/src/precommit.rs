@@ -256,7 +256,7 @@ fn audit_event(
         .to_string_lossy()
         .trim_end_matches('/')
         .to_string();
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let at = tenet_runtime::clock::system_now().rfc3339();
     let nonce = format!(
         "{subject}\u{0}{scope}\u{0}{at}\u{0}{}\u{0}{:?}",
         std::process::id(),

@@ -4,7 +4,7 @@
 //! rendering and storage are in `tenet_diff` and `store`.
 
 use crate::exit;
-use crate::{load_rules_or_bundled, now_rfc3339};
+use crate::load_rules_or_bundled;
 use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use tenet_diff::git;
 use tenet_diff::repo::{self, ArtifactPair, RepoConfig};
 use tenet_diff::report::{self, Build, Lint, Report, Trailer};
 use tenet_diff::store::ReportStore;
+use tenet_runtime::clock::Timestamp;
 use tenet_store as store;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -317,7 +318,7 @@ fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
     })
 }
 
-pub fn cmd_diff(args: &DiffArgs) -> u8 {
+pub fn cmd_diff(args: &DiffArgs, now: Timestamp) -> u8 {
     let inputs = match (&args.old, &args.new, &args.base, &args.head) {
         (Some(old), Some(new), None, None) => from_paths(old, new, args),
         (None, None, Some(b), Some(h)) => from_git(b, h, args),
@@ -385,7 +386,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
     };
     if !args.no_store {
         let saved = tenet_diff::store::open(&args.store)
-            .and_then(|s| s.save_report(&inputs.repository, &report, &now_rfc3339()));
+            .and_then(|s| s.save_report(&inputs.repository, &report, &now.rfc3339()));
         if let Err(e) = saved {
             eprintln!("error: {e}");
             return exit::ERROR;

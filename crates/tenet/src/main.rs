@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tenet_runtime::clock::{self, Timestamp};
 use tenet_runtime::dsl::{diag, fmt as dslfmt, syntax, SourceMap};
 use tenet_runtime::{bundle, decision, load, testing};
 
@@ -159,6 +160,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // The one wall-clock read of a command: passed down from here.
+    let now = clock::system_now();
     let code = match cli.command {
         Command::Check { dir } => cmd_check(&dir),
         Command::Test { dir, format } => cmd_test(&dir, format),
@@ -167,18 +170,18 @@ fn main() -> ExitCode {
             pack,
             input,
             no_trace,
-            now,
+            now: at,
             dry_run,
-        } => cmd_eval(&rules, &pack, &input, !no_trace, now, dry_run),
+        } => cmd_eval(&rules, &pack, &input, !no_trace, at, dry_run, now),
         Command::Fmt { check, paths } => cmd_fmt(check, paths),
         Command::Bundle {
             command: BundleCommand::Build { dir, output },
-        } => cmd_bundle_build(&dir, &output),
+        } => cmd_bundle_build(&dir, &output, now),
         Command::Bundle {
             command: BundleCommand::Verify { file },
         } => cmd_bundle_verify(&file),
         Command::Kinds { kind } => cmd_kinds(kind.as_deref()),
-        Command::Diff(args) => diff_cmd::cmd_diff(&args),
+        Command::Diff(args) => diff_cmd::cmd_diff(&args, now),
         Command::Ci(args) => ci_cmd::cmd_ci(&args),
         Command::Reports { command } => diff_cmd::cmd_reports(&command),
         Command::Hook { command } => hook_cmd::cmd_hook(&command),
@@ -280,25 +283,6 @@ fn cmd_test(dir: &Path, format: Format) -> u8 {
     }
 }
 
-fn today() -> String {
-    // Days since the epoch → civil date (UTC), without a date crate in the binary.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 fn cmd_eval(
     rules_dir: &Path,
     pack: &str,
@@ -306,6 +290,7 @@ fn cmd_eval(
     trace: bool,
     now: Option<String>,
     dry_run: bool,
+    wall: Timestamp,
 ) -> u8 {
     if let Some(n) = &now {
         if let Err(e) = tenet_runtime::dsl::window::parse_time(n) {
@@ -365,7 +350,8 @@ fn cmd_eval(
     let input = tenet_runtime::dsl::Value::from_json(&json);
     let opts = decision::DecideOptions {
         trace,
-        now: Some(now.unwrap_or_else(today)),
+        // The decision date: `--now`, else today (UTC).
+        now: Some(now.unwrap_or_else(|| wall.date())),
         dry_run,
     };
     let d = decision::decide(p, &input, rules.scorer_list(), &opts);
@@ -490,27 +476,12 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
     exit::OK
 }
 
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let rem = secs % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        today(),
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-fn cmd_bundle_build(dir: &Path, output: &Path) -> u8 {
+fn cmd_bundle_build(dir: &Path, output: &Path, now: Timestamp) -> u8 {
     let rules = match load_rules(dir) {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let b = bundle::build(&rules, &now_rfc3339());
+    let b = bundle::build(&rules, &now.rfc3339());
     let text = match serde_json::to_string_pretty(&b) {
         Ok(t) => t,
         Err(e) => {

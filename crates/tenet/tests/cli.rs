@@ -511,3 +511,56 @@ fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
         );
     }
 }
+
+#[test]
+fn eval_decides_waivers_at_the_now_it_is_given_else_today() {
+    let t = tempfile::tempdir().unwrap();
+    let pack = |expires: &str| {
+        format!(
+            "tenet 1\npack w version \"1.0.0\"\n\naction purge {{\n  match   action.verb == \"purge\"\n  risk    high\n  because \"purge\"\n}}\n\nwaiver nightly {{\n  rules         [\"purge\"]\n  owner         \"data\"\n  approver      \"sec\"\n  justification \"the nightly job\"\n  expires       \"{expires}\"\n}}\n"
+        )
+    };
+    std::fs::write(
+        t.path().join("input.json"),
+        r#"{"action": {"verb": "purge"}}"#,
+    )
+    .unwrap();
+    let eval = |expires: &str, now: Option<&str>| -> (usize, usize) {
+        let rules = t.path().join(format!("rules-{expires}"));
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(rules.join("w.tenet"), pack(expires)).unwrap();
+        let mut args = vec![
+            "eval",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--pack",
+            "w",
+            "--input",
+            "input.json",
+            "--no-trace",
+        ];
+        if let Some(n) = now {
+            args.extend(["--now", n]);
+        }
+        let r = tenet_in(t.path(), &args);
+        assert_eq!(r.code, 0, "{r:?}");
+        let d: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(d["errors"], serde_json::json!([]), "{r:?}");
+        let n = |k: &str| d[k].as_array().unwrap().len();
+        (n("matched"), n("waived"))
+    };
+    // (matched, waived): live until the expiry day starts, in UTC.
+    assert_eq!(eval("2026-12-04", Some("2026-12-03T23:59:59Z")), (0, 1));
+    assert_eq!(eval("2026-12-04", Some("2026-12-04")), (1, 0));
+    assert_eq!(
+        eval("2026-12-04", Some("2026-12-04T00:30:00+01:00")),
+        (0, 1)
+    );
+    assert_eq!(
+        eval("2026-12-04", Some("2026-12-03T23:30:00-01:00")),
+        (1, 0)
+    );
+    // No --now: today, from the wall clock.
+    assert_eq!(eval("2999-01-01", None), (0, 1));
+    assert_eq!(eval("2000-01-01", None), (1, 0));
+}
