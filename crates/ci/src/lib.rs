@@ -35,6 +35,7 @@ use context::{Context, Overrides};
 use github::{ApiError, ErrorKind, GitHub, RetryPolicy};
 use std::io::Write;
 use std::path::PathBuf;
+use tenet_runtime::exit::{ERROR, FINDINGS, OK};
 
 /// When to print workflow-command annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +78,6 @@ impl Default for Options {
         }
     }
 }
-
-use tenet_runtime::exit::{ERROR, FINDINGS, OK};
 
 /// Runs the gate. Annotations, the report (outside Actions) and the verdict
 /// go to `out`; errors and notes to `err`. `env` reads one environment

@@ -272,7 +272,8 @@ fn changed_files(
             continue;
         };
         let (base, head) = (regular(&old), regular(&new));
-        if (base.is_none() && head.is_none()) || repo::in_skipped_dir(path) {
+        // Same blob on both sides: a mode change only, the bytes are the same.
+        if base == head || repo::in_skipped_dir(path) {
             continue;
         }
         out.push(Changed {

@@ -1062,6 +1062,13 @@ fn a_partial_clone_fetches_only_the_blobs_it_diffs() {
             "{b} is not diffed, so it is not fetched"
         );
     }
+    // The size cap holds for blobs read from git too.
+    let r = git_diff(&clone, &o.base, &o.head, &["--max-input-bytes", "200"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("api/orders.yaml: ") && r.stderr.contains("over the 200-byte limit"),
+        "{r:?}"
+    );
 }
 
 #[test]
