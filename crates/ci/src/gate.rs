@@ -164,10 +164,16 @@ pub fn evaluate(o: &GateOptions) -> Result<Outcome, String> {
     let gate = Gate::resolve(classifier.taxonomy(), o.fail_on.as_deref(), o.fail_on_lint)
         .map_err(|e| format!("--fail-on: {e}"))?;
     let excluded = |p: &str| rev.config.excludes(p);
-    let packs = touched_pack_dirs(rev.changed_paths(), &rev.head_files, excluded)
-        .into_iter()
-        .filter_map(|d| check_pack_dir(&rev.head_files, &d, excluded))
-        .collect();
+    let head_paths: Vec<&str> = rev.head_paths().collect();
+    let mut read = |dir: &str| {
+        rev.read_head(&repo, |p| {
+            is_pack_file(p) && !excluded(p) && (dir.is_empty() || p.starts_with(&format!("{dir}/")))
+        })
+    };
+    let mut packs = Vec::new();
+    for dir in touched_pack_dirs(rev.changed_paths(), &head_paths, excluded) {
+        packs.extend(check_pack_dir(&dir, &mut read)?);
+    }
     let warnings = rev.trailer_warning.iter().cloned().collect();
     let report = rev
         .into_report(&classifier, false, None)
@@ -191,6 +197,11 @@ fn read_config(p: &Path) -> Result<RepoConfig, String> {
     let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
     RepoConfig::parse(&text)
         .map_err(|e| format!("{}:{}:{}: {}", p.display(), e.line, e.col, e.message))
+}
+
+/// A rule-pack source: a pack or a scorer.
+fn is_pack_file(path: &str) -> bool {
+    path.ends_with(".tenet") || path.ends_with(".rhai")
 }
 
 /// The default for `--max-input-bytes`.

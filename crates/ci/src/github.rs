@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use std::cell::Cell;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Timeouts, retries and waits.
 #[derive(Debug, Clone)]
@@ -441,10 +441,7 @@ impl GitHub {
 }
 
 fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    u64::try_from(tenet_runtime::clock::system_now().unix_secs()).unwrap_or(0)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -35,6 +35,7 @@ use context::{Context, Overrides};
 use github::{ApiError, ErrorKind, GitHub, RetryPolicy};
 use std::io::Write;
 use std::path::PathBuf;
+use tenet_runtime::exit::{ERROR, FINDINGS, OK};
 
 /// When to print workflow-command annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +80,6 @@ impl Default for Options {
         }
     }
 }
-
-/// Exit codes.
-pub const PASS: u8 = 0;
-pub const FAIL: u8 = 1;
-pub const ERROR: u8 = 2;
 
 /// Runs the gate. Annotations, the report (outside Actions) and the verdict
 /// go to `out`; errors and notes to `err`. `env` reads one environment
@@ -186,9 +182,9 @@ pub fn run(
     if failed {
         ERROR
     } else if outcome.fails() {
-        FAIL
+        FINDINGS
     } else {
-        PASS
+        OK
     }
 }
 

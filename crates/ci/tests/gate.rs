@@ -748,3 +748,90 @@ fn a_loosened_guard_with_no_justification_fails_the_gate_unless_told_otherwise()
     let r = run(&local(t.path(), &head, &justified), &as_refs(&env(None)));
     assert!(!r.out.contains("policy-lint finding"), "{}", r.out);
 }
+
+// ---- a partial clone ---------------------------------------------------------------
+
+/// Runs the `git` command line in `dir`; fails the test when git is
+/// missing (partial clones are made by git itself) or the command fails.
+fn git_cli(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("the `git` command line is needed for this test: {e}"));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether the clone holds object `oid`, asked without fetching it.
+fn has_object(clone: &Path, oid: &str) -> bool {
+    std::process::Command::new("git")
+        .args(["cat-file", "-e", oid])
+        .current_dir(clone)
+        .env("GIT_NO_LAZY_FETCH", "1")
+        .status()
+        .expect("git runs")
+        .success()
+}
+
+#[test]
+fn a_blobless_checkout_fetches_the_touched_packs_and_nothing_else() {
+    let t = tempfile::tempdir().unwrap();
+    let work = t.path().join("work");
+    let repo = git2::Repository::init(&work).unwrap();
+    let other = PACK.replace("pack safety", "pack other");
+    let base = commit(
+        &repo,
+        &[
+            ("rules/safety/safety.tenet", text(PACK)),
+            ("rules/other/other.tenet", text(&other)),
+        ],
+        "base",
+    );
+    let head = commit(
+        &repo,
+        &[(
+            "rules/safety/safety.tenet",
+            text(&PACK.replace("expect_risk high", "expect_risk low")),
+        )],
+        "a test that fails",
+    );
+    let blob = |rev: String| repo.revparse_single(&rev).unwrap().id().to_string();
+    let untouched = blob(format!("{head}:rules/other/other.tenet"));
+    git_cli(
+        t.path(),
+        &["clone", "--quiet", "--bare", "work", "origin.git"],
+    );
+    git_cli(
+        &t.path().join("origin.git"),
+        &["config", "uploadpack.allowFilter", "true"],
+    );
+    let url = format!("file://{}", t.path().join("origin.git").display());
+    git_cli(
+        t.path(),
+        &[
+            "clone",
+            "--quiet",
+            "--filter=blob:none",
+            "--no-checkout",
+            &url,
+            "clone",
+        ],
+    );
+    let clone = t.path().join("clone");
+    assert!(!has_object(&clone, &untouched), "the clone is blobless");
+    let r = run(&local(&clone, &base, &head), &as_refs(&env(None)));
+    assert_eq!(r.code, 1, "{}\n{}", r.out, r.err);
+    assert!(
+        r.out.contains("1 failing rule test(s) in `rules/safety`"),
+        "{}",
+        r.out
+    );
+    assert!(
+        !has_object(&clone, &untouched),
+        "an untouched pack is not fetched"
+    );
+}

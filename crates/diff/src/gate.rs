@@ -234,17 +234,18 @@ fn inside(path: &str, dir: &str) -> bool {
 /// The pack folders a change touches: for each changed rule file
 /// (`.tenet` or `.rhai`, added, modified, removed or renamed, and not
 /// excluded), the nearest folder at or above it with a `.tenet` file
-/// somewhere beneath it in `files` (the rule files at head). A removed pack
+/// somewhere beneath it in `head_paths` (the paths at head; no file is
+/// read). A removed pack
 /// so touches the folder of the packs beside it, which may import it. Of
 /// nested folders, the outermost, which checks the inner ones with it.
 pub fn touched_pack_dirs<'a>(
     changed: impl IntoIterator<Item = &'a str>,
-    files: &BTreeMap<String, Vec<u8>>,
+    head_paths: &[&str],
     excluded: impl Fn(&str) -> bool,
 ) -> Vec<String> {
     let holds_pack = |dir: &str| {
-        files
-            .keys()
+        head_paths
+            .iter()
             .any(|k| k.ends_with(".tenet") && inside(k, dir) && !excluded(k))
     };
     let mut dirs = BTreeSet::new();
@@ -267,16 +268,20 @@ pub fn touched_pack_dirs<'a>(
         .collect()
 }
 
-/// Checks and tests the packs under `dir` in `files` (the rule files at
-/// head, or as staged). When they import a pack their folder does not
-/// hold, the parent folder is tried, up to the root; the first folder's
-/// diagnostics are reported when none loads. `None` when no pack is left
-/// under `dir` (the change removed them).
+/// Rule files (`.tenet`, `.rhai`) under a folder, path → bytes, as
+/// [`check_pack_dir`] asks for them: excluded files left out, read from
+/// head or from the index, fetched if need be.
+pub type ReadRuleFiles<'a> = dyn FnMut(&str) -> Result<BTreeMap<String, Vec<u8>>, String> + 'a;
+
+/// Checks and tests the packs under `dir`, whose rule files `read` gives.
+/// When they import a pack their folder does not hold, the parent folder
+/// is read and tried, up to the root; the first folder's diagnostics are
+/// reported when none loads. `Ok(None)` when no pack is left under `dir`
+/// (the change removed them); `Err` when the files cannot be read.
 pub fn check_pack_dir(
-    files: &BTreeMap<String, Vec<u8>>,
     dir: &str,
-    excluded: impl Fn(&str) -> bool,
-) -> Option<PackCheck> {
+    read: &mut ReadRuleFiles<'_>,
+) -> Result<Option<PackCheck>, String> {
     let mut check = PackCheck {
         dir: dir.to_string(),
         loaded_from: dir.to_string(),
@@ -286,15 +291,14 @@ pub fn check_pack_dir(
         failed: Vec::new(),
         unexercised: 0,
     };
-    let (own, unreadable) = rule_files_under(files, dir, &excluded);
+    let (own, unreadable) = rule_files_under(&read(dir)?, dir);
     if !own.iter().any(|f| f.path.ends_with(".tenet")) {
-        return None;
+        return Ok(None);
     }
     check.problems = unreadable;
-    let mut attempt = Some(dir);
+    let mut attempt = Some((dir, own));
     let mut first_error: Option<Vec<Problem>> = None;
-    while let Some(at) = attempt {
-        let (rule_files, _) = rule_files_under(files, at, &excluded);
+    while let Some((at, rule_files)) = attempt.take() {
         match load::load_files(rule_files, at) {
             Ok(rules) => {
                 check.loaded_from = at.to_string();
@@ -312,7 +316,7 @@ pub fn check_pack_dir(
                         failures: r.failures,
                     })
                     .collect();
-                return Some(check);
+                return Ok(Some(check));
             }
             Err(LoadError::Io(m)) => {
                 first_error.get_or_insert_with(|| {
@@ -323,31 +327,28 @@ pub fn check_pack_dir(
                         message: m,
                     }]
                 });
-                break;
             }
             Err(LoadError::Rules { diags, sources }) => {
                 let unresolved = diags.iter().any(|d| d.code == Code::UnresolvedImport);
                 first_error
                     .get_or_insert_with(|| diags.iter().map(|d| problem(d, &sources)).collect());
-                attempt = if unresolved { parent(at) } else { None };
+                if let Some(up) = parent(at).filter(|_| unresolved) {
+                    attempt = Some((up, rule_files_under(&read(up)?, up).0));
+                }
             }
         }
     }
     check.problems.extend(first_error.unwrap_or_default());
-    Some(check)
+    Ok(Some(check))
 }
 
-/// The rule files under `dir` (paths relative to it), and those that are
-/// not UTF-8 text.
-fn rule_files_under(
-    files: &BTreeMap<String, Vec<u8>>,
-    dir: &str,
-    excluded: &impl Fn(&str) -> bool,
-) -> (Vec<RuleFile>, Vec<Problem>) {
+/// The rule files among `files` that are under `dir` (paths relative to
+/// it), and those that are not UTF-8 text.
+fn rule_files_under(files: &BTreeMap<String, Vec<u8>>, dir: &str) -> (Vec<RuleFile>, Vec<Problem>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (path, bytes) in files {
-        if !is_rule_file(path) || !inside(path, dir) || excluded(path) {
+        if !is_rule_file(path) || !inside(path, dir) {
             continue;
         }
         let rel = if dir.is_empty() {
@@ -536,15 +537,30 @@ rule changed {
             .collect()
     }
 
+    /// Checks `dir` reading from `files`, and says which folders were read.
+    fn check(files: &BTreeMap<String, Vec<u8>>, dir: &str) -> (Option<PackCheck>, Vec<String>) {
+        let mut asked = Vec::new();
+        let mut read = |d: &str| {
+            asked.push(d.to_string());
+            Ok(files
+                .iter()
+                .filter(|(p, _)| inside(p, d))
+                .map(|(p, b)| (p.clone(), b.clone()))
+                .collect())
+        };
+        let c = check_pack_dir(dir, &mut read).unwrap();
+        (c, asked)
+    }
+
     #[test]
     fn touched_folders_are_the_nearest_with_packs_beneath_outermost_first() {
-        let head = files(&[
-            ("rules/a/a.tenet", ""),
-            ("rules/a/scorers/s.rhai", ""),
-            ("rules/b/b.tenet", ""),
-            ("rules/b/inner/c.tenet", ""),
-            ("fixtures/bad/x.tenet", ""),
-        ]);
+        let head = [
+            "rules/a/a.tenet",
+            "rules/a/scorers/s.rhai",
+            "rules/b/b.tenet",
+            "rules/b/inner/c.tenet",
+            "fixtures/bad/x.tenet",
+        ];
         let none = |_: &str| false;
         // A scorer: the nearest folder above it with a pack.
         assert_eq!(
@@ -575,12 +591,17 @@ rule changed {
             ("rules/common/common.tenet", common),
             ("rules/user/user.tenet", user),
         ]);
-        let c = check_pack_dir(&head, "rules/user", |_| false).unwrap();
+        let (c, asked) = check(&head, "rules/user");
+        let c = c.unwrap();
         assert!(c.ok(), "{c:?}");
         assert_eq!((c.loaded_from.as_str(), c.packs, c.passed), ("rules", 2, 1));
+        // The parent is read only because the import needs it.
+        assert_eq!(asked, ["rules/user", "rules"]);
         // Without the sibling, the first folder's diagnostic is reported.
         let alone = files(&[("rules/user/user.tenet", user)]);
-        let c = check_pack_dir(&alone, "rules/user", |_| false).unwrap();
+        let (c, asked) = check(&alone, "rules/user");
+        let c = c.unwrap();
+        assert_eq!(asked, ["rules/user", "rules", ""]);
         assert!(!c.ok());
         assert!(
             c.problems[0]
@@ -590,6 +611,6 @@ rule changed {
             c.problems
         );
         // No pack left under the folder: nothing to check.
-        assert!(check_pack_dir(&alone, "rules/common", |_| false).is_none());
+        assert!(check(&alone, "rules/common").0.is_none());
     }
 }

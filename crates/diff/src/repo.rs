@@ -1,5 +1,5 @@
 //! A repository's artifacts: `tenet.yaml`, and base/head pairs from two
-//! files, two directories or two git trees.
+//! files or two directories (two git trees: [`crate::git`]).
 //!
 //! `tenet.yaml` (all keys optional):
 //!
@@ -243,6 +243,12 @@ impl RepoConfig {
         self.exclude.iter().any(|g| g.is_match(path))
     }
 
+    /// Whether `path` is an artifact (configured, or a candidate by its
+    /// name when `artifacts` is not set): the files a diff reads.
+    pub fn is_artifact(&self, path: &str) -> bool {
+        self.classify(path).is_some()
+    }
+
     /// Whether `path` is an artifact, and its configured type and direction.
     fn classify(&self, path: &str) -> Option<(Option<ArtifactType>, Option<Direction>)> {
         if path == CONFIG_FILE || self.excludes(path) {
@@ -304,6 +310,16 @@ impl RepoConfig {
     }
 }
 
+/// Whether a folder of this name is never walked (a tool's folder).
+pub(crate) fn skipped_dir(name: &str) -> bool {
+    SKIP_DIRS.contains(&name)
+}
+
+/// Whether a file path (with `/`) lies in a folder that is never walked.
+pub(crate) fn in_skipped_dir(path: &str) -> bool {
+    path.split('/').rev().skip(1).any(skipped_dir)
+}
+
 /// Every file under `dir` (relative paths with `/`), skipping tool folders.
 pub fn read_dir(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
     read_dir_capped(dir, u64::MAX).map(|(files, _)| files)
@@ -360,78 +376,6 @@ pub fn read_dir_capped(
         files.insert(rel, bytes);
     }
     Ok((files, oversize))
-}
-
-/// Reads one snapshot of git tree `rev` (any revision git understands) of
-/// the repository at or above `dir`, without touching the working tree.
-pub fn read_git_tree(
-    repo: &git2::Repository,
-    rev: &str,
-) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    read_git_tree_capped(repo, rev, u64::MAX).map(|(files, _)| files)
-}
-
-/// [`read_git_tree`], leaving blobs over `max_bytes` unread (listed in [`Oversize`]).
-pub fn read_git_tree_capped(
-    repo: &git2::Repository,
-    rev: &str,
-    max_bytes: u64,
-) -> Result<(BTreeMap<String, Vec<u8>>, Oversize), String> {
-    let mut oversize = Oversize::new();
-    let obj = repo
-        .revparse_single(rev)
-        .map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))?;
-    let tree = obj
-        .peel_to_tree()
-        .map_err(|e| format!("`{rev}` is not a commit or tree: {}", e.message()))?;
-    let mut files = BTreeMap::new();
-    let mut failure = None;
-    tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
-        if entry.kind() == Some(git2::ObjectType::Tree) {
-            let name = entry.name().unwrap_or("");
-            return if SKIP_DIRS.contains(&name) {
-                git2::TreeWalkResult::Skip
-            } else {
-                git2::TreeWalkResult::Ok
-            };
-        }
-        if entry.kind() != Some(git2::ObjectType::Blob) {
-            return git2::TreeWalkResult::Ok;
-        }
-        let path = format!("{root}{}", entry.name().unwrap_or(""));
-        match repo.find_blob(entry.id()) {
-            Ok(blob) if blob.size() as u64 > max_bytes => {
-                oversize.insert(path, blob.size() as u64);
-                git2::TreeWalkResult::Ok
-            }
-            Ok(blob) => {
-                files.insert(path, blob.content().to_vec());
-                git2::TreeWalkResult::Ok
-            }
-            Err(e) => {
-                failure = Some(format!("{path}: {}", e.message()));
-                git2::TreeWalkResult::Abort
-            }
-        }
-    })
-    .map_err(|e| e.message().to_string())?;
-    match failure {
-        Some(f) => Err(f),
-        None => Ok((files, oversize)),
-    }
-}
-
-/// The `tenet.yaml` of a git tree; defaults when it has none.
-pub fn config_from_git(repo: &git2::Repository, rev: &str) -> Result<RepoConfig, String> {
-    let files = read_git_tree(repo, rev)?;
-    match files.get(CONFIG_FILE) {
-        None => Ok(RepoConfig::default()),
-        Some(bytes) => {
-            let text = String::from_utf8(bytes.clone())
-                .map_err(|_| format!("{CONFIG_FILE} at `{rev}` is not UTF-8"))?;
-            RepoConfig::parse(&text).map_err(|e| format!("{e} (at `{rev}`)"))
-        }
-    }
 }
 
 #[cfg(test)]

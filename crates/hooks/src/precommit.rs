@@ -27,6 +27,7 @@ use tenet_diff::repo::{ArtifactPair, RepoConfig, CONFIG_FILE};
 use tenet_diff::report::{self, Build, Lint, Report};
 use tenet_runtime::dsl::diag::Diagnostic;
 use tenet_runtime::dsl::SourceMap;
+use tenet_runtime::exit;
 use tenet_runtime::load::{self, LoadError, RuleFile, Rules};
 use tenet_store::{AuditEvent, Store};
 
@@ -137,14 +138,14 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Ok(r) => r,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let judgement = match judge(&repo, opts) {
         Ok(j) => j,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     for n in &judgement.notes {
@@ -164,7 +165,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 }
             );
         }
-        return 0;
+        return exit::OK;
     }
     let latency_ms = start.elapsed().as_millis().min(u64::MAX as u128) as u64;
     let justification = opts
@@ -209,14 +210,14 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 store_path.display(),
                 event.action_id
             );
-            0
+            exit::OK
         }
         (Some(_), Err(e)) => {
             let _ = writeln!(
                 err,
                 "error: the override cannot be recorded, so it is refused: {e}"
             );
-            2
+            exit::ERROR
         }
         (None, recorded) => {
             if let Err(e) = recorded {
@@ -237,7 +238,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 "To commit anyway, give the reason; it is kept in the audit log ({}):\n  {JUSTIFICATION_ENV}=\"why this is safe\" git commit ...",
                 store_path.display()
             );
-            1
+            exit::FINDINGS
         }
     }
 }
@@ -257,7 +258,7 @@ fn audit_event(
         .to_string_lossy()
         .trim_end_matches('/')
         .to_string();
-    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let at = tenet_runtime::clock::system_now().rfc3339();
     let nonce = format!(
         "{subject}\u{0}{scope}\u{0}{at}\u{0}{}\u{0}{:?}",
         std::process::id(),
@@ -502,18 +503,28 @@ fn check_packs(
     if touched.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let mut files = BTreeMap::new();
-    for p in repo.index_paths() {
-        if is_rule_file(&p) && !config.excludes(&p) {
-            if let Some(bytes) = repo.index_file(&p)? {
-                files.insert(p, bytes);
+    let index: Vec<String> = repo
+        .index_paths()
+        .into_iter()
+        .filter(|p| is_rule_file(p) && !config.excludes(p))
+        .collect();
+    let index_paths: Vec<&str> = index.iter().map(String::as_str).collect();
+    let excluded = |p: &str| config.excludes(p);
+    let mut read = |dir: &str| {
+        let mut files = BTreeMap::new();
+        for p in index
+            .iter()
+            .filter(|p| dir.is_empty() || p.starts_with(&format!("{dir}/")))
+        {
+            if let Some(bytes) = repo.index_file(p)? {
+                files.insert(p.clone(), bytes);
             }
         }
-    }
-    let excluded = |p: &str| config.excludes(p);
+        Ok(files)
+    };
     let mut broken = BTreeSet::new();
-    for dir in touched_pack_dirs(touched.iter().copied(), &files, excluded) {
-        let Some(check) = check_pack_dir(&files, &dir, excluded) else {
+    for dir in touched_pack_dirs(touched.iter().copied(), &index_paths, excluded) {
+        let Some(check) = check_pack_dir(&dir, &mut read)? else {
             continue;
         };
         problems.extend(check.problems.iter().map(ToString::to_string));

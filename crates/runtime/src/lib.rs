@@ -7,17 +7,22 @@
 //! - [`decision`]: a pack's decision on one input, with its trace;
 //! - [`scorer`]: the rhai sandbox for pluggable scorers;
 //! - [`testing`]: `tenet test`;
-//! - [`bundle`]: fingerprinted bundle files.
+//! - [`bundle`]: fingerprinted bundle files;
+//! - [`exit`]: the exit codes every command shares;
+//! - [`clock`]: instants, dates and RFC 3339 text (one civil-date conversion).
 //!
 //! **Invariant:** no I/O but reading rule files (`load`, `bundle`); no
-//! clock reads (`now` is an argument). The semantic diff (`tenet-diff`),
+//! clock reads (`now` is an argument): [`clock::system_now`] is defined
+//! here, once, for the edges (binary, server, hook, CI) to call. The semantic diff (`tenet-diff`),
 //! the store (`tenet-store`) and the module engines (`crates/modules/*`)
 //! sit on top of this crate.
 
 pub mod bundle;
+pub mod clock;
 pub mod compile;
 pub mod decision;
 pub mod eval;
+pub mod exit;
 pub mod ir;
 pub mod load;
 pub mod pack;

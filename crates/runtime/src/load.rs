@@ -5,6 +5,7 @@
 //! also how bundles load.
 
 use crate::compile::compile;
+use crate::exit;
 use crate::ir::CompiledPack;
 use crate::scorer::{Limits, Scorer, Scorers};
 use std::path::Path;
@@ -46,9 +47,9 @@ impl Rules {
 
 #[derive(Debug)]
 pub enum LoadError {
-    /// The files could not be read (exit code 2).
+    /// The files could not be read ([`exit::ERROR`]).
     Io(String),
-    /// The rules have errors (exit code 1).
+    /// The rules have errors ([`exit::FINDINGS`]).
     Rules {
         diags: Vec<Diagnostic>,
         sources: SourceMap,
@@ -56,10 +57,11 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    pub fn exit_code(&self) -> i32 {
+    /// The exit code of a command that stops on this error.
+    pub fn exit_code(&self) -> u8 {
         match self {
-            LoadError::Io(_) => 2,
-            LoadError::Rules { .. } => 1,
+            LoadError::Io(_) => exit::ERROR,
+            LoadError::Rules { .. } => exit::FINDINGS,
         }
     }
 }

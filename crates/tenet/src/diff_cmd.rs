@@ -3,7 +3,8 @@
 //! Glue only: collecting artifact pairs, detection, classification,
 //! rendering and storage are in `tenet_diff` and `store`.
 
-use crate::{load_rules_or_bundled, now_rfc3339};
+use crate::exit;
+use crate::load_rules_or_bundled;
 use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use tenet_diff::git;
 use tenet_diff::repo::{self, ArtifactPair, RepoConfig};
 use tenet_diff::report::{self, Build, Lint, Report, Trailer};
 use tenet_diff::store::ReportStore;
+use tenet_runtime::clock::Timestamp;
 use tenet_store as store;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -277,7 +279,7 @@ fn from_git(base: &str, head: &str, args: &DiffArgs) -> Result<Inputs, String> {
     })
 }
 
-pub fn cmd_diff(args: &DiffArgs) -> u8 {
+pub fn cmd_diff(args: &DiffArgs, now: Timestamp) -> u8 {
     let inputs = match (&args.old, &args.new, &args.base, &args.head) {
         (Some(old), Some(new), None, None) => from_paths(old, new, args),
         (None, None, Some(b), Some(h)) => from_git(b, h, args),
@@ -292,7 +294,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         Ok(i) => i,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let rules = match load_rules_or_bundled(args.rules.as_deref()) {
@@ -303,7 +305,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let gate = match Gate::resolve(
@@ -314,7 +316,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: --fail-on: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     if let Some(t) = &args.risk_threshold {
@@ -323,7 +325,7 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
                 "error: --risk-threshold: `{t}` is not a level of the taxonomy; use one of: {}",
                 classifier.levels().join(", ")
             );
-            return 2;
+            return exit::ERROR;
         }
     }
     let lint = Lint {
@@ -360,26 +362,30 @@ pub fn cmd_diff(args: &DiffArgs) -> u8 {
                 "error: {} artifact(s) could not be read; nothing was judged",
                 errors.len()
             );
-            return 2;
+            return exit::ERROR;
         }
     };
     if !args.no_store {
         let saved = tenet_diff::store::open(&args.store)
-            .and_then(|s| s.save_report(&inputs.repository, &report, &now_rfc3339()));
+            .and_then(|s| s.save_report(&inputs.repository, &report, &now.rfc3339()));
         if let Err(e) = saved {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     }
     print_report(&report, args.format);
-    u8::from(gate.judge(&report).fails())
+    if gate.judge(&report).fails() {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    }
 }
 
 fn print_report(r: &Report, format: DiffFormat) {
     match format {
-        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
-        DiffFormat::Md => print!("{}", report::markdown(r)),
-        DiffFormat::ReleaseNotes => print!("{}", report::release_notes(r)),
+        DiffFormat::Json => outln!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
+        DiffFormat::Md => out!("{}", report::markdown(r)),
+        DiffFormat::ReleaseNotes => out!("{}", report::release_notes(r)),
     }
 }
 
@@ -394,13 +400,13 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
             "error: no store at {} (run `tenet diff` first, or pass --store)",
             path.display()
         );
-        return 2;
+        return exit::ERROR;
     }
     let store = match tenet_diff::store::open(path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let result = match cmd {
@@ -412,17 +418,17 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
         } => store
             .list_reports(repository.as_deref(), *limit)
             .map(|rows| match format {
-                ListFormat::Json => println!(
+                ListFormat::Json => outln!(
                     "{}",
                     serde_json::to_string_pretty(&rows).unwrap_or_default()
                 ),
                 ListFormat::Text => {
                     if rows.is_empty() {
-                        println!("no reports");
+                        outln!("no reports");
                     }
                     for r in rows {
                         let short = |s: &str| s.chars().take(12).collect::<String>();
-                        println!(
+                        outln!(
                             "{:>4}  {}  {}..{}  {:<10}  {} change(s)  rules {}  {}",
                             r.id,
                             r.created_at,
@@ -446,17 +452,17 @@ pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
                 let c = report::compare(&ra, &rb);
                 match format {
                     CompareFormat::Json => {
-                        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default())
+                        outln!("{}", serde_json::to_string_pretty(&c).unwrap_or_default())
                     }
-                    CompareFormat::Md => print!("{}", report::compare_markdown(&c)),
+                    CompareFormat::Md => out!("{}", report::compare_markdown(&c)),
                 }
             }),
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            exit::ERROR
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Glue only: the work is in `tenet_hooks` (`install`, `precommit`).
 
+use crate::exit;
 use clap::{Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tenet_hooks::install::{self, Foreign, Installed, Uninstalled};
@@ -78,7 +79,7 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
                 Ok(h) => h,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return 2;
+                    return exit::ERROR;
                 }
             };
             let foreign = if *force {
@@ -102,12 +103,12 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
                             hooks.join(install::REPLACED).display()
                         ),
                     };
-                    println!("tenet pre-commit hook {what}: {}", hook.display());
-                    0
+                    outln!("tenet pre-commit hook {what}: {}", hook.display());
+                    exit::OK
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    2
+                    exit::ERROR
                 }
             }
         }
@@ -116,34 +117,34 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
                 Ok(h) => h,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return 2;
+                    return exit::ERROR;
                 }
             };
             let hook = hooks.join(install::HOOK);
             match install::uninstall(&hooks) {
                 Ok(Uninstalled::Removed) => {
-                    println!("tenet pre-commit hook removed: {}", hook.display());
-                    0
+                    outln!("tenet pre-commit hook removed: {}", hook.display());
+                    exit::OK
                 }
                 Ok(Uninstalled::Restored(name)) => {
-                    println!(
+                    outln!(
                         "tenet pre-commit hook removed; {} is back in place as {}",
                         name,
                         hook.display()
                     );
-                    0
+                    exit::OK
                 }
                 Ok(Uninstalled::NotInstalled) => {
-                    println!("no tenet pre-commit hook in {}", hooks.display());
-                    0
+                    outln!("no tenet pre-commit hook in {}", hooks.display());
+                    exit::OK
                 }
                 Ok(Uninstalled::Foreign) => {
-                    println!("{} is not tenet's hook: left as it is", hook.display());
-                    0
+                    outln!("{} is not tenet's hook: left as it is", hook.display());
+                    exit::OK
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    2
+                    exit::ERROR
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! The `tenet` command line. Glue only: the work is in `tenet-runtime`.
 //!
-//! Exit codes (the same for every command): 0 success, 1 rule errors,
-//! failing tests or findings, 2 usage or I/O errors.
+//! Exit codes (the same for every command, [`exit`]): 0 success, 1 rule
+//! errors, failing tests or findings, 2 usage or I/O errors; a closed
+//! output pipe ends a command quietly with 0.
 
 /// mimalloc instead of the system allocator: the server allocates per
 /// request on several threads, where glibc's malloc spent a fifth of the
@@ -9,6 +10,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[macro_use]
+mod exit;
 mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
@@ -18,6 +21,7 @@ use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tenet_runtime::clock::{self, Timestamp};
 use tenet_runtime::dsl::{diag, fmt as dslfmt, syntax, SourceMap};
 use tenet_runtime::{bundle, decision, load, testing};
 
@@ -147,11 +151,17 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            let code = if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
+    // The one wall-clock read of a command: passed down from here.
+    let now = clock::system_now();
     let code = match cli.command {
         Command::Check { dir } => cmd_check(&dir),
         Command::Test { dir, format } => cmd_test(&dir, format),
@@ -160,18 +170,18 @@ fn main() -> ExitCode {
             pack,
             input,
             no_trace,
-            now,
+            now: at,
             dry_run,
-        } => cmd_eval(&rules, &pack, &input, !no_trace, now, dry_run),
+        } => cmd_eval(&rules, &pack, &input, !no_trace, at, dry_run, now),
         Command::Fmt { check, paths } => cmd_fmt(check, paths),
         Command::Bundle {
             command: BundleCommand::Build { dir, output },
-        } => cmd_bundle_build(&dir, &output),
+        } => cmd_bundle_build(&dir, &output, now),
         Command::Bundle {
             command: BundleCommand::Verify { file },
         } => cmd_bundle_verify(&file),
         Command::Kinds { kind } => cmd_kinds(kind.as_deref()),
-        Command::Diff(args) => diff_cmd::cmd_diff(&args),
+        Command::Diff(args) => diff_cmd::cmd_diff(&args, now),
         Command::Ci(args) => ci_cmd::cmd_ci(&args),
         Command::Reports { command } => diff_cmd::cmd_reports(&command),
         Command::Hook { command } => hook_cmd::cmd_hook(&command),
@@ -197,36 +207,25 @@ fn print_diagnostics(diags: &[diag::Diagnostic], sources: &SourceMap) {
     );
 }
 
+/// Prints what went wrong loading rules; returns the exit code.
+fn report_load_error(e: &load::LoadError) -> u8 {
+    match e {
+        load::LoadError::Io(msg) => eprintln!("error: {msg}"),
+        load::LoadError::Rules { diags, sources } => print_diagnostics(diags, sources),
+    }
+    e.exit_code()
+}
+
 /// Load rules, printing what went wrong. `Err` carries the exit code.
 fn load_rules(dir: &Path) -> Result<load::Rules, u8> {
-    match load::load_path(dir) {
-        Ok(r) => Ok(r),
-        Err(load::LoadError::Io(msg)) => {
-            eprintln!("error: {msg}");
-            Err(2)
-        }
-        Err(load::LoadError::Rules { diags, sources }) => {
-            print_diagnostics(&diags, &sources);
-            Err(1)
-        }
-    }
+    load::load_path(dir).map_err(|e| report_load_error(&e))
 }
 
 /// The rules of `--rules DIR`, or the bundled ones.
 fn load_rules_or_bundled(dir: Option<&Path>) -> Result<load::Rules, u8> {
     match dir {
         Some(d) => load_rules(d),
-        None => match load::load_bundled() {
-            Ok(r) => Ok(r),
-            Err(load::LoadError::Io(msg)) => {
-                eprintln!("error: {msg}");
-                Err(2)
-            }
-            Err(load::LoadError::Rules { diags, sources }) => {
-                print_diagnostics(&diags, &sources);
-                Err(1)
-            }
-        },
+        None => load::load_bundled().map_err(|e| report_load_error(&e)),
     }
 }
 
@@ -234,13 +233,13 @@ fn cmd_check(dir: &Path) -> u8 {
     match load_rules(dir) {
         Ok(r) => {
             let blocks: usize = r.packs.iter().map(|p| p.blocks.len()).sum();
-            println!(
+            outln!(
                 "ok: {} pack(s), {} block(s) in {}",
                 r.packs.len(),
                 blocks,
                 dir.display()
             );
-            0
+            exit::OK
         }
         Err(c) => c,
     }
@@ -253,54 +252,35 @@ fn cmd_test(dir: &Path, format: Format) -> u8 {
     };
     let report = testing::run_tests(&rules);
     match format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
         Format::Text => {
             for r in &report.results {
                 if r.passed {
-                    println!("PASS {}::{}", r.pack, r.name);
+                    outln!("PASS {}::{}", r.pack, r.name);
                 } else {
-                    println!("FAIL {}::{} ({})", r.pack, r.name, r.at);
+                    outln!("FAIL {}::{} ({})", r.pack, r.name, r.at);
                     for f in &r.failures {
-                        println!("    {f}");
+                        outln!("    {f}");
                     }
                 }
             }
             if !report.unexercised.is_empty() {
-                println!("\nrules no test exercises ({}):", report.unexercised.len());
+                outln!("\nrules no test exercises ({}):", report.unexercised.len());
                 for u in &report.unexercised {
-                    println!("  {u}");
+                    outln!("  {u}");
                 }
             }
-            println!("\n{} passed, {} failed", report.passed(), report.failed());
+            outln!("\n{} passed, {} failed", report.passed(), report.failed());
         }
     }
     if report.failed() > 0 {
-        1
+        exit::FINDINGS
     } else {
-        0
+        exit::OK
     }
-}
-
-fn today() -> String {
-    // Days since the epoch → civil date (UTC), without a date crate in the binary.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn cmd_eval(
@@ -310,18 +290,19 @@ fn cmd_eval(
     trace: bool,
     now: Option<String>,
     dry_run: bool,
+    wall: Timestamp,
 ) -> u8 {
     if let Some(n) = &now {
         if let Err(e) = tenet_runtime::dsl::window::parse_time(n) {
             eprintln!("error: --now {e}");
-            return 2;
+            return exit::ERROR;
         }
     }
     let text = if input.as_os_str() == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
             eprintln!("error: cannot read standard input: {e}");
-            return 2;
+            return exit::ERROR;
         }
         s
     } else {
@@ -329,7 +310,7 @@ fn cmd_eval(
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot read `{}`: {e}", input.display());
-                return 2;
+                return exit::ERROR;
             }
         }
     };
@@ -343,7 +324,7 @@ fn cmd_eval(
                 e.line(),
                 e.column()
             );
-            return 2;
+            return exit::ERROR;
         }
     };
     if !json.is_object() {
@@ -351,7 +332,7 @@ fn cmd_eval(
             "error: `{}` must hold a JSON object (the input facts)",
             input.display()
         );
-        return 2;
+        return exit::ERROR;
     }
     let rules = match load_rules(rules_dir) {
         Ok(r) => r,
@@ -364,17 +345,18 @@ fn cmd_eval(
             rules_dir.display(),
             names.join(", ")
         );
-        return 2;
+        return exit::ERROR;
     };
     let input = tenet_runtime::dsl::Value::from_json(&json);
     let opts = decision::DecideOptions {
         trace,
-        now: Some(now.unwrap_or_else(today)),
+        // The decision date: `--now`, else today (UTC).
+        now: Some(now.unwrap_or_else(|| wall.date())),
         dry_run,
     };
     let d = decision::decide(p, &input, rules.scorer_list(), &opts);
-    println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
-    0
+    outln!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+    exit::OK
 }
 
 fn collect_tenet_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -439,7 +421,7 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     let mut sources = SourceMap::new();
@@ -450,7 +432,7 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: cannot read `{}`: {e}", f.display());
-                return 2;
+                return exit::ERROR;
             }
         };
         let id = sources.add(f.display().to_string(), text.as_str());
@@ -462,7 +444,7 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
                     if !check {
                         if let Err(e) = write_atomic(f, out.as_bytes()) {
                             eprintln!("error: cannot write `{}`: {e}", f.display());
-                            return 2;
+                            return exit::ERROR;
                         }
                     }
                 }
@@ -472,13 +454,13 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
     }
     if !diags.is_empty() {
         print_diagnostics(&diags, &sources);
-        return 1;
+        return exit::FINDINGS;
     }
     for f in &changed {
         if check {
-            println!("would reformat {}", f.display());
+            outln!("would reformat {}", f.display());
         } else {
-            println!("formatted {}", f.display());
+            outln!("formatted {}", f.display());
         }
     }
     if check && !changed.is_empty() {
@@ -486,54 +468,39 @@ fn cmd_fmt(check: bool, paths: Vec<PathBuf>) -> u8 {
             "{} file(s) are not formatted; run `tenet fmt`",
             changed.len()
         );
-        return 1;
+        return exit::FINDINGS;
     }
     if changed.is_empty() {
-        println!("{} file(s) already formatted", files.len());
+        outln!("{} file(s) already formatted", files.len());
     }
-    0
+    exit::OK
 }
 
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let rem = secs % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        today(),
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-fn cmd_bundle_build(dir: &Path, output: &Path) -> u8 {
+fn cmd_bundle_build(dir: &Path, output: &Path, now: Timestamp) -> u8 {
     let rules = match load_rules(dir) {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let b = bundle::build(&rules, &now_rfc3339());
+    let b = bundle::build(&rules, &now.rfc3339());
     let text = match serde_json::to_string_pretty(&b) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: cannot serialise the bundle: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     if let Err(e) = write_atomic(output, text.as_bytes()) {
         eprintln!("error: cannot write `{}`: {e}", output.display());
-        return 2;
+        return exit::ERROR;
     }
-    println!(
+    outln!(
         "wrote {}: {} pack(s), {} input(s), sha256 {}",
         output.display(),
         b.packs.len(),
         b.fingerprint.inputs.len(),
         b.fingerprint.hash
     );
-    0
+    exit::OK
 }
 
 fn cmd_bundle_verify(file: &Path) -> u8 {
@@ -541,7 +508,7 @@ fn cmd_bundle_verify(file: &Path) -> u8 {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: cannot read `{}`: {e}", file.display());
-            return 2;
+            return exit::ERROR;
         }
     };
     let b: bundle::Bundle = match serde_json::from_str(&text) {
@@ -554,7 +521,7 @@ fn cmd_bundle_verify(file: &Path) -> u8 {
                 e.line(),
                 e.column()
             );
-            return 2;
+            return exit::ERROR;
         }
     };
     let problems = bundle::verify(&b);
@@ -567,21 +534,20 @@ fn cmd_bundle_verify(file: &Path) -> u8 {
             file.display(),
             problems.len()
         );
-        return 1;
+        return exit::FINDINGS;
     }
     if let Err(e) = bundle::load(&b, &file.display().to_string()) {
-        match e {
-            load::LoadError::Io(m) => eprintln!("error: {m}"),
-            load::LoadError::Rules { diags, sources } => print_diagnostics(&diags, &sources),
-        }
-        return 1;
+        // A bundle whose packs do not load fails verification: findings,
+        // whatever the reason.
+        report_load_error(&e);
+        return exit::FINDINGS;
     }
-    println!(
+    outln!(
         "ok: {} input(s), sha256 {}",
         b.fingerprint.inputs.len(),
         b.fingerprint.hash
     );
-    0
+    exit::OK
 }
 
 fn cmd_kinds(kind: Option<&str>) -> u8 {
@@ -589,23 +555,23 @@ fn cmd_kinds(kind: Option<&str>) -> u8 {
     match kind {
         None => {
             for k in KINDS {
-                println!("{:<11} {:<17} {}", k.kind, k.module, k.doc);
+                outln!("{:<11} {:<17} {}", k.kind, k.module, k.doc);
             }
-            0
+            exit::OK
         }
         Some(name) => {
             let Some(k) = schema::kind(name) else {
                 eprintln!("error: unknown block kind `{name}`; run `tenet kinds` for the list");
-                return 2;
+                return exit::ERROR;
             };
-            println!("{} ({}): {}", k.kind, k.module, k.doc);
+            outln!("{} ({}): {}", k.kind, k.module, k.doc);
             let parents: Vec<&str> = k
                 .parents
                 .iter()
                 .map(|p| if p.is_empty() { "top level" } else { p })
                 .collect();
-            println!("appears in: {}", parents.join(", "));
-            println!("fields:");
+            outln!("appears in: {}", parents.join(", "));
+            outln!("fields:");
             for f in k.all_fields() {
                 let note = if f.required {
                     "required".to_string()
@@ -614,7 +580,7 @@ fn cmd_kinds(kind: Option<&str>) -> u8 {
                         .map(|d| format!("default {d}"))
                         .unwrap_or_else(|| "optional".into())
                 };
-                println!(
+                outln!(
                     "  {:<22} {:<40} {:<22} {}",
                     f.name,
                     f.ty.describe(),
@@ -622,7 +588,7 @@ fn cmd_kinds(kind: Option<&str>) -> u8 {
                     f.doc
                 );
             }
-            0
+            exit::OK
         }
     }
 }

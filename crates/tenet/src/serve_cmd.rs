@@ -1,6 +1,7 @@
 //! `tenet serve`: the evaluation server, and `tenet serve hash-token`.
 //! Glue only: the server is `tenet-server`.
 
+use crate::exit;
 use clap::{Args, Subcommand};
 use std::io::Read;
 use std::net::SocketAddr;
@@ -45,14 +46,14 @@ pub fn cmd_serve(args: &ServeArgs) -> u8 {
         let mut token = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut token) {
             eprintln!("error: cannot read the token from stdin: {e}");
-            return 2;
+            return exit::ERROR;
         }
         if token.trim().is_empty() {
             eprintln!("error: no token on stdin (echo -n \"$TOKEN\" | tenet serve hash-token)");
-            return 2;
+            return exit::ERROR;
         }
-        println!("{}", tenet_server::config::hash_token(&token));
-        return 0;
+        outln!("{}", tenet_server::config::hash_token(&token));
+        return exit::OK;
     }
     let overrides = Overrides {
         rules: args.rules.clone(),
@@ -68,14 +69,14 @@ pub fn cmd_serve(args: &ServeArgs) -> u8 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::ERROR;
         }
     };
     match tenet_server::run(config) {
-        Ok(()) => 0,
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");
-            2
+            exit::ERROR
         }
     }
 }

@@ -454,3 +454,113 @@ fn bundle_verify_catches_an_edited_or_deleted_packs_entry() {
         r.stderr
     );
 }
+
+/// `tenet ARGS | head`: standard output is a pipe nobody reads (its read
+/// end is closed before tenet starts, so the first write fails).
+fn into_closed_pipe(args: &[&str]) -> Run {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = common::tenet_command()
+        .args(args)
+        .current_dir(root())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    Run::from(out)
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("a.yaml"), "a: 1\nb: 2\n").unwrap();
+    std::fs::write(t.path().join("b.yaml"), "a: 2\n").unwrap();
+    let (a, b) = (t.path().join("a.yaml"), t.path().join("b.yaml"));
+    let eval = [
+        "eval",
+        "--rules",
+        "fixtures/cli/rules",
+        "--pack",
+        "export",
+        "--input",
+        "fixtures/cli/input.json",
+    ];
+    let diff = [
+        "diff",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--no-store",
+        "--format",
+        "md",
+    ];
+    let cases: [&[&str]; 7] = [
+        &["kinds"],
+        &["kinds", "action"],
+        &eval,
+        &["test"],
+        &["check"],
+        &diff,
+        &["--help"],
+    ];
+    for args in cases {
+        let r = into_closed_pipe(args);
+        assert_eq!(r.code, 0, "tenet {args:?} into a closed pipe: {r:?}");
+        assert!(
+            !r.stderr.contains("panicked") && !r.stderr.contains("Broken pipe"),
+            "tenet {args:?} into a closed pipe: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn eval_decides_waivers_at_the_now_it_is_given_else_today() {
+    let t = tempfile::tempdir().unwrap();
+    let pack = |expires: &str| {
+        format!(
+            "tenet 1\npack w version \"1.0.0\"\n\naction purge {{\n  match   action.verb == \"purge\"\n  risk    high\n  because \"purge\"\n}}\n\nwaiver nightly {{\n  rules         [\"purge\"]\n  owner         \"data\"\n  approver      \"sec\"\n  justification \"the nightly job\"\n  expires       \"{expires}\"\n}}\n"
+        )
+    };
+    std::fs::write(
+        t.path().join("input.json"),
+        r#"{"action": {"verb": "purge"}}"#,
+    )
+    .unwrap();
+    let eval = |expires: &str, now: Option<&str>| -> (usize, usize) {
+        let rules = t.path().join(format!("rules-{expires}"));
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(rules.join("w.tenet"), pack(expires)).unwrap();
+        let mut args = vec![
+            "eval",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--pack",
+            "w",
+            "--input",
+            "input.json",
+            "--no-trace",
+        ];
+        if let Some(n) = now {
+            args.extend(["--now", n]);
+        }
+        let r = tenet_in(t.path(), &args);
+        assert_eq!(r.code, 0, "{r:?}");
+        let d: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(d["errors"], serde_json::json!([]), "{r:?}");
+        let n = |k: &str| d[k].as_array().unwrap().len();
+        (n("matched"), n("waived"))
+    };
+    // (matched, waived): live until the expiry day starts, in UTC.
+    assert_eq!(eval("2026-12-04", Some("2026-12-03T23:59:59Z")), (0, 1));
+    assert_eq!(eval("2026-12-04", Some("2026-12-04")), (1, 0));
+    assert_eq!(
+        eval("2026-12-04", Some("2026-12-04T00:30:00+01:00")),
+        (0, 1)
+    );
+    assert_eq!(
+        eval("2026-12-04", Some("2026-12-03T23:30:00-01:00")),
+        (1, 0)
+    );
+    // No --now: today, from the wall clock.
+    assert_eq!(eval("2999-01-01", None), (0, 1));
+    assert_eq!(eval("2000-01-01", None), (1, 0));
+}

@@ -936,3 +936,203 @@ fn consumers_match_every_operation_that_reaches_a_change() {
     assert_eq!(c["facts"]["operations_total"], 25);
     assert_eq!(c["consumers"], serde_json::json!(["late-app"]));
 }
+
+// ---- partial clones ----------------------------------------------------------
+
+/// Runs the `git` command line in `dir`; the test fails when git is missing
+/// or the command fails (partial clones can only be made by git itself).
+fn git_cli(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("the `git` command line is needed for this test: {e}"));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether the clone holds object `oid` (asked without fetching it).
+fn has_object(clone: &Path, oid: &str) -> bool {
+    std::process::Command::new("git")
+        .args(["cat-file", "-e", oid])
+        .current_dir(clone)
+        .env("GIT_NO_LAZY_FETCH", "1")
+        .status()
+        .expect("git runs")
+        .success()
+}
+
+/// An "origin" with two commits served with filters, and the blob ids of
+/// what the test looks for: (base, head, orders at base, orders at head,
+/// tenet.yaml at head, the unchanged schema, the changed README).
+struct Origin {
+    dir: tempfile::TempDir,
+    base: String,
+    head: String,
+    blob: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl Origin {
+    fn new() -> Origin {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        let repo = git2::Repository::init(&work).unwrap();
+        let cfg = "consumers:\n  mobile-app: ['GET /orders/*']\n";
+        let base = commit(
+            &repo,
+            &[
+                ("tenet.yaml", cfg),
+                ("api/orders.yaml", API_BASE),
+                ("schema/unchanged.json", "{\"type\": \"object\"}"),
+                ("README.md", "orders\n"),
+            ],
+            "base",
+        );
+        let head = commit(
+            &repo,
+            &[
+                ("api/orders.yaml", &api_head()),
+                ("README.md", "orders, refunds\n"),
+            ],
+            "head",
+        );
+        let blob_at = |rev: &str| repo.revparse_single(rev).unwrap().id().to_string();
+        let blob = [
+            ("orders@base", blob_at(&format!("{base}:api/orders.yaml"))),
+            ("orders@head", blob_at(&format!("{head}:api/orders.yaml"))),
+            ("tenet.yaml", blob_at(&format!("{head}:tenet.yaml"))),
+            (
+                "unchanged",
+                blob_at(&format!("{head}:schema/unchanged.json")),
+            ),
+            ("readme@head", blob_at(&format!("{head}:README.md"))),
+        ]
+        .into_iter()
+        .collect();
+        git_cli(
+            dir.path(),
+            &["clone", "--quiet", "--bare", "work", "origin.git"],
+        );
+        let origin = dir.path().join("origin.git");
+        git_cli(&origin, &["config", "uploadpack.allowFilter", "true"]);
+        git_cli(
+            &origin,
+            &["config", "uploadpack.allowAnySHA1InWant", "true"],
+        );
+        Origin {
+            base: base.to_string(),
+            head: head.to_string(),
+            blob,
+            dir,
+        }
+    }
+
+    /// A blobless clone (`--filter=blob:none`, no checkout: not one blob).
+    fn partial_clone(&self, name: &str) -> PathBuf {
+        let url = format!("file://{}", self.dir.path().join("origin.git").display());
+        git_cli(
+            self.dir.path(),
+            &[
+                "clone",
+                "--quiet",
+                "--filter=blob:none",
+                "--no-checkout",
+                &url,
+                name,
+            ],
+        );
+        let clone = self.dir.path().join(name);
+        for b in self.blob.values() {
+            assert!(
+                !has_object(&clone, b),
+                "the clone is partial: {b} is not in it"
+            );
+        }
+        clone
+    }
+}
+
+#[test]
+fn a_partial_clone_fetches_only_the_blobs_it_diffs() {
+    let o = Origin::new();
+    let clone = o.partial_clone("clone");
+    let r = git_diff(&clone, &o.base, &o.head, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let rep = json(&r);
+    let artifacts: Vec<&str> = rep["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(artifacts, ["api/orders.yaml"]);
+    let total = rep["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "Order.total")
+        .unwrap_or_else(|| panic!("the removed field is reported: {}", r.stdout));
+    assert_eq!(total["risk"], "breaking");
+    assert_eq!(
+        total["consumers"],
+        serde_json::json!(["mobile-app"]),
+        "consumers come from the head's tenet.yaml"
+    );
+    for b in ["orders@base", "orders@head", "tenet.yaml"] {
+        assert!(has_object(&clone, &o.blob[b]), "{b} was fetched");
+    }
+    for b in ["unchanged", "readme@head"] {
+        assert!(
+            !has_object(&clone, &o.blob[b]),
+            "{b} is not diffed, so it is not fetched"
+        );
+    }
+    // The size cap holds for blobs read from git too.
+    let r = git_diff(&clone, &o.base, &o.head, &["--max-input-bytes", "200"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("api/orders.yaml: ") && r.stderr.contains("over the 200-byte limit"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_partial_clone_without_its_remote_names_the_missing_objects() {
+    let o = Origin::new();
+    let clone = o.partial_clone("clone");
+    std::fs::remove_dir_all(o.dir.path().join("origin.git")).unwrap();
+    let r = git_diff(&clone, &o.base, &o.head, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    assert!(!r.stderr.contains("callback returned"), "{r:?}");
+    assert!(
+        r.stderr.contains("tenet.yaml") && r.stderr.contains(&o.blob["tenet.yaml"]),
+        "the head's tenet.yaml and its blob are named: {r:?}"
+    );
+    assert!(
+        r.stderr.contains("not in this partial clone")
+            && r.stderr.contains("promisor remote `origin`"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("cat-file -e {}", o.blob["tenet.yaml"])),
+        "how to get it: {r:?}"
+    );
+    // With a configuration given, the artifacts are what is missing.
+    std::fs::write(clone.join("cfg.yaml"), "version: 1\n").unwrap();
+    let r = git_diff(&clone, &o.base, &o.head, &["--config", "cfg.yaml"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    for b in ["orders@base", "orders@head"] {
+        assert!(
+            r.stderr.contains("api/orders.yaml") && r.stderr.contains(&o.blob[b]),
+            "{b} is named with its path: {r:?}"
+        );
+    }
+    assert!(!r.stderr.contains(&o.blob["unchanged"]), "{r:?}");
+}
