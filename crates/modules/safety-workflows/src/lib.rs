@@ -58,3 +58,34 @@ mod tests {
         assert!(store::MIGRATIONS.iter().all(|m| m.module == MODULE));
     }
 }
+
+/// The worked example of `docs/modules.md`, kept true.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod docs_example {
+    use tenet_runtime::decision::DecideOptions;
+    use tenet_runtime::dsl::Value;
+
+    #[test]
+    fn the_handle_decides_and_the_tables_migrate() {
+        let rules = tenet_runtime::load::load_bundled().unwrap();
+        let safety = crate::pack(&rules).unwrap();
+        let input = Value::from_json(&serde_json::json!({
+            "action": {"verb": "delete", "rows": 20000, "tenant": "acme"}
+        }));
+        let now = tenet_runtime::clock::Timestamp::from_unix(1_796_000_000, 0).rfc3339();
+        let d = safety.decide(
+            &input,
+            &DecideOptions {
+                now: Some(now),
+                ..Default::default()
+            },
+        );
+        assert!(d.blocking, "{d:?}");
+        assert_eq!(d.matched[0].block, "mass-delete");
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = tenet_store::Store::open(&dir.path().join("tenet.db")).unwrap();
+        store.migrate(crate::store::MIGRATIONS).unwrap();
+        store.migrate(crate::store::MIGRATIONS).unwrap();
+    }
+}
