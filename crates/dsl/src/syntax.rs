@@ -141,8 +141,10 @@ fn collect_comments(file: FileId, pairs: Pairs<'_, Rule>) -> Vec<Comment> {
 
 fn rule_name(r: &Rule) -> Option<&'static str> {
     Some(match r {
-        Rule::header => "the header `tenet 1`",
-        Rule::pack_decl => "`pack NAME version \"X.Y.Z\"`",
+        Rule::header | Rule::kw_tenet => "the header `tenet 1`",
+        Rule::pack_decl | Rule::kw_pack => "`pack NAME version \"X.Y.Z\"`",
+        Rule::kw_version => "`version`",
+        Rule::kw_as => "`as`",
         Rule::ident => "a name",
         Rule::name | Rule::block_name => "a block name",
         Rule::expr | Rule::bool_lit | Rule::null_lit | Rule::call => "an expression",
@@ -150,8 +152,8 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::int_lit => "an integer",
         Rule::block => "a block",
         Rule::entry => "an attribute or a block",
-        Rule::import => "`import`",
-        Rule::const_decl => "`const`",
+        Rule::import | Rule::kw_import => "`import`",
+        Rule::const_decl | Rule::kw_const => "`const`",
         Rule::map_entry => "a map entry `key: value`",
         Rule::EOI => "the end of the file",
         Rule::op_or
@@ -292,7 +294,17 @@ fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
     p.into_inner().filter(|c| {
         !matches!(
             c.as_rule(),
-            Rule::COMMENT | Rule::kw_if | Rule::kw_then | Rule::kw_else | Rule::kw_in
+            Rule::COMMENT
+                | Rule::kw_if
+                | Rule::kw_then
+                | Rule::kw_else
+                | Rule::kw_in
+                | Rule::kw_tenet
+                | Rule::kw_pack
+                | Rule::kw_version
+                | Rule::kw_import
+                | Rule::kw_as
+                | Rule::kw_const
         )
     })
 }
