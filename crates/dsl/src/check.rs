@@ -787,6 +787,28 @@ impl<'a> Cx<'a> {
                 .label("no schedule")
                 .help("write `cadence 1m` or `cron \"*/5 * * * *\"`"),
             ),
+            "window" => {
+                let duration = b.attr("duration").and_then(|a| {
+                    let v = self.fold(&a.value)?;
+                    Some((a, v))
+                });
+                if let Some((a, Value::Duration(ms))) = duration {
+                    if ms <= 0 {
+                        self.err(
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                a.value.span,
+                                format!(
+                                    "a window's `duration` must be longer than zero, found `{}`",
+                                    crate::value::format_duration(ms)
+                                ),
+                            )
+                            .label("never open")
+                            .help("write how long the window stays open once its cron fires, such as `4h`"),
+                        );
+                    }
+                }
+            }
             "hysteresis" => {
                 let num = |n: &str| {
                     b.attr(n)
@@ -1118,6 +1140,16 @@ impl<'a> Cx<'a> {
                 return;
             }
         };
+        if let (Ty::Cron, Value::Str(text)) = (ty, &v) {
+            if let Err(c) = crate::cron::Schedule::parse(text) {
+                self.err(
+                    Diagnostic::new(Code::InvalidValue, inside_string(e, text, c.at), c.message)
+                        .label("here")
+                        .help(c.help),
+                );
+            }
+            return;
+        }
         if let Some(problem) = static_mismatch(ty, &v) {
             self.err(
                 Diagnostic::new(
@@ -1384,11 +1416,9 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
         (Ty::Semver, Value::Semver(_)) => true,
         (Ty::IntOrPercent, Value::Int(_) | Value::Percent(_)) => true,
         (Ty::Cron, Value::Str(s)) => {
-            return croner::Cron::new(s)
-                .with_seconds_optional()
-                .parse()
+            return crate::cron::Schedule::parse(s)
                 .err()
-                .map(|e| format!("an invalid cron expression ({e})"))
+                .map(|e| format!("`{s}`, where {}", e.message))
         }
         (Ty::TimeZone, Value::Str(s)) => {
             return s
@@ -1436,6 +1466,25 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
     }
 }
 
+/// The span of bytes `at` of a string value, inside the literal `e` that
+/// wrote it when it is a plain string literal without escapes; otherwise
+/// the whole expression.
+fn inside_string(e: &Expr, text: &str, at: std::ops::Range<usize>) -> Span {
+    let plain = matches!(&e.kind, ExprKind::Template(parts)
+        if matches!(parts.as_slice(), [TemplatePart::Text(t)] if t == text))
+        && e.span.len() == text.len() + 2
+        && at.end <= text.len();
+    if !plain {
+        return e.span;
+    }
+    let start = e.span.start as usize + 1;
+    Span::new(
+        e.span.file,
+        start + at.start,
+        start + at.end.max(at.start + 1),
+    )
+}
+
 fn type_hint(ty: &Ty) -> String {
     match ty {
         Ty::Duration => "durations are written `90s`, `30m`, `2h`, `7d` (no quotes)".into(),
@@ -1446,7 +1495,7 @@ fn type_hint(ty: &Ty) -> String {
         Ty::Selector => {
             "write `{labels: {env: \"prod\"}, not_in: {region: [\"us-east-1\"]}}`".into()
         }
-        Ty::Cron => "write five fields, `\"0 2 * * SAT\"`, or six with seconds".into(),
+        Ty::Cron => "write five fields, `\"0 2 * * SAT\"` (see docs/language.md, Cron)".into(),
         Ty::TimeZone => "write an IANA name such as `\"Europe/Paris\"` or `\"UTC\"`".into(),
         Ty::Date => "write a real day as `\"YYYY-MM-DD\"`, such as `\"2027-06-30\"`".into(),
         Ty::Time => {

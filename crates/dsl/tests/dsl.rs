@@ -859,3 +859,370 @@ fn an_input_object_must_be_an_object() {
         );
     }
 }
+
+// ---- cron and durations ----------------------------------------------------
+
+fn window(cron: &str, duration_ms: i64, tz: &str) -> tenet_dsl::window::Window {
+    tenet_dsl::window::Window {
+        mode: tenet_dsl::window::Mode::Deny,
+        cron: cron.to_string(),
+        duration_ms,
+        tz: tz.to_string(),
+    }
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    tenet_dsl::window::parse_time(s).unwrap()
+}
+
+/// The diagnostics of a pack with one body, as `code: message`.
+fn check_messages(body: &str) -> Vec<String> {
+    let text = format!("tenet 1\npack p version \"1.0.0\"\n\n{body}");
+    let mut sources = tenet_dsl::SourceMap::new();
+    sources.add("p.tenet", text);
+    match tenet_dsl::parse_and_check(&sources) {
+        Ok(_) => Vec::new(),
+        Err(d) => d
+            .iter()
+            .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+            .collect(),
+    }
+}
+
+fn window_block(cron: &str, duration: &str) -> String {
+    format!(
+        "baseline b {{\n  window {{\n    mode     deny\n    cron     \"{cron}\"\n    duration {duration}\n  }}\n}}\n"
+    )
+}
+
+#[test]
+fn a_window_whose_cron_restricts_both_days_opens_on_either() {
+    // Classic cron: with day of month and day of week both restricted, a
+    // day matches when either does. `0 0 13 * 5`: every 13th, every Friday.
+    let w = window("0 0 13 * 5", 3_600_000, "UTC");
+    let open = |s: &str| tenet_dsl::window::is_open(&w, at(s)).unwrap();
+    assert!(open("2026-10-13T00:30:00Z"), "Tuesday the 13th");
+    assert!(open("2026-11-06T00:30:00Z"), "Friday the 6th");
+    assert!(open("2026-11-13T00:30:00Z"), "Friday the 13th");
+    assert!(!open("2026-11-07T00:30:00Z"), "Saturday the 7th");
+    assert!(!open("2026-10-13T01:30:00Z"), "after the hour");
+}
+
+#[test]
+fn a_window_in_the_repeated_autumn_hour_opens_once() {
+    // Berlin, 2026-10-25: at 01:00Z clocks go back from 03:00 CEST to 02:00
+    // CET, so 02:30 happens at 00:30Z and again at 01:30Z. A wall time fires
+    // once, when it first happens: the window is 00:30Z-01:00Z only. (The
+    // old search started from 02:10 CET, found 02:30 CEST, an hour before
+    // it, and called the window open.)
+    let w = window("30 2 * * *", 30 * 60_000, "Europe/Berlin");
+    let open = |s: &str| tenet_dsl::window::is_open(&w, at(s)).unwrap();
+    assert!(open("2026-10-25T00:40:00Z"));
+    assert!(!open("2026-10-25T01:10:00Z"));
+    assert!(!open("2026-10-25T01:40:00Z"));
+    // In the spring gap, 02:30 does not exist; it fires when the clocks
+    // skip it, at 03:00 CEST (01:00Z).
+    let open = |s: &str| tenet_dsl::window::is_open(&w, at(s)).unwrap();
+    assert!(open("2026-03-29T01:10:00Z"));
+    assert!(!open("2026-03-29T01:40:00Z"));
+}
+
+#[test]
+fn check_rejects_cron_outside_the_documented_dialect() {
+    for (cron, want) in [
+        ("0 0 * * 7", "day of week `7` is out of range 0-6"),
+        ("@daily", "`@daily`"),
+        ("0 0 L * *", "`L`"),
+        ("0 0 1W * *", "`W`"),
+        ("0 0 * * MON#1", "`#`"),
+        ("0 0 ? * MON", "`?`"),
+        ("0 0 0 * * *", "found 6 fields"),
+        ("0 0 * *", "found 4 fields"),
+        ("61 * * * *", "minute `61` is out of range 0-59"),
+        ("0 24 * * *", "hour `24` is out of range 0-23"),
+        ("0 0 0 * *", "day of month `0` is out of range 1-31"),
+        ("0 0 * 13 *", "month `13` is out of range 1-12"),
+        ("0 0 * JANUARY *", "`JANUARY` is not a month"),
+        (
+            "0 0 * * FRI-MON",
+            "`FRI-MON` in the day of week field runs backwards",
+        ),
+        ("*/0 * * * *", "step `/0`"),
+        ("5/15 * * * *", "`5/15`"),
+        ("0 0 1,,2 * *", "empty"),
+        ("0 0 31 2 *", "never"),
+        ("0 0 */2 * MON", "`*/2`"),
+    ] {
+        let got = check_messages(&window_block(cron, "1h"));
+        assert!(
+            got.iter()
+                .any(|m| m.starts_with("tenet::invalid-value") && m.contains(want)),
+            "`{cron}`: want a message with {want:?}, got {got:?}"
+        );
+    }
+    for cron in [
+        "0 18 * * FRI",
+        "0 8 * * MON-THU",
+        "0 0 27 3,6,9,12 *",
+        "*/15 9-17 * * 1-5",
+        "0 0 1-31/2 * MON",
+        "0 0 29 2 *",
+        "0 0 * * sun",
+        "00 07 * jan-mar *",
+    ] {
+        let got = check_messages(&window_block(cron, "1h"));
+        assert!(got.is_empty(), "`{cron}` is in the dialect: {got:?}");
+    }
+}
+
+#[test]
+fn a_bad_duration_says_what_is_wrong_with_it() {
+    for (duration, want) in [
+        ("1.5h", "`1.5h` has a fraction"),
+        ("2a", "unknown unit `a`"),
+        ("1h30", "`30` has no unit"),
+        ("10mb", "unknown unit `mb`"),
+        ("0s", "must be longer than zero"),
+        ("-1h", "must be longer than zero"),
+    ] {
+        let got = check_messages(&window_block("0 0 * * *", duration));
+        assert!(
+            got.iter().any(|m| m.contains(want)),
+            "`{duration}`: want a message with {want:?}, got {got:?}"
+        );
+    }
+    // A window map read at evaluation time says the same.
+    for (duration, want) in [
+        ("\"1.5h\"", "`1.5h` has a fraction"),
+        ("\"2a\"", "unknown unit `a`"),
+        ("0s", "must be longer than zero"),
+    ] {
+        let e = syntax::parse_expr(
+            FileId(0),
+            &format!(
+                "windows_allow({{mode: \"deny\", cron: \"0 0 * * *\", duration: {duration}}}, \"2026-01-01\")"
+            ),
+        )
+        .unwrap();
+        let err = tenet_dsl::interp::eval_const(&e, &NoEnv)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "`{duration}`: {err}");
+    }
+}
+
+struct NoEnv;
+
+impl tenet_dsl::interp::Env for NoEnv {
+    fn name(&self, _: &str) -> Option<tenet_dsl::Value> {
+        None
+    }
+    fn is_import(&self, _: &str) -> bool {
+        false
+    }
+    fn qualified(&self, _: &str, _: &str) -> Option<tenet_dsl::Value> {
+        None
+    }
+    fn scorer(
+        &self,
+        _: &str,
+        _: &[tenet_dsl::Value],
+    ) -> Option<Result<tenet_dsl::Value, tenet_dsl::EvalError>> {
+        None
+    }
+}
+
+/// The first `n` fire times of a schedule after `from`, in UTC.
+fn fires(cron: &str, tz: &str, from: &str, n: usize) -> Vec<String> {
+    let s = tenet_dsl::cron::Schedule::parse(cron).unwrap();
+    let tz: chrono_tz::Tz = tz.parse().unwrap();
+    let mut t = at(from);
+    (0..n)
+        .map(|_| {
+            t = s.next_after(t, tz).unwrap();
+            t.format("%Y-%m-%dT%H:%MZ").to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn cron_fires_on_either_restricted_day() {
+    // `0 0 13 * 5`: the 13th of every month and every Friday.
+    assert_eq!(
+        fires("0 0 13 * 5", "UTC", "2026-11-01T00:00:00Z", 7),
+        [
+            "2026-11-06T00:00Z",
+            "2026-11-13T00:00Z",
+            "2026-11-20T00:00Z",
+            "2026-11-27T00:00Z",
+            "2026-12-04T00:00Z",
+            "2026-12-11T00:00Z",
+            "2026-12-13T00:00Z",
+        ]
+    );
+    // With one day field `*`, the other alone decides.
+    assert_eq!(
+        fires("0 0 13 * *", "UTC", "2026-11-01T00:00:00Z", 2),
+        ["2026-11-13T00:00Z", "2026-12-13T00:00Z"]
+    );
+    assert_eq!(
+        fires("0 0 * * FRI", "UTC", "2026-11-01T00:00:00Z", 2),
+        ["2026-11-06T00:00Z", "2026-11-13T00:00Z"]
+    );
+    // A step over the whole range is a restriction like any other.
+    assert_eq!(
+        fires("0 0 1-31/15 * MON", "UTC", "2026-11-01T00:00:00Z", 4),
+        [
+            "2026-11-02T00:00Z",
+            "2026-11-09T00:00Z",
+            "2026-11-16T00:00Z",
+            "2026-11-23T00:00Z",
+        ]
+    );
+    // 29 February, four years apart.
+    assert_eq!(
+        fires("0 12 29 2 *", "UTC", "2026-01-01T00:00:00Z", 2),
+        ["2028-02-29T12:00Z", "2032-02-29T12:00Z"]
+    );
+}
+
+#[test]
+fn cron_fire_times_across_the_autumn_change() {
+    // A wall time fires once, when it first happens: 02:30 in Berlin on
+    // 2026-10-25 is 00:30Z (CEST); its second pass, 01:30Z (CET), does not
+    // fire, and the day after is CET.
+    assert_eq!(
+        fires("30 2 * * *", "Europe/Berlin", "2026-10-24T00:00:00Z", 3),
+        [
+            "2026-10-24T00:30Z",
+            "2026-10-25T00:30Z",
+            "2026-10-26T01:30Z"
+        ]
+    );
+    assert_eq!(
+        fires("30 1 * * *", "America/New_York", "2026-10-31T00:00:00Z", 3),
+        [
+            "2026-10-31T05:30Z",
+            "2026-11-01T05:30Z",
+            "2026-11-02T06:30Z"
+        ]
+    );
+    // Every 20 minutes through the repeated hour: the first pass fires,
+    // the second pass is stepped over, 02:00 EST comes next.
+    assert_eq!(
+        fires(
+            "*/20 * * * *",
+            "America/New_York",
+            "2026-11-01T05:10:00Z",
+            4
+        ),
+        [
+            "2026-11-01T05:20Z",
+            "2026-11-01T05:40Z",
+            "2026-11-01T07:00Z",
+            "2026-11-01T07:20Z"
+        ]
+    );
+    // Asked from inside the second pass, the answer is still later than
+    // the question (the Healthchecks.io case: a ping at 01:10Z in Riga).
+    assert_eq!(
+        fires("30 3 * * *", "Europe/Riga", "2021-10-31T01:10:00Z", 1),
+        ["2021-11-01T01:30Z"]
+    );
+}
+
+#[test]
+fn cron_fire_times_across_the_spring_gap() {
+    // 02:30 does not exist in Berlin on 2026-03-29 (02:00 CET is 03:00
+    // CEST): it fires when the clocks skip it, 03:00 CEST (01:00Z).
+    assert_eq!(
+        fires("30 2 * * *", "Europe/Berlin", "2026-03-28T00:00:00Z", 3),
+        [
+            "2026-03-28T01:30Z",
+            "2026-03-29T01:00Z",
+            "2026-03-30T00:30Z"
+        ]
+    );
+    // Several skipped minutes fire once.
+    assert_eq!(
+        fires(
+            "*/20 2 * * *",
+            "America/New_York",
+            "2026-03-08T00:00:00Z",
+            2
+        ),
+        ["2026-03-08T07:00Z", "2026-03-09T06:00Z"]
+    );
+    let s = tenet_dsl::cron::Schedule::parse("30 2 * * *").unwrap();
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    assert!(s.matches(at("2026-03-29T01:00:00Z"), berlin));
+    assert!(!s.matches(at("2026-03-29T01:30:00Z"), berlin));
+    assert!(s.matches(at("2026-10-25T00:30:00Z"), berlin));
+    assert!(!s.matches(at("2026-10-25T01:30:00Z"), berlin));
+}
+
+#[test]
+fn cron_next_fire_is_always_later_and_fire_times_increase() {
+    // Every minute of both change days in two zones, for schedules with
+    // fixed and stepped hours: the next fire time is after the instant it
+    // was computed from, matches() agrees with next_after(), and a chain
+    // of next_after() calls strictly increases.
+    for (tz, days) in [
+        (
+            "Europe/Berlin",
+            ["2026-03-28T20:00:00Z", "2026-10-24T20:00:00Z"],
+        ),
+        (
+            "America/New_York",
+            ["2026-03-08T02:00:00Z", "2026-11-01T02:00:00Z"],
+        ),
+    ] {
+        let zone: chrono_tz::Tz = tz.parse().unwrap();
+        for cron in ["30 2 * * *", "0 */3 * * *", "*/7 1-3 * * *", "59 1 * * SUN"] {
+            let s = tenet_dsl::cron::Schedule::parse(cron).unwrap();
+            for day in days {
+                let start = at(day);
+                for m in 0..(10 * 60) {
+                    let t = start + chrono::Duration::minutes(m);
+                    let next = s.next_after(t, zone).unwrap();
+                    assert!(next > t, "{cron} in {tz}: next after {t} is {next}");
+                    let before = t - chrono::Duration::minutes(1);
+                    assert_eq!(
+                        s.matches(t, zone),
+                        s.next_after(before, zone) == Some(t),
+                        "{cron} in {tz} at {t}"
+                    );
+                }
+                let mut t = start;
+                for _ in 0..50 {
+                    let next = s.next_after(t, zone).unwrap();
+                    assert!(next > t);
+                    t = next;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cron_errors_point_at_the_field() {
+    use tenet_dsl::cron::Schedule;
+    for (cron, part, message, help) in [
+        ("0 0 * * 7", "7", "day of week `7` is out of range 0-6", "Sunday is `0` or `SUN`"),
+        ("@daily", "@daily", "the macro `@daily` is not part of tenet's cron", "write the five fields: `@daily` is `0 0 * * *`"),
+        ("0 0 L * *", "L", "`L` (last) in the day of month field is not part of tenet's cron", "tenet's cron has five fields"),
+        ("0 0 ? * MON", "?", "`?` in the day of month field is not part of tenet's cron", "write `*` for any day"),
+        ("0 0 0 * * *", "0 0 0 * * *", "a cron expression has 5 fields (minute hour day-of-month month day-of-week), found 6 fields", "there is no seconds or year field"),
+        ("0 25 * * *", "25", "hour `25` is out of range 0-23", "the hour field takes 0-23"),
+        ("0 0 * DEC-JAN *", "DEC-JAN", "range `DEC-JAN` in the month field runs backwards", "a range does not wrap around"),
+        ("5/15 * * * *", "5/15", "`5/15` in the minute field: a step needs `*` or a range before it", "write `5-59/15`"),
+        ("0 0 * * mon,fry", "fry", "`fry` is not a day of the week", "0-6 or SUN-SAT"),
+        ("0 0 30 2 *", "30", "day of month `30` never falls in month `2`, so this schedule never fires", "February has 29 days at most"),
+        ("0 0 */2 * 1", "*/2", "`*/2` in the day of month field, with the day of week restricted too, means different days in different crons", "write a range, `1-31/2`"),
+    ] {
+        let e = Schedule::parse(cron).unwrap_err();
+        assert_eq!(&cron[e.at.clone()], part, "{cron}");
+        assert_eq!(e.message, message, "{cron}");
+        assert!(e.help.contains(help), "{cron}: {}", e.help);
+    }
+}
