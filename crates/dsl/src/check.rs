@@ -1140,6 +1140,10 @@ impl<'a> Cx<'a> {
                 return;
             }
         };
+        if let Ty::Selector = ty {
+            self.check_selector(e, &v);
+            return;
+        }
         if let (Ty::Cron, Value::Str(text)) = (ty, &v) {
             if let Err(c) = crate::cron::Schedule::parse(text) {
                 self.err(
@@ -1160,6 +1164,75 @@ impl<'a> Cx<'a> {
                 .label(format!("this is {problem}"))
                 .help(type_hint(ty)),
             );
+        }
+    }
+
+    /// A label selector written in the pack (a selector field, or the first
+    /// argument of `selects`): null or malformed, it would select nothing
+    /// or be an error on every input, so it is an error here, where it is
+    /// written.
+    fn check_selector(&mut self, e: &Expr, v: &Value) {
+        let hint = "write `{labels: {env: \"prod\"}}`; the keys are labels, in, not_in, exists, not_exists, and `{}` selects everything";
+        if v.is_null() {
+            self.err(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    e.span,
+                    "a `null` selector selects nothing",
+                )
+                .label("selects nothing")
+                .help(hint),
+            );
+            return;
+        }
+        let Some(p) = crate::builtins::selector_problem(v) else {
+            return;
+        };
+        // Underline the key at fault when the map is written here.
+        let span = match (&e.kind, &p.key) {
+            (ExprKind::Map(entries), Some(key)) => entries
+                .iter()
+                .find(|(k, _)| &k.name == key)
+                .map_or(e.span, |(k, _)| k.span),
+            _ => e.span,
+        };
+        self.err(
+            Diagnostic::new(Code::TypeMismatch, span, p.message)
+                .label("not a label selector")
+                .help(hint),
+        );
+    }
+
+    /// Windows written in the pack for `windows_allow` (a window map or a
+    /// list of them): the same checks as a `window` block.
+    fn check_windows(&mut self, e: &Expr, v: &Value) {
+        let items: Vec<(Span, Value)> = match (v, &e.kind) {
+            (Value::List(l), ExprKind::List(xs)) if xs.len() == l.len() => {
+                xs.iter().map(|x| x.span).zip(l.iter().cloned()).collect()
+            }
+            (Value::List(l), _) => l.iter().map(|w| (e.span, w.clone())).collect(),
+            (Value::Map(_), _) => vec![(e.span, v.clone())],
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        e.span,
+                        format!("`windows_allow` takes a window map or a list of them, found {}", v.type_name()),
+                    )
+                    .label("not windows")
+                    .help("write `{mode: \"deny\", cron: \"0 18 * * FRI\", duration: 62h, tz: \"Europe/London\"}`"),
+                );
+                return;
+            }
+        };
+        for (span, w) in items {
+            if let Err(problem) = crate::window::from_value(&w) {
+                self.err(
+                    Diagnostic::new(Code::InvalidValue, span, problem)
+                        .label("not a window")
+                        .help("a window is `{mode, cron, duration, tz}`: see docs/language.md, Time windows and Cron"),
+                );
+            }
         }
     }
 
@@ -1358,6 +1431,19 @@ impl<'a> Cx<'a> {
                     };
                     self.err(d);
                 }
+                match (f.name.as_str(), args.first()) {
+                    ("selects", Some(sel)) => {
+                        if let Some(v) = self.fold(sel) {
+                            self.check_selector(sel, &v);
+                        }
+                    }
+                    ("windows_allow", Some(w)) => {
+                        if let Some(v) = self.fold(w) {
+                            self.check_windows(w, &v);
+                        }
+                    }
+                    _ => {}
+                }
                 args.iter().for_each(|x| self.check_expr(x, roots, bound))
             }
             ExprKind::Unary(_, x) | ExprKind::Paren(x) => self.check_expr(x, roots, bound),
@@ -1436,18 +1522,12 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
                 format!("`{s}`, which is neither a date `YYYY-MM-DD` nor an RFC 3339 time")
             })
         }
-        (Ty::Selector, Value::Map(m)) => {
-            for (k, val) in m.iter() {
-                let shape_ok = match k.as_ref() {
-                    "labels" | "in" | "not_in" => matches!(val, Value::Map(_)),
-                    "exists" | "not_exists" => matches!(val, Value::List(_)),
-                    _ => return Some(format!("a selector key `{k}` (selector keys are labels, in, not_in, exists, not_exists)")),
-                };
-                if !shape_ok {
-                    return Some(format!("`{k}` as {}", val.type_name()));
-                }
+        (Ty::Selector, v) => {
+            return match crate::builtins::selector_problem(v) {
+                Some(p) => Some(p.message),
+                None if v.is_null() => Some("null, which selects nothing".into()),
+                None => None,
             }
-            true
         }
         (Ty::List(inner), Value::List(items)) => {
             for item in items.iter() {

@@ -56,6 +56,8 @@ pub fn from_value(v: &Value) -> Result<Window, String> {
         Value::Str(s) => s.to_string(),
         _ => return Err("a window needs a `cron` string".into()),
     };
+    crate::cron::Schedule::parse(&cron)
+        .map_err(|e| format!("a window's `cron` `{cron}`: {}", e.message))?;
     let duration_ms = match v.get("duration") {
         Value::Duration(d) => d,
         Value::Str(s) => crate::syntax::read_duration(&s)
@@ -79,6 +81,9 @@ pub fn from_value(v: &Value) -> Result<Window, String> {
         Value::Null => "UTC".to_string(),
         _ => return Err("a window's `tz` is a time zone name".into()),
     };
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        return Err(format!("a window's `tz` `{tz}` is not an IANA time zone"));
+    }
     Ok(Window {
         mode,
         cron,

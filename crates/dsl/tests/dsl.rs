@@ -1226,3 +1226,94 @@ fn cron_errors_point_at_the_field() {
         assert!(e.help.contains(help), "{cron}: {}", e.help);
     }
 }
+
+// ---- label selectors -------------------------------------------------------
+
+#[test]
+fn check_rejects_a_malformed_selector_where_it_is_written() {
+    // A selector written in a pack is checked with its location: in a
+    // `selects` call and in the selector fields of the kinds.
+    for (body, want, underlined) in [
+        (
+            "rule r {\n  when selects(\"env=prod\", input.labels)\n}\n",
+            "a label selector is a map such as `{labels: {env: \"prod\"}}`, found string `env=prod`",
+            "\"env=prod\"",
+        ),
+        (
+            "rule r {\n  when selects({matchLabels: {env: \"prod\"}}, input.labels)\n}\n",
+            "unknown label selector key `matchLabels`",
+            "matchLabels",
+        ),
+        (
+            "rule r {\n  when selects({exists: \"env\"}, input.labels)\n}\n",
+            "selector `exists` is a list of label names, found string `env`",
+            "exists",
+        ),
+        (
+            "rule r {\n  when selects(null, input.labels)\n}\n",
+            "a `null` selector selects nothing",
+            "null",
+        ),
+        (
+            "guard g {\n  applies_to {labels: \"prod\"}\n  when       true\n}\n",
+            "selector `labels` is a map from label to value, found string `prod`",
+            "labels",
+        ),
+        (
+            "rollout r {\n  target \"env=prod\"\n}\n",
+            "a label selector is a map such as `{labels: {env: \"prod\"}}`, found string `env=prod`",
+            "\"env=prod\"",
+        ),
+    ] {
+        let text = format!("tenet 1\npack p version \"1.0.0\"\n\n{body}");
+        let mut sources = tenet_dsl::SourceMap::new();
+        sources.add("p.tenet", text);
+        let diags = tenet_dsl::parse_and_check(&sources).err().unwrap_or_default();
+        let d = diags
+            .iter()
+            .find(|d| d.message.contains(want))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{body}: want {want:?}, got {:?}",
+                    diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(sources.slice(d.span.unwrap()), underlined, "{body}");
+    }
+    // The empty selector is fine: it selects everything.
+    let text =
+        "tenet 1\npack p version \"1.0.0\"\n\nrule r {\n  when selects({}, input.labels)\n}\n";
+    let mut sources = tenet_dsl::SourceMap::new();
+    sources.add("p.tenet", text);
+    assert!(tenet_dsl::parse_and_check(&sources).is_ok());
+}
+
+#[test]
+fn selects_fails_closed() {
+    use tenet_dsl::builtins::call;
+    use tenet_dsl::Value;
+    let json = |s: &str| Value::from_json(&serde_json::from_str(s).unwrap());
+    let labels = json(r#"{"env": "prod"}"#);
+    assert!(matches!(
+        call("selects", &[Value::Null, labels.clone()]),
+        Ok(Value::Bool(false))
+    ));
+    for bad in [
+        r#""env=prod""#,
+        r#"{"matchLabels": {"env": "prod"}}"#,
+        r#"{"exists": "env"}"#,
+        r#"{"labels": {"env": ["prod"]}}"#,
+        r#"{"not_in": {"env": "dev"}}"#,
+        r#"{"not_exists": [1]}"#,
+        r#"[]"#,
+    ] {
+        assert!(
+            call("selects", &[json(bad), labels.clone()]).is_err(),
+            "{bad} must be an error, not a selection"
+        );
+    }
+    assert!(matches!(
+        call("selects", &[json("{}"), labels]),
+        Ok(Value::Bool(true))
+    ));
+}
