@@ -237,7 +237,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             }
         }
         "digest" => Value::str(&digest(a)),
-        "selects" => Value::Bool(selects(a, b).map_err(EvalError::Function)?),
+        "selects" => Value::Bool(selects(a, b).map_err(EvalError::Data)?),
         "windows_allow" => {
             let Value::Str(at) = b else {
                 return Ok(Value::Null);
