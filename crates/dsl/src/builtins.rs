@@ -52,7 +52,7 @@ pub static BUILTINS: &[Builtin] = &[
     b("size", 1, 1, "size from a string such as \"10MB\", or from bytes"),
     b("percent_of", 2, 2, "count from a percentage of a population: rounds down, at least 1 when both are positive"),
     b("digest", 1, 1, "\"sha256:<hex>\" of the canonical JSON of a value"),
-    b("selects", 2, 2, "whether a label selector (first) selects a label map (second)"),
+    b("selects", 2, 2, "whether a label selector (first) selects a label map (second); a null selector selects nothing, a malformed one is an error"),
     b("windows_allow", 2, 2, "whether time windows (a window map or a list) allow a time (RFC 3339 or YYYY-MM-DD): an open deny window denies; with allow windows one must be open; with none, allowed"),
 ];
 
@@ -237,7 +237,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
             }
         }
         "digest" => Value::str(&digest(a)),
-        "selects" => Value::Bool(selects(a, b)),
+        "selects" => Value::Bool(selects(a, b).map_err(EvalError::Data)?),
         "windows_allow" => {
             let Value::Str(at) = b else {
                 return Ok(Value::Null);
@@ -295,49 +295,149 @@ fn hex_encode(bytes: &[u8]) -> String {
 /// within the values of one expression, and `not_in` wins over everything.
 ///
 /// The selector is a map with optional keys `labels` (equality), `in`,
-/// `not_in` (maps from label to allowed values), `exists` and `not_exists`
-/// (lists of labels). An empty selector selects everything.
-pub fn selects(selector: &Value, labels: &Value) -> bool {
+/// `not_in` (maps from label to a list of values), `exists` and
+/// `not_exists` (lists of labels). An empty selector selects everything; a
+/// null (missing) one selects nothing, as in Kubernetes. Any other shape is
+/// an error ([`selector_problem`]), never a selection: a selector that
+/// selected everything when misspelt would fail open in guards and
+/// rollouts. Missing labels are no labels.
+pub fn selects(selector: &Value, labels: &Value) -> Result<bool, String> {
+    if selector.is_null() {
+        return Ok(false);
+    }
+    if let Some(p) = selector_problem(selector) {
+        return Err(p.message);
+    }
     let empty = BTreeMap::new();
     let labels = match labels {
         Value::Map(m) => m.as_ref(),
-        _ => &empty,
+        Value::Null => &empty,
+        other => {
+            return Err(format!(
+                "`selects` takes a label map as its second argument, found {}",
+                shown(other)
+            ))
+        }
     };
     let label = |k: &str| labels.get(k).cloned().unwrap_or(Value::Null);
     let one_of = |v: &Value, allowed: &Value| match allowed {
         Value::List(l) => l.iter().any(|a| crate::value::equals(a, v)),
-        other => crate::value::equals(other, v),
+        _ => false,
     };
-    let sel = selector.get("not_in");
-    if let Value::Map(m) = &sel {
+    let present = |k: &Value| matches!(k, Value::Str(k) if !label(k).is_null());
+    if let Value::Map(m) = selector.get("not_in") {
         if m.iter().any(|(k, vals)| one_of(&label(k), vals)) {
-            return false;
+            return Ok(false);
         }
     }
     if let Value::List(l) = selector.get("not_exists") {
-        if l.iter()
-            .any(|k| matches!(k, Value::Str(k) if !label(k).is_null()))
-        {
-            return false;
+        if l.iter().any(present) {
+            return Ok(false);
         }
     }
     if let Value::Map(m) = selector.get("labels") {
         if !m.iter().all(|(k, v)| crate::value::equals(&label(k), v)) {
-            return false;
+            return Ok(false);
         }
     }
     if let Value::Map(m) = selector.get("in") {
         if !m.iter().all(|(k, vals)| one_of(&label(k), vals)) {
-            return false;
+            return Ok(false);
         }
     }
     if let Value::List(l) = selector.get("exists") {
-        if !l
-            .iter()
-            .all(|k| matches!(k, Value::Str(k) if !label(k).is_null()))
-        {
-            return false;
+        if !l.iter().all(present) {
+            return Ok(false);
         }
     }
-    true
+    Ok(true)
+}
+
+/// What is wrong with a (non-null) label selector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectorProblem {
+    /// The selector key at fault, when there is one (`exists`).
+    pub key: Option<String>,
+    /// One sentence for an error or a diagnostic.
+    pub message: String,
+}
+
+/// A value for a message: its type, and the value when it is short.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::List(_) | Value::Map(_) => v.type_name().to_string(),
+        other => format!("{} `{other}`", other.type_name()),
+    }
+}
+
+/// Why a value is not a label selector, or `None` when it is one. Null is
+/// left to the caller (it selects nothing).
+pub fn selector_problem(selector: &Value) -> Option<SelectorProblem> {
+    let at = |key: &str, message: String| {
+        Some(SelectorProblem {
+            key: Some(key.to_string()),
+            message,
+        })
+    };
+    let m = match selector {
+        Value::Map(m) => m,
+        Value::Null => return None,
+        other => {
+            return Some(SelectorProblem {
+                key: None,
+                message: format!(
+                    "a label selector is a map such as `{{labels: {{env: \"prod\"}}}}`, found {}",
+                    shown(other)
+                ),
+            })
+        }
+    };
+    let scalar = |v: &Value| {
+        matches!(
+            v,
+            Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)
+        )
+    };
+    for (k, v) in m.iter() {
+        match (k.as_ref(), v) {
+            ("labels", Value::Map(labels)) => {
+                if let Some((l, v)) = labels.iter().find(|(_, v)| !scalar(v)) {
+                    return at(k, format!("selector `labels.{l}` is a string, number or boolean, found {}", shown(v)));
+                }
+            }
+            ("labels", other) => {
+                return at(k, format!("selector `labels` is a map from label to value, found {}", shown(other)))
+            }
+            ("in" | "not_in", Value::Map(sets)) => {
+                for (l, vals) in sets.iter() {
+                    match vals {
+                        Value::List(items) => {
+                            if let Some(x) = items.iter().find(|x| !scalar(x)) {
+                                return at(k, format!("selector `{k}.{l}` lists strings, numbers or booleans, found {}", shown(x)));
+                            }
+                        }
+                        other => {
+                            return at(k, format!("selector `{k}.{l}` is a list of values, found {}", shown(other)))
+                        }
+                    }
+                }
+            }
+            ("in" | "not_in", other) => {
+                return at(k, format!("selector `{k}` is a map from label to a list of values, found {}", shown(other)))
+            }
+            ("exists" | "not_exists", Value::List(names)) => {
+                if let Some(x) = names.iter().find(|x| !matches!(x, Value::Str(_))) {
+                    return at(k, format!("selector `{k}` lists label names (strings), found {}", shown(x)));
+                }
+            }
+            ("exists" | "not_exists", other) => {
+                return at(k, format!("selector `{k}` is a list of label names, found {}", shown(other)))
+            }
+            _ => {
+                return at(k, format!("unknown label selector key `{k}` (the keys are labels, in, not_in, exists, not_exists)"))
+            }
+        }
+    }
+    None
 }

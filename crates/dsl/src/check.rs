@@ -813,6 +813,28 @@ impl<'a> Cx<'a> {
                 .label("no schedule")
                 .help("write `cadence 1m` or `cron \"*/5 * * * *\"`"),
             ),
+            "window" => {
+                let duration = b.attr("duration").and_then(|a| {
+                    let v = self.fold(&a.value)?;
+                    Some((a, v))
+                });
+                if let Some((a, Value::Duration(ms))) = duration {
+                    if ms <= 0 {
+                        self.err(
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                a.value.span,
+                                format!(
+                                    "a window's `duration` must be longer than zero, found `{}`",
+                                    crate::value::format_duration(ms)
+                                ),
+                            )
+                            .label("never open")
+                            .help("write how long the window stays open once its cron fires, such as `4h`"),
+                        );
+                    }
+                }
+            }
             "hysteresis" => {
                 let num = |n: &str| {
                     b.attr(n)
@@ -1144,6 +1166,20 @@ impl<'a> Cx<'a> {
                 return;
             }
         };
+        if let Ty::Selector = ty {
+            self.check_selector(e, &v);
+            return;
+        }
+        if let (Ty::Cron, Value::Str(text)) = (ty, &v) {
+            if let Err(c) = crate::cron::Schedule::parse(text) {
+                self.err(
+                    Diagnostic::new(Code::InvalidValue, inside_string(e, text, c.at), c.message)
+                        .label("here")
+                        .help(c.help),
+                );
+            }
+            return;
+        }
         if let Some(problem) = static_mismatch(ty, &v) {
             self.err(
                 Diagnostic::new(
@@ -1154,6 +1190,75 @@ impl<'a> Cx<'a> {
                 .label(format!("this is {problem}"))
                 .help(type_hint(ty)),
             );
+        }
+    }
+
+    /// A label selector written in the pack (a selector field, or the first
+    /// argument of `selects`): null or malformed, it would select nothing
+    /// or be an error on every input, so it is an error here, where it is
+    /// written.
+    fn check_selector(&mut self, e: &Expr, v: &Value) {
+        let hint = "write `{labels: {env: \"prod\"}}`; the keys are labels, in, not_in, exists, not_exists, and `{}` selects everything";
+        if v.is_null() {
+            self.err(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    e.span,
+                    "a `null` selector selects nothing",
+                )
+                .label("selects nothing")
+                .help(hint),
+            );
+            return;
+        }
+        let Some(p) = crate::builtins::selector_problem(v) else {
+            return;
+        };
+        // Underline the key at fault when the map is written here.
+        let span = match (&e.kind, &p.key) {
+            (ExprKind::Map(entries), Some(key)) => entries
+                .iter()
+                .find(|(k, _)| &k.name == key)
+                .map_or(e.span, |(k, _)| k.span),
+            _ => e.span,
+        };
+        self.err(
+            Diagnostic::new(Code::TypeMismatch, span, p.message)
+                .label("not a label selector")
+                .help(hint),
+        );
+    }
+
+    /// Windows written in the pack for `windows_allow` (a window map or a
+    /// list of them): the same checks as a `window` block.
+    fn check_windows(&mut self, e: &Expr, v: &Value) {
+        let items: Vec<(Span, Value)> = match (v, &e.kind) {
+            (Value::List(l), ExprKind::List(xs)) if xs.len() == l.len() => {
+                xs.iter().map(|x| x.span).zip(l.iter().cloned()).collect()
+            }
+            (Value::List(l), _) => l.iter().map(|w| (e.span, w.clone())).collect(),
+            (Value::Map(_), _) => vec![(e.span, v.clone())],
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        e.span,
+                        format!("`windows_allow` takes a window map or a list of them, found {}", v.type_name()),
+                    )
+                    .label("not windows")
+                    .help("write `{mode: \"deny\", cron: \"0 18 * * FRI\", duration: 62h, tz: \"Europe/London\"}`"),
+                );
+                return;
+            }
+        };
+        for (span, w) in items {
+            if let Err(problem) = crate::window::from_value(&w) {
+                self.err(
+                    Diagnostic::new(Code::InvalidValue, span, problem)
+                        .label("not a window")
+                        .help("a window is `{mode, cron, duration, tz}`: see docs/language.md, Time windows and Cron"),
+                );
+            }
         }
     }
 
@@ -1352,6 +1457,19 @@ impl<'a> Cx<'a> {
                     };
                     self.err(d);
                 }
+                match (f.name.as_str(), args.first()) {
+                    ("selects", Some(sel)) => {
+                        if let Some(v) = self.fold(sel) {
+                            self.check_selector(sel, &v);
+                        }
+                    }
+                    ("windows_allow", Some(w)) => {
+                        if let Some(v) = self.fold(w) {
+                            self.check_windows(w, &v);
+                        }
+                    }
+                    _ => {}
+                }
                 args.iter().for_each(|x| self.check_expr(x, roots, bound))
             }
             ExprKind::Unary(_, x) | ExprKind::Paren(x) => self.check_expr(x, roots, bound),
@@ -1410,11 +1528,9 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
         (Ty::Semver, Value::Semver(_)) => true,
         (Ty::IntOrPercent, Value::Int(_) | Value::Percent(_)) => true,
         (Ty::Cron, Value::Str(s)) => {
-            return croner::Cron::new(s)
-                .with_seconds_optional()
-                .parse()
+            return crate::cron::Schedule::parse(s)
                 .err()
-                .map(|e| format!("an invalid cron expression ({e})"))
+                .map(|e| format!("`{s}`, where {}", e.message))
         }
         (Ty::TimeZone, Value::Str(s)) => {
             return s
@@ -1432,18 +1548,12 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
                 format!("`{s}`, which is neither a date `YYYY-MM-DD` nor an RFC 3339 time")
             })
         }
-        (Ty::Selector, Value::Map(m)) => {
-            for (k, val) in m.iter() {
-                let shape_ok = match k.as_ref() {
-                    "labels" | "in" | "not_in" => matches!(val, Value::Map(_)),
-                    "exists" | "not_exists" => matches!(val, Value::List(_)),
-                    _ => return Some(format!("a selector key `{k}` (selector keys are labels, in, not_in, exists, not_exists)")),
-                };
-                if !shape_ok {
-                    return Some(format!("`{k}` as {}", val.type_name()));
-                }
+        (Ty::Selector, v) => {
+            return match crate::builtins::selector_problem(v) {
+                Some(p) => Some(p.message),
+                None if v.is_null() => Some("null, which selects nothing".into()),
+                None => None,
             }
-            true
         }
         (Ty::List(inner), Value::List(items)) => {
             for item in items.iter() {
@@ -1462,6 +1572,25 @@ fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
     }
 }
 
+/// The span of bytes `at` of a string value, inside the literal `e` that
+/// wrote it when it is a plain string literal without escapes; otherwise
+/// the whole expression.
+fn inside_string(e: &Expr, text: &str, at: std::ops::Range<usize>) -> Span {
+    let plain = matches!(&e.kind, ExprKind::Template(parts)
+        if matches!(parts.as_slice(), [TemplatePart::Text(t)] if t == text))
+        && e.span.len() == text.len() + 2
+        && at.end <= text.len();
+    if !plain {
+        return e.span;
+    }
+    let start = e.span.start as usize + 1;
+    Span::new(
+        e.span.file,
+        start + at.start,
+        start + at.end.max(at.start + 1),
+    )
+}
+
 fn type_hint(ty: &Ty) -> String {
     match ty {
         Ty::Duration => "durations are written `90s`, `30m`, `2h`, `7d` (no quotes)".into(),
@@ -1472,7 +1601,7 @@ fn type_hint(ty: &Ty) -> String {
         Ty::Selector => {
             "write `{labels: {env: \"prod\"}, not_in: {region: [\"us-east-1\"]}}`".into()
         }
-        Ty::Cron => "write five fields, `\"0 2 * * SAT\"`, or six with seconds".into(),
+        Ty::Cron => "write five fields, `\"0 2 * * SAT\"` (see docs/language.md, Cron)".into(),
         Ty::TimeZone => "write an IANA name such as `\"Europe/Paris\"` or `\"UTC\"`".into(),
         Ty::Date => "write a real day as `\"YYYY-MM-DD\"`, such as `\"2027-06-30\"`".into(),
         Ty::Time => {

@@ -20,7 +20,7 @@ pub enum Ty {
     Percent,
     Size,
     Semver,
-    /// A cron expression (5 or 6 fields) in a string.
+    /// A cron expression of the dialect in [`crate::cron`] (five fields) in a string.
     Cron,
     /// An IANA time zone name in a string, such as `"Europe/Paris"`.
     TimeZone,

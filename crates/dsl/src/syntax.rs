@@ -141,8 +141,10 @@ fn collect_comments(file: FileId, pairs: Pairs<'_, Rule>) -> Vec<Comment> {
 
 fn rule_name(r: &Rule) -> Option<&'static str> {
     Some(match r {
-        Rule::header => "the header `tenet 1`",
-        Rule::pack_decl => "`pack NAME version \"X.Y.Z\"`",
+        Rule::header | Rule::kw_tenet => "the header `tenet 1`",
+        Rule::pack_decl | Rule::kw_pack => "`pack NAME version \"X.Y.Z\"`",
+        Rule::kw_version => "`version`",
+        Rule::kw_as => "`as`",
         Rule::ident => "a name",
         Rule::name | Rule::block_name => "a block name",
         Rule::expr | Rule::bool_lit | Rule::null_lit | Rule::call => "an expression",
@@ -150,8 +152,8 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::int_lit => "an integer",
         Rule::block => "a block",
         Rule::entry => "an attribute or a block",
-        Rule::import => "`import`",
-        Rule::const_decl => "`const`",
+        Rule::import | Rule::kw_import => "`import`",
+        Rule::const_decl | Rule::kw_const => "`const`",
         Rule::map_entry => "a map entry `key: value`",
         Rule::EOI => "the end of the file",
         Rule::op_or
@@ -292,7 +294,17 @@ fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
     p.into_inner().filter(|c| {
         !matches!(
             c.as_rule(),
-            Rule::COMMENT | Rule::kw_if | Rule::kw_then | Rule::kw_else | Rule::kw_in
+            Rule::COMMENT
+                | Rule::kw_if
+                | Rule::kw_then
+                | Rule::kw_else
+                | Rule::kw_in
+                | Rule::kw_tenet
+                | Rule::kw_pack
+                | Rule::kw_version
+                | Rule::kw_import
+                | Rule::kw_as
+                | Rule::kw_const
         )
     })
 }
@@ -818,6 +830,15 @@ impl Lower {
                     return None;
                 }
             },
+            Rule::bad_number => {
+                let (message, help) = number_problem(raw);
+                self.err(
+                    Diagnostic::new(Code::InvalidLiteral, span, message)
+                        .label("not a number, a duration or a size")
+                        .help(help),
+                );
+                return None;
+            }
             Rule::semver_lit => {
                 let text = raw.replace('_', "");
                 if semver::Version::parse(&text).is_err() {
@@ -868,48 +889,187 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// The units of a duration, in milliseconds.
+const DURATION_UNITS: [(&str, i64); 6] = [
+    ("ms", 1),
+    ("s", 1_000),
+    ("m", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+    ("w", 604_800_000),
+];
+
+/// The units of a size, in bytes.
+const SIZE_UNITS: [(&str, u64); 9] = [
+    ("B", 1),
+    ("KB", 1_000),
+    ("MB", 1_000_000),
+    ("GB", 1_000_000_000),
+    ("TB", 1_000_000_000_000),
+    ("KiB", 1 << 10),
+    ("MiB", 1 << 20),
+    ("GiB", 1 << 30),
+    ("TiB", 1 << 40),
+];
+
 /// Milliseconds in `90s`, `1h30m`, `500ms`, `7d`, `2w`.
 pub fn parse_duration(raw: &str) -> Option<i64> {
+    read_duration(raw).ok()
+}
+
+/// Milliseconds in a duration, or what is wrong with it: one sentence that
+/// names the part (`` `1.5h` has a fraction ``, `` unknown unit `a` ``).
+pub fn read_duration(raw: &str) -> Result<i64, String> {
+    const UNITS: &str = "ms, s, m, h, d, w";
+    if raw.is_empty() {
+        return Err("an empty text is not a duration".into());
+    }
+    if raw.starts_with('-') {
+        return Err(format!(
+            "`{raw}` is negative: a duration is a length of time"
+        ));
+    }
     let mut total: i64 = 0;
     let mut rest = raw;
     while !rest.is_empty() {
-        let digits_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '_'))?;
-        let n: i64 = rest.get(..digits_end)?.replace('_', "").parse().ok()?;
-        rest = rest.get(digits_end..)?;
-        let (unit_ms, len) = if rest.starts_with("ms") {
-            (1, 2)
-        } else {
-            let unit = match rest.chars().next()? {
-                's' => 1_000,
-                'm' => 60_000,
-                'h' => 3_600_000,
-                'd' => 86_400_000,
-                'w' => 604_800_000,
-                _ => return None,
-            };
-            (unit, 1)
+        let digits_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+            .unwrap_or(rest.len());
+        let digits = &rest[..digits_end];
+        if digits_end == 0 {
+            return Err(format!(
+                "`{raw}` has `{}` where a number should be: write a number, then a unit ({UNITS})",
+                rest.chars().next().unwrap_or(' ')
+            ));
+        }
+        rest = &rest[digits_end..];
+        if rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+            let instead = exact_duration(raw)
+                .map(|ms| format!(": write `{}`", crate::value::format_duration(ms)))
+                .unwrap_or_else(|| ": write it in a smaller unit".into());
+            return Err(format!(
+                "`{raw}` has a fraction, and durations count whole units{instead}"
+            ));
+        }
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '_')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_end];
+        if unit.is_empty() {
+            return Err(if digits.len() == raw.len() {
+                format!("`{raw}` has no unit: write one of {UNITS}, such as `{raw}s`")
+            } else {
+                format!("`{digits}` has no unit in `{raw}`: write one of {UNITS} after it")
+            });
+        }
+        let Some((_, unit_ms)) = DURATION_UNITS.iter().find(|(u, _)| *u == unit) else {
+            return Err(format!(
+                "`{raw}` has an unknown unit `{unit}`: durations take {UNITS}"
+            ));
         };
-        total = total.checked_add(n.checked_mul(unit_ms)?)?;
-        rest = rest.get(len..)?;
+        let n: i64 = digits
+            .replace('_', "")
+            .parse()
+            .map_err(|_| format!("`{raw}` is too large"))?;
+        total = n
+            .checked_mul(*unit_ms)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(|| {
+                format!("`{raw}` is too large for a duration (about 292 million years)")
+            })?;
+        rest = &rest[unit_end..];
     }
-    Some(total)
+    Ok(total)
+}
+
+/// The milliseconds of a one-part duration with a fraction (`1.5h`), when
+/// they are whole.
+fn exact_duration(raw: &str) -> Option<i64> {
+    let (whole, rest) = raw.split_once('.')?;
+    let frac_end = rest.find(|c: char| !c.is_ascii_digit())?;
+    let (frac, unit) = rest.split_at(frac_end);
+    let (_, unit_ms) = DURATION_UNITS.iter().find(|(u, _)| *u == unit)?;
+    let scale = 10i128.checked_pow(u32::try_from(frac.len()).ok()?)?;
+    let n: i128 = format!("{}{frac}", whole.replace('_', "")).parse().ok()?;
+    let ms = n.checked_mul(i128::from(*unit_ms))?;
+    (ms % scale == 0)
+        .then(|| i64::try_from(ms / scale).ok())
+        .flatten()
+}
+
+/// What is wrong with a word that starts like a number but is none
+/// (`1.5h`, `2a`, `1h30`, `10mb`, `1.5MB`): the message and the help.
+fn number_problem(raw: &str) -> (String, String) {
+    let units_help = "durations take ms, s, m, h, d, w (`90s`, `1h30m`); sizes take B, KB, MB, \
+                      GB, TB, KiB, MiB, GiB, TiB (`10MB`)";
+    let num_end = raw
+        .find(|c: char| !(c.is_ascii_digit() || c == '_' || c == '.'))
+        .unwrap_or(raw.len());
+    let (num, suffix) = raw.split_at(num_end);
+    if let Some((_, bytes)) = SIZE_UNITS.iter().find(|(u, _)| *u == suffix) {
+        let instead = num
+            .split_once('.')
+            .and_then(|(w, f)| {
+                let scale = 10u128.checked_pow(u32::try_from(f.len()).ok()?)?;
+                let n: u128 = format!("{}{f}", w.replace('_', "")).parse().ok()?;
+                let b = n.checked_mul(u128::from(*bytes))?;
+                (b % scale == 0).then(|| b / scale)
+            })
+            .map(|b| {
+                // The largest unit of the same family that holds it whole.
+                let family: &[usize] = if suffix.contains('i') {
+                    &[8, 7, 6, 5, 0]
+                } else {
+                    &[4, 3, 2, 1, 0]
+                };
+                family
+                    .iter()
+                    .filter_map(|i| SIZE_UNITS.get(*i))
+                    .find(|(_, size)| b % u128::from(*size) == 0)
+                    .map(|(u, size)| format!("write `{}{u}`", b / u128::from(*size)))
+                    .unwrap_or_else(|| format!("write `{b}B`"))
+            })
+            .unwrap_or_else(|| "write it in a smaller unit".into());
+        return (
+            format!("`{raw}` has a fraction, and sizes count whole units"),
+            instead,
+        );
+    }
+    let duration_like = suffix
+        .split(|c: char| c.is_ascii_digit() || c == '_')
+        .all(|u| u.is_empty() || DURATION_UNITS.iter().any(|(d, _)| *d == u));
+    if duration_like {
+        if let Err(e) = read_duration(raw) {
+            return (
+                e,
+                "durations are written `90s`, `30m`, `1h30m`, `7d`".into(),
+            );
+        }
+    }
+    let exponent = suffix.len() > 1
+        && suffix.starts_with(['e', 'E'])
+        && suffix[1..].bytes().all(|b| b.is_ascii_digit());
+    let help = if exponent {
+        format!("a float with an exponent has a fraction: `{num}.0{suffix}`")
+    } else if let Some((unit, _)) = SIZE_UNITS
+        .iter()
+        .find(|(u, _)| u.eq_ignore_ascii_case(suffix))
+    {
+        format!("units are case-sensitive: write `{num}{unit}`")
+    } else {
+        units_help.to_string()
+    };
+    (
+        format!("`{raw}` is not a number, a duration or a size: unknown unit `{suffix}`"),
+        help,
+    )
 }
 
 /// Bytes in `10MB` (decimal) or `10MiB` (binary).
 pub fn parse_size(raw: &str) -> Option<u64> {
     let split = raw.find(|c: char| c.is_ascii_alphabetic())?;
     let n: u64 = raw.get(..split)?.replace('_', "").parse().ok()?;
-    let mult: u64 = match raw.get(split..)? {
-        "B" => 1,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(mult)
+    let unit = raw.get(split..)?;
+    let (_, mult) = SIZE_UNITS.iter().find(|(u, _)| *u == unit)?;
+    n.checked_mul(*mult)
 }

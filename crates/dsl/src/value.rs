@@ -61,6 +61,11 @@ pub enum EvalError {
     Scorer { name: String, message: String },
     #[error("evaluation limit reached: {0}")]
     Limit(String),
+    /// Input where the rule needs a structure, of the wrong shape (a
+    /// malformed label selector): an error of the block, and, like missing
+    /// input, the block's `on_no_data` decides what it becomes.
+    #[error("{0}")]
+    Data(String),
 }
 
 impl Value {

@@ -56,18 +56,34 @@ pub fn from_value(v: &Value) -> Result<Window, String> {
         Value::Str(s) => s.to_string(),
         _ => return Err("a window needs a `cron` string".into()),
     };
+    crate::cron::Schedule::parse(&cron)
+        .map_err(|e| format!("a window's `cron` `{cron}`: {}", e.message))?;
     let duration_ms = match v.get("duration") {
-        Value::Duration(d) if d > 0 => d,
-        Value::Str(s) => crate::syntax::parse_duration(&s)
-            .filter(|d| *d > 0)
-            .ok_or("a window's `duration` must be positive")?,
-        _ => return Err("a window needs a positive `duration`".into()),
+        Value::Duration(d) => d,
+        Value::Str(s) => crate::syntax::read_duration(&s)
+            .map_err(|e| format!("a window's `duration` is not a duration: {e}"))?,
+        Value::Null => return Err("a window needs a `duration`, such as `4h`".into()),
+        other => {
+            return Err(format!(
+                "a window's `duration` is a duration such as `4h`, found {}",
+                other.type_name()
+            ))
+        }
     };
+    if duration_ms <= 0 {
+        return Err(format!(
+            "a window's `duration` must be longer than zero, found `{}`",
+            crate::value::format_duration(duration_ms)
+        ));
+    }
     let tz = match v.get("tz") {
         Value::Str(s) => s.to_string(),
         Value::Null => "UTC".to_string(),
         _ => return Err("a window's `tz` is a time zone name".into()),
     };
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        return Err(format!("a window's `tz` `{tz}` is not an IANA time zone"));
+    }
     Ok(Window {
         mode,
         cron,
@@ -111,22 +127,18 @@ pub fn before_day(now: DateTime<Utc>, expires: NaiveDate) -> bool {
     now.date_naive() < expires
 }
 
-/// Whether one window is open at `at`.
+/// Whether one window is open at `at`: the cron fires at some `o` with
+/// `at - duration < o <= at` (fire times as in [`crate::cron`]).
 pub fn is_open(w: &Window, at: DateTime<Utc>) -> Result<bool, String> {
     let tz: chrono_tz::Tz =
         w.tz.parse()
             .map_err(|_| format!("`{}` is not an IANA time zone", w.tz))?;
-    let cron = croner::Cron::new(&w.cron)
-        .with_seconds_optional()
-        .parse()
-        .map_err(|e| format!("cron `{}`: {e}", w.cron))?;
-    let local = at.with_timezone(&tz);
-    let start = local - Duration::milliseconds(w.duration_ms);
-    // The first firing after `at - duration`; the window is open if it is not after `at`.
-    match cron.find_next_occurrence(&start, false) {
-        Ok(o) => Ok(o <= local),
-        Err(_) => Ok(false),
-    }
+    let cron = crate::cron::Schedule::parse(&w.cron)
+        .map_err(|e| format!("cron `{}`: {}", w.cron, e.message))?;
+    let Some(start) = at.checked_sub_signed(Duration::milliseconds(w.duration_ms)) else {
+        return Ok(false);
+    };
+    Ok(cron.next_after(start, tz).is_some_and(|o| o <= at))
 }
 
 /// Deny wins; with allow windows, one must be open; no windows, allowed.

@@ -5,7 +5,29 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, RngSeed, TestCaseError};
 use tenet_dsl::{fmt, syntax, FileId};
+
+/// Every property test here explores the same cases on every run: the seed
+/// is fixed, so CI never passes or fails by the luck of a draw. A failure's
+/// seed is saved in `dsl.proptest-regressions` beside this file and replayed
+/// before the generated cases; commit it, and add the shrunk case as a plain
+/// `#[test]` (a saved seed stops meaning that case once the generator
+/// changes). `PROPTEST_RNG_SEED=<u64>` (and `PROPTEST_CASES=<n>`) explore
+/// other cases locally; see `docs/decisions.md` (23).
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        rng_seed: RngSeed::Fixed(SEED),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
+
+/// The seed of every property test run in CI (any fixed number would do).
+const SEED: u64 = 0x7e4e7;
 
 fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -223,6 +245,170 @@ fn deep_nesting_and_long_chains_are_refused_not_crashed() {
     assert!(syntax::parse(FileId(0), &ok).is_ok());
 }
 
+/// The items of a pack, one line each: `import a`, `import a as b`,
+/// `const x`, `block kind name`; or the first diagnostic of the parse.
+fn outline(body: &str) -> Result<Vec<String>, String> {
+    let text = format!("tenet 1\npack p version \"1.0.0\"\n{body}");
+    let pack = syntax::parse(FileId(0), &text).map_err(|d| d[0].message.clone())?;
+    Ok(pack
+        .items
+        .iter()
+        .map(|i| match i {
+            tenet_dsl::ast::Item::Import(i) => match &i.alias {
+                Some(a) => format!("import {} as {}", i.pack.name, a.name),
+                None => format!("import {}", i.pack.name),
+            },
+            tenet_dsl::ast::Item::Const(c) => format!("const {}", c.name.name),
+            tenet_dsl::ast::Item::Block(b) => format!("block {}", b.title()),
+        })
+        .collect())
+}
+
+/// An expression's tree, fully parenthesised: names and operators as
+/// written, so that a name read as a keyword (or the reverse) shows.
+fn tree(text: &str) -> Result<String, String> {
+    use tenet_dsl::ast::{ExprKind, UnOp};
+    fn show(e: &tenet_dsl::ast::Expr) -> String {
+        match &e.kind {
+            ExprKind::Name(n) => n.clone(),
+            ExprKind::Member(b, f) => format!("{}.{}", show(b), f.name),
+            ExprKind::Call(f, args) => format!(
+                "{}({})",
+                f.name,
+                args.iter().map(show).collect::<Vec<_>>().join(", ")
+            ),
+            ExprKind::Unary(UnOp::Not, x) => format!("(not {})", show(x)),
+            ExprKind::Unary(UnOp::Neg, x) => format!("(- {})", show(x)),
+            ExprKind::Binary(op, a, b) => format!("({} {} {})", show(a), op.symbol(), show(b)),
+            ExprKind::If(c, t, f) => format!("(if {} {} {})", show(c), show(t), show(f)),
+            ExprKind::Quant(q, v, l, p) => {
+                format!("({} {} {} {})", q.keyword(), v.name, show(l), show(p))
+            }
+            ExprKind::Paren(x) => show(x),
+            _ => fmt::expr_to_string(e),
+        }
+    }
+    syntax::parse_expr(FileId(0), text)
+        .map(|e| show(&e))
+        .map_err(|d| d[0].message.clone())
+}
+
+#[test]
+fn every_keyword_ends_at_a_word_boundary() {
+    // A name that starts with a keyword, written where the keyword could
+    // stand, is a name. The first case is the flaky-CI repro: `import a`
+    // then a block of kind `asx` was read as `import a as x`, then `{`.
+    /// The items of the pack, or a part of the syntax error.
+    type Want = Result<&'static [&'static str], &'static str>;
+    let items: &[(&str, &str, Want)] = &[
+        ("as", "import a\nasx {\n}\n", Ok(&["import a", "block asx"])),
+        (
+            "as",
+            "import a\nas_1 {\n}\n",
+            Ok(&["import a", "block as_1"]),
+        ),
+        ("as", "import a as b\n", Ok(&["import a as b"])),
+        ("import", "importx {\n}\n", Ok(&["block importx"])),
+        (
+            "import",
+            "importance high {\n}\n",
+            Ok(&["block importance high"]),
+        ),
+        ("import", "import_1 {\n}\n", Ok(&["block import_1"])),
+        ("const", "constx = 1\n", Err("`=`")),
+        ("const", "const_1 = 1\n", Err("`=`")),
+        ("const", "constant c {\n}\n", Ok(&["block constant c"])),
+        ("const", "const c = 1\n", Ok(&["const c"])),
+    ];
+    let mut wrong = Vec::new();
+    for (kw, body, want) in items {
+        let got = outline(body);
+        let ok = match (want, &got) {
+            (Ok(w), Ok(g)) => g == w,
+            (Err(w), Err(g)) => g.contains(w),
+            _ => false,
+        };
+        if !ok {
+            wrong.push(format!("`{kw}` in {body:?}: want {want:?}, got {got:?}"));
+        }
+    }
+    // The header words: `tenet1` is not `tenet 1`, `packp` is not `pack p`,
+    // `versionx` is not `version`.
+    for (kw, text) in [
+        ("tenet", "tenet1\npack p version \"1.0.0\"\n"),
+        ("tenet", "tenet_1 1\npack p version \"1.0.0\"\n"),
+        ("pack", "tenet 1\npackp version \"1.0.0\"\n"),
+        ("pack", "tenet 1\npack_1 p version \"1.0.0\"\n"),
+        ("version", "tenet 1\npack p versionx \"1.0.0\"\n"),
+        ("version", "tenet 1\npack p version_1 \"1.0.0\"\n"),
+    ] {
+        if syntax::parse(FileId(0), text).is_ok() {
+            wrong.push(format!("`{kw}` read inside a longer word in {text:?}"));
+        }
+    }
+    for (kw, text) in [
+        ("tenet", "tenet 1\npack tenetx version \"1.0.0\"\n"),
+        ("pack", "tenet 1\npack packx version \"1.0.0\"\n"),
+        ("version", "tenet 1\npack versionx version \"1.0.0\"\n"),
+    ] {
+        let name = syntax::parse(FileId(0), text).map(|p| p.name.name);
+        if name.as_deref().ok() != text.split_whitespace().nth(3) {
+            wrong.push(format!("`{kw}` as the pack name in {text:?}"));
+        }
+    }
+    // Expression keywords, where each could stand.
+    for (kw, text, want) in [
+        ("or", "a or orx", "(a or orx)"),
+        ("or", "or_1 or a", "(or_1 or a)"),
+        ("and", "a and andx", "(a and andx)"),
+        ("and", "and_1 and a", "(and_1 and a)"),
+        ("not", "notx", "notx"),
+        ("not", "not not_1", "(not not_1)"),
+        ("not in", "a not in inx", "(a not in inx)"),
+        ("in", "a in inx", "(a in inx)"),
+        ("in", "any(x in inx: x)", "(any x inx x)"),
+        ("matches", "a matches matchesx", "(a matches matchesx)"),
+        ("if", "ifx", "ifx"),
+        ("if", "if_1(a)", "if_1(a)"),
+        ("then", "if a then thenx else b", "(if a thenx b)"),
+        ("else", "if a then b else elsex", "(if a b elsex)"),
+        ("true", "truex", "truex"),
+        ("false", "false_1", "false_1"),
+        ("null", "nullx", "nullx"),
+        ("any", "anyx", "anyx"),
+        ("any", "any_1(a)", "any_1(a)"),
+        ("all", "allx.y", "allx.y"),
+        ("count", "countx", "countx"),
+    ] {
+        let got = tree(text);
+        if got.as_deref() != Ok(want) {
+            wrong.push(format!("`{kw}` in `{text}`: want {want}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_block_kind_that_starts_with_as_after_an_import_is_that_kind() {
+    // The generated pack that failed `fmt_keeps_every_comment_in_place…`:
+    // the checker names the unknown kind instead of stumbling on `{`.
+    let text = "tenet 1\npack p version \"1.0.0\"\n\nimport a\nasx {\n}\n";
+    let mut sources = tenet_dsl::SourceMap::new();
+    sources.add("p.tenet", text);
+    let diags = tenet_dsl::parse_and_check(&sources).err().unwrap();
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message == "unknown block kind `asx`"),
+        "{:?}",
+        diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        format_text(text),
+        "tenet 1\npack p version \"1.0.0\"\n\nimport a\n\nasx {}\n"
+    );
+}
+
 fn ident() -> impl Strategy<Value = String> {
     "[a-z][a-z_]{0,6}".prop_filter("not a keyword", |s| {
         ![
@@ -360,8 +546,75 @@ fn comments_of(text: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// Checks `fmt` on one pack text: idempotent, and every comment kept, in
+/// order, trailing comments at the end of their own line (imports and
+/// constants are short enough to compare the whole line), comments on their
+/// own line on their own line.
+fn fmt_keeps_every_comment(text: &str) -> Result<(), TestCaseError> {
+    let pack = match syntax::parse_with_comments(FileId(0), text) {
+        Ok(p) => p,
+        Err(d) => panic!("generated pack does not parse: {}\n{text}", d[0].message),
+    };
+    let once = fmt::format(&pack, text);
+    let pack2 = syntax::parse_with_comments(FileId(0), &once)
+        .unwrap_or_else(|d| panic!("formatted pack does not parse: {}\n{once}", d[0].message));
+    let twice = fmt::format(&pack2, &once);
+    prop_assert_eq!(&once, &twice, "not idempotent:\n{}", text);
+    let before = comments_of(text);
+    let after = comments_of(&once);
+    prop_assert_eq!(
+        before.len(),
+        after.len(),
+        "comments lost or added:\n{}\n---\n{}",
+        text,
+        once
+    );
+    for ((c0, code0), (c1, code1)) in before.iter().zip(&after) {
+        prop_assert_eq!(c0, c1, "comments reordered:\n{}\n---\n{}", text, once);
+        prop_assert_eq!(
+            code0.is_some(),
+            code1.is_some(),
+            "`{}` moved:\n{}\n---\n{}",
+            c0,
+            text,
+            once
+        );
+        if let (Some(a), Some(b)) = (code0, code1) {
+            if a.starts_with("import") || (a.starts_with("const") && a.len() < 60) {
+                prop_assert_eq!(
+                    a,
+                    b,
+                    "`{}` moved to another line:\n{}\n---\n{}",
+                    c0,
+                    text,
+                    once
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks `fmt` on one pack text: idempotent, no `# note` lost.
+fn fmt_is_idempotent(text: &str) -> Result<(), TestCaseError> {
+    let pack = match syntax::parse_with_comments(FileId(0), text) {
+        Ok(p) => p,
+        Err(d) => panic!("generated pack does not parse: {}\n{text}", d[0].message),
+    };
+    let once = fmt::format(&pack, text);
+    let pack2 = syntax::parse_with_comments(FileId(0), &once)
+        .unwrap_or_else(|d| panic!("formatted pack does not parse: {}\n{once}", d[0].message));
+    let twice = fmt::format(&pack2, &once);
+    prop_assert_eq!(&once, &twice);
+    prop_assert_eq!(
+        text.matches("# note").count(),
+        once.matches("# note").count()
+    );
+    Ok(())
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+    #![proptest_config(config(300))]
 
     #[test]
     fn the_parser_never_panics(s in "\\PC{0,200}") {
@@ -380,39 +633,54 @@ proptest! {
 
     #[test]
     fn fmt_keeps_every_comment_in_place_and_is_idempotent(items in prop::collection::vec(item(), 0..6), top in trailing()) {
-        let text = tag_trailing(&format!("tenet 1\npack p version \"1.0.0\"{top}\n{}", items.concat()));
-        let pack = match syntax::parse_with_comments(FileId(0), &text) { Ok(p) => p, Err(d) => panic!("generated pack does not parse: {}\n{text}", d[0].message) };
-        let once = fmt::format(&pack, &text);
-        let pack2 = syntax::parse_with_comments(FileId(0), &once).unwrap_or_else(|d| panic!("formatted pack does not parse: {}\n{once}", d[0].message));
-        let twice = fmt::format(&pack2, &once);
-        prop_assert_eq!(&once, &twice, "not idempotent:\n{}", text);
-        // Same comments, same order; a trailing comment stays at the end of
-        // its own line (imports and constants are short enough to compare
-        // the whole line), a comment on its own line stays on its own line.
-        let before = comments_of(&text);
-        let after = comments_of(&once);
-        prop_assert_eq!(before.len(), after.len(), "comments lost or added:\n{}\n---\n{}", text, once);
-        for ((c0, code0), (c1, code1)) in before.iter().zip(&after) {
-            prop_assert_eq!(c0, c1, "comments reordered:\n{}\n---\n{}", text, once);
-            prop_assert_eq!(code0.is_some(), code1.is_some(), "`{}` moved:\n{}\n---\n{}", c0, text, once);
-            if let (Some(a), Some(b)) = (code0, code1) {
-                if a.starts_with("import") || (a.starts_with("const") && a.len() < 60) {
-                    prop_assert_eq!(a, b, "`{}` moved to another line:\n{}\n---\n{}", c0, text, once);
-                }
-            }
-        }
+        fmt_keeps_every_comment(&tag_trailing(&format!("tenet 1\npack p version \"1.0.0\"{top}\n{}", items.concat())))?;
     }
 
     #[test]
     fn fmt_is_idempotent_on_generated_packs(blocks in prop::collection::vec(block(2), 0..4)) {
-        let text = format!("tenet 1\npack p version \"1.0.0\"\n# top\n{}", blocks.join("\n"));
-        let pack = match syntax::parse_with_comments(FileId(0), &text) { Ok(p) => p, Err(d) => panic!("generated pack does not parse: {}\n{text}", d[0].message) };
-        let once = fmt::format(&pack, &text);
-        let pack2 = syntax::parse_with_comments(FileId(0), &once).unwrap_or_else(|d| panic!("formatted pack does not parse: {}\n{once}", d[0].message));
-        let twice = fmt::format(&pack2, &once);
-        prop_assert_eq!(&once, &twice);
-        prop_assert_eq!(text.matches("# note").count(), once.matches("# note").count());
+        fmt_is_idempotent(&format!("tenet 1\npack p version \"1.0.0\"\n# top\n{}", blocks.join("\n")))?;
     }
+}
+
+#[test]
+fn the_property_config_draws_the_same_cases_every_run() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let draw = || {
+        let mut runner = TestRunner::new(config(1));
+        (0..20)
+            .map(|_| item().new_tree(&mut runner).unwrap().current())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(draw(), draw());
+}
+
+// Cases the properties above once failed on (their seeds are in
+// `dsl.proptest-regressions`; a seed replays its case only while the
+// generator is unchanged, these replay it for good).
+
+#[test]
+fn regression_fmt_an_if_in_a_list_in_nested_blocks() {
+    fmt_is_idempotent(
+        "tenet 1\npack p version \"1.0.0\"\n# top\na  {\na  {\n  a   [if input.a then 0 else input.a and 0]\n}\n}\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn regression_fmt_a_comment_after_a_constant_that_ends_in_an_if() {
+    fmt_keeps_every_comment(&tag_trailing(
+        "tenet 1\npack p version \"1.0.0\"\nconst a = if 0 then 0 else 0   #@\n",
+    ))
+    .unwrap();
+}
+
+#[test]
+fn regression_fmt_an_import_then_a_block_whose_kind_starts_with_as() {
+    fmt_keeps_every_comment(&tag_trailing(
+        "tenet 1\npack p version \"1.0.0\"\nimport a #@\nasx  {\n}\n",
+    ))
+    .unwrap();
 }
 
 /// The block-kind part of `docs/language.md`, generated from the schema table.
@@ -553,7 +821,7 @@ fn json_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+    #![proptest_config(config(300))]
 
     #[test]
     fn json_read_straight_into_a_value_agrees_with_from_json(text in json_text()) {
@@ -590,4 +858,462 @@ fn an_input_object_must_be_an_object() {
             "{bad}: {e}"
         );
     }
+}
+
+// ---- cron and durations ----------------------------------------------------
+
+fn window(cron: &str, duration_ms: i64, tz: &str) -> tenet_dsl::window::Window {
+    tenet_dsl::window::Window {
+        mode: tenet_dsl::window::Mode::Deny,
+        cron: cron.to_string(),
+        duration_ms,
+        tz: tz.to_string(),
+    }
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    tenet_dsl::window::parse_time(s).unwrap()
+}
+
+/// The diagnostics of a pack with one body, as `code: message`.
+fn check_messages(body: &str) -> Vec<String> {
+    let text = format!("tenet 1\npack p version \"1.0.0\"\n\n{body}");
+    let mut sources = tenet_dsl::SourceMap::new();
+    sources.add("p.tenet", text);
+    match tenet_dsl::parse_and_check(&sources) {
+        Ok(_) => Vec::new(),
+        Err(d) => d
+            .iter()
+            .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+            .collect(),
+    }
+}
+
+fn window_block(cron: &str, duration: &str) -> String {
+    format!(
+        "baseline b {{\n  window {{\n    mode     deny\n    cron     \"{cron}\"\n    duration {duration}\n  }}\n}}\n"
+    )
+}
+
+#[test]
+fn a_window_whose_cron_restricts_both_days_opens_on_either() {
+    // Classic cron: with day of month and day of week both restricted, a
+    // day matches when either does. `0 0 13 * 5`: every 13th, every Friday.
+    let w = window("0 0 13 * 5", 3_600_000, "UTC");
+    let open = |s: &str| tenet_dsl::window::is_open(&w, at(s)).unwrap();
+    assert!(open("2026-10-13T00:30:00Z"), "Tuesday the 13th");
+    assert!(open("2026-11-06T00:30:00Z"), "Friday the 6th");
+    assert!(open("2026-11-13T00:30:00Z"), "Friday the 13th");
+    assert!(!open("2026-11-07T00:30:00Z"), "Saturday the 7th");
+    assert!(!open("2026-10-13T01:30:00Z"), "after the hour");
+}
+
+#[test]
+fn a_window_in_the_repeated_autumn_hour_opens_once() {
+    // Berlin, 2026-10-25: at 01:00Z clocks go back from 03:00 CEST to 02:00
+    // CET, so 02:30 happens at 00:30Z and again at 01:30Z. A wall time fires
+    // once, when it first happens: the window is 00:30Z-01:00Z only. (The
+    // old search started from 02:10 CET, found 02:30 CEST, an hour before
+    // it, and called the window open.)
+    let w = window("30 2 * * *", 30 * 60_000, "Europe/Berlin");
+    let open = |s: &str| tenet_dsl::window::is_open(&w, at(s)).unwrap();
+    assert!(open("2026-10-25T00:40:00Z"));
+    assert!(!open("2026-10-25T01:10:00Z"));
+    assert!(!open("2026-10-25T01:40:00Z"));
+    // In the spring gap, 02:30 does not exist; it fires when the clocks
+    // skip it, at 03:00 CEST (01:00Z).
+    let open = |s: &str| tenet_dsl::window::is_open(&w, at(s)).unwrap();
+    assert!(open("2026-03-29T01:10:00Z"));
+    assert!(!open("2026-03-29T01:40:00Z"));
+}
+
+#[test]
+fn check_rejects_cron_outside_the_documented_dialect() {
+    for (cron, want) in [
+        ("0 0 * * 7", "day of week `7` is out of range 0-6"),
+        ("@daily", "`@daily`"),
+        ("0 0 L * *", "`L`"),
+        ("0 0 1W * *", "`W`"),
+        ("0 0 * * MON#1", "`#`"),
+        ("0 0 ? * MON", "`?`"),
+        ("0 0 0 * * *", "found 6 fields"),
+        ("0 0 * *", "found 4 fields"),
+        ("61 * * * *", "minute `61` is out of range 0-59"),
+        ("0 24 * * *", "hour `24` is out of range 0-23"),
+        ("0 0 0 * *", "day of month `0` is out of range 1-31"),
+        ("0 0 * 13 *", "month `13` is out of range 1-12"),
+        ("0 0 * JANUARY *", "`JANUARY` is not a month"),
+        (
+            "0 0 * * FRI-MON",
+            "`FRI-MON` in the day of week field runs backwards",
+        ),
+        ("*/0 * * * *", "step `/0`"),
+        ("5/15 * * * *", "`5/15`"),
+        ("0 0 1,,2 * *", "empty"),
+        ("0 0 31 2 *", "never"),
+        ("0 0 */2 * MON", "`*/2`"),
+    ] {
+        let got = check_messages(&window_block(cron, "1h"));
+        assert!(
+            got.iter()
+                .any(|m| m.starts_with("tenet::invalid-value") && m.contains(want)),
+            "`{cron}`: want a message with {want:?}, got {got:?}"
+        );
+    }
+    for cron in [
+        "0 18 * * FRI",
+        "0 8 * * MON-THU",
+        "0 0 27 3,6,9,12 *",
+        "*/15 9-17 * * 1-5",
+        "0 0 1-31/2 * MON",
+        "0 0 29 2 *",
+        "0 0 * * sun",
+        "00 07 * jan-mar *",
+    ] {
+        let got = check_messages(&window_block(cron, "1h"));
+        assert!(got.is_empty(), "`{cron}` is in the dialect: {got:?}");
+    }
+}
+
+#[test]
+fn a_bad_duration_says_what_is_wrong_with_it() {
+    for (duration, want) in [
+        ("1.5h", "`1.5h` has a fraction"),
+        ("2a", "unknown unit `a`"),
+        ("1h30", "`30` has no unit"),
+        ("10mb", "unknown unit `mb`"),
+        ("0s", "must be longer than zero"),
+        ("-1h", "must be longer than zero"),
+    ] {
+        let got = check_messages(&window_block("0 0 * * *", duration));
+        assert!(
+            got.iter().any(|m| m.contains(want)),
+            "`{duration}`: want a message with {want:?}, got {got:?}"
+        );
+    }
+    // A window map read at evaluation time says the same.
+    for (duration, want) in [
+        ("\"1.5h\"", "`1.5h` has a fraction"),
+        ("\"2a\"", "unknown unit `a`"),
+        ("0s", "must be longer than zero"),
+    ] {
+        let e = syntax::parse_expr(
+            FileId(0),
+            &format!(
+                "windows_allow({{mode: \"deny\", cron: \"0 0 * * *\", duration: {duration}}}, \"2026-01-01\")"
+            ),
+        )
+        .unwrap();
+        let err = tenet_dsl::interp::eval_const(&e, &NoEnv)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "`{duration}`: {err}");
+    }
+}
+
+struct NoEnv;
+
+impl tenet_dsl::interp::Env for NoEnv {
+    fn name(&self, _: &str) -> Option<tenet_dsl::Value> {
+        None
+    }
+    fn is_import(&self, _: &str) -> bool {
+        false
+    }
+    fn qualified(&self, _: &str, _: &str) -> Option<tenet_dsl::Value> {
+        None
+    }
+    fn scorer(
+        &self,
+        _: &str,
+        _: &[tenet_dsl::Value],
+    ) -> Option<Result<tenet_dsl::Value, tenet_dsl::EvalError>> {
+        None
+    }
+}
+
+/// The first `n` fire times of a schedule after `from`, in UTC.
+fn fires(cron: &str, tz: &str, from: &str, n: usize) -> Vec<String> {
+    let s = tenet_dsl::cron::Schedule::parse(cron).unwrap();
+    let tz: chrono_tz::Tz = tz.parse().unwrap();
+    let mut t = at(from);
+    (0..n)
+        .map(|_| {
+            t = s.next_after(t, tz).unwrap();
+            t.format("%Y-%m-%dT%H:%MZ").to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn cron_fires_on_either_restricted_day() {
+    // `0 0 13 * 5`: the 13th of every month and every Friday.
+    assert_eq!(
+        fires("0 0 13 * 5", "UTC", "2026-11-01T00:00:00Z", 7),
+        [
+            "2026-11-06T00:00Z",
+            "2026-11-13T00:00Z",
+            "2026-11-20T00:00Z",
+            "2026-11-27T00:00Z",
+            "2026-12-04T00:00Z",
+            "2026-12-11T00:00Z",
+            "2026-12-13T00:00Z",
+        ]
+    );
+    // With one day field `*`, the other alone decides.
+    assert_eq!(
+        fires("0 0 13 * *", "UTC", "2026-11-01T00:00:00Z", 2),
+        ["2026-11-13T00:00Z", "2026-12-13T00:00Z"]
+    );
+    assert_eq!(
+        fires("0 0 * * FRI", "UTC", "2026-11-01T00:00:00Z", 2),
+        ["2026-11-06T00:00Z", "2026-11-13T00:00Z"]
+    );
+    // A step over the whole range is a restriction like any other.
+    assert_eq!(
+        fires("0 0 1-31/15 * MON", "UTC", "2026-11-01T00:00:00Z", 4),
+        [
+            "2026-11-02T00:00Z",
+            "2026-11-09T00:00Z",
+            "2026-11-16T00:00Z",
+            "2026-11-23T00:00Z",
+        ]
+    );
+    // 29 February, four years apart.
+    assert_eq!(
+        fires("0 12 29 2 *", "UTC", "2026-01-01T00:00:00Z", 2),
+        ["2028-02-29T12:00Z", "2032-02-29T12:00Z"]
+    );
+}
+
+#[test]
+fn cron_fire_times_across_the_autumn_change() {
+    // A wall time fires once, when it first happens: 02:30 in Berlin on
+    // 2026-10-25 is 00:30Z (CEST); its second pass, 01:30Z (CET), does not
+    // fire, and the day after is CET.
+    assert_eq!(
+        fires("30 2 * * *", "Europe/Berlin", "2026-10-24T00:00:00Z", 3),
+        [
+            "2026-10-24T00:30Z",
+            "2026-10-25T00:30Z",
+            "2026-10-26T01:30Z"
+        ]
+    );
+    assert_eq!(
+        fires("30 1 * * *", "America/New_York", "2026-10-31T00:00:00Z", 3),
+        [
+            "2026-10-31T05:30Z",
+            "2026-11-01T05:30Z",
+            "2026-11-02T06:30Z"
+        ]
+    );
+    // Every 20 minutes through the repeated hour: the first pass fires,
+    // the second pass is stepped over, 02:00 EST comes next.
+    assert_eq!(
+        fires(
+            "*/20 * * * *",
+            "America/New_York",
+            "2026-11-01T05:10:00Z",
+            4
+        ),
+        [
+            "2026-11-01T05:20Z",
+            "2026-11-01T05:40Z",
+            "2026-11-01T07:00Z",
+            "2026-11-01T07:20Z"
+        ]
+    );
+    // Asked from inside the second pass, the answer is still later than
+    // the question (the Healthchecks.io case: a ping at 01:10Z in Riga).
+    assert_eq!(
+        fires("30 3 * * *", "Europe/Riga", "2021-10-31T01:10:00Z", 1),
+        ["2021-11-01T01:30Z"]
+    );
+}
+
+#[test]
+fn cron_fire_times_across_the_spring_gap() {
+    // 02:30 does not exist in Berlin on 2026-03-29 (02:00 CET is 03:00
+    // CEST): it fires when the clocks skip it, 03:00 CEST (01:00Z).
+    assert_eq!(
+        fires("30 2 * * *", "Europe/Berlin", "2026-03-28T00:00:00Z", 3),
+        [
+            "2026-03-28T01:30Z",
+            "2026-03-29T01:00Z",
+            "2026-03-30T00:30Z"
+        ]
+    );
+    // Several skipped minutes fire once.
+    assert_eq!(
+        fires(
+            "*/20 2 * * *",
+            "America/New_York",
+            "2026-03-08T00:00:00Z",
+            2
+        ),
+        ["2026-03-08T07:00Z", "2026-03-09T06:00Z"]
+    );
+    let s = tenet_dsl::cron::Schedule::parse("30 2 * * *").unwrap();
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    assert!(s.matches(at("2026-03-29T01:00:00Z"), berlin));
+    assert!(!s.matches(at("2026-03-29T01:30:00Z"), berlin));
+    assert!(s.matches(at("2026-10-25T00:30:00Z"), berlin));
+    assert!(!s.matches(at("2026-10-25T01:30:00Z"), berlin));
+}
+
+#[test]
+fn cron_next_fire_is_always_later_and_fire_times_increase() {
+    // Every minute of both change days in two zones, for schedules with
+    // fixed and stepped hours: the next fire time is after the instant it
+    // was computed from, matches() agrees with next_after(), and a chain
+    // of next_after() calls strictly increases.
+    for (tz, days) in [
+        (
+            "Europe/Berlin",
+            ["2026-03-28T20:00:00Z", "2026-10-24T20:00:00Z"],
+        ),
+        (
+            "America/New_York",
+            ["2026-03-08T02:00:00Z", "2026-11-01T02:00:00Z"],
+        ),
+    ] {
+        let zone: chrono_tz::Tz = tz.parse().unwrap();
+        for cron in ["30 2 * * *", "0 */3 * * *", "*/7 1-3 * * *", "59 1 * * SUN"] {
+            let s = tenet_dsl::cron::Schedule::parse(cron).unwrap();
+            for day in days {
+                let start = at(day);
+                for m in 0..(10 * 60) {
+                    let t = start + chrono::Duration::minutes(m);
+                    let next = s.next_after(t, zone).unwrap();
+                    assert!(next > t, "{cron} in {tz}: next after {t} is {next}");
+                    let before = t - chrono::Duration::minutes(1);
+                    assert_eq!(
+                        s.matches(t, zone),
+                        s.next_after(before, zone) == Some(t),
+                        "{cron} in {tz} at {t}"
+                    );
+                }
+                let mut t = start;
+                for _ in 0..50 {
+                    let next = s.next_after(t, zone).unwrap();
+                    assert!(next > t);
+                    t = next;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cron_errors_point_at_the_field() {
+    use tenet_dsl::cron::Schedule;
+    for (cron, part, message, help) in [
+        ("0 0 * * 7", "7", "day of week `7` is out of range 0-6", "Sunday is `0` or `SUN`"),
+        ("@daily", "@daily", "the macro `@daily` is not part of tenet's cron", "write the five fields: `@daily` is `0 0 * * *`"),
+        ("0 0 L * *", "L", "`L` (last) in the day of month field is not part of tenet's cron", "tenet's cron has five fields"),
+        ("0 0 ? * MON", "?", "`?` in the day of month field is not part of tenet's cron", "write `*` for any day"),
+        ("0 0 0 * * *", "0 0 0 * * *", "a cron expression has 5 fields (minute hour day-of-month month day-of-week), found 6 fields", "there is no seconds or year field"),
+        ("0 25 * * *", "25", "hour `25` is out of range 0-23", "the hour field takes 0-23"),
+        ("0 0 * DEC-JAN *", "DEC-JAN", "range `DEC-JAN` in the month field runs backwards", "a range does not wrap around"),
+        ("5/15 * * * *", "5/15", "`5/15` in the minute field: a step needs `*` or a range before it", "write `5-59/15`"),
+        ("0 0 * * mon,fry", "fry", "`fry` is not a day of the week", "0-6 or SUN-SAT"),
+        ("0 0 30 2 *", "30", "day of month `30` never falls in month `2`, so this schedule never fires", "February has 29 days at most"),
+        ("0 0 */2 * 1", "*/2", "`*/2` in the day of month field, with the day of week restricted too, means different days in different crons", "write a range, `1-31/2`"),
+    ] {
+        let e = Schedule::parse(cron).unwrap_err();
+        assert_eq!(&cron[e.at.clone()], part, "{cron}");
+        assert_eq!(e.message, message, "{cron}");
+        assert!(e.help.contains(help), "{cron}: {}", e.help);
+    }
+}
+
+// ---- label selectors -------------------------------------------------------
+
+#[test]
+fn check_rejects_a_malformed_selector_where_it_is_written() {
+    // A selector written in a pack is checked with its location: in a
+    // `selects` call and in the selector fields of the kinds.
+    for (body, want, underlined) in [
+        (
+            "rule r {\n  when selects(\"env=prod\", input.labels)\n}\n",
+            "a label selector is a map such as `{labels: {env: \"prod\"}}`, found string `env=prod`",
+            "\"env=prod\"",
+        ),
+        (
+            "rule r {\n  when selects({matchLabels: {env: \"prod\"}}, input.labels)\n}\n",
+            "unknown label selector key `matchLabels`",
+            "matchLabels",
+        ),
+        (
+            "rule r {\n  when selects({exists: \"env\"}, input.labels)\n}\n",
+            "selector `exists` is a list of label names, found string `env`",
+            "exists",
+        ),
+        (
+            "rule r {\n  when selects(null, input.labels)\n}\n",
+            "a `null` selector selects nothing",
+            "null",
+        ),
+        (
+            "guard g {\n  applies_to {labels: \"prod\"}\n  when       true\n}\n",
+            "selector `labels` is a map from label to value, found string `prod`",
+            "labels",
+        ),
+        (
+            "rollout r {\n  target \"env=prod\"\n}\n",
+            "a label selector is a map such as `{labels: {env: \"prod\"}}`, found string `env=prod`",
+            "\"env=prod\"",
+        ),
+    ] {
+        let text = format!("tenet 1\npack p version \"1.0.0\"\n\n{body}");
+        let mut sources = tenet_dsl::SourceMap::new();
+        sources.add("p.tenet", text);
+        let diags = tenet_dsl::parse_and_check(&sources).err().unwrap_or_default();
+        let d = diags
+            .iter()
+            .find(|d| d.message.contains(want))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{body}: want {want:?}, got {:?}",
+                    diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(sources.slice(d.span.unwrap()), underlined, "{body}");
+    }
+    // The empty selector is fine: it selects everything.
+    let text =
+        "tenet 1\npack p version \"1.0.0\"\n\nrule r {\n  when selects({}, input.labels)\n}\n";
+    let mut sources = tenet_dsl::SourceMap::new();
+    sources.add("p.tenet", text);
+    assert!(tenet_dsl::parse_and_check(&sources).is_ok());
+}
+
+#[test]
+fn selects_fails_closed() {
+    use tenet_dsl::builtins::call;
+    use tenet_dsl::Value;
+    let json = |s: &str| Value::from_json(&serde_json::from_str(s).unwrap());
+    let labels = json(r#"{"env": "prod"}"#);
+    assert!(matches!(
+        call("selects", &[Value::Null, labels.clone()]),
+        Ok(Value::Bool(false))
+    ));
+    for bad in [
+        r#""env=prod""#,
+        r#"{"matchLabels": {"env": "prod"}}"#,
+        r#"{"exists": "env"}"#,
+        r#"{"labels": {"env": ["prod"]}}"#,
+        r#"{"not_in": {"env": "dev"}}"#,
+        r#"{"not_exists": [1]}"#,
+        r#"[]"#,
+    ] {
+        assert!(
+            call("selects", &[json(bad), labels.clone()]).is_err(),
+            "{bad} must be an error, not a selection"
+        );
+    }
+    assert!(matches!(
+        call("selects", &[json("{}"), labels]),
+        Ok(Value::Bool(true))
+    ));
 }

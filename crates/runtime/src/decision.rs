@@ -211,6 +211,24 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
         let (result, missing) = ev.cond(block);
         let no_data_match;
         match result {
+            // Input of the wrong shape (a malformed selector) is an error
+            // of the block and, like missing input, up to its on_no_data:
+            // it never passes for "everything" or "nothing".
+            Err(e @ EvalError::Data(_)) => {
+                d.errors.push(DecisionError {
+                    block: block.name.clone(),
+                    at: block.at.clone(),
+                    message: e.to_string(),
+                });
+                match block.on_no_data.as_str() {
+                    "match" => no_data_match = true,
+                    "inconclusive" => {
+                        d.inconclusive.push(block.name.clone());
+                        continue;
+                    }
+                    _ => continue,
+                }
+            }
             Err(e) => {
                 d.errors.push(DecisionError {
                     block: block.name.clone(),

@@ -557,7 +557,15 @@ fn odd_inputs_do_not_panic() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    // A fixed seed and saved failures, as every property test (decision 23).
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 200,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x7e4e7),
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::SourceParallel("proptest-regressions"),
+        )),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
     #[test]
     fn arbitrary_templates_do_not_panic(a in "[-{}!#%~|a-cA-C .?:\n(é)\"]{0,60}", b in "[-{}!#%~|a-cA-C .?:\n(é)\"]{0,60}") {
         let _ = diff(&a, &b, &Options::default(), &mut Changes::default());

@@ -8,8 +8,25 @@ mod packs;
 
 use crate::common::decide_both;
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
 use tenet_runtime::dsl::Value;
 use tenet_runtime::load::{load_files, RuleFile};
+
+/// The config of every property test here: the same cases on every run (a
+/// fixed seed; `PROPTEST_RNG_SEED=<u64>` explores others), a failure's seed
+/// saved in a `.proptest-regressions` file beside the test and replayed
+/// first. Commit that file, and add the case to `fixtures/eval`. See
+/// `docs/decisions.md` (23).
+pub(crate) fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        rng_seed: RngSeed::Fixed(0x7e4e7),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
 
 fn leaf(bound: bool) -> BoxedStrategy<String> {
     let mut options: Vec<BoxedStrategy<String>> = vec![
@@ -129,7 +146,7 @@ fn input() -> impl Strategy<Value = serde_json::Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+    #![proptest_config(config(400))]
 
     #[test]
     fn compiled_and_reference_agree(e in expr(3, false), i in input()) {

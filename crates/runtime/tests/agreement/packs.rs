@@ -12,7 +12,8 @@
 //! local name of the imported pack. So one expression generator serves
 //! every kind, and waivers read the roots of the blocks they waive.
 //!
-//! `PROPTEST_CASES=N` runs more cases than the default 256.
+//! `PROPTEST_CASES=N` runs more cases than the default 256, and
+//! `PROPTEST_RNG_SEED=N` other cases than the fixed seed.
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -990,11 +991,10 @@ fn cases() -> u32 {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(),
         max_global_rejects: 4096,
-        // A failure prints the whole case; fixtures/eval keeps regressions.
-        failure_persistence: None,
-        .. ProptestConfig::default()
+        // A failure prints the whole case; its seed is saved beside this
+        // file, and the case goes to fixtures/eval as a regression.
+        .. super::config(cases())
     })]
 
     #[test]
