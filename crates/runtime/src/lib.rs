@@ -5,6 +5,7 @@
 //! - [`eval`]: the compiled evaluator (fast path);
 //! - [`reference`]: the reference interpreter's environment and evaluator;
 //! - [`decision`]: a pack's decision on one input, with its trace;
+//! - [`pack`]: the pack handle every module engine starts from;
 //! - [`scorer`]: the rhai sandbox for pluggable scorers;
 //! - [`testing`]: `tenet test`;
 //! - [`bundle`]: fingerprinted bundle files;
@@ -13,9 +14,9 @@
 //!
 //! **Invariant:** no I/O but reading rule files (`load`, `bundle`); no
 //! clock reads (`now` is an argument): [`clock::system_now`] is defined
-//! here, once, for the edges (binary, server, hook, CI) to call. The semantic diff (`tenet-diff`),
-//! the store (`tenet-store`) and the module engines (`crates/modules/*`)
-//! sit on top of this crate.
+//! here, once, for the edges (binary, server, hook, CI) to call. The
+//! semantic diff (`tenet-diff`), the store (`tenet-store`) and the module
+//! engines (`crates/modules/*`) sit on top of this crate.
 
 pub mod bundle;
 pub mod clock;
