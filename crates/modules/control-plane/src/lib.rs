@@ -37,24 +37,3 @@ pub const PACK: &str = "control_plane";
 pub fn pack(rules: &Rules) -> Result<PackHandle<'_>, PackError> {
     PackHandle::find(rules, PACK)
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bundled_rules_carry_the_module_pack_and_its_tables_migrate() {
-        let rules = tenet_runtime::load::load_bundled().unwrap();
-        let handle = pack(&rules).unwrap();
-        assert_eq!(handle.name(), PACK);
-        assert!(
-            !handle.compiled().blocks.is_empty(),
-            "the `{PACK}` pack has no blocks"
-        );
-        let mut db = tenet_store::Store::memory().unwrap();
-        db.migrate(store::MIGRATIONS).unwrap();
-        db.migrate(store::MIGRATIONS).unwrap();
-        assert!(store::MIGRATIONS.iter().all(|m| m.module == MODULE));
-    }
-}
