@@ -96,6 +96,57 @@ fn eval_prints_the_decision_with_a_trace() {
     snap("eval-export", &r);
 }
 
+/// The global dry-run reports the same decision and blocks nothing: a
+/// mass delete blocks without it, and with it only `blocking` and the
+/// `dry_run` marker change.
+#[test]
+fn eval_dry_run_reports_every_match_and_blocks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("delete.json");
+    std::fs::write(
+        &input,
+        r#"{"action": {"verb": "delete", "rows": 20000, "tenant": "acme"}, "actor": {"id": "alice"}}"#,
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--rules",
+            "rules",
+            "--pack",
+            "safety",
+            "--input",
+            input.to_str().unwrap(),
+            "--now",
+            "2026-11-25",
+        ];
+        args.extend(extra);
+        let r = tenet(&args);
+        assert_eq!(r.code, 0, "{r:?}");
+        serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()
+    };
+    let enforced = eval(&[]);
+    assert_eq!(enforced["blocking"], true, "{enforced:#}");
+    assert_eq!(enforced["dry_run"], false);
+    assert_eq!(enforced["highest_risk"], "high");
+    let matched = enforced["matched"].as_array().unwrap();
+    assert_eq!(matched.len(), 1, "{enforced:#}");
+    assert_eq!(matched[0]["block"], "mass-delete");
+    assert_eq!(matched[0]["enforcement"], "hard_mandatory");
+    assert_eq!(matched[0]["effects"]["approvals"], 2);
+    assert_eq!(matched[0]["effects"]["hold"], "30m");
+
+    let dry = eval(&["--dry-run"]);
+    assert_eq!(dry["blocking"], false, "{dry:#}");
+    assert_eq!(dry["dry_run"], true);
+    // Everything else is the enforced decision: the same matches with the
+    // same effects and because, the same risk, the same trace.
+    let mut expected = enforced.clone();
+    expected["blocking"] = false.into();
+    expected["dry_run"] = true.into();
+    assert_eq!(dry, expected);
+}
+
 #[test]
 fn eval_reads_standard_input() {
     let out = Command::new(env!("CARGO_BIN_EXE_tenet"))
