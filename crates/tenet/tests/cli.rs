@@ -226,6 +226,62 @@ fn test_shows_a_readable_diff_and_exits_1_on_failure() {
     snap("test-failing", &r);
 }
 
+/// Beyond the names that match, a failing test says what the decision did
+/// with each block it expected inconclusive, waived or carrying effects
+/// and a `because`, and why it did or did not block.
+#[test]
+fn test_failures_say_what_the_decision_did() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.tenet"),
+        r#"tenet 1
+pack t version "1.0.0"
+
+action purge {
+  match     action.verb == "purge"
+  risk      high
+  hold      30m
+  approvals 2
+  because   "purging {action.rows} rows"
+}
+
+rule slow {
+  when       input.latency > 100
+  on_no_data inconclusive
+  risk       low
+}
+
+waiver ops {
+  rules         ["purge"]
+  when          actor.id == "ops"
+  owner         "o"
+  justification "j"
+  expires       "2099-01-01"
+}
+
+test purge-is-waived {
+  input               {action: {verb: "purge", rows: 9}, actor: {id: "alice"}, latency: 3}
+  now                 "2026-01-01"
+  expect_waived       ["purge"]
+  expect_inconclusive ["slow"]
+  expect_blocking     false
+  expect_effects      {purge: {hold: 1h, approvals: 2}}
+  expect_because      {purge: "purging 10 rows"}
+}
+
+test slow-without-data {
+  input               {action: {verb: "read"}, actor: {id: "ops"}}
+  expect_inconclusive []
+  expect_because      {purge: /rows/}
+}
+"#,
+    )
+    .unwrap();
+    let r = tenet_in(dir.path(), &["test", "."]);
+    assert_eq!(r.code, 1, "{r:?}");
+    snap("test-failing-outcomes", &r);
+}
+
 #[test]
 fn test_json_output_is_machine_readable() {
     let r = tenet(&["test", "fixtures/cli/rules", "--format", "json"]);
