@@ -876,9 +876,14 @@ impl<'a> Cx<'a> {
                 }
             }
             "test" => {
-                for a in ["expect", "expect_not"]
-                    .into_iter()
-                    .filter_map(|f| b.attr(f))
+                for a in [
+                    "expect",
+                    "expect_not",
+                    "expect_inconclusive",
+                    "expect_waived",
+                ]
+                .into_iter()
+                .filter_map(|f| b.attr(f))
                 {
                     if let ExprKind::List(items) = &a.value.kind {
                         for item in items {
@@ -890,6 +895,8 @@ impl<'a> Cx<'a> {
                         }
                     }
                 }
+                self.check_expect_map(b, "expect_effects");
+                self.check_expect_map(b, "expect_because");
                 if let Some(a) = b.attr("input") {
                     if let Some(v) = self.fold(&a.value) {
                         if !matches!(v, Value::Map(_)) {
@@ -907,6 +914,74 @@ impl<'a> Cx<'a> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A test's `expect_effects` or `expect_because`: a map whose keys are
+    /// blocks of the pack, to maps of effects or to the expected `because`
+    /// (a string, or a regex it must match).
+    fn check_expect_map(&mut self, b: &Block, field: &str) {
+        let Some(a) = b.attr(field) else { return };
+        let Some(v) = self.fold(&a.value) else { return };
+        let (want, help) = if field == "expect_effects" {
+            (
+                "a map of effect fields",
+                "write `{\"block-name\": {field: value}}`",
+            )
+        } else {
+            (
+                "a string or a regex",
+                "write `{\"block-name\": \"the exact text\"}` or `{\"block-name\": /a pattern/}`",
+            )
+        };
+        let Value::Map(m) = v else {
+            self.err(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    a.value.span,
+                    format!(
+                        "`{field}` must be a map from block names to {want}, found {}",
+                        v.type_name()
+                    ),
+                )
+                .label("not a map")
+                .help(help),
+            );
+            return;
+        };
+        // Keys and values written in place point at themselves; a map from a
+        // constant points at the field.
+        let span_of = |name: &str| match &a.value.kind {
+            ExprKind::Map(es) => es
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map_or((a.value.span, a.value.span), |(k, x)| (k.span, x.span)),
+            _ => (a.value.span, a.value.span),
+        };
+        for (name, value) in m.iter() {
+            let (key_span, value_span) = span_of(name);
+            if !self.block_exists(name) {
+                self.unresolved_block(name, key_span, "block");
+            }
+            let fits = if field == "expect_effects" {
+                matches!(value, Value::Map(_))
+            } else {
+                matches!(value, Value::Str(_) | Value::Regex(_))
+            };
+            if !fits {
+                self.err(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        value_span,
+                        format!(
+                            "`{field}` of `{name}` must be {want}, found {}",
+                            value.type_name()
+                        ),
+                    )
+                    .label(format!("not {want}"))
+                    .help(help),
+                );
+            }
         }
     }
 

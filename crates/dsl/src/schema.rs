@@ -937,6 +937,31 @@ const TEST_FIELDS: &[Field] = &[
         "how many evaluation errors the decision must carry",
     ),
     f(
+        "expect_inconclusive",
+        Ty::List(&Ty::Str),
+        "exactly the blocks that must be inconclusive (names): their condition read missing input and their `on_no_data` is `inconclusive`",
+    ),
+    f(
+        "expect_waived",
+        Ty::List(&Ty::Str),
+        "exactly the blocks that must match and be waived (names)",
+    ),
+    f(
+        "expect_blocking",
+        Ty::Bool,
+        "whether the decision must block",
+    ),
+    f(
+        "expect_effects",
+        Ty::Any,
+        "block name → the effects its match must carry, e.g. `{\"mass-delete\": {hold: 30m}}`; fields not named are not compared",
+    ),
+    f(
+        "expect_because",
+        Ty::Any,
+        "block name → its rendered `because`: a string is the exact text, a regex `/…/` must match in it",
+    ),
+    f(
         "now",
         Ty::Time,
         "the decision date or time (waiver expiry); without it no waiver applies",

@@ -505,10 +505,38 @@ impl Cx<'_> {
                 Some(Value::Int(n)) => Some(n),
                 _ => None,
             },
+            expect_inconclusive: get("expect_inconclusive").map(|e| string_list(Some(e))),
+            expect_waived: get("expect_waived").map(|e| string_list(Some(e))),
+            expect_blocking: match get("expect_blocking").map(|e| self.fold_static(e)) {
+                Some(Value::Bool(b)) => Some(b),
+                _ => None,
+            },
+            expect_effects: self
+                .static_map(get("expect_effects"))
+                .into_iter()
+                .map(|(block, v)| {
+                    let fields = match v {
+                        Value::Map(m) => {
+                            m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+                        }
+                        _ => BTreeMap::new(),
+                    };
+                    (block, fields)
+                })
+                .collect(),
+            expect_because: self.static_map(get("expect_because")),
             now: match get("now").map(|e| self.fold_static(e)) {
                 Some(Value::Str(s)) => Some(s.to_string()),
                 _ => None,
             },
+        }
+    }
+
+    /// A closed map's entries (the checker has proven it a map); none without one.
+    fn static_map(&self, e: Option<&Expr>) -> BTreeMap<String, Value> {
+        match e.map(|e| self.fold_static(e)) {
+            Some(Value::Map(m)) => m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            _ => BTreeMap::new(),
         }
     }
 

@@ -128,6 +128,15 @@ pub struct CTest {
     pub expect_not: Vec<String>,
     pub expect_risk: Option<String>,
     pub expect_errors: Option<i64>,
+    /// Exactly the blocks that must be inconclusive.
+    pub expect_inconclusive: Option<Vec<String>>,
+    /// Exactly the blocks that must match and be waived.
+    pub expect_waived: Option<Vec<String>>,
+    pub expect_blocking: Option<bool>,
+    /// Block → the effects its match must carry (the fields named only).
+    pub expect_effects: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Block → its `because`: a string is the exact text, a regex must match in it.
+    pub expect_because: BTreeMap<String, Value>,
     pub now: Option<String>,
 }
 

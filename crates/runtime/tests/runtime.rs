@@ -12,4 +12,5 @@ mod cases;
 mod common;
 mod coverage;
 mod diagnostics;
+mod expectations;
 mod scorers;

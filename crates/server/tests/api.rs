@@ -185,3 +185,58 @@ async fn a_failed_reload_keeps_the_last_good_bundle() {
     assert_eq!(d["bundle"], b["fingerprint"]["hash"]);
     server.stop().await;
 }
+
+/// `dry_run: true` answers the same decision and blocks nothing: a mass
+/// delete blocks without it; with it only `blocking` and the `dry_run`
+/// marker change, and the audit event says `flagged`, not `blocked`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_reports_every_match_and_blocks_nothing() {
+    let server = Server::start(RulesSource::Bundled).await;
+    let mut body = mass_delete();
+    body["now"] = "2026-11-25".into();
+    let evaluate = |body: Value| {
+        let server = &server;
+        async move {
+            let r = server
+                .send("POST", "/v1/evaluate", &[], body.to_string().as_bytes())
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let id = r.header("x-tenet-action-id").unwrap().to_string();
+            (id, r.json())
+        }
+    };
+    let (enforced_id, enforced) = evaluate(body.clone()).await;
+    assert_eq!(enforced["blocking"], true, "{enforced:#}");
+    assert_eq!(enforced["dry_run"], false);
+    assert_eq!(enforced["highest_risk"], "high");
+    let matched = enforced["matched"].as_array().unwrap();
+    assert_eq!(matched.len(), 1, "{enforced:#}");
+    assert_eq!(matched[0]["block"], "mass-delete");
+    assert_eq!(matched[0]["enforcement"], "hard_mandatory");
+    assert_eq!(matched[0]["effects"]["approvals"], 2);
+    assert_eq!(matched[0]["effects"]["hold"], "30m");
+
+    body["dry_run"] = true.into();
+    let (dry_id, dry) = evaluate(body).await;
+    assert_eq!(dry["blocking"], false, "{dry:#}");
+    assert_eq!(dry["dry_run"], true);
+    // Everything else is the enforced decision: the same matches with the
+    // same effects and because, the same risk, the same bundle.
+    let mut expected = enforced.clone();
+    expected["blocking"] = false.into();
+    expected["dry_run"] = true.into();
+    assert_eq!(dry, expected);
+
+    let store = server.store.clone();
+    let _keep = server.stop().await;
+    let events = Store::open(&store)
+        .unwrap()
+        .audit_events(None, 100)
+        .unwrap();
+    let event = |id: &str| events.iter().find(|e| e.action_id == id).unwrap();
+    assert_eq!(event(&enforced_id).outcome, "blocked");
+    assert_eq!(event(&enforced_id).details["dry_run"], false);
+    assert_eq!(event(&dry_id).outcome, "flagged");
+    assert_eq!(event(&dry_id).details["dry_run"], true);
+    assert_eq!(event(&dry_id).details["matched"], json!(["mass-delete"]));
+}

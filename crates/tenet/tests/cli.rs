@@ -96,6 +96,57 @@ fn eval_prints_the_decision_with_a_trace() {
     snap("eval-export", &r);
 }
 
+/// The global dry-run reports the same decision and blocks nothing: a
+/// mass delete blocks without it, and with it only `blocking` and the
+/// `dry_run` marker change.
+#[test]
+fn eval_dry_run_reports_every_match_and_blocks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("delete.json");
+    std::fs::write(
+        &input,
+        r#"{"action": {"verb": "delete", "rows": 20000, "tenant": "acme"}, "actor": {"id": "alice"}}"#,
+    )
+    .unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--rules",
+            "rules",
+            "--pack",
+            "safety",
+            "--input",
+            input.to_str().unwrap(),
+            "--now",
+            "2026-11-25",
+        ];
+        args.extend(extra);
+        let r = tenet(&args);
+        assert_eq!(r.code, 0, "{r:?}");
+        serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()
+    };
+    let enforced = eval(&[]);
+    assert_eq!(enforced["blocking"], true, "{enforced:#}");
+    assert_eq!(enforced["dry_run"], false);
+    assert_eq!(enforced["highest_risk"], "high");
+    let matched = enforced["matched"].as_array().unwrap();
+    assert_eq!(matched.len(), 1, "{enforced:#}");
+    assert_eq!(matched[0]["block"], "mass-delete");
+    assert_eq!(matched[0]["enforcement"], "hard_mandatory");
+    assert_eq!(matched[0]["effects"]["approvals"], 2);
+    assert_eq!(matched[0]["effects"]["hold"], "30m");
+
+    let dry = eval(&["--dry-run"]);
+    assert_eq!(dry["blocking"], false, "{dry:#}");
+    assert_eq!(dry["dry_run"], true);
+    // Everything else is the enforced decision: the same matches with the
+    // same effects and because, the same risk, the same trace.
+    let mut expected = enforced.clone();
+    expected["blocking"] = false.into();
+    expected["dry_run"] = true.into();
+    assert_eq!(dry, expected);
+}
+
 #[test]
 fn eval_reads_standard_input() {
     let out = Command::new(env!("CARGO_BIN_EXE_tenet"))
@@ -173,6 +224,62 @@ fn test_shows_a_readable_diff_and_exits_1_on_failure() {
     let r = tenet(&["test", "fixtures/cli/failing"]);
     assert_eq!(r.code, 1);
     snap("test-failing", &r);
+}
+
+/// Beyond the names that match, a failing test says what the decision did
+/// with each block it expected inconclusive, waived or carrying effects
+/// and a `because`, and why it did or did not block.
+#[test]
+fn test_failures_say_what_the_decision_did() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.tenet"),
+        r#"tenet 1
+pack t version "1.0.0"
+
+action purge {
+  match     action.verb == "purge"
+  risk      high
+  hold      30m
+  approvals 2
+  because   "purging {action.rows} rows"
+}
+
+rule slow {
+  when       input.latency > 100
+  on_no_data inconclusive
+  risk       low
+}
+
+waiver ops {
+  rules         ["purge"]
+  when          actor.id == "ops"
+  owner         "o"
+  justification "j"
+  expires       "2099-01-01"
+}
+
+test purge-is-waived {
+  input               {action: {verb: "purge", rows: 9}, actor: {id: "alice"}, latency: 3}
+  now                 "2026-01-01"
+  expect_waived       ["purge"]
+  expect_inconclusive ["slow"]
+  expect_blocking     false
+  expect_effects      {purge: {hold: 1h, approvals: 2}}
+  expect_because      {purge: "purging 10 rows"}
+}
+
+test slow-without-data {
+  input               {action: {verb: "read"}, actor: {id: "ops"}}
+  expect_inconclusive []
+  expect_because      {purge: /rows/}
+}
+"#,
+    )
+    .unwrap();
+    let r = tenet_in(dir.path(), &["test", "."]);
+    assert_eq!(r.code, 1, "{r:?}");
+    snap("test-failing-outcomes", &r);
 }
 
 #[test]
