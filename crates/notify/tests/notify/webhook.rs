@@ -374,23 +374,28 @@ async fn while_half_open_only_the_probe_goes_through() {
     c.retries = 0;
     c.breaker.threshold = 1;
     let cool_down = c.breaker.cool_down;
-    let hook = webhook(c);
+    let hook = Arc::new(webhook(c));
     hook.send(&notification("a")).await;
     tokio::time::sleep(cool_down + 50 * MS).await;
-    rx.always(Reply::ok().after(100 * MS));
+    rx.always(Reply::ok().after(500 * MS));
 
-    // The first future is polled first, and is admitted as the probe
-    // before it awaits anything; the second finds the breaker half-open.
-    let probe = notification("probe");
-    let other = notification("other");
-    let (p, o) = tokio::join!(hook.send(&probe), async {
-        let stats = hook.stats();
-        (stats.breaker, hook.send(&other).await)
+    let probe = tokio::spawn({
+        let hook = hook.clone();
+        async move { hook.send(&notification("probe")).await }
     });
+    // The probe is at the receiver, waiting for its answer.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while rx.count() < 2 {
+            tokio::time::sleep(5 * MS).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(hook.stats().breaker, BreakerState::HalfOpen);
+    let other = hook.send(&notification("other")).await;
 
-    assert_eq!(p, Delivery::Delivered { attempts: 1 });
-    assert_eq!(o.0, BreakerState::HalfOpen);
-    assert_eq!(o.1.outcome(), "refused");
+    assert_eq!(other.outcome(), "refused");
+    assert_eq!(probe.await.unwrap(), Delivery::Delivered { attempts: 1 });
     assert_eq!(rx.count(), 2);
     assert_eq!(hook.stats().breaker, BreakerState::Closed);
 }
@@ -497,6 +502,18 @@ async fn secrets_and_the_url_path_are_never_shown() {
             assert!(!text.contains(secret), "`{secret}` shown in {text}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_https_webhook_is_made_with_the_system_roots() {
+    // No request is sent: this checks that TLS (rustls with ring, the
+    // system's CA certificates) is set up without a process-wide provider.
+    let hook = Webhook::new(
+        WebhookConfig::new("https://hooks.example.invalid/services/T0/B0/XyZ"),
+        Secrets::default(),
+    )
+    .unwrap();
+    assert_eq!(hook.target(), "webhook https://hooks.example.invalid/…");
 }
 
 #[tokio::test]
