@@ -600,51 +600,42 @@ impl<'a> SchemaDiff<'a> {
                 added.push((k, vb));
             }
         }
-        // Renames: a removed and an added property of the same shape.
-        let mut renamed_to: HashMap<&str, (&str, f64)> = HashMap::new();
-        // Pairing is quadratic: past this many candidates, removals and
-        // additions are reported as such.
-        let pairing = removed.len() * added.len() <= 2_500;
-        for (old, va) in removed.iter().filter(|_| pairing) {
-            let same: Vec<&(&String, &Node)> = added
-                .iter()
-                .filter(|(new, vb)| {
-                    !renamed_to.values().any(|(n, _)| n == new)
-                        && (declares_rename(vb, old)
-                            || (same_shape(va, vb) && req_a.contains(*old) == req_b.contains(*new)))
-                })
-                .collect();
-            let declared = same.iter().find(|(_, vb)| declares_rename(vb, old));
-            let pick = declared.copied().or_else(|| {
-                same.iter()
-                    .max_by(|x, y| {
-                        strsim::jaro_winkler(old, x.0)
-                            .partial_cmp(&strsim::jaro_winkler(old, y.0))
-                            .unwrap_or(std::cmp::Ordering::Equal)
-                    })
-                    .copied()
-            });
-            if let Some((new, _)) = pick {
-                let confidence = if declared.is_some() {
-                    1.0
-                } else if same.len() == 1 {
-                    0.85
-                } else {
-                    0.6
-                };
-                renamed_to.insert(old.as_str(), (new.as_str(), confidence));
-            }
+        // Renames: a removed and an added property of the same shape, or
+        // one the head declares. Pairing is quadratic: past this many
+        // candidates, removals and additions are reported as such.
+        let pairs = if removed.len() * added.len() <= 2_500 {
+            let rn: Vec<&str> = removed.iter().map(|(k, _)| k.as_str()).collect();
+            let an: Vec<&str> = added.iter().map(|(k, _)| k.as_str()).collect();
+            crate::rename::pair(
+                &rn,
+                &an,
+                |i, j| declares_rename(added[j].1, removed[i].0),
+                |i, j| {
+                    let ((old, va), (new, vb)) = (removed[i], added[j]);
+                    same_shape(va, vb) && req_a.contains(old) == req_b.contains(new)
+                },
+            )
+        } else {
+            Vec::new()
+        };
+        let mut renamed_to: HashMap<&str, (&str, crate::rename::Pair)> = HashMap::new();
+        for p in &pairs {
+            renamed_to.insert(
+                removed[p.removed].0.as_str(),
+                (added[p.added].0.as_str(), *p),
+            );
         }
         for (k, va) in &removed {
             let p = join(path, k);
-            if let Some((new, confidence)) = renamed_to.get(k.as_str()) {
+            if let Some((new, pair)) = renamed_to.get(k.as_str()) {
                 let vb = pb.get(new).unwrap_or(&empty);
-                let mut ch = Change::new("field.renamed", &p)
-                    .dir(dir)
-                    .lines(va.line, vb.line)
-                    .from_to(k.as_str(), *new)
-                    .fact("name", *new)
-                    .confidence(*confidence);
+                let mut ch = pair.evidence(
+                    Change::new("field.renamed", &p)
+                        .dir(dir)
+                        .lines(va.line, vb.line)
+                        .from_to(k.as_str(), *new)
+                        .fact("name", *new),
+                );
                 if let Some(alias) = aliases(vb).into_iter().find(|x| x == *k) {
                     ch = ch.fact("alias", alias);
                 }
@@ -1041,17 +1032,30 @@ properties:
     }
 
     #[test]
-    fn renames_are_detected_with_confidence() {
+    fn renames_carry_their_evidence() {
         let a = "type: object\nproperties:\n  customer: {type: string, maxLength: 40}\n  id: {type: integer}\n";
         let b = "type: object\nproperties:\n  buyer: {type: string, maxLength: 40, description: who pays}\n  id: {type: integer}\n";
         let cs = changes(a, b);
         assert_eq!(kinds(&cs), [("field.renamed", "customer")]);
         assert_eq!(cs[0].to, "buyer");
-        assert!((cs[0].detector_confidence - 0.85).abs() < 1e-9);
+        assert_eq!(cs[0].facts["match"], "only_candidate");
+        assert_eq!(
+            cs[0].facts["similarity"],
+            crate::rename::similarity("customer", "buyer")
+        );
         let b = "type: object\nproperties:\n  buyer: {type: string, maxLength: 40, x-aliases: [customer]}\n  id: {type: integer}\n";
         let cs = changes(a, b);
         assert_eq!(cs[0].facts["alias"], "customer");
-        assert_eq!(cs[0].detector_confidence, 1.0);
+        assert_eq!(cs[0].facts["match"], "declared");
+        // Two alike candidates for one removal: the closer name, as a guess.
+        let b = "type: object\nproperties:\n  customers: {type: string, maxLength: 40}\n  payer: {type: string, maxLength: 40}\n  id: {type: integer}\n";
+        let cs = changes(a, b);
+        assert_eq!(
+            kinds(&cs),
+            [("field.renamed", "customer"), ("field.added", "payer")]
+        );
+        assert_eq!(cs[0].to, "customers");
+        assert_eq!(cs[0].facts["match"], "similar");
     }
 
     #[test]
