@@ -5,7 +5,9 @@
 //! when known, the line in the base and head files) and the values before
 //! and after, plus the facts a rule needs to judge it (`direction`,
 //! `required`, `deprecated`, ...). Whether it is breaking is decided by the
-//! `semantic_diff` pack, never here.
+//! `semantic_diff` pack, never here; so is how sure a guess is: a detector
+//! reports its evidence (a rename's `match` and `similarity`), never a
+//! confidence.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -102,8 +104,6 @@ pub struct Change {
     pub from: Json,
     #[serde(skip_serializing_if = "Json::is_null")]
     pub to: Json,
-    /// How sure the detector is that this is what happened (renames are guesses).
-    pub detector_confidence: f64,
     /// Further facts for the rules: `required`, `deprecated`, `name`, `value`, `status`...
     #[serde(flatten)]
     pub facts: Map<String, Json>,
@@ -135,7 +135,6 @@ impl Change {
             line_after: None,
             from: Json::Null,
             to: Json::Null,
-            detector_confidence: 1.0,
             facts: Map::new(),
             all_operations: Vec::new(),
         }
@@ -163,7 +162,7 @@ impl Change {
     /// `path`, ...) would overwrite it in the rules' input, so it is kept
     /// with a `fact_` prefix instead.
     pub fn fact(mut self, key: &str, v: impl Into<Json>) -> Self {
-        const RESERVED: [&str; 9] = [
+        const RESERVED: [&str; 8] = [
             "kind",
             "path",
             "direction",
@@ -171,7 +170,6 @@ impl Change {
             "line_after",
             "from",
             "to",
-            "detector_confidence",
             "type",
         ];
         let key = if RESERVED.contains(&key) {
@@ -180,11 +178,6 @@ impl Change {
             key.to_string()
         };
         self.facts.insert(key, v.into());
-        self
-    }
-
-    pub fn confidence(mut self, c: f64) -> Self {
-        self.detector_confidence = c;
         self
     }
 

@@ -2,9 +2,10 @@
 //!
 //! Each fact becomes the input `{change: {...}}` of one decision. Of the
 //! blocks that match, the one with the highest risk by the pack's taxonomy
-//! names the risk, the rationale (its rendered `because`) and the rule's
-//! confidence, which is multiplied by the detector's own confidence (a
-//! guessed rename is less certain than a removal). A fact no rule matches is
+//! names the risk, the rationale (its rendered `because`) and the
+//! confidence. Detectors state no confidence: where a fact is a guess (a
+//! rename) they report the evidence (`match`, `similarity`) and the pack's
+//! rules split on it, each with its own confidence. A fact no rule matches is
 //! reported as unclassified, never given a level here: the pack's own
 //! `unknown-kind` rule is what catches kinds it does not know.
 //!
@@ -138,7 +139,7 @@ impl<'r> Classifier<'r> {
                 Verdict {
                     risk: m.risk.clone(),
                     rationale: m.because.clone().unwrap_or_else(|| m.block.clone()),
-                    confidence: round2(rule_conf * change.detector_confidence),
+                    confidence: round2(rule_conf),
                     rule: Some(m.block.clone()),
                     errors,
                     lint,

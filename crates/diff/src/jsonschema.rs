@@ -124,7 +124,7 @@ const DOC_KEYWORDS: [&str; 6] = [
 ];
 
 /// Keywords this walker models; any other change is `keyword.changed`.
-const MODELLED: [&str; 31] = [
+const MODELLED: [&str; 32] = [
     "type",
     "nullable",
     "properties",
@@ -156,6 +156,19 @@ const MODELLED: [&str; 31] = [
     "minProperties",
     "maximum",
     "exclusiveMaximum",
+    "contentSchema",
+];
+
+/// Keywords that constrain nothing: a composition branch of only these
+/// (and `x-` extensions) is an annotation, not a narrowing.
+const ANNOTATIONS: [&str; 7] = [
+    "description",
+    "title",
+    "examples",
+    "example",
+    "$comment",
+    "externalDocs",
+    "deprecated",
 ];
 
 impl<'a> SchemaDiff<'a> {
@@ -392,6 +405,22 @@ impl<'a> SchemaDiff<'a> {
         }
         self.properties(out, path, a, b, r);
         self.additional(out, path, a, b, r);
+        // The schema of a string's decoded content (`contentSchema`) is
+        // compared as a schema, at `path.(content)`.
+        match (a.get("contentSchema"), b.get("contentSchema")) {
+            (Some(x), Some(y)) => self.walk(out, &sub(path, "(content)"), x, y, r.deeper()),
+            (None, Some(y)) => out.push(
+                c("constraint.tightened")
+                    .fact("keyword", "contentSchema")
+                    .from_to(Json::Null, y.brief()),
+            ),
+            (Some(x), None) => out.push(
+                c("constraint.loosened")
+                    .fact("keyword", "contentSchema")
+                    .from_to(x.brief(), Json::Null),
+            ),
+            _ => {}
+        }
         match (a.get("items"), b.get("items")) {
             (Some(x), Some(y)) => self.walk(out, &format!("{path}[]"), x, y, r.deeper()),
             (None, Some(y)) => out.push(
@@ -510,19 +539,30 @@ impl<'a> SchemaDiff<'a> {
                     .from_to(values(&vs), Json::Null),
             ),
             (Some(va), Some(vb)) => {
+                // A `const` on both sides: the one value a client may send
+                // or will receive changed (`keyword: const`; an enum's
+                // facts carry no keyword, which keeps their fingerprints).
+                let only = |n: &Node| n.get("enum").is_none() && n.get("const").is_some();
+                let of_const = |c: Change| {
+                    if only(a) && only(b) {
+                        c.fact("keyword", "const")
+                    } else {
+                        c
+                    }
+                };
                 for v in va.iter().filter(|v| !vb.contains(v)) {
-                    out.push(
+                    out.push(of_const(
                         c("enum.value_removed")
                             .lines(v.line, b.line)
                             .fact("value", v.to_json()),
-                    );
+                    ));
                 }
                 for v in vb.iter().filter(|v| !va.contains(v)) {
-                    out.push(
+                    out.push(of_const(
                         c("enum.value_added")
                             .lines(a.line, v.line)
                             .fact("value", v.to_json()),
-                    );
+                    ));
                 }
             }
             (None, None) => {}
@@ -574,6 +614,29 @@ impl<'a> SchemaDiff<'a> {
                         continue;
                     }
                     let p = join(path, k);
+                    // A property that became `writeOnly` is gone from
+                    // responses (`readOnly`: from requests), and back when
+                    // the flag goes.
+                    if hidden(va) != hidden(vb) {
+                        let key = match dir {
+                            Some(Direction::Request) => "read_only",
+                            _ => "write_only",
+                        };
+                        let (kind, req) = if hidden(vb) {
+                            ("field.removed", req_a.contains(k))
+                        } else {
+                            ("field.added", req_b.contains(k))
+                        };
+                        out.push(
+                            Change::new(kind, &p)
+                                .dir(dir)
+                                .lines(va.line, vb.line)
+                                .fact("name", k.as_str())
+                                .fact("required", req)
+                                .fact(key, hidden(vb)),
+                        );
+                        continue;
+                    }
                     match (req_a.contains(k), req_b.contains(k)) {
                         (false, true) => out.push(
                             Change::new("field.became_required", &p)
@@ -600,51 +663,42 @@ impl<'a> SchemaDiff<'a> {
                 added.push((k, vb));
             }
         }
-        // Renames: a removed and an added property of the same shape.
-        let mut renamed_to: HashMap<&str, (&str, f64)> = HashMap::new();
-        // Pairing is quadratic: past this many candidates, removals and
-        // additions are reported as such.
-        let pairing = removed.len() * added.len() <= 2_500;
-        for (old, va) in removed.iter().filter(|_| pairing) {
-            let same: Vec<&(&String, &Node)> = added
-                .iter()
-                .filter(|(new, vb)| {
-                    !renamed_to.values().any(|(n, _)| n == new)
-                        && (declares_rename(vb, old)
-                            || (same_shape(va, vb) && req_a.contains(*old) == req_b.contains(*new)))
-                })
-                .collect();
-            let declared = same.iter().find(|(_, vb)| declares_rename(vb, old));
-            let pick = declared.copied().or_else(|| {
-                same.iter()
-                    .max_by(|x, y| {
-                        strsim::jaro_winkler(old, x.0)
-                            .partial_cmp(&strsim::jaro_winkler(old, y.0))
-                            .unwrap_or(std::cmp::Ordering::Equal)
-                    })
-                    .copied()
-            });
-            if let Some((new, _)) = pick {
-                let confidence = if declared.is_some() {
-                    1.0
-                } else if same.len() == 1 {
-                    0.85
-                } else {
-                    0.6
-                };
-                renamed_to.insert(old.as_str(), (new.as_str(), confidence));
-            }
+        // Renames: a removed and an added property of the same shape, or
+        // one the head declares. Pairing is quadratic: past this many
+        // candidates, removals and additions are reported as such.
+        let pairs = if removed.len() * added.len() <= 2_500 {
+            let rn: Vec<&str> = removed.iter().map(|(k, _)| k.as_str()).collect();
+            let an: Vec<&str> = added.iter().map(|(k, _)| k.as_str()).collect();
+            crate::rename::pair(
+                &rn,
+                &an,
+                |i, j| declares_rename(added[j].1, removed[i].0),
+                |i, j| {
+                    let ((old, va), (new, vb)) = (removed[i], added[j]);
+                    same_shape(va, vb) && req_a.contains(old) == req_b.contains(new)
+                },
+            )
+        } else {
+            Vec::new()
+        };
+        let mut renamed_to: HashMap<&str, (&str, crate::rename::Pair)> = HashMap::new();
+        for p in &pairs {
+            renamed_to.insert(
+                removed[p.removed].0.as_str(),
+                (added[p.added].0.as_str(), *p),
+            );
         }
         for (k, va) in &removed {
             let p = join(path, k);
-            if let Some((new, confidence)) = renamed_to.get(k.as_str()) {
+            if let Some((new, pair)) = renamed_to.get(k.as_str()) {
                 let vb = pb.get(new).unwrap_or(&empty);
-                let mut ch = Change::new("field.renamed", &p)
-                    .dir(dir)
-                    .lines(va.line, vb.line)
-                    .from_to(k.as_str(), *new)
-                    .fact("name", *new)
-                    .confidence(*confidence);
+                let mut ch = pair.evidence(
+                    Change::new("field.renamed", &p)
+                        .dir(dir)
+                        .lines(va.line, vb.line)
+                        .from_to(k.as_str(), *new)
+                        .fact("name", *new),
+                );
                 if let Some(alias) = aliases(vb).into_iter().find(|x| x == *k) {
                     ch = ch.fact("alias", alias);
                 }
@@ -776,7 +830,7 @@ impl<'a> SchemaDiff<'a> {
                     &bb[j],
                     r.deeper(),
                 ),
-                None => out.push(
+                None => out.push(annotated(
                     Change::new(
                         "composition.branch_removed",
                         sub(path, &format!("{kw}[{i}]")),
@@ -785,19 +839,65 @@ impl<'a> SchemaDiff<'a> {
                     .lines(ba[i].line, b.line)
                     .fact("keyword", kw)
                     .fact("value", ba[i].brief()),
-                ),
+                    &ba[i],
+                )),
             }
         }
+        // A keyword new to the schema wraps it (`oneOf: [old, other]`);
+        // whether its branches can overlap is what `oneOf` risks: a value
+        // matching two branches is rejected.
+        let introduced = ba.is_empty() && a.get(kw).is_none();
         for (j, y) in bb.iter().enumerate().filter(|(j, _)| !used[*j]) {
-            out.push(
-                Change::new("composition.branch_added", sub(path, &format!("{kw}[{j}]")))
-                    .dir(dir)
-                    .lines(a.line, y.line)
-                    .fact("keyword", kw)
-                    .fact("value", y.brief()),
-            );
+            let mut c = Change::new("composition.branch_added", sub(path, &format!("{kw}[{j}]")))
+                .dir(dir)
+                .lines(a.line, y.line)
+                .fact("keyword", kw)
+                .fact("value", y.brief());
+            c = annotated(c, y);
+            if introduced {
+                c = c.fact("introduced", true);
+            }
+            if kw == "oneOf" {
+                c = c.fact("disjoint_types", disjoint_types(bb));
+            }
+            out.push(c);
         }
     }
+}
+
+/// Marks a branch change `annotation_only` when the branch only documents.
+fn annotated(c: Change, branch: &Node) -> Change {
+    if annotation_only(branch) {
+        c.fact("annotation_only", true)
+    } else {
+        c
+    }
+}
+
+/// A branch that only documents (`description`, `title`, examples,
+/// `deprecated`, `x-` extensions): it accepts every value.
+fn annotation_only(n: &Node) -> bool {
+    match &n.data {
+        Data::Map(m) => m
+            .iter()
+            .all(|(k, _)| ANNOTATIONS.contains(&k.as_str()) || k.starts_with("x-")),
+        _ => false,
+    }
+}
+
+/// Every branch names its types and no two share one (`integer` is a
+/// `number`): no value can match two branches.
+fn disjoint_types(branches: &[Node]) -> bool {
+    let sets: Vec<Vec<String>> = branches.iter().map(types_of).collect();
+    let overlap = |x: &str, y: &str| {
+        x == y || (x == "integer" && y == "number") || (x == "number" && y == "integer")
+    };
+    sets.iter().all(|s| !s.is_empty())
+        && sets.iter().enumerate().all(|(i, s)| {
+            sets[i + 1..]
+                .iter()
+                .all(|t| !s.iter().any(|x| t.iter().any(|y| overlap(x, y))))
+        })
 }
 
 fn has_ref(n: &Node) -> bool {
@@ -1041,17 +1141,30 @@ properties:
     }
 
     #[test]
-    fn renames_are_detected_with_confidence() {
+    fn renames_carry_their_evidence() {
         let a = "type: object\nproperties:\n  customer: {type: string, maxLength: 40}\n  id: {type: integer}\n";
         let b = "type: object\nproperties:\n  buyer: {type: string, maxLength: 40, description: who pays}\n  id: {type: integer}\n";
         let cs = changes(a, b);
         assert_eq!(kinds(&cs), [("field.renamed", "customer")]);
         assert_eq!(cs[0].to, "buyer");
-        assert!((cs[0].detector_confidence - 0.85).abs() < 1e-9);
+        assert_eq!(cs[0].facts["match"], "only_candidate");
+        assert_eq!(
+            cs[0].facts["similarity"],
+            crate::rename::similarity("customer", "buyer")
+        );
         let b = "type: object\nproperties:\n  buyer: {type: string, maxLength: 40, x-aliases: [customer]}\n  id: {type: integer}\n";
         let cs = changes(a, b);
         assert_eq!(cs[0].facts["alias"], "customer");
-        assert_eq!(cs[0].detector_confidence, 1.0);
+        assert_eq!(cs[0].facts["match"], "declared");
+        // Two alike candidates for one removal: the closer name, as a guess.
+        let b = "type: object\nproperties:\n  customers: {type: string, maxLength: 40}\n  payer: {type: string, maxLength: 40}\n  id: {type: integer}\n";
+        let cs = changes(a, b);
+        assert_eq!(
+            kinds(&cs),
+            [("field.renamed", "customer"), ("field.added", "payer")]
+        );
+        assert_eq!(cs[0].to, "customers");
+        assert_eq!(cs[0].facts["match"], "similar");
     }
 
     #[test]

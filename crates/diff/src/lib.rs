@@ -38,6 +38,7 @@ pub mod kinds;
 pub mod openapi;
 pub mod policy;
 pub mod prompt;
+pub mod rename;
 pub mod repo;
 pub mod report;
 pub mod store;

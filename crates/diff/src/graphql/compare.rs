@@ -5,7 +5,7 @@
 //! an added or removed type fold into the type's fact; a removed and an
 //! added field that look alike are one `field.renamed`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
@@ -368,48 +368,6 @@ pub(super) fn diff_enum(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
     }
 }
 
-/// Pairs removed and added elements that look alike as renames: each pair
-/// `(removed index, added index, confidence)`. A pair is certain (0.9)
-/// when neither side has another candidate, else the most similar name
-/// wins (0.6).
-pub(super) fn renames(
-    removed: &[&str],
-    added: &[&str],
-    alike: impl Fn(usize, usize) -> bool,
-) -> Vec<(usize, usize, f64)> {
-    let mut cands: Vec<(usize, usize, f64)> = Vec::new();
-    for (i, r) in removed.iter().enumerate() {
-        for (j, n) in added.iter().enumerate() {
-            if alike(i, j) {
-                cands.push((i, j, strsim::normalized_damerau_levenshtein(r, n)));
-            }
-        }
-    }
-    let count_r = |i: usize| cands.iter().filter(|c| c.0 == i).count();
-    let count_a = |j: usize| cands.iter().filter(|c| c.1 == j).count();
-    let mut order: Vec<usize> = (0..cands.len()).collect();
-    // Most similar first; ties by source order, so the result is stable.
-    order.sort_by(|&x, &y| {
-        let (cx, cy) = (&cands[x], &cands[y]);
-        cy.2.partial_cmp(&cx.2)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then((cx.0, cx.1).cmp(&(cy.0, cy.1)))
-    });
-    let (mut used_r, mut used_a) = (HashSet::new(), HashSet::new());
-    let mut pairs = Vec::new();
-    for k in order {
-        let (i, j, _) = cands[k];
-        if used_r.contains(&i) || used_a.contains(&j) {
-            continue;
-        }
-        used_r.insert(i);
-        used_a.insert(j);
-        let sure = count_r(i) == 1 && count_a(j) == 1;
-        pairs.push((i, j, if sure { 0.9 } else { 0.6 }));
-    }
-    pairs
-}
-
 /// Arguments compared for renames: names, types and defaults.
 pub(super) fn signature(args: &[InputDef]) -> BTreeMap<&str, (String, Json)> {
     args.iter()
@@ -436,12 +394,17 @@ pub(super) fn diff_fields(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
         .collect();
     let rn: Vec<&str> = removed.iter().map(|f| f.name.as_str()).collect();
     let an: Vec<&str> = added.iter().map(|f| f.name.as_str()).collect();
-    let pairs = renames(&rn, &an, |i, j| {
-        let (x, y) = (removed[i], added[j]);
-        deprecation(&x.directives).is_none()
-            && x.ty == y.ty
-            && signature(&x.args) == signature(&y.args)
-    });
+    let pairs = crate::rename::pair(
+        &rn,
+        &an,
+        |_, _| false,
+        |i, j| {
+            let (x, y) = (removed[i], added[j]);
+            deprecation(&x.directives).is_none()
+                && x.ty == y.ty
+                && signature(&x.args) == signature(&y.args)
+        },
+    );
     for fa in &a.fields {
         let path = format!("{}.{}", a.name, fa.name);
         if let Some(fb) = b.fields.iter().find(|x| x.name == fa.name) {
@@ -452,17 +415,19 @@ pub(super) fn diff_fields(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
             .iter()
             .position(|x| x.name == fa.name)
             .unwrap_or(usize::MAX);
-        if let Some(&(_, j, conf)) = pairs.iter().find(|p| p.0 == i) {
+        if let Some(pair) = pairs.iter().find(|p| p.removed == i) {
+            let j = pair.added;
             let fb = added[j];
             let to = format!("{}.{}", b.name, fb.name);
             out.push(
-                Change::new("field.renamed", path.as_str())
-                    .dir(Some(dir))
-                    .lines(fa.line, fb.line)
-                    .from_to(path.as_str(), to)
-                    .fact("name", fb.name.as_str())
-                    .fact("type", fa.ty.to_string())
-                    .confidence(conf),
+                pair.evidence(
+                    Change::new("field.renamed", path.as_str())
+                        .dir(Some(dir))
+                        .lines(fa.line, fb.line)
+                        .from_to(path.as_str(), to)
+                        .fact("name", fb.name.as_str())
+                        .fact("type", fa.ty.to_string()),
+                ),
             );
             continue;
         }
@@ -475,7 +440,7 @@ pub(super) fn diff_fields(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
         out.push(c);
     }
     for (j, fb) in added.iter().enumerate() {
-        if pairs.iter().any(|p| p.1 == j) {
+        if pairs.iter().any(|p| p.added == j) {
             continue;
         }
         out.push(
@@ -628,10 +593,15 @@ pub(super) fn diff_input_fields(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
         .collect();
     let rn: Vec<&str> = removed.iter().map(|f| f.name.as_str()).collect();
     let an: Vec<&str> = added.iter().map(|f| f.name.as_str()).collect();
-    let pairs = renames(&rn, &an, |i, j| {
-        let (x, y) = (removed[i], added[j]);
-        deprecation(&x.directives).is_none() && x.ty == y.ty && x.default == y.default
-    });
+    let pairs = crate::rename::pair(
+        &rn,
+        &an,
+        |_, _| false,
+        |i, j| {
+            let (x, y) = (removed[i], added[j]);
+            deprecation(&x.directives).is_none() && x.ty == y.ty && x.default == y.default
+        },
+    );
     for fa in &a.inputs {
         let path = format!("{}.{}", a.name, fa.name);
         if let Some(fb) = b.inputs.iter().find(|x| x.name == fa.name) {
@@ -642,17 +612,19 @@ pub(super) fn diff_input_fields(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
             .iter()
             .position(|x| x.name == fa.name)
             .unwrap_or(usize::MAX);
-        if let Some(&(_, j, conf)) = pairs.iter().find(|p| p.0 == i) {
+        if let Some(pair) = pairs.iter().find(|p| p.removed == i) {
+            let j = pair.added;
             let fb = added[j];
             out.push(
-                Change::new("field.renamed", path.as_str())
-                    .dir(Some(dir))
-                    .lines(fa.line, fb.line)
-                    .from_to(path.as_str(), format!("{}.{}", b.name, fb.name))
-                    .fact("name", fb.name.as_str())
-                    .fact("type", fa.ty.to_string())
-                    .fact("required", fb.required())
-                    .confidence(conf),
+                pair.evidence(
+                    Change::new("field.renamed", path.as_str())
+                        .dir(Some(dir))
+                        .lines(fa.line, fb.line)
+                        .from_to(path.as_str(), format!("{}.{}", b.name, fb.name))
+                        .fact("name", fb.name.as_str())
+                        .fact("type", fa.ty.to_string())
+                        .fact("required", fb.required()),
+                ),
             );
             continue;
         }
@@ -665,7 +637,7 @@ pub(super) fn diff_input_fields(a: &TypeDef, b: &TypeDef, out: &mut Changes) {
         out.push(with_deprecation(c, &fa.directives));
     }
     for (j, fb) in added.iter().enumerate() {
-        if !pairs.iter().any(|p| p.1 == j) {
+        if !pairs.iter().any(|p| p.added == j) {
             out.push(added_input(
                 "field.added",
                 format!("{}.{}", b.name, fb.name),

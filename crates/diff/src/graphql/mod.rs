@@ -12,7 +12,8 @@
 //! `request` for arguments and input fields (data it sends). Elements inside
 //! an added or removed type are folded into the type's fact. A removed and an
 //! added field of the same type with the same type and arguments are reported
-//! as one `field.renamed` (a guess, with a detector confidence below 1).
+//! as one `field.renamed`, with the evidence for the guess (`match`,
+//! `similarity`; see [`crate::rename`]).
 //!
 //! One file per stage:
 //!

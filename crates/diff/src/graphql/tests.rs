@@ -418,7 +418,11 @@ fn renames() {
     assert_eq!(c.to, Json::from("User.buyer"));
     assert_eq!(fact(&c, "name"), "buyer");
     assert_eq!(c.direction, Some(Direction::Response));
-    assert_eq!(c.detector_confidence, 0.9);
+    assert_eq!(fact(&c, "match"), "only_candidate");
+    assert_eq!(
+        fact(&c, "similarity"),
+        crate::rename::similarity("customer", "buyer")
+    );
 
     // Two candidates for one removal: the most similar name wins.
     let v = run(
@@ -427,7 +431,8 @@ fn renames() {
     );
     assert_eq!(kinds(&v), ["field.renamed", "field.added"]);
     assert_eq!(v[0].to, Json::from("U.userNames"));
-    assert_eq!(v[0].detector_confidence, 0.6);
+    assert_eq!(fact(&v[0], "match"), "similar");
+    assert_eq!(fact(&v[0], "similarity"), 0.89);
     assert_eq!(v[1].path, "U.login");
 
     // Different type or arguments: not a rename.
@@ -444,12 +449,12 @@ fn renames() {
     let v = run("type U { a: Int b: String }", "type U { x: Int y: String }");
     assert_eq!(kinds(&v), ["field.renamed", "field.renamed"]);
     assert_eq!(
-        (v[0].to.clone(), v[0].detector_confidence),
-        (Json::from("U.x"), 0.9)
+        (v[0].to.clone(), fact(&v[0], "match").clone()),
+        (Json::from("U.x"), Json::from("only_candidate"))
     );
     assert_eq!(
-        (v[1].to.clone(), v[1].detector_confidence),
-        (Json::from("U.y"), 0.9)
+        (v[1].to.clone(), fact(&v[1], "match").clone()),
+        (Json::from("U.y"), Json::from("only_candidate"))
     );
 
     // A deprecated field that goes was announced: not a rename.
