@@ -131,10 +131,6 @@ const NOT_YET_IN_A_FIXTURE: &[&str] = &[
     "prompt.input_default_changed",
     "prompt.output_changed",
     "prompt.variable_removed",
-    "flag.variant_added",
-    "flag.variant_value_changed",
-    "flag.variant_type_changed",
-    "flag.targeting_changed",
 ];
 
 /// Every kind appears in the report snapshot of a fixture under
