@@ -125,12 +125,6 @@ const NOT_YET_IN_A_FIXTURE: &[&str] = &[
     "prompt.removed",
     "prompt.config_changed",
     "prompt.tool_changed",
-    "prompt.input_removed",
-    "prompt.input_type_changed",
-    "prompt.input_required_changed",
-    "prompt.input_default_changed",
-    "prompt.output_changed",
-    "prompt.variable_removed",
 ];
 
 /// Every kind appears in the report snapshot of a fixture under
