@@ -118,10 +118,6 @@ fn every_kind_is_judged_by_a_rule_of_the_bundled_pack() {
     );
 }
 
-/// Declared kinds no fixture shows yet. The list only shrinks: a kind that
-/// a fixture shows must leave it.
-const NOT_YET_IN_A_FIXTURE: &[&str] = &[];
-
 /// Every kind appears in the report snapshot of a fixture under
 /// `fixtures/semantic-diff/` (the snapshots in `snapshots/diff/` hold the
 /// kinds the fixtures emit).
@@ -142,20 +138,12 @@ fn every_kind_is_shown_by_a_fixture() {
     let missing: Vec<&str> = KINDS
         .iter()
         .map(|k| k.name)
-        .filter(|n| !shown.contains(*n) && !NOT_YET_IN_A_FIXTURE.contains(n))
+        .filter(|n| !shown.contains(*n))
         .collect();
     assert!(
         missing.is_empty(),
         "kinds no fixture shows (add a case under fixtures/semantic-diff/<type>/):\n{}",
         missing.join("\n")
-    );
-    let stale: Vec<&&str> = NOT_YET_IN_A_FIXTURE
-        .iter()
-        .filter(|n| shown.contains(**n) || !is_declared(n))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "remove from NOT_YET_IN_A_FIXTURE: {stale:?}"
     );
 }
 
