@@ -8,12 +8,17 @@
 //! - `fixtures/semantic-diff/parse-error/<type>/<case>/`: a broken `head.<ext>`; the
 //!   diff fails on the head side at the line `expect.yaml` names.
 //!
-//! Every case is one artifact pair whose type is detected from the head file
-//! name and text: it must be the `<type>` folder it lives in (a wrong
-//! detection fails the case; the pair is still diffed as the folder's type,
-//! so the rest of it is checked). It is judged by the bundled
-//! `semantic_diff` rules. The report JSON is snapshotted
-//! (`snapshots/diff/<type>__<case>.snap`, `cosmetic__<type>__<case>.snap`).
+//! A case with only `head.<ext>` is an artifact added (its base side is
+//! `None`), one with only `base.<ext>` an artifact removed (its head side is
+//! `None`).
+//!
+//! Every case is one artifact pair whose type is detected from the head
+//! file's name and text (the base file's when there is no head): it must be
+//! the `<type>` folder it lives in (a wrong detection fails the case; the
+//! pair is still diffed as the folder's type, so the rest of it is checked).
+//! It is judged by the bundled `semantic_diff` rules. The report JSON is
+//! snapshotted (`snapshots/diff/<type>__<case>.snap`,
+//! `cosmetic__<type>__<case>.snap`).
 //!
 //! `expect.yaml` (all keys optional):
 //!
@@ -130,19 +135,27 @@ struct Case {
 }
 
 impl Case {
-    fn file(&self, stem: &str) -> PathBuf {
+    /// The case's `<stem>.<ext>`, if it has one.
+    fn file(&self, stem: &str) -> Option<PathBuf> {
         let found: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.file_stem().is_some_and(|s| s == stem) && p.extension().is_some())
             .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "{}: expected exactly one `{stem}.<ext>`, found {found:?}",
+        assert!(
+            found.len() <= 1,
+            "{}: expected at most one `{stem}.<ext>`, found {found:?}",
             self.name
         );
-        found.into_iter().next().unwrap()
+        found.into_iter().next()
+    }
+
+    /// The file the type is detected from and the report names: `head.<ext>`,
+    /// or `base.<ext>` when the artifact is removed.
+    fn shown(&self) -> PathBuf {
+        self.file("head")
+            .or_else(|| self.file("base"))
+            .unwrap_or_else(|| panic!("{}: neither `base.<ext>` nor `head.<ext>`", self.name))
     }
 
     fn expect(&self) -> Expect {
@@ -155,8 +168,8 @@ impl Case {
     }
 
     /// The artifact path shown in the report.
-    fn artifact(&self, head: &Path) -> String {
-        let file = head.file_name().unwrap().to_string_lossy();
+    fn artifact(&self, shown: &Path) -> String {
+        let file = shown.file_name().unwrap().to_string_lossy();
         let case = self.dir.file_name().unwrap().to_string_lossy();
         format!("{}/{case}/{file}", self.ty)
     }
@@ -227,15 +240,16 @@ fn direction(e: &Expect) -> Option<Direction> {
     })
 }
 
-/// The pair of a case, its type detected from the head file.
+/// The pair of a case, its type detected from the head file; a side
+/// without its file is `None` (the artifact is added or removed).
 fn pair(case: &Case, ty: ArtifactType, e: &Expect) -> ArtifactPair {
-    let (base, head) = (case.file("base"), case.file("head"));
+    let read = |stem: &str| case.file(stem).map(|p| std::fs::read_to_string(p).unwrap());
     ArtifactPair {
-        path: case.artifact(&head),
+        path: case.artifact(&case.shown()),
         ty,
         direction: direction(e),
-        before: Some(std::fs::read_to_string(&base).unwrap()),
-        after: Some(std::fs::read_to_string(&head).unwrap()),
+        before: read("base"),
+        after: read("head"),
     }
 }
 
@@ -252,10 +266,10 @@ fn build(p: ArtifactPair, classifier: &Classifier<'_>) -> Result<Report, Vec<Dif
     report::build(b, classifier)
 }
 
-/// The case's type detected from its head file, or why it is not the
-/// `<type>` folder's.
+/// The case's type detected from its head file (its base file when it
+/// has no head), or why it is not the `<type>` folder's.
 fn detected(case: &Case) -> Result<ArtifactType, String> {
-    let head = case.file("head");
+    let head = case.shown();
     let text = std::fs::read_to_string(&head).unwrap();
     match kind::detect(&head.to_string_lossy(), &text) {
         Some(ty) if ty.as_str() == case.ty => Ok(ty),
