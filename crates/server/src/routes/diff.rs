@@ -48,11 +48,13 @@ pub struct DiffRequest {
     /// A label for the head side (default `head`).
     #[serde(default)]
     pub head_label: Option<String>,
-    /// Leave out changes below this level of the `semantic_diff` pack's
-    /// taxonomy (the bundled pack's levels are listed; a served pack with
-    /// other levels takes its own, and an unknown level is a 422).
+    /// Leave out changes below this level of the served `semantic_diff`
+    /// pack's taxonomy (`breaking`, `behavioral`, `additive`, `cosmetic`
+    /// with the bundled rules; levels are the pack's data, so the schema
+    /// does not fix them). A word that is not a level is a 422 that lists
+    /// the levels.
     #[serde(default)]
-    #[schema(value_type = Option<String>, pattern = "^(breaking|behavioral|additive|cosmetic)$")]
+    #[schema(value_type = Option<String>, example = "behavioral")]
     pub risk_threshold: Option<String>,
 }
 
