@@ -627,7 +627,11 @@ impl Differ<'_> {
         let fields: Vec<&str> = field_names(x, y)
             .into_iter()
             .filter(|f| match (x.attr(f), y.attr(f)) {
-                (Some(p), Some(q)) => !same(&p.value, &q.value, *f != "expect"),
+                // A test's lists are sets (`expect`, `expect_not`,
+                // `expect_inconclusive`...) unless the table says ordered.
+                (Some(p), Some(q)) => {
+                    !same(&p.value, &q.value, reading("test", f) == Reading::Ordered)
+                }
                 _ => true,
             })
             .collect();

@@ -49,12 +49,12 @@ pub struct DiffRequest {
     #[serde(default)]
     pub head_label: Option<String>,
     /// Leave out changes below this level of the served `semantic_diff`
-    /// pack's taxonomy (`breaking`, `behavioral`, `additive`, `cosmetic`
-    /// with the bundled rules; levels are the pack's data, so the schema
-    /// does not fix them). A word that is not a level is a 422 that lists
-    /// the levels.
+    /// pack's taxonomy. The schema lists the bundled pack's levels, so that
+    /// clients and fuzzers know the valid words; a served pack with other
+    /// levels takes its own, and a word that is not a level of the served
+    /// taxonomy is a 422 that lists them.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "behavioral")]
+    #[schema(value_type = Option<String>, pattern = "^(breaking|behavioral|additive|cosmetic)$")]
     pub risk_threshold: Option<String>,
 }
 
