@@ -55,10 +55,14 @@ pub fn gate_line(o: &Outcome, previous: Option<&str>) -> String {
             .filter(|l| l.annotation != "none")
             .map(|l| l.name.clone())
             .collect();
-        let mut s = format!(
-            "**✅ Nothing risky in this pull request** as of `{}`: no {} changes, no policy-lint findings, and every rule pack it touches checks and passes its tests.",
-            short(&o.report.head),
+        let flagged = if flagged.is_empty() {
+            "risky".to_string()
+        } else {
             flagged.join(" or ")
+        };
+        let mut s = format!(
+            "**✅ Nothing risky in this pull request** as of `{}`: no {flagged} changes, no policy-lint findings, and every rule pack it touches checks and passes its tests.",
+            short(&o.report.head),
         );
         if let Some(p) = previous.filter(|p| *p != "none") {
             let _ = write!(s, " The previous run found {}; they are gone.", what(p));

@@ -301,21 +301,25 @@ pub fn check_pack_dir(
     while let Some((at, rule_files)) = attempt.take() {
         match load::load_files(rule_files, at) {
             Ok(rules) => {
+                // Loaded from a parent, the rules hold the packs beside
+                // `dir` too: only the tests of `dir`'s packs are its own
+                // (another touched folder reports the rest).
+                let own = |at: &str| at == dir || inside(at, dir);
                 check.loaded_from = at.to_string();
-                check.packs = rules.packs.len();
+                check.packs = rules.packs.iter().filter(|p| own(&p.file)).count();
                 let t = testing::run_tests(&rules);
-                check.passed = t.passed();
                 check.unexercised = t.unexercised.len();
-                check.failed = t
-                    .results
-                    .into_iter()
-                    .filter(|r| !r.passed)
-                    .map(|r| FailedTest {
-                        name: format!("{}::{}", r.pack, r.name),
-                        at: r.at,
-                        failures: r.failures,
-                    })
-                    .collect();
+                for r in t.results.into_iter().filter(|r| own(&r.at)) {
+                    if r.passed {
+                        check.passed += 1;
+                    } else {
+                        check.failed.push(FailedTest {
+                            name: format!("{}::{}", r.pack, r.name),
+                            at: r.at,
+                            failures: r.failures,
+                        });
+                    }
+                }
                 return Ok(Some(check));
             }
             Err(LoadError::Io(m)) => {
@@ -330,8 +334,19 @@ pub fn check_pack_dir(
             }
             Err(LoadError::Rules { diags, sources }) => {
                 let unresolved = diags.iter().any(|d| d.code == Code::UnresolvedImport);
-                first_error
-                    .get_or_insert_with(|| diags.iter().map(|d| problem(d, &sources)).collect());
+                match &mut first_error {
+                    None => {
+                        first_error = Some(diags.iter().map(|d| problem(d, &sources)).collect());
+                    }
+                    // A parent that fails for another reason (a broken pack
+                    // beside `dir`) says so too: the import may well exist.
+                    Some(first) => first.extend(
+                        diags
+                            .iter()
+                            .filter(|d| d.code != Code::UnresolvedImport)
+                            .map(|d| problem(d, &sources)),
+                    ),
+                }
                 if let Some(up) = parent(at).filter(|_| unresolved) {
                     attempt = Some((up, rule_files_under(&read(up)?, up).0));
                 }
@@ -594,7 +609,8 @@ rule changed {
         let (c, asked) = check(&head, "rules/user");
         let c = c.unwrap();
         assert!(c.ok(), "{c:?}");
-        assert_eq!((c.loaded_from.as_str(), c.packs, c.passed), ("rules", 2, 1));
+        // Loaded with its sibling, but only its own pack and tests count.
+        assert_eq!((c.loaded_from.as_str(), c.packs, c.passed), ("rules", 1, 1));
         // The parent is read only because the import needs it.
         assert_eq!(asked, ["rules/user", "rules"]);
         // Without the sibling, the first folder's diagnostic is reported.
@@ -612,5 +628,38 @@ rule changed {
         );
         // No pack left under the folder: nothing to check.
         assert!(check(&alone, "rules/common").0.is_none());
+        // A parent that fails for another reason says so too.
+        let broken_sibling = files(&[
+            ("rules/user/user.tenet", user),
+            ("rules/common/common.tenet", common),
+            ("rules/legacy/x.tenet", "tenet 1\npack {"),
+        ]);
+        let c = check(&broken_sibling, "rules/user").0.unwrap();
+        let shown: Vec<String> = c.problems.iter().map(ToString::to_string).collect();
+        assert!(shown[0].contains("unresolved-import"), "{shown:?}");
+        assert!(
+            shown.iter().any(|p| p.starts_with("rules/legacy/x.tenet:")),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn two_folders_loaded_from_one_parent_report_only_their_own_tests() {
+        let common = "tenet 1\npack common version \"1.0.0\"\n\nconst limit = 10\n";
+        let pack = |name: &str, n: u32| {
+            format!("tenet 1\npack {name} version \"1.0.0\"\n\nimport common\n\nrule big {{\n  when input.n > common.limit\n  risk high\n}}\n\ntest big-one {{\n  input  {{n: {n}}}\n  expect [\"big\"]\n}}\n")
+        };
+        let (a, b) = (pack("a", 50), pack("b", 5));
+        let head = files(&[
+            ("rules/common/common.tenet", common),
+            ("rules/a/a.tenet", &a),
+            ("rules/b/b.tenet", &b),
+        ]);
+        let ca = check(&head, "rules/a").0.unwrap();
+        let cb = check(&head, "rules/b").0.unwrap();
+        assert!(ca.ok(), "b's failing test is not a's: {ca:?}");
+        assert_eq!((ca.passed, ca.failed.len()), (1, 0));
+        assert_eq!((cb.passed, cb.failed.len()), (0, 1));
+        assert_eq!(cb.failed[0].name, "b::big-one");
     }
 }

@@ -589,6 +589,9 @@ impl<'a> Cx<'a> {
             .iter()
             .filter(|b| b.kind.name == "taxonomy")
             .collect();
+        if let Some(t) = taxonomies.first() {
+            self.check_taxonomy(t);
+        }
         if let Some(second) = taxonomies.get(1) {
             self.err(
                 Diagnostic::new(
@@ -602,6 +605,53 @@ impl<'a> Cx<'a> {
         }
         for b in blocks {
             self.check_block(b, "");
+        }
+    }
+
+    /// Level names that reports, the gates and CI already use for their
+    /// own meanings (no change, a change no rule classifies, lint findings,
+    /// broken packs, `--fail-on never`) are not levels; a level is
+    /// described by one `level` block at most.
+    fn check_taxonomy(&mut self, t: &Block) {
+        const RESERVED: &[&str] = &["none", "unclassified", "lint", "packs", "never"];
+        if let Some(ExprKind::List(items)) = t.attr("levels").map(|a| &a.value.kind) {
+            for item in items {
+                if let ExprKind::Name(n) = &item.kind {
+                    if RESERVED.contains(&n.as_str()) {
+                        self.err(
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                item.span,
+                                format!("`{n}` cannot name a level"),
+                            )
+                            .label("reserved")
+                            .help(format!(
+                                "reports and gates use {} for their own meanings; pick another name",
+                                RESERVED.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for level in t.blocks().filter(|b| b.kind.name == "level") {
+            let Some(name) = &level.name else { continue };
+            match seen.get(name.name.as_str()) {
+                Some(first) => self.err(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        name.span,
+                        format!("level `{}` is described twice", name.name),
+                    )
+                    .label("second description")
+                    .also(*first, "first description")
+                    .help("put its icon, title, annotation and listing in one `level` block"),
+                ),
+                None => {
+                    seen.insert(&name.name, name.span);
+                }
+            }
         }
     }
 

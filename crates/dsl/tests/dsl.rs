@@ -1317,3 +1317,48 @@ fn selects_fails_closed() {
         Ok(Value::Bool(true))
     ));
 }
+
+#[test]
+fn taxonomy_levels_are_checked_names_once_described() {
+    let messages = |text: &str| -> Vec<String> {
+        let mut sources = tenet_dsl::SourceMap::new();
+        sources.add("p.tenet", text);
+        match tenet_dsl::parse_and_check(&sources) {
+            Ok(_) => Vec::new(),
+            Err(diags) => diags.iter().map(|d| d.message.clone()).collect(),
+        }
+    };
+    let pack =
+        |body: &str| format!("tenet 1\npack p version \"1.0.0\"\n\ntaxonomy risk {{\n{body}\n}}\n");
+    assert!(messages(&pack(
+        "  levels [sev1, sev2]\n  fail_on sev2\n\n  level sev1 {\n    icon \"!\"\n    annotation error\n  }"
+    ))
+    .is_empty());
+    assert_eq!(
+        messages(&pack("  levels [high, none]")),
+        ["`none` cannot name a level"]
+    );
+    assert_eq!(
+        messages(&pack(
+            "  levels [high, low]\n\n  level high {\n    icon \"!\"\n  }\n\n  level high {\n    title \"High\"\n  }"
+        )),
+        ["level `high` is described twice"]
+    );
+    assert_eq!(
+        messages(&pack(
+            "  levels [high, low]\n\n  level hihg {\n    icon \"!\"\n  }"
+        )),
+        ["`hihg` is not a level of the taxonomy"]
+    );
+    assert_eq!(
+        messages(&pack("  levels [high, low]\n  fail_on medium")),
+        ["`medium` is not a level of the taxonomy"]
+    );
+    assert_eq!(
+        messages(&pack(
+            "  levels [high, low]\n\n  level low {\n    annotation loud\n  }"
+        ))
+        .len(),
+        1
+    );
+}

@@ -161,7 +161,9 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 judgement.highest_risk,
                 match judgement.gate.as_ref().map(|g| &g.fail_on) {
                     Some(FailOn::Level(l)) => format!("nothing at or above {l}"),
-                    _ => "the gate reports only (--fail-on never)".to_string(),
+                    Some(FailOn::Never) => "no level fails (--fail-on never)".to_string(),
+                    // No artifact and no pack staged: no rules were read.
+                    None => "nothing to judge".to_string(),
                 }
             );
         }
