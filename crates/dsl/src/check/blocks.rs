@@ -1,0 +1,542 @@
+//! Blocks against the kind table: kinds, placement, names, fields, the
+//! rules of each kind, taxonomies and test expectations.
+
+use super::*;
+
+impl<'a> Cx<'a> {
+    pub(super) fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub(super) fn local_consts(&self) -> &BTreeMap<String, Value> {
+        &self.consts[self.self_index]
+    }
+
+    pub(super) fn scorers(&self) -> Vec<&str> {
+        self.top_blocks()
+            .filter(|b| b.kind.name == "scorer")
+            .map(|b| b.name_str())
+            .collect()
+    }
+
+    pub(super) fn top_blocks(&self) -> impl Iterator<Item = &'a Block> + 'a {
+        let pack: &'a Pack = self.pack;
+        pack.items.iter().filter_map(|i| match i {
+            Item::Block(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    pub(super) fn check_items(&mut self) {
+        // Unique names among top-level blocks (tests have their own namespace).
+        let mut seen: HashMap<(bool, String), Span> = HashMap::new();
+        let blocks: Vec<&Block> = self.top_blocks().collect();
+        for b in &blocks {
+            let Some(name) = &b.name else { continue };
+            let key = (b.kind.name == "test", name.name.clone());
+            if let Some(first) = seen.get(&key) {
+                let what = if key.0 { "test" } else { "block" };
+                self.err(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        name.span,
+                        format!(
+                            "{what} name `{}` is used twice in pack `{}`",
+                            name.name, self.pack.name.name
+                        ),
+                    )
+                    .label("second definition")
+                    .also(*first, "first definition")
+                    .help("names identify blocks in decisions and tests; make them unique"),
+                );
+            } else {
+                seen.insert(key, name.span);
+            }
+        }
+        let taxonomies: Vec<&&Block> = blocks
+            .iter()
+            .filter(|b| b.kind.name == "taxonomy")
+            .collect();
+        if let Some(t) = taxonomies.first() {
+            self.check_taxonomy(t);
+        }
+        if let Some(second) = taxonomies.get(1) {
+            self.err(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    second.kind.span,
+                    "a pack may declare one taxonomy",
+                )
+                .label("second taxonomy")
+                .help("put the levels in one `taxonomy` block; other packs import it"),
+            );
+        }
+        for b in blocks {
+            self.check_block(b, "");
+        }
+    }
+
+    /// Level names that reports, the gates and CI already use for their
+    /// own meanings (no change, a change no rule classifies, lint findings,
+    /// broken packs, `--fail-on never`) are not levels; a level is
+    /// described by one `level` block at most.
+    pub(super) fn check_taxonomy(&mut self, t: &Block) {
+        const RESERVED: &[&str] = &["none", "unclassified", "lint", "packs", "never"];
+        if let Some(ExprKind::List(items)) = t.attr("levels").map(|a| &a.value.kind) {
+            for item in items {
+                if let ExprKind::Name(n) = &item.kind {
+                    if RESERVED.contains(&n.as_str()) {
+                        self.err(
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                item.span,
+                                format!("`{n}` cannot name a level"),
+                            )
+                            .label("reserved")
+                            .help(format!(
+                                "reports and gates use {} for their own meanings; pick another name",
+                                RESERVED.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for level in t.blocks().filter(|b| b.kind.name == "level") {
+            let Some(name) = &level.name else { continue };
+            match seen.get(name.name.as_str()) {
+                Some(first) => self.err(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        name.span,
+                        format!("level `{}` is described twice", name.name),
+                    )
+                    .label("second description")
+                    .also(*first, "first description")
+                    .help("put its icon, title, annotation and listing in one `level` block"),
+                ),
+                None => {
+                    seen.insert(&name.name, name.span);
+                }
+            }
+        }
+    }
+
+    /// A `level` block inside a taxonomy names one of its levels.
+    pub(super) fn check_level_name(&mut self, b: &Block) {
+        let Some(name) = &b.name else { return };
+        let shown = b.name_str();
+        if self.levels.iter().any(|l| l == shown) {
+            return;
+        }
+        let mut d = Diagnostic::new(
+            Code::InvalidValue,
+            name.span,
+            format!("`{shown}` is not a level of the taxonomy"),
+        )
+        .label("unknown level");
+        d = match suggest(shown, self.levels.iter().map(|s| s.as_str())) {
+            Some(s) => d.help(format!(
+                "did you mean `{s}`? levels are: {}",
+                self.levels.join(", ")
+            )),
+            None => d.help(format!("levels are: {}", self.levels.join(", "))),
+        };
+        self.err(d);
+    }
+
+    pub(super) fn check_block(&mut self, b: &Block, parent: &str) {
+        let Some(kind) = schema::kind(&b.kind.name) else {
+            let mut d = Diagnostic::new(
+                Code::UnknownKind,
+                b.kind.span,
+                format!("unknown block kind `{}`", b.kind.name),
+            )
+            .label("not a block kind");
+            let allowed: Vec<&str> = schema::KINDS
+                .iter()
+                .filter(|k| k.parents.contains(&parent))
+                .map(|k| k.kind)
+                .collect();
+            d = match suggest(&b.kind.name, allowed.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("blocks here are: {}", allowed.join(", "))),
+            };
+            self.err(d);
+            return;
+        };
+        if !kind.parents.contains(&parent) {
+            let where_ = if parent.is_empty() {
+                "at the top level of a pack".to_string()
+            } else {
+                format!("inside `{parent}`")
+            };
+            let allowed: Vec<String> = kind
+                .parents
+                .iter()
+                .map(|p| {
+                    if p.is_empty() {
+                        "the top level".to_string()
+                    } else {
+                        format!("`{p}`")
+                    }
+                })
+                .collect();
+            self.err(
+                Diagnostic::new(
+                    Code::MisplacedBlock,
+                    b.kind.span,
+                    format!("a `{}` block cannot appear {where_}", kind.kind),
+                )
+                .label("misplaced")
+                .help(format!(
+                    "`{}` blocks belong in {}",
+                    kind.kind,
+                    allowed.join(" or ")
+                )),
+            );
+        }
+        if kind.name_required && b.name.is_none() {
+            self.err(
+                Diagnostic::new(
+                    Code::MissingName,
+                    b.kind.span,
+                    format!("a `{}` block needs a name", kind.kind),
+                )
+                .label("no name")
+                .help(format!("write `{} NAME {{ ... }}`", kind.kind)),
+            );
+        }
+        if kind.kind == "level" {
+            self.check_level_name(b);
+        }
+        let roots = block_roots(b, kind, self.pack);
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for entry in &b.entries {
+            match entry {
+                Entry::Block(child) => self.check_block(child, kind.kind),
+                Entry::Attr(a) => {
+                    if let Some(first) = seen.get(a.key.name.as_str()) {
+                        self.err(
+                            Diagnostic::new(
+                                Code::DuplicateField,
+                                a.key.span,
+                                format!("field `{}` is set twice in `{}`", a.key.name, b.title()),
+                            )
+                            .label("second value")
+                            .also(*first, "first value")
+                            .help("each field takes one value; use a list for several"),
+                        );
+                        continue;
+                    }
+                    seen.insert(&a.key.name, a.key.span);
+                    match kind.field(&a.key.name) {
+                        Some(field) => self.check_value(&field.ty, &a.value, &roots, field.name),
+                        None => {
+                            let mut d = Diagnostic::new(
+                                Code::UnknownField,
+                                a.key.span,
+                                format!(
+                                    "`{}` is not a field of `{}` blocks",
+                                    a.key.name, kind.kind
+                                ),
+                            )
+                            .label("unknown field");
+                            let is_child = kind.children().any(|c| c.kind == a.key.name);
+                            d = if is_child {
+                                d.help(format!(
+                                    "`{}` is a nested block here: write `{} NAME {{ ... }}`",
+                                    a.key.name, a.key.name
+                                ))
+                            } else {
+                                match suggest(&a.key.name, kind.all_fields().map(|f| f.name)) {
+                                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                                    None => d.help(format!(
+                                        "fields of `{}` are: {}",
+                                        kind.kind,
+                                        kind.all_fields()
+                                            .map(|f| f.name)
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )),
+                                }
+                            };
+                            self.err(d);
+                        }
+                    }
+                }
+            }
+        }
+        for field in kind.fields.iter().filter(|f| f.required) {
+            if !seen.contains_key(field.name) {
+                self.err(
+                    Diagnostic::new(
+                        Code::MissingField,
+                        b.kind.span,
+                        format!(
+                            "`{}` is missing the required field `{}`",
+                            b.title(),
+                            field.name
+                        ),
+                    )
+                    .label("in this block")
+                    .help(format!(
+                        "add `{} <{}>`: {}",
+                        field.name,
+                        field.ty.describe(),
+                        field.doc
+                    )),
+                );
+            }
+        }
+        self.check_kind_rules(b, kind);
+    }
+
+    /// Rules of the language that involve several fields of one kind.
+    pub(super) fn check_kind_rules(&mut self, b: &Block, kind: &Kind) {
+        let has = |n: &str| b.attr(n).is_some();
+        let exactly_one = |names: &[&str]| names.iter().filter(|n| has(n)).count() == 1;
+        match kind.condition {
+            Condition::Threshold if !exactly_one(&["above", "below"]) => self.err(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    b.kind.span,
+                    format!("`{}` needs exactly one of `above` or `below`", b.title()),
+                )
+                .label("in this threshold")
+                .help("a threshold compares its metric with one bound"),
+            ),
+            _ => {}
+        }
+        match kind.kind {
+            "setting" if !exactly_one(&["at_least", "at_most", "equals", "one_of"]) => self.err(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    b.kind.span,
+                    format!(
+                        "`{}` needs exactly one of `at_least`, `at_most`, `equals` or `one_of`",
+                        b.title()
+                    ),
+                )
+                .label("in this setting")
+                .help("a baseline setting states one requirement on the live value"),
+            ),
+            "watcher" if !has("cadence") && !has("cron") => self.err(
+                Diagnostic::new(
+                    Code::MissingField,
+                    b.kind.span,
+                    format!("`{}` needs a `cadence` or a `cron` schedule", b.title()),
+                )
+                .label("no schedule")
+                .help("write `cadence 1m` or `cron \"*/5 * * * *\"`"),
+            ),
+            "window" => {
+                let duration = b.attr("duration").and_then(|a| {
+                    let v = self.fold(&a.value)?;
+                    Some((a, v))
+                });
+                if let Some((a, Value::Duration(ms))) = duration {
+                    if ms <= 0 {
+                        self.err(
+                            Diagnostic::new(
+                                Code::InvalidValue,
+                                a.value.span,
+                                format!(
+                                    "a window's `duration` must be longer than zero, found `{}`",
+                                    crate::value::format_duration(ms)
+                                ),
+                            )
+                            .label("never open")
+                            .help("write how long the window stays open once its cron fires, such as `4h`"),
+                        );
+                    }
+                }
+            }
+            "hysteresis" => {
+                let num = |n: &str| {
+                    b.attr(n)
+                        .and_then(|a| self.fold(&a.value))
+                        .and_then(|v| match v {
+                            Value::Int(i) => Some(i as f64),
+                            Value::Float(f) => Some(f),
+                            _ => None,
+                        })
+                };
+                if let (Some(enter), Some(exit), Some(a)) =
+                    (num("enter"), num("exit"), b.attr("exit"))
+                {
+                    if exit >= enter {
+                        self.err(
+                            Diagnostic::new(Code::InvalidValue, a.value.span, format!("`exit` ({exit}) must be below `enter` ({enter})"))
+                                .label("not below enter")
+                                .help("the gap between enter and exit is what stops a state from flapping"),
+                        );
+                    }
+                }
+            }
+            "waiver" => {
+                if let Some(a) = b.attr("rules") {
+                    if let ExprKind::List(items) = &a.value.kind {
+                        for item in items {
+                            if let Some(n) = bare_or_string(item) {
+                                let found = self.top_blocks().any(|x| {
+                                    x.name_str() == n
+                                        && x.kind.name != "test"
+                                        && x.kind.name != "waiver"
+                                });
+                                if !found {
+                                    self.unresolved_block(&n, item.span, "block");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            "test" => {
+                for a in [
+                    "expect",
+                    "expect_not",
+                    "expect_inconclusive",
+                    "expect_waived",
+                ]
+                .into_iter()
+                .filter_map(|f| b.attr(f))
+                {
+                    if let ExprKind::List(items) = &a.value.kind {
+                        for item in items {
+                            if let Some(n) = bare_or_string(item) {
+                                if !self.block_exists(&n) {
+                                    self.unresolved_block(&n, item.span, "block");
+                                }
+                            }
+                        }
+                    }
+                }
+                self.check_expect_map(b, "expect_effects");
+                self.check_expect_map(b, "expect_because");
+                if let Some(a) = b.attr("input") {
+                    if let Some(v) = self.fold(&a.value) {
+                        if !matches!(v, Value::Map(_)) {
+                            self.err(
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    a.value.span,
+                                    format!("test input must be a map, found {}", v.type_name()),
+                                )
+                                .label("not a map")
+                                .help("write the input facts as `{action: {verb: \"delete\"}}`"),
+                            );
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A test's `expect_effects` or `expect_because`: a map whose keys are
+    /// blocks of the pack, to maps of effects or to the expected `because`
+    /// (a string, or a regex it must match).
+    pub(super) fn check_expect_map(&mut self, b: &Block, field: &str) {
+        let Some(a) = b.attr(field) else { return };
+        let Some(v) = self.fold(&a.value) else { return };
+        let (want, help) = if field == "expect_effects" {
+            (
+                "a map of effect fields",
+                "write `{\"block-name\": {field: value}}`",
+            )
+        } else {
+            (
+                "a string or a regex",
+                "write `{\"block-name\": \"the exact text\"}` or `{\"block-name\": /a pattern/}`",
+            )
+        };
+        let Value::Map(m) = v else {
+            self.err(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    a.value.span,
+                    format!(
+                        "`{field}` must be a map from block names to {want}, found {}",
+                        v.type_name()
+                    ),
+                )
+                .label("not a map")
+                .help(help),
+            );
+            return;
+        };
+        // Keys and values written in place point at themselves; a map from a
+        // constant points at the field.
+        let span_of = |name: &str| match &a.value.kind {
+            ExprKind::Map(es) => es
+                .iter()
+                .find(|(k, _)| k.name == name)
+                .map_or((a.value.span, a.value.span), |(k, x)| (k.span, x.span)),
+            _ => (a.value.span, a.value.span),
+        };
+        for (name, value) in m.iter() {
+            let (key_span, value_span) = span_of(name);
+            if !self.block_exists(name) {
+                self.unresolved_block(name, key_span, "block");
+            }
+            let fits = if field == "expect_effects" {
+                matches!(value, Value::Map(_))
+            } else {
+                matches!(value, Value::Str(_) | Value::Regex(_))
+            };
+            if !fits {
+                self.err(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        value_span,
+                        format!(
+                            "`{field}` of `{name}` must be {want}, found {}",
+                            value.type_name()
+                        ),
+                    )
+                    .label(format!("not {want}"))
+                    .help(help),
+                );
+            }
+        }
+    }
+
+    /// Whether a block (top-level or nested, as `parent/child`) of this name exists.
+    pub(super) fn block_exists(&self, name: &str) -> bool {
+        fn walk(b: &Block, prefix: &str, name: &str) -> bool {
+            let full = if prefix.is_empty() {
+                b.name_str().to_string()
+            } else {
+                format!("{prefix}/{}", b.name_str())
+            };
+            if full == name {
+                return true;
+            }
+            b.blocks().any(|c| walk(c, &full, name))
+        }
+        self.top_blocks()
+            .filter(|b| b.kind.name != "test")
+            .any(|b| walk(b, "", name))
+    }
+
+    pub(super) fn unresolved_block(&mut self, name: &str, span: Span, what: &str) {
+        let names: Vec<String> = self
+            .top_blocks()
+            .filter(|b| b.kind.name != "test")
+            .map(|b| b.name_str().to_string())
+            .collect();
+        let mut d = Diagnostic::new(
+            Code::UnresolvedName,
+            span,
+            format!("no {what} named `{name}` in pack `{}`", self.pack.name.name),
+        )
+        .label("unknown block");
+        d = match suggest(name, names.iter().map(|s| s.as_str())) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help("name a block of this pack; nested blocks are `parent/child`"),
+        };
+        self.err(d);
+    }
+}
