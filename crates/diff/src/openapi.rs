@@ -78,6 +78,19 @@ fn doc(n: Option<&Node>) -> Json {
     n.map(Node::brief).unwrap_or(Json::Null)
 }
 
+/// Top-level parts of a document that the operation diff reads (or that
+/// are metadata); every other top-level key is compared as configuration.
+const OPERATION_PARTS: &[&str] = &[
+    "openapi",
+    "swagger",
+    "info",
+    "externalDocs",
+    "tags",
+    "paths",
+    "components",
+    "security",
+];
+
 impl<'a> OpenApiDiff<'a> {
     fn r<'n>(&self, side_a: bool, n: &'n Node) -> &'n Node
     where
@@ -93,17 +106,7 @@ impl<'a> OpenApiDiff<'a> {
         // Parts of the document no operation diff reads (servers, security
         // schemes, webhooks, extensions): compared as configuration.
         for (k, va) in a.entries() {
-            if matches!(
-                k.as_str(),
-                "openapi"
-                    | "swagger"
-                    | "info"
-                    | "externalDocs"
-                    | "tags"
-                    | "paths"
-                    | "components"
-                    | "security"
-            ) {
+            if OPERATION_PARTS.contains(&k.as_str()) {
                 continue;
             }
             match b.get(k) {
@@ -116,19 +119,7 @@ impl<'a> OpenApiDiff<'a> {
             }
         }
         for (k, vb) in b.entries() {
-            if a.get(k).is_none()
-                && !matches!(
-                    k.as_str(),
-                    "openapi"
-                        | "swagger"
-                        | "info"
-                        | "externalDocs"
-                        | "tags"
-                        | "paths"
-                        | "components"
-                        | "security"
-                )
-            {
+            if a.get(k).is_none() && !OPERATION_PARTS.contains(&k.as_str()) {
                 out.push(
                     Change::new("config.key_added", k.as_str())
                         .lines(0, vb.line)
