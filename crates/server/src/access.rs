@@ -1,16 +1,24 @@
-//! Who may call what: bearer tokens, the `server` access pack, rate limits.
+//! Who may call what: bearer tokens, client certificates, the `server`
+//! access pack, rate limits.
 //!
-//! In: a request's `Authorization` header, its method and matched route.
+//! In: a request's `Authorization` header, the client certificate of its
+//! connection ([`ClientCert`], put on the request by the connection loop
+//! when TLS verified one), its method and matched route.
 //! Out: the request goes on with a [`RequestCtx`] (its action id, the
 //! caller's identity and tenant), or is answered with a problem:
 //!
-//! - 401: a token that matches no identity, or none where the access pack
-//!   needs one (`WWW-Authenticate: Bearer`);
+//! - 401: a token that matches no identity, a client certificate whose
+//!   subject alternative names match no identity (or several), a token
+//!   and a certificate of two different identities, or no identity where
+//!   the access pack needs one (`WWW-Authenticate: Bearer`);
 //! - 429: the identity is over its rate (`Retry-After`);
 //! - 403: the access pack denies the identity this route.
 //!
 //! Tokens are compared by their SHA-256 (the config file holds only
-//! hashes) and never logged. Which identity may call which route is not
+//! hashes) and never logged; a certificate names its identity by a SAN
+//! equal to the identity's `client_san`. Either way the identity is the
+//! same thing afterwards: one rate limit, one access decision, one actor
+//! in the audit log. Which identity may call which route is not
 //! decided here but by the `server` pack (`rules/server/server.tenet`,
 //! or `access.rules` in the config file): the server gives it
 //! `{"identity": {...} | null, "request": {"method", "route"}}` and denies
@@ -23,6 +31,7 @@ use crate::config::{Config, Identity};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::table::Route;
+use crate::tls::ClientCert;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -59,9 +68,11 @@ impl RequestCtx {
     }
 }
 
-/// Tokens, the access pack and the rate limiters.
+/// Tokens, client certificate names, the access pack and the rate
+/// limiters.
 pub struct Access {
     by_hash: HashMap<String, Arc<Identity>>,
+    by_san: HashMap<String, Arc<Identity>>,
     limiters: HashMap<String, DefaultDirectRateLimiter>,
     rules: Rules,
 }
@@ -85,6 +96,7 @@ impl Access {
             )));
         }
         let mut by_hash = HashMap::new();
+        let mut by_san = HashMap::new();
         let mut limiters = HashMap::new();
         for id in &config.identities {
             let rate = id.rate_per_second.unwrap_or(config.limits.rate_per_second);
@@ -97,21 +109,77 @@ impl Access {
                     RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
                 );
             }
-            by_hash.insert(id.token_sha256.clone(), Arc::new(id.clone()));
+            let shared = Arc::new(id.clone());
+            if let Some(hash) = &id.token_sha256 {
+                by_hash.insert(hash.clone(), Arc::clone(&shared));
+            }
+            if let Some(san) = &id.client_san {
+                by_san.insert(san.clone(), shared);
+            }
         }
         Ok(Access {
             by_hash,
+            by_san,
             limiters,
             rules,
         })
     }
 
-    /// Whether tokens are required at all.
+    /// Whether callers are identified at all (identities are configured).
     pub fn enabled(&self) -> bool {
-        !self.by_hash.is_empty()
+        !self.by_hash.is_empty() || !self.by_san.is_empty()
     }
 
-    fn identify(&self, header: Option<&HeaderValue>) -> Result<Option<Arc<Identity>>, Problem> {
+    /// The caller, by its bearer token, its client certificate, or both
+    /// when they name the same identity. A credential that names nobody
+    /// is a 401 even when the other one is good, and so are two that name
+    /// different identities: the server never picks one for the caller.
+    pub fn identify(
+        &self,
+        header: Option<&HeaderValue>,
+        cert: Option<&ClientCert>,
+    ) -> Result<Option<Arc<Identity>>, Problem> {
+        let by_token = self.identify_token(header)?;
+        let by_cert = cert.map(|c| self.identify_cert(c)).transpose()?;
+        match (by_token, by_cert) {
+            (Some(t), Some(c)) if t.name != c.name => Err(unauthorized(format!(
+                "the bearer token is identity `{}` and the client certificate is identity `{}`: a request may carry only one identity; send the token of the certificate's identity, or no token",
+                t.name, c.name
+            ))),
+            (t, c) => Ok(t.or(c)),
+        }
+    }
+
+    /// The identity whose `client_san` is one of the certificate's SANs.
+    fn identify_cert(&self, cert: &ClientCert) -> Result<Arc<Identity>, Problem> {
+        let mut found: Vec<&Arc<Identity>> = Vec::new();
+        for san in cert.sans.iter() {
+            if let Some(id) = self.by_san.get(san) {
+                if !found.iter().any(|f| f.name == id.name) {
+                    found.push(id);
+                }
+            }
+        }
+        match found.as_slice() {
+            [one] => Ok(Arc::clone(one)),
+            [] if cert.sans.is_empty() => Err(unauthorized(
+                "the client certificate has no subject alternative name (DNS name, URI or email) to match an identity's `client_san`".into(),
+            )),
+            [] => Err(unauthorized(format!(
+                "the client certificate's subject alternative names ({}) match no identity of this server",
+                cert.sans.join(", ")
+            ))),
+            many => Err(unauthorized(format!(
+                "the client certificate's subject alternative names match more than one identity ({}); a certificate must name one",
+                many.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    fn identify_token(
+        &self,
+        header: Option<&HeaderValue>,
+    ) -> Result<Option<Arc<Identity>>, Problem> {
         let Some(value) = header else {
             return Ok(None);
         };
@@ -212,7 +280,8 @@ impl Access {
                 .filter(|role| {
                     let probe = Identity {
                         name: format!("probe-{role}"),
-                        token_sha256: String::new(),
+                        token_sha256: None,
+                        client_san: None,
                         roles: vec![(*role).clone()],
                         tenant: None,
                         rate_per_second: None,
@@ -286,14 +355,18 @@ pub fn route_of(req: &Request) -> String {
         .unwrap_or_else(|| req.uri().path().to_string())
 }
 
-/// The middleware in front of every route: identify, rate-limit, ask the
-/// access pack, then hand the handler a [`RequestCtx`].
+/// The middleware in front of every route: identify (token, client
+/// certificate), rate-limit, ask the access pack, then hand the handler a
+/// [`RequestCtx`].
 pub async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let access = &state.access;
     let route = route_of(&req);
     let method = req.method().as_str().to_string();
     let identity = if access.enabled() {
-        let identity = match access.identify(req.headers().get(header::AUTHORIZATION)) {
+        let identity = match access.identify(
+            req.headers().get(header::AUTHORIZATION),
+            req.extensions().get::<ClientCert>(),
+        ) {
             Ok(i) => i,
             Err(p) => return p.into_response(),
         };

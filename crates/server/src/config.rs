@@ -2,9 +2,11 @@
 //!
 //! In: the `--config` file (optional) and the command-line overrides.
 //! Out: a checked [`Config`]: where the rules and the store are, where to
-//! listen, the limits, and the service identities with their hashed
-//! tokens. Every problem in the file is an error naming the file and its
-//! line and column; nothing starts on a half-read config.
+//! listen, TLS, the limits, and the service identities with their hashed
+//! tokens and client certificate names. Every problem in the file is an
+//! error naming the file and its line and column; nothing starts on a
+//! half-read config. (The TLS files themselves are read by [`crate::tls`]
+//! at start.)
 //!
 //! ```yaml
 //! addr: 127.0.0.1:8080
@@ -19,11 +21,17 @@
 //!   header_timeout: 5s
 //!   rate_per_second: 200   # per identity; 0 turns the limit off
 //!   burst: 400
+//! tls:                     # default: none, plain HTTP
+//!   cert: tls/server.pem   # the certificate chain, PEM
+//!   key: tls/server.key    # its key, PEM (PKCS#8, PKCS#1 or SEC1)
+//!   client_ca: tls/ca.pem  # optional: verify client certificates against it
+//!   client_auth: required  # or optional; only with client_ca
 //! access:
 //!   rules: ops/access/     # default: the bundled `server` pack
 //! identities:
 //!   - name: ci-bot
 //!     token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+//!     client_san: ci-bot.acme.internal   # a client certificate's DNS, URI or email SAN
 //!     roles: [evaluator]
 //!     tenant: acme
 //!     rate_per_second: 50
@@ -107,13 +115,56 @@ impl Default for Limits {
     }
 }
 
-/// A service that may call the server, known by the hash of its token.
+/// Whether a client certificate is required of every connection or only
+/// accepted when offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    Required,
+    Optional,
+}
+
+impl std::str::FromStr for ClientAuth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "required" => Ok(ClientAuth::Required),
+            "optional" => Ok(ClientAuth::Optional),
+            other => Err(format!(
+                "unknown client auth `{other}` (required or optional)"
+            )),
+        }
+    }
+}
+
+/// The CA bundle client certificates are verified against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientCerts {
+    pub ca: PathBuf,
+    pub auth: ClientAuth,
+}
+
+/// HTTPS: the server's certificate chain and key (PEM files), and
+/// optionally client certificates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// `None`: no client certificates are asked for.
+    pub client: Option<ClientCerts>,
+}
+
+/// A service that may call the server, known by the hash of its token,
+/// by a subject alternative name of its client certificate, or both.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
     pub name: String,
     /// Lowercase hex SHA-256 of the bearer token; the token itself is
     /// never kept.
-    pub token_sha256: String,
+    pub token_sha256: Option<String>,
+    /// A subject alternative name (DNS name, URI or email) of the
+    /// client certificate, as [`crate::tls::san_key`] normalises it.
+    pub client_san: Option<String>,
     pub roles: Vec<String>,
     pub tenant: Option<String>,
     /// Overrides `limits.rate_per_second` for this identity.
@@ -129,6 +180,8 @@ pub struct Config {
     /// Reload when a file under a rules directory changes.
     pub watch: bool,
     pub log_format: LogFormat,
+    /// `None`: plain HTTP.
+    pub tls: Option<TlsConfig>,
     pub limits: Limits,
     /// The access pack's directory; `None` is the bundled `server` pack.
     pub access_rules: Option<PathBuf>,
@@ -145,6 +198,7 @@ impl Default for Config {
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             watch: true,
             log_format: LogFormat::Text,
+            tls: None,
             limits: Limits::default(),
             access_rules: None,
             identities: Vec::new(),
@@ -160,6 +214,10 @@ pub struct Overrides {
     pub addr: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
     pub no_watch: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+    pub client_auth: Option<ClientAuth>,
 }
 
 #[derive(Deserialize)]
@@ -170,6 +228,7 @@ struct FileConfig {
     store: Option<PathBuf>,
     watch: Option<bool>,
     log_format: Option<LogFormat>,
+    tls: Option<FileTls>,
     #[serde(default)]
     limits: FileLimits,
     #[serde(default)]
@@ -195,11 +254,31 @@ struct FileAccess {
     rules: Option<PathBuf>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+    client_auth: Option<ClientAuth>,
+}
+
+/// The `tls` keys as given, before the flags and the checks; `at` is
+/// where each one is, for errors.
+#[derive(Default)]
+struct TlsParts {
+    cert: Option<(PathBuf, String)>,
+    key: Option<(PathBuf, String)>,
+    client_ca: Option<(PathBuf, String)>,
+    client_auth: Option<(ClientAuth, String)>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileIdentity {
     name: String,
-    token_sha256: String,
+    token_sha256: Option<String>,
+    client_san: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
     tenant: Option<String>,
@@ -216,10 +295,11 @@ impl Config {
     /// paths in the file are relative to the file's folder.
     pub fn resolve(file: Option<&Path>, o: &Overrides) -> Result<Config, String> {
         let mut c = Config::default();
+        let mut tls = TlsParts::default();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("{}: cannot read the config file: {e}", path.display()))?;
-            c.apply_file(path, &text)?;
+            tls = c.apply_file(path, &text)?;
         }
         if let Some(r) = &o.rules {
             c.rules = RulesSource::Dir(r.clone());
@@ -236,11 +316,69 @@ impl Config {
         if o.no_watch {
             c.watch = false;
         }
+        let flag = |v: &Option<PathBuf>, name: &str| v.clone().map(|p| (p, format!("`{name}`")));
+        tls.cert = flag(&o.tls_cert, "--tls-cert").or(tls.cert);
+        tls.key = flag(&o.tls_key, "--tls-key").or(tls.key);
+        tls.client_ca = flag(&o.client_ca, "--client-ca").or(tls.client_ca);
+        tls.client_auth = o
+            .client_auth
+            .map(|a| (a, "`--client-auth`".to_string()))
+            .or(tls.client_auth);
+        c.apply_tls(tls)?;
         c.check_exposure()?;
         Ok(c)
     }
 
-    fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), String> {
+    /// The `tls` section and its flags, checked: a certificate needs its
+    /// key and the other way round, `client_auth` needs `client_ca`.
+    /// Without `client_auth`, client certificates are required.
+    fn apply_tls(&mut self, t: TlsParts) -> Result<(), String> {
+        let client = match (t.client_ca, t.client_auth) {
+            (Some((ca, at)), auth) => Some((
+                ClientCerts {
+                    ca,
+                    auth: auth.map_or(ClientAuth::Required, |(a, _)| a),
+                },
+                at,
+            )),
+            (None, Some((_, at))) => {
+                return Err(format!(
+                    "{at} is set without a client CA bundle (`tls.client_ca` or `--client-ca`) to verify client certificates against"
+                ))
+            }
+            (None, None) => None,
+        };
+        self.tls = match (t.cert, t.key) {
+            (Some((cert, _)), Some((key, _))) => Some(TlsConfig {
+                cert,
+                key,
+                client: client.map(|(c, _)| c),
+            }),
+            (Some((_, at)), None) => {
+                return Err(format!(
+                    "{at} is set without its key (`tls.key` or `--tls-key`)"
+                ))
+            }
+            (None, Some((_, at))) => {
+                return Err(format!(
+                    "{at} is set without its certificate (`tls.cert` or `--tls-cert`)"
+                ))
+            }
+            (None, None) => match client {
+                Some((_, at)) => {
+                    return Err(format!(
+                        "{at} is set without TLS: client certificates need `tls.cert` and `tls.key` (or `--tls-cert` and `--tls-key`)"
+                    ))
+                }
+                None => None,
+            },
+        };
+        Ok(())
+    }
+
+    /// Reads the file into `self`; the `tls` keys come back unchecked, for
+    /// the flags to override ([`Config::apply_tls`]).
+    fn apply_file(&mut self, path: &Path, text: &str) -> Result<TlsParts, String> {
         let at =
             |line: usize, col: usize, msg: &str| format!("{}:{line}:{col}: {msg}", path.display());
         let f: FileConfig = serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
@@ -342,14 +480,42 @@ impl Config {
         if let Some(r) = f.access.rules {
             self.access_rules = Some(rel(r));
         }
+        let mut tls = TlsParts::default();
+        if let Some(t) = f.tls {
+            let at = |key: &str| format!("{}: `tls.{key}`", locate(key));
+            tls.cert = t.cert.map(|p| (rel(p), at("cert")));
+            tls.key = t.key.map(|p| (rel(p), at("key")));
+            tls.client_ca = t.client_ca.map(|p| (rel(p), at("client_ca")));
+            tls.client_auth = t.client_auth.map(|a| (a, at("client_auth")));
+        }
         let mut names = BTreeSet::new();
         let mut hashes = BTreeSet::new();
+        let mut sans = BTreeSet::new();
         for id in f.identities {
             let here = find(&format!("name: {}", id.name));
-            let hash = id.token_sha256.trim().to_ascii_lowercase();
-            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hash = match id.token_sha256 {
+                None => None,
+                Some(h) => {
+                    let hash = h.trim().to_ascii_lowercase();
+                    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(format!(
+                            "{here}: identity `{}`: `token_sha256` must be 64 hex digits, the SHA-256 of the token (make one with `tenet serve hash-token`); never put the token itself in the file",
+                            id.name
+                        ));
+                    }
+                    Some(hash)
+                }
+            };
+            let san = id.client_san.as_deref().map(crate::tls::san_key);
+            if hash.is_none() && san.is_none() {
                 return Err(format!(
-                    "{here}: identity `{}`: `token_sha256` must be 64 hex digits, the SHA-256 of the token (make one with `tenet serve hash-token`); never put the token itself in the file",
+                    "{here}: identity `{}` needs a `token_sha256`, a `client_san` or both, or nothing could ever be it",
+                    id.name
+                ));
+            }
+            if san.as_deref() == Some("") {
+                return Err(format!(
+                    "{here}: identity `{}`: `client_san` is empty",
                     id.name
                 ));
             }
@@ -359,33 +525,57 @@ impl Config {
             if !names.insert(id.name.clone()) {
                 return Err(format!("{here}: identity `{}` is listed twice", id.name));
             }
-            if !hashes.insert(hash.clone()) {
-                return Err(format!(
-                    "{here}: identity `{}` has the same token as another identity",
-                    id.name
-                ));
+            if let Some(hash) = &hash {
+                if !hashes.insert(hash.clone()) {
+                    return Err(format!(
+                        "{here}: identity `{}` has the same token as another identity",
+                        id.name
+                    ));
+                }
+            }
+            if let Some(san) = &san {
+                if !sans.insert(san.clone()) {
+                    return Err(format!(
+                        "{here}: identity `{}` has the same `client_san` (`{san}`) as another identity",
+                        id.name
+                    ));
+                }
             }
             self.identities.push(Identity {
                 name: id.name,
                 token_sha256: hash,
+                client_san: san,
                 roles: id.roles,
                 tenant: id.tenant,
                 rate_per_second: id.rate_per_second,
             });
         }
-        Ok(())
+        Ok(tls)
     }
 
-    /// Without tokens anyone who can reach the port could call it: listen
-    /// on loopback only.
+    /// Without identities anyone who can reach the port could call it:
+    /// listen on loopback only. Client certificates that no identity
+    /// could match are a mistake, not a policy: refuse them too.
     fn check_exposure(&self) -> Result<(), String> {
         if self.identities.is_empty() && !self.addr.ip().is_loopback() {
             return Err(format!(
-                "refusing to listen on {} without authentication: configure `identities` with tokens in the config file, or listen on a loopback address such as 127.0.0.1",
+                "refusing to listen on {} without authentication: configure `identities` with tokens or client certificate names in the config file, or listen on a loopback address such as 127.0.0.1",
                 self.addr
             ));
         }
+        let client_certs = self.tls.as_ref().is_some_and(|t| t.client.is_some());
+        if client_certs && !self.identities.iter().any(|i| i.client_san.is_some()) {
+            return Err(
+                "client certificates are verified (`client_ca`) but no identity has a `client_san`, so none could name a caller: give identities a `client_san`, or drop `client_ca`".into(),
+            );
+        }
         Ok(())
+    }
+
+    /// Whether a non-loopback address is served in plain HTTP, where
+    /// bearer tokens travel in clear text.
+    pub fn plain_http_off_loopback(&self) -> bool {
+        self.tls.is_none() && !self.addr.ip().is_loopback()
     }
 
     /// Whether callers must present a token.
@@ -401,7 +591,8 @@ mod tests {
 
     fn from_text(text: &str) -> Result<Config, String> {
         let mut c = Config::default();
-        c.apply_file(Path::new("/etc/tenet/server.yaml"), text)?;
+        let tls = c.apply_file(Path::new("/etc/tenet/server.yaml"), text)?;
+        c.apply_tls(tls)?;
         c.check_exposure()?;
         Ok(c)
     }
@@ -421,7 +612,7 @@ mod tests {
         assert_eq!(c.limits.request_timeout, Duration::from_secs(2));
         assert_eq!(c.limits.rate_per_second, 5);
         assert_eq!(c.identities[0].roles, vec!["evaluator"]);
-        assert_eq!(c.identities[0].token_sha256, hash_token("s3cret"));
+        assert_eq!(c.identities[0].token_sha256, Some(hash_token("s3cret")));
     }
 
     #[test]
@@ -466,6 +657,155 @@ mod tests {
             "{e}"
         );
         assert!(from_text("addr: '[::1]:8080'\n").is_ok());
+    }
+
+    const TLS: &str = "tls:\n  cert: tls/server.pem\n  key: /keys/server.key\n";
+
+    fn cert_identity(san: &str) -> String {
+        format!("identities:\n  - name: bot\n    client_san: {san}\n")
+    }
+
+    #[test]
+    fn tls_paths_are_relative_to_the_file_and_client_auth_defaults_to_required() {
+        let c = from_text(&format!(
+            "{TLS}  client_ca: ca.pem\n{}",
+            cert_identity("Bot.Acme.Internal")
+        ))
+        .unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/etc/tenet/tls/server.pem"));
+        assert_eq!(tls.key, PathBuf::from("/keys/server.key"));
+        let client = tls.client.unwrap();
+        assert_eq!(client.ca, PathBuf::from("/etc/tenet/ca.pem"));
+        assert_eq!(client.auth, ClientAuth::Required);
+        assert_eq!(
+            c.identities[0].client_san.as_deref(),
+            Some("bot.acme.internal")
+        );
+        assert_eq!(c.identities[0].token_sha256, None);
+        let c = from_text(&format!(
+            "{TLS}  client_ca: ca.pem\n  client_auth: optional\n{}",
+            cert_identity("spiffe://acme/bot")
+        ))
+        .unwrap();
+        assert_eq!(c.tls.unwrap().client.unwrap().auth, ClientAuth::Optional);
+        assert!(from_text("addr: 127.0.0.1:1\n").unwrap().tls.is_none());
+    }
+
+    #[test]
+    fn tls_mistakes_name_the_key_and_where_it_is() {
+        let e = from_text("tls:\n  cert: a.pem\n").unwrap_err();
+        assert_eq!(
+            e,
+            "/etc/tenet/server.yaml:2:3: `tls.cert` is set without its key (`tls.key` or `--tls-key`)"
+        );
+        let e = from_text("tls:\n  key: a.key\n").unwrap_err();
+        assert_eq!(
+            e,
+            "/etc/tenet/server.yaml:2:3: `tls.key` is set without its certificate (`tls.cert` or `--tls-cert`)"
+        );
+        let e = from_text(&format!("{TLS}  client_auth: optional\n")).unwrap_err();
+        assert_eq!(
+            e,
+            "/etc/tenet/server.yaml:4:3: `tls.client_auth` is set without a client CA bundle (`tls.client_ca` or `--client-ca`) to verify client certificates against"
+        );
+        let e = from_text("tls:\n  client_ca: ca.pem\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/tenet/server.yaml:2:3: `tls.client_ca` is set without TLS"),
+            "{e}"
+        );
+        let e = from_text(&format!("{TLS}  client_auth: sometimes\n")).unwrap_err();
+        assert!(
+            e.starts_with(
+                "/etc/tenet/server.yaml:4:16: tls.client_auth: unknown variant `sometimes`"
+            ),
+            "{e}"
+        );
+        let e = from_text(&format!("{TLS}  crl: x.pem\n")).unwrap_err();
+        assert!(e.contains("unknown field `crl`"), "{e}");
+    }
+
+    #[test]
+    fn client_certificates_need_an_identity_to_name() {
+        let token_only = format!(
+            "identities:\n  - name: ci\n    token_sha256: {}\n",
+            hash_token("t")
+        );
+        let e = from_text(&format!("{TLS}  client_ca: ca.pem\n{token_only}")).unwrap_err();
+        assert!(
+            e.starts_with(
+                "client certificates are verified (`client_ca`) but no identity has a `client_san`"
+            ),
+            "{e}"
+        );
+        let e = from_text(&format!("{TLS}  client_ca: ca.pem\n")).unwrap_err();
+        assert!(e.contains("no identity has a `client_san`"), "{e}");
+    }
+
+    #[test]
+    fn an_identity_needs_a_token_or_a_client_san_and_sans_are_unique() {
+        let e = from_text("identities:\n  - name: ci\n    roles: [admin]\n").unwrap_err();
+        assert_eq!(
+            e,
+            "/etc/tenet/server.yaml:2:5: identity `ci` needs a `token_sha256`, a `client_san` or both, or nothing could ever be it"
+        );
+        let e = from_text(
+            "identities:\n  - name: a\n    client_san: bot.acme\n  - name: b\n    client_san: BOT.acme\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "/etc/tenet/server.yaml:4:5: identity `b` has the same `client_san` (`bot.acme`) as another identity"
+        );
+        // Both on one identity is fine; so is a certificate name off loopback.
+        let c = from_text(&format!(
+            "addr: 0.0.0.0:8443\nidentities:\n  - name: a\n    client_san: a.acme\n    token_sha256: {}\n",
+            hash_token("t")
+        ))
+        .unwrap();
+        assert!(c.identities[0].client_san.is_some() && c.identities[0].token_sha256.is_some());
+        assert!(c.plain_http_off_loopback());
+    }
+
+    #[test]
+    fn tls_flags_win_over_the_file_and_are_checked_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.yaml");
+        std::fs::write(
+            &file,
+            format!("{TLS}  client_ca: ca.pem\n{}", cert_identity("bot")),
+        )
+        .unwrap();
+        let o = Overrides {
+            tls_cert: Some("flag.pem".into()),
+            client_auth: Some(ClientAuth::Optional),
+            ..Overrides::default()
+        };
+        let tls = Config::resolve(Some(&file), &o).unwrap().tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("flag.pem"));
+        assert_eq!(tls.key, PathBuf::from("/keys/server.key"));
+        assert_eq!(tls.client.unwrap().auth, ClientAuth::Optional);
+        let e = Config::resolve(None, &o).unwrap_err();
+        assert_eq!(
+            e,
+            "`--client-auth` is set without a client CA bundle (`tls.client_ca` or `--client-ca`) to verify client certificates against"
+        );
+        let e = Config::resolve(
+            None,
+            &Overrides {
+                tls_key: Some("k.pem".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "`--tls-key` is set without its certificate (`tls.cert` or `--tls-cert`)"
+        );
+        assert_eq!(
+            "sometimes".parse::<ClientAuth>().unwrap_err(),
+            "unknown client auth `sometimes` (required or optional)"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - [`problem`]: `application/problem+json` errors.
 //! - [`serve`](mod@serve): the connection loop, limits on slow clients,
 //!   graceful shutdown.
+//! - [`tls`]: HTTPS, client certificates (mutual TLS), the CLI clients'
+//!   `--ca`, `--cert`, `--key`.
 //!
 //! axum, hyper and tokio live here, never below: the runtime crate knows
 //! nothing of HTTP.
@@ -44,6 +46,7 @@ pub mod routes;
 pub mod serve;
 pub mod state;
 pub mod table;
+pub mod tls;
 pub mod watch;
 
 pub use config::{Config, LogFormat, Overrides, RulesSource};

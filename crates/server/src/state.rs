@@ -81,6 +81,8 @@ pub struct AppState {
     last_error: Mutex<Option<ReloadError>>,
     pub audit: AuditLog,
     pub access: Access,
+    /// `None`: plain HTTP.
+    pub tls: Option<crate::tls::ServerTls>,
     pub metrics: Metrics,
     reloading: tokio::sync::Mutex<()>,
     /// Diffs that may run at once (one per core): a diff is CPU work on a
@@ -135,9 +137,15 @@ fn startup_error(what: &str, e: &LoadError) -> String {
 }
 
 impl AppState {
-    /// Loads the rules and the access pack and opens the audit log; an
-    /// error here is a start-up error to print.
+    /// Reads the TLS files, loads the rules and the access pack and opens
+    /// the audit log; an error here is a start-up error to print.
     pub fn new(config: Config) -> Result<Arc<AppState>, String> {
+        // First, so that a bad certificate creates no store.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(crate::tls::ServerTls::load)
+            .transpose()?;
         let loaded = load_from(&config.rules).map_err(|e| startup_error("the rules", &e))?;
         let access = Access::load(&config).map_err(|e| startup_error("the access rules", &e))?;
         let metrics = Metrics::new();
@@ -150,6 +158,7 @@ impl AppState {
             last_error: Mutex::new(None),
             audit,
             access,
+            tls,
             metrics,
             reloading: tokio::sync::Mutex::new(()),
             diffs: Arc::new(tokio::sync::Semaphore::new(

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tenet_server::config::ClientAuth;
 use tenet_server::{Config, LogFormat, Overrides};
 
 #[derive(Args)]
@@ -13,8 +14,8 @@ use tenet_server::{Config, LogFormat, Overrides};
 pub struct ServeArgs {
     #[command(subcommand)]
     command: Option<ServeCommand>,
-    /// Config file (YAML): addr, rules, store, watch, log_format, limits,
-    /// access, identities (see docs/server.md); flags win over it
+    /// Config file (YAML): addr, rules, store, watch, log_format, tls,
+    /// limits, access, identities (see docs/server.md); flags win over it
     #[arg(long)]
     config: Option<PathBuf>,
     /// Rules directory (default: the rules bundled into this binary)
@@ -32,6 +33,19 @@ pub struct ServeArgs {
     /// Do not reload when a rule file changes (SIGHUP and the API still do)
     #[arg(long)]
     no_watch: bool,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key)
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Verify client certificates against this CA bundle (PEM); identities
+    /// name theirs with `client_san`
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// Whether every client must present a certificate [default: required]
+    #[arg(long, value_parser = ["required", "optional"])]
+    client_auth: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -64,6 +78,13 @@ pub fn cmd_serve(args: &ServeArgs) -> u8 {
             _ => LogFormat::Text,
         }),
         no_watch: args.no_watch,
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
+        client_ca: args.client_ca.clone(),
+        client_auth: args.client_auth.as_deref().map(|a| match a {
+            "optional" => ClientAuth::Optional,
+            _ => ClientAuth::Required,
+        }),
     };
     let config = match Config::resolve(args.config.as_deref(), &overrides) {
         Ok(c) => c,

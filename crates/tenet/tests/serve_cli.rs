@@ -1,5 +1,6 @@
-//! `tenet serve` as a process: start-up errors, JSON logs, SIGHUP, and
-//! the audit log surviving SIGKILL under load.
+//! `tenet serve` as a process: start-up errors, JSON logs, SIGHUP, HTTPS
+//! with client certificates, and the audit log surviving SIGKILL under
+//! load.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+use tenet_server::tls::ClientTls;
 use tenet_store::{AuditQuery, Store};
 
 fn tenet() -> Command {
@@ -46,11 +48,16 @@ impl Proc {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                let addr = line.find("listening on http://").map(|i| {
-                    let rest = &line[i + "listening on http://".len()..];
-                    rest.chars()
-                        .take_while(|c| !c.is_whitespace() && *c != '"')
-                        .collect::<String>()
+                let addr = line.find("listening on ").and_then(|i| {
+                    let rest = &line[i + "listening on ".len()..];
+                    let rest = rest
+                        .strip_prefix("http://")
+                        .or_else(|| rest.strip_prefix("https://"))?;
+                    Some(
+                        rest.chars()
+                            .take_while(|c| !c.is_whitespace() && *c != '"')
+                            .collect::<String>(),
+                    )
                 });
                 keep.lock().unwrap().push(line);
                 if let Some(addr) = addr {
@@ -182,6 +189,140 @@ fn start_up_errors_exit_2_with_where() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.tenet:4:"), "{err}");
     assert!(!store.exists());
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate
+/// for `ci.acme.internal`, as PEM files in `dir`: `ca.pem`, `server.pem`,
+/// `server.key`, `client.pem`, `client.key`.
+fn make_pki(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let ca = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    for (name, san) in [("server", "localhost"), ("client", "ci.acme.internal")] {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![san.to_string()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+}
+
+/// One blocking HTTPS request with `tls` as the client's settings; (status, body).
+fn https(addr: SocketAddr, tls: &ClientTls, method: &str, path: &str, body: &str) -> (u16, String) {
+    let config = Arc::new(tls.client_config().unwrap());
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut s = rustls::Stream::new(&mut conn, &mut sock);
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    if let Err(e) = s.read_to_end(&mut out) {
+        // A close without close_notify after a whole answer is fine here.
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+    }
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("{text}"));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+#[test]
+fn https_with_client_certificates_from_flags_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    make_pki(dir.path());
+    // The CA and the identities in the file (paths relative to it), the
+    // server's certificate as flags.
+    let cfg = dir.path().join("server.yaml");
+    std::fs::write(
+        &cfg,
+        "tls:\n  client_ca: ca.pem\nidentities:\n  - name: ci-bot\n    client_san: ci.acme.internal\n    roles: [evaluator]\n",
+    )
+    .unwrap();
+    let path = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let p = Proc::start(&[
+        "--config",
+        &path("server.yaml"),
+        "--store",
+        &path("t.db"),
+        "--tls-cert",
+        &path("server.pem"),
+        "--tls-key",
+        &path("server.key"),
+        "--client-auth",
+        "optional",
+    ]);
+    let first = p.logs.lock().unwrap()[0].clone();
+    assert!(first.contains("listening on https://127.0.0.1:"), "{first}");
+    assert!(
+        first.contains("1 identity, by client certificate; TLS, client certificates optional"),
+        "{first}"
+    );
+    let client = ClientTls {
+        ca: Some(dir.path().join("ca.pem")),
+        cert: Some(dir.path().join("client.pem")),
+        key: Some(dir.path().join("client.key")),
+    };
+    let (status, body) = https(p.addr, &client, "POST", "/v1/evaluate", DECIDE);
+    assert_eq!(status, 200, "{body}");
+    // Optional: no certificate is anonymous, which the pack turns away.
+    let anonymous = ClientTls {
+        cert: None,
+        key: None,
+        ..client.clone()
+    };
+    let (status, body) = https(p.addr, &anonymous, "POST", "/v1/evaluate", DECIDE);
+    assert_eq!(status, 401, "{body}");
+
+    // Start-up errors: exit 2, naming the file or the flag.
+    let out = tenet()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-key",
+            &path("server.key"),
+            "--tls-cert",
+        ])
+        .arg(dir.path().join("missing.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot read the TLS certificate `{}`",
+            path("missing.pem")
+        )),
+        "{err}"
+    );
+    let out = tenet()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--client-auth",
+            "required",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("`--client-auth` is set without a client CA bundle"));
 }
 
 #[test]

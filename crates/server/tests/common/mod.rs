@@ -62,7 +62,8 @@ pub fn config(dir: &Path, rules: RulesSource) -> Config {
 pub fn identity(name: &str, token: &str, roles: &[&str]) -> Identity {
     Identity {
         name: name.into(),
-        token_sha256: hash_token(token),
+        token_sha256: Some(hash_token(token)),
+        client_san: None,
         roles: roles.iter().map(|r| r.to_string()).collect(),
         tenant: Some("acme".into()),
         rate_per_second: None,
