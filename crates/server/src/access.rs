@@ -134,7 +134,7 @@ impl Access {
     /// when they name the same identity. A credential that names nobody
     /// is a 401 even when the other one is good, and so are two that name
     /// different identities: the server never picks one for the caller.
-    pub fn identify(
+    fn identify(
         &self,
         header: Option<&HeaderValue>,
         cert: Option<&ClientCert>,

@@ -7,7 +7,8 @@
 //!
 //! - [`config`]: flags over a YAML file over defaults; identities.
 //! - [`state`]: the bundle behind an `ArcSwap`, reloads, health inputs.
-//! - [`access`]: bearer tokens, the `server` access pack, rate limits.
+//! - [`access`]: bearer tokens and client certificates, the `server`
+//!   access pack, rate limits.
 //! - [`observe`]: action ids, tracing spans, request metrics, logging.
 //! - [`audit`]: the group-commit audit writer (durable before answering).
 //! - [`watch`]: the rules watcher and SIGHUP.

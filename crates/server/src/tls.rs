@@ -6,7 +6,7 @@
 //! certificates are verified against, required or merely accepted; for
 //! clients, `--ca`, `--cert` and `--key` ([`ClientTls`]).
 //! Out: a [`ServerTls`] whose acceptor the connection loop
-//! ([`crate::serve`]) puts around each accepted stream; per connection,
+//! ([`serve`](mod@crate::serve)) puts around each accepted stream; per connection,
 //! the verified client certificate's subject alternative names
 //! ([`ClientCert`]), which the access gate ([`crate::access`]) maps to an
 //! identity by its `client_san`; for clients, a `rustls::ClientConfig`.
