@@ -119,7 +119,8 @@ pub fn run(config: Config) -> Result<(), String> {
         tracing::info!(
             rules = %c.rules.describe(),
             bundle = %state.fingerprint(),
-            store = %c.store.display(),
+            store = %c.store,
+            replica = %c.replica,
             watch = ?state.watch_state(),
             "listening on http://{local} ({auth})"
         );

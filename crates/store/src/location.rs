@@ -93,6 +93,18 @@ impl Location {
         Ok(self)
     }
 
+    /// Sets the password of a PostgreSQL store (from an environment
+    /// variable the config file names). An error for a SQLite store.
+    pub fn with_password(mut self, password: &str) -> Result<Location, StoreError> {
+        let Location::Postgres(pg) = &mut self else {
+            return Err(StoreError::Location(
+                "a password is only for a postgres:// store".into(),
+            ));
+        };
+        pg.config.password(password);
+        Ok(self)
+    }
+
     /// A relative SQLite path resolved against `dir` (config files resolve
     /// their paths against their own folder).
     pub fn relative_to(self, dir: &Path) -> Location {

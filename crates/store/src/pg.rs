@@ -12,6 +12,9 @@
 //! an async worker thread (it blocks it); the server calls it from
 //! `spawn_blocking`, as it does for SQLite.
 
+pub use deadpool_postgres;
+pub use tokio_postgres;
+
 use crate::location::PgLocation;
 use crate::StoreError;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
