@@ -138,6 +138,22 @@ pub struct Config {
     /// The access pack's directory; `None` is the bundled `server` pack.
     pub access_rules: Option<PathBuf>,
     pub identities: Vec<Identity>,
+    pub sweeps: Sweeps,
+}
+
+/// How often replicas record themselves and run their sweeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweeps {
+    /// Between two rounds; a sweep's lease lasts three of them.
+    pub interval: Duration,
+}
+
+impl Default for Sweeps {
+    fn default() -> Self {
+        Sweeps {
+            interval: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Default for Config {
@@ -154,6 +170,7 @@ impl Default for Config {
             limits: Limits::default(),
             access_rules: None,
             identities: Vec::new(),
+            sweeps: Sweeps::default(),
         }
     }
 }
@@ -188,6 +205,14 @@ struct FileConfig {
     access: FileAccess,
     #[serde(default)]
     identities: Vec<FileIdentity>,
+    #[serde(default)]
+    sweeps: FileSweeps,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSweeps {
+    interval: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -354,6 +379,17 @@ impl Config {
         }
         if let Some(l) = f.log_format {
             self.log_format = l;
+        }
+        if let Some(i) = f.sweeps.interval {
+            self.sweeps.interval = match tenet_runtime::dsl::syntax::parse_duration(&i) {
+                Some(ms) if ms >= 10 => Duration::from_millis(ms as u64),
+                _ => {
+                    return Err(format!(
+                        "{}: `sweeps.interval`: `{i}` is not a duration of at least 10ms (such as 5s)",
+                        locate("interval")
+                    ))
+                }
+            };
         }
         let l = f.limits;
         let dur = |key: &str, v: Option<String>, d: Duration| -> Result<Duration, String> {

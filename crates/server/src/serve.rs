@@ -109,6 +109,7 @@ pub fn run(config: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let _watch = crate::watch::start(&state)?;
+        let _fleet = crate::fleet::start(&state);
         crate::watch::on_sighup(&state);
         let c = &state.config;
         let auth = if state.access.enabled() {

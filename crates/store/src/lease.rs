@@ -50,8 +50,10 @@ pub struct Lease {
     pub expires_ms: i64,
 }
 
-const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
-const PG_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+/// The database's clock in milliseconds since the Unix epoch, in SQLite.
+pub const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+/// The same in PostgreSQL: one clock for every replica.
+pub const PG_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 fn acquire_sql(now: &str, p: [&str; 3]) -> String {
     let [name, holder, ttl] = p;
