@@ -162,10 +162,22 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone() {
+    async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone_sqlite() {
         let dir = tempfile::tempdir().unwrap();
+        group_commit(Location::Sqlite(dir.path().join("t.db"))).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone_postgres() {
+        let loc = tokio::task::spawn_blocking(tenet_store::testing::fresh_postgres)
+            .await
+            .unwrap();
+        group_commit(loc).await;
+    }
+
+    async fn group_commit(location: Location) {
         let batches = Histogram::new([1.0, 2.0, 4.0].into_iter());
-        let log = AuditLog::open(&Location::Sqlite(dir.path().join("t.db")), batches).unwrap();
+        let log = AuditLog::open(&location, batches).unwrap();
         let mut tasks = Vec::new();
         for i in 0..500 {
             let log = log.clone();
@@ -189,7 +201,15 @@ mod tests {
             .unwrap();
         assert_eq!(all.len(), 501);
         // A fresh connection sees them all: they are committed, not cached.
-        let again = Store::open(&dir.path().join("t.db")).unwrap();
-        assert_eq!(again.audit_events(None, 10_000).unwrap().len(), 501);
+        let again = tokio::task::spawn_blocking(move || {
+            Store::connect(&location)
+                .unwrap()
+                .audit_events(None, 10_000)
+                .unwrap()
+                .len()
+        })
+        .await
+        .unwrap();
+        assert_eq!(again, 501);
     }
 }
