@@ -13,6 +13,14 @@
 #            (health must turn `degraded`, the last good bundle keeps
 #            serving); two thirds in, a good pack is saved (health `ok`).
 #            Target: zero failed requests.
+#   replicas two servers on one PostgreSQL store (STORE=postgres://...), the
+#            load split over them (two wrk, -c WRK_CONNS/2 each), every 200
+#            audited in the shared log. Target: as steady on PostgreSQL.
+#
+# STORE=postgres://user@host:port/db runs every scenario on that database
+# instead of a SQLite file per scenario; the targets become >= 10,000
+# evaluations/s and p99 < 20 ms (PostgreSQL on the same 2 cores). Start a
+# durable throwaway one with `eval "$(scripts/postgres start --durable)"`.
 #
 # Each scenario prints wrk's report, a RESULT line and a VERDICT line; the
 # end prints a Markdown table for BENCHMARKS.md. A failed request is a
@@ -57,6 +65,10 @@ SCENARIOS=${SCENARIOS:-steady reloads broken}
 PACK_KIND=${PACK_KIND:-typical}
 TARGET_RPS=20000
 TARGET_P99_MS=10
+if [[ "${STORE:-}" == postgres* ]]; then
+  TARGET_RPS=10000
+  TARGET_P99_MS=20
+fi
 
 die() { echo "serve-load: $*" >&2; exit 2; }
 for tool in curl python3; do
@@ -83,6 +95,7 @@ LUA=$PWD/benches/serve-load.lua
 work=$(mktemp -d)
 srv_pid=""
 wrk_pid=""
+more_pids=()
 stop_server() {
   if [ -n "$srv_pid" ]; then
     kill "$srv_pid" 2>/dev/null || true
@@ -92,6 +105,7 @@ stop_server() {
 }
 cleanup() {
   if [ -n "$wrk_pid" ]; then kill "$wrk_pid" 2>/dev/null || true; fi
+  for p in "${more_pids[@]+"${more_pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
   stop_server
   if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
@@ -125,7 +139,7 @@ start_server() { # $1: scenario; sets base, rules, log
   local port
   port=$(free_port)
   base=http://127.0.0.1:$port
-  "$TENET" serve --rules "$rules" --store "$work/$1/tenet.db" --addr "127.0.0.1:$port" 2>"$log" &
+  "$TENET" serve --rules "$rules" --store "${STORE:-$work/$1/tenet.db}" --replica "$1" --addr "127.0.0.1:$port" 2>"$log" &
   srv_pid=$!
   for _ in $(seq 1 100); do
     if curl -fsS -o /dev/null "$base/v1/health" 2>/dev/null; then
@@ -250,6 +264,71 @@ steady() {
   stop_server
 }
 
+replicas_run() {
+  [[ "${STORE:-}" == postgres* ]] || die "the replicas scenario needs STORE=postgres://... (one store, two servers)"
+  local half=$((CONNS / 2))
+  echo "== replicas: two servers on one PostgreSQL, ${DURATION}s of load, -c$half on each (warm-up ${WARMUP}s)"
+  start_server replicas-a
+  local base_a=$base pid_a=$srv_pid
+  start_server replicas-b
+  local base_b=$base
+  more_pids+=("$pid_a")
+  for b in "$base_a" "$base_b"; do
+    WRK_BODY_FILE=$work/body.json wrk -t1 -c"$half" -d"${WARMUP}s" --timeout "$TIMEOUT" \
+      -s "$LUA" "$b/v1/evaluate" >"$work/warmup.out" 2>&1 &
+  done
+  wait_wrk_all
+  local a0 b0
+  a0=$(base=$base_a evaluate_answers)
+  b0=$(base=$base_b evaluate_answers)
+  WRK_BODY_FILE=$work/body.json wrk -t1 -c"$half" -d"${DURATION}s" --timeout "$TIMEOUT" \
+    --latency -s "$LUA" "$base_a/v1/evaluate" >"$work/replicas-a/wrk.out" 2>&1 &
+  WRK_BODY_FILE=$work/body.json wrk -t1 -c"$half" -d"${DURATION}s" --timeout "$TIMEOUT" \
+    --latency -s "$LUA" "$base_b/v1/evaluate" >"$work/replicas-b/wrk.out" 2>&1 &
+  wait_wrk_all
+  local ra rb a1 b1
+  ra=$(grep '^RESULT ' "$work/replicas-a/wrk.out" | tail -1) || die "no RESULT from the wrk of replica a"
+  rb=$(grep '^RESULT ' "$work/replicas-b/wrk.out" | tail -1) || die "no RESULT from the wrk of replica b"
+  a1=$(base=$base_a evaluate_answers)
+  b1=$(base=$base_b evaluate_answers)
+  local ok bad
+  ok=$(( $(cut -d' ' -f1 <<<"$a1") - $(cut -d' ' -f1 <<<"$a0") + $(cut -d' ' -f1 <<<"$b1") - $(cut -d' ' -f1 <<<"$b0") ))
+  bad=$(( $(cut -d' ' -f2 <<<"$a1") - $(cut -d' ' -f2 <<<"$a0") + $(cut -d' ' -f2 <<<"$b1") - $(cut -d' ' -f2 <<<"$b0") ))
+  # Counts add up; latencies are the worse of the two.
+  RESULT="RESULT"
+  local k
+  for k in requests non2xx errors_connect errors_read errors_write errors_timeout rps; do
+    RESULT+=" $k=$(awk -v a="$(get "$ra" $k)" -v b="$(get "$rb" $k)" 'BEGIN { printf "%.2f", a + b }' | sed 's/\.00$//')"
+  done
+  for k in p50_ms p99_ms p999_ms; do
+    RESULT+=" $k=$(awk -v a="$(get "$ra" $k)" -v b="$(get "$rb" $k)" 'BEGIN { print (a + 0 > b + 0) ? a : b }')"
+  done
+  RESULT+=" server_2xx=$ok server_non2xx=$bad"
+  echo "$RESULT"
+  RES[replicas]=$RESULT
+  no_failed_requests "$RESULT"
+  local soft=() rps p99
+  rps=$(get "$RESULT" rps)
+  p99=$(get "$RESULT" p99_ms)
+  ge "$rps" "$TARGET_RPS" || soft+=("$rps evaluations/s < $TARGET_RPS")
+  lt "$p99" "$TARGET_P99_MS" || soft+=("p99 $p99 ms >= $TARGET_P99_MS ms")
+  NOTE[replicas]="two replicas, one store; target >= $TARGET_RPS/s, p99 < $TARGET_P99_MS ms"
+  verdict replicas ">= $TARGET_RPS evaluations/s over both, p99 < $TARGET_P99_MS ms, no failed request" "${soft[@]+"${soft[@]}"}"
+  kill "$pid_a" 2>/dev/null || true
+  wait "$pid_a" 2>/dev/null || true
+  more_pids=()
+  stop_server
+}
+wait_wrk_all() {
+  local p rc=0
+  for p in $(jobs -p); do
+    [ "$p" = "$srv_pid" ] && continue
+    for q in "${more_pids[@]+"${more_pids[@]}"}"; do [ "$p" = "$q" ] && continue 2; done
+    wait "$p" || rc=$?
+  done
+  [ "$rc" = 0 ] || die "wrk exited with $rc"
+}
+
 reload_run() {
   echo "== reloads: ${DURATION}s of load, -t$THREADS -c$CONNS, $RELOADS hot reloads (saved pack / POST /v1/bundle/reload)"
   start_server reloads
@@ -354,7 +433,8 @@ for s in $SCENARIOS; do
     steady) steady ;;
     reloads) reload_run ;;
     broken) broken_run ;;
-    *) die "unknown scenario $s (steady, reloads, broken)" ;;
+    replicas) replicas_run ;;
+    *) die "unknown scenario $s (steady, reloads, broken, replicas)" ;;
   esac
   echo
 done

@@ -29,7 +29,7 @@ use tenet_runtime::dsl::diag::Diagnostic;
 use tenet_runtime::dsl::SourceMap;
 use tenet_runtime::exit;
 use tenet_runtime::load::{self, LoadError, RuleFile, Rules};
-use tenet_store::{AuditEvent, Store};
+use tenet_store::{AuditEvent, Location, Store};
 
 /// The environment variable that carries an override's justification.
 pub const JUSTIFICATION_ENV: &str = "TENET_JUSTIFICATION";
@@ -50,8 +50,9 @@ pub struct Options {
     pub fail_on: Option<String>,
     /// Block on policy-lint findings; `None`: the pack's default.
     pub fail_on_lint: Option<bool>,
-    /// The SQLite store (default: `.tenet/tenet.db` at the working tree's root).
-    pub store: Option<PathBuf>,
+    /// The store: a SQLite file or a PostgreSQL database (default:
+    /// `.tenet/tenet.db` at the working tree's root).
+    pub store: Option<Location>,
     /// The override's justification (`TENET_JUSTIFICATION`).
     pub justification: Option<String>,
     /// Largest staged artifact read, in bytes.
@@ -178,7 +179,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let store_path = opts
         .store
         .clone()
-        .unwrap_or_else(|| repo.workdir().join(DEFAULT_STORE));
+        .unwrap_or_else(|| Location::Sqlite(repo.workdir().join(DEFAULT_STORE)));
     let n = judgement.findings.len() + judgement.problems.len();
     let _ = writeln!(
         err,
@@ -203,13 +204,13 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let _ = writeln!(err, "{p}");
     }
     let event = audit_event(&mut repo, &judgement, justification, latency_ms, start);
-    let recorded = Store::open(&store_path).and_then(|s| s.record_audit(&event));
+    let recorded = Store::connect(&store_path).and_then(|s| s.record_audit(&event));
     match (justification, recorded) {
         (Some(_), Ok(_)) => {
             let _ = writeln!(
                 err,
                 "tenet: override recorded in the audit log ({}, action {})",
-                store_path.display(),
+                store_path,
                 event.action_id
             );
             exit::OK
@@ -238,7 +239,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             let _ = writeln!(
                 err,
                 "To commit anyway, give the reason; it is kept in the audit log ({}):\n  {JUSTIFICATION_ENV}=\"why this is safe\" git commit ...",
-                store_path.display()
+                store_path
             );
             exit::FINDINGS
         }
@@ -704,7 +705,7 @@ mod tests {
         let db = t.dir.path().join("audit.db");
         let mut opts = Options {
             repo: Some(t.dir.path().to_path_buf()),
-            store: Some(db.clone()),
+            store: Some(Location::Sqlite(db.clone())),
             ..Options::default()
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -720,7 +721,7 @@ mod tests {
         assert_eq!(events[0].reason.as_deref(), Some("agreed"));
         assert_eq!(events[0].actor, "unit@example.com");
         // An override that cannot be recorded is refused.
-        opts.store = Some(t.dir.path().join("api/a.yaml/not-a-dir/db"));
+        opts.store = Some(Location::Sqlite(t.dir.path().join("api/a.yaml/not-a-dir/db")));
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert_eq!(run(&opts, &mut out, &mut err), 2);
     }

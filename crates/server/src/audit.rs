@@ -1,13 +1,15 @@
 //! The audit log writer: group commit.
 //!
 //! In: [`AuditEvent`]s from request handlers and reloads. Out: each
-//! caller's event is committed to the SQLite store (WAL, `synchronous =
-//! FULL`) before [`AuditLog::record`] returns, so a response is sent only
-//! after its event is durable.
+//! caller's event is committed to the store — SQLite (WAL, `synchronous =
+//! FULL`) or PostgreSQL (`synchronous_commit = on`), shared by several
+//! replicas — before [`AuditLog::record`] returns, so a response is sent
+//! only after its event is durable.
 //!
 //! A writer task takes the first waiting event and every other event
 //! already queued (up to [`MAX_BATCH`]), and commits them in one
-//! transaction — one commit, one sync — on a blocking thread, so the sync
+//! transaction — one commit, one sync; on PostgreSQL one `INSERT ...
+//! SELECT FROM unnest(...)` statement, one round trip — on a blocking thread, so the sync
 //! never stalls a worker. While it commits, the next batch queues: under
 //! load the batches grow with the load and the cost of a commit (every
 //! b-tree page it touches, and the sync) is shared; with one caller a
@@ -22,9 +24,8 @@
 //! second connection and never wait for a commit.
 
 use prometheus_client::metrics::histogram::Histogram;
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tenet_store::{AuditEvent, AuditQuery, Store, StoreError};
+use tenet_store::{AuditEvent, AuditQuery, Location, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most events one transaction takes.
@@ -51,12 +52,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AuditLog {
     /// Opens the store twice (writer and reader) and starts the writer
     /// task. Must be called inside the tokio runtime.
-    pub fn open(path: &Path, batch_sizes: Histogram) -> Result<AuditLog, StoreError> {
-        let writer = Store::open(path)?;
+    pub fn open(location: &Location, batch_sizes: Histogram) -> Result<AuditLog, StoreError> {
+        let writer = Store::connect(location)?;
         writer.sync_full()?;
-        let reader = Store::open(path)?;
+        let reader = Store::connect(location)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
+            path: location.to_string(),
             message: format!("the audit writer needs the server's runtime: {e}"),
         })?;
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -161,10 +162,22 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone() {
+    async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone_sqlite() {
         let dir = tempfile::tempdir().unwrap();
+        group_commit(Location::Sqlite(dir.path().join("t.db"))).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_events_are_all_committed_and_a_bad_one_fails_alone_postgres() {
+        let loc = tokio::task::spawn_blocking(tenet_store::testing::fresh_postgres)
+            .await
+            .unwrap();
+        group_commit(loc).await;
+    }
+
+    async fn group_commit(location: Location) {
         let batches = Histogram::new([1.0, 2.0, 4.0].into_iter());
-        let log = AuditLog::open(&dir.path().join("t.db"), batches).unwrap();
+        let log = AuditLog::open(&location, batches).unwrap();
         let mut tasks = Vec::new();
         for i in 0..500 {
             let log = log.clone();
@@ -188,7 +201,15 @@ mod tests {
             .unwrap();
         assert_eq!(all.len(), 501);
         // A fresh connection sees them all: they are committed, not cached.
-        let again = Store::open(&dir.path().join("t.db")).unwrap();
-        assert_eq!(again.audit_events(None, 10_000).unwrap().len(), 501);
+        let again = tokio::task::spawn_blocking(move || {
+            Store::connect(&location)
+                .unwrap()
+                .audit_events(None, 10_000)
+                .unwrap()
+                .len()
+        })
+        .await
+        .unwrap();
+        assert_eq!(again, 501);
     }
 }

@@ -43,6 +43,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tenet_store::Location;
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -175,7 +176,11 @@ pub struct Identity {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub rules: RulesSource,
-    pub store: PathBuf,
+    /// A SQLite file, or a PostgreSQL database shared by several replicas.
+    pub store: Location,
+    /// This replica's name, in `/v1/health`, `/metrics` and lease
+    /// holders (default: host name and process id).
+    pub replica: String,
     pub addr: SocketAddr,
     /// Reload when a file under a rules directory changes.
     pub watch: bool,
@@ -186,13 +191,30 @@ pub struct Config {
     /// The access pack's directory; `None` is the bundled `server` pack.
     pub access_rules: Option<PathBuf>,
     pub identities: Vec<Identity>,
+    pub sweeps: Sweeps,
+}
+
+/// How often replicas record themselves and run their sweeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweeps {
+    /// Between two rounds; a sweep's lease lasts three of them.
+    pub interval: Duration,
+}
+
+impl Default for Sweeps {
+    fn default() -> Self {
+        Sweeps {
+            interval: Duration::from_secs(5),
+        }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             rules: RulesSource::Bundled,
-            store: PathBuf::from(tenet_store::DEFAULT_PATH),
+            store: Location::default(),
+            replica: default_replica(),
             addr: DEFAULT_ADDR
                 .parse()
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -202,6 +224,7 @@ impl Default for Config {
             limits: Limits::default(),
             access_rules: None,
             identities: Vec::new(),
+            sweeps: Sweeps::default(),
         }
     }
 }
@@ -210,7 +233,8 @@ impl Default for Config {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub rules: Option<PathBuf>,
-    pub store: Option<PathBuf>,
+    pub store: Option<Location>,
+    pub replica: Option<String>,
     pub addr: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
     pub no_watch: bool,
@@ -225,7 +249,12 @@ pub struct Overrides {
 struct FileConfig {
     addr: Option<String>,
     rules: Option<PathBuf>,
-    store: Option<PathBuf>,
+    store: Option<String>,
+    /// A file holding the PostgreSQL store's password.
+    store_password_file: Option<PathBuf>,
+    /// The environment variable holding it (default `TENET_STORE_PASSWORD`).
+    store_password_env: Option<String>,
+    replica: Option<String>,
     watch: Option<bool>,
     log_format: Option<LogFormat>,
     tls: Option<FileTls>,
@@ -235,6 +264,14 @@ struct FileConfig {
     access: FileAccess,
     #[serde(default)]
     identities: Vec<FileIdentity>,
+    #[serde(default)]
+    sweeps: FileSweeps,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSweeps {
+    interval: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -285,6 +322,33 @@ struct FileIdentity {
     rate_per_second: Option<u32>,
 }
 
+/// `host-pid`: unique among the replicas of one fleet unless two hosts
+/// share a name.
+fn default_replica() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tenet".into());
+    format!("{host}-{}", std::process::id())
+}
+
+fn check_replica(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "`replica`: `{name}` must be 1 to 100 letters, digits, `-`, `_`, `.` or `:`"
+        ))
+    }
+}
+
 /// The SHA-256 of a token, as the config file wants it.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
@@ -306,6 +370,9 @@ impl Config {
         }
         if let Some(s) = &o.store {
             c.store = s.clone();
+        }
+        if let Some(r) = &o.replica {
+            c.replica = check_replica(r)?;
         }
         if let Some(a) = o.addr {
             c.addr = a;
@@ -416,13 +483,51 @@ impl Config {
             self.rules = RulesSource::Dir(rel(r));
         }
         if let Some(s) = f.store {
-            self.store = rel(s);
+            let mut loc = Location::parse(&s)
+                .map_err(|e| format!("{}: `store`: {e}", locate("store")))?
+                .relative_to(base);
+            if let Some(var) = &f.store_password_env {
+                let password = std::env::var(var).map_err(|_| {
+                    format!(
+                        "{}: `store_password_env`: the environment variable {var} is not set",
+                        locate("store_password_env")
+                    )
+                })?;
+                loc = loc.with_password(&password).map_err(|e| {
+                    format!("{}: `store_password_env`: {e}", locate("store_password_env"))
+                })?;
+            }
+            if let Some(file) = f.store_password_file {
+                loc = loc.with_password_file(&rel(file)).map_err(|e| {
+                    format!("{}: `store_password_file`: {e}", locate("store_password_file"))
+                })?;
+            }
+            self.store = loc;
+        } else if f.store_password_file.is_some() || f.store_password_env.is_some() {
+            return Err(format!(
+                "{}: a store password is given but no `store` (a postgres:// URL)",
+                path.display()
+            ));
+        }
+        if let Some(r) = f.replica {
+            self.replica = check_replica(&r).map_err(|e| format!("{}: {e}", locate("replica")))?;
         }
         if let Some(w) = f.watch {
             self.watch = w;
         }
         if let Some(l) = f.log_format {
             self.log_format = l;
+        }
+        if let Some(i) = f.sweeps.interval {
+            self.sweeps.interval = match tenet_runtime::dsl::syntax::parse_duration(&i) {
+                Some(ms) if ms >= 10 => Duration::from_millis(ms as u64),
+                _ => {
+                    return Err(format!(
+                        "{}: `sweeps.interval`: `{i}` is not a duration of at least 10ms (such as 5s)",
+                        locate("interval")
+                    ))
+                }
+            };
         }
         let l = f.limits;
         let dur = |key: &str, v: Option<String>, d: Duration| -> Result<Duration, String> {
@@ -606,7 +711,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.addr.port(), 9000);
         assert_eq!(c.rules, RulesSource::Dir("/etc/tenet/rules".into()));
-        assert_eq!(c.store, PathBuf::from("/etc/tenet/db/t.db"));
+        assert_eq!(c.store, Location::Sqlite(PathBuf::from("/etc/tenet/db/t.db")));
         assert!(!c.watch);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.limits.request_timeout, Duration::from_secs(2));

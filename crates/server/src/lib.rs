@@ -39,6 +39,7 @@ pub mod access;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod fleet;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

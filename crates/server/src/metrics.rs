@@ -10,7 +10,7 @@
 //! | `tenet_reload_failures_total` | | failed reloads |
 //! | `tenet_audit_events_total` | `result` | audit writes (`ok`, `failed`) |
 //! | `tenet_audit_batch_size` | | events per audit commit (histogram) |
-//! | `tenet_bundle_info` | `fingerprint` | 1 for the bundle now serving |
+//! | `tenet_bundle_info` | `replica`, `fingerprint` | 1 for the bundle now serving |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -52,6 +52,7 @@ pub struct ResultLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BundleLabels {
+    pub replica: String,
     pub fingerprint: String,
 }
 
@@ -132,16 +133,22 @@ impl Metrics {
     }
 
     /// Marks `fingerprint` as the bundle now serving.
-    pub fn set_bundle(&self, fingerprint: &str) {
+    /// `replica` names this server among the replicas of a fleet, so a
+    /// dashboard sees when every replica serves the same bundle.
+    pub fn set_bundle(&self, replica: &str, fingerprint: &str) {
         let mut cur = match self.current_bundle.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         if let Some(old) = cur.take() {
-            self.bundle.remove(&BundleLabels { fingerprint: old });
+            self.bundle.remove(&BundleLabels {
+                replica: replica.to_string(),
+                fingerprint: old,
+            });
         }
         self.bundle
             .get_or_create(&BundleLabels {
+                replica: replica.to_string(),
                 fingerprint: fingerprint.to_string(),
             })
             .set(1);

@@ -203,12 +203,14 @@ pub fn run(config: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let _watch = crate::watch::start(&state)?;
+        let _fleet = crate::fleet::start(&state);
         crate::watch::on_sighup(&state);
         let c = &state.config;
         tracing::info!(
             rules = %c.rules.describe(),
             bundle = %state.fingerprint(),
-            store = %c.store.display(),
+            store = %c.store,
+            replica = %c.replica,
             watch = ?state.watch_state(),
             "listening on {}://{local} ({})",
             if state.tls.is_some() { "https" } else { "http" },

@@ -90,6 +90,8 @@ pub struct AppState {
     /// a bound slow or abandoned diffs could pile up.
     pub diffs: Arc<tokio::sync::Semaphore>,
     watch: AtomicU8,
+    /// This replica among the others on the store, and its sweeps.
+    pub fleet: crate::fleet::Fleet,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -151,8 +153,9 @@ impl AppState {
         let metrics = Metrics::new();
         let audit = AuditLog::open(&config.store, metrics.audit_batch.clone())
             .map_err(|e| e.to_string())?;
-        metrics.set_bundle(&loaded.fingerprint);
-        Ok(Arc::new(AppState {
+        metrics.set_bundle(&config.replica, &loaded.fingerprint);
+        let fleet = crate::fleet::Fleet::open(&config.store).map_err(|e| e.to_string())?;
+        let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
             last_error: Mutex::new(None),
@@ -165,7 +168,11 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             watch: AtomicU8::new(WatchState::Off as u8),
-        }))
+            fleet,
+        });
+        // The first view, before the first request: this replica is in it.
+        crate::fleet::tick(&state);
+        Ok(state)
     }
 
     /// The current bundle's fingerprint.
@@ -225,7 +232,7 @@ impl AppState {
                 let fp = loaded.fingerprint.clone();
                 self.bundle.store(Arc::new(loaded));
                 self.set_last_error(None);
-                self.metrics.set_bundle(&fp);
+                self.metrics.set_bundle(&self.config.replica, &fp);
                 Ok(fp)
             }
             Ok(Err(e)) => {

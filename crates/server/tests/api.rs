@@ -112,7 +112,7 @@ async fn evaluate_errors_health_and_audit() {
     let _keep = server.stop().await;
 
     // one audit event per 200 evaluation, and none for the errors
-    let events = Store::open(&store)
+    let events = Store::connect(&store)
         .unwrap()
         .audit_events(None, 100)
         .unwrap();
@@ -229,7 +229,7 @@ async fn dry_run_reports_every_match_and_blocks_nothing() {
 
     let store = server.store.clone();
     let _keep = server.stop().await;
-    let events = Store::open(&store)
+    let events = Store::connect(&store)
         .unwrap()
         .audit_events(None, 100)
         .unwrap();

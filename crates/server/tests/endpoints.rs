@@ -209,7 +209,11 @@ async fn audit_metrics_and_the_openapi_document() {
         m.contains("tenet_http_request_duration_seconds_bucket{le="),
         "{m}"
     );
-    assert!(m.contains("tenet_bundle_info{fingerprint="), "{m}");
+    let replica = &s.state.config.replica;
+    assert!(
+        m.contains(&format!("tenet_bundle_info{{replica=\"{replica}\",fingerprint=")),
+        "{m}"
+    );
 
     // The OpenAPI document lists every route the router serves, 3.1:
     // exactly the operations of the route table.

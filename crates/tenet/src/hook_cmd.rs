@@ -45,9 +45,12 @@ pub enum HookCommand {
         /// Rules directory holding the `semantic_diff` pack (default: the bundled rules)
         #[arg(long)]
         rules: Option<PathBuf>,
-        /// SQLite store of the audit log (default: .tenet/tenet.db at the repository root)
-        #[arg(long)]
-        store: Option<PathBuf>,
+        /// The audit log's store: a SQLite file or a postgres:// URL (default: .tenet/tenet.db at the repository root)
+        #[arg(long, value_name = "PATH|URL")]
+        store: Option<String>,
+        /// A file holding the PostgreSQL store's password
+        #[arg(long, value_name = "FILE")]
+        store_password_file: Option<PathBuf>,
         /// The git repository (default: the one git names in the environment, or the current directory's)
         #[arg(long)]
         repo: Option<PathBuf>,
@@ -155,9 +158,21 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
             no_fail_on_lint,
             rules,
             store,
+            store_password_file,
             repo,
             max_input_bytes,
         } => {
+            let store = match store
+                .as_deref()
+                .map(|s| crate::store_args::location(s, store_password_file.as_deref()))
+                .transpose()
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::ERROR;
+                }
+            };
             let opts = precommit::Options {
                 repo: repo.clone(),
                 rules: rules.clone(),
@@ -167,7 +182,7 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
                     (_, true) => Some(false),
                     _ => None,
                 },
-                store: store.clone(),
+                store,
                 justification: std::env::var(JUSTIFICATION_ENV).ok(),
                 max_input_bytes: *max_input_bytes,
             };

@@ -16,6 +16,7 @@ mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
 mod serve_cmd;
+mod store_args;
 
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read, Write};

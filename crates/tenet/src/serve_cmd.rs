@@ -21,9 +21,15 @@ pub struct ServeArgs {
     /// Rules directory (default: the rules bundled into this binary)
     #[arg(long)]
     rules: Option<PathBuf>,
-    /// SQLite store for the audit log [default: .tenet/tenet.db]
+    /// The audit log's store: a SQLite file or a postgres:// URL shared by replicas [default: .tenet/tenet.db]
+    #[arg(long, value_name = "PATH|URL")]
+    store: Option<String>,
+    /// A file holding the PostgreSQL store's password (else TENET_STORE_PASSWORD)
+    #[arg(long, value_name = "FILE")]
+    store_password_file: Option<PathBuf>,
+    /// This replica's name in /v1/health, /metrics and sweep leases [default: host-pid]
     #[arg(long)]
-    store: Option<PathBuf>,
+    replica: Option<String>,
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long)]
     addr: Option<SocketAddr>,
@@ -69,9 +75,22 @@ pub fn cmd_serve(args: &ServeArgs) -> u8 {
         outln!("{}", tenet_server::config::hash_token(&token));
         return exit::OK;
     }
+    let store = match args
+        .store
+        .as_deref()
+        .map(|s| crate::store_args::location(s, args.store_password_file.as_deref()))
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
     let overrides = Overrides {
         rules: args.rules.clone(),
-        store: args.store.clone(),
+        store,
+        replica: args.replica.clone(),
         addr: args.addr,
         log_format: args.log_format.as_deref().map(|f| match f {
             "json" => LogFormat::Json,

@@ -489,8 +489,28 @@ fn git_revisions_are_read_through_git_not_the_working_tree() {
 }
 
 #[test]
-fn reports_are_kept_listed_shown_and_compared() {
+fn reports_are_kept_listed_shown_and_compared_in_sqlite() {
+    reports_round_trip(None);
+}
+
+/// A CI fleet keeps its reports in one shared PostgreSQL.
+#[test]
+fn reports_are_kept_listed_shown_and_compared_in_postgres() {
+    let loc = tenet_store::testing::fresh_postgres();
+    reports_round_trip(Some(tenet_store::testing::url(&loc)));
+}
+
+fn reports_round_trip(pg: Option<String>) {
     let t = tempfile::tempdir().unwrap();
+    let tenet_in = |dir: &Path, args: &[&str]| {
+        let mut args: Vec<&str> = args.to_vec();
+        if let Some(url) = &pg {
+            if !args.contains(&"--store") {
+                args.extend(["--store", url.as_str()]);
+            }
+        }
+        tenet_in(dir, &args)
+    };
     let repo = git2::Repository::init(t.path()).unwrap();
     let c1 = commit(&repo, &[("api/orders.yaml", API_BASE)], "one").to_string();
     let head = api_head();
@@ -523,7 +543,11 @@ fn reports_are_kept_listed_shown_and_compared() {
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
-    assert!(store.exists(), "the default store is .tenet/tenet.db");
+    assert_eq!(
+        store.exists(),
+        pg.is_none(),
+        "the default store is .tenet/tenet.db; a postgres:// store writes no file"
+    );
 
     let r = tenet_in(t.path(), &["reports", "list", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -503,3 +503,163 @@ fn every_answered_decision_survives_sigkill_under_load() {
         &missing[..missing.len().min(5)]
     );
 }
+
+/// Starts `n` clients that post decisions round-robin over `addrs` until
+/// `stop`; each answered request's action id is kept. A client whose
+/// replica is gone moves on to the next one.
+fn load(
+    addrs: Vec<SocketAddr>,
+    clients: usize,
+    stop: &Arc<AtomicBool>,
+    answered: &Arc<Mutex<Vec<(usize, String)>>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..clients)
+        .map(|c| {
+            let (addrs, stop, answered) = (addrs.clone(), Arc::clone(stop), Arc::clone(answered));
+            std::thread::spawn(move || {
+                let mut dead = vec![false; addrs.len()];
+                let mut i = c;
+                while !stop.load(Ordering::Relaxed) && dead.iter().any(|d| !d) {
+                    let r = i % addrs.len();
+                    i += 1;
+                    if dead[r] {
+                        continue;
+                    }
+                    match http(addrs[r], "POST", "/v1/evaluate", DECIDE) {
+                        Ok((200, _, action)) => answered.lock().unwrap().push((r, action)),
+                        Ok((status, body, _)) => {
+                            panic!("{status}: {}", String::from_utf8_lossy(&body))
+                        }
+                        // That replica was killed mid-request: no 200.
+                        Err(_) => dead[r] = true,
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+fn audit_ids(addr: SocketAddr) -> Vec<String> {
+    get_json(addr, "/v1/audit?limit=1000")["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn two_replicas_on_one_postgres_lose_no_answered_event_when_one_is_killed() {
+    let loc = tenet_store::testing::fresh_postgres();
+    let url = tenet_store::testing::url(&loc);
+    let a = Proc::start(&["--store", &url, "--replica", "a"]);
+    let b = Proc::start(&["--store", &url, "--replica", "b"]);
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = load(vec![a.addr, b.addr], 8, &stop, &answered);
+    // Both under load, then kill -9 one replica while requests are in
+    // flight; the other goes on answering.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let count = |r: usize| answered.lock().unwrap().iter().filter(|(x, _)| *x == r).count();
+    while (count(0) < 200 || count(1) < 200) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut a = a;
+    a.child.kill().unwrap(); // SIGKILL
+    a.child.wait().unwrap();
+    let after = count(1);
+    while count(1) < after + 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(count_of(&answered, 0) >= 200 && count_of(&answered, 1) >= 400, "{}", answered.len());
+
+    // Every 200, from either replica, has its event in the shared store.
+    let events = Store::connect(&loc)
+        .unwrap()
+        .audit_query(&AuditQuery {
+            limit: 1_000_000,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    let recorded: std::collections::HashSet<&str> =
+        events.iter().map(|e| e.action_id.as_str()).collect();
+    let missing: Vec<_> = answered
+        .iter()
+        .filter(|(_, a)| !recorded.contains(a.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered decisions have no audit event: {:?}",
+        missing.len(),
+        answered.len(),
+        &missing[..missing.len().min(5)]
+    );
+    // The killed replica comes back; both serve the whole log, each
+    // other's events included, in one order.
+    let a2 = Proc::start(&["--store", &url, "--replica", "a"]);
+    let (from_a, from_b) = (audit_ids(a2.addr), audit_ids(b.addr));
+    assert_eq!(from_a.len(), events.len().min(1000));
+    assert_eq!(from_a, from_b);
+    let sample_a = &answered.iter().find(|(r, _)| *r == 0).unwrap().1;
+    let found = get_json(b.addr, &format!("/v1/audit?action_id={sample_a}"));
+    assert_eq!(found["events"][0]["action_id"], sample_a.as_str(), "b serves a's events");
+}
+
+fn count_of(answered: &[(usize, String)], replica: usize) -> usize {
+    answered.iter().filter(|(r, _)| *r == replica).count()
+}
+
+fn health_until(addr: SocketAddr, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = get_json(addr, "/v1/health");
+        if ok(&h) {
+            return h;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {h:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_killed_leader_hands_its_sweep_to_the_other_replica() {
+    let loc = tenet_store::testing::fresh_postgres();
+    let url = tenet_store::testing::url(&loc);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("server.yaml");
+    std::fs::write(&cfg, "sweeps:\n  interval: 200ms\n").unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let a = Proc::start(&["--config", cfg, "--store", &url, "--replica", "a"]);
+    let leader = |h: &Value| h["sweeps"][0]["leader"].as_str().map(str::to_string);
+    health_until(a.addr, "a leads", |h| leader(h).as_deref() == Some("a"));
+    let b = Proc::start(&["--config", cfg, "--store", &url, "--replica", "b"]);
+    // b sees a leading, and both replicas in the fleet, on one bundle.
+    let h = health_until(b.addr, "b sees the fleet", |h| {
+        h["fleet"].as_array().unwrap().len() == 2
+    });
+    assert_eq!(h["sweeps"][0]["name"], "fleet.prune");
+    assert_eq!(leader(&h).as_deref(), Some("a"), "{h:#}");
+    assert_eq!(h["replica"], "b");
+    assert_eq!(h["converged"], true, "{h:#}");
+    let token = h["sweeps"][0]["token"].as_i64().unwrap();
+    // It stays a's while a renews it (several leases long).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(leader(&get_json(b.addr, "/v1/health")).as_deref(), Some("a"));
+    // kill -9 the leader: b takes the sweep over once a's lease expires,
+    // with a higher fencing token, and a drops out of the fleet.
+    let mut a = a;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let h = health_until(b.addr, "b leads", |h| {
+        leader(h).as_deref() == Some("b") && h["fleet"].as_array().unwrap().len() == 1
+    });
+    assert!(h["sweeps"][0]["token"].as_i64().unwrap() > token, "{h:#}");
+    assert!(h["sweeps"][0]["last_run"].as_str().unwrap().starts_with("ok"), "{h:#}");
+    let lease = Store::connect(&loc).unwrap().lease("fleet.prune").unwrap().unwrap();
+    assert_eq!(lease.holder, "b");
+}

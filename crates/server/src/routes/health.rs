@@ -7,6 +7,7 @@
 //!   it no longer hears about changes.
 //! - `ok`: neither.
 
+use crate::fleet::{Member, SweepState};
 use crate::state::{AppState, WatchState};
 use axum::extract::State;
 use axum::Json;
@@ -33,6 +34,18 @@ pub struct Health {
     pub watcher: String,
     /// Why it is not `ok`.
     pub reason: Option<String>,
+    /// This replica's name.
+    pub replica: String,
+    /// The replicas on this store seen within three sweep intervals, and
+    /// the bundle each serves (as of this replica's last round).
+    pub fleet: Vec<Member>,
+    /// Whether every replica in `fleet` serves this replica's bundle: after
+    /// a rolling rule update, the fleet has converged.
+    pub converged: bool,
+    /// Each sweep's leader, as of the last round.
+    pub sweeps: Vec<SweepState>,
+    /// Why the last round could not reach the store, if it could not.
+    pub fleet_error: Option<String>,
 }
 
 /// Whether the server is healthy, and why not.
@@ -54,8 +67,15 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
         ),
         (None, _) => (Status::Ok, None),
     };
+    let view = state.fleet.view();
+    let converged = view.members.iter().all(|m| m.bundle == bundle.fingerprint);
     Json(Health {
         status,
+        replica: state.config.replica.clone(),
+        converged,
+        fleet: view.members,
+        sweeps: view.sweeps,
+        fleet_error: view.error,
         bundle: bundle.fingerprint.clone(),
         packs: bundle.rules.packs.len(),
         watcher: match watch {

@@ -10,6 +10,7 @@ use tenet_server::config::{hash_token, Config, Identity};
 use tenet_server::{AppState, RulesSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
+use tenet_store::Location;
 
 pub struct Server {
     pub addr: std::net::SocketAddr,
@@ -18,7 +19,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _watch: tenet_server::watch::WatchGuard,
     pub dir: tempfile::TempDir,
-    pub store: PathBuf,
+    pub store: Location,
 }
 
 /// A response: status, headers (lowercase names), body.
@@ -51,7 +52,7 @@ impl Resp {
 pub fn config(dir: &Path, rules: RulesSource) -> Config {
     Config {
         rules,
-        store: dir.join(".tenet/tenet.db"),
+        store: Location::Sqlite(dir.join(".tenet/tenet.db")),
         addr: "127.0.0.1:0".parse().unwrap(),
         watch: false,
         ..Config::default()
