@@ -88,9 +88,11 @@ const SAVE_PG: &str = "INSERT INTO reports (repository, base, head, fingerprint,
      ON CONFLICT (repository, base, head, fingerprint) DO UPDATE SET
        highest_risk = excluded.highest_risk, created_at = excluded.created_at, report = excluded.report
      RETURNING id";
-const LIST_SQLITE: &str = "SELECT id, repository, base, head, fingerprint, highest_risk, created_at, report FROM reports
+const LIST_SQLITE: &str =
+    "SELECT id, repository, base, head, fingerprint, highest_risk, created_at, report FROM reports
      WHERE ?1 IS NULL OR repository = ?1 ORDER BY id DESC LIMIT ?2";
-const LIST_PG: &str = "SELECT id, repository, base, head, fingerprint, highest_risk, created_at, report FROM reports
+const LIST_PG: &str =
+    "SELECT id, repository, base, head, fingerprint, highest_risk, created_at, report FROM reports
      WHERE $1::text IS NULL OR repository = $1 ORDER BY id DESC LIMIT $2";
 const BY_ID_SQLITE: &str = "SELECT report FROM reports WHERE id = ?1";
 const BY_ID_PG: &str = "SELECT report FROM reports WHERE id = $1";

@@ -210,8 +210,7 @@ pub fn run(opts: &Options, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             let _ = writeln!(
                 err,
                 "tenet: override recorded in the audit log ({}, action {})",
-                store_path,
-                event.action_id
+                store_path, event.action_id
             );
             exit::OK
         }
@@ -721,7 +720,9 @@ mod tests {
         assert_eq!(events[0].reason.as_deref(), Some("agreed"));
         assert_eq!(events[0].actor, "unit@example.com");
         // An override that cannot be recorded is refused.
-        opts.store = Some(Location::Sqlite(t.dir.path().join("api/a.yaml/not-a-dir/db")));
+        opts.store = Some(Location::Sqlite(
+            t.dir.path().join("api/a.yaml/not-a-dir/db"),
+        ));
         let (mut out, mut err) = (Vec::new(), Vec::new());
         assert_eq!(run(&opts, &mut out, &mut err), 2);
     }

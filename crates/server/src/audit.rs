@@ -176,7 +176,7 @@ mod tests {
     }
 
     async fn group_commit(location: Location) {
-        let batches = Histogram::new([1.0, 2.0, 4.0].into_iter());
+        let batches = Histogram::new([1.0, 2.0, 4.0]);
         let log = AuditLog::open(&location, batches).unwrap();
         let mut tasks = Vec::new();
         for i in 0..500 {

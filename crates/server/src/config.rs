@@ -494,12 +494,18 @@ impl Config {
                     )
                 })?;
                 loc = loc.with_password(&password).map_err(|e| {
-                    format!("{}: `store_password_env`: {e}", locate("store_password_env"))
+                    format!(
+                        "{}: `store_password_env`: {e}",
+                        locate("store_password_env")
+                    )
                 })?;
             }
             if let Some(file) = f.store_password_file {
                 loc = loc.with_password_file(&rel(file)).map_err(|e| {
-                    format!("{}: `store_password_file`: {e}", locate("store_password_file"))
+                    format!(
+                        "{}: `store_password_file`: {e}",
+                        locate("store_password_file")
+                    )
                 })?;
             }
             self.store = loc;
@@ -523,9 +529,9 @@ impl Config {
                 Some(ms) if ms >= 10 => Duration::from_millis(ms as u64),
                 _ => {
                     return Err(format!(
-                        "{}: `sweeps.interval`: `{i}` is not a duration of at least 10ms (such as 5s)",
-                        locate("interval")
-                    ))
+                    "{}: `sweeps.interval`: `{i}` is not a duration of at least 10ms (such as 5s)",
+                    locate("interval")
+                ))
                 }
             };
         }
@@ -711,7 +717,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.addr.port(), 9000);
         assert_eq!(c.rules, RulesSource::Dir("/etc/tenet/rules".into()));
-        assert_eq!(c.store, Location::Sqlite(PathBuf::from("/etc/tenet/db/t.db")));
+        assert_eq!(
+            c.store,
+            Location::Sqlite(PathBuf::from("/etc/tenet/db/t.db"))
+        );
         assert!(!c.watch);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.limits.request_timeout, Duration::from_secs(2));

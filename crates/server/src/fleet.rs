@@ -166,11 +166,19 @@ pub fn tick(state: &AppState) {
                 match before {
                     // Taken over from another replica, or after a gap.
                     Some(b) if b.token != Some(lease.token) => {
-                        tracing::info!(sweep = sweep.name, token = lease.token, "leading the sweep");
+                        tracing::info!(
+                            sweep = sweep.name,
+                            token = lease.token,
+                            "leading the sweep"
+                        );
                     }
                     Some(_) => {}
                     None => {
-                        tracing::debug!(sweep = sweep.name, token = lease.token, "leading the sweep");
+                        tracing::debug!(
+                            sweep = sweep.name,
+                            token = lease.token,
+                            "leading the sweep"
+                        );
                     }
                 }
                 let last_run = match (sweep.run)(&store) {

@@ -211,7 +211,9 @@ async fn audit_metrics_and_the_openapi_document() {
     );
     let replica = &s.state.config.replica;
     assert!(
-        m.contains(&format!("tenet_bundle_info{{replica=\"{replica}\",fingerprint=")),
+        m.contains(&format!(
+            "tenet_bundle_info{{replica=\"{replica}\",fingerprint="
+        )),
         "{m}"
     );
 

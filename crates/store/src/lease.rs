@@ -103,9 +103,7 @@ impl Store {
                 pg.block_on(move |pool| async move {
                     let client = pool.get().await?;
                     let sql = acquire_sql(PG_NOW_MS, ["$1", "$2", "$3"]);
-                    let row = client
-                        .query_opt(&sql, &[&name, &holder, &ttl_ms])
-                        .await?;
+                    let row = client.query_opt(&sql, &[&name, &holder, &ttl_ms]).await?;
                     Ok(row.map(|r| Lease {
                         name: r.get(0),
                         holder: r.get(1),

@@ -20,7 +20,7 @@ pub enum Location {
     /// A SQLite file, created with its folder when missing.
     Sqlite(PathBuf),
     /// A PostgreSQL database.
-    Postgres(PgLocation),
+    Postgres(Box<PgLocation>),
 }
 
 /// A PostgreSQL database: the connection settings of the URL, the
@@ -53,7 +53,10 @@ impl Location {
             return Ok(Location::Sqlite(PathBuf::from(spec)));
         }
         let config: tokio_postgres::Config = spec.parse().map_err(|e| {
-            StoreError::Location(format!("the store URL `{}` does not parse: {e}", redact(spec)))
+            StoreError::Location(format!(
+                "the store URL `{}` does not parse: {e}",
+                redact(spec)
+            ))
         })?;
         if config.get_dbname().is_none() {
             return Err(StoreError::Location(format!(
@@ -70,7 +73,7 @@ impl Location {
                 loc.config.password(p.trim_end_matches(['\r', '\n']));
             }
         }
-        Ok(Location::Postgres(loc))
+        Ok(Location::Postgres(Box::new(loc)))
     }
 
     /// Reads the password of a PostgreSQL store from `file` (one line; a
@@ -229,8 +232,13 @@ mod tests {
         let e = Location::parse("").unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
         let e = Location::parse("mysql://db/x").unwrap_err().to_string();
-        assert!(e.contains("neither a file path nor a postgres:// URL"), "{e}");
-        let e = Location::parse("postgres://db:5432").unwrap_err().to_string();
+        assert!(
+            e.contains("neither a file path nor a postgres:// URL"),
+            "{e}"
+        );
+        let e = Location::parse("postgres://db:5432")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("names no database"), "{e}");
         let e = Location::parse("a.db")
             .unwrap()
@@ -243,7 +251,10 @@ mod tests {
             .with_password_file(Path::new("/nonexistent/pw"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("cannot read the store password file /nonexistent/pw"), "{e}");
+        assert!(
+            e.contains("cannot read the store password file /nonexistent/pw"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -40,80 +40,95 @@ conformance!(modules_migrate_independently_and_only_once, |kind, dir| {
     assert_eq!(applied.iter().filter(|(m, _)| m == "demo").count(), 2);
 });
 
-conformance!(a_database_from_a_newer_tenet_is_refused_and_left_alone, |kind, dir| {
-    let mut s = open(kind, dir);
-    s.migrate(TWO).unwrap();
-    let err = s.migrate(&TWO[..1]).unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Migration(m) if m.contains("module `demo` is at schema version 2")),
-        "{err}"
-    );
-    execute(&s, "INSERT INTO demo (v, w) VALUES ('a', 'b')").unwrap();
-});
-
-conformance!(a_gap_or_a_foreign_module_is_refused_before_anything_is_written, |kind, dir| {
-    let mut s = open(kind, dir);
-    let gap = [TWO[1]];
-    let err = s.migrate(&gap).unwrap_err().to_string();
-    assert!(err.contains("entry 1 is `demo` version 2"), "{err}");
-    let mixed = [
-        TWO[0],
-        Migration {
-            module: "other",
-            version: 2,
-            sqlite: "",
-            postgres: "",
-        },
-    ];
-    assert!(s.migrate(&mixed).is_err());
-    assert!(!s.migrations().unwrap().iter().any(|(m, _)| m == "demo"));
-});
-
-conformance!(a_failing_migration_leaves_no_half_applied_schema, |kind, dir| {
-    let mut s = open(kind, dir);
-    let broken = [
-        TWO[0],
-        Migration {
-            module: "demo",
-            version: 2,
-            sqlite: "ALTER TABLE nowhere ADD COLUMN w TEXT;",
-            postgres: "ALTER TABLE nowhere ADD COLUMN w TEXT;",
-        },
-    ];
-    let err = s.migrate(&broken).unwrap_err().to_string();
-    assert!(err.contains("migration demo version 2 failed"), "{err}");
-    assert!(err.contains("nowhere"), "the database's own reason: {err}");
-    // Version 1 rolled back with it: the table is not there.
-    assert!(execute(&s, "INSERT INTO demo (v) VALUES ('a')").is_err());
-    assert!(!s.migrations().unwrap().iter().any(|(m, _)| m == "demo"));
-    s.migrate(TWO).unwrap();
-    execute(&s, "INSERT INTO demo (v, w) VALUES ('a', 'b')").unwrap();
-});
-
-conformance!(replicas_starting_at_once_apply_each_migration_once, |kind, dir| {
-    let loc = fresh(kind, dir);
-    // Four processes' worth of connections, racing from an empty database
-    // (even the store's own tables are not there yet).
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let (loc, barrier) = (loc.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                let mut s = Store::connect(&loc).unwrap();
-                s.migrate(TWO).unwrap();
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
+conformance!(
+    a_database_from_a_newer_tenet_is_refused_and_left_alone,
+    |kind, dir| {
+        let mut s = open(kind, dir);
+        s.migrate(TWO).unwrap();
+        let err = s.migrate(&TWO[..1]).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Migration(m) if m.contains("module `demo` is at schema version 2")),
+            "{err}"
+        );
+        execute(&s, "INSERT INTO demo (v, w) VALUES ('a', 'b')").unwrap();
     }
-    let s = Store::connect(&loc).unwrap();
-    let applied = s.migrations().unwrap();
-    let demo: Vec<_> = applied.iter().filter(|(m, _)| m == "demo").collect();
-    assert_eq!(demo, vec![&("demo".to_string(), 1), &("demo".to_string(), 2)]);
-    assert_eq!(applied.iter().filter(|(m, _)| m == "audit").count(), 3);
-});
+);
+
+conformance!(
+    a_gap_or_a_foreign_module_is_refused_before_anything_is_written,
+    |kind, dir| {
+        let mut s = open(kind, dir);
+        let gap = [TWO[1]];
+        let err = s.migrate(&gap).unwrap_err().to_string();
+        assert!(err.contains("entry 1 is `demo` version 2"), "{err}");
+        let mixed = [
+            TWO[0],
+            Migration {
+                module: "other",
+                version: 2,
+                sqlite: "",
+                postgres: "",
+            },
+        ];
+        assert!(s.migrate(&mixed).is_err());
+        assert!(!s.migrations().unwrap().iter().any(|(m, _)| m == "demo"));
+    }
+);
+
+conformance!(
+    a_failing_migration_leaves_no_half_applied_schema,
+    |kind, dir| {
+        let mut s = open(kind, dir);
+        let broken = [
+            TWO[0],
+            Migration {
+                module: "demo",
+                version: 2,
+                sqlite: "ALTER TABLE nowhere ADD COLUMN w TEXT;",
+                postgres: "ALTER TABLE nowhere ADD COLUMN w TEXT;",
+            },
+        ];
+        let err = s.migrate(&broken).unwrap_err().to_string();
+        assert!(err.contains("migration demo version 2 failed"), "{err}");
+        assert!(err.contains("nowhere"), "the database's own reason: {err}");
+        // Version 1 rolled back with it: the table is not there.
+        assert!(execute(&s, "INSERT INTO demo (v) VALUES ('a')").is_err());
+        assert!(!s.migrations().unwrap().iter().any(|(m, _)| m == "demo"));
+        s.migrate(TWO).unwrap();
+        execute(&s, "INSERT INTO demo (v, w) VALUES ('a', 'b')").unwrap();
+    }
+);
+
+conformance!(
+    replicas_starting_at_once_apply_each_migration_once,
+    |kind, dir| {
+        let loc = fresh(kind, dir);
+        // Four processes' worth of connections, racing from an empty database
+        // (even the store's own tables are not there yet).
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (loc, barrier) = (loc.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let mut s = Store::connect(&loc).unwrap();
+                    s.migrate(TWO).unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = Store::connect(&loc).unwrap();
+        let applied = s.migrations().unwrap();
+        let demo: Vec<_> = applied.iter().filter(|(m, _)| m == "demo").collect();
+        assert_eq!(
+            demo,
+            vec![&("demo".to_string(), 1), &("demo".to_string(), 2)]
+        );
+        assert_eq!(applied.iter().filter(|(m, _)| m == "audit").count(), 3);
+    }
+);
 
 fn event(action_id: &str, scope: &str, outcome: &str) -> AuditEvent {
     AuditEvent {
@@ -133,137 +148,165 @@ fn event(action_id: &str, scope: &str, outcome: &str) -> AuditEvent {
     }
 }
 
-conformance!(a_batch_is_all_or_nothing_and_queries_filter_by_time_and_action, |kind, dir| {
-    let mut s = open(kind, dir);
-    let mut a = event("a", "server", "allowed");
-    a.at = "2026-12-01T10:00:00.000Z".into();
-    a.tenant = Some("acme".into());
-    a.bundle = Some("sha256:abc".into());
-    let mut b = event("b", "server", "blocked");
-    b.at = "2026-12-01T11:00:00.000Z".into();
-    let ids = s.record_audit_batch(&[a.clone(), b.clone()]).unwrap();
-    assert_eq!(ids.len(), 2);
-    assert!(ids[1] > ids[0], "ids in batch order: {ids:?}");
-    // A duplicate action id fails the whole batch: `c` is not kept.
-    let c = event("c", "server", "allowed");
-    assert!(s.record_audit_batch(&[c, a.clone()]).is_err());
-    assert_eq!(s.audit_events(None, 10).unwrap().len(), 2);
-    let since = s
-        .audit_query(&AuditQuery {
-            since: Some("2026-12-01T10:30:00Z".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .unwrap();
-    assert_eq!(since.len(), 1);
-    assert_eq!(since[0].action_id, "b");
-    let one = s
-        .audit_query(&AuditQuery {
-            action_id: Some("a".into()),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .unwrap();
-    a.id = ids[0];
-    assert_eq!(one, vec![a]);
-    assert!(s.record_audit_batch(&[]).unwrap().is_empty());
-});
-
-conformance!(audit_events_round_trip_newest_first_and_are_never_rewritten, |kind, dir| {
-    let s = open(kind, dir);
-    let a = s.record_audit(&event("a1", "/repo/a", "blocked")).unwrap();
-    let b = s
-        .record_audit(&event("b2", "/repo/a", "overridden"))
-        .unwrap();
-    s.record_audit(&event("c3", "/repo/c", "blocked")).unwrap();
-    assert!(b > a);
-    let got = s.audit_events(Some("/repo/a"), 10).unwrap();
-    assert_eq!(got.len(), 2);
-    let mut want = event("b2", "/repo/a", "overridden");
-    want.id = b;
-    assert_eq!(got[0], want);
-    assert_eq!(got[1].reason, None);
-    assert_eq!(s.audit_events(None, 10).unwrap().len(), 3);
-    assert_eq!(s.audit_events(None, 1).unwrap()[0].action_id, "c3");
-    let err = s
-        .record_audit(&event("a1", "/repo/a", "allowed"))
-        .unwrap_err();
-    assert!(err.to_string().contains("a1") || err.to_string().contains("unique") || err.to_string().contains("UNIQUE"), "{err}");
-    assert_eq!(s.audit_events(Some("/repo/a"), 10).unwrap()[1].outcome, "blocked");
-});
-
-conformance!(two_connections_see_each_others_events_in_one_order, |kind, dir| {
-    let loc = fresh(kind, dir);
-    let one = Store::connect(&loc).unwrap();
-    let two = Store::connect(&loc).unwrap();
-    for i in 0..10 {
-        let s = if i % 2 == 0 { &one } else { &two };
-        s.record_audit(&event(&format!("e{i}"), "server", "allowed"))
+conformance!(
+    a_batch_is_all_or_nothing_and_queries_filter_by_time_and_action,
+    |kind, dir| {
+        let mut s = open(kind, dir);
+        let mut a = event("a", "server", "allowed");
+        a.at = "2026-12-01T10:00:00.000Z".into();
+        a.tenant = Some("acme".into());
+        a.bundle = Some("sha256:abc".into());
+        let mut b = event("b", "server", "blocked");
+        b.at = "2026-12-01T11:00:00.000Z".into();
+        let ids = s.record_audit_batch(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(ids.len(), 2);
+        assert!(ids[1] > ids[0], "ids in batch order: {ids:?}");
+        // A duplicate action id fails the whole batch: `c` is not kept.
+        let c = event("c", "server", "allowed");
+        assert!(s.record_audit_batch(&[c, a.clone()]).is_err());
+        assert_eq!(s.audit_events(None, 10).unwrap().len(), 2);
+        let since = s
+            .audit_query(&AuditQuery {
+                since: Some("2026-12-01T10:30:00Z".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
             .unwrap();
+        assert_eq!(since.len(), 1);
+        assert_eq!(since[0].action_id, "b");
+        let one = s
+            .audit_query(&AuditQuery {
+                action_id: Some("a".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .unwrap();
+        a.id = ids[0];
+        assert_eq!(one, vec![a]);
+        assert!(s.record_audit_batch(&[]).unwrap().is_empty());
     }
-    let order = |s: &Store| -> Vec<String> {
-        s.audit_events(None, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action_id)
-            .collect()
-    };
-    let seen = order(&one);
-    assert_eq!(seen.len(), 10);
-    assert_eq!(seen, order(&two));
-    assert_eq!(seen[0], "e9");
-});
+);
+
+conformance!(
+    audit_events_round_trip_newest_first_and_are_never_rewritten,
+    |kind, dir| {
+        let s = open(kind, dir);
+        let a = s.record_audit(&event("a1", "/repo/a", "blocked")).unwrap();
+        let b = s
+            .record_audit(&event("b2", "/repo/a", "overridden"))
+            .unwrap();
+        s.record_audit(&event("c3", "/repo/c", "blocked")).unwrap();
+        assert!(b > a);
+        let got = s.audit_events(Some("/repo/a"), 10).unwrap();
+        assert_eq!(got.len(), 2);
+        let mut want = event("b2", "/repo/a", "overridden");
+        want.id = b;
+        assert_eq!(got[0], want);
+        assert_eq!(got[1].reason, None);
+        assert_eq!(s.audit_events(None, 10).unwrap().len(), 3);
+        assert_eq!(s.audit_events(None, 1).unwrap()[0].action_id, "c3");
+        let err = s
+            .record_audit(&event("a1", "/repo/a", "allowed"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("a1")
+                || err.to_string().contains("unique")
+                || err.to_string().contains("UNIQUE"),
+            "{err}"
+        );
+        assert_eq!(
+            s.audit_events(Some("/repo/a"), 10).unwrap()[1].outcome,
+            "blocked"
+        );
+    }
+);
+
+conformance!(
+    two_connections_see_each_others_events_in_one_order,
+    |kind, dir| {
+        let loc = fresh(kind, dir);
+        let one = Store::connect(&loc).unwrap();
+        let two = Store::connect(&loc).unwrap();
+        for i in 0..10 {
+            let s = if i % 2 == 0 { &one } else { &two };
+            s.record_audit(&event(&format!("e{i}"), "server", "allowed"))
+                .unwrap();
+        }
+        let order = |s: &Store| -> Vec<String> {
+            s.audit_events(None, 100)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.action_id)
+                .collect()
+        };
+        let seen = order(&one);
+        assert_eq!(seen.len(), 10);
+        assert_eq!(seen, order(&two));
+        assert_eq!(seen[0], "e9");
+    }
+);
 
 const TTL: Duration = Duration::from_millis(400);
 
-conformance!(one_holder_at_a_time_and_an_expired_lease_passes_on, |kind, dir| {
-    let loc = fresh(kind, dir);
-    let a = Store::connect(&loc).unwrap();
-    let b = Store::connect(&loc).unwrap();
-    let first = a.acquire_lease("sweep", "replica-a", TTL).unwrap().unwrap();
-    assert_eq!((first.holder.as_str(), first.token), ("replica-a", 1));
-    // Held: the other replica does not get it; the holder renews it.
-    assert_eq!(b.acquire_lease("sweep", "replica-b", TTL).unwrap(), None);
-    let renewed = a.acquire_lease("sweep", "replica-a", TTL).unwrap().unwrap();
-    assert_eq!(renewed.token, 1, "a renewal keeps the token");
-    assert!(renewed.expires_ms >= first.expires_ms);
-    assert_eq!(b.lease("sweep").unwrap().unwrap().holder, "replica-a");
-    // Another lease name is independent.
-    assert!(b.acquire_lease("other", "replica-b", TTL).unwrap().is_some());
-    // `a` crashes: it stops renewing. After the ttl, `b` takes over with a
-    // higher fencing token, and `a` cannot come back until `b` lets go.
-    std::thread::sleep(TTL + Duration::from_millis(100));
-    assert_eq!(b.lease("sweep").unwrap(), None, "expired");
-    let taken = b.acquire_lease("sweep", "replica-b", TTL).unwrap().unwrap();
-    assert_eq!((taken.holder.as_str(), taken.token), ("replica-b", 2));
-    assert_eq!(a.acquire_lease("sweep", "replica-a", TTL).unwrap(), None);
-    // Release: only by the holder; it frees the lease at once, token kept.
-    assert!(!a.release_lease("sweep", "replica-a").unwrap());
-    assert!(b.release_lease("sweep", "replica-b").unwrap());
-    let back = a.acquire_lease("sweep", "replica-a", TTL).unwrap().unwrap();
-    assert_eq!(back.token, 3);
-    let err = a.acquire_lease("sweep", "replica-a", Duration::ZERO).unwrap_err();
-    assert!(err.to_string().contains("at least a millisecond"), "{err}");
-});
+conformance!(
+    one_holder_at_a_time_and_an_expired_lease_passes_on,
+    |kind, dir| {
+        let loc = fresh(kind, dir);
+        let a = Store::connect(&loc).unwrap();
+        let b = Store::connect(&loc).unwrap();
+        let first = a.acquire_lease("sweep", "replica-a", TTL).unwrap().unwrap();
+        assert_eq!((first.holder.as_str(), first.token), ("replica-a", 1));
+        // Held: the other replica does not get it; the holder renews it.
+        assert_eq!(b.acquire_lease("sweep", "replica-b", TTL).unwrap(), None);
+        let renewed = a.acquire_lease("sweep", "replica-a", TTL).unwrap().unwrap();
+        assert_eq!(renewed.token, 1, "a renewal keeps the token");
+        assert!(renewed.expires_ms >= first.expires_ms);
+        assert_eq!(b.lease("sweep").unwrap().unwrap().holder, "replica-a");
+        // Another lease name is independent.
+        assert!(b
+            .acquire_lease("other", "replica-b", TTL)
+            .unwrap()
+            .is_some());
+        // `a` crashes: it stops renewing. After the ttl, `b` takes over with a
+        // higher fencing token, and `a` cannot come back until `b` lets go.
+        std::thread::sleep(TTL + Duration::from_millis(100));
+        assert_eq!(b.lease("sweep").unwrap(), None, "expired");
+        let taken = b.acquire_lease("sweep", "replica-b", TTL).unwrap().unwrap();
+        assert_eq!((taken.holder.as_str(), taken.token), ("replica-b", 2));
+        assert_eq!(a.acquire_lease("sweep", "replica-a", TTL).unwrap(), None);
+        // Release: only by the holder; it frees the lease at once, token kept.
+        assert!(!a.release_lease("sweep", "replica-a").unwrap());
+        assert!(b.release_lease("sweep", "replica-b").unwrap());
+        let back = a.acquire_lease("sweep", "replica-a", TTL).unwrap().unwrap();
+        assert_eq!(back.token, 3);
+        let err = a
+            .acquire_lease("sweep", "replica-a", Duration::ZERO)
+            .unwrap_err();
+        assert!(err.to_string().contains("at least a millisecond"), "{err}");
+    }
+);
 
-conformance!(replicas_racing_for_a_free_lease_elect_exactly_one, |kind, dir| {
-    let loc = fresh(kind, dir);
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
-    let threads: Vec<_> = (0..6)
-        .map(|i| {
-            let (loc, barrier) = (loc.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let s = Store::connect(&loc).unwrap();
-                barrier.wait();
-                s.acquire_lease("race", &format!("r{i}"), Duration::from_secs(30))
-                    .unwrap()
+conformance!(
+    replicas_racing_for_a_free_lease_elect_exactly_one,
+    |kind, dir| {
+        let loc = fresh(kind, dir);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let (loc, barrier) = (loc.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let s = Store::connect(&loc).unwrap();
+                    barrier.wait();
+                    s.acquire_lease("race", &format!("r{i}"), Duration::from_secs(30))
+                        .unwrap()
+                })
             })
-        })
-        .collect();
-    let winners: Vec<_> = threads
-        .into_iter()
-        .filter_map(|t| t.join().unwrap())
-        .collect();
-    assert_eq!(winners.len(), 1, "{winners:?}");
-    assert_eq!(winners[0].token, 1);
-});
+            .collect();
+        let winners: Vec<_> = threads
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        assert_eq!(winners[0].token, 1);
+    }
+);

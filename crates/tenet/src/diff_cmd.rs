@@ -5,6 +5,7 @@
 
 use crate::exit;
 use crate::load_rules_or_bundled;
+use crate::store_args::StoreArgs;
 use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,6 @@ use tenet_diff::repo::{self, ArtifactPair, RepoConfig};
 use tenet_diff::report::{self, Build, Lint, Report, Trailer};
 use tenet_diff::store::ReportStore;
 use tenet_runtime::clock::Timestamp;
-use crate::store_args::StoreArgs;
 use tenet_store::Location;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -162,6 +162,12 @@ pub fn cmd_hook(cmd: &HookCommand) -> u8 {
             repo,
             max_input_bytes,
         } => {
+            if store.is_none() && store_password_file.is_some() {
+                eprintln!(
+                    "error: --store-password-file is for a postgres:// store: give it with --store"
+                );
+                return exit::ERROR;
+            }
             let store = match store
                 .as_deref()
                 .map(|s| crate::store_args::location(s, store_password_file.as_deref()))

@@ -75,6 +75,10 @@ pub fn cmd_serve(args: &ServeArgs) -> u8 {
         outln!("{}", tenet_server::config::hash_token(&token));
         return exit::OK;
     }
+    if args.store.is_none() && args.store_password_file.is_some() {
+        eprintln!("error: --store-password-file is for a postgres:// store: give it with --store");
+        return exit::ERROR;
+    }
     let store = match args
         .store
         .as_deref()

@@ -342,6 +342,62 @@ fn store_and_fail_on_flags_are_honoured() {
     assert!(strict.stderr.contains(": cosmetic "), "{strict:?}");
 }
 
+/// A fleet of developer machines and CI runners can keep the hook's audit
+/// events in one shared PostgreSQL: a block and an override land there,
+/// and a store that cannot be reached refuses the override.
+#[test]
+fn the_hook_audits_to_a_postgres_store_and_refuses_an_override_it_cannot_record() {
+    let r = with_api();
+    r.put("api/orders.yaml", api_breaking());
+    let loc = tenet_store::testing::fresh_postgres();
+    let url = tenet_store::testing::url(&loc);
+    let blocked = r.tenet(&["hook", "run", "pre-commit", "--store", &url]);
+    assert_eq!(blocked.code, 1, "{blocked:?}");
+    let overridden = r.tenet_env(
+        &["hook", "run", "pre-commit", "--store", &url],
+        &[("TENET_JUSTIFICATION", "hotfix, agreed with api owners")],
+    );
+    assert_eq!(overridden.code, 0, "{overridden:?}");
+    let events = Store::connect(&loc).unwrap().audit_events(None, 5).unwrap();
+    let outcomes: Vec<&str> = events.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["overridden", "blocked"]);
+    assert_eq!(
+        events[0].reason.as_deref(),
+        Some("hotfix, agreed with api owners")
+    );
+    assert!(!r.root().join(".tenet").exists(), "nothing written locally");
+    // A PostgreSQL that refuses the connection: the override is refused
+    // (it could not be recorded), and the error names the store.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = format!("postgres://tenet@127.0.0.1:{port}/tenet");
+    let refused = r.tenet_env(
+        &["hook", "run", "pre-commit", "--store", &gone],
+        &[("TENET_JUSTIFICATION", "hotfix")],
+    );
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("the override cannot be recorded, so it is refused"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains(&gone), "{refused:?}");
+    // A store URL that does not parse is a usage error before anything runs.
+    let bad = r.tenet(&[
+        "hook",
+        "run",
+        "pre-commit",
+        "--store",
+        "postgres://h:notaport/x",
+    ]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("does not parse"), "{bad:?}");
+}
+
 #[test]
 fn the_first_commit_with_no_head_judges_the_index_against_an_empty_tree() {
     let r = Repo::new();

@@ -560,7 +560,14 @@ fn two_replicas_on_one_postgres_lose_no_answered_event_when_one_is_killed() {
     // Both under load, then kill -9 one replica while requests are in
     // flight; the other goes on answering.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let count = |r: usize| answered.lock().unwrap().iter().filter(|(x, _)| *x == r).count();
+    let count = |r: usize| {
+        answered
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(x, _)| *x == r)
+            .count()
+    };
     while (count(0) < 200 || count(1) < 200) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -576,7 +583,11 @@ fn two_replicas_on_one_postgres_lose_no_answered_event_when_one_is_killed() {
         c.join().unwrap();
     }
     let answered = answered.lock().unwrap().clone();
-    assert!(count_of(&answered, 0) >= 200 && count_of(&answered, 1) >= 400, "{}", answered.len());
+    assert!(
+        count_of(&answered, 0) >= 200 && count_of(&answered, 1) >= 400,
+        "{}",
+        answered.len()
+    );
 
     // Every 200, from either replica, has its event in the shared store.
     let events = Store::connect(&loc)
@@ -607,7 +618,11 @@ fn two_replicas_on_one_postgres_lose_no_answered_event_when_one_is_killed() {
     assert_eq!(from_a, from_b);
     let sample_a = &answered.iter().find(|(r, _)| *r == 0).unwrap().1;
     let found = get_json(b.addr, &format!("/v1/audit?action_id={sample_a}"));
-    assert_eq!(found["events"][0]["action_id"], sample_a.as_str(), "b serves a's events");
+    assert_eq!(
+        found["events"][0]["action_id"],
+        sample_a.as_str(),
+        "b serves a's events"
+    );
 }
 
 fn count_of(answered: &[(usize, String)], replica: usize) -> usize {
@@ -649,7 +664,10 @@ fn a_killed_leader_hands_its_sweep_to_the_other_replica() {
     let token = h["sweeps"][0]["token"].as_i64().unwrap();
     // It stays a's while a renews it (several leases long).
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(leader(&get_json(b.addr, "/v1/health")).as_deref(), Some("a"));
+    assert_eq!(
+        leader(&get_json(b.addr, "/v1/health")).as_deref(),
+        Some("a")
+    );
     // kill -9 the leader: b takes the sweep over once a's lease expires,
     // with a higher fencing token, and a drops out of the fleet.
     let mut a = a;
@@ -659,7 +677,17 @@ fn a_killed_leader_hands_its_sweep_to_the_other_replica() {
         leader(h).as_deref() == Some("b") && h["fleet"].as_array().unwrap().len() == 1
     });
     assert!(h["sweeps"][0]["token"].as_i64().unwrap() > token, "{h:#}");
-    assert!(h["sweeps"][0]["last_run"].as_str().unwrap().starts_with("ok"), "{h:#}");
-    let lease = Store::connect(&loc).unwrap().lease("fleet.prune").unwrap().unwrap();
+    assert!(
+        h["sweeps"][0]["last_run"]
+            .as_str()
+            .unwrap()
+            .starts_with("ok"),
+        "{h:#}"
+    );
+    let lease = Store::connect(&loc)
+        .unwrap()
+        .lease("fleet.prune")
+        .unwrap()
+        .unwrap();
     assert_eq!(lease.holder, "b");
 }

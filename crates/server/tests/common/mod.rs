@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tenet_server::config::{hash_token, Config, Identity};
 use tenet_server::{AppState, RulesSource};
+use tenet_store::Location;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
-use tenet_store::Location;
 
 pub struct Server {
     pub addr: std::net::SocketAddr,
