@@ -18,7 +18,8 @@
 #            audited in the shared log. Target: as steady on PostgreSQL.
 #
 # STORE=postgres://user@host:port/db runs every scenario on that database
-# instead of a SQLite file per scenario; the targets become >= 10,000
+# instead of a SQLite file per scenario (one database for all: the audit
+# log grows across scenarios; use a fresh database per run); the targets become >= 10,000
 # evaluations/s and p99 < 20 ms (PostgreSQL on the same 2 cores). Start a
 # durable throwaway one with `eval "$(scripts/postgres start --durable)"`.
 #
@@ -270,20 +271,23 @@ replicas_run() {
   echo "== replicas: two servers on one PostgreSQL, ${DURATION}s of load, -c$half on each (warm-up ${WARMUP}s)"
   start_server replicas-a
   local base_a=$base pid_a=$srv_pid
+  more_pids+=("$pid_a")
+  srv_pid=""
   start_server replicas-b
   local base_b=$base
-  more_pids+=("$pid_a")
-  for b in "$base_a" "$base_b"; do
-    WRK_BODY_FILE=$work/body.json wrk -t1 -c"$half" -d"${WARMUP}s" --timeout "$TIMEOUT" \
-      -s "$LUA" "$b/v1/evaluate" >"$work/warmup.out" 2>&1 &
+  for b in a b; do
+    local url=$base_a
+    [ "$b" = b ] && url=$base_b
+    WRK_BODY_FILE=$work/body.json wrk -t"$THREADS" -c"$half" -d"${WARMUP}s" --timeout "$TIMEOUT" \
+      -s "$LUA" "$url/v1/evaluate" >"$work/replicas-$b/warmup.out" 2>&1 &
   done
   wait_wrk_all
   local a0 b0
   a0=$(base=$base_a evaluate_answers)
   b0=$(base=$base_b evaluate_answers)
-  WRK_BODY_FILE=$work/body.json wrk -t1 -c"$half" -d"${DURATION}s" --timeout "$TIMEOUT" \
+  WRK_BODY_FILE=$work/body.json wrk -t"$THREADS" -c"$half" -d"${DURATION}s" --timeout "$TIMEOUT" \
     --latency -s "$LUA" "$base_a/v1/evaluate" >"$work/replicas-a/wrk.out" 2>&1 &
-  WRK_BODY_FILE=$work/body.json wrk -t1 -c"$half" -d"${DURATION}s" --timeout "$TIMEOUT" \
+  WRK_BODY_FILE=$work/body.json wrk -t"$THREADS" -c"$half" -d"${DURATION}s" --timeout "$TIMEOUT" \
     --latency -s "$LUA" "$base_b/v1/evaluate" >"$work/replicas-b/wrk.out" 2>&1 &
   wait_wrk_all
   local ra rb a1 b1

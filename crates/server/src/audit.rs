@@ -128,14 +128,18 @@ async fn write_loop(
 
 /// Writes a batch; the result of each event, in order.
 fn commit(store: &mut Store, events: &[AuditEvent]) -> Vec<Result<(), String>> {
-    if store.record_audit_batch(events).is_ok() {
-        return vec![Ok(()); events.len()];
+    match store.record_audit_batch(events) {
+        Ok(_) => vec![Ok(()); events.len()],
+        // An event the log refuses (a duplicate action id): one by one, so
+        // only the events that fail are refused.
+        Err(StoreError::Conflict(_)) if events.len() > 1 => events
+            .iter()
+            .map(|e| store.record_audit(e).map(|_| ()).map_err(|x| x.to_string()))
+            .collect(),
+        // The store is down or slow: every event of the batch fails now,
+        // rather than each waiting out the same timeout in turn.
+        Err(e) => vec![Err(e.to_string()); events.len()],
     }
-    // One by one: only the events that fail are refused.
-    events
-        .iter()
-        .map(|e| store.record_audit(e).map(|_| ()).map_err(|x| x.to_string()))
-        .collect()
 }
 
 #[cfg(test)]

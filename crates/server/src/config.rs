@@ -234,6 +234,9 @@ impl Default for Config {
 pub struct Overrides {
     pub rules: Option<PathBuf>,
     pub store: Option<Location>,
+    /// Read after the file and the flags are merged, so it can give the
+    /// password of a store the file names.
+    pub store_password_file: Option<PathBuf>,
     pub replica: Option<String>,
     pub addr: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
@@ -370,6 +373,13 @@ impl Config {
         }
         if let Some(s) = &o.store {
             c.store = s.clone();
+        }
+        if let Some(f) = &o.store_password_file {
+            c.store = c
+                .store
+                .clone()
+                .with_password_file(f)
+                .map_err(|e| format!("--store-password-file: {e}"))?;
         }
         if let Some(r) = &o.replica {
             c.replica = check_replica(r)?;

@@ -11,9 +11,17 @@
 //!    rolling out new rules sees when every replica serves them.
 //! 2. **Sweeps.** For each sweep it takes or renews the sweep's lease
 //!    ([`tenet_store::lease`], three intervals long) and runs the sweep
-//!    only while it holds it: exactly one replica runs a given sweep at a
-//!    time. A replica that dies stops renewing; once its lease expires the
-//!    next replica to ask takes it over, with a higher fencing token.
+//!    only while it holds it. A sweep's writes are fenced by the lease
+//!    (they apply only while this holder has it, with this token), so even
+//!    a sweep that overruns its lease changes nothing once another replica
+//!    has taken over: one replica's sweep takes effect at a time. A replica
+//!    that dies stops renewing; once its lease expires the next replica to
+//!    ask takes it over, with a higher fencing token.
+//!
+//! A lease's holder is `replica#instance`, the instance drawn at random
+//! per process, so two processes given the same `--replica` never renew
+//! each other's leases; the second to start is told (`fleet_error` in
+//! health, an error in the log) that the name is taken.
 //!
 //! Health reads the last view kept in memory, never the database, so a
 //! load balancer polling it adds no load on the store. A store that cannot
@@ -25,11 +33,12 @@
 //! not seen for an hour.
 
 use crate::state::AppState;
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tenet_store::lease::{PG_NOW_MS, SQLITE_NOW_MS};
-use tenet_store::{Backend, Migration, Store, StoreError};
+use tenet_store::lease::{fence_pg, fence_sqlite, PG_NOW_MS, SQLITE_NOW_MS};
+use tenet_store::{Backend, Lease, Migration, Store, StoreError};
 use utoipa::ToSchema;
 
 /// The server's own tables, under the module `server`.
@@ -38,11 +47,13 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     sqlite: "CREATE TABLE replicas (
         name      TEXT PRIMARY KEY,
+        instance  TEXT NOT NULL,
         bundle    TEXT NOT NULL,
         seen_ms   INTEGER NOT NULL
     );",
     postgres: "CREATE TABLE replicas (
         name      TEXT PRIMARY KEY,
+        instance  TEXT NOT NULL,
         bundle    TEXT NOT NULL,
         seen_ms   BIGINT NOT NULL
     );",
@@ -52,8 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 pub struct Sweep {
     /// The lease's name (`fleet.prune`).
     pub name: &'static str,
-    /// The work; returns how many records it changed.
-    pub run: fn(&Store) -> Result<u64, StoreError>,
+    /// The work, given the lease it runs under: every write it makes
+    /// carries the lease's fence ([`tenet_store::lease::fence_sqlite`],
+    /// [`tenet_store::lease::fence_pg`]). Returns how many records it
+    /// changed.
+    pub run: fn(&Store, &Lease) -> Result<u64, StoreError>,
 }
 
 /// Every sweep the server runs.
@@ -81,6 +95,8 @@ pub struct SweepState {
     pub name: String,
     /// The replica holding its lease, if any holds it.
     pub leader: Option<String>,
+    /// The holder as the lease names it: `replica#instance`.
+    pub holder: Option<String>,
     /// The lease's fencing token.
     pub token: Option<i64>,
     /// What the last run on this replica did, or why it failed.
@@ -100,6 +116,8 @@ pub struct View {
 pub struct Fleet {
     store: Arc<Mutex<Store>>,
     view: Mutex<View>,
+    /// Drawn at random per process.
+    instance: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -118,7 +136,13 @@ impl Fleet {
         Ok(Fleet {
             store: Arc::new(Mutex::new(store)),
             view: Mutex::new(View::default()),
+            instance: instance_id(),
         })
+    }
+
+    /// `replica#instance`: this process's name on its leases.
+    pub fn holder(&self, replica: &str) -> String {
+        format!("{replica}#{}", self.instance)
     }
 
     /// The last view.
@@ -146,11 +170,21 @@ pub fn start(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
 pub fn tick(state: &AppState) {
     let fleet = &state.fleet;
     let replica = &state.config.replica;
+    let holder = fleet.holder(replica);
     let interval = state.config.sweeps.interval;
     let ttl = interval * 3;
     let store = lock(&fleet.store);
-    let members = match present(&store, replica, &state.fingerprint(), ttl) {
-        Ok(m) => m,
+    let members = match present(&store, replica, &fleet.instance, &state.fingerprint(), ttl) {
+        Ok(Presence::Recorded(m)) => m,
+        Ok(Presence::NameTaken) => {
+            let why = format!(
+                "another process is running as replica `{replica}`: give each replica its own \
+                 --replica (or `replica:`); this one runs no sweeps until the name is free"
+            );
+            tracing::error!("{why}");
+            lock(&fleet.view).error = Some(why);
+            return;
+        }
         Err(e) => {
             tracing::warn!(error = %e, "the fleet view could not be refreshed");
             lock(&fleet.view).error = Some(e.to_string());
@@ -161,7 +195,17 @@ pub fn tick(state: &AppState) {
     let mut sweeps = Vec::with_capacity(SWEEPS.len());
     for sweep in SWEEPS {
         let before = previous.iter().find(|s| s.name == sweep.name);
-        let state = match store.acquire_lease(sweep.name, replica, ttl) {
+        let asked = std::time::Instant::now();
+        let state = match store.acquire_lease(sweep.name, &holder, ttl) {
+            // Taking it took a third of its life (a slow store): let the
+            // next round run it rather than start late.
+            Ok(Some(lease)) if asked.elapsed() > interval => SweepState {
+                name: sweep.name.into(),
+                leader: Some(replica_of(&lease.holder)),
+                holder: Some(lease.holder),
+                token: Some(lease.token),
+                last_run: Some("skipped: the lease came late".into()),
+            },
             Ok(Some(lease)) => {
                 match before {
                     // Taken over from another replica, or after a gap.
@@ -181,7 +225,7 @@ pub fn tick(state: &AppState) {
                         );
                     }
                 }
-                let last_run = match (sweep.run)(&store) {
+                let last_run = match (sweep.run)(&store, &lease) {
                     Ok(n) => format!("ok: {n} record(s) changed"),
                     Err(e) => {
                         tracing::warn!(sweep = sweep.name, error = %e, "the sweep failed");
@@ -190,7 +234,8 @@ pub fn tick(state: &AppState) {
                 };
                 SweepState {
                     name: sweep.name.into(),
-                    leader: Some(lease.holder),
+                    leader: Some(replica_of(&lease.holder)),
+                    holder: Some(lease.holder),
                     token: Some(lease.token),
                     last_run: Some(last_run),
                 }
@@ -199,7 +244,8 @@ pub fn tick(state: &AppState) {
                 let held = store.lease(sweep.name).ok().flatten();
                 SweepState {
                     name: sweep.name.into(),
-                    leader: held.as_ref().map(|l| l.holder.clone()),
+                    leader: held.as_ref().map(|l| replica_of(&l.holder)),
+                    holder: held.as_ref().map(|l| l.holder.clone()),
                     token: held.map(|l| l.token),
                     last_run: before.and_then(|b| b.last_run.clone()),
                 }
@@ -207,6 +253,7 @@ pub fn tick(state: &AppState) {
             Err(e) => SweepState {
                 name: sweep.name.into(),
                 leader: None,
+                holder: None,
                 token: None,
                 last_run: Some(format!("failed: {e}")),
             },
@@ -220,27 +267,78 @@ pub fn tick(state: &AppState) {
     };
 }
 
-/// Records this replica and returns the replicas seen within `recent`.
+/// `replica#instance` → `replica`.
+fn replica_of(holder: &str) -> String {
+    holder.split('#').next().unwrap_or(holder).to_string()
+}
+
+/// Random enough to tell two processes apart: the clock's nanoseconds,
+/// the process id and an address, hashed.
+fn instance_id() -> String {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    std::time::SystemTime::now().hash(&mut h);
+    std::process::id().hash(&mut h);
+    format!("{:08x}", h.finish() as u32)
+}
+
+enum Presence {
+    /// Recorded; the replicas seen recently.
+    Recorded(Vec<Member>),
+    /// Another live process holds this replica name.
+    NameTaken,
+}
+
+/// Records this replica — unless another process recorded the same name
+/// within `recent` — and returns the replicas seen within `recent`.
 fn present(
     store: &Store,
     replica: &str,
+    instance: &str,
     bundle: &str,
     recent: Duration,
-) -> Result<Vec<Member>, StoreError> {
+) -> Result<Presence, StoreError> {
     let recent_ms = recent.as_millis().min(i64::MAX as u128) as i64;
-    match store.backend() {
-        Backend::Sqlite(conn) => {
-            conn.execute(
-                &format!(
-                    "INSERT INTO replicas (name, bundle, seen_ms) VALUES (?1, ?2, {SQLITE_NOW_MS})
-                     ON CONFLICT (name) DO UPDATE SET bundle = excluded.bundle, seen_ms = excluded.seen_ms"
-                ),
-                rusqlite::params![replica, bundle],
-            )?;
-            let mut stmt = conn.prepare(&format!(
+    let (upsert, list) = match store.backend() {
+        Backend::Sqlite(_) => (
+            format!(
+                "INSERT INTO replicas (name, instance, bundle, seen_ms) VALUES (?1, ?2, ?3, {SQLITE_NOW_MS})
+                 ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, bundle = excluded.bundle, seen_ms = excluded.seen_ms
+                 WHERE replicas.instance = excluded.instance OR replicas.seen_ms <= {SQLITE_NOW_MS} - ?4
+                 RETURNING name"
+            ),
+            format!(
                 "SELECT name, bundle, {SQLITE_NOW_MS} - seen_ms FROM replicas
                  WHERE seen_ms > {SQLITE_NOW_MS} - ?1 ORDER BY name"
-            ))?;
+            ),
+        ),
+        Backend::Postgres(_) => (
+            format!(
+                "INSERT INTO replicas (name, instance, bundle, seen_ms) VALUES ($1, $2, $3, {PG_NOW_MS})
+                 ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, bundle = excluded.bundle, seen_ms = excluded.seen_ms
+                 WHERE replicas.instance = excluded.instance OR replicas.seen_ms <= {PG_NOW_MS} - $4
+                 RETURNING name"
+            ),
+            format!(
+                "SELECT name, bundle, {PG_NOW_MS} - seen_ms FROM replicas
+                 WHERE seen_ms > {PG_NOW_MS} - $1 ORDER BY name"
+            ),
+        ),
+    };
+    match store.backend() {
+        Backend::Sqlite(conn) => {
+            let recorded = conn
+                .query_row(
+                    &upsert,
+                    rusqlite::params![replica, instance, bundle, recent_ms],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !recorded {
+                return Ok(Presence::NameTaken);
+            }
+            let mut stmt = conn.prepare(&list)?;
             let rows = stmt.query_map([recent_ms], |r| {
                 Ok(Member {
                     replica: r.get(0)?,
@@ -248,58 +346,63 @@ fn present(
                     seen_ms_ago: r.get::<_, i64>(2)?.max(0),
                 })
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(Presence::Recorded(rows.collect::<Result<_, _>>()?))
         }
         Backend::Postgres(pg) => {
-            let (replica, bundle) = (replica.to_string(), bundle.to_string());
+            let (replica, instance, bundle) = (
+                replica.to_string(),
+                instance.to_string(),
+                bundle.to_string(),
+            );
             pg.block_on(move |pool| async move {
                 let client = pool.get().await?;
-                client
-                    .execute(
-                        &format!(
-                            "INSERT INTO replicas (name, bundle, seen_ms) VALUES ($1, $2, {PG_NOW_MS})
-                             ON CONFLICT (name) DO UPDATE SET bundle = excluded.bundle, seen_ms = excluded.seen_ms"
-                        ),
-                        &[&replica, &bundle],
-                    )
-                    .await?;
-                let rows = client
-                    .query(
-                        &format!(
-                            "SELECT name, bundle, {PG_NOW_MS} - seen_ms FROM replicas
-                             WHERE seen_ms > {PG_NOW_MS} - $1 ORDER BY name"
-                        ),
-                        &[&recent_ms],
-                    )
-                    .await?;
-                Ok(rows
-                    .iter()
-                    .map(|r| Member {
-                        replica: r.get(0),
-                        bundle: r.get(1),
-                        seen_ms_ago: r.get::<_, i64>(2).max(0),
-                    })
-                    .collect())
+                let recorded = client
+                    .query_opt(&upsert, &[&replica, &instance, &bundle, &recent_ms])
+                    .await?
+                    .is_some();
+                if !recorded {
+                    return Ok(Presence::NameTaken);
+                }
+                let rows = client.query(&list, &[&recent_ms]).await?;
+                Ok(Presence::Recorded(
+                    rows.iter()
+                        .map(|r| Member {
+                            replica: r.get(0),
+                            bundle: r.get(1),
+                            seen_ms_ago: r.get::<_, i64>(2).max(0),
+                        })
+                        .collect(),
+                ))
             })
         }
     }
 }
 
-/// `fleet.prune`: forgets replicas not seen for an hour.
-fn prune(store: &Store) -> Result<u64, StoreError> {
+/// `fleet.prune`: forgets replicas not seen for an hour (fenced by its
+/// lease).
+fn prune(store: &Store, lease: &Lease) -> Result<u64, StoreError> {
     match store.backend() {
         Backend::Sqlite(conn) => Ok(conn.execute(
-            &format!("DELETE FROM replicas WHERE seen_ms < {SQLITE_NOW_MS} - ?1"),
-            [FORGET_AFTER_MS],
+            &format!(
+                "DELETE FROM replicas WHERE seen_ms < {SQLITE_NOW_MS} - ?1 AND {}",
+                fence_sqlite(2)
+            ),
+            rusqlite::params![FORGET_AFTER_MS, lease.name, lease.holder, lease.token],
         )? as u64),
-        Backend::Postgres(pg) => pg.block_on(|pool| async move {
-            let client = pool.get().await?;
-            Ok(client
-                .execute(
-                    &format!("DELETE FROM replicas WHERE seen_ms < {PG_NOW_MS} - $1"),
-                    &[&FORGET_AFTER_MS],
-                )
-                .await?)
-        }),
+        Backend::Postgres(pg) => {
+            let lease = lease.clone();
+            pg.block_on(move |pool| async move {
+                let client = pool.get().await?;
+                Ok(client
+                    .execute(
+                        &format!(
+                            "DELETE FROM replicas WHERE seen_ms < {PG_NOW_MS} - $1 AND {}",
+                            fence_pg(2)
+                        ),
+                        &[&FORGET_AFTER_MS, &lease.name, &lease.holder, &lease.token],
+                    )
+                    .await?)
+            })
+        }
     }
 }

@@ -11,10 +11,15 @@
 //! next replica to ask takes it. Expiry is judged by the *database's*
 //! clock, so replicas whose clocks disagree still agree on who holds it.
 //!
-//! Every change of holder increments the lease's `token`, a fencing token:
-//! a sweep that writes with its token (`... WHERE token = $n`, or by
-//! checking [`Store::lease`] in its transaction) cannot be applied by a
-//! holder that has lost the lease in the meantime.
+//! Every change of holder increments the lease's `token`, a fencing token.
+//! A sweep's writes carry the condition [`fence_sqlite`] / [`fence_pg`]
+//! (`EXISTS` the lease, with this holder and token, unexpired), so a
+//! holder that lost its lease while it ran — a long sweep, a stalled
+//! process — changes nothing: exactly one holder's writes apply at a time.
+//!
+//! A holder name must be unique per process (the server uses
+//! `replica#instance`): two processes under one name would renew each
+//! other's lease.
 
 use crate::{Backend, Migration, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
@@ -54,6 +59,28 @@ pub struct Lease {
 pub const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 /// The same in PostgreSQL: one clock for every replica.
 pub const PG_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// A condition for a sweep's SQLite statement: true only while `holder`
+/// holds `name` with `token`. It takes three parameters from `?{first}`:
+/// the lease's name, holder and token.
+pub fn fence_sqlite(first: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM leases WHERE name = ?{} AND holder = ?{} AND token = ?{} AND expires_ms > {SQLITE_NOW_MS})",
+        first,
+        first + 1,
+        first + 2
+    )
+}
+
+/// The same for PostgreSQL, from `${first}`.
+pub fn fence_pg(first: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM leases WHERE name = ${} AND holder = ${} AND token = ${} AND expires_ms > {PG_NOW_MS})",
+        first,
+        first + 1,
+        first + 2
+    )
+}
 
 fn acquire_sql(now: &str, p: [&str; 3]) -> String {
     let [name, holder, ttl] = p;

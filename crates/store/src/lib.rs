@@ -52,7 +52,11 @@ pub enum StoreError {
     #[error("store: {0}")]
     Location(String),
     #[error("store: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
+    /// A constraint refused a row (a duplicate key): the request's fault,
+    /// not the store's.
+    #[error("store: {0}")]
+    Conflict(String),
     #[error("store (postgres): {0}")]
     Postgres(String),
     #[error("store: a stored record does not parse: {0}")]
@@ -61,6 +65,15 @@ pub enum StoreError {
     NotFound(String),
     #[error("store: {0}")]
     Migration(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+            _ => StoreError::Sql(e),
+        }
+    }
 }
 
 /// One open, migrated database.

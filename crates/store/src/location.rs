@@ -27,9 +27,13 @@ pub enum Location {
 /// password kept apart.
 #[derive(Clone, PartialEq)]
 pub struct PgLocation {
-    /// The URL as given, without its password.
+    /// What is shown: built from the parsed settings (user, hosts, ports,
+    /// database), so no spelling of a password can reach it.
     pub(crate) url: String,
     pub(crate) config: tokio_postgres::Config,
+    /// The URL as given, password and all: only for handing the same
+    /// store to a child process (tests); never displayed.
+    pub(crate) raw: String,
 }
 
 impl Location {
@@ -50,6 +54,20 @@ impl Location {
                     redact(spec)
                 )));
             }
+            // A libpq `key=value` string is not a file name (and would put
+            // its password into one).
+            let words: Vec<&str> = spec.split_whitespace().collect();
+            if words.iter().any(|w| {
+                ["host=", "dbname=", "user=", "password=", "port="]
+                    .iter()
+                    .any(|k| w.starts_with(k))
+            }) {
+                return Err(StoreError::Location(
+                    "the store looks like a libpq `key=value` string: give a postgres:// URL \
+                     (postgres://user@host:port/database) or a file path"
+                        .into(),
+                ));
+            }
             return Ok(Location::Sqlite(PathBuf::from(spec)));
         }
         let config: tokio_postgres::Config = spec.parse().map_err(|e| {
@@ -65,8 +83,9 @@ impl Location {
             )));
         }
         let mut loc = PgLocation {
-            url: redact(spec),
+            url: describe(&config),
             config,
+            raw: spec.to_string(),
         };
         if loc.config.get_password().is_none() {
             if let Ok(p) = std::env::var(PASSWORD_ENV) {
@@ -161,36 +180,43 @@ impl fmt::Debug for Location {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; also
-/// a `password=` query parameter.
+/// For errors about a URL that did not parse: the scheme and what follows
+/// the last `@` up to any `?` (credentials and query parameters, where a
+/// password can be, are left out whatever characters they hold).
 fn redact(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?'])
-            .map_or(out.len(), |i| rest_start + i);
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
-            let userinfo = &out[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                let from = rest_start + colon + 1;
-                let to = rest_start + at;
-                out.replace_range(from..to, "***");
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split('?').next().unwrap_or("");
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}://…@{}", &rest[at + 1..]),
+        None => format!("{scheme}://{rest}"),
+    }
+}
+
+/// `postgres://user@host:port,host2:port2/db`, from the parsed settings.
+fn describe(c: &tokio_postgres::Config) -> String {
+    let user = c.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let ports = c.get_ports();
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            };
+            match ports.get(i).or_else(|| ports.first()) {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
             }
-        }
-    }
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out = format!("{head}{}", query.join("&"));
-    }
-    out
+        })
+        .collect();
+    format!(
+        "postgres://{user}{}/{}",
+        hosts.join(","),
+        c.get_dbname().unwrap_or_default()
+    )
 }
 
 #[cfg(test)]
@@ -213,18 +239,27 @@ mod tests {
     fn a_password_is_never_displayed() {
         for url in [
             "postgres://tenet:s3cret@db:5432/tenet",
-            "postgresql://tenet@db/tenet?password=s3cret&sslmode=disable",
+            "postgres://tenet:s3/c?ret@db:5432/tenet",
+            "postgres://tenet:s3%2Fcret@db:5432/tenet",
+            "postgresql://tenet@db:5432/tenet?password=s3cret&sslmode=disable",
+            "postgresql://tenet@db:5432/tenet?pass%77ord=s3cret",
         ] {
-            let loc = Location::parse(url).unwrap();
+            let Ok(loc) = Location::parse(url) else {
+                continue; // refused: then only the error may not show it
+            };
             let shown = format!("{loc} {loc:?}");
-            assert!(!shown.contains("s3cret"), "{shown}");
-            assert!(shown.contains("***"), "{shown}");
+            assert!(!shown.contains("s3"), "{url}: {shown}");
+            assert!(shown.contains("postgres://tenet@db:5432/tenet"), "{shown}");
         }
-        let err = Location::parse("postgres://tenet:s3cret@db:notaport/tenet")
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("s3cret"), "{err}");
-        assert!(err.contains("does not parse"), "{err}");
+        for url in [
+            "postgres://tenet:s3cret@db:notaport/tenet",
+            "postgres://tenet:s3/c@ret@db:notaport/tenet",
+            "postgres://tenet@db:notaport/tenet?password=s3cret",
+        ] {
+            let err = Location::parse(url).unwrap_err().to_string();
+            assert!(!err.contains("s3"), "{err}");
+            assert!(err.contains("does not parse"), "{err}");
+        }
     }
 
     #[test]

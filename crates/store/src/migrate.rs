@@ -121,10 +121,38 @@ pub(crate) fn apply_pg(pg: &crate::Pg, migrations: &[Migration]) -> Result<(), S
     let migrations: Vec<Migration> = migrations.to_vec();
     pg.block_on(move |pool| async move {
         let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
+        // Up to date already (every start but the first after an upgrade):
+        // nothing to lock, no DDL, so a role that may only read and insert
+        // (a developer's hook, a CI runner) can open the store.
+        let exists: bool = client
+            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+            .await?
+            .get(0);
+        if exists {
+            let current: i32 = client
+                .query_one(
+                    "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE module = $1",
+                    &[&module],
+                )
+                .await?
+                .get(0);
+            let current = current.max(0) as u32;
+            check_not_newer(module, current, &migrations)?;
+            if current == migrations.len() as u32 {
+                return Ok(());
+            }
+        }
+        let context = |e: tokio_postgres::Error| {
+            StoreError::Migration(format!(
+                "cannot apply the migrations of `{module}`: {}",
+                StoreError::from(e)
+            ))
+        };
+        let tx = client.transaction().await.map_err(context)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_LOCK])
-            .await?;
-        tx.batch_execute(PG_BOOKKEEPING).await?;
+            .await
+            .map_err(context)?;
+        tx.batch_execute(PG_BOOKKEEPING).await.map_err(context)?;
         let current: Option<i32> = tx
             .query_one(
                 "SELECT max(version) FROM schema_migrations WHERE module = $1",

@@ -23,6 +23,8 @@ use std::time::Duration;
 
 /// The most connections one process keeps open.
 pub const POOL_SIZE: usize = 16;
+/// The longest one statement may run.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An open PostgreSQL store.
 pub struct Pg {
@@ -50,6 +52,18 @@ impl Pg {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("tenet");
+        // A connection that dies without a word (a failover, a dropped
+        // route) is noticed in seconds, not after TCP's quarter of an hour;
+        // a statement that hangs is cut off; and commits are durable
+        // whatever the server's default, as the audit log promises.
+        config.keepalives_idle(Duration::from_secs(30));
+        config.tcp_user_timeout(Duration::from_secs(30));
+        let options = format!(
+            "{} -c synchronous_commit=on -c statement_timeout={}",
+            config.get_options().unwrap_or_default(),
+            STATEMENT_TIMEOUT.as_millis()
+        );
+        config.options(options.trim());
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -139,10 +153,18 @@ impl From<tokio_postgres::Error> for StoreError {
         // The server's own message (and its detail) rather than the
         // client's "db error".
         match e.as_db_error() {
-            Some(db) => StoreError::Postgres(match db.detail() {
-                Some(d) => format!("{} ({d})", db.message()),
-                None => db.message().to_string(),
-            }),
+            Some(db) => {
+                let message = match db.detail() {
+                    Some(d) => format!("{} ({d})", db.message()),
+                    None => db.message().to_string(),
+                };
+                // Class 23: integrity constraint violation.
+                if db.code().code().starts_with("23") {
+                    StoreError::Conflict(message)
+                } else {
+                    StoreError::Postgres(message)
+                }
+            }
             None => StoreError::Postgres(e.to_string()),
         }
     }
@@ -155,9 +177,4 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             other => StoreError::Postgres(other.to_string()),
         }
     }
-}
-
-/// Whether `e` is a unique-constraint violation (SQLSTATE 23505).
-pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }

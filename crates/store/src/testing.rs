@@ -79,6 +79,7 @@ pub fn fresh_postgres() -> Location {
     let mut loc = loc;
     loc.config.dbname(&name);
     loc.url = replace_dbname(&loc.url, &name);
+    loc.raw = replace_dbname(&loc.raw, &name);
     Location::Postgres(loc)
 }
 
@@ -99,13 +100,13 @@ fn replace_dbname(url: &str, name: &str) -> String {
     }
 }
 
-/// The URL a child process (a `tenet serve` under test) is given for
-/// `loc`: for PostgreSQL the URL with the test server's password, if any,
-/// left to the environment.
+/// What a child process (a `tenet serve` under test) is given as
+/// `--store` for `loc`: the path, or the URL as the test server's was
+/// given, its password included (tests only).
 pub fn url(loc: &Location) -> String {
     match loc {
         Location::Sqlite(p) => p.display().to_string(),
-        Location::Postgres(pg) => pg.url.clone(),
+        Location::Postgres(pg) => pg.raw.clone(),
     }
 }
 

@@ -246,7 +246,8 @@ conformance!(
     }
 );
 
-const TTL: Duration = Duration::from_millis(400);
+// Long enough for the steps before it expires on a loaded machine.
+const TTL: Duration = Duration::from_millis(2000);
 
 conformance!(
     one_holder_at_a_time_and_an_expired_lease_passes_on,
@@ -269,7 +270,7 @@ conformance!(
             .is_some());
         // `a` crashes: it stops renewing. After the ttl, `b` takes over with a
         // higher fencing token, and `a` cannot come back until `b` lets go.
-        std::thread::sleep(TTL + Duration::from_millis(100));
+        std::thread::sleep(TTL + Duration::from_millis(300));
         assert_eq!(b.lease("sweep").unwrap(), None, "expired");
         let taken = b.acquire_lease("sweep", "replica-b", TTL).unwrap().unwrap();
         assert_eq!((taken.holder.as_str(), taken.token), ("replica-b", 2));
@@ -310,3 +311,129 @@ conformance!(
         assert_eq!(winners[0].token, 1);
     }
 );
+
+conformance!(a_holder_that_lost_its_lease_writes_nothing, |kind, dir| {
+    use tenet_store::lease::{fence_pg, fence_sqlite};
+    let loc = fresh(kind, dir);
+    let mut a = Store::connect(&loc).unwrap();
+    a.migrate(TWO).unwrap();
+    let b = Store::connect(&loc).unwrap();
+    execute(&a, "INSERT INTO demo (v) VALUES ('x')").unwrap();
+    let short = Duration::from_millis(300);
+    let mine = a.acquire_lease("sweep", "a#1", short).unwrap().unwrap();
+    // A fenced write, as a sweep makes it: this holder, this token, unexpired.
+    let fenced = |s: &Store, lease: &tenet_store::Lease, v: &str| -> u64 {
+        let (sql_fence, p) = match kind {
+            Kind::Sqlite => (fence_sqlite(1), "?4"),
+            Kind::Postgres => (fence_pg(1), "$4"),
+        };
+        let sql = format!("UPDATE demo SET v = {p} WHERE {sql_fence}");
+        match s.backend() {
+            tenet_store::Backend::Sqlite(c) => c
+                .execute(
+                    &sql,
+                    rusqlite::params![lease.name, lease.holder, lease.token, v],
+                )
+                .unwrap() as u64,
+            tenet_store::Backend::Postgres(pg) => {
+                let (lease, v) = (lease.clone(), v.to_string());
+                pg.block_on(move |pool| async move {
+                    let c = pool.get().await?;
+                    Ok(
+                        c.execute(&sql, &[&lease.name, &lease.holder, &lease.token, &v])
+                            .await?,
+                    )
+                })
+                .unwrap()
+            }
+        }
+    };
+    assert_eq!(fenced(&a, &mine, "by a"), 1, "the holder writes");
+    // `a` stalls past its lease; `b` takes over.
+    std::thread::sleep(short + Duration::from_millis(200));
+    let theirs = b.acquire_lease("sweep", "b#2", TTL).unwrap().unwrap();
+    assert_eq!(theirs.token, mine.token + 1);
+    assert_eq!(
+        fenced(&a, &mine, "late a"),
+        0,
+        "a's late write is fenced off"
+    );
+    assert_eq!(fenced(&b, &theirs, "by b"), 1);
+    // An expired lease of one's own fences too.
+    let stale = tenet_store::Lease {
+        expires_ms: 0,
+        ..theirs.clone()
+    };
+    assert_eq!(
+        fenced(&b, &stale, "by b again"),
+        1,
+        "the fence reads the table, not the copy"
+    );
+});
+
+conformance!(
+    replicas_racing_for_an_expired_lease_elect_exactly_one,
+    |kind, dir| {
+        let loc = fresh(kind, dir);
+        let first = Store::connect(&loc).unwrap();
+        let short = Duration::from_millis(200);
+        first
+            .acquire_lease("race", "gone#0", short)
+            .unwrap()
+            .unwrap();
+        std::thread::sleep(short + Duration::from_millis(200));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let threads: Vec<_> = (0..6)
+            .map(|i| {
+                let (loc, barrier) = (loc.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let s = Store::connect(&loc).unwrap();
+                    barrier.wait();
+                    s.acquire_lease("race", &format!("r{i}"), Duration::from_secs(30))
+                        .unwrap()
+                })
+            })
+            .collect();
+        let winners: Vec<_> = threads
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        assert_eq!(winners[0].token, 2);
+    }
+);
+
+/// PostgreSQL only (SQLite has no roles): a role that may read and insert
+/// but not create tables — a developer's hook, a CI runner — opens a store
+/// that is up to date, and is told why when a migration is pending.
+#[test]
+fn an_up_to_date_postgres_store_opens_without_the_right_to_create_tables() {
+    let dir = tenet_store::testing::tempdir();
+    let loc = fresh(Kind::Postgres, dir.path());
+    let admin = Store::connect(&loc).unwrap();
+    let role = format!("writer_{}", std::process::id());
+    execute(
+        &admin,
+        &format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role};
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+        ),
+    )
+    .unwrap();
+    let url = tenet_store::testing::url(&loc);
+    let as_role = url.replacen("://tenet@", &format!("://{role}@"), 1);
+    assert_ne!(as_role, url, "the test server's URL names the user tenet");
+    let limited = tenet_store::Location::parse(&as_role).unwrap();
+    let mut s = Store::connect(&limited).unwrap();
+    s.record_audit(&event("by-role", "/repo", "blocked"))
+        .unwrap();
+    assert_eq!(s.audit_events(None, 5).unwrap().len(), 1);
+    // A pending migration needs the right: the error says what failed.
+    let err = s.migrate(TWO).unwrap_err().to_string();
+    assert!(
+        err.contains("cannot apply the migrations of `demo`"),
+        "{err}"
+    );
+    assert!(err.contains("permission denied"), "{err}");
+}

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tenet_server::config::ClientAuth;
 use tenet_server::{Config, LogFormat, Overrides};
+use tenet_store::Location;
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -75,16 +76,7 @@ pub fn cmd_serve(args: &ServeArgs) -> u8 {
         outln!("{}", tenet_server::config::hash_token(&token));
         return exit::OK;
     }
-    if args.store.is_none() && args.store_password_file.is_some() {
-        eprintln!("error: --store-password-file is for a postgres:// store: give it with --store");
-        return exit::ERROR;
-    }
-    let store = match args
-        .store
-        .as_deref()
-        .map(|s| crate::store_args::location(s, args.store_password_file.as_deref()))
-        .transpose()
-    {
+    let store = match args.store.as_deref().map(Location::parse).transpose() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -94,6 +86,7 @@ pub fn cmd_serve(args: &ServeArgs) -> u8 {
     let overrides = Overrides {
         rules: args.rules.clone(),
         store,
+        store_password_file: args.store_password_file.clone(),
         replica: args.replica.clone(),
         addr: args.addr,
         log_format: args.log_format.as_deref().map(|f| match f {
