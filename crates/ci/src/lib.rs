@@ -63,6 +63,9 @@ pub struct Options {
     pub comment: bool,
     pub annotations: Annotations,
     pub retry: RetryPolicy,
+    /// Keep the report in this store (as `tenet diff` does), so a CI fleet
+    /// can keep its reports in one shared PostgreSQL; `None`: not kept.
+    pub store: Option<tenet_store::Location>,
 }
 
 impl Default for Options {
@@ -77,6 +80,7 @@ impl Default for Options {
             comment: true,
             annotations: Annotations::Auto,
             retry: RetryPolicy::default(),
+            store: None,
         }
     }
 }
@@ -174,6 +178,27 @@ pub fn run(
                     "error: cannot comment on pull request #{pr} of {slug}: {e}{}",
                     hint(&e, &ctx)
                 );
+                failed = true;
+            }
+        }
+    }
+    if let Some(location) = &opts.store {
+        use tenet_diff::store::ReportStore;
+        let repository = outcome
+            .report
+            .repository
+            .clone()
+            .or_else(|| ctx.slug.clone())
+            .unwrap_or_else(|| ctx.workspace.display().to_string());
+        let now = tenet_runtime::clock::system_now().rfc3339();
+        match tenet_diff::store::open(location)
+            .and_then(|s| s.save_report(&repository, &outcome.report, &now))
+        {
+            Ok(id) => {
+                let _ = writeln!(err, "tenet ci: report {id} kept in {location}");
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: the report could not be kept: {e}");
                 failed = true;
             }
         }

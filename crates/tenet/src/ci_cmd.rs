@@ -83,10 +83,29 @@ pub struct CiArgs {
     /// First backoff delay, in milliseconds
     #[arg(long, default_value_t = 1000, hide = true)]
     pub retry_base_ms: u64,
+    /// Keep the report in this store, a SQLite file or a postgres:// URL shared by a CI fleet (default: not kept)
+    #[arg(long, value_name = "PATH|URL")]
+    pub store: Option<String>,
+    /// A file holding the PostgreSQL store's password
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub store_password_file: Option<PathBuf>,
 }
 
 pub fn cmd_ci(a: &CiArgs) -> u8 {
+    let store = match a
+        .store
+        .as_deref()
+        .map(|s| crate::store_args::location(s, a.store_password_file.as_deref()))
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::exit::ERROR;
+        }
+    };
     let opts = Options {
+        store,
         overrides: Overrides {
             base: a.base.clone(),
             head: a.head.clone(),

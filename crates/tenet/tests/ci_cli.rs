@@ -412,3 +412,75 @@ fn the_actions_run_step_passes_its_inputs_to_tenet_ci() {
     assert!(mock.seen().is_empty(), "comment: false posts nothing");
     assert!(!r.stdout.contains(TOKEN) && !r.stderr.contains(TOKEN));
 }
+
+/// A CI fleet keeps its reports in one shared PostgreSQL: `tenet ci
+/// --store` keeps the report there, `tenet reports` reads it back, and a
+/// store that cannot be reached is an error (exit 2), not a silent pass.
+#[test]
+fn ci_keeps_its_report_in_a_shared_postgres_store() {
+    let j = job(5);
+    let loc = tenet_store::testing::fresh_postgres();
+    let url = tenet_store::testing::url(&loc);
+    let args = |store: &str| -> Vec<String> {
+        [
+            "--base",
+            &j.base,
+            "--head",
+            &j.head,
+            "--no-comment",
+            "--repo-slug",
+            "acme/billing",
+            "--store",
+            store,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args(&url);
+    let r = tenet_ci(
+        j.dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("tenet ci: report 1 kept in postgres://"),
+        "{}",
+        r.stderr
+    );
+    let mut list = common::tenet_command();
+    let out = list
+        .args(["reports", "list", "--format", "json", "--store", &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["repository"], "acme/billing", "{rows}");
+    assert_eq!(rows[0]["head"], j.head.as_str());
+    assert_eq!(rows[0]["highest_risk"], "breaking");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = format!("postgres://tenet@127.0.0.1:{port}/tenet");
+    let a = args(&gone);
+    let r = tenet_ci(
+        j.dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("the report could not be kept"),
+        "{}",
+        r.stderr
+    );
+}
