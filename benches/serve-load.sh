@@ -140,7 +140,11 @@ start_server() { # $1: scenario; sets base, rules, log
   local port
   port=$(free_port)
   base=http://127.0.0.1:$port
-  "$TENET" serve --rules "$rules" --store "${STORE:-$work/$1/tenet.db}" --replica "$1" --addr "127.0.0.1:$port" 2>"$log" &
+  # --replica names the server in a shared store's fleet; a SQLite store
+  # has one server, and builds before #12 do not know the flag.
+  local replica=()
+  [ -n "${STORE:-}" ] && replica=(--replica "$1")
+  "$TENET" serve --rules "$rules" --store "${STORE:-$work/$1/tenet.db}" "${replica[@]+"${replica[@]}"}" --addr "127.0.0.1:$port" 2>"$log" &
   srv_pid=$!
   for _ in $(seq 1 100); do
     if curl -fsS -o /dev/null "$base/v1/health" 2>/dev/null; then

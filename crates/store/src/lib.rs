@@ -19,6 +19,8 @@
 //!   time, tenant and bundle hash), append-only.
 //! - [`lease`]: named, expiring leases with a fencing token, so exactly one
 //!   replica runs a given sweep at a time.
+//! - [`tls`]: TLS to a PostgreSQL store, set by the URL as libpq sets it
+//!   (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`).
 //! - [`testing`]: the backends the conformance suite runs every store test
 //!   against.
 //!
@@ -32,6 +34,7 @@ pub mod location;
 pub mod migrate;
 pub mod pg;
 pub mod testing;
+pub mod tls;
 
 pub use audit::{AuditEvent, AuditQuery};
 pub use lease::Lease;

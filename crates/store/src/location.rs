@@ -6,6 +6,7 @@
 //! environment variable [`PASSWORD_ENV`], and a location's `Display`
 //! (what start-up lines and errors print) never shows it.
 
+use crate::tls::{Mode, PgTls};
 use crate::StoreError;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,9 @@ pub struct PgLocation {
     /// database), so no spelling of a password can reach it.
     pub(crate) url: String,
     pub(crate) config: tokio_postgres::Config,
+    /// TLS to the server: the URL's `sslmode`, `sslrootcert`, `sslcert`
+    /// and `sslkey` (see [`crate::tls`]).
+    pub(crate) tls: PgTls,
     /// The URL as given, password and all: only for handing the same
     /// store to a child process (tests); never displayed.
     pub(crate) raw: String,
@@ -70,7 +74,8 @@ impl Location {
             }
             return Ok(Location::Sqlite(PathBuf::from(spec)));
         }
-        let config: tokio_postgres::Config = spec.parse().map_err(|e| {
+        let (tls, rest) = PgTls::split(spec)?;
+        let mut config: tokio_postgres::Config = rest.parse().map_err(|e| {
             StoreError::Location(format!(
                 "the store URL `{}` does not parse: {e}",
                 redact(spec)
@@ -82,9 +87,15 @@ impl Location {
                 redact(spec)
             )));
         }
+        config.ssl_mode(tls.mode.ssl_mode());
+        let mut url = describe(&config);
+        if tls.mode != Mode::default() {
+            url = format!("{url}?sslmode={}", tls.mode.as_str());
+        }
         let mut loc = PgLocation {
-            url: describe(&config),
+            url,
             config,
+            tls,
             raw: spec.to_string(),
         };
         if loc.config.get_password().is_none() {

@@ -64,9 +64,10 @@ impl Pg {
             STATEMENT_TIMEOUT.as_millis()
         );
         config.options(options.trim());
+        let tls = loc.tls.client_config().map_err(open_err)?;
         let manager = Manager::from_config(
             config,
-            tokio_postgres::NoTls,
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -165,7 +166,20 @@ impl From<tokio_postgres::Error> for StoreError {
                     StoreError::Postgres(message)
                 }
             }
-            None => StoreError::Postgres(e.to_string()),
+            // The client's message and what caused it ("error performing
+            // TLS handshake: invalid peer certificate: UnknownIssuer").
+            None => {
+                let mut message = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    let text = c.to_string();
+                    if !message.contains(&text) {
+                        message = format!("{message}: {text}");
+                    }
+                    cause = c.source();
+                }
+                StoreError::Postgres(message)
+            }
         }
     }
 }

@@ -50,6 +50,23 @@ pub fn postgres_url() -> String {
     }
 }
 
+/// The folder of the test server's TLS certificates (`ca.crt`, and
+/// `client.crt` + `client.key` for the role `tenet_cert`), from
+/// `TENET_PG_TLS` as `scripts/postgres start` sets it. Panics, saying how
+/// to start one, when it is not set.
+#[allow(clippy::panic)]
+pub fn postgres_tls() -> std::path::PathBuf {
+    match std::env::var("TENET_PG_TLS") {
+        Ok(dir) if !dir.trim().is_empty() => std::path::PathBuf::from(dir),
+        _ => panic!(
+            "TENET_PG_TLS is not set. The TLS tests of the PostgreSQL store need the \
+             certificates of the throwaway cluster: run the suite with `scripts/test`, or \
+             start one with `eval \"$(scripts/postgres start)\"` and run cargo test in that \
+             shell."
+        ),
+    }
+}
+
 /// A new, empty database on the test server, as a store location.
 #[allow(clippy::panic, clippy::expect_used)]
 pub fn fresh_postgres() -> Location {
