@@ -45,6 +45,8 @@ pub enum Ty {
     Any,
     /// An integer count or a percentage of a population.
     IntOrPercent,
+    /// A regular expression literal, `/^INC-[0-9]+$/`.
+    Regex,
     /// A label selector map: `{labels: {k: v}, in: {k: [..]}, not_in: {k: [..]}, exists: [k], not_exists: [k]}`.
     Selector,
     List(&'static Ty),
@@ -75,6 +77,7 @@ impl Ty {
             Ty::Any => "a constant".into(),
             Ty::IntOrPercent => "an integer or a percentage".into(),
             Ty::Selector => "a label selector map".into(),
+            Ty::Regex => "a regular expression such as `/^INC-[0-9]+$/`".into(),
             Ty::List(inner) => format!(
                 "a list of {}",
                 inner
@@ -325,12 +328,16 @@ const ACTION_FIELDS: &[Field] = &{
             "controls that must be fulfilled before execution",
         ),
         f("hold", Ty::Duration, "timed hold before execution"),
-        f("approvers", Ty::List(&Ty::Str), "roles allowed to approve"),
+        f(
+            "approvers",
+            Ty::List(&Ty::Str),
+            "roles that may review the action (approve or deny); which reviews count is the `quorum` blocks' business",
+        ),
         def(
             "approvals",
             Ty::Int,
             "1",
-            "approvals needed (dual control means at least 2)",
+            "shorthand for one quorum: approved at this many approvals from `approvers`, denied at one denial; 0: no approval needed (ignored when the action has `quorum` blocks)",
         ),
         f(
             "approval_ttl",
@@ -346,7 +353,7 @@ const ACTION_FIELDS: &[Field] = &{
         f(
             "justification_min",
             Ty::Int,
-            "minimum length of a justification",
+            "minimum length of a justification, in characters (10 when not written)",
         ),
         f(
             "score",
@@ -357,7 +364,27 @@ const ACTION_FIELDS: &[Field] = &{
             "on_dependency_unavailable",
             Ty::Enum(&["deny", "escalate"]),
             "deny",
-            "fail closed when an approval dependency is down",
+            "what a preflight answers when a dependency it needs (the approvers' notification channel, a scorer, the store) is down: `deny`, or `escalate` (hold the action for the escalation channel); never allow",
+        ),
+        f(
+            "justification_pattern",
+            Ty::Regex,
+            "a pattern a justification must match (with the `justification` control)",
+        ),
+        f(
+            "ticket",
+            Ty::Regex,
+            "the pattern a ticket id must match, with the `ticket` control (`/^[A-Z][A-Z0-9]*-[0-9]+$/` when not written)",
+        ),
+        f(
+            "review_ttl",
+            Ty::Duration,
+            "how long an action waits for its reviews before it expires (24h when not written)",
+        ),
+        f(
+            "escalate_after",
+            Ty::Duration,
+            "tell the escalation channel when the action is still pending after this",
         ),
         g[0],
         g[1],
@@ -969,12 +996,72 @@ const TEST_FIELDS: &[Field] = &[
     f("description", Ty::Str, "what the test shows").reads(Reading::Prose),
 ];
 
+/// The fields of a review quorum (Teleport's threshold) nested in an `action`.
+const QUORUM_FIELDS: &[Field] = &[
+    f(
+        "filter",
+        Ty::Cond,
+        "which reviews count toward this quorum: a condition over `reviewer` (`id`, `name`, `roles`, `traits`, `tenant`), `review` (`decision`, `comment`) and the action; without it every allowed review counts",
+    ),
+    def(
+        "approve",
+        Ty::Int,
+        "1",
+        "approvals that count here and meet the quorum; 0: this quorum never approves",
+    ),
+    def(
+        "deny",
+        Ty::Int,
+        "1",
+        "denials that count here and reject the action; 0: this quorum never denies",
+    ),
+    f("description", Ty::Str, "what the quorum stands for").reads(Reading::Prose),
+];
+
+/// A break-glass path nested in an `action`.
+const BREAK_GLASS_FIELDS: &[Field] = &[
+    req(
+        "roles",
+        Ty::List(&Ty::Str),
+        "roles that may break glass (skip the reviews)",
+    ),
+    def(
+        "ttl",
+        Ty::Duration,
+        "30m",
+        "how long a break-glass grant may be executed",
+    ),
+    def(
+        "review_within",
+        Ty::Duration,
+        "24h",
+        "the deadline of the post-hoc review a break-glass execution opens",
+    ),
+    def(
+        "reason_min",
+        Ty::Int,
+        "20",
+        "minimum length of the mandatory reason, in characters",
+    ),
+];
+
+/// Roots whose fields the engine fills and the language knows: a member
+/// of one that is not listed is a `tenet check` error (a typo in a deny
+/// filter would otherwise never deny). The fields listed are open below
+/// (`reviewer.traits.team`).
+pub const CLOSED_ROOTS: &[(&str, &[&str])] = &[
+    ("reviewer", &["id", "name", "roles", "traits", "tenant"]),
+    ("review", &["decision", "comment"]),
+];
+
 /// Every block kind of the language.
 pub static KINDS: &[Kind] = &[
     Kind { kind: "taxonomy", module: "*", doc: "Ordered risk levels, highest first. Without one, a pack uses `critical, high, medium, low, info`.", name_required: true, parents: &[""], fields: TAXONOMY_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "level", module: "*", doc: "How one level of the taxonomy is shown and gated: its icon, title, annotation and whether comments list its changes. The block's name is the level.", name_required: true, parents: &["taxonomy"], fields: LEVEL_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "rule", module: "*", doc: "A detection rule: when its condition holds over the input, it matches with a risk and an explanation.", name_required: true, parents: &[""], fields: RULE_FIELDS, roots: Roots::FromField("on"), condition: Condition::Field("when"), level_fields: &["risk", "severity"] },
     Kind { kind: "action", module: "safety-workflows", doc: "A high-risk action in the safety catalog and the controls it requires.", name_required: true, parents: &[""], fields: ACTION_FIELDS, roots: Roots::Fixed(&["action", "actor", "tenant", "context"]), condition: Condition::Field("match"), level_fields: &["risk"] },
+    Kind { kind: "quorum", module: "safety-workflows", doc: "Which reviews of an action count, and how many approve or deny it (Teleport's review threshold). Several quorums: any one that reaches `approve` approves, any one that reaches `deny` rejects, denial first.", name_required: true, parents: &["action"], fields: QUORUM_FIELDS, roots: Roots::Fixed(&["reviewer", "review", "action", "actor", "tenant", "context"]), condition: Condition::None, level_fields: &[] },
+    Kind { kind: "break_glass", module: "safety-workflows", doc: "A declared way to execute an action without its reviews: a mandatory reason, a short TTL, every approver told, a post-hoc review with a deadline.", name_required: false, parents: &["action"], fields: BREAK_GLASS_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "threshold", module: "safety-workflows", doc: "A safety threshold on a measured quantity.", name_required: true, parents: &[""], fields: THRESHOLD_FIELDS, roots: Roots::Fixed(&["action", "actor", "tenant", "context"]), condition: Condition::Threshold, level_fields: &["risk"] },
     Kind { kind: "profile", module: "tenant-benchmark", doc: "A scoring profile: weighted factors and badges.", name_required: true, parents: &[""], fields: PROFILE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "factor", module: "tenant-benchmark", doc: "One weighted signal of a profile.", name_required: true, parents: &["profile"], fields: FACTOR_FIELDS, roots: Roots::Fixed(&["tenant", "signals"]), condition: Condition::Field("when"), level_fields: &[] },

@@ -43,7 +43,7 @@ async fn evaluate_errors_health_and_audit() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["name"] == "safety" && p["version"] == "1.2.0"));
+        .any(|p| p["name"] == "safety" && p["version"] == "1.3.0"));
     assert!(b["last_reload_error"].is_null());
 
     // a second 200 with no match
@@ -213,7 +213,7 @@ async fn dry_run_reports_every_match_and_blocks_nothing() {
     assert_eq!(matched.len(), 1, "{enforced:#}");
     assert_eq!(matched[0]["block"], "mass-delete");
     assert_eq!(matched[0]["enforcement"], "hard_mandatory");
-    assert_eq!(matched[0]["effects"]["approvals"], 2);
+    assert_eq!(matched[0]["effects"]["approval_ttl"], "2h");
     assert_eq!(matched[0]["effects"]["hold"], "30m");
 
     body["dry_run"] = true.into();

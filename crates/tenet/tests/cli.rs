@@ -133,7 +133,7 @@ fn eval_dry_run_reports_every_match_and_blocks_nothing() {
     assert_eq!(matched.len(), 1, "{enforced:#}");
     assert_eq!(matched[0]["block"], "mass-delete");
     assert_eq!(matched[0]["enforcement"], "hard_mandatory");
-    assert_eq!(matched[0]["effects"]["approvals"], 2);
+    assert_eq!(matched[0]["effects"]["approval_ttl"], "2h");
     assert_eq!(matched[0]["effects"]["hold"], "30m");
 
     let dry = eval(&["--dry-run"]);

@@ -331,6 +331,7 @@ impl<'a> Cx<'a> {
                 .label("no schedule")
                 .help("write `cadence 1m` or `cron \"*/5 * * * *\"`"),
             ),
+            "action" => self.check_action(b),
             "window" => {
                 let duration = b.attr("duration").and_then(|a| {
                     let v = self.fold(&a.value)?;

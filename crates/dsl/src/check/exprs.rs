@@ -42,6 +42,9 @@ impl Cx<'_> {
             }
             ExprKind::Member(base, field) => {
                 if let ExprKind::Name(alias) = &base.kind {
+                    if roots.contains(alias) && !bound.contains(alias) {
+                        self.check_closed_member(alias, field);
+                    }
                     if !bound.contains(alias) && !roots.contains(alias) {
                         if let Some(&j) = self.imports.get(alias) {
                             if !self.consts[j].contains_key(&field.name) {

@@ -11,8 +11,9 @@
 //! Files in the order a pack goes through them: this one (the checked
 //! types, imports, levels, the order of packs), [`consts`] (folding
 //! constants), [`blocks`] (every block against the kind table), [`values`]
-//! (field values against their types, static checks of constant values)
-//! and [`exprs`] (names in expressions).
+//! (field values against their types, static checks of constant values),
+//! [`exprs`] (names in expressions) and [`actions`] (the safety catalog's
+//! rules across an action and its quorums).
 
 use crate::ast::*;
 use crate::diag::{Code, Diagnostic};
@@ -22,6 +23,7 @@ use crate::source::Span;
 use crate::value::{EvalError, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod actions;
 mod blocks;
 mod consts;
 mod exprs;

@@ -358,6 +358,7 @@ pub(super) fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
         (Ty::Percent, Value::Percent(_)) => true,
         (Ty::Size, Value::Size(_)) => true,
         (Ty::Semver, Value::Semver(_)) => true,
+        (Ty::Regex, Value::Regex(_)) => true,
         (Ty::IntOrPercent, Value::Int(_) | Value::Percent(_)) => true,
         (Ty::Cron, Value::Str(s)) => {
             return crate::cron::Schedule::parse(s)
@@ -429,6 +430,7 @@ pub(super) fn type_hint(ty: &Ty) -> String {
         Ty::Percent => "percentages are written `5%`".into(),
         Ty::Size => "sizes are written `10MB` or `64KiB`".into(),
         Ty::Int => "write a whole number such as `10_000`".into(),
+        Ty::Regex => "write a regular expression between slashes, `/^INC-[0-9]+$/`".into(),
         Ty::Bool => "write `true` or `false`".into(),
         Ty::Selector => {
             "write `{labels: {env: \"prod\"}, not_in: {region: [\"us-east-1\"]}}`".into()

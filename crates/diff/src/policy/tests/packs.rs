@@ -128,10 +128,13 @@ fn real_pack() {
     let text = include_str!("../../../../../rules/safety-workflows/safety.tenet");
     assert!(parse(text).is_ok());
     let c = only(
-        &run(text, &text.replace("approvals    2", "approvals    3")),
+        &run(text, &text.replace("approve 2", "approve 3")),
         "threshold.changed",
     );
-    assert_eq!(c.path, "safety.action mass-delete.approvals");
+    assert_eq!(
+        c.path,
+        "safety.action mass-delete.quorum oncall-pair.approve"
+    );
     assert!(c.line_before.is_some_and(|l| l > 1));
     let cp = include_str!("../../../../../rules/control-plane/control_plane.tenet");
     let c = only(

@@ -40,7 +40,7 @@ fn by_old_lists(field: &str, constant: bool) -> Reading {
 fn every_declared_field_reads_as_the_old_lists_said() {
     let mut prose = 0;
     // Kinds declared after the lists moved to the table.
-    const NEWER: &[&str] = &["level"];
+    const NEWER: &[&str] = &["level", "quorum", "break_glass"];
     for k in schema::KINDS.iter().filter(|k| !NEWER.contains(&k.kind)) {
         for f in k.all_fields() {
             let old = by_old_lists(f.name, false);
