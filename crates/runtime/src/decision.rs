@@ -103,6 +103,17 @@ pub struct Check {
     pub reads: BTreeMap<String, serde_json::Value>,
 }
 
+/// Whether a (not waived) match blocks: enforced (`soft_mandatory` or
+/// `hard_mandatory`) and not a dry run. A decision is `blocking` when one
+/// of its matches is, unless the whole decision is a dry run.
+pub fn enforced(m: &Match) -> bool {
+    !m.dry_run
+        && matches!(
+            m.enforcement.as_deref(),
+            Some("hard_mandatory" | "soft_mandatory")
+        )
+}
+
 /// How a decision evaluates expressions: the compiled IR or the reference interpreter.
 pub trait Evaluator {
     /// The condition's truth and whether it read missing input.
@@ -135,6 +146,12 @@ impl<'a> Compiled<'a> {
         Compiled {
             ctx: Ctx::new(roots, scorers),
         }
+    }
+
+    /// A compiled expression as a condition: null (missing data) is false.
+    pub fn truth(&mut self, e: &crate::ir::CExpr) -> Result<bool, EvalError> {
+        self.ctx.reset();
+        self.ctx.eval_bool(e)
     }
 }
 
@@ -348,14 +365,7 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
         .filter_map(|r| pack.level_rank(r).map(|i| (i, r)))
         .min()
         .map(|(_, r)| r.to_string());
-    d.blocking = !opts.dry_run
-        && d.matched.iter().any(|m| {
-            !m.dry_run
-                && matches!(
-                    m.enforcement.as_deref(),
-                    Some("hard_mandatory" | "soft_mandatory")
-                )
-        });
+    d.blocking = !opts.dry_run && d.matched.iter().any(enforced);
     d
 }
 

@@ -6,9 +6,14 @@
 //! asked for is missing; the handle then gives the pack's taxonomy levels
 //! (highest first), the hash of the rules it came from (computed once at
 //! load) and `decide`, the one way an engine asks its pack for a decision.
+//! Blocks nested in a decided block and not decided themselves (an
+//! action's `quorum`s) are read with [`PackHandle::nested`] and evaluated
+//! on an input the engine builds with [`PackHandle::field`] and
+//! [`PackHandle::holds`].
 
-use crate::decision::{decide, DecideOptions, Decision};
-use crate::ir::CompiledPack;
+use crate::decision::{decide, root_values, Compiled, DecideOptions, Decision, Evaluator};
+use crate::ir::{CBlock, CompiledPack};
+use tenet_dsl::value::EvalError;
 use crate::load::Rules;
 use std::fmt;
 use tenet_dsl::Value;
@@ -84,6 +89,60 @@ impl<'r> PackHandle<'r> {
     pub fn decide(&self, input: &Value, opts: &DecideOptions) -> Decision {
         decide(self.pack, input, self.rules.scorer_list(), opts)
     }
+
+    /// The blocks of `kind` nested in the block `parent` (compiled as
+    /// `parent/child`), in pack order.
+    pub fn nested(&self, parent: &str, kind: &str) -> Vec<&'r CBlock> {
+        let prefix = format!("{parent}/");
+        self.pack
+            .blocks
+            .iter()
+            .filter(|b| b.kind == kind && b.name.starts_with(&prefix))
+            .collect()
+    }
+
+    /// A field of `block` on `input` (whose top-level keys are the roots):
+    /// a constant as folded, an expression evaluated (missing data is
+    /// null); `None` when the block has no such field and no default.
+    pub fn field(
+        &self,
+        block: &CBlock,
+        field: &str,
+        input: &Value,
+    ) -> Result<Option<Value>, EvalError> {
+        let Some(attr) = block.effects.iter().find(|a| a.name == field) else {
+            return Ok(None);
+        };
+        let roots = root_values(self.pack, input);
+        let mut ev = Compiled::new(&roots, self.rules.scorer_list());
+        ev.value(block, attr).map(Some)
+    }
+
+    /// A condition field of `block` on `input`: null (missing data) is
+    /// false; `None` when the block does not have the field.
+    pub fn holds(
+        &self,
+        block: &CBlock,
+        field: &str,
+        input: &Value,
+    ) -> Result<Option<bool>, EvalError> {
+        let Some(attr) = block.effects.iter().find(|a| a.name == field) else {
+            return Ok(None);
+        };
+        let roots = root_values(self.pack, input);
+        let mut ev = Compiled::new(&roots, self.rules.scorer_list());
+        ev.truth(&attr.expr).map(Some)
+    }
+
+    /// A field of `block` as written in the pack (`None` when not written).
+    pub fn field_text(&self, block: &CBlock, field: &str) -> Option<String> {
+        block
+            .effects
+            .iter()
+            .find(|a| a.name == field)
+            .and_then(|a| a.ast.as_ref())
+            .map(tenet_dsl::fmt::expr_to_string)
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +160,39 @@ mod tests {
             "",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn nested_blocks_are_found_and_their_fields_evaluated_on_an_input() {
+        let r = rules(
+            "tenet 1\npack p version \"1.0.0\"\n\naction a {\n  match action.verb == \"drop\"\n  risk high\n  approvers [\"dba\"]\n\n  quorum q {\n    filter \"dba\" in reviewer.roles and action.rows > 5\n    approve 2\n    deny 0\n  }\n}\n",
+        );
+        let p = PackHandle::find(&r, "p").unwrap();
+        let qs = p.nested("a", "quorum");
+        assert_eq!(qs.len(), 1);
+        assert_eq!(qs[0].name, "a/q");
+        assert!(p.nested("b", "quorum").is_empty());
+        let input = |j: serde_json::Value| Value::from_json(&j);
+        let none = input(serde_json::json!({}));
+        let int = |f: &str| match p.field(qs[0], f, &none).unwrap() {
+            Some(Value::Int(i)) => Some(i),
+            Some(other) => panic!("{f}: {other:?}"),
+            None => None,
+        };
+        assert_eq!((int("approve"), int("deny"), int("nope")), (Some(2), Some(0), None));
+        let yes = input(serde_json::json!({"reviewer": {"roles": ["dba"]}, "action": {"rows": 10}}));
+        let other = input(serde_json::json!({"reviewer": {"roles": ["dev"]}, "action": {"rows": 10}}));
+        assert_eq!(p.holds(qs[0], "filter", &yes).unwrap(), Some(true));
+        assert_eq!(p.holds(qs[0], "filter", &other).unwrap(), Some(false));
+        assert_eq!(p.holds(qs[0], "filter", &none).unwrap(), Some(false), "missing data is false");
+        assert_eq!(
+            p.field_text(qs[0], "filter").as_deref(),
+            Some("\"dba\" in reviewer.roles and action.rows > 5")
+        );
+        // The quorum is not decided with the action.
+        let d = p.decide(&input(serde_json::json!({"action": {"verb": "drop"}})), &Default::default());
+        assert_eq!(d.matched.len(), 1);
+        assert_eq!(d.matched[0].block, "a");
     }
 
     #[test]
