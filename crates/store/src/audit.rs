@@ -226,8 +226,9 @@ fn sqlite_query(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEvent>, St
     Ok(out)
 }
 
-/// One audit row; `conn` may be a transaction.
-fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<i64, StoreError> {
+/// One audit row on SQLite; `conn` may be a transaction (a module writes
+/// its record and the record's audit event in one).
+pub fn insert_audit(conn: &Connection, e: &AuditEvent) -> Result<i64, StoreError> {
     let details =
         serde_json::to_string(&e.details).map_err(|x| StoreError::Corrupt(x.to_string()))?;
     let mut stmt = conn.prepare_cached(
@@ -262,6 +263,19 @@ pub async fn pg_insert(
     if events.is_empty() {
         return Ok(Vec::new());
     }
+    let client = pool.get().await?;
+    pg_insert_with(&client, events).await
+}
+
+/// [`pg_insert`] on a given client or transaction (a module writes its
+/// record and the record's audit event in one transaction).
+pub async fn pg_insert_with<C: deadpool_postgres::GenericClient>(
+    client: &C,
+    events: &[AuditEvent],
+) -> Result<Vec<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
     let n = events.len();
     let mut cols: [Vec<Option<String>>; 11] = Default::default();
     let mut latency = Vec::with_capacity(n);
@@ -285,7 +299,6 @@ pub async fn pg_insert(
         }
         latency.push(e.latency_ms.min(i64::MAX as u64) as i64);
     }
-    let client = pool.get().await?;
     let stmt = client
         .prepare_cached(
             "INSERT INTO audit_events (action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle)

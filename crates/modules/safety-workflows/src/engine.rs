@@ -135,7 +135,8 @@ impl Refusal {
             void: None,
         }
     }
-    fn not_found() -> Refusal {
+    /// An unknown id, another tenant's action or a forged id.
+    pub fn not_found() -> Refusal {
         Refusal::new(404, "not_found", "no such action")
     }
 }
@@ -706,6 +707,29 @@ pub fn links(r: &ActionRecord, now: Ms) -> BTreeMap<&'static str, String> {
 /// Whether a live action's deadline has passed (the sweep records it).
 pub fn lapsed(r: &ActionRecord, now: Ms) -> bool {
     !r.state.is_final() && r.expires_ms.is_some_and(|e| now >= e)
+}
+
+/// When the sweep must next look at an action: its deadline, its
+/// escalation, its break-glass review's deadline; `None`: never again.
+pub fn next_due(r: &ActionRecord) -> Option<Ms> {
+    let mut due: Option<Ms> = None;
+    let mut at = |t: Option<Ms>| {
+        if let Some(t) = t {
+            due = Some(due.map_or(t, |d| d.min(t)));
+        }
+    };
+    if !r.state.is_final() {
+        at(r.expires_ms);
+    }
+    if r.state == State::Pending && r.escalated_ms.is_none() {
+        at(r.requirements.escalate_after_ms.map(|a| r.created_ms + a));
+    }
+    if let Some(g) = &r.break_glass {
+        if g.reviewed_by.is_none() && g.overdue_notified_ms.is_none() {
+            at(Some(g.review_due_ms));
+        }
+    }
+    due
 }
 
 /// Whether a break-glass review is overdue.
