@@ -13,9 +13,9 @@
 
 use crate::decision::{decide, root_values, Compiled, DecideOptions, Decision, Evaluator};
 use crate::ir::{CBlock, CompiledPack};
-use tenet_dsl::value::EvalError;
 use crate::load::Rules;
 use std::fmt;
+use tenet_dsl::value::EvalError;
 use tenet_dsl::Value;
 
 /// A pack a module needs, found in loaded rules.
@@ -179,18 +179,30 @@ mod tests {
             Some(other) => panic!("{f}: {other:?}"),
             None => None,
         };
-        assert_eq!((int("approve"), int("deny"), int("nope")), (Some(2), Some(0), None));
-        let yes = input(serde_json::json!({"reviewer": {"roles": ["dba"]}, "action": {"rows": 10}}));
-        let other = input(serde_json::json!({"reviewer": {"roles": ["dev"]}, "action": {"rows": 10}}));
+        assert_eq!(
+            (int("approve"), int("deny"), int("nope")),
+            (Some(2), Some(0), None)
+        );
+        let yes =
+            input(serde_json::json!({"reviewer": {"roles": ["dba"]}, "action": {"rows": 10}}));
+        let other =
+            input(serde_json::json!({"reviewer": {"roles": ["dev"]}, "action": {"rows": 10}}));
         assert_eq!(p.holds(qs[0], "filter", &yes).unwrap(), Some(true));
         assert_eq!(p.holds(qs[0], "filter", &other).unwrap(), Some(false));
-        assert_eq!(p.holds(qs[0], "filter", &none).unwrap(), Some(false), "missing data is false");
+        assert_eq!(
+            p.holds(qs[0], "filter", &none).unwrap(),
+            Some(false),
+            "missing data is false"
+        );
         assert_eq!(
             p.field_text(qs[0], "filter").as_deref(),
             Some("\"dba\" in reviewer.roles and action.rows > 5")
         );
         // The quorum is not decided with the action.
-        let d = p.decide(&input(serde_json::json!({"action": {"verb": "drop"}})), &Default::default());
+        let d = p.decide(
+            &input(serde_json::json!({"action": {"verb": "drop"}})),
+            &Default::default(),
+        );
         assert_eq!(d.matched.len(), 1);
         assert_eq!(d.matched[0].block, "a");
     }

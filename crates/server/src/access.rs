@@ -285,6 +285,7 @@ impl Access {
                         roles: vec![(*role).clone()],
                         tenant: None,
                         rate_per_second: None,
+                        traits: Default::default(),
                     };
                     self.decide(Some(&probe), &route.method, &route.path)
                         .is_ok()

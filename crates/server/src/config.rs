@@ -39,7 +39,7 @@
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -170,6 +170,9 @@ pub struct Identity {
     pub tenant: Option<String>,
     /// Overrides `limits.rate_per_second` for this identity.
     pub rate_per_second: Option<u32>,
+    /// `{team: [payments]}`: what the safety pack's quorum filters read as
+    /// `reviewer.traits`.
+    pub traits: BTreeMap<String, Vec<String>>,
 }
 
 /// Everything `tenet serve` runs with.
@@ -192,6 +195,18 @@ pub struct Config {
     pub access_rules: Option<PathBuf>,
     pub identities: Vec<Identity>,
     pub sweeps: Sweeps,
+    pub safety: SafetyChannels,
+}
+
+/// Where the safety workflows send what their engine returns. Without
+/// `notify`, approvers find pending actions by listing them
+/// (`GET /v1/safety/actions?state=pending`) and nothing is sent; with it,
+/// a preflight that needs reviews is kept only once the approvers were
+/// told, and a failed delivery is the pack's `on_dependency_unavailable`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SafetyChannels {
+    pub notify: Option<tenet_notify::config::WebhookConfig>,
+    pub escalation: Option<tenet_notify::config::WebhookConfig>,
 }
 
 /// How often replicas record themselves and run their sweeps.
@@ -225,6 +240,7 @@ impl Default for Config {
             access_rules: None,
             identities: Vec::new(),
             sweeps: Sweeps::default(),
+            safety: SafetyChannels::default(),
         }
     }
 }
@@ -269,6 +285,8 @@ struct FileConfig {
     identities: Vec<FileIdentity>,
     #[serde(default)]
     sweeps: FileSweeps,
+    #[serde(default)]
+    safety: FileSafety,
 }
 
 #[derive(Deserialize, Default)]
@@ -323,6 +341,17 @@ struct FileIdentity {
     roles: Vec<String>,
     tenant: Option<String>,
     rate_per_second: Option<u32>,
+    #[serde(default)]
+    traits: BTreeMap<String, Vec<String>>,
+}
+
+/// The `safety` section: where the safety workflows tell approvers and
+/// escalate (webhooks of `tenet-notify`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSafety {
+    notify: Option<tenet_notify::config::WebhookConfig>,
+    escalation: Option<tenet_notify::config::WebhookConfig>,
 }
 
 /// `host-pid`: unique among the replicas of one fleet unless two hosts
@@ -534,6 +563,19 @@ impl Config {
         if let Some(l) = f.log_format {
             self.log_format = l;
         }
+        for (key, hook) in [
+            ("notify", &f.safety.notify),
+            ("escalation", &f.safety.escalation),
+        ] {
+            if let Some(h) = hook {
+                h.check()
+                    .map_err(|e| format!("{}: `safety.{key}`: {e}", locate(key)))?;
+            }
+        }
+        self.safety = SafetyChannels {
+            notify: f.safety.notify.clone(),
+            escalation: f.safety.escalation.clone(),
+        };
         if let Some(i) = f.sweeps.interval {
             self.sweeps.interval = match tenet_runtime::dsl::syntax::parse_duration(&i) {
                 Some(ms) if ms >= 10 => Duration::from_millis(ms as u64),
@@ -669,6 +711,7 @@ impl Config {
                 roles: id.roles,
                 tenant: id.tenant,
                 rate_per_second: id.rate_per_second,
+                traits: id.traits,
             });
         }
         Ok(tls)

@@ -66,15 +66,23 @@ pub struct Sweep {
     /// The work, given the lease it runs under: every write it makes
     /// carries the lease's fence ([`tenet_store::lease::fence_sqlite`],
     /// [`tenet_store::lease::fence_pg`]). Returns how many records it
-    /// changed.
-    pub run: fn(&Store, &Lease) -> Result<u64, StoreError>,
+    /// changed. A module's sweep writes through its own connection
+    /// instead, each write conditional on the version of the record it
+    /// read (a late second sweeper writes nothing).
+    pub run: fn(&AppState, &Store, &Lease) -> Result<u64, StoreError>,
 }
 
 /// Every sweep the server runs.
-pub const SWEEPS: &[Sweep] = &[Sweep {
-    name: "fleet.prune",
-    run: prune,
-}];
+pub const SWEEPS: &[Sweep] = &[
+    Sweep {
+        name: "fleet.prune",
+        run: |_, store, lease| prune(store, lease),
+    },
+    Sweep {
+        name: "safety.sweep",
+        run: |state, _, _| crate::routes::safety::sweep(state),
+    },
+];
 
 /// How long a replica unseen is kept in `replicas`.
 const FORGET_AFTER_MS: i64 = 3_600_000;
@@ -225,7 +233,7 @@ pub fn tick(state: &AppState) {
                         );
                     }
                 }
-                let last_run = match (sweep.run)(&store, &lease) {
+                let last_run = match (sweep.run)(state, &store, &lease) {
                     Ok(n) => format!("ok: {n} record(s) changed"),
                     Err(e) => {
                         tracing::warn!(sweep = sweep.name, error = %e, "the sweep failed");

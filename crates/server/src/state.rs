@@ -92,6 +92,8 @@ pub struct AppState {
     watch: AtomicU8,
     /// This replica among the others on the store, and its sweeps.
     pub fleet: crate::fleet::Fleet,
+    /// The safety workflows' store connection and channels.
+    pub safety: crate::routes::safety::Safety,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -155,6 +157,7 @@ impl AppState {
             .map_err(|e| e.to_string())?;
         metrics.set_bundle(&config.replica, &loaded.fingerprint);
         let fleet = crate::fleet::Fleet::open(&config.store).map_err(|e| e.to_string())?;
+        let safety = crate::routes::safety::Safety::open(&config)?;
         let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
@@ -169,6 +172,7 @@ impl AppState {
             )),
             watch: AtomicU8::new(WatchState::Off as u8),
             fleet,
+            safety,
         });
         // The first view, before the first request: this replica is in it.
         crate::fleet::tick(&state);

@@ -132,7 +132,14 @@ fn the_pack_is_asked_about_each_role() {
     let access = bundled_access();
     assert_eq!(
         access.pack_roles(),
-        ["admin", "auditor", "evaluator", "metrics", "operator"]
+        [
+            "admin",
+            "auditor",
+            "evaluator",
+            "metrics",
+            "operator",
+            "safety"
+        ]
     );
     assert_eq!(
         access.callers(&route("POST", "/v1/bundle/reload"), &access.pack_roles()),

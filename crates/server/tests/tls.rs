@@ -142,6 +142,7 @@ fn cert_identity(name: &str, san: &str, roles: &[&str]) -> Identity {
         roles: roles.iter().map(|r| r.to_string()).collect(),
         tenant: Some("acme".into()),
         rate_per_second: None,
+        traits: Default::default(),
     }
 }
 

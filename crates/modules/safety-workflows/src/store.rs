@@ -218,10 +218,10 @@ pub fn list(store: &Store, q: &ListQuery) -> Result<Vec<ActionRecord>, StoreErro
                    AND (?3 IS NULL OR created_ms < ?3 OR (created_ms = ?3 AND id < ?4))
                  ORDER BY created_ms DESC, id DESC LIMIT ?5",
             )?;
-            let rows = stmt.query_map(
-                params![state, q.tenant, after_ms, after_id, limit],
-                |row| row.get(0),
-            )?;
+            let rows = stmt
+                .query_map(params![state, q.tenant, after_ms, after_id, limit], |row| {
+                    row.get(0)
+                })?;
             rows.collect::<Result<_, _>>()?
         }
         Backend::Postgres(pg) => {

@@ -466,7 +466,8 @@ fn run(dir: &Path) -> String {
     let rules: Rules = if dir.join("rules").is_dir() {
         // Paths relative to the fixture, so locations read the same anywhere.
         let files = read_dir(&dir.join("rules")).unwrap();
-        load_files(files, &format!("{name}/rules")).unwrap_or_else(|e| panic!("{name}/rules: {e:?}"))
+        load_files(files, &format!("{name}/rules"))
+            .unwrap_or_else(|e| panic!("{name}/rules: {e:?}"))
     } else {
         load_bundled().unwrap()
     };

@@ -68,6 +68,7 @@ pub fn identity(name: &str, token: &str, roles: &[&str]) -> Identity {
         roles: roles.iter().map(|r| r.to_string()).collect(),
         tenant: Some("acme".into()),
         rate_per_second: None,
+        traits: Default::default(),
     }
 }
 

@@ -1,0 +1,1077 @@
+//! `/v1/safety/...`: the safety workflows (`tenet-safety-workflows`).
+//!
+//! Thin: each handler parses the body, takes the caller from its identity
+//! (never from the body), runs the engine on the serving bundle's
+//! `safety` pack with the wall clock, and writes the result with its
+//! audit event in one store transaction ([`tenet_safety_workflows::store::step`],
+//! conditional on the version it read, so two replicas cannot both apply
+//! a step). Refusals are audited too and answered as problems carrying
+//! the engine's `code`. Notices go out through the configured webhooks
+//! (`safety.notify`, `safety.escalation`) after the commit; a preflight
+//! that needs reviews is kept only once its approvers were told.
+
+use super::{json_body, json_response};
+use crate::access::RequestCtx;
+use crate::clock::now_rfc3339;
+use crate::config::Config;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::table::{routes, RouteTable};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tenet_notify::{Notification, Notifier};
+use tenet_runtime::pack::PackHandle;
+use tenet_safety_workflows::engine::{
+    self, Change, Confirm, Deps, Fresh, Notice, PreflightRequest, Refusal,
+};
+use tenet_safety_workflows::model::{ActionRecord, Actor, Ms, State as ActionState, Verdict};
+use tenet_safety_workflows::store::{self as sw, ListQuery};
+use tenet_store::{AuditEvent, Store};
+use utoipa::{IntoParams, ToSchema};
+
+/// The module's routes.
+pub fn table() -> RouteTable {
+    RouteTable::new()
+        .route(routes!(preflight))
+        .route(routes!(list))
+        .route(routes!(show))
+        .route(routes!(review))
+        .route(routes!(confirm))
+        .route(routes!(break_glass))
+        .route(routes!(break_glass_review))
+        .route(routes!(execute))
+        .route(routes!(cancel))
+}
+
+/// The module's connection and channels.
+pub struct Safety {
+    store: Mutex<Store>,
+    notify: Option<Arc<dyn Notifier>>,
+    escalation: Option<Arc<dyn Notifier>>,
+}
+
+impl Safety {
+    /// Opens its own connection to the store (with the module's table)
+    /// and the configured webhooks.
+    pub fn open(config: &Config) -> Result<Safety, String> {
+        let store = sw::open(&config.store).map_err(|e| e.to_string())?;
+        let hook = |c: &Option<tenet_notify::config::WebhookConfig>,
+                    key: &str|
+         -> Result<Option<Arc<dyn Notifier>>, String> {
+            match c {
+                None => Ok(None),
+                Some(c) => tenet_notify::Webhook::from_env(c.clone())
+                    .map(|w| Some(Arc::new(w) as Arc<dyn Notifier>))
+                    .map_err(|e| format!("`safety.{key}`: {e}")),
+            }
+        };
+        Ok(Safety {
+            store: Mutex::new(store),
+            notify: hook(&config.safety.notify, "notify")?,
+            escalation: hook(&config.safety.escalation, "escalation")?,
+        })
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        match self.store.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Delivery counts of the channels, for health.
+    pub fn channels(&self) -> Vec<(&'static str, tenet_notify::Stats)> {
+        let mut out = Vec::new();
+        if let Some(n) = &self.notify {
+            out.push(("notify", n.stats()));
+        }
+        if let Some(n) = &self.escalation {
+            out.push(("escalation", n.stats()));
+        }
+        out
+    }
+}
+
+fn now_ms() -> Ms {
+    let t = tenet_runtime::clock::system_now();
+    t.unix_secs() * 1000 + i64::from(t.subsec_nanos() / 1_000_000)
+}
+
+/// 128 (ids) or 256 (nonces) random bits from the OS, as hex.
+fn random_hex(bytes: usize) -> Result<String, Problem> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "No Randomness",
+            format!("the system's random source failed: {e}"),
+        )
+    })?;
+    Ok(hex::encode(buf))
+}
+
+/// The caller, from its identity.
+fn caller(ctx: &RequestCtx) -> Actor {
+    match &ctx.identity {
+        Some(i) => Actor {
+            id: i.name.clone(),
+            roles: i.roles.clone(),
+            tenant: i.tenant.clone(),
+            traits: i.traits.clone(),
+        },
+        None => Actor {
+            id: "anonymous".into(),
+            tenant: ctx.tenant.clone(),
+            ..Actor::default()
+        },
+    }
+}
+
+fn no_pack(names: Vec<String>) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "No Safety Pack",
+        format!(
+            "the serving rules have no `{}` pack (packs: {}); the safety workflows fail closed without it",
+            tenet_safety_workflows::PACK,
+            names.join(", ")
+        ),
+    )
+}
+
+fn store_failed(e: impl std::fmt::Display) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Store Unavailable",
+        format!("the store could not be read or written, so nothing was done (fail closed): {e}"),
+    )
+}
+
+fn refused(f: &Refusal) -> Problem {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::CONFLICT);
+    let title = match f.status {
+        403 => "Not Allowed",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Invalid Request",
+        _ => "Safety Pack Failed",
+    };
+    Problem::new(status, title, f.detail.clone()).with("code", json!(f.code))
+}
+
+/// The audit event of one step (refused or not).
+fn event(
+    ctx: &RequestCtx,
+    subject: &str,
+    started: Instant,
+    outcome: &str,
+    reason: Option<String>,
+    details: serde_json::Value,
+    bundle: &str,
+) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        action_id: format!("{}.{}", ctx.action_id, random_suffix()),
+        at: now_rfc3339(),
+        source: "safety-workflows".into(),
+        subject: subject.to_string(),
+        actor: ctx.actor(),
+        scope: "safety".into(),
+        outcome: outcome.to_string(),
+        reason,
+        latency_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
+        details,
+        tenant: ctx.tenant.clone(),
+        bundle: Some(bundle.to_string()),
+    }
+}
+
+/// Tells one attempt of a step from the next in the audit log (a step
+/// re-run after a lost race is a second event of the same request).
+fn random_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+fn step_event(
+    ctx: &RequestCtx,
+    id: &str,
+    what: &str,
+    started: Instant,
+    bundle: &str,
+    res: &Result<Change, Refusal>,
+) -> AuditEvent {
+    match res {
+        Ok(c) => event(
+            ctx,
+            id,
+            started,
+            c.outcome,
+            (!c.detail.is_empty()).then(|| c.detail.clone()),
+            json!({"step": what, "state": c.record.state, "version": c.record.version, "digest": c.record.digest}),
+            bundle,
+        ),
+        Err(f) => event(
+            ctx,
+            id,
+            started,
+            &format!("refused:{}", f.code),
+            Some(f.detail.clone()),
+            json!({"step": what, "status": f.status, "voided": f.void.is_some()}),
+            bundle,
+        ),
+    }
+}
+
+fn notification(
+    n: &Notice,
+    kind_prefix: &str,
+    tenant: Option<String>,
+    severity: &str,
+) -> Notification {
+    Notification {
+        id: format!("{}.{}{}", n.action_id, kind_prefix, n.kind),
+        module: tenet_safety_workflows::MODULE.into(),
+        kind: n.kind.into(),
+        tenant,
+        subject: n.action_id.clone(),
+        severity: severity.into(),
+        payload: json!({
+            "action_id": n.action_id,
+            "summary": n.summary,
+            "roles": n.roles,
+            "ids": n.ids,
+            "links": {"self": format!("/v1/safety/actions/{}", n.action_id)},
+        }),
+        created_at: now_rfc3339(),
+    }
+}
+
+/// Sends notices after a commit; a failure is logged and counted by the
+/// channel (health), never silent.
+async fn send_all(safety: &Safety, notices: &[Notice], tenant: Option<String>, severity: &str) {
+    for n in notices {
+        let channel = if n.kind == "escalation" || n.kind == "break_glass_overdue" {
+            safety.escalation.as_ref().or(safety.notify.as_ref())
+        } else {
+            safety.notify.as_ref()
+        };
+        if let Some(c) = channel {
+            let d = c.send(&notification(n, "", tenant.clone(), severity)).await;
+            if !d.is_delivered() {
+                tracing::warn!(action_id = %n.action_id, kind = n.kind, outcome = d.outcome(), "a safety notice was not delivered");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bodies
+
+/// A preflight: the action descriptor and its context.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightBody {
+    /// The action descriptor the pack reads as `action` (verb, target,
+    /// tenant, volume, parameters...).
+    #[schema(value_type = Object, example = json!({"verb": "delete", "target": "orders", "rows": 20000, "tenant": "acme"}))]
+    pub action: serde_json::Map<String, serde_json::Value>,
+    /// What the pack reads as `context`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: serde_json::Map<String, serde_json::Value>,
+    /// Answer what would be required, keep nothing (no hold booked).
+    #[serde(default)]
+    pub simulate: bool,
+}
+
+/// The answer of a preflight, and of a step: where the action stands.
+/// (The engine's `PreflightAnswer`; `docs/safety-workflows.md` has every field.)
+#[derive(Serialize, ToSchema)]
+pub struct ActionAnswer {
+    /// `nothing_required`, `required` or `blocked`.
+    pub outcome: String,
+    pub simulate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_id: Option<String>,
+    /// `pending`, `approved`, `denied`, `expired`, `cancelled`, `executed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// `sha256:` over the canonical descriptor, the requester and the requirements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Present it to execute; shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<String>,
+    /// Who / where / what, one sentence.
+    pub summary: String,
+    #[schema(value_type = Vec<Object>)]
+    pub controls: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub approvals: Vec<serde_json::Value>,
+    /// Why a blocked preflight is blocked.
+    pub errors: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub advisories: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub matched: Vec<serde_json::Value>,
+    /// RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<serde_json::Value>,
+    /// The next legal steps: `self`, `reviews`, `confirm`, `break_glass`, `execute`, `cancel`.
+    #[schema(value_type = Object)]
+    pub links: serde_json::Value,
+}
+
+/// A kept action: its answer, reviews and history.
+#[derive(Serialize, ToSchema)]
+pub struct ActionView {
+    #[serde(flatten)]
+    pub answer: ActionAnswer,
+    pub requester: String,
+    pub tenant: Option<String>,
+    #[schema(value_type = Object)]
+    pub action: serde_json::Value,
+    pub created_at: String,
+    pub uses: u32,
+    pub max_uses: u32,
+    #[schema(value_type = Vec<Object>)]
+    pub reviews: Vec<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub confirmation: serde_json::Value,
+    #[schema(value_type = Option<Object>)]
+    pub break_glass_use: Option<serde_json::Value>,
+    /// The post-hoc review of a break-glass use is past its deadline.
+    pub break_glass_overdue: bool,
+    #[schema(value_type = Vec<Object>)]
+    pub history: Vec<serde_json::Value>,
+}
+
+/// What a step answers: the action after it, and for an execution the grant.
+#[derive(Serialize, ToSchema)]
+pub struct StepAnswer {
+    /// What happened: `reviewed`, `approved`, `denied`, `confirmed`,
+    /// `overridden`, `break_glass`, `break_glass_reviewed`, `executed`, `cancelled`.
+    pub outcome: String,
+    pub action: ActionView,
+    /// What an execution grants (present it downstream).
+    #[schema(value_type = Option<Object>)]
+    pub grant: Option<serde_json::Value>,
+}
+
+/// A page of actions.
+#[derive(Serialize, ToSchema)]
+pub struct ActionList {
+    pub actions: Vec<ActionView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+fn answer_body(a: &engine::PreflightAnswer) -> ActionAnswer {
+    let arr = |v: serde_json::Value| match v {
+        serde_json::Value::Array(xs) => xs,
+        _ => Vec::new(),
+    };
+    ActionAnswer {
+        outcome: a.outcome.into(),
+        simulate: a.simulate,
+        action_id: a.action_id.clone(),
+        state: a.state.map(|s| s.as_str().to_string()),
+        digest: a.digest.clone(),
+        nonce: a.nonce.clone(),
+        risk: a.risk.clone(),
+        enforcement: a.enforcement.clone(),
+        summary: a.summary.clone(),
+        controls: arr(to_json(&a.controls)),
+        approvals: arr(to_json(&a.approvals)),
+        errors: a.errors.clone(),
+        advisories: arr(to_json(&a.advisories)),
+        matched: arr(to_json(&a.matched)),
+        expires_at: a.expires_at.clone(),
+        break_glass: a.break_glass.as_ref().map(to_json),
+        links: to_json(&a.links),
+    }
+}
+
+fn view(r: &ActionRecord, now: Ms) -> ActionView {
+    let arr = |v: serde_json::Value| match v {
+        serde_json::Value::Array(xs) => xs,
+        _ => Vec::new(),
+    };
+    let mut history = arr(to_json(&r.history));
+    for h in &mut history {
+        if let Some(ms) = h.get("at_ms").and_then(|v| v.as_i64()) {
+            h["at"] = json!(engine::rfc3339(ms));
+        }
+    }
+    let mut reviews = arr(to_json(&r.reviews));
+    for h in &mut reviews {
+        if let Some(ms) = h.get("at_ms").and_then(|v| v.as_i64()) {
+            h["at"] = json!(engine::rfc3339(ms));
+        }
+    }
+    ActionView {
+        answer: answer_body(&engine::answer_of(r, now)),
+        requester: r.requester.id.clone(),
+        tenant: r.tenant.clone(),
+        action: r.action.clone(),
+        created_at: engine::rfc3339(r.created_ms),
+        uses: r.uses,
+        max_uses: r.requirements.max_uses,
+        reviews,
+        confirmation: to_json(&r.confirmation),
+        break_glass_use: r.break_glass.as_ref().map(to_json),
+        break_glass_overdue: engine::overdue(r, now),
+        history,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+/// Ask what an action needs before it may run.
+#[utoipa::path(
+    post, path = "/v1/safety/preflight", tag = "safety",
+    request_body = PreflightBody,
+    responses(
+        (status = 200, description = "What the action needs. `outcome` is `nothing_required` (nothing kept), `required` (kept when not a simulation: `action_id`, `nonce`, `links`) or `blocked` (the pack failed, or a dependency is down and the pack says deny: nothing kept)", body = ActionAnswer),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "JSON of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 500, description = "The audit event could not be written; nothing is answered", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `safety` pack is serving, or the store is down: fail closed", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn preflight(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let body: PreflightBody = json_body(
+        &body,
+        "{\"action\": object, \"context\": object, \"simulate\": bool}",
+    )?;
+    let me = caller(&ctx);
+    let req = PreflightRequest {
+        action: serde_json::Value::Object(body.action),
+        context: serde_json::Value::Object(body.context),
+        simulate: body.simulate,
+    };
+    let fresh = Fresh {
+        id: format!("act-{}", random_hex(16)?),
+        nonce: random_hex(32)?,
+    };
+    let bundle = state.bundle.load_full();
+    let now = now_ms();
+    let run = |deps: Deps| -> Result<engine::Preflight, Problem> {
+        let pack = tenet_safety_workflows::pack(&bundle.rules)
+            .map_err(|_| no_pack(bundle.rules.packs.iter().map(|p| p.name.clone()).collect()))?;
+        Ok(engine::preflight(&pack, &me, &req, &fresh, deps, now))
+    };
+    let mut p = run(Deps::UP)?;
+    let safety = &state.safety;
+    // Kept only once the approvers were told: a failed delivery is the
+    // pack's `on_dependency_unavailable` (deny, or escalate).
+    if let (Some(rec), Some(channel)) = (&p.record, &safety.notify) {
+        let mut delivered = true;
+        for n in &p.notices {
+            let d = channel
+                .send(&notification(
+                    n,
+                    "",
+                    rec.tenant.clone(),
+                    rec.requirements.risk.as_deref().unwrap_or(""),
+                ))
+                .await;
+            delivered &= d.is_delivered();
+        }
+        if !delivered {
+            let escalation_up = safety.escalation.is_some();
+            p = run(Deps {
+                notify: false,
+                escalation: escalation_up,
+            })?;
+            if let (Some(rec), Some(esc)) = (&p.record, &safety.escalation) {
+                let mut ok = true;
+                for n in &p.notices {
+                    ok &= esc
+                        .send(&notification(
+                            n,
+                            "",
+                            rec.tenant.clone(),
+                            rec.requirements.risk.as_deref().unwrap_or(""),
+                        ))
+                        .await
+                        .is_delivered();
+                }
+                if !ok {
+                    p = run(Deps {
+                        notify: false,
+                        escalation: false,
+                    })?;
+                }
+            }
+        }
+    }
+    let subject = p
+        .record
+        .as_ref()
+        .map(|r| r.id.clone())
+        .unwrap_or_else(|| "-".into());
+    let reason = p
+        .answer
+        .matched
+        .first()
+        .and_then(|m| m.because.clone())
+        .or_else(|| p.answer.errors.first().cloned());
+    let ev = event(
+        &ctx,
+        &subject,
+        started,
+        p.outcome,
+        reason,
+        json!({
+            "step": "preflight",
+            "simulate": req.simulate,
+            "digest": p.answer.digest,
+            "risk": p.answer.risk,
+            "blocks": p.answer.matched.iter().map(|m| m.block.clone()).collect::<Vec<_>>(),
+            "errors": p.answer.errors,
+        }),
+        &bundle.fingerprint,
+    );
+    let answer = answer_body(&p.answer);
+    match p.record {
+        Some(rec) => {
+            let st = Arc::clone(&state);
+            tokio::task::spawn_blocking(move || sw::insert(&mut st.safety.store(), &rec, &ev))
+                .await
+                .map_err(store_failed)?
+                .map_err(store_failed)?;
+        }
+        None => {
+            state.audit.record(ev).await.map_err(|why| {
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Audit Write Failed",
+                    format!("the audit event could not be written, so nothing is answered: {why}"),
+                )
+            })?;
+        }
+    }
+    Ok(json_response(&answer))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only actions in this state.
+    #[param(pattern = "^(pending|approved|denied|expired|cancelled|executed)$")]
+    pub state: Option<String>,
+    /// Only this tenant's actions (an identity bound to a tenant sees only its own).
+    pub tenant: Option<String>,
+    /// At most this many (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn cursor_of(r: &ActionRecord) -> String {
+    format!("{}.{}", r.created_ms, r.id)
+}
+
+fn parse_cursor(c: &str) -> Option<(Ms, String)> {
+    let (ms, id) = c.split_once('.')?;
+    let ms: Ms = ms.parse().ok()?;
+    (id.starts_with("act-") && id.len() <= 100).then(|| (ms, id.to_string()))
+}
+
+/// List actions, newest first.
+#[utoipa::path(
+    get, path = "/v1/safety/actions", tag = "safety",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of actions, newest first", body = ActionList),
+        (status = 400, description = "A malformed cursor or query", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(p): Query<ListParams>,
+) -> Result<Response, Problem> {
+    let bad = |d: String| Problem::new(StatusCode::BAD_REQUEST, "Invalid Query", d);
+    let st = match p.state.as_deref() {
+        None => None,
+        Some(s) => Some(ActionState::parse(s).ok_or_else(|| bad(format!("`state` is one of pending, approved, denied, expired, cancelled, executed, not `{s}`")))?),
+    };
+    let after = match p.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            parse_cursor(c)
+                .ok_or_else(|| bad("`cursor` is not one this server gave out".into()))?,
+        ),
+    };
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad(format!("`limit` is between 1 and 500, not {limit}")));
+    }
+    // An identity bound to a tenant sees its own only.
+    let me = caller(&ctx);
+    let tenant = match (&me.tenant, p.tenant) {
+        (Some(mine), Some(asked)) if *mine != asked => {
+            return Ok(json_response(&ActionList {
+                actions: vec![],
+                next_cursor: None,
+            }))
+        }
+        (Some(mine), _) => Some(mine.clone()),
+        (None, asked) => asked,
+    };
+    let q = ListQuery {
+        state: st,
+        tenant,
+        limit,
+        after,
+    };
+    let st2 = Arc::clone(&state);
+    let rows = tokio::task::spawn_blocking(move || sw::list(&st2.safety.store(), &q))
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let now = now_ms();
+    let next_cursor = (rows.len() == limit)
+        .then(|| rows.last().map(cursor_of))
+        .flatten();
+    let actions = rows.iter().map(|r| view(r, now)).collect();
+    Ok(json_response(&ActionList {
+        actions,
+        next_cursor,
+    }))
+}
+
+/// One action: where it stands, its reviews, its history, its next steps.
+#[utoipa::path(
+    get, path = "/v1/safety/actions/{id}", tag = "safety",
+    params(("id" = String, Path, description = "The action id")),
+    responses(
+        (status = 200, description = "The action", body = ActionView),
+        (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let st = Arc::clone(&state);
+    let key = id.clone();
+    let rec = tokio::task::spawn_blocking(move || sw::get(&st.safety.store(), &key))
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let me = caller(&ctx);
+    let visible = rec.filter(|r| match (&me.tenant, &r.tenant) {
+        (Some(c), Some(t)) => c == t,
+        (Some(_), None) => false,
+        (None, _) => true,
+    });
+    match visible {
+        Some(r) => Ok(json_response(&view(&r, now_ms()))),
+        None => {
+            let f = Refusal::not_found();
+            let ev = event(
+                &ctx,
+                &id,
+                started,
+                "refused:not_found",
+                Some(f.detail.clone()),
+                json!({"step": "show"}),
+                &state.fingerprint(),
+            );
+            let _ = state.audit.record(ev).await;
+            Err(refused(&f))
+        }
+    }
+}
+
+/// Runs one engine step on the action `id` and answers it.
+async fn run_step<F>(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    what: &'static str,
+    f: F,
+) -> Result<Response, Problem>
+where
+    F: Fn(&PackHandle, &ActionRecord, Ms) -> Result<Change, Refusal> + Send + 'static,
+{
+    let started = Instant::now();
+    let bundle = state.bundle.load_full();
+    if tenet_safety_workflows::pack(&bundle.rules).is_err() {
+        return Err(no_pack(
+            bundle.rules.packs.iter().map(|p| p.name.clone()).collect(),
+        ));
+    }
+    let st = Arc::clone(&state);
+    let ctx2 = ctx.clone();
+    let key = id.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let pack = tenet_safety_workflows::pack(&bundle.rules)
+            .map_err(|e| StoreOr::Other(e.to_string()))?;
+        let now = now_ms();
+        sw::step(
+            &mut st.safety.store(),
+            &key,
+            |rec| f(&pack, rec, now),
+            |res| step_event(&ctx2, &key, what, started, &bundle.fingerprint, res),
+        )
+        .map_err(|e| StoreOr::Store(e.to_string()))
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(|e| match e {
+        StoreOr::Store(e) | StoreOr::Other(e) => store_failed(e),
+    })?;
+    match result {
+        Ok(change) => {
+            let tenant = change.record.tenant.clone();
+            let severity = change.record.requirements.risk.clone().unwrap_or_default();
+            send_all(&state.safety, &change.notices, tenant, &severity).await;
+            let now = now_ms();
+            Ok(json_response(&StepAnswer {
+                outcome: change.outcome.into(),
+                action: view(&change.record, now),
+                grant: change.grant.as_ref().map(to_json),
+            }))
+        }
+        Err(f) => Err(refused(&f)),
+    }
+}
+
+enum StoreOr {
+    Store(String),
+    Other(String),
+}
+
+/// A review: approve or deny.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    #[schema(value_type = String, pattern = "^(approve|deny)$")]
+    pub decision: Verdict,
+    /// Why; quorum filters may read it as `review.comment`.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Review an action. The requester cannot; one review per reviewer; a
+/// review needs one of the action's approver roles and counts toward the
+/// quorums whose filter it matches.
+#[utoipa::path(
+    post, path = "/v1/safety/actions/{id}/reviews", tag = "safety",
+    params(("id" = String, Path, description = "The action id")),
+    request_body = ReviewBody,
+    responses(
+        (status = 200, description = "The review is counted; `outcome` is `reviewed`, `approved` or `denied`", body = StepAnswer),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Self-review, or no approver role (`code`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already reviewed, resolved, expired, or the pack now requires something else (`code`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "JSON of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 500, description = "A quorum filter failed to evaluate", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `safety` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn review(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let b: ReviewBody = json_body(
+        &body,
+        "{\"decision\": \"approve\" | \"deny\", \"comment\": string}",
+    )?;
+    let me = caller(&ctx);
+    run_step(state, ctx, id, "review", move |pack, rec, now| {
+        engine::review(pack, rec, &me, b.decision, &b.comment, now)
+    })
+    .await
+}
+
+/// What the requester supplies.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    /// At least the pack's `justification_min` characters, matching its pattern.
+    pub justification: Option<String>,
+    /// A ticket id matching the pack's `ticket` pattern.
+    pub ticket: Option<String>,
+    /// Skip the reviews of a `soft_mandatory` action (needs a justification; audited).
+    #[serde(default, rename = "override")]
+    pub override_reviews: bool,
+}
+
+/// Record the requester's justification and ticket (or override a
+/// soft-mandatory action's reviews).
+#[utoipa::path(
+    post, path = "/v1/safety/actions/{id}/confirm", tag = "safety",
+    params(("id" = String, Path, description = "The action id")),
+    request_body = ConfirmBody,
+    responses(
+        (status = 200, description = "Recorded; `outcome` is `confirmed` or `overridden`", body = StepAnswer),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Not the requester, or a hard_mandatory override (`code`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Resolved, expired, or the pack now requires something else (`code`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Too short, not matching the pack's pattern, or nothing given", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 500, description = "The pack's pattern does not compile", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `safety` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn confirm(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let b: ConfirmBody = json_body(
+        &body,
+        "{\"justification\": string, \"ticket\": string, \"override\": bool}",
+    )?;
+    let me = caller(&ctx);
+    let c = Confirm {
+        justification: b.justification,
+        ticket: b.ticket,
+        override_reviews: b.override_reviews,
+    };
+    run_step(state, ctx, id, "confirm", move |pack, rec, now| {
+        engine::confirm(pack, rec, &me, &c, now)
+    })
+    .await
+}
+
+/// A break-glass reason.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassBody {
+    /// Mandatory; at least the pack's `reason_min` characters.
+    pub reason: String,
+}
+
+/// Skip the reviews along the pack's break-glass path: every approver is
+/// told, and a post-hoc review with a deadline opens.
+#[utoipa::path(
+    post, path = "/v1/safety/actions/{id}/break-glass", tag = "safety",
+    params(("id" = String, Path, description = "The action id")),
+    request_body = BreakGlassBody,
+    responses(
+        (status = 200, description = "Approved by break glass", body = StepAnswer),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "No break-glass path, or not one of its roles", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Not pending, expired, or the pack now requires something else", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The reason is too short, or the body of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `safety` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn break_glass(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let b: BreakGlassBody = json_body(&body, "{\"reason\": string}")?;
+    let me = caller(&ctx);
+    run_step(state, ctx, id, "break_glass", move |pack, rec, now| {
+        engine::break_glass(pack, rec, &me, &b.reason, now)
+    })
+    .await
+}
+
+/// Close the post-hoc review of a break-glass use.
+#[utoipa::path(
+    post, path = "/v1/safety/actions/{id}/break-glass/review", tag = "safety",
+    params(("id" = String, Path, description = "The action id")),
+    responses(
+        (status = 200, description = "Reviewed", body = StepAnswer),
+        (status = 403, description = "Who broke glass or asked, or no approver role", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "No break-glass use, or reviewed already", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `safety` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn break_glass_review(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let me = caller(&ctx);
+    run_step(state, ctx, id, "break_glass_review", move |_, rec, now| {
+        engine::review_break_glass(rec, &me, now)
+    })
+    .await
+}
+
+/// The descriptor again, and the nonce of the preflight answer.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteBody {
+    /// The descriptor: it must hash to the approved digest.
+    #[schema(value_type = Object)]
+    pub action: serde_json::Map<String, serde_json::Value>,
+    /// From the preflight answer.
+    pub nonce: String,
+}
+
+/// Execute an approved action once: the nonce, the descriptor's digest,
+/// every confirmation and the hold are checked, and one use is consumed
+/// atomically.
+#[utoipa::path(
+    post, path = "/v1/safety/actions/{id}/execute", tag = "safety",
+    params(("id" = String, Path, description = "The action id")),
+    request_body = ExecuteBody,
+    responses(
+        (status = 200, description = "Executed: the `grant` to present downstream", body = StepAnswer),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Not the requester", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "A wrong nonce, a replay, a changed descriptor (the approvals are void), not approved, a missing confirmation, the hold, expiry (`code`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "JSON of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `safety` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn execute(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let b: ExecuteBody = json_body(&body, "{\"action\": object, \"nonce\": string}")?;
+    let me = caller(&ctx);
+    let action = serde_json::Value::Object(b.action);
+    run_step(state, ctx, id, "execute", move |pack, rec, now| {
+        engine::execute(pack, rec, &me, &action, &b.nonce, now)
+    })
+    .await
+}
+
+/// Withdraw an action (the requester only).
+#[utoipa::path(
+    post, path = "/v1/safety/actions/{id}/cancel", tag = "safety",
+    params(("id" = String, Path, description = "The action id")),
+    responses(
+        (status = 200, description = "Cancelled", body = StepAnswer),
+        (status = 403, description = "Not the requester", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already resolved", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `safety` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let me = caller(&ctx);
+    run_step(state, ctx, id, "cancel", move |_, rec, now| {
+        engine::cancel(rec, &me, now)
+    })
+    .await
+}
+
+/// The safety sweep: expiry, escalation, overdue break-glass reviews, for
+/// every action due. Runs under its lease on one replica at a time; each
+/// change is still conditional on the version read, so a late second
+/// sweeper writes nothing twice.
+pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
+    let now = now_ms();
+    let fingerprint = state.fingerprint();
+    let due = sw::due(&state.safety.store(), now, 500)?;
+    let mut changed = 0;
+    let mut notices = Vec::new();
+    for rec in due {
+        let Some(c) = engine::sweep(&rec, now) else {
+            continue;
+        };
+        // Lost to another writer: that one did it, or the next round will.
+        if sw::update(
+            &mut state.safety.store(),
+            &c.record,
+            &sweep_event(&rec.id, &fingerprint, &c),
+        )? {
+            changed += 1;
+            notices.push((
+                c.record.tenant.clone(),
+                c.record.requirements.risk.clone().unwrap_or_default(),
+                c.notices,
+            ));
+        }
+    }
+    if !notices.is_empty() {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.block_on(async {
+                for (tenant, severity, ns) in notices {
+                    send_all(&state.safety, &ns, tenant, &severity).await;
+                }
+            });
+        }
+    }
+    Ok(changed)
+}
+
+fn sweep_event(id: &str, bundle: &str, c: &Change) -> AuditEvent {
+    let (outcome, details) = (
+        c.outcome.to_string(),
+        json!({"step": "sweep", "state": c.record.state, "version": c.record.version}),
+    );
+    AuditEvent {
+        id: 0,
+        action_id: format!("sweep-{id}-{}", random_suffix()),
+        at: now_rfc3339(),
+        source: "safety-workflows".into(),
+        subject: id.to_string(),
+        actor: "sweep".into(),
+        scope: "safety".into(),
+        outcome,
+        reason: None,
+        latency_ms: 0,
+        details,
+        tenant: c.record.tenant.clone(),
+        bundle: Some(bundle.to_string()),
+    }
+}
