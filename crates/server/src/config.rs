@@ -207,7 +207,14 @@ pub struct Config {
 pub struct SafetyChannels {
     pub notify: Option<tenet_notify::config::WebhookConfig>,
     pub escalation: Option<tenet_notify::config::WebhookConfig>,
+    /// The environment variable holding the key execution grants are
+    /// signed with (HMAC-SHA256), so a downstream service can verify one
+    /// (default `TENET_SAFETY_GRANT_KEY`; unset: grants are unsigned).
+    pub grant_key_env: String,
 }
+
+/// Where the grant-signing key is read from by default.
+pub const GRANT_KEY_ENV: &str = "TENET_SAFETY_GRANT_KEY";
 
 /// How often replicas record themselves and run their sweeps.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,7 +247,10 @@ impl Default for Config {
             access_rules: None,
             identities: Vec::new(),
             sweeps: Sweeps::default(),
-            safety: SafetyChannels::default(),
+            safety: SafetyChannels {
+                grant_key_env: GRANT_KEY_ENV.into(),
+                ..SafetyChannels::default()
+            },
         }
     }
 }
@@ -352,6 +362,7 @@ struct FileIdentity {
 struct FileSafety {
     notify: Option<tenet_notify::config::WebhookConfig>,
     escalation: Option<tenet_notify::config::WebhookConfig>,
+    grant_key_env: Option<String>,
 }
 
 /// `host-pid`: unique among the replicas of one fleet unless two hosts
@@ -575,6 +586,11 @@ impl Config {
         self.safety = SafetyChannels {
             notify: f.safety.notify.clone(),
             escalation: f.safety.escalation.clone(),
+            grant_key_env: f
+                .safety
+                .grant_key_env
+                .clone()
+                .unwrap_or_else(|| GRANT_KEY_ENV.into()),
         };
         if let Some(i) = f.sweeps.interval {
             self.sweeps.interval = match tenet_runtime::dsl::syntax::parse_duration(&i) {

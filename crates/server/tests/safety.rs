@@ -366,7 +366,7 @@ async fn flow(kind: Kind) {
         "pending",
         "refused:self_review",
         "refused:not_a_reviewer",
-        "refused:not_found",
+        "refused:other_tenant",
         "refused:not_approved",
         "reviewed",
         "approved",

@@ -43,6 +43,9 @@ use tenet_runtime::pack::PackHandle;
 
 /// What an action may wait for its reviews when its pack does not say.
 pub const DEFAULT_REVIEW_TTL_MS: Ms = 24 * 3_600_000;
+/// How long an approval is good when its pack does not say: no approval
+/// is good forever.
+pub const DEFAULT_APPROVAL_TTL_MS: Ms = 24 * 3_600_000;
 /// The shortest justification when the pack does not say.
 pub const DEFAULT_JUSTIFICATION_MIN: usize = 10;
 /// A ticket id when the pack gives no pattern: `ABC-123`.
@@ -109,6 +112,9 @@ pub struct Grant {
     #[serde(rename = "use")]
     pub use_: u32,
     pub max_uses: u32,
+    /// Until when the approval it came from was good.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<Ms>,
 }
 
 /// A step refused.
@@ -351,13 +357,21 @@ fn derive(
             advisories,
         };
     }
-    let get = |name: &str, field: &str| -> Option<Value> {
-        let b = block(name)?;
-        pack.field(b, field, &input)
-            .ok()
-            .flatten()
-            .filter(|v| !v.is_null())
+    // A field that fails to evaluate is an error of the preflight, never
+    // its default (a failing `hold` is not "no hold").
+    let field_errors = std::cell::RefCell::new(Vec::<String>::new());
+    let eval = |b: &tenet_runtime::ir::CBlock, field: &str| -> Option<Value> {
+        match pack.field(b, field, &input) {
+            Ok(v) => v.filter(|v| !v.is_null()),
+            Err(e) => {
+                field_errors
+                    .borrow_mut()
+                    .push(format!("`{}` ({}): `{field}` failed: {e}", b.name, b.at));
+                None
+            }
+        }
     };
+    let get = |name: &str, field: &str| -> Option<Value> { eval(block(name)?, field) };
     let ms = |v: Option<Value>| match v {
         Some(Value::Duration(ms)) => Some(ms),
         _ => None,
@@ -387,6 +401,7 @@ fn derive(
     let mut reviews = Vec::new();
     let mut hold_ms = 0;
     let mut approval_ttl_ms: Option<Ms> = None;
+    let mut seen_errors = Vec::new();
     let mut review_ttl_ms: Option<Ms> = None;
     let mut escalate_after_ms: Option<Ms> = None;
     let mut max_uses: Option<i64> = None;
@@ -403,9 +418,10 @@ fn derive(
     };
     for m in &enforced_m {
         let name = m.block.as_str();
-        for c in strings(get(name, "require")) {
-            if !controls.contains(&c) {
-                controls.push(c);
+        let own = strings(get(name, "require"));
+        for c in &own {
+            if !controls.contains(c) {
+                controls.push(c.clone());
             }
         }
         hold_ms = hold_ms.max(ms(get(name, "hold")).unwrap_or(0));
@@ -442,11 +458,7 @@ fn derive(
             quorum_blocks
                 .iter()
                 .map(|q| {
-                    let count = |f: &str| {
-                        int(pack.field(q, f, &input).ok().flatten())
-                            .unwrap_or(1)
-                            .max(0) as u32
-                    };
+                    let count = |f: &str| int(eval(q, f)).unwrap_or(1).max(0) as u32;
                     Quorum {
                         name: q.name.clone(),
                         filter: pack.field_text(q, "filter"),
@@ -462,21 +474,18 @@ fn derive(
                 approvers: approvers.clone(),
                 quorums,
             });
-        } else if controls.iter().any(|c| c == "dual_control") && approvers.is_empty() {
-            errors.push(format!(
+        } else if own.iter().any(|c| c == "dual_control") && approvers.is_empty() {
+            seen_errors.push(format!(
                 "`{name}` requires dual_control but names no `approvers`: nobody may review it (add `approvers [\"ROLE\"]` to the pack)"
             ));
         }
         match pack.nested(name, "break_glass").first() {
             Some(g) => {
                 let rule = BreakGlassRule {
-                    roles: strings(pack.field(g, "roles", &input).ok().flatten()),
-                    ttl_ms: ms(pack.field(g, "ttl", &input).ok().flatten()).unwrap_or(30 * 60_000),
-                    review_within_ms: ms(pack.field(g, "review_within", &input).ok().flatten())
-                        .unwrap_or(DEFAULT_REVIEW_TTL_MS),
-                    reason_min: int(pack.field(g, "reason_min", &input).ok().flatten())
-                        .unwrap_or(20)
-                        .max(0) as usize,
+                    roles: strings(eval(g, "roles")),
+                    ttl_ms: ms(eval(g, "ttl")).unwrap_or(30 * 60_000),
+                    review_within_ms: ms(eval(g, "review_within")).unwrap_or(DEFAULT_REVIEW_TTL_MS),
+                    reason_min: int(eval(g, "reason_min")).unwrap_or(20).max(0) as usize,
                 };
                 glass = Some(match glass {
                     None => rule,
@@ -513,24 +522,27 @@ fn derive(
         .to_string(),
         justification: needs("justification").then(|| TextRule {
             min: justification_min.map_or(DEFAULT_JUSTIFICATION_MIN, |j| j.max(0) as usize),
-            pattern: justification_patterns.first().cloned(),
+            patterns: dedup(justification_patterns),
         }),
-        ticket: needs("ticket").then(|| {
-            tickets
-                .first()
-                .cloned()
-                .unwrap_or_else(|| DEFAULT_TICKET.to_string())
-        }),
+        ticket: if !needs("ticket") {
+            Vec::new()
+        } else if tickets.is_empty() {
+            vec![DEFAULT_TICKET.to_string()]
+        } else {
+            dedup(tickets)
+        },
         controls,
         reviews,
         hold_ms,
-        approval_ttl_ms,
+        approval_ttl_ms: approval_ttl_ms.unwrap_or(DEFAULT_APPROVAL_TTL_MS),
         review_ttl_ms: review_ttl_ms.unwrap_or(DEFAULT_REVIEW_TTL_MS),
         escalate_after_ms,
         max_uses: max_uses.unwrap_or(1).max(1) as u32,
         on_dependency_unavailable: if escalate_all { "escalate" } else { "deny" }.to_string(),
         break_glass: glass.filter(|g| glass_everywhere && !g.roles.is_empty()),
     };
+    errors.extend(seen_errors);
+    errors.extend(field_errors.into_inner());
     Derived {
         decision,
         requirements: Some(requirements),
@@ -540,14 +552,23 @@ fn derive(
     }
 }
 
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+    v
+}
+
 /// `sha256:` over the canonical JSON (sorted keys, no spaces) of the
-/// descriptor, the requester's id and tenant, and the requirements.
+/// action's id, its descriptor, the requester's id and tenant, and the
+/// requirements (so two requests of one thing have two digests).
 pub fn digest(
+    id: &str,
     action: &serde_json::Value,
     requester: &Actor,
     requirements: &Requirements,
 ) -> String {
     let doc = serde_json::json!({
+        "id": id,
         "action": action,
         "requester": {"id": requester.id, "tenant": requester.tenant},
         "requirements": requirements,
@@ -582,6 +603,25 @@ fn summary(requester: &Actor, action: &serde_json::Value, matched: &[Matched]) -
         Some(t) if Some(&t) != requester.tenant.as_ref() => s.push_str(&format!(" in tenant {t}")),
         _ => {}
     }
+    // The rest of the descriptor's plain fields, so the sentence says how
+    // much and of what: `(rows 20000, policy privacy.retention)`.
+    let rest: Vec<String> = match action {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !["verb", "target", "tenant"].contains(&k.as_str()))
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::String(x) => Some(format!("{k} {x}")),
+                serde_json::Value::Number(x) => Some(format!("{k} {x}")),
+                serde_json::Value::Bool(x) => Some(format!("{k} {x}")),
+                _ => None,
+            })
+            .take(6)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !rest.is_empty() {
+        s.push_str(&format!(" ({})", rest.join(", ")));
+    }
     let because: Vec<&str> = matched
         .iter()
         .filter_map(|m| m.because.as_deref())
@@ -591,6 +631,38 @@ fn summary(requester: &Actor, action: &serde_json::Value, matched: &[Matched]) -
         s.push_str(&because.join("; "));
     }
     s
+}
+
+/// `owner: 1 approval where "data-owner" in reviewer.roles, 1 denial rejects`.
+fn quorum_text(q: &Quorum) -> String {
+    let plural = |n: u32, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
+    let short = q.name.rsplit('/').next().unwrap_or(&q.name);
+    let approve = if q.approve == 0 {
+        "never approves".to_string()
+    } else {
+        plural(q.approve, "approval")
+    };
+    let filter = q
+        .filter
+        .as_ref()
+        .map(|f| format!(" where {f}"))
+        .unwrap_or_default();
+    let deny = if q.deny == 0 {
+        "denials do not reject".to_string()
+    } else {
+        format!(
+            "{} {}",
+            plural(q.deny, "denial"),
+            if q.deny == 1 { "rejects" } else { "reject" }
+        )
+    };
+    format!("{short}: {approve}{filter}, {deny}")
 }
 
 fn controls_of(r: &ActionRecord, now: Ms) -> Vec<ControlState> {
@@ -609,22 +681,22 @@ fn controls_of(r: &ActionRecord, now: Ms) -> Vec<ControlState> {
             .reviews
             .iter()
             .map(|s| {
-                let q: Vec<String> = s
-                    .quorums
-                    .iter()
-                    .map(|q| format!("{} approve {} / deny {}", q.name, q.approve, q.deny))
-                    .collect();
+                let q: Vec<String> = s.quorums.iter().map(quorum_text).collect();
                 format!(
-                    "{} from {}: {}",
+                    "{} (reviewers: {}): {}",
                     s.block,
                     s.approvers.join(", "),
-                    q.join(" or ")
+                    q.join("; or ")
                 )
             })
             .collect::<Vec<_>>()
             .join("; and ");
         push(
-            "dual_control",
+            if req.controls.iter().any(|c| c == "dual_control") {
+                "dual_control"
+            } else {
+                "reviews"
+            },
             if reviewed { "satisfied" } else { "pending" },
             detail,
         );
@@ -632,7 +704,7 @@ fn controls_of(r: &ActionRecord, now: Ms) -> Vec<ControlState> {
     if let Some(j) = &req.justification {
         let done = r.confirmation.justification.is_some();
         let mut d = format!("at least {} characters", j.min);
-        if let Some(p) = &j.pattern {
+        for p in &j.patterns {
             d.push_str(&format!(", matching /{p}/"));
         }
         push(
@@ -641,12 +713,13 @@ fn controls_of(r: &ActionRecord, now: Ms) -> Vec<ControlState> {
             d,
         );
     }
-    if let Some(t) = &req.ticket {
+    if !req.ticket.is_empty() {
         let done = r.confirmation.ticket.is_some();
+        let pats: Vec<String> = req.ticket.iter().map(|t| format!("/{t}/")).collect();
         push(
             "ticket",
             if done { "satisfied" } else { "required" },
-            format!("matching /{t}/"),
+            format!("matching {}", pats.join(" and ")),
         );
     }
     if req.hold_ms > 0 || req.controls.iter().any(|c| c == "timed_hold") {
@@ -687,14 +760,20 @@ pub fn links(r: &ActionRecord, now: Ms) -> BTreeMap<&'static str, String> {
     if live && next(r.state, Step::Approve).is_some() {
         l.insert("reviews", format!("{base}/reviews"));
     }
-    let confirmable = r.requirements.justification.is_some() || r.requirements.ticket.is_some();
+    let confirmable = (r.requirements.justification.is_some()
+        && r.confirmation.justification.is_none())
+        || (!r.requirements.ticket.is_empty() && r.confirmation.ticket.is_none());
     if live && confirmable && !r.state.is_final() {
         l.insert("confirm", format!("{base}/confirm"));
     }
     if live && next(r.state, Step::BreakGlass).is_some() && r.requirements.break_glass.is_some() {
         l.insert("break_glass", format!("{base}/break-glass"));
     }
-    if live && next(r.state, Step::Execute { last: true }).is_some() {
+    let confirmed = (r.requirements.justification.is_none()
+        || r.confirmation.justification.is_some())
+        && (r.requirements.ticket.is_empty() || r.confirmation.ticket.is_some());
+    let held = r.hold_until_ms.is_some_and(|u| now < u);
+    if live && next(r.state, Step::Execute { last: true }).is_some() && confirmed && !held {
         l.insert("execute", format!("{base}/execute"));
     }
     if live && next(r.state, Step::Cancel).is_some() {
@@ -835,7 +914,19 @@ pub fn preflight(
             notices: Vec::new(),
         }
     };
-    if !d.errors.is_empty() {
+    // A caller bound to a tenant acts for that tenant: a descriptor that
+    // names another is refused (its approvers would be the wrong ones).
+    if let (Some(mine), Some(serde_json::Value::String(named))) =
+        (&caller.tenant, req.action.get("tenant"))
+    {
+        if mine != named {
+            answer.errors.push(format!(
+                "the action names tenant `{named}`, but {} acts for tenant `{mine}`",
+                caller.id
+            ));
+        }
+    }
+    if !answer.errors.is_empty() {
         return blocked(answer);
     }
     let Some(requirements) = d.requirements else {
@@ -863,7 +954,7 @@ pub fn preflight(
             return blocked(answer);
         }
     }
-    let digest = digest(&req.action, caller, &requirements);
+    let digest = digest(&fresh.id, &req.action, caller, &requirements);
     let (state, expires_ms, approved_ms, hold_until_ms) = if needs_reviews {
         (
             State::Pending,
@@ -874,7 +965,7 @@ pub fn preflight(
     } else {
         (
             State::Approved,
-            requirements.approval_ttl_ms.map(|t| now + t),
+            Some(now + requirements.approval_ttl_ms),
             Some(now),
             Some(now + requirements.hold_ms),
         )
@@ -943,7 +1034,13 @@ pub fn preflight(
         "approved"
     };
     if req.simulate {
+        // Nothing is kept: no id, nonce, state, deadline or next step.
         shown.links = BTreeMap::new();
+        shown.action_id = None;
+        shown.nonce = None;
+        shown.state = None;
+        shown.digest = None;
+        shown.expires_at = None;
         return Preflight {
             answer: shown,
             record: None,
@@ -960,12 +1057,28 @@ pub fn preflight(
 }
 
 /// Another tenant's action is not there (404, no existence leak).
+///
+/// Its code is `other_tenant`, so the audit log tells probing from a
+/// typo; the server answers it as a plain `not_found`.
 fn visible(r: &ActionRecord, caller: &Actor) -> Result<(), Refusal> {
-    match (&caller.tenant, &r.tenant) {
-        (Some(c), Some(t)) if c != t => Err(Refusal::not_found()),
-        (Some(_), None) => Err(Refusal::not_found()),
-        _ => Ok(()),
+    let hidden = match (&caller.tenant, &r.tenant) {
+        (Some(c), Some(t)) => c != t,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if hidden {
+        return Err(Refusal::new(404, "other_tenant", "no such action"));
     }
+    Ok(())
+}
+
+/// A step on an action that is over: says how it ended.
+fn closed(r: &ActionRecord, what: &str) -> Refusal {
+    let detail = match r.history.last() {
+        Some(h) if h.what == "void" => format!("the action was voided: {}", h.detail),
+        _ => format!("the action is {}{what}", r.state.as_str()),
+    };
+    Refusal::new(409, "closed", detail)
 }
 
 fn live(r: &ActionRecord, now: Ms) -> Result<(), Refusal> {
@@ -1037,11 +1150,7 @@ pub fn review(
 ) -> Result<Change, Refusal> {
     visible(r, reviewer)?;
     if next(r.state, Step::Approve).is_none() {
-        return Err(Refusal::new(
-            409,
-            "closed",
-            format!("the action is {}: reviews are closed", r.state.as_str()),
-        ));
+        return Err(closed(r, ": reviews are closed"));
     }
     live(r, now)?;
     if reviewer.id == r.requester.id {
@@ -1144,11 +1253,32 @@ pub fn review(
             reviewer.id
         )
     } else {
+        // With where each quorum now stands: `mass-delete/oncall-pair (1 of 2)`.
+        let progress: Vec<String> = counted
+            .iter()
+            .filter_map(|name| {
+                let q = r
+                    .requirements
+                    .reviews
+                    .iter()
+                    .flat_map(|s| &s.quorums)
+                    .find(|q| &q.name == name)?;
+                let need = match decision {
+                    Verdict::Approve => q.approve,
+                    Verdict::Deny => q.deny,
+                };
+                Some(if need == 0 {
+                    format!("{name} (counts nothing: {} 0)", decision.as_str())
+                } else {
+                    format!("{name} ({} of {need})", count(name, decision))
+                })
+            })
+            .collect();
         format!(
             "{} by {}: counts toward {}",
             decision.as_str(),
             reviewer.id,
-            counted.join(", ")
+            progress.join(", ")
         )
     };
     let (step, outcome) = match (denied_by, approved) {
@@ -1163,7 +1293,7 @@ pub fn review(
         Some(Step::Approve) => {
             rec.approved_ms = Some(now);
             rec.hold_until_ms = Some(now + rec.requirements.hold_ms);
-            rec.expires_ms = rec.requirements.approval_ttl_ms.map(|t| now + t);
+            rec.expires_ms = Some(now + rec.requirements.approval_ttl_ms);
             notices.push(notice(
                 "approved",
                 &rec,
@@ -1200,7 +1330,7 @@ pub struct Confirm {
     pub override_reviews: bool,
 }
 
-fn check_text(what: &str, text: &str, min: usize, pattern: Option<&str>) -> Result<(), Refusal> {
+fn check_text(what: &str, text: &str, min: usize, patterns: &[String]) -> Result<(), Refusal> {
     let len = text.trim().chars().count();
     if len < min {
         return Err(Refusal::new(
@@ -1209,7 +1339,7 @@ fn check_text(what: &str, text: &str, min: usize, pattern: Option<&str>) -> Resu
             format!("the {what} has {len} characters; the pack asks for at least {min}"),
         ));
     }
-    if let Some(p) = pattern {
+    for p in patterns {
         let re = regex::Regex::new(p).map_err(|e| {
             Refusal::new(
                 500,
@@ -1245,11 +1375,7 @@ pub fn confirm(
         ));
     }
     if r.state.is_final() {
-        return Err(Refusal::new(
-            409,
-            "closed",
-            format!("the action is {}", r.state.as_str()),
-        ));
+        return Err(closed(r, ""));
     }
     live(r, now)?;
     if c.justification.is_none() && c.ticket.is_none() {
@@ -1260,22 +1386,38 @@ pub fn confirm(
         ));
     }
     let req = &r.requirements;
+    // What is recorded stays recorded: a justification or a ticket
+    // cannot be swapped after the reviewers saw it.
+    if c.justification.is_some() && r.confirmation.justification.is_some() {
+        return Err(Refusal::new(
+            409,
+            "already_confirmed",
+            "the justification is recorded already and cannot be changed",
+        ));
+    }
+    if c.ticket.is_some() && r.confirmation.ticket.is_some() {
+        return Err(Refusal::new(
+            409,
+            "already_confirmed",
+            "the ticket is recorded already and cannot be changed",
+        ));
+    }
     if let Some(j) = &c.justification {
         let rule = req.justification.clone().unwrap_or(TextRule {
             min: DEFAULT_JUSTIFICATION_MIN,
-            pattern: None,
+            patterns: Vec::new(),
         });
-        check_text("justification", j, rule.min, rule.pattern.as_deref())?;
+        check_text("justification", j, rule.min, &rule.patterns)?;
     }
     if let Some(t) = &c.ticket {
-        let Some(p) = &req.ticket else {
+        if req.ticket.is_empty() {
             return Err(Refusal::new(
                 422,
                 "invalid",
                 "this action does not ask for a ticket",
             ));
-        };
-        check_text("ticket", t, 1, Some(p))?;
+        }
+        check_text("ticket", t, 1, &req.ticket)?;
     }
     if c.override_reviews {
         if req.enforcement != "soft_mandatory" {
@@ -1305,12 +1447,21 @@ pub fn confirm(
     let overriding = c.override_reviews && next(r.state, Step::Approve).is_some();
     let state = if overriding { State::Approved } else { r.state };
     let what = if overriding { "override" } else { "confirm" };
-    let mut rec = stepped(&n, &by.id, what, state, String::new(), now);
+    // What was supplied goes in the history and the audit event.
+    let mut said = Vec::new();
+    if let Some(j) = &c.justification {
+        said.push(format!("justification: {}", j.trim()));
+    }
+    if let Some(t) = &c.ticket {
+        said.push(format!("ticket: {}", t.trim()));
+    }
+    let detail = said.join("; ");
+    let mut rec = stepped(&n, &by.id, what, state, detail.clone(), now);
     let mut notices = Vec::new();
     if overriding {
         rec.approved_ms = Some(now);
         rec.hold_until_ms = Some(now + req.hold_ms);
-        rec.expires_ms = req.approval_ttl_ms.map(|t| now + t);
+        rec.expires_ms = Some(now + req.approval_ttl_ms);
         notices.push(notice("overridden", &rec, approver_roles(req), vec![]));
     }
     Ok(Change {
@@ -1320,7 +1471,7 @@ pub fn confirm(
         } else {
             "confirmed"
         },
-        detail: String::new(),
+        detail,
         notices,
         grant: None,
     })
@@ -1336,14 +1487,7 @@ pub fn break_glass(
 ) -> Result<Change, Refusal> {
     visible(r, by)?;
     if next(r.state, Step::BreakGlass).is_none() {
-        return Err(Refusal::new(
-            409,
-            "closed",
-            format!(
-                "the action is {}: nothing to break glass for",
-                r.state.as_str()
-            ),
-        ));
+        return Err(closed(r, ": nothing to break glass for"));
     }
     live(r, now)?;
     let Some(rule) = &r.requirements.break_glass else {
@@ -1363,7 +1507,7 @@ pub fn break_glass(
             ),
         ));
     }
-    check_text("reason", reason, rule.reason_min, None)?;
+    check_text("reason", reason, rule.reason_min, &[])?;
     still_required(pack, r, &by.id, now)?;
     let mut rec = stepped(
         r,
@@ -1447,17 +1591,11 @@ pub fn execute(
                 "the action waits for its reviews",
             ))
         }
-        s if next(s, Step::Execute { last: true }).is_none() => {
-            return Err(Refusal::new(
-                409,
-                "closed",
-                format!("the action is {}", s.as_str()),
-            ))
-        }
+        s if next(s, Step::Execute { last: true }).is_none() => return Err(closed(r, "")),
         _ => {}
     }
     live(r, now)?;
-    if digest(action, &r.requester, &r.requirements) != r.digest {
+    if digest(&r.id, action, &r.requester, &r.requirements) != r.digest {
         let why = "the descriptor is not the one approved: the approvals are void; run the preflight again".to_string();
         let mut refusal = Refusal::new(409, "descriptor_changed", why.clone());
         if let Some(state) = next(r.state, Step::Cancel) {
@@ -1470,7 +1608,7 @@ pub fn execute(
     if r.requirements.justification.is_some() && r.confirmation.justification.is_none() {
         missing.push("justification");
     }
-    if r.requirements.ticket.is_some() && r.confirmation.ticket.is_none() {
+    if !r.requirements.ticket.is_empty() && r.confirmation.ticket.is_none() {
         missing.push("ticket");
     }
     if !missing.is_empty() {
@@ -1496,11 +1634,7 @@ pub fn execute(
     let use_ = r.uses + 1;
     let last = use_ >= r.requirements.max_uses;
     let Some(state) = next(r.state, Step::Execute { last }) else {
-        return Err(Refusal::new(
-            409,
-            "closed",
-            format!("the action is {}", r.state.as_str()),
-        ));
+        return Err(closed(r, ""));
     };
     let detail = format!("use {use_} of {}", r.requirements.max_uses);
     let mut rec = stepped(r, &by.id, "execute", state, detail.clone(), now);
@@ -1512,6 +1646,7 @@ pub fn execute(
             executed_at_ms: now,
             use_,
             max_uses: rec.requirements.max_uses,
+            expires_at_ms: rec.expires_ms,
         }),
         record: rec,
         outcome: "executed",
@@ -1520,27 +1655,33 @@ pub fn execute(
     })
 }
 
-/// The requester withdraws the action.
+/// The requester withdraws the action, or one of its approvers stops it
+/// (during its hold, say: the cancel window of a time-delayed action).
 pub fn cancel(r: &ActionRecord, by: &Actor, now: Ms) -> Result<Change, Refusal> {
     visible(r, by)?;
-    if by.id != r.requester.id {
+    let approver = by
+        .roles
+        .iter()
+        .any(|x| approver_roles(&r.requirements).contains(x));
+    if by.id != r.requester.id && !approver {
         return Err(Refusal::new(
             403,
-            "not_requester",
-            "only the requester cancels an action",
+            "not_allowed",
+            "only the requester or one of the action's approvers cancels it",
         ));
     }
     let Some(state) = next(r.state, Step::Cancel) else {
-        return Err(Refusal::new(
-            409,
-            "closed",
-            format!("the action is {}", r.state.as_str()),
-        ));
+        return Err(closed(r, ""));
+    };
+    let detail = if by.id == r.requester.id {
+        "by the requester".to_string()
+    } else {
+        format!("by approver {}", by.id)
     };
     Ok(Change {
-        record: stepped(r, &by.id, "cancel", state, String::new(), now),
+        record: stepped(r, &by.id, "cancel", state, detail.clone(), now),
         outcome: "cancelled",
-        detail: String::new(),
+        detail,
         notices: Vec::new(),
         grant: None,
     })

@@ -154,8 +154,9 @@ pub struct ReviewSet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextRule {
     pub min: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<String>,
+    /// Every pattern it must match (one per matched block that sets one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patterns: Vec<String>,
 }
 
 /// The break-glass path the pack declares for every matched action.
@@ -183,14 +184,14 @@ pub struct Requirements {
     pub reviews: Vec<ReviewSet>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub justification: Option<TextRule>,
-    /// The pattern a ticket id must match.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<String>,
+    /// The patterns a ticket id must match (empty: no ticket asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ticket: Vec<String>,
     /// The longest hold: the earliest execution is this long after approval.
     pub hold_ms: Ms,
-    /// The shortest approval TTL: an approval is good this long.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approval_ttl_ms: Option<Ms>,
+    /// The shortest approval TTL (24h when no match sets one): an
+    /// approval is good this long.
+    pub approval_ttl_ms: Ms,
     /// The shortest review TTL: a pending action expires after it.
     pub review_ttl_ms: Ms,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -55,6 +55,8 @@ pub struct Safety {
     store: Mutex<Store>,
     notify: Option<Arc<dyn Notifier>>,
     escalation: Option<Arc<dyn Notifier>>,
+    /// Signs execution grants; `None`: grants go out unsigned.
+    grant_key: Option<Vec<u8>>,
 }
 
 impl Safety {
@@ -72,10 +74,21 @@ impl Safety {
                     .map_err(|e| format!("`safety.{key}`: {e}")),
             }
         };
+        let grant_key = std::env::var(&config.safety.grant_key_env)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| k.trim().as_bytes().to_vec());
+        if grant_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err(format!(
+                "`{}` holds a grant-signing key of fewer than 32 bytes: use at least 32 random bytes (openssl rand -hex 32)",
+                config.safety.grant_key_env
+            ));
+        }
         Ok(Safety {
             store: Mutex::new(store),
             notify: hook(&config.safety.notify, "notify")?,
             escalation: hook(&config.safety.escalation, "escalation")?,
+            grant_key,
         })
     }
 
@@ -163,7 +176,13 @@ fn refused(f: &Refusal) -> Problem {
         422 => "Invalid Request",
         _ => "Safety Pack Failed",
     };
-    Problem::new(status, title, f.detail.clone()).with("code", json!(f.code))
+    // Another tenant's action is audited as such and answered as missing.
+    let code = if f.code == "other_tenant" {
+        "not_found"
+    } else {
+        f.code
+    };
+    Problem::new(status, title, f.detail.clone()).with("code", json!(code))
 }
 
 /// The audit event of one step (refused or not).
@@ -255,9 +274,10 @@ fn notification(
     }
 }
 
-/// Sends notices after a commit; a failure is logged and counted by the
-/// channel (health), never silent.
-async fn send_all(safety: &Safety, notices: &[Notice], tenant: Option<String>, severity: &str) {
+/// Sends notices after a commit; a failure is logged, counted by the
+/// channel (health) and audited (`notify_failed`), never silent.
+async fn send_all(state: &AppState, notices: &[Notice], tenant: Option<String>, severity: &str) {
+    let safety = &state.safety;
     for n in notices {
         let channel = if n.kind == "escalation" || n.kind == "break_glass_overdue" {
             safety.escalation.as_ref().or(safety.notify.as_ref())
@@ -268,6 +288,22 @@ async fn send_all(safety: &Safety, notices: &[Notice], tenant: Option<String>, s
             let d = c.send(&notification(n, "", tenant.clone(), severity)).await;
             if !d.is_delivered() {
                 tracing::warn!(action_id = %n.action_id, kind = n.kind, outcome = d.outcome(), "a safety notice was not delivered");
+                let ev = AuditEvent {
+                    id: 0,
+                    action_id: format!("notify-{}-{}-{}", n.action_id, n.kind, random_suffix()),
+                    at: now_rfc3339(),
+                    source: "safety-workflows".into(),
+                    subject: n.action_id.clone(),
+                    actor: "notify".into(),
+                    scope: "safety".into(),
+                    outcome: "notify_failed".into(),
+                    reason: d.reason(),
+                    latency_ms: 0,
+                    details: json!({"step": "notify", "kind": n.kind, "delivery": d.outcome(), "target": c.target()}),
+                    tenant: tenant.clone(),
+                    bundle: None,
+                };
+                let _ = state.audit.record(ev).await;
             }
         }
     }
@@ -380,6 +416,37 @@ pub struct ActionList {
     pub actions: Vec<ActionView>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
+}
+
+/// The grant with `expires_at` and, when a key is configured, its
+/// `signature`: `hmac-sha256=<hex>` over the canonical JSON of the other
+/// fields (sorted keys, no spaces), which a downstream service recomputes.
+fn signed(safety: &Safety, g: &engine::Grant) -> serde_json::Value {
+    use hmac::{Hmac, Mac};
+    let mut v = json!({
+        "action_id": g.action_id,
+        "digest": g.digest,
+        "executed_at": engine::rfc3339(g.executed_at_ms),
+        "use": g.use_,
+        "max_uses": g.max_uses,
+        "expires_at": g.expires_at_ms.map(engine::rfc3339),
+    });
+    if let Some(key) = &safety.grant_key {
+        // Sorted keys whatever serde_json's map order is.
+        let sorted: std::collections::BTreeMap<String, serde_json::Value> = v
+            .as_object()
+            .map(|m| m.iter().map(|(k, x)| (k.clone(), x.clone())).collect())
+            .unwrap_or_default();
+        let text = serde_json::to_string(&sorted).unwrap_or_default();
+        if let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) {
+            mac.update(text.as_bytes());
+            v["signature"] = json!(format!(
+                "hmac-sha256={}",
+                hex::encode(mac.finalize().into_bytes())
+            ));
+        }
+    }
+    v
 }
 
 fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
@@ -595,6 +662,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}\\.act-[0-9a-f]{32}$")]
     pub cursor: Option<String>,
 }
 
@@ -605,7 +673,8 @@ fn cursor_of(r: &ActionRecord) -> String {
 fn parse_cursor(c: &str) -> Option<(Ms, String)> {
     let (ms, id) = c.split_once('.')?;
     let ms: Ms = ms.parse().ok()?;
-    (id.starts_with("act-") && id.len() <= 100).then(|| (ms, id.to_string()))
+    let hex = id.strip_prefix("act-")?;
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| (ms, id.to_string()))
 }
 
 /// List actions, newest first.
@@ -764,12 +833,12 @@ where
         Ok(change) => {
             let tenant = change.record.tenant.clone();
             let severity = change.record.requirements.risk.clone().unwrap_or_default();
-            send_all(&state.safety, &change.notices, tenant, &severity).await;
+            send_all(&state, &change.notices, tenant, &severity).await;
             let now = now_ms();
             Ok(json_response(&StepAnswer {
                 outcome: change.outcome.into(),
                 action: view(&change.record, now),
-                grant: change.grant.as_ref().map(to_json),
+                grant: change.grant.as_ref().map(|g| signed(&state.safety, g)),
             }))
         }
         Err(f) => Err(refused(&f)),
@@ -1046,7 +1115,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.block_on(async {
                 for (tenant, severity, ns) in notices {
-                    send_all(&state.safety, &ns, tenant, &severity).await;
+                    send_all(state, &ns, tenant, &severity).await;
                 }
             });
         }
