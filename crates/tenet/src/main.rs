@@ -12,9 +12,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[macro_use]
 mod exit;
+mod api_client;
 mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
+mod safety_cmd;
 mod serve_cmd;
 mod store_args;
 
@@ -118,6 +120,11 @@ enum Command {
     },
     /// Serve decisions over HTTP (POST /v1/evaluate) on 127.0.0.1:8080
     Serve(serve_cmd::ServeArgs),
+    /// Safety workflows: preflight, review, confirm, break glass, execute (a client of `tenet serve`)
+    Safety {
+        #[command(subcommand)]
+        command: safety_cmd::SafetyCommand,
+    },
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -187,6 +194,7 @@ fn main() -> ExitCode {
         Command::Reports { command } => diff_cmd::cmd_reports(&command),
         Command::Hook { command } => hook_cmd::cmd_hook(&command),
         Command::Serve(args) => serve_cmd::cmd_serve(&args),
+        Command::Safety { command } => safety_cmd::cmd_safety(&command, now),
     };
     ExitCode::from(code)
 }
