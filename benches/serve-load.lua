@@ -18,6 +18,10 @@
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"
+-- WRK_TOKEN: a bearer token (benches/safety-load.sh).
+if os.getenv("WRK_TOKEN") and os.getenv("WRK_TOKEN") ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. os.getenv("WRK_TOKEN")
+end
 
 local threads = {}
 

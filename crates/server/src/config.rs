@@ -820,6 +820,32 @@ mod tests {
     }
 
     #[test]
+    fn the_safety_section_and_traits_are_read_and_bad_ones_named() {
+        let h = hash_token("t");
+        let c = from_text(&format!(
+            "identities:\n  - name: a\n    token_sha256: {h}\n    traits: {{team: [payments, risk]}}\nsafety:\n  notify: {{url: http://127.0.0.1:9/hook, retries: 1}}\n  grant_key_env: MY_KEY\n"
+        ))
+        .unwrap();
+        assert_eq!(c.identities[0].traits["team"], vec!["payments", "risk"]);
+        assert_eq!(
+            c.safety.notify.as_ref().map(|n| n.url.as_str()),
+            Some("http://127.0.0.1:9/hook")
+        );
+        assert_eq!(c.safety.escalation, None);
+        assert_eq!(c.safety.grant_key_env, "MY_KEY");
+        assert_eq!(Config::default().safety.grant_key_env, GRANT_KEY_ENV);
+        let e = from_text("safety:\n  notify: {url: http://hooks.example.com/x}\n").unwrap_err();
+        assert!(
+            e.contains("`safety.notify`") && e.contains("/etc/tenet/server.yaml:"),
+            "{e}"
+        );
+        let e = from_text("safety:\n  notfy: {url: http://127.0.0.1:9/x}\n").unwrap_err();
+        assert!(e.contains("notfy"), "{e}");
+        let e = from_text("identities:\n  - name: a\n    token_sha256: 0000000000000000000000000000000000000000000000000000000000000000\n    traits: [payments]\n").unwrap_err();
+        assert!(e.contains("traits"), "{e}");
+    }
+
+    #[test]
     fn duplicate_identities_and_shared_tokens_are_refused() {
         let h = hash_token("t");
         let e = from_text(&format!(

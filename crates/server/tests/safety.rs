@@ -636,6 +636,17 @@ async fn approvers_are_told_and_a_dead_channel_denies_or_escalates() {
             .contains("on_dependency_unavailable deny"),
         "{v}"
     );
+    // The failure shows in health.
+    let (_, h) = call(&s, "alice", "GET", "/v1/health", Value::Null).await;
+    let notify = h["safety_channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "notify")
+        .cloned()
+        .unwrap();
+    assert_eq!(notify["degraded"], true, "{h}");
+    assert!(notify["stats"]["failed"].as_u64().unwrap() >= 1, "{h}");
     assert!(
         v.get("action_id").is_none() || v["action_id"].is_null(),
         "{v}"

@@ -77,8 +77,8 @@ pub struct Fresh {
 /// Who is told what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notice {
-    /// `review_needed`, `escalation`, `approved`, `denied`, `break_glass`,
-    /// `break_glass_overdue`, `expired`.
+    /// `review_needed`, `escalation`, `approved`, `denied`, `overridden`,
+    /// `break_glass`, `break_glass_overdue`, `expired`.
     pub kind: &'static str,
     pub action_id: String,
     /// Roles to tell (approvers), or empty.

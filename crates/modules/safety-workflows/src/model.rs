@@ -8,14 +8,17 @@
 //! its audit event.
 //!
 //! ```text
-//!              a quorum approves                 execute (the last use)
-//!   pending ─────────────────────▶ approved ─────────────────────────▶ executed
-//!    │ │ │       break glass ─────▶   │ │
-//!    │ │ └── a deny count is reached ─┼─┼──▶ denied
-//!    │ └──── review_ttl passes ───────┘ └──▶ expired   (approval_ttl passes)
-//!    └────── the requester cancels ─────────▶ cancelled (also from approved)
+//!                a quorum approves, break glass,
+//!                or a soft_mandatory override        execute (the last use)
+//!   pending ───────────────────────────────▶ approved ─────────────────────▶ executed
+//!    │ │ │                                    │ │
+//!    │ │ └── a deny count is reached ──▶ denied │
+//!    │ └──── review_ttl passes ──▶ expired ◀───┘ approval_ttl (or the break-glass ttl) passes
+//!    └────── cancel (the requester or an approver), or void ──▶ cancelled ◀── same, from approved
 //! ```
 //!
+//! A void is a cancel the engine makes: a changed descriptor at execute,
+//! or a pack that now requires something else of the action.
 //! An action that needs no reviews (only a justification, say) starts
 //! `approved`: its other controls are checked at execution. The legal
 //! transitions are [`next`], and nothing else moves a state.

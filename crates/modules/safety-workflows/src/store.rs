@@ -76,59 +76,80 @@ fn from_json(text: &str) -> Result<ActionRecord, StoreError> {
 /// Keeps a new action with its audit event, in one transaction. An id
 /// already kept is a [`StoreError::Conflict`].
 pub fn insert(store: &mut Store, r: &ActionRecord, event: &AuditEvent) -> Result<(), StoreError> {
-    let json = to_json(r)?;
-    let due = engine::next_due(r);
+    insert_batch(store, &[(r.clone(), event.clone())])
+}
+
+/// Keeps new actions with their audit events, all in one transaction
+/// (one commit, one sync: a server's group commit): every one or none.
+pub fn insert_batch(
+    store: &mut Store,
+    items: &[(ActionRecord, AuditEvent)],
+) -> Result<(), StoreError> {
+    let rows: Vec<(ActionRecord, String, Option<Ms>, AuditEvent)> = items
+        .iter()
+        .map(|(r, e)| Ok((r.clone(), to_json(r)?, engine::next_due(r), e.clone())))
+        .collect::<Result<_, StoreError>>()?;
     match store.backend_mut() {
         Backend::Sqlite(conn) => {
             let tx = conn.transaction()?;
-            tx.prepare_cached(
-                "INSERT INTO safety_actions (id, tenant, state, requester, created_ms, due_ms, version, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                r.id,
-                r.tenant,
-                r.state.as_str(),
-                r.requester.id,
-                r.created_ms,
-                due,
-                r.version,
-                json
-            ])?;
-            insert_audit(&tx, event)?;
+            for (r, json, due, event) in &rows {
+                tx.prepare_cached(
+                    "INSERT INTO safety_actions (id, tenant, state, requester, created_ms, due_ms, version, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    r.id,
+                    r.tenant,
+                    r.state.as_str(),
+                    r.requester.id,
+                    r.created_ms,
+                    due,
+                    r.version,
+                    json
+                ])?;
+                insert_audit(&tx, event)?;
+            }
             tx.commit()?;
             Ok(())
         }
-        Backend::Postgres(pg) => {
-            let (r, event) = (r.clone(), event.clone());
-            pg.block_on(|pool| async move {
-                let mut client = pool.get().await?;
-                let tx = client.transaction().await?;
-                let stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO safety_actions (id, tenant, state, requester, created_ms, due_ms, version, record)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .await?;
-                tx.execute(
-                    &stmt,
-                    &[
-                        &r.id,
-                        &r.tenant,
-                        &r.state.as_str(),
-                        &r.requester.id,
-                        &r.created_ms,
-                        &due,
-                        &r.version,
-                        &json,
-                    ],
+        // One statement for the records and one for the events, whatever
+        // the batch size: two round trips and one commit.
+        Backend::Postgres(pg) => pg.block_on(|pool| async move {
+            let n = rows.len();
+            let (mut ids, mut tenants, mut states, mut requesters) =
+                (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut created, mut dues, mut versions, mut records) =
+                (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let mut events = Vec::with_capacity(n);
+            for (r, json, due, event) in rows {
+                ids.push(r.id.clone());
+                tenants.push(r.tenant.clone());
+                states.push(r.state.as_str().to_string());
+                requesters.push(r.requester.id.clone());
+                created.push(r.created_ms);
+                dues.push(due);
+                versions.push(r.version);
+                records.push(json);
+                events.push(event);
+            }
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO safety_actions (id, tenant, state, requester, created_ms, due_ms, version, record)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                          $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])",
                 )
                 .await?;
-                pg_insert_with(&tx, &[event]).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-        }
+            tx.execute(
+                &stmt,
+                &[&ids, &tenants, &states, &requesters, &created, &dues, &versions, &records],
+            )
+            .await?;
+            pg_insert_with(&tx, &events).await?;
+            tx.commit().await?;
+            Ok(())
+        }),
     }
 }
 

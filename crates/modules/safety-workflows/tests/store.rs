@@ -96,6 +96,30 @@ conformance!(a_record_and_its_event_are_written_together, |kind, dir| {
     let e = sw::insert(&mut s, &a, &event("ev-a2", "pending")).unwrap_err();
     assert!(matches!(e, StoreError::Conflict(_)), "{e}");
     assert_eq!(audit_count(&s, "ev-a2"), 0);
+    // A batch is all or nothing: a duplicate in it keeps none of it.
+    let c = pending(&r, "act-c", T0, 20_000);
+    let e = sw::insert_batch(
+        &mut s,
+        &[
+            (c.clone(), event("ev-c", "pending")),
+            (a.clone(), event("ev-a3", "pending")),
+        ],
+    )
+    .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    assert_eq!(sw::get(&s, "act-c").unwrap(), None);
+    assert_eq!(audit_count(&s, "ev-c"), 0);
+    let d = pending(&r, "act-d", T0, 20_000);
+    sw::insert_batch(
+        &mut s,
+        &[
+            (c.clone(), event("ev-c", "pending")),
+            (d, event("ev-d", "pending")),
+        ],
+    )
+    .unwrap();
+    assert_eq!(sw::get(&s, "act-c").unwrap().as_ref(), Some(&c));
+    assert_eq!(audit_count(&s, "ev-c") + audit_count(&s, "ev-d"), 2);
     // An event whose action id is taken fails the insert of the record too.
     let b = pending(&r, "act-b", T0, 20_000);
     assert!(sw::insert(&mut s, &b, &event("ev-a", "pending")).is_err());

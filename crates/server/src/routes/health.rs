@@ -46,6 +46,20 @@ pub struct Health {
     pub sweeps: Vec<SweepState>,
     /// Why the last round could not reach the store, if it could not.
     pub fleet_error: Option<String>,
+    /// The safety workflows' webhooks (`safety.notify`, `safety.escalation`):
+    /// deliveries, failures, the breaker, the last error.
+    pub safety_channels: Vec<ChannelHealth>,
+}
+
+/// One notification channel's counts.
+#[derive(Serialize, ToSchema)]
+pub struct ChannelHealth {
+    /// `notify` or `escalation`.
+    pub channel: String,
+    /// Failing: the breaker is not closed, or the last delivery failed.
+    pub degraded: bool,
+    #[schema(value_type = Object)]
+    pub stats: serde_json::Value,
 }
 
 /// Whether the server is healthy, and why not.
@@ -68,6 +82,16 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
         (None, _) => (Status::Ok, None),
     };
     let view = state.fleet.view();
+    let safety_channels: Vec<ChannelHealth> = state
+        .safety
+        .channels()
+        .into_iter()
+        .map(|(name, st)| ChannelHealth {
+            channel: name.into(),
+            degraded: st.degraded(),
+            stats: serde_json::to_value(&st).unwrap_or_default(),
+        })
+        .collect();
     let converged = view.members.iter().all(|m| m.bundle == bundle.fingerprint);
     Json(Health {
         status,
@@ -76,6 +100,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
         fleet: view.members,
         sweeps: view.sweeps,
         fleet_error: view.error,
+        safety_channels,
         bundle: bundle.fingerprint.clone(),
         packs: bundle.rules.packs.len(),
         watcher: match watch {

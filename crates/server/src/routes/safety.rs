@@ -53,6 +53,9 @@ pub fn table() -> RouteTable {
 /// The module's connection and channels.
 pub struct Safety {
     store: Mutex<Store>,
+    /// New actions go to a writer thread that commits them in batches
+    /// (group commit), each with its audit event.
+    inserts: std::sync::mpsc::SyncSender<Insert>,
     notify: Option<Arc<dyn Notifier>>,
     escalation: Option<Arc<dyn Notifier>>,
     /// Signs execution grants; `None`: grants go out unsigned.
@@ -64,6 +67,8 @@ impl Safety {
     /// and the configured webhooks.
     pub fn open(config: &Config) -> Result<Safety, String> {
         let store = sw::open(&config.store).map_err(|e| e.to_string())?;
+        // Durable before answered, as the audit log is.
+        store.sync_full().map_err(|e| e.to_string())?;
         let hook = |c: &Option<tenet_notify::config::WebhookConfig>,
                     key: &str|
          -> Result<Option<Arc<dyn Notifier>>, String> {
@@ -84,8 +89,25 @@ impl Safety {
                 config.safety.grant_key_env
             ));
         }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Insert>(4096);
+        let rx = Arc::new(Mutex::new(rx));
+        // SQLite has one writer at a time; PostgreSQL commits several
+        // batches at once (and groups their WAL flushes itself).
+        let writers = match &config.store {
+            tenet_store::Location::Sqlite(_) => 1,
+            tenet_store::Location::Postgres(_) => 4,
+        };
+        for i in 0..writers {
+            let writer = sw::open(&config.store).map_err(|e| e.to_string())?;
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("tenet-safety-writer-{i}"))
+                .spawn(move || write_inserts(writer, &rx))
+                .map_err(|e| format!("cannot start the safety writer: {e}"))?;
+        }
         Ok(Safety {
             store: Mutex::new(store),
+            inserts: tx,
             notify: hook(&config.safety.notify, "notify")?,
             escalation: hook(&config.safety.escalation, "escalation")?,
             grant_key,
@@ -109,6 +131,63 @@ impl Safety {
             out.push(("escalation", n.stats()));
         }
         out
+    }
+}
+
+/// A new action, its audit event, and who waits for the commit.
+type Insert = (
+    ActionRecord,
+    AuditEvent,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
+
+/// The most new actions one commit carries.
+const MAX_BATCH: usize = 256;
+
+/// Commits new actions in batches: everything waiting when a commit
+/// starts goes into it (one sync for all). A batch that fails (one id
+/// refused) is retried action by action, so only that one fails.
+fn write_inserts(mut store: Store, rx: &Mutex<std::sync::mpsc::Receiver<Insert>>) {
+    let _ = store.sync_full();
+    loop {
+        // Take what is waiting, then let the next writer take the rest
+        // while this one commits.
+        let batch = {
+            let rx = match rx.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let Ok(first) = rx.recv() else { return };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(x) => batch.push(x),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        let items: Vec<(ActionRecord, AuditEvent)> = batch
+            .iter()
+            .map(|(r, e, _)| (r.clone(), e.clone()))
+            .collect();
+        match sw::insert_batch(&mut store, &items) {
+            Ok(()) => {
+                for (_, _, reply) in batch {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(_) if batch.len() > 1 => {
+                for (r, e, reply) in batch {
+                    let _ = reply.send(sw::insert(&mut store, &r, &e).map_err(|x| x.to_string()));
+                }
+            }
+            Err(e) => {
+                for (_, _, reply) in batch {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
     }
 }
 
@@ -630,10 +709,16 @@ pub async fn preflight(
     let answer = answer_body(&p.answer);
     match p.record {
         Some(rec) => {
-            let st = Arc::clone(&state);
-            tokio::task::spawn_blocking(move || sw::insert(&mut st.safety.store(), &rec, &ev))
-                .await
-                .map_err(store_failed)?
+            let (reply, done) = tokio::sync::oneshot::channel();
+            state
+                .safety
+                .inserts
+                .try_send((rec, ev, reply))
+                .map_err(|e| {
+                    store_failed(format!("the safety writer is not taking actions ({e})"))
+                })?;
+            done.await
+                .map_err(|_| store_failed("the safety writer stopped"))?
                 .map_err(store_failed)?;
         }
         None => {
@@ -1058,13 +1143,14 @@ pub async fn execute(
     .await
 }
 
-/// Withdraw an action (the requester only).
+/// Withdraw an action: the requester, or one of its approvers (during
+/// its hold, say).
 #[utoipa::path(
     post, path = "/v1/safety/actions/{id}/cancel", tag = "safety",
     params(("id" = String, Path, description = "The action id")),
     responses(
         (status = 200, description = "Cancelled", body = StepAnswer),
-        (status = 403, description = "Not the requester", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the requester nor an approver (`not_allowed`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Already resolved", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `safety` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
