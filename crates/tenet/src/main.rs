@@ -120,7 +120,7 @@ enum Command {
     },
     /// Serve decisions over HTTP (POST /v1/evaluate) on 127.0.0.1:8080
     Serve(serve_cmd::ServeArgs),
-    /// Safety workflows: preflight, review, confirm, break glass, execute (a client of `tenet serve`)
+    /// Safety workflows: preflight, review, confirm, break glass, execute
     Safety {
         #[command(subcommand)]
         command: safety_cmd::SafetyCommand,

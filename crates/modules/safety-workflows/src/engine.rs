@@ -1378,6 +1378,22 @@ pub fn confirm(
         return Err(closed(r, ""));
     }
     live(r, now)?;
+    if c.override_reviews {
+        if r.requirements.enforcement != "soft_mandatory" {
+            return Err(Refusal::new(
+                403,
+                "not_allowed",
+                "a hard_mandatory action cannot be overridden",
+            ));
+        }
+        if c.justification.is_none() {
+            return Err(Refusal::new(
+                422,
+                "invalid",
+                "an override needs a justification",
+            ));
+        }
+    }
     if c.justification.is_none() && c.ticket.is_none() {
         return Err(Refusal::new(
             422,
@@ -1418,22 +1434,6 @@ pub fn confirm(
             ));
         }
         check_text("ticket", t, 1, &req.ticket)?;
-    }
-    if c.override_reviews {
-        if req.enforcement != "soft_mandatory" {
-            return Err(Refusal::new(
-                403,
-                "not_allowed",
-                "a hard_mandatory action cannot be overridden",
-            ));
-        }
-        if c.justification.is_none() {
-            return Err(Refusal::new(
-                422,
-                "invalid",
-                "an override needs a justification",
-            ));
-        }
     }
     still_required(pack, r, &by.id, now)?;
     let mut n = r.clone();
