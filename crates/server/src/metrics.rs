@@ -11,6 +11,8 @@
 //! | `tenet_audit_events_total` | `result` | audit writes (`ok`, `failed`) |
 //! | `tenet_audit_batch_size` | | events per audit commit (histogram) |
 //! | `tenet_bundle_info` | `replica`, `fingerprint` | 1 for the bundle now serving |
+//! | `tenet_safety_steps_total` | `step`, `outcome` | safety workflow steps: `preflight`, `review`, `confirm`, `break_glass`, `execute`, `cancel`, `sweep`...; outcomes as audited (`pending`, `approved`, `refused:replay`...) |
+//! | `tenet_safety_notices_total` | `kind`, `result` | notices sent to the safety webhooks (`delivered`, `failed`, `refused`) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -51,6 +53,18 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    pub step: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NoticeLabels {
+    pub kind: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BundleLabels {
     pub replica: String,
     pub fingerprint: String,
@@ -73,6 +87,8 @@ pub struct Metrics {
     pub reload_failures: Counter,
     pub audit: Family<ResultLabels, Counter>,
     pub audit_batch: Histogram,
+    pub safety_steps: Family<StepLabels, Counter>,
+    pub safety_notices: Family<NoticeLabels, Counter>,
     bundle: Family<BundleLabels, Gauge>,
     current_bundle: Mutex<Option<String>>,
 }
@@ -98,6 +114,18 @@ impl Metrics {
             prometheus_client::metrics::histogram::exponential_buckets(1.0, 2.0, 11),
         );
         let bundle = Family::<BundleLabels, Gauge>::default();
+        let safety_steps = Family::<StepLabels, Counter>::default();
+        let safety_notices = Family::<NoticeLabels, Counter>::default();
+        registry.register(
+            "safety_steps",
+            "Safety workflow steps, refused ones included",
+            safety_steps.clone(),
+        );
+        registry.register(
+            "safety_notices",
+            "Notices sent to the safety webhooks",
+            safety_notices.clone(),
+        );
         registry.register("http_requests", "Answered HTTP requests", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -127,6 +155,8 @@ impl Metrics {
             reload_failures,
             audit,
             audit_batch,
+            safety_steps,
+            safety_notices,
             bundle,
             current_bundle: Mutex::new(None),
         }
@@ -165,6 +195,16 @@ impl Metrics {
         if !ok {
             self.reload_failures.inc();
         }
+    }
+
+    /// Counts one safety step.
+    pub fn safety_step(&self, step: &str, outcome: &str) {
+        self.safety_steps
+            .get_or_create(&StepLabels {
+                step: step.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// The text exposition.

@@ -398,6 +398,20 @@ async fn flow(kind: Kind) {
     assert!(events
         .iter()
         .any(|e| e["subject"] == "act-forged" && e["outcome"] == "refused:not_found"));
+    // Steps and refusals are counted in /metrics.
+    let auth = format!("Bearer {}", token("root"));
+    let m = s
+        .send("GET", "/metrics", &[("Authorization", &auth)], b"")
+        .await
+        .text();
+    for line in [
+        "tenet_safety_steps_total{step=\"execute\",outcome=\"executed\"} 1",
+        "tenet_safety_steps_total{step=\"execute\",outcome=\"refused:replay\"} 1",
+        "tenet_safety_steps_total{step=\"review\",outcome=\"refused:self_review\"} 1",
+        "tenet_safety_steps_total{step=\"preflight\",outcome=\"pending\"} 1",
+    ] {
+        assert!(m.contains(line), "no `{line}` in\n{m}");
+    }
     s.stop().await;
 }
 

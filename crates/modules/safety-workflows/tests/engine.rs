@@ -57,20 +57,54 @@ fn a_pack_that_now_asks_for_more_voids_the_action() {
     // An unrelated change (another block) does not void it.
     let unrelated = rules("action drop {\n  match action.verb == \"drop\"\n  risk high\n  approvers [\"dba\"]\n  approvals 1\n}\n\naction other {\n  match action.verb == \"other\"\n  risk low\n}\n");
     let pack = tenet_safety_workflows::pack(&unrelated).unwrap();
-    let c = engine::review(&pack, &rec, &actor("dana", &["dba"]), Verdict::Approve, "", T0 + 1).unwrap();
+    let c = engine::review(
+        &pack,
+        &rec,
+        &actor("dana", &["dba"]),
+        Verdict::Approve,
+        "",
+        T0 + 1,
+    )
+    .unwrap();
     assert_eq!(c.record.state, State::Approved);
     // One that raises the count does.
     let pack = tenet_safety_workflows::pack(&after).unwrap();
-    let f = engine::review(&pack, &rec, &actor("dana", &["dba"]), Verdict::Approve, "", T0 + 1).unwrap_err();
-    assert_eq!((f.status, f.code), (409, "requirements_changed"), "{}", f.detail);
+    let f = engine::review(
+        &pack,
+        &rec,
+        &actor("dana", &["dba"]),
+        Verdict::Approve,
+        "",
+        T0 + 1,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (f.status, f.code),
+        (409, "requirements_changed"),
+        "{}",
+        f.detail
+    );
     let void = f.void.expect("the action is voided");
     assert_eq!(void.state, State::Cancelled);
     assert_eq!(void.history.last().unwrap().what, "void");
     assert_eq!(void.version, rec.version + 1);
     // And every later step says how it ended.
-    let f = engine::review(&pack, &void, &actor("dana", &["dba"]), Verdict::Approve, "", T0 + 2).unwrap_err();
+    let f = engine::review(
+        &pack,
+        &void,
+        &actor("dana", &["dba"]),
+        Verdict::Approve,
+        "",
+        T0 + 2,
+    )
+    .unwrap_err();
     assert_eq!(f.code, "closed");
-    assert!(f.detail.starts_with("the action was voided: the safety pack now requires"), "{}", f.detail);
+    assert!(
+        f.detail
+            .starts_with("the action was voided: the safety pack now requires"),
+        "{}",
+        f.detail
+    );
 }
 
 #[test]
@@ -80,12 +114,28 @@ fn a_quorum_filter_that_fails_refuses_the_review_and_counts_nothing() {
     );
     let rec = kept(&r);
     let pack = tenet_safety_workflows::pack(&r).unwrap();
-    let f = engine::review(&pack, &rec, &actor("dana", &["dba"]), Verdict::Approve, "", T0 + 1).unwrap_err();
+    let f = engine::review(
+        &pack,
+        &rec,
+        &actor("dana", &["dba"]),
+        Verdict::Approve,
+        "",
+        T0 + 1,
+    )
+    .unwrap_err();
     assert_eq!((f.status, f.code), (500, "filter_error"), "{}", f.detail);
     assert!(f.detail.contains("reasoned"), "{}", f.detail);
     assert!(f.void.is_none());
     // With a comment the filter evaluates and counts.
-    let c = engine::review(&pack, &rec, &actor("dana", &["dba"]), Verdict::Approve, "ok", T0 + 1).unwrap();
+    let c = engine::review(
+        &pack,
+        &rec,
+        &actor("dana", &["dba"]),
+        Verdict::Approve,
+        "ok",
+        T0 + 1,
+    )
+    .unwrap();
     assert_eq!(c.record.state, State::Approved);
 }
 
@@ -111,6 +161,11 @@ fn advisory_and_dry_run_matches_inform_and_require_nothing() {
     );
     assert_eq!(p.answer.outcome, "nothing_required");
     assert!(p.record.is_none());
-    let blocks: Vec<&str> = p.answer.advisories.iter().map(|m| m.block.as_str()).collect();
+    let blocks: Vec<&str> = p
+        .answer
+        .advisories
+        .iter()
+        .map(|m| m.block.as_str())
+        .collect();
     assert_eq!(blocks, ["drop", "purge"]);
 }

@@ -365,6 +365,14 @@ async fn send_all(state: &AppState, notices: &[Notice], tenant: Option<String>, 
         };
         if let Some(c) = channel {
             let d = c.send(&notification(n, "", tenant.clone(), severity)).await;
+            state
+                .metrics
+                .safety_notices
+                .get_or_create(&crate::metrics::NoticeLabels {
+                    kind: n.kind.into(),
+                    result: d.outcome().into(),
+                })
+                .inc();
             if !d.is_delivered() {
                 tracing::warn!(action_id = %n.action_id, kind = n.kind, outcome = d.outcome(), "a safety notice was not delivered");
                 let ev = AuditEvent {
@@ -707,6 +715,7 @@ pub async fn preflight(
         &bundle.fingerprint,
     );
     let answer = answer_body(&p.answer);
+    state.metrics.safety_step("preflight", p.outcome);
     match p.record {
         Some(rec) => {
             let (reply, done) = tokio::sync::oneshot::channel();
@@ -914,6 +923,12 @@ where
     .map_err(|e| match e {
         StoreOr::Store(e) | StoreOr::Other(e) => store_failed(e),
     })?;
+    match &result {
+        Ok(c) => state.metrics.safety_step(what, c.outcome),
+        Err(f) => state
+            .metrics
+            .safety_step(what, &format!("refused:{}", f.code)),
+    }
     match result {
         Ok(change) => {
             let tenant = change.record.tenant.clone();
@@ -1190,6 +1205,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             &sweep_event(&rec.id, &fingerprint, &c),
         )? {
             changed += 1;
+            state.metrics.safety_step("sweep", c.outcome);
             notices.push((
                 c.record.tenant.clone(),
                 c.record.requirements.risk.clone().unwrap_or_default(),
