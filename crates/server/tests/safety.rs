@@ -661,6 +661,14 @@ async fn approvers_are_told_and_a_dead_channel_denies_or_escalates() {
         .unwrap();
     assert_eq!(notify["degraded"], true, "{h}");
     assert!(notify["stats"]["failed"].as_u64().unwrap() >= 1, "{h}");
+    // And in the audit log.
+    let events = audit_log(&s).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["outcome"] == "notify_failed" && e["details"]["kind"] == "review_needed"),
+        "{events:?}"
+    );
     assert!(
         v.get("action_id").is_none() || v["action_id"].is_null(),
         "{v}"

@@ -353,8 +353,51 @@ fn notification(
     }
 }
 
-/// Sends notices after a commit; a failure is logged, counted by the
-/// channel (health) and audited (`notify_failed`), never silent.
+/// Sends one notice on `channel`: counted (`/metrics`), and when it is
+/// not delivered, logged and audited (`notify_failed`), never silent.
+async fn deliver(
+    state: &AppState,
+    channel: &Arc<dyn Notifier>,
+    n: &Notice,
+    tenant: Option<String>,
+    severity: &str,
+) -> bool {
+    let d = channel
+        .send(&notification(n, "", tenant.clone(), severity))
+        .await;
+    state
+        .metrics
+        .safety_notices
+        .get_or_create(&crate::metrics::NoticeLabels {
+            kind: n.kind.into(),
+            result: d.outcome().into(),
+        })
+        .inc();
+    if d.is_delivered() {
+        return true;
+    }
+    tracing::warn!(action_id = %n.action_id, kind = n.kind, outcome = d.outcome(), "a safety notice was not delivered");
+    let ev = AuditEvent {
+        id: 0,
+        action_id: format!("notify-{}-{}-{}", n.action_id, n.kind, random_suffix()),
+        at: now_rfc3339(),
+        source: "safety-workflows".into(),
+        subject: n.action_id.clone(),
+        actor: "notify".into(),
+        scope: "safety".into(),
+        outcome: "notify_failed".into(),
+        reason: d.reason(),
+        latency_ms: 0,
+        details: json!({"step": "notify", "kind": n.kind, "delivery": d.outcome(), "target": channel.target()}),
+        tenant,
+        bundle: None,
+    };
+    let _ = state.audit.record(ev).await;
+    false
+}
+
+/// Sends notices after a commit (escalations on the escalation channel
+/// when there is one).
 async fn send_all(state: &AppState, notices: &[Notice], tenant: Option<String>, severity: &str) {
     let safety = &state.safety;
     for n in notices {
@@ -364,34 +407,7 @@ async fn send_all(state: &AppState, notices: &[Notice], tenant: Option<String>, 
             safety.notify.as_ref()
         };
         if let Some(c) = channel {
-            let d = c.send(&notification(n, "", tenant.clone(), severity)).await;
-            state
-                .metrics
-                .safety_notices
-                .get_or_create(&crate::metrics::NoticeLabels {
-                    kind: n.kind.into(),
-                    result: d.outcome().into(),
-                })
-                .inc();
-            if !d.is_delivered() {
-                tracing::warn!(action_id = %n.action_id, kind = n.kind, outcome = d.outcome(), "a safety notice was not delivered");
-                let ev = AuditEvent {
-                    id: 0,
-                    action_id: format!("notify-{}-{}-{}", n.action_id, n.kind, random_suffix()),
-                    at: now_rfc3339(),
-                    source: "safety-workflows".into(),
-                    subject: n.action_id.clone(),
-                    actor: "notify".into(),
-                    scope: "safety".into(),
-                    outcome: "notify_failed".into(),
-                    reason: d.reason(),
-                    latency_ms: 0,
-                    details: json!({"step": "notify", "kind": n.kind, "delivery": d.outcome(), "target": c.target()}),
-                    tenant: tenant.clone(),
-                    bundle: None,
-                };
-                let _ = state.audit.record(ev).await;
-            }
+            deliver(state, c, n, tenant.clone(), severity).await;
         }
     }
 }
@@ -648,16 +664,9 @@ pub async fn preflight(
     // pack's `on_dependency_unavailable` (deny, or escalate).
     if let (Some(rec), Some(channel)) = (&p.record, &safety.notify) {
         let mut delivered = true;
+        let severity = rec.requirements.risk.clone().unwrap_or_default();
         for n in &p.notices {
-            let d = channel
-                .send(&notification(
-                    n,
-                    "",
-                    rec.tenant.clone(),
-                    rec.requirements.risk.as_deref().unwrap_or(""),
-                ))
-                .await;
-            delivered &= d.is_delivered();
+            delivered &= deliver(&state, channel, n, rec.tenant.clone(), &severity).await;
         }
         if !delivered {
             let escalation_up = safety.escalation.is_some();
@@ -668,15 +677,7 @@ pub async fn preflight(
             if let (Some(rec), Some(esc)) = (&p.record, &safety.escalation) {
                 let mut ok = true;
                 for n in &p.notices {
-                    ok &= esc
-                        .send(&notification(
-                            n,
-                            "",
-                            rec.tenant.clone(),
-                            rec.requirements.risk.as_deref().unwrap_or(""),
-                        ))
-                        .await
-                        .is_delivered();
+                    ok &= deliver(&state, esc, n, rec.tenant.clone(), &severity).await;
                 }
                 if !ok {
                     p = run(Deps {
