@@ -40,6 +40,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod fleet;
+pub mod idempotency;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

@@ -798,3 +798,150 @@ async fn two_replicas_race_100_executes_of_one_approved_action_and_one_wins() {
         (Some("executed"), Some(1))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_replay_the_first_answer_and_dry_runs_change_nothing() {
+    let s = start(Kind::Sqlite).await;
+    let send = |who: &'static str, path: String, key: Option<&'static str>, body: Value| {
+        let s = &s;
+        async move {
+            let auth = format!("Bearer {}", token(who));
+            let mut h = vec![("Authorization", auth.as_str())];
+            if let Some(k) = key {
+                h.push(("Idempotency-Key", k));
+            }
+            let bytes = body.to_string().into_bytes();
+            let h: Vec<(&str, &str)> = h.iter().map(|(a, b)| (*a, *b)).collect();
+            s.send("POST", &path, &h, &bytes).await
+        }
+    };
+    let pre = json!({"action": drop_orders()});
+    let a = send(
+        "alice",
+        "/v1/safety/preflight".into(),
+        Some("pre-1"),
+        pre.clone(),
+    )
+    .await;
+    let b = send(
+        "alice",
+        "/v1/safety/preflight".into(),
+        Some("pre-1"),
+        pre.clone(),
+    )
+    .await;
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!(
+        a.body, b.body,
+        "the retry gets the first answer, byte for byte"
+    );
+    assert_eq!(b.header("idempotent-replayed"), Some("true"));
+    assert!(a.header("idempotent-replayed").is_none());
+    let (_, list) = call(&s, "alice", "GET", "/v1/safety/actions", Value::Null).await;
+    assert_eq!(
+        list["actions"].as_array().unwrap().len(),
+        1,
+        "one action kept: {list}"
+    );
+    // The same key with another body, or by another identity (its own key space).
+    let c = send(
+        "alice",
+        "/v1/safety/preflight".into(),
+        Some("pre-1"),
+        json!({"action": {"verb": "drop", "table": "x"}}),
+    )
+    .await;
+    assert_eq!(c.status, 422, "{}", c.text());
+    let d = send(
+        "sam",
+        "/v1/safety/preflight".into(),
+        Some("pre-1"),
+        pre.clone(),
+    )
+    .await;
+    assert_eq!(d.status, 200);
+    assert_ne!(d.json()["action_id"], a.json()["action_id"]);
+    let e = send(
+        "alice",
+        "/v1/safety/preflight".into(),
+        Some("has space"),
+        pre.clone(),
+    )
+    .await;
+    assert_eq!(e.status, 400, "{}", e.text());
+
+    let id = a.json()["action_id"].as_str().unwrap().to_string();
+    let nonce = a.json()["nonce"].as_str().unwrap().to_string();
+    let base = format!("/v1/safety/actions/{id}");
+    // A dry run answers what would happen and writes nothing.
+    let before = audit_log(&s).await.len();
+    let r = send(
+        "dana",
+        format!("{base}/reviews?dry_run=true"),
+        None,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (r.json()["outcome"].as_str(), r.json()["dry_run"].as_bool()),
+        (Some("approved"), Some(true))
+    );
+    let (_, v) = call(&s, "alice", "GET", &base, Value::Null).await;
+    assert_eq!(v["state"], "pending", "{v}");
+    assert_eq!(
+        audit_log(&s).await.len(),
+        before,
+        "a dry run writes no event"
+    );
+    // A refused dry run is refused the same way.
+    let r = send(
+        "alice",
+        format!("{base}/reviews?dry_run=true"),
+        None,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+
+    send(
+        "dana",
+        format!("{base}/reviews"),
+        None,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    send(
+        "alice",
+        format!("{base}/confirm"),
+        None,
+        json!({"justification": "orders moved to the new cluster, OPS-12"}),
+    )
+    .await;
+    let body = json!({"action": drop_orders(), "nonce": nonce});
+    let x = send(
+        "alice",
+        format!("{base}/execute"),
+        Some("exec-1"),
+        body.clone(),
+    )
+    .await;
+    let y = send(
+        "alice",
+        format!("{base}/execute"),
+        Some("exec-1"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        (x.status, y.status),
+        (200, 200),
+        "a retried execute is the first answer, not a replay refusal"
+    );
+    assert_eq!(x.body, y.body);
+    let z = send("alice", format!("{base}/execute"), Some("exec-2"), body).await;
+    assert_eq!(z.status, 409, "a new key is a new attempt: {}", z.text());
+    let (_, v) = call(&s, "alice", "GET", &base, Value::Null).await;
+    assert_eq!(v["uses"], 1);
+    s.stop().await;
+}

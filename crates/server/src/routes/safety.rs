@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::table::{routes, RouteTable};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,10 @@ impl Safety {
     /// Opens its own connection to the store (with the module's table)
     /// and the configured webhooks.
     pub fn open(config: &Config) -> Result<Safety, String> {
-        let store = sw::open(&config.store).map_err(|e| e.to_string())?;
+        let mut store = sw::open(&config.store).map_err(|e| e.to_string())?;
+        store
+            .migrate(crate::idempotency::MIGRATIONS)
+            .map_err(|e| e.to_string())?;
         // Durable before answered, as the audit log is.
         store.sync_full().map_err(|e| e.to_string())?;
         let hook = |c: &Option<tenet_notify::config::WebhookConfig>,
@@ -507,6 +510,8 @@ pub struct StepAnswer {
     /// What happened: `reviewed`, `approved`, `denied`, `confirmed`,
     /// `overridden`, `break_glass`, `break_glass_reviewed`, `executed`, `cancelled`.
     pub outcome: String,
+    /// `?dry_run=true`: what would happen; nothing was written.
+    pub dry_run: bool,
     pub action: ActionView,
     /// What an execution grants (present it downstream).
     #[schema(value_type = Option<Object>)]
@@ -624,8 +629,9 @@ fn view(r: &ActionRecord, now: Ms) -> ActionView {
     request_body = PreflightBody,
     responses(
         (status = 200, description = "What the action needs. `outcome` is `nothing_required` (nothing kept), `required` (kept when not a simulation: `action_id`, `nonce`, `links`) or `blocked` (the pack failed, or a dependency is down and the pack says deny: nothing kept)", body = ActionAnswer),
-        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "JSON of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "The body is not JSON, or a malformed `Idempotency-Key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this `Idempotency-Key` is still running", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "JSON of the wrong shape, or an `Idempotency-Key` used with another body", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 500, description = "The audit event could not be written; nothing is answered", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `safety` pack is serving, or the store is down: fail closed", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -634,6 +640,24 @@ fn view(r: &ActionRecord, now: Ms) -> ActionView {
 pub async fn preflight(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+    idempotent(
+        &state,
+        &ctx,
+        &headers,
+        "POST /v1/safety/preflight",
+        &body,
+        async move { preflight_now(st, c2, b2).await },
+    )
+    .await
+}
+
+async fn preflight_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
@@ -887,7 +911,164 @@ pub async fn show(
 }
 
 /// Runs one engine step on the action `id` and answers it.
+/// What a step request carries besides its action: the `Idempotency-Key`
+/// header, the raw body (for the key's check) and `?dry_run=true`.
+struct StepReq {
+    headers: HeaderMap,
+    body: Bytes,
+    dry_run: bool,
+}
+
 async fn run_step<F>(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    what: &'static str,
+    req: StepReq,
+    f: F,
+) -> Result<Response, Problem>
+where
+    F: Fn(&PackHandle, &ActionRecord, Ms) -> Result<Change, Refusal> + Send + 'static,
+{
+    let route = format!("POST /v1/safety/actions/{id}/{what}");
+    if req.dry_run {
+        // Answers what the step would do; writes nothing, not even an
+        // audit event (the store stays byte for byte as it was).
+        return dry_run_step(state, ctx, id, f).await;
+    }
+    let (st, c2) = (Arc::clone(&state), ctx.clone());
+    idempotent(&state, &ctx, &req.headers, &route, &req.body, async move {
+        run_step_now(st, c2, id, what, f).await
+    })
+    .await
+}
+
+async fn dry_run_step<F>(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    f: F,
+) -> Result<Response, Problem>
+where
+    F: Fn(&PackHandle, &ActionRecord, Ms) -> Result<Change, Refusal> + Send + 'static,
+{
+    let bundle = state.bundle.load_full();
+    let st = Arc::clone(&state);
+    let rec = tokio::task::spawn_blocking(move || sw::get(&st.safety.store(), &id))
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let _ = ctx;
+    let Some(rec) = rec else {
+        return Err(refused(&Refusal::not_found()));
+    };
+    let pack = tenet_safety_workflows::pack(&bundle.rules)
+        .map_err(|_| no_pack(bundle.rules.packs.iter().map(|p| p.name.clone()).collect()))?;
+    let now = now_ms();
+    match f(&pack, &rec, now) {
+        Ok(change) => Ok(json_response(&StepAnswer {
+            outcome: change.outcome.into(),
+            dry_run: true,
+            action: view(&change.record, now),
+            grant: None,
+        })),
+        Err(f) => Err(refused(&f)),
+    }
+}
+
+/// Runs `run` under the request's `Idempotency-Key`, if it has one: a
+/// retry gets the first answer again (`idempotent-replayed: true`).
+async fn idempotent<Fut>(
+    state: &Arc<AppState>,
+    ctx: &RequestCtx,
+    headers: &HeaderMap,
+    route: &str,
+    body: &[u8],
+    run: Fut,
+) -> Result<Response, Problem>
+where
+    Fut: std::future::Future<Output = Result<Response, Problem>>,
+{
+    use axum::response::IntoResponse;
+    let Some(key) = headers.get("idempotency-key") else {
+        return run.await;
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| crate::idempotency::valid(k))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Invalid Idempotency-Key",
+                "`Idempotency-Key` is 1 to 255 visible ASCII characters",
+            )
+        })?
+        .to_string();
+    let identity = ctx.actor();
+    let hash = crate::idempotency::body_hash(body);
+    let (st, id2, key2, route2) = (
+        Arc::clone(state),
+        identity.clone(),
+        key.clone(),
+        route.to_string(),
+    );
+    let claim = tokio::task::spawn_blocking(move || {
+        crate::idempotency::claim(&st.safety.store(), &id2, &key2, &route2, &hash, now_ms())
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    match claim {
+        crate::idempotency::Claim::Fresh => {}
+        crate::idempotency::Claim::Replay(status, answer) => {
+            let ctype = if status >= 400 { crate::problem::PROBLEM_JSON } else { "application/json" };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return Ok((
+                status,
+                [
+                    (axum::http::header::CONTENT_TYPE, ctype),
+                    (axum::http::HeaderName::from_static("idempotent-replayed"), "true"),
+                ],
+                answer,
+            )
+                .into_response());
+        }
+        crate::idempotency::Claim::Mismatch => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key Reused",
+                "this Idempotency-Key was used with another body or on another route: use a new key for a new request",
+            ))
+        }
+        crate::idempotency::Claim::InFlight => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "Idempotency-Key In Flight",
+                "a request with this Idempotency-Key is still running: retry after it answers",
+            )
+            .with("code", json!("in_flight")))
+        }
+    }
+    let resp = match run.await {
+        Ok(r) => r,
+        Err(p) => p.into_response(),
+    };
+    let (parts, b) = resp.into_parts();
+    let bytes = axum::body::to_bytes(b, usize::MAX)
+        .await
+        .map_err(|e| store_failed(format!("the answer could not be kept: {e}")))?;
+    let (st, status, answer) = (Arc::clone(state), parts.status.as_u16(), bytes.to_vec());
+    tokio::task::spawn_blocking(move || {
+        crate::idempotency::complete(&st.safety.store(), &identity, &key, status, &answer)
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+async fn run_step_now<F>(
     state: Arc<AppState>,
     ctx: RequestCtx,
     id: String,
@@ -938,6 +1119,7 @@ where
             let now = now_ms();
             Ok(json_response(&StepAnswer {
                 outcome: change.outcome.into(),
+                dry_run: false,
                 action: view(&change.record, now),
                 grant: change.grant.as_ref().map(|g| signed(&state.safety, g)),
             }))
@@ -949,6 +1131,15 @@ where
 enum StoreOr {
     Store(String),
     Other(String),
+}
+
+/// `?dry_run=true` on a step: answer what it would do, write nothing.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StepParams {
+    /// Answer what the step would do; change nothing.
+    pub dry_run: Option<bool>,
 }
 
 /// A review: approve or deny.
@@ -967,7 +1158,7 @@ pub struct ReviewBody {
 /// quorums whose filter it matches.
 #[utoipa::path(
     post, path = "/v1/safety/actions/{id}/reviews", tag = "safety",
-    params(("id" = String, Path, description = "The action id")),
+    params(("id" = String, Path, description = "The action id"), StepParams),
     request_body = ReviewBody,
     responses(
         (status = 200, description = "The review is counted; `outcome` is `reviewed`, `approved` or `denied`", body = StepAnswer),
@@ -985,6 +1176,8 @@ pub async fn review(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<StepParams>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: ReviewBody = json_body(
@@ -992,9 +1185,18 @@ pub async fn review(
         "{\"decision\": \"approve\" | \"deny\", \"comment\": string}",
     )?;
     let me = caller(&ctx);
-    run_step(state, ctx, id, "review", move |pack, rec, now| {
-        engine::review(pack, rec, &me, b.decision, &b.comment, now)
-    })
+    run_step(
+        state,
+        ctx,
+        id,
+        "review",
+        StepReq {
+            headers,
+            body: body.clone(),
+            dry_run: q.dry_run.unwrap_or(false),
+        },
+        move |pack, rec, now| engine::review(pack, rec, &me, b.decision, &b.comment, now),
+    )
     .await
 }
 
@@ -1015,7 +1217,7 @@ pub struct ConfirmBody {
 /// soft-mandatory action's reviews).
 #[utoipa::path(
     post, path = "/v1/safety/actions/{id}/confirm", tag = "safety",
-    params(("id" = String, Path, description = "The action id")),
+    params(("id" = String, Path, description = "The action id"), StepParams),
     request_body = ConfirmBody,
     responses(
         (status = 200, description = "Recorded; `outcome` is `confirmed` or `overridden`", body = StepAnswer),
@@ -1033,6 +1235,8 @@ pub async fn confirm(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<StepParams>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: ConfirmBody = json_body(
@@ -1045,9 +1249,18 @@ pub async fn confirm(
         ticket: b.ticket,
         override_reviews: b.override_reviews,
     };
-    run_step(state, ctx, id, "confirm", move |pack, rec, now| {
-        engine::confirm(pack, rec, &me, &c, now)
-    })
+    run_step(
+        state,
+        ctx,
+        id,
+        "confirm",
+        StepReq {
+            headers,
+            body: body.clone(),
+            dry_run: q.dry_run.unwrap_or(false),
+        },
+        move |pack, rec, now| engine::confirm(pack, rec, &me, &c, now),
+    )
     .await
 }
 
@@ -1063,7 +1276,7 @@ pub struct BreakGlassBody {
 /// told, and a post-hoc review with a deadline opens.
 #[utoipa::path(
     post, path = "/v1/safety/actions/{id}/break-glass", tag = "safety",
-    params(("id" = String, Path, description = "The action id")),
+    params(("id" = String, Path, description = "The action id"), StepParams),
     request_body = BreakGlassBody,
     responses(
         (status = 200, description = "Approved by break glass", body = StepAnswer),
@@ -1080,22 +1293,35 @@ pub async fn break_glass(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<StepParams>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: BreakGlassBody = json_body(&body, "{\"reason\": string}")?;
     let me = caller(&ctx);
-    run_step(state, ctx, id, "break_glass", move |pack, rec, now| {
-        engine::break_glass(pack, rec, &me, &b.reason, now)
-    })
+    run_step(
+        state,
+        ctx,
+        id,
+        "break_glass",
+        StepReq {
+            headers,
+            body: body.clone(),
+            dry_run: q.dry_run.unwrap_or(false),
+        },
+        move |pack, rec, now| engine::break_glass(pack, rec, &me, &b.reason, now),
+    )
     .await
 }
 
 /// Close the post-hoc review of a break-glass use.
 #[utoipa::path(
     post, path = "/v1/safety/actions/{id}/break-glass/review", tag = "safety",
-    params(("id" = String, Path, description = "The action id")),
+    params(("id" = String, Path, description = "The action id"), StepParams),
     responses(
         (status = 200, description = "Reviewed", body = StepAnswer),
+        (status = 400, description = "A malformed query or `Idempotency-Key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "An `Idempotency-Key` used with another body or route", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Who broke glass or asked, or no approver role", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "No break-glass use, or reviewed already", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -1107,11 +1333,23 @@ pub async fn break_glass_review(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<StepParams>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, Problem> {
     let me = caller(&ctx);
-    run_step(state, ctx, id, "break_glass_review", move |_, rec, now| {
-        engine::review_break_glass(rec, &me, now)
-    })
+    run_step(
+        state,
+        ctx,
+        id,
+        "break_glass_review",
+        StepReq {
+            headers,
+            body: body.clone(),
+            dry_run: q.dry_run.unwrap_or(false),
+        },
+        move |_, rec, now| engine::review_break_glass(rec, &me, now),
+    )
     .await
 }
 
@@ -1131,7 +1369,7 @@ pub struct ExecuteBody {
 /// atomically.
 #[utoipa::path(
     post, path = "/v1/safety/actions/{id}/execute", tag = "safety",
-    params(("id" = String, Path, description = "The action id")),
+    params(("id" = String, Path, description = "The action id"), StepParams),
     request_body = ExecuteBody,
     responses(
         (status = 200, description = "Executed: the `grant` to present downstream", body = StepAnswer),
@@ -1148,14 +1386,25 @@ pub async fn execute(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<StepParams>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: ExecuteBody = json_body(&body, "{\"action\": object, \"nonce\": string}")?;
     let me = caller(&ctx);
     let action = serde_json::Value::Object(b.action);
-    run_step(state, ctx, id, "execute", move |pack, rec, now| {
-        engine::execute(pack, rec, &me, &action, &b.nonce, now)
-    })
+    run_step(
+        state,
+        ctx,
+        id,
+        "execute",
+        StepReq {
+            headers,
+            body: body.clone(),
+            dry_run: q.dry_run.unwrap_or(false),
+        },
+        move |pack, rec, now| engine::execute(pack, rec, &me, &action, &b.nonce, now),
+    )
     .await
 }
 
@@ -1163,9 +1412,11 @@ pub async fn execute(
 /// its hold, say).
 #[utoipa::path(
     post, path = "/v1/safety/actions/{id}/cancel", tag = "safety",
-    params(("id" = String, Path, description = "The action id")),
+    params(("id" = String, Path, description = "The action id"), StepParams),
     responses(
         (status = 200, description = "Cancelled", body = StepAnswer),
+        (status = 400, description = "A malformed query or `Idempotency-Key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "An `Idempotency-Key` used with another body or route", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Neither the requester nor an approver (`not_allowed`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such action (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Already resolved", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -1177,11 +1428,23 @@ pub async fn cancel(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<StepParams>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, Problem> {
     let me = caller(&ctx);
-    run_step(state, ctx, id, "cancel", move |_, rec, now| {
-        engine::cancel(rec, &me, now)
-    })
+    run_step(
+        state,
+        ctx,
+        id,
+        "cancel",
+        StepReq {
+            headers,
+            body: body.clone(),
+            dry_run: q.dry_run.unwrap_or(false),
+        },
+        move |_, rec, now| engine::cancel(rec, &me, now),
+    )
     .await
 }
 

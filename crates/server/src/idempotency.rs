@@ -1,0 +1,199 @@
+//! `Idempotency-Key` on the mutating routes of the module engines (the
+//! API convention of `docs/modules.md`): a retry with the same key and the
+//! same body gets the first answer again, byte for byte, and changes
+//! nothing; the same key with another body or on another route is a 422;
+//! a retry while the first is still running is a 409.
+//!
+//! Keys are per identity (two callers never share one) and kept for a day
+//! in the store, so they hold across replicas. A request claims its key
+//! with one conditional insert before it runs (never read-then-write); its
+//! answer is written when it finishes. An answer of 5xx is not kept: the
+//! claim is dropped, and a retry runs again.
+
+use sha2::{Digest, Sha256};
+use tenet_store::{Backend, Migration, Store, StoreError};
+
+/// The table of claimed keys.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    module: "idempotency",
+    version: 1,
+    sqlite: "CREATE TABLE idempotency_keys (
+        identity    TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        route       TEXT NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        status      INTEGER,
+        answer      BLOB,
+        created_ms  INTEGER NOT NULL,
+        PRIMARY KEY (identity, key)
+    );",
+    postgres: "CREATE TABLE idempotency_keys (
+        identity    TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        route       TEXT NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        status      INTEGER,
+        answer      BYTEA,
+        created_ms  BIGINT NOT NULL,
+        PRIMARY KEY (identity, key)
+    );",
+}];
+
+/// How long a key is remembered.
+pub const KEEP_MS: i64 = 24 * 3_600_000;
+
+/// What a claim found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is this request's now: run it, then [`complete`].
+    Fresh,
+    /// Answered before: this status and body.
+    Replay(u16, Vec<u8>),
+    /// The key was used with another body or route.
+    Mismatch,
+    /// The first request with this key has not finished.
+    InFlight,
+}
+
+/// A key: 1 to 255 visible ASCII characters.
+pub fn valid(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `sha256` hex of the body.
+pub fn body_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// Claims `key` for `identity` (one conditional insert; a key older than
+/// [`KEEP_MS`] is taken over).
+pub fn claim(
+    store: &Store,
+    identity: &str,
+    key: &str,
+    route: &str,
+    body_sha256: &str,
+    now_ms: i64,
+) -> Result<Claim, StoreError> {
+    let stale = now_ms - KEEP_MS;
+    let row: Option<(String, String, Option<i64>, Option<Vec<u8>>)> = match store.backend() {
+        Backend::Sqlite(conn) => {
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE identity = ?1 AND key = ?2 AND created_ms < ?3",
+                rusqlite::params![identity, key, stale],
+            )?;
+            let n = conn.execute(
+                "INSERT INTO idempotency_keys (identity, key, route, body_sha256, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (identity, key) DO NOTHING",
+                rusqlite::params![identity, key, route, body_sha256, now_ms],
+            )?;
+            if n == 1 {
+                return Ok(Claim::Fresh);
+            }
+            use rusqlite::OptionalExtension;
+            conn.query_row(
+                "SELECT route, body_sha256, status, answer FROM idempotency_keys WHERE identity = ?1 AND key = ?2",
+                rusqlite::params![identity, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?
+        }
+        Backend::Postgres(pg) => {
+            let (identity, key, route, hash) = (
+                identity.to_string(),
+                key.to_string(),
+                route.to_string(),
+                body_sha256.to_string(),
+            );
+            let found = pg.block_on(|pool| async move {
+                let client = pool.get().await?;
+                client
+                    .execute(
+                        "DELETE FROM idempotency_keys WHERE identity = $1 AND key = $2 AND created_ms < $3",
+                        &[&identity, &key, &stale],
+                    )
+                    .await?;
+                let n = client
+                    .execute(
+                        "INSERT INTO idempotency_keys (identity, key, route, body_sha256, created_ms)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (identity, key) DO NOTHING",
+                        &[&identity, &key, &route, &hash, &now_ms],
+                    )
+                    .await?;
+                if n == 1 {
+                    return Ok(None);
+                }
+                let row = client
+                    .query_opt(
+                        "SELECT route, body_sha256, status, answer FROM idempotency_keys WHERE identity = $1 AND key = $2",
+                        &[&identity, &key],
+                    )
+                    .await?;
+                Ok(Some(row.map(|r| {
+                    let status: Option<i32> = r.get(2);
+                    (r.get(0), r.get(1), status.map(i64::from), r.get(3))
+                })))
+            })?;
+            match found {
+                None => return Ok(Claim::Fresh),
+                Some(row) => row,
+            }
+        }
+    };
+    Ok(match row {
+        // Dropped between the insert and the read (a 5xx): claim again next time.
+        None => Claim::InFlight,
+        Some((r, h, _, _)) if r != route || h != body_sha256 => Claim::Mismatch,
+        Some((_, _, Some(status), Some(answer))) => Claim::Replay(status as u16, answer),
+        Some(_) => Claim::InFlight,
+    })
+}
+
+/// Keeps the answer of a claimed key; a 5xx drops the claim instead.
+pub fn complete(
+    store: &Store,
+    identity: &str,
+    key: &str,
+    status: u16,
+    answer: &[u8],
+) -> Result<(), StoreError> {
+    let drop_it = status >= 500;
+    match store.backend() {
+        Backend::Sqlite(conn) => {
+            if drop_it {
+                conn.execute(
+                    "DELETE FROM idempotency_keys WHERE identity = ?1 AND key = ?2",
+                    rusqlite::params![identity, key],
+                )?;
+            } else {
+                conn.execute(
+                    "UPDATE idempotency_keys SET status = ?3, answer = ?4 WHERE identity = ?1 AND key = ?2",
+                    rusqlite::params![identity, key, i64::from(status), answer],
+                )?;
+            }
+            Ok(())
+        }
+        Backend::Postgres(pg) => {
+            let (identity, key, answer) = (identity.to_string(), key.to_string(), answer.to_vec());
+            pg.block_on(|pool| async move {
+                let client = pool.get().await?;
+                if drop_it {
+                    client
+                        .execute(
+                            "DELETE FROM idempotency_keys WHERE identity = $1 AND key = $2",
+                            &[&identity, &key],
+                        )
+                        .await?;
+                } else {
+                    client
+                        .execute(
+                            "UPDATE idempotency_keys SET status = $3, answer = $4 WHERE identity = $1 AND key = $2",
+                            &[&identity, &key, &i32::from(status), &answer],
+                        )
+                        .await?;
+                }
+                Ok(())
+            })
+        }
+    }
+}
