@@ -42,6 +42,9 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 /// How long a key is remembered.
 pub const KEEP_MS: i64 = 24 * 3_600_000;
 
+/// A claimed key as stored: route, body hash, status and answer once done.
+type KeyRow = (String, String, Option<i64>, Option<Vec<u8>>);
+
 /// What a claim found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -76,7 +79,7 @@ pub fn claim(
     now_ms: i64,
 ) -> Result<Claim, StoreError> {
     let stale = now_ms - KEEP_MS;
-    let row: Option<(String, String, Option<i64>, Option<Vec<u8>>)> = match store.backend() {
+    let row: Option<KeyRow> = match store.backend() {
         Backend::Sqlite(conn) => {
             conn.execute(
                 "DELETE FROM idempotency_keys WHERE identity = ?1 AND key = ?2 AND created_ms < ?3",
