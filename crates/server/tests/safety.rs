@@ -800,8 +800,17 @@ async fn two_replicas_race_100_executes_of_one_approved_action_and_one_wins() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotency_keys_replay_the_first_answer_and_dry_runs_change_nothing() {
-    let s = start(Kind::Sqlite).await;
+async fn idempotency_keys_and_dry_runs_on_sqlite() {
+    idempotency_keys_replay_the_first_answer_and_dry_runs_change_nothing(Kind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_and_dry_runs_on_postgres() {
+    idempotency_keys_replay_the_first_answer_and_dry_runs_change_nothing(Kind::Postgres).await;
+}
+
+async fn idempotency_keys_replay_the_first_answer_and_dry_runs_change_nothing(kind: Kind) {
+    let s = start(kind).await;
     let send = |who: &'static str, path: String, key: Option<&'static str>, body: Value| {
         let s = &s;
         async move {
