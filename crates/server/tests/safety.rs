@@ -954,3 +954,92 @@ async fn idempotency_keys_replay_the_first_answer_and_dry_runs_change_nothing(ki
     assert_eq!(v["uses"], 1);
     s.stop().await;
 }
+
+/// The database name of a PostgreSQL test location.
+fn db_name(loc: &tenet_store::Location) -> String {
+    let url = tenet_store::testing::url(loc);
+    let path = url.split('?').next().unwrap();
+    path.rsplit('/').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_store_gone_nothing_is_allowed_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(Kind::Postgres, dir.path());
+    let name = db_name(&store);
+    let c = safety_config(dir.path(), store);
+    let s = Server::with_config(dir, c).await;
+    let (_, v) = call(
+        &s,
+        "alice",
+        "POST",
+        "/v1/safety/preflight",
+        json!({"action": drop_orders()}),
+    )
+    .await;
+    let id = v["action_id"].as_str().unwrap().to_string();
+    // The database goes away under the server (its connections are cut).
+    let admin = tenet_store::Location::parse(&tenet_store::testing::postgres_url()).unwrap();
+    let tenet_store::Location::Postgres(admin) = admin else {
+        panic!()
+    };
+    let pg = tenet_store::Pg::connect(&admin).unwrap();
+    let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+    pg.block_on(move |pool| async move {
+        pool.get().await?.batch_execute(&drop).await?;
+        Ok(())
+    })
+    .unwrap();
+    // Every answer is an error that says so; none is a quiet yes.
+    let (st, v) = call(
+        &s,
+        "alice",
+        "POST",
+        "/v1/safety/preflight",
+        json!({"action": drop_orders()}),
+    )
+    .await;
+    assert_eq!(st, 503, "a kept preflight: {v}");
+    assert!(v["detail"].as_str().unwrap().contains("fail closed"), "{v}");
+    let (st, v) = call(
+        &s,
+        "alice",
+        "POST",
+        "/v1/safety/preflight",
+        json!({"action": {"verb": "select"}}),
+    )
+    .await;
+    assert_eq!(
+        st, 500,
+        "a quiet preflight is not answered without its audit event: {v}"
+    );
+    for (who, path, body) in [
+        (
+            "dana",
+            format!("/v1/safety/actions/{id}/reviews"),
+            json!({"decision": "approve"}),
+        ),
+        (
+            "alice",
+            format!("/v1/safety/actions/{id}/execute"),
+            json!({"action": drop_orders(), "nonce": "x"}),
+        ),
+        (
+            "alice",
+            format!("/v1/safety/actions/{id}/cancel"),
+            Value::Null,
+        ),
+    ] {
+        let (st, v) = call(&s, who, "POST", &path, body).await;
+        assert_eq!(st, 503, "{path}: {v}");
+    }
+    let (st, _) = call(
+        &s,
+        "alice",
+        "GET",
+        &format!("/v1/safety/actions/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 503);
+}
