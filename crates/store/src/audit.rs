@@ -267,15 +267,19 @@ pub async fn pg_insert(
     pg_insert_with(&client, events).await
 }
 
-/// [`pg_insert`] on a given client or transaction (a module writes its
-/// record and the record's audit event in one transaction).
-pub async fn pg_insert_with<C: deadpool_postgres::GenericClient>(
-    client: &C,
-    events: &[AuditEvent],
-) -> Result<Vec<i64>, StoreError> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
+/// Events as the columns of an `unnest` insert: the eleven text columns in
+/// [`PG_INSERT_COLUMNS`] order but `latency_ms`, and `latency_ms`.
+pub struct PgColumns {
+    pub text: [Vec<Option<String>>; 11],
+    pub latency: Vec<i64>,
+}
+
+/// The columns of an audit insert, in order (`latency_ms` is the ninth).
+pub const PG_INSERT_COLUMNS: &str =
+    "action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle";
+
+/// [`PgColumns`] of `events`.
+pub fn pg_columns(events: &[AuditEvent]) -> Result<PgColumns, StoreError> {
     let n = events.len();
     let mut cols: [Vec<Option<String>>; 11] = Default::default();
     let mut latency = Vec::with_capacity(n);
@@ -299,6 +303,25 @@ pub async fn pg_insert_with<C: deadpool_postgres::GenericClient>(
         }
         latency.push(e.latency_ms.min(i64::MAX as u64) as i64);
     }
+    Ok(PgColumns {
+        text: cols,
+        latency,
+    })
+}
+
+/// [`pg_insert`] on a given client or transaction (a module writes its
+/// record and the record's audit event in one transaction).
+pub async fn pg_insert_with<C: deadpool_postgres::GenericClient>(
+    client: &C,
+    events: &[AuditEvent],
+) -> Result<Vec<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let PgColumns {
+        text: cols,
+        latency,
+    } = pg_columns(events)?;
     let stmt = client
         .prepare_cached(
             "INSERT INTO audit_events (action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle)

@@ -14,7 +14,7 @@
 use crate::engine;
 use crate::model::{ActionRecord, Ms, State};
 use rusqlite::{params, OptionalExtension};
-use tenet_store::audit::{insert_audit, pg_insert_with};
+use tenet_store::audit::{insert_audit, pg_columns, pg_insert_with, PgColumns, PG_INSERT_COLUMNS};
 use tenet_store::{AuditEvent, Backend, Location, Migration, Store, StoreError};
 
 /// The module's migrations, versions 1, 2, 3... under [`crate::MODULE`].
@@ -132,22 +132,31 @@ pub fn insert_batch(
                 records.push(json);
                 events.push(event);
             }
-            let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO safety_actions (id, tenant, state, requester, created_ms, due_ms, version, record)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                          $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])",
+            // One statement, so one round trip and atomic without a
+            // transaction: the records, and their events in the audit log.
+            let PgColumns { text, latency } = pg_columns(&events)?;
+            let [a, at, src, subj, actor, scope, outcome, reason, details, etenant, bundle] = &text;
+            let client = pool.get().await?;
+            let stmt = client
+                .prepare_cached(&format!(
+                    "WITH kept AS (
+                       INSERT INTO safety_actions (id, tenant, state, requester, created_ms, due_ms, version, record)
+                       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                            $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]))
+                     INSERT INTO audit_events ({PG_INSERT_COLUMNS})
+                     SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                                          $15::text[], $16::text[], $17::bigint[], $18::text[], $19::text[], $20::text[])"
+                ))
+                .await?;
+            client
+                .execute(
+                    &stmt,
+                    &[
+                        &ids, &tenants, &states, &requesters, &created, &dues, &versions, &records, a, at,
+                        src, subj, actor, scope, outcome, reason, &latency, details, etenant, bundle,
+                    ],
                 )
                 .await?;
-            tx.execute(
-                &stmt,
-                &[&ids, &tenants, &states, &requesters, &created, &dues, &versions, &records],
-            )
-            .await?;
-            pg_insert_with(&tx, &events).await?;
-            tx.commit().await?;
             Ok(())
         }),
     }
