@@ -11,6 +11,8 @@
 //! |---|---|
 //! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
 //! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
+//! | [`derive`] | the engine's first half: what the pack requires of a descriptor, the digest binding an action to it, the summary sentence |
+//! | [`answer`] | how an action is shown: the preflight answer, control states, links to the next legal steps |
 //! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
 //!
 //! Its routes live in `crates/server/src/routes/`, its commands in
@@ -19,6 +21,8 @@
 //! decisions) and `tenet-store` (the store, the audit envelope) give it;
 //! it never imports another module.
 
+pub mod answer;
+pub mod derive;
 pub mod engine;
 pub mod model;
 pub mod store;
