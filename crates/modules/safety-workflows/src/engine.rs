@@ -200,6 +200,27 @@ pub fn overdue(r: &ActionRecord, now: Ms) -> bool {
         .is_some_and(|g| g.reviewed_by.is_none() && now >= g.review_due_ms)
 }
 
+/// Whether `by` holds one of the action's approver roles.
+fn is_approver(r: &ActionRecord, by: &Actor) -> bool {
+    let allowed = approver_roles(&r.requirements);
+    by.roles.iter().any(|x| allowed.contains(x))
+}
+
+/// Reviews (of the action, or of its break-glass use) need an approver role.
+fn must_be_approver(r: &ActionRecord, by: &Actor) -> Result<(), Refusal> {
+    if is_approver(r, by) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        403,
+        "not_a_reviewer",
+        format!(
+            "reviewing this action needs one of the roles {}",
+            approver_roles(&r.requirements).join(", ")
+        ),
+    ))
+}
+
 pub(crate) fn approver_roles(req: &Requirements) -> Vec<String> {
     let mut roles: Vec<String> = Vec::new();
     for s in &req.reviews {
@@ -511,17 +532,7 @@ pub fn review(
             "the requester cannot review their own action",
         ));
     }
-    let allowed = approver_roles(&r.requirements);
-    if !reviewer.roles.iter().any(|x| allowed.contains(x)) {
-        return Err(Refusal::new(
-            403,
-            "not_a_reviewer",
-            format!(
-                "reviewing this action needs one of the roles {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
+    must_be_approver(r, reviewer)?;
     if r.reviews.iter().any(|v| v.reviewer == reviewer.id) {
         return Err(Refusal::new(
             409,
@@ -1010,11 +1021,7 @@ pub fn execute(
 /// (during its hold, say: the cancel window of a time-delayed action).
 pub fn cancel(r: &ActionRecord, by: &Actor, now: Ms) -> Result<Change, Refusal> {
     visible(r, by)?;
-    let approver = by
-        .roles
-        .iter()
-        .any(|x| approver_roles(&r.requirements).contains(x));
-    if by.id != r.requester.id && !approver {
+    if by.id != r.requester.id && !is_approver(r, by) {
         return Err(Refusal::new(
             403,
             "not_allowed",
@@ -1062,14 +1069,7 @@ pub fn review_break_glass(r: &ActionRecord, by: &Actor, now: Ms) -> Result<Chang
             "who broke glass (or asked) cannot review it",
         ));
     }
-    let allowed = approver_roles(&r.requirements);
-    if !by.roles.iter().any(|x| allowed.contains(x)) {
-        return Err(Refusal::new(
-            403,
-            "not_a_reviewer",
-            format!("reviewing needs one of the roles {}", allowed.join(", ")),
-        ));
-    }
+    must_be_approver(r, by)?;
     let mut rec = stepped(r, &by.id, "break_glass_review", r.state, String::new(), now);
     if let Some(g) = &mut rec.break_glass {
         g.reviewed_by = Some(by.id.clone());
