@@ -100,12 +100,11 @@ impl Safety {
         }
         let (tx, rx) = std::sync::mpsc::sync_channel::<Insert>(4096);
         let rx = Arc::new(Mutex::new(rx));
-        // SQLite has one writer at a time; PostgreSQL commits several
-        // batches at once (and groups their WAL flushes itself).
-        let writers = match &config.store {
-            tenet_store::Location::Sqlite(_) => 1,
-            tenet_store::Location::Postgres(_) => 4,
-        };
+        // One writer on both stores: SQLite has one writer at a time, and
+        // on PostgreSQL one writer's batches are larger than four
+        // writers' (each commit waits for its own WAL flush): 7,000
+        // kept preflights/s against 5,100 at `-c8` (BENCHMARKS.md).
+        let writers = 1;
         for i in 0..writers {
             let writer = sw::open(&config.store).map_err(|e| e.to_string())?;
             let rx = Arc::clone(&rx);
