@@ -5,9 +5,13 @@
 //! day-of-week`, each field `*`, a value, a range `a-b`, `*/n` or `a-b/n`, or
 //! a list of those; month and day-of-week values may be names (`JAN`, `MON`,
 //! any case). That is what classic cron, Kubernetes CronJobs and Argo CD
-//! sync windows all read the same way. Everything else — a seconds field,
-//! `@daily`, `L`, `W`, `#`, `?`, day of week `7`, `5/15` — is an [`Error`]
-//! that says which field and value, not a guess.
+//! sync windows all read the same way. Beyond it, the specials that
+//! Healthchecks.io's cron (cronsim) reads, with its meanings: `L` (the last
+//! day of the month) and `LW` (its last weekday, Monday to Friday) in the
+//! day of month, `nL` (the last weekday `n` of the month) and `n#k` (the
+//! `k`-th weekday `n`, `k` from 1 to 5) in the day of week. Everything else
+//! — a seconds field, `@daily`, `nW`, `?`, day of week `7`, `5/15` — is an
+//! [`Error`] that says which field and value, not a guess.
 //!
 //! Out: a [`Schedule`], whose fire times are instants:
 //! - a day matches when its month does and, if day of month and day of week
@@ -45,6 +49,29 @@ pub struct Schedule {
     any_day: bool,
     /// The day-of-week field is `*`.
     any_weekday: bool,
+    /// `L` in the day of month: its last day.
+    last_day: bool,
+    /// `LW` in the day of month: its last Monday-to-Friday.
+    last_weekday: bool,
+    /// Bit `n`: `nL` in the day of week (the last weekday `n` of the month).
+    last_of: u8,
+    /// `nth[k - 1]` bit `n`: `n#k` (the `k`-th weekday `n` of the month).
+    nth: [u8; 5],
+}
+
+/// The specials of the two day fields (`L`, `LW`, `nL`, `n#k`).
+#[derive(Default)]
+struct Specials {
+    last_day: bool,
+    last_weekday: bool,
+    last_of: u8,
+    nth: [u8; 5],
+}
+
+impl Specials {
+    fn any(&self) -> bool {
+        self.last_day || self.last_weekday || self.last_of != 0 || self.nth != [0; 5]
+    }
 }
 
 /// Why a text is not a cron expression of the dialect.
@@ -182,8 +209,9 @@ impl Schedule {
             ));
         }
         let mut bits = [0u64; 5];
+        let mut sp = Specials::default();
         for (i, (at, f)) in fields.iter().enumerate() {
-            bits[i] = parse_field(&FIELDS[i], f, *at)?;
+            bits[i] = parse_field(&FIELDS[i], f, *at, &mut sp)?;
         }
         let any_day = fields[2].1 == "*";
         let any_weekday = fields[4].1 == "*";
@@ -215,13 +243,19 @@ impl Schedule {
             weekdays: bits[4] as u8,
             any_day,
             any_weekday,
+            last_day: sp.last_day,
+            last_weekday: sp.last_weekday,
+            last_of: sp.last_of,
+            nth: sp.nth,
         };
         // With the day of week `*`, only the days of the month decide: a
         // day that no chosen month has never fires.
         if any_weekday && !any_day {
-            let possible = (1..=12u32)
-                .filter(|m| s.months & (1 << m) != 0)
-                .any(|m| u64::from(s.days) & ((1u64 << (days_in_month(m) + 1)) - 2) != 0);
+            let possible = s.last_day
+                || s.last_weekday
+                || (1..=12u32)
+                    .filter(|m| s.months & (1 << m) != 0)
+                    .any(|m| u64::from(s.days) & ((1u64 << (days_in_month(m) + 1)) - 2) != 0);
             if !possible {
                 let (at, f) = fields[2];
                 return Err(err(
@@ -266,8 +300,14 @@ impl Schedule {
     }
 
     fn day_matches(&self, d: NaiveDate) -> bool {
-        let dom = self.days & (1 << d.day()) != 0;
-        let dow = self.weekdays & (1 << d.weekday().num_days_from_sunday()) != 0;
+        let last = last_day_of(d);
+        let wd = d.weekday().num_days_from_sunday();
+        let dom = self.days & (1 << d.day()) != 0
+            || (self.last_day && d.day() == last)
+            || (self.last_weekday && d.day() == last_weekday_of(d, last));
+        let dow = self.weekdays & (1 << wd) != 0
+            || (self.last_of & (1 << wd) != 0 && d.day() + 7 > last)
+            || self.nth[((d.day() - 1) / 7) as usize] & (1 << wd) != 0;
         if self.any_day || self.any_weekday {
             dom && dow
         } else {
@@ -279,9 +319,10 @@ impl Schedule {
     fn next_wall(&self, from: NaiveDateTime) -> Option<NaiveDateTime> {
         let mut date = from.date();
         let mut start = (from.hour(), from.minute());
-        // A parsed schedule fires within eight years (29 February); nine
-        // years of days bound the search.
-        for _ in 0..(9 * 366) {
+        // A parsed schedule fires within 28 years (the fifth Monday of a
+        // February, `0 0 * 2 1#5`, comes every 28 years); a month that
+        // does not match costs one step, so 60 years of steps bound it.
+        for _ in 0..(60 * 366) {
             if self.months & (1 << date.month()) == 0 {
                 let (y, m) = (date.year(), date.month());
                 date = if m == 12 {
@@ -333,6 +374,32 @@ fn instant(wall: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
     None
 }
 
+/// The last day of `d`'s month.
+fn last_day_of(d: NaiveDate) -> u32 {
+    let (y, m) = (d.year(), d.month());
+    let first_next = if m == 12 {
+        NaiveDate::from_ymd_opt(y + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(y, m + 1, 1)
+    };
+    first_next
+        .and_then(|f| f.pred_opt())
+        .map_or(days_in_month(m), |l| l.day())
+}
+
+/// The day of the last Monday-to-Friday of `d`'s month (`last` its last
+/// day): a Saturday steps back one day, a Sunday two.
+fn last_weekday_of(d: NaiveDate, last: u32) -> u32 {
+    let wd = d
+        .with_day(last)
+        .map_or(1, |l| l.weekday().num_days_from_sunday());
+    match wd {
+        6 => last - 1,
+        0 => last - 2,
+        _ => last,
+    }
+}
+
 fn days_in_month(m: u32) -> u32 {
     match m {
         2 => 29,
@@ -342,7 +409,7 @@ fn days_in_month(m: u32) -> u32 {
 }
 
 /// The bits of one field (`text` starts at byte `at` of the expression).
-fn parse_field(f: &Field, text: &str, at: usize) -> Result<u64, Error> {
+fn parse_field(f: &Field, text: &str, at: usize, sp: &mut Specials) -> Result<u64, Error> {
     let mut bits = 0u64;
     let mut offset = at;
     for item in text.split(',') {
@@ -355,17 +422,85 @@ fn parse_field(f: &Field, text: &str, at: usize) -> Result<u64, Error> {
                 at..at + text.len(),
             ));
         }
-        bits |= parse_item(f, item, span)?;
+        if !special(f, item, &span, sp)? {
+            bits |= parse_item(f, item, span)?;
+        }
     }
     Ok(bits)
 }
 
+/// Reads `item` into `sp` if it is one of the specials of a day field
+/// (`L`, `LW`; `nL`, `n#k`): `Ok(true)`; `Ok(false)` for anything else.
+fn special(f: &Field, item: &str, span: &Range<usize>, sp: &mut Specials) -> Result<bool, Error> {
+    let up = item.to_ascii_uppercase();
+    if f.name == "day of month" {
+        match up.as_str() {
+            "L" => sp.last_day = true,
+            "LW" => sp.last_weekday = true,
+            _ => return Ok(false),
+        }
+        return Ok(true);
+    }
+    if f.name != "day of week" {
+        return Ok(false);
+    }
+    if let Some(n) = up.strip_suffix('L').filter(|n| !n.is_empty()) {
+        if !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(
+                format!("`{item}` in the day of week field: `L` follows a day number"),
+                "write `5L` for the last Friday of the month (0 is Sunday)",
+                span.clone(),
+            ));
+        }
+        let v = value(f, n, span)?;
+        sp.last_of |= 1 << v;
+        return Ok(true);
+    }
+    if let Some((d, k)) = item.split_once('#') {
+        let v = value(f, d, span)?;
+        let count = k.bytes().all(|b| b.is_ascii_digit()).then(|| k.parse::<usize>());
+        let k = match count {
+            Some(Ok(k)) if (1..=5).contains(&k) => k,
+            _ => {
+                return Err(err(
+                    format!("`{item}` in the day of week field: the `#` count `{k}` is not 1 to 5"),
+                    "write `MON#2` for the second Monday of the month; a month has five of a weekday at most",
+                    span.clone(),
+                ))
+            }
+        };
+        sp.nth[k - 1] |= 1 << v;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 fn parse_item(f: &Field, item: &str, span: Range<usize>) -> Result<u64, Error> {
+    let (l_help, hash_help) = if f.name == "day of month" {
+        (
+            "`L` stands alone in the day of month (its last day), or as `LW` (its last weekday)",
+            "`#` belongs to the day of week: `MON#2` is the second Monday",
+        )
+    } else if f.name == "day of week" {
+        (
+            "in the day of week, `L` follows a day number: `5L` is the last Friday",
+            SYNTAX,
+        )
+    } else {
+        (
+            "`L` belongs to the day fields: `L` or `LW` in the day of month, `5L` in the day of week",
+            "`#` belongs to the day of week: `MON#2` is the second Monday",
+        )
+    };
     for (c, what, help) in [
         ('?', "`?`", "write `*` for any day"),
-        ('L', "`L` (last)", SYNTAX),
-        ('W', "`W` (nearest weekday)", SYNTAX),
-        ('#', "`#` (nth weekday of the month)", SYNTAX),
+        ('L', "`L` (last)", l_help),
+        (
+            'W',
+            "`W` (nearest weekday)",
+            "tenet's cron, as Healthchecks', reads `W` only in `LW` (the last weekday of the month)",
+        ),
+        ('#', "`#` (nth weekday of the month)", hash_help),
     ] {
         // Names hold letters too (`JUL`, `WED`): only a lone letter or one
         // next to a digit is the special character.

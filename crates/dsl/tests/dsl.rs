@@ -932,9 +932,10 @@ fn check_rejects_cron_outside_the_documented_dialect() {
     for (cron, want) in [
         ("0 0 * * 7", "day of week `7` is out of range 0-6"),
         ("@daily", "`@daily`"),
-        ("0 0 L * *", "`L`"),
+        ("0 0 1L * *", "`L`"),
         ("0 0 1W * *", "`W`"),
-        ("0 0 * * MON#1", "`#`"),
+        ("0 0 1#2 * *", "`#`"),
+        ("0 0 * * MON#6", "`#` count `6`"),
         ("0 0 ? * MON", "`?`"),
         ("0 0 0 * * *", "found 6 fields"),
         ("0 0 * *", "found 4 fields"),
@@ -1205,12 +1206,50 @@ fn cron_next_fire_is_always_later_and_fire_times_increase() {
 }
 
 #[test]
+fn cron_reads_the_day_specials_as_healthchecks_does() {
+    // Vectors of cronsim 2.7 (Healthchecks.io's cron), its tests or its
+    // output, from 2020-01-01T00:00 UTC: `L`, `LW`, `nL`, `n#k`, the
+    // either-day rule with them.
+    for (cron, want) in [
+        ("1 1 L * *", &["2020-01-31T01:01Z", "2020-02-29T01:01Z", "2020-03-31T01:01Z"][..]),
+        ("1 1 LW 5 *", &["2020-05-29T01:01Z", "2021-05-31T01:01Z"]),
+        ("1 1 * * 5L", &["2020-01-31T01:01Z", "2020-02-28T01:01Z", "2020-03-27T01:01Z", "2020-04-24T01:01Z"]),
+        ("1 1 * * 0L", &["2020-01-26T01:01Z"]),
+        ("1 1 * * 1#2", &["2020-01-13T01:01Z", "2020-02-10T01:01Z"]),
+        ("0 0 * 2 MON#5", &["2044-02-29T00:00Z", "2072-02-29T00:00Z"]),
+        ("0 0 LW * *", &["2020-01-31T00:00Z", "2020-02-28T00:00Z", "2020-03-31T00:00Z", "2020-04-30T00:00Z", "2020-05-29T00:00Z", "2020-06-30T00:00Z"]),
+        ("0 0 L 2 *", &["2020-02-29T00:00Z", "2021-02-28T00:00Z"]),
+        ("0 0 L * 5", &["2020-01-03T00:00Z", "2020-01-10T00:00Z", "2020-01-17T00:00Z", "2020-01-24T00:00Z", "2020-01-31T00:00Z", "2020-02-07T00:00Z"]),
+        ("0 0 * * 5#5", &["2020-01-31T00:00Z", "2020-05-29T00:00Z", "2020-07-31T00:00Z", "2020-10-30T00:00Z"]),
+        ("0 0 LW * 6", &["2020-01-04T00:00Z", "2020-01-11T00:00Z", "2020-01-18T00:00Z", "2020-01-25T00:00Z", "2020-01-31T00:00Z"]),
+        ("0 0 L * 0L", &["2020-01-26T00:00Z", "2020-01-31T00:00Z", "2020-02-23T00:00Z", "2020-02-29T00:00Z"]),
+        ("0 0 * * 6L,1#1", &["2020-01-06T00:00Z", "2020-01-25T00:00Z", "2020-02-03T00:00Z", "2020-02-29T00:00Z"]),
+        ("0 0 L,15 * *", &["2020-01-15T00:00Z", "2020-01-31T00:00Z", "2020-02-15T00:00Z"]),
+        ("1 1 * * */3", &["2020-01-01T01:01Z", "2020-01-04T01:01Z", "2020-01-05T01:01Z", "2020-01-08T01:01Z"]),
+    ] {
+        assert_eq!(fires(cron, "UTC", "2020-01-01T00:00:00Z", want.len()), want, "{cron}");
+    }
+    // In a time zone: the last day of the month is the zone's (31 December
+    // 23:30 in New York is 04:30 UTC on 1 January).
+    assert_eq!(
+        fires("30 23 L * *", "America/New_York", "2020-01-01T00:00:00Z", 2),
+        ["2020-01-01T04:30Z", "2020-02-01T04:30Z"]
+    );
+}
+
+#[test]
 fn cron_errors_point_at_the_field() {
     use tenet_dsl::cron::Schedule;
     for (cron, part, message, help) in [
         ("0 0 * * 7", "7", "day of week `7` is out of range 0-6", "Sunday is `0` or `SUN`"),
         ("@daily", "@daily", "the macro `@daily` is not part of tenet's cron", "write the five fields: `@daily` is `0 0 * * *`"),
-        ("0 0 L * *", "L", "`L` (last) in the day of month field is not part of tenet's cron", "tenet's cron has five fields"),
+        ("0 0 15L * *", "15L", "`L` (last) in the day of month field is not part of tenet's cron", "or as `LW`"),
+        ("0 0 15W * *", "15W", "`W` (nearest weekday) in the day of month field is not part of tenet's cron", "only in `LW`"),
+        ("0 0 * * MONL", "MONL", "`MONL` in the day of week field: `L` follows a day number", "`5L`"),
+        ("0 0 * * 1#6", "1#6", "`1#6` in the day of week field: the `#` count `6` is not 1 to 5", "five of a weekday at most"),
+        ("0 0 * * 1#0", "1#0", "`1#0` in the day of week field: the `#` count `0` is not 1 to 5", "`MON#2`"),
+        ("0 0 * * 7L", "7L", "day of week `7` is out of range 0-6", "Sunday is `0`"),
+        ("0 L * * *", "L", "`L` (last) in the hour field is not part of tenet's cron", "belongs to the day fields"),
         ("0 0 ? * MON", "?", "`?` in the day of month field is not part of tenet's cron", "write `*` for any day"),
         ("0 0 0 * * *", "0 0 0 * * *", "a cron expression has 5 fields (minute hour day-of-month month day-of-week), found 6 fields", "there is no seconds or year field"),
         ("0 25 * * *", "25", "hour `25` is out of range 0-23", "the hour field takes 0-23"),
