@@ -68,12 +68,6 @@ struct Specials {
     nth: [u8; 5],
 }
 
-impl Specials {
-    fn any(&self) -> bool {
-        self.last_day || self.last_weekday || self.last_of != 0 || self.nth != [0; 5]
-    }
-}
-
 /// Why a text is not a cron expression of the dialect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
@@ -458,7 +452,10 @@ fn special(f: &Field, item: &str, span: &Range<usize>, sp: &mut Specials) -> Res
     }
     if let Some((d, k)) = item.split_once('#') {
         let v = value(f, d, span)?;
-        let count = k.bytes().all(|b| b.is_ascii_digit()).then(|| k.parse::<usize>());
+        let count = k
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| k.parse::<usize>());
         let k = match count {
             Some(Ok(k)) if (1..=5).contains(&k) => k,
             _ => {

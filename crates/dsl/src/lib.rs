@@ -12,6 +12,7 @@
 //! - [`interp`]: the reference interpreter (the meaning of an expression);
 //! - [`fmt`]: the canonical layout (`tenet fmt`);
 //! - [`cron`]: the one cron dialect, for windows and schedules alike;
+//! - [`calendar`]: systemd OnCalendar expressions, as Healthchecks.io reads them;
 //! - [`window`]: the time-window primitive (cron + duration + time zone, deny wins).
 //!
 //! The compiled evaluator, bundles and rule tests live in `tenet-runtime`.
@@ -22,6 +23,7 @@ extern crate alloc;
 
 pub mod ast;
 pub mod builtins;
+pub mod calendar;
 pub mod check;
 pub mod cron;
 pub mod diag;

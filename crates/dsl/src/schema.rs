@@ -22,6 +22,8 @@ pub enum Ty {
     Semver,
     /// A cron expression of the dialect in [`crate::cron`] (five fields) in a string.
     Cron,
+    /// A systemd OnCalendar expression ([`crate::calendar`]) in a string.
+    Calendar,
     /// An IANA time zone name in a string, such as `"Europe/Paris"`.
     TimeZone,
     /// An ISO date `"YYYY-MM-DD"` in a string.
@@ -65,6 +67,7 @@ impl Ty {
             Ty::Size => "a size such as `10MB`".into(),
             Ty::Semver => "a semantic version such as `1.2.0`".into(),
             Ty::Cron => "a cron expression in a string".into(),
+            Ty::Calendar => "an OnCalendar expression in a string".into(),
             Ty::TimeZone => "a time zone name in a string".into(),
             Ty::Date => "a date `\"YYYY-MM-DD\"`".into(),
             Ty::Time => "a date `\"YYYY-MM-DD\"` or an RFC 3339 time".into(),
@@ -597,7 +600,17 @@ const WATCHER_FIELDS: &[Field] = &{
             "expected interval between heartbeats",
         ),
         f("cron", Ty::Cron, "expected schedule, instead of a cadence"),
-        def("tz", Ty::TimeZone, "\"UTC\"", "time zone of `cron`"),
+        f(
+            "calendar",
+            Ty::Calendar,
+            "expected schedule as a systemd OnCalendar expression, instead of a cadence",
+        ),
+        def(
+            "tz",
+            Ty::TimeZone,
+            "\"UTC\"",
+            "time zone of `cron` or `calendar`",
+        ),
         req(
             "silence_budget",
             Ty::Duration,
@@ -638,6 +651,12 @@ const WATCHER_FIELDS: &[Field] = &{
             "what silence under a silent upstream becomes",
         ),
         def("severity", Ty::Level, "high", "severity of a meta-incident"),
+        def(
+            "manual_resume",
+            Ty::Bool,
+            "false",
+            "a paused watcher ignores heartbeats until resumed by hand",
+        ),
         f("description", Ty::Str, "what the watcher watches").reads(Reading::Prose),
         g[0],
         g[1],

@@ -16,6 +16,7 @@ mod api_client;
 mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
+mod monitor_cmd;
 mod safety_cmd;
 mod serve_cmd;
 mod store_args;
@@ -125,6 +126,11 @@ enum Command {
         #[command(subcommand)]
         command: safety_cmd::SafetyCommand,
     },
+    /// Meta-monitor: the state of the watchers (replay a heartbeat log offline)
+    Monitor {
+        #[command(subcommand)]
+        command: monitor_cmd::MonitorCommand,
+    },
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -195,6 +201,7 @@ fn main() -> ExitCode {
         Command::Hook { command } => hook_cmd::cmd_hook(&command),
         Command::Serve(args) => serve_cmd::cmd_serve(&args),
         Command::Safety { command } => safety_cmd::cmd_safety(&command, now),
+        Command::Monitor { command } => monitor_cmd::cmd_monitor(&command, now),
     };
     ExitCode::from(code)
 }

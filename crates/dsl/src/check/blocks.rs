@@ -322,14 +322,26 @@ impl<'a> Cx<'a> {
                 .label("in this setting")
                 .help("a baseline setting states one requirement on the live value"),
             ),
-            "watcher" if !has("cadence") && !has("cron") => self.err(
+            "watcher" if !has("cadence") && !has("cron") && !has("calendar") => self.err(
                 Diagnostic::new(
                     Code::MissingField,
                     b.kind.span,
-                    format!("`{}` needs a `cadence` or a `cron` schedule", b.title()),
+                    format!("`{}` needs a `cadence`, a `cron` or a `calendar` schedule", b.title()),
                 )
                 .label("no schedule")
-                .help("write `cadence 1m` or `cron \"*/5 * * * *\"`"),
+                .help("write `cadence 1m`, `cron \"*/5 * * * *\"` or `calendar \"Mon..Fri 09:00\"`"),
+            ),
+            "watcher" if !exactly_one(&["cadence", "cron", "calendar"]) => self.err(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    b.kind.span,
+                    format!(
+                        "`{}` has more than one schedule: write one of `cadence`, `cron` and `calendar`",
+                        b.title()
+                    ),
+                )
+                .label("in this watcher")
+                .help("a watcher expects heartbeats on one schedule"),
             ),
             "action" => self.check_action(b),
             "window" => {

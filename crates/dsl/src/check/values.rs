@@ -227,8 +227,12 @@ impl Cx<'_> {
             self.check_selector(e, &v);
             return;
         }
-        if let (Ty::Cron, Value::Str(text)) = (ty, &v) {
-            if let Err(c) = crate::cron::Schedule::parse(text) {
+        if let (Ty::Cron | Ty::Calendar, Value::Str(text)) = (ty, &v) {
+            let parsed = match ty {
+                Ty::Cron => crate::cron::Schedule::parse(text).map(|_| ()),
+                _ => crate::calendar::Calendar::parse(text).map(|_| ()),
+            };
+            if let Err(c) = parsed {
                 self.err(
                     Diagnostic::new(Code::InvalidValue, inside_string(e, text, c.at), c.message)
                         .label("here")
@@ -365,6 +369,11 @@ pub(super) fn static_mismatch(ty: &Ty, v: &Value) -> Option<String> {
                 .err()
                 .map(|e| format!("`{s}`, where {}", e.message))
         }
+        (Ty::Calendar, Value::Str(s)) => {
+            return crate::calendar::Calendar::parse(s)
+                .err()
+                .map(|e| format!("`{s}`, where {}", e.message))
+        }
         (Ty::TimeZone, Value::Str(s)) => {
             return s
                 .parse::<chrono_tz::Tz>()
@@ -436,6 +445,9 @@ pub(super) fn type_hint(ty: &Ty) -> String {
             "write `{labels: {env: \"prod\"}, not_in: {region: [\"us-east-1\"]}}`".into()
         }
         Ty::Cron => "write five fields, `\"0 2 * * SAT\"` (see docs/language.md, Cron)".into(),
+        Ty::Calendar => {
+            "write a systemd calendar expression, `\"Mon..Fri 09:00\"` (see docs/language.md, Calendar)".into()
+        }
         Ty::TimeZone => "write an IANA name such as `\"Europe/Paris\"` or `\"UTC\"`".into(),
         Ty::Date => "write a real day as `\"YYYY-MM-DD\"`, such as `\"2027-06-30\"`".into(),
         Ty::Time => {

@@ -1,0 +1,168 @@
+//! How a watcher's state is written out: JSON (times as RFC 3339) for the
+//! API and `--format json`, and a table for people.
+
+use crate::model::{Event, Kind, Ms, Status};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// An instant as RFC 3339 in UTC with milliseconds.
+pub fn rfc3339(ms: Ms) -> String {
+    tenet_runtime::clock::Timestamp::from_unix(
+        ms.div_euclid(1000),
+        (ms.rem_euclid(1000) * 1_000_000) as u32,
+    )
+    .rfc3339()
+}
+
+/// An RFC 3339 time (any offset) as milliseconds.
+pub fn parse_time(s: &str) -> Result<Ms, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| format!("`{s}` is not an RFC 3339 time such as 2026-12-04T10:00:00Z"))
+}
+
+/// One status as JSON.
+pub fn status_json(s: &Status) -> Value {
+    let t = |v: Option<Ms>| v.map(rfc3339);
+    let mut v = json!({
+        "watcher": s.watcher,
+        "state": s.state.as_str(),
+        "base_state": s.base_state.as_str(),
+        "expected_by": t(s.expected_by),
+        "down_by": t(s.down_by),
+        "down_at": t(s.down_at),
+        "pages_at": t(s.pages_at),
+        "last_seen": s.last_seen.iter().map(|(k, v)| (k.clone(), Value::String(rfc3339(*v)))).collect::<serde_json::Map<_, _>>(),
+        "why": s.why,
+    });
+    if !s.tenant.is_empty() {
+        v["tenant"] = json!(s.tenant);
+    }
+    if let Some(p) = &s.suppressed_by {
+        v["suppressed_by"] = json!(p);
+    }
+    if let Some(m) = &s.muted_by {
+        v["muted_by"] = json!(m);
+    }
+    v
+}
+
+/// Statuses as a table: watcher, tenant, state, expected by, why.
+pub fn status_text(list: &[Status]) -> String {
+    let rows: Vec<[String; 4]> = list
+        .iter()
+        .map(|s| {
+            [
+                if s.tenant.is_empty() {
+                    s.watcher.clone()
+                } else {
+                    format!("{} ({})", s.watcher, s.tenant)
+                },
+                s.state.as_str().to_string(),
+                s.expected_by.map(rfc3339).unwrap_or_else(|| "-".into()),
+                s.why.clone(),
+            ]
+        })
+        .collect();
+    let head = ["WATCHER", "STATE", "EXPECTED BY", "WHY"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let mut out = format!(
+        "{:w0$}  {:w1$}  {:w2$}  {}\n",
+        head[0], head[1], head[2], head[3]
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}\n",
+            r[0], r[1], r[2], r[3]
+        ));
+    }
+    out
+}
+
+/// One event as written in a log or an API body: times in RFC 3339.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireEvent {
+    pub watcher: String,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    pub source: String,
+    pub at: String,
+    #[serde(default = "success")]
+    pub kind: String,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub exit_status: Option<i64>,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+fn success() -> String {
+    "success".into()
+}
+
+impl WireEvent {
+    /// The event, or one sentence on what is wrong with it.
+    pub fn into_event(self) -> Result<Event, String> {
+        let kind = Kind::parse(&self.kind).ok_or_else(|| {
+            format!(
+                "`kind` `{}` is not one of success, start, fail, log, pause, resume",
+                self.kind
+            )
+        })?;
+        let exit_status = match self.exit_status {
+            None => None,
+            Some(n) if (0..=255).contains(&n) => Some(n as u8),
+            Some(n) => return Err(format!("`exit_status` {n} is not 0-255")),
+        };
+        if self.watcher.trim().is_empty() {
+            return Err("`watcher` is empty".into());
+        }
+        if self.source.trim().is_empty() {
+            return Err("`source` is empty".into());
+        }
+        if self
+            .run_id
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || r.len() > 200)
+        {
+            return Err("`run_id` must be 1 to 200 characters".into());
+        }
+        Ok(Event {
+            watcher: self.watcher,
+            tenant: self.tenant.unwrap_or_default(),
+            source: self.source,
+            at: parse_time(&self.at).map_err(|e| format!("`at`: {e}"))?,
+            kind,
+            run_id: self.run_id,
+            seq: self.seq,
+            exit_status,
+            count: self.count,
+        })
+    }
+}
+
+/// A JSON Lines event log (blank lines and `#` comments skipped); an
+/// error names the line.
+pub fn read_log(text: &str) -> Result<Vec<Event>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let w: WireEvent = serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1))?;
+        out.push(w.into_event().map_err(|e| format!("line {}: {e}", i + 1))?);
+    }
+    Ok(out)
+}
