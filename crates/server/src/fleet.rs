@@ -82,6 +82,10 @@ pub const SWEEPS: &[Sweep] = &[
         name: "safety.sweep",
         run: |state, _, _| crate::routes::safety::sweep(state),
     },
+    Sweep {
+        name: "meta-monitor.sweep",
+        run: |state, _, _| crate::routes::monitor::sweep(state),
+    },
 ];
 
 /// How long a replica unseen is kept in `replicas`.

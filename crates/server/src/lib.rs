@@ -67,8 +67,12 @@ use tower_http::timeout::TimeoutLayer;
 /// The route tables the server serves: its own, then one per module
 /// engine. A module adds its routes with one line here (see
 /// `docs/server.md`, "Adding a route").
-pub const TABLES: &[fn() -> RouteTable] =
-    &[routes::table, routes::diff::table, routes::safety::table];
+pub const TABLES: &[fn() -> RouteTable] = &[
+    routes::table,
+    routes::diff::table,
+    routes::safety::table,
+    routes::monitor::table,
+];
 
 /// Every route of every table in [`TABLES`]: the one declaration the
 /// router, the OpenAPI document and the access test all read.

@@ -94,6 +94,8 @@ pub struct AppState {
     pub fleet: crate::fleet::Fleet,
     /// The safety workflows' store connection and channels.
     pub safety: crate::routes::safety::Safety,
+    /// The meta-monitor's store connection and uptime.
+    pub monitor: crate::routes::monitor::Monitor,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -158,6 +160,7 @@ impl AppState {
         metrics.set_bundle(&config.replica, &loaded.fingerprint);
         let fleet = crate::fleet::Fleet::open(&config.store).map_err(|e| e.to_string())?;
         let safety = crate::routes::safety::Safety::open(&config)?;
+        let monitor = crate::routes::monitor::Monitor::open(&config)?;
         let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
@@ -173,6 +176,7 @@ impl AppState {
             watch: AtomicU8::new(WatchState::Off as u8),
             fleet,
             safety,
+            monitor,
         });
         // The first view, before the first request: this replica is in it.
         crate::fleet::tick(&state);

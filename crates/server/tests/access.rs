@@ -137,6 +137,7 @@ fn the_pack_is_asked_about_each_role() {
             "auditor",
             "evaluator",
             "metrics",
+            "monitor",
             "operator",
             "safety"
         ]

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod evaluate;
 pub mod health;
 pub mod meta;
+pub mod monitor;
 pub mod safety;
 
 use crate::problem::Problem;

@@ -1,0 +1,829 @@
+//! `/v1/heartbeats`, `/v1/ping/...`, `/v1/watchers/...`: the meta-monitor
+//! (`tenet-meta-monitor`).
+//!
+//! Thin: a handler parses the events, takes the tenant from the caller's
+//! identity (an identity bound to a tenant sends and sees only its own),
+//! and hands the batch to [`tenet_meta_monitor::store::ingest`], which
+//! applies it with its audit events in one transaction. Reads evaluate
+//! every watcher with the serving bundle's `meta_monitor` pack at the
+//! wall clock, with the monitor's watermark: for [`CATCH_UP`] after a
+//! restart, heartbeats sent while the monitor was away may still be
+//! arriving, so nothing is declared down for lack of them.
+
+use super::{json_body, json_response};
+use crate::access::RequestCtx;
+use crate::clock::now_rfc3339;
+use crate::config::Config;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::table::{routes, RouteTable};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tenet_meta_monitor::engine::{self, Context};
+use tenet_meta_monitor::model::{Event, Kind, Ms, State as WState};
+use tenet_meta_monitor::render::{self, WireEvent};
+use tenet_meta_monitor::store::{self as ms, IngestError, Report};
+use tenet_meta_monitor::watchers::Watchers;
+use tenet_store::{AuditEvent, Store};
+use utoipa::{IntoParams, ToSchema};
+
+/// How long after a restart the monitor waits for senders' backlogs
+/// before it declares silence that began while it was away.
+pub const CATCH_UP: Ms = 2 * 60 * 1000;
+
+/// The most events one request may carry.
+pub const MAX_BATCH: usize = 10_000;
+
+/// The module's routes.
+pub fn table() -> RouteTable {
+    RouteTable::new()
+        .route(routes!(heartbeats))
+        .route(routes!(ping_get))
+        .route(routes!(ping_post))
+        .route(routes!(ping_signal_get))
+        .route(routes!(ping_signal_post))
+        .route(routes!(list))
+        .route(routes!(show))
+        .route(routes!(pause))
+        .route(routes!(resume))
+}
+
+/// The module's connection and what it knows about its own uptime.
+pub struct Monitor {
+    store: Mutex<Store>,
+    /// When this server started.
+    started: Ms,
+    /// When the monitor was last known to be listening before that (its
+    /// sweep's last run); `None` on a fresh store.
+    alive_before: Option<Ms>,
+}
+
+impl Monitor {
+    pub fn open(config: &Config) -> Result<Monitor, String> {
+        let store = ms::open(&config.store).map_err(|e| e.to_string())?;
+        store.sync_full().map_err(|e| e.to_string())?;
+        let alive_before = ms::meta(&store, "alive").map_err(|e| e.to_string())?;
+        Ok(Monitor {
+            store: Mutex::new(store),
+            started: now_ms(),
+            alive_before,
+        })
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        match self.store.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Every heartbeat sent before the watermark has been applied: after
+    /// a restart, for [`CATCH_UP`], the last time the monitor was known
+    /// to be listening; then `now`.
+    pub fn watermark(&self, now: Ms) -> Option<Ms> {
+        match self.alive_before {
+            Some(alive) if now < self.started + CATCH_UP => Some(alive.min(now)),
+            _ => None,
+        }
+    }
+}
+
+/// The `meta-monitor.sweep`: records that the monitor is listening (the
+/// watermark after a restart reads it) and forgets dedup keys older than
+/// seven days.
+pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
+    let now = now_ms();
+    let mut store = state.monitor.store();
+    ms::set_meta(&mut store, "alive", now)?;
+    ms::prune_seen(&mut store, now - 7 * 24 * 3600 * 1000)
+}
+
+fn now_ms() -> Ms {
+    let t = tenet_runtime::clock::system_now();
+    t.unix_secs() * 1000 + i64::from(t.subsec_nanos() / 1_000_000)
+}
+
+// ---------------------------------------------------------------------------
+// Bodies
+
+/// One heartbeat event.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct HeartbeatBody {
+    /// A watcher of the `meta_monitor` pack.
+    watcher: String,
+    /// Where it comes from: one of the watcher's `sources`, if it declares them.
+    source: String,
+    /// When it happened (RFC 3339).
+    at: String,
+    /// `success` (default), `start`, `fail`, `log`, `pause`, `resume`.
+    kind: Option<String>,
+    /// A run's id: a start and its success share it; a repeated one is a duplicate.
+    run_id: Option<String>,
+    /// The source's sequence number: a repeated one is a duplicate.
+    seq: Option<u64>,
+    /// 0 a success, 1-255 a failure.
+    exit_status: Option<i64>,
+    /// How many events the heartbeat stands for (`min_events`).
+    count: Option<u64>,
+    /// The tenant (an identity bound to a tenant may give only its own).
+    tenant: Option<String>,
+}
+
+/// A batch of heartbeat events.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct HeartbeatsBody {
+    events: Vec<HeartbeatBody>,
+}
+
+/// What a batch did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestAnswer {
+    pub applied: u64,
+    /// Same source and `seq`, or same source, kind and `run_id`: counted once.
+    pub duplicates: u64,
+    /// Older than the latest event of their watcher: recorded, no state changed.
+    pub late: u64,
+    /// Events ignored and why (a heartbeat to a watcher paused with `manual_resume`).
+    pub ignored: Vec<IgnoredEvent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IgnoredEvent {
+    pub index: usize,
+    pub why: String,
+}
+
+/// A watcher's state at the time asked, explained.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WatcherStatus {
+    pub watcher: String,
+    pub tenant: Option<String>,
+    /// new, up, late, down, paused, started, exempt, suppressed.
+    pub state: String,
+    /// The state by the schedule alone (an open run ignored).
+    pub base_state: String,
+    pub expected_by: Option<String>,
+    pub down_by: Option<String>,
+    pub down_at: Option<String>,
+    pub pages_at: Option<String>,
+    /// The last event per source.
+    #[schema(value_type = Object)]
+    pub last_seen: Value,
+    pub suppressed_by: Option<String>,
+    pub muted_by: Option<String>,
+    /// One sentence.
+    pub why: String,
+}
+
+/// Every watcher's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WatcherList {
+    pub at: String,
+    pub watchers: Vec<WatcherStatus>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only this tenant's instances (`""` the platform's).
+    tenant: Option<String>,
+    /// Only watchers in this state.
+    state: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantParam {
+    /// The tenant's instance (default: the caller's tenant, else the platform's).
+    tenant: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PingParams {
+    /// The source (default: the caller's identity name).
+    source: Option<String>,
+    /// The run id (Healthchecks' `rid`).
+    rid: Option<String>,
+    /// The tenant (default: the caller's).
+    tenant: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn no_pack(names: Vec<String>) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "No Meta-Monitor Pack",
+        format!(
+            "the serving rules have no `{}` pack (packs: {})",
+            tenet_meta_monitor::PACK,
+            names.join(", ")
+        ),
+    )
+}
+
+fn store_failed(e: impl std::fmt::Display) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Store Unavailable",
+        format!("the store could not be read or written, so nothing was done: {e}"),
+    )
+}
+
+fn invalid(detail: String) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid Request", detail)
+}
+
+/// The serving pack's watchers.
+fn watchers(state: &AppState) -> Result<(Arc<crate::state::Loaded>, Watchers), Problem> {
+    let bundle = state.bundle.load_full();
+    let pack = tenet_meta_monitor::pack(&bundle.rules)
+        .map_err(|_| no_pack(bundle.rules.packs.iter().map(|p| p.name.clone()).collect()))?;
+    let w = Watchers::read(&pack).map_err(|e| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Meta-Monitor Pack Unusable",
+            e,
+        )
+    })?;
+    Ok((bundle, w))
+}
+
+/// The tenant an event or a read is for: a caller bound to a tenant
+/// gets its own, and naming another is refused (403).
+fn tenant_for(ctx: &RequestCtx, asked: Option<String>) -> Result<String, Problem> {
+    let bound = ctx.identity.as_ref().and_then(|i| i.tenant.clone());
+    match (bound, asked) {
+        (Some(b), Some(a)) if a != b => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Other Tenant",
+            format!("this identity is bound to tenant `{b}` and cannot act for tenant `{a}`"),
+        )),
+        (Some(b), _) => Ok(b),
+        (None, Some(a)) => Ok(a),
+        (None, None) => Ok(ctx.tenant.clone().unwrap_or_default()),
+    }
+}
+
+fn event(
+    ctx: &RequestCtx,
+    subject: String,
+    outcome: String,
+    details: Value,
+    tenant: &str,
+    bundle: &str,
+    started: Instant,
+) -> AuditEvent {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    AuditEvent {
+        id: 0,
+        action_id: format!("{}.{}", ctx.action_id, N.fetch_add(1, Ordering::Relaxed)),
+        at: now_rfc3339(),
+        source: tenet_meta_monitor::MODULE.into(),
+        subject,
+        actor: ctx.actor(),
+        scope: "meta-monitor".into(),
+        outcome,
+        reason: None,
+        latency_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
+        details,
+        tenant: (!tenant.is_empty()).then(|| tenant.to_string()),
+        bundle: Some(bundle.to_string()),
+    }
+}
+
+/// Ingests events (already checked for tenants) and answers the report.
+async fn ingest(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    events: Vec<Event>,
+) -> Result<Report, Problem> {
+    let started = Instant::now();
+    let (bundle, watchers) = watchers(&state)?;
+    let fp = bundle.fingerprint.clone();
+    let c2 = ctx.clone();
+    let st = Arc::clone(&state);
+    let audit = move |r: &Report| {
+        let mut out = vec![event(
+            &c2,
+            "heartbeats".into(),
+            "ingested".into(),
+            json!({"applied": r.applied, "duplicates": r.duplicates, "late": r.late, "ignored": r.ignored.len()}),
+            "",
+            &fp,
+            started,
+        )];
+        for (w, t, src, from, to) in &r.transitions {
+            out.push(event(
+                &c2,
+                format!("{w}/{src}"),
+                format!("{}->{}", stored(*from), stored(*to)),
+                json!({"watcher": w, "source": src}),
+                t,
+                &fp,
+                started,
+            ));
+        }
+        out
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        ms::ingest(&mut st.monitor.store(), &watchers, &events, audit)
+    })
+    .await
+    .map_err(store_failed)?;
+    match result {
+        Ok(r) => Ok(r),
+        Err(IngestError::Refused(i, why)) => {
+            let ev = event(
+                &ctx,
+                "heartbeats".into(),
+                "refused".into(),
+                json!({"index": i, "why": why.to_string()}),
+                ctx.tenant.as_deref().unwrap_or(""),
+                &bundle.fingerprint,
+                started,
+            );
+            let _ = state.audit.record(ev).await;
+            Err(invalid(format!("event {i}: {why}; nothing was recorded")).with("index", json!(i)))
+        }
+        Err(IngestError::Store(e)) => Err(store_failed(e)),
+    }
+}
+
+fn stored(s: tenet_meta_monitor::model::Stored) -> &'static str {
+    use tenet_meta_monitor::model::Stored;
+    match s {
+        Stored::New => "new",
+        Stored::Up => "up",
+        Stored::Down => "down",
+        Stored::Paused => "paused",
+    }
+}
+
+fn answer(r: &Report) -> IngestAnswer {
+    IngestAnswer {
+        applied: r.applied,
+        duplicates: r.duplicates,
+        late: r.late,
+        ignored: r
+            .ignored
+            .iter()
+            .map(|(i, why)| IgnoredEvent {
+                index: *i,
+                why: why.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn wire(ctx: &RequestCtx, b: HeartbeatBody, now: Ms) -> Result<Event, String> {
+    let tenant = tenant_for(ctx, b.tenant.clone()).map_err(|p| p.detail)?;
+    let e = WireEvent {
+        watcher: b.watcher,
+        tenant: Some(tenant),
+        source: b.source,
+        at: b.at,
+        kind: b.kind.unwrap_or_else(|| "success".into()),
+        run_id: b.run_id,
+        seq: b.seq,
+        exit_status: b.exit_status,
+        count: b.count,
+    }
+    .into_event()?;
+    if e.at > now + 5 * 60 * 1000 {
+        return Err(format!(
+            "`at` {} is more than 5 minutes in the future",
+            render::rfc3339(e.at)
+        ));
+    }
+    Ok(e)
+}
+
+/// Every watcher's status at `now` (the tenant filter applied after).
+fn statuses(
+    state: &AppState,
+    watchers: &Watchers,
+    now: Ms,
+) -> Result<Vec<tenet_meta_monitor::model::Status>, Problem> {
+    let instances = ms::all(&state.monitor.store()).map_err(store_failed)?;
+    // Tenants' facts for `exempt_when` are not served yet: nothing is
+    // exempt on the server (missing facts exempt nothing).
+    let exempt: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let cx = Context {
+        now,
+        watermark: state.monitor.watermark(now),
+        exempt: &exempt,
+    };
+    Ok(engine::evaluate(watchers, &instances, &cx))
+}
+
+fn status_body(s: &tenet_meta_monitor::model::Status) -> WatcherStatus {
+    let j = render::status_json(s);
+    let t = |k: &str| j[k].as_str().map(str::to_string);
+    WatcherStatus {
+        watcher: s.watcher.clone(),
+        tenant: (!s.tenant.is_empty()).then(|| s.tenant.clone()),
+        state: s.state.as_str().into(),
+        base_state: s.base_state.as_str().into(),
+        expected_by: t("expected_by"),
+        down_by: t("down_by"),
+        down_at: t("down_at"),
+        pages_at: t("pages_at"),
+        last_seen: j["last_seen"].clone(),
+        suppressed_by: s.suppressed_by.clone(),
+        muted_by: s.muted_by.clone(),
+        why: s.why.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+/// Record heartbeats: one event or a batch (`{"events": [...]}`).
+#[utoipa::path(
+    post, path = "/v1/heartbeats", tag = "meta-monitor",
+    request_body = HeartbeatsBody,
+    responses(
+        (status = 200, description = "Applied in one transaction with its audit events", body = IngestAnswer),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "An event names another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "An event is malformed, or names an unknown watcher or undeclared source: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn heartbeats(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let v: Value = json_body(&body, "{\"events\": [event...]} or one event")?;
+    let list: Vec<HeartbeatBody> = if v.get("events").is_some() {
+        let b: HeartbeatsBody = serde_json::from_value(v)
+            .map_err(|e| invalid(format!("{e} (expected {{\"events\": [event...]}})")))?;
+        b.events
+    } else {
+        vec![serde_json::from_value(v).map_err(|e| {
+            invalid(format!(
+                "{e} (expected an event: {{\"watcher\", \"source\", \"at\", ...}})"
+            ))
+        })?]
+    };
+    if list.is_empty() {
+        return Err(invalid("`events` is empty".into()));
+    }
+    if list.len() > MAX_BATCH {
+        return Err(invalid(format!(
+            "{} events in one request; send at most {MAX_BATCH}",
+            list.len()
+        )));
+    }
+    let now = now_ms();
+    let mut events = Vec::with_capacity(list.len());
+    for (i, b) in list.into_iter().enumerate() {
+        let asked = b.tenant.clone();
+        if let Err(p) = tenant_for(&ctx, asked) {
+            return Err(p.with("index", json!(i)));
+        }
+        events.push(wire(&ctx, b, now).map_err(|e| {
+            invalid(format!("event {i}: {e}; nothing was recorded")).with("index", json!(i))
+        })?);
+    }
+    let r = ingest(state, ctx, events).await?;
+    Ok(json_response(&answer(&r)))
+}
+
+async fn ping(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    watcher: String,
+    signal: Option<String>,
+    q: PingParams,
+) -> Result<Response, Problem> {
+    let (kind, exit_status) = match signal.as_deref() {
+        None => (Kind::Success, None),
+        Some("start") => (Kind::Start, None),
+        Some("fail") => (Kind::Fail, None),
+        Some("log") => (Kind::Log, None),
+        Some(code) if !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()) => match code.parse::<u16>() {
+            Ok(n) if n <= 255 => (Kind::Success, Some(n as u8)),
+            _ => return Err(invalid(format!("exit status `{code}` is not 0-255"))),
+        },
+        Some(other) => {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                format!("`/v1/ping/{watcher}/{other}`: the signal is `start`, `fail`, `log` or an exit status 0-255"),
+            ))
+        }
+    };
+    let tenant = tenant_for(&ctx, q.tenant)?;
+    let e = Event {
+        watcher,
+        tenant,
+        source: q.source.unwrap_or_else(|| ctx.actor()),
+        at: now_ms(),
+        kind,
+        run_id: q.rid.filter(|r| !r.is_empty()),
+        seq: None,
+        exit_status,
+        count: None,
+    };
+    let r = ingest(state, ctx, vec![e]).await?;
+    Ok(json_response(&answer(&r)))
+}
+
+/// Ping a watcher (Healthchecks' ping URL): a success.
+#[utoipa::path(
+    get, path = "/v1/ping/{watcher}", tag = "meta-monitor",
+    params(("watcher" = String, Path, description = "A watcher of the pack"), PingParams),
+    responses(
+        (status = 200, description = "Recorded", body = IngestAnswer),
+        (status = 422, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn ping_get(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(watcher): Path<String>,
+    Query(q): Query<PingParams>,
+) -> Result<Response, Problem> {
+    ping(state, ctx, watcher, None, q).await
+}
+
+/// Ping a watcher (POST, as `curl -X POST` sends it): a success.
+#[utoipa::path(
+    post, path = "/v1/ping/{watcher}", tag = "meta-monitor",
+    params(("watcher" = String, Path, description = "A watcher of the pack"), PingParams),
+    responses(
+        (status = 200, description = "Recorded", body = IngestAnswer),
+        (status = 422, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn ping_post(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(watcher): Path<String>,
+    Query(q): Query<PingParams>,
+) -> Result<Response, Problem> {
+    ping(state, ctx, watcher, None, q).await
+}
+
+/// Ping with a signal: `start`, `fail`, `log`, or an exit status
+/// (`curl .../ping/backup/$?`).
+#[utoipa::path(
+    get, path = "/v1/ping/{watcher}/{signal}", tag = "meta-monitor",
+    params(("watcher" = String, Path, description = "A watcher of the pack"), ("signal" = String, Path, description = "`start`, `fail`, `log` or an exit status 0-255"), PingParams),
+    responses(
+        (status = 200, description = "Recorded", body = IngestAnswer),
+        (status = 404, description = "Not a signal", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown watcher, undeclared source, or an exit status over 255", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn ping_signal_get(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path((watcher, signal)): Path<(String, String)>,
+    Query(q): Query<PingParams>,
+) -> Result<Response, Problem> {
+    ping(state, ctx, watcher, Some(signal), q).await
+}
+
+/// Ping with a signal (POST).
+#[utoipa::path(
+    post, path = "/v1/ping/{watcher}/{signal}", tag = "meta-monitor",
+    params(("watcher" = String, Path, description = "A watcher of the pack"), ("signal" = String, Path, description = "`start`, `fail`, `log` or an exit status 0-255"), PingParams),
+    responses(
+        (status = 200, description = "Recorded", body = IngestAnswer),
+        (status = 404, description = "Not a signal", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown watcher, undeclared source, or an exit status over 255", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn ping_signal_post(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path((watcher, signal)): Path<(String, String)>,
+    Query(q): Query<PingParams>,
+) -> Result<Response, Problem> {
+    ping(state, ctx, watcher, Some(signal), q).await
+}
+
+/// Every watcher's state now.
+#[utoipa::path(
+    get, path = "/v1/watchers", tag = "meta-monitor",
+    params(ListParams),
+    responses(
+        (status = 200, description = "Each watcher per tenant (a tenant-bound caller sees its own and the platform's)", body = WatcherList),
+        (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown state", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(q): Query<ListParams>,
+) -> Result<Response, Problem> {
+    let want_state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(
+            ALL_STATES
+                .into_iter()
+                .find(|x| x.as_str() == s)
+                .ok_or_else(|| invalid(format!("`state` `{s}` is not one of new, up, late, down, paused, started, exempt, suppressed")))?,
+        ),
+    };
+    let bound = ctx.identity.as_ref().and_then(|i| i.tenant.clone());
+    if let (Some(b), Some(t)) = (&bound, &q.tenant) {
+        if t != b && !t.is_empty() {
+            return Err(tenant_for(&ctx, Some(t.clone()))
+                .err()
+                .unwrap_or_else(|| invalid("tenant".into())));
+        }
+    }
+    let now = now_ms();
+    let st = Arc::clone(&state);
+    let (_, w) = watchers(&state)?;
+    let all = tokio::task::spawn_blocking(move || statuses(&st, &w, now))
+        .await
+        .map_err(store_failed)??;
+    let out: Vec<WatcherStatus> = all
+        .iter()
+        .filter(|s| match &bound {
+            Some(b) => s.tenant.is_empty() || &s.tenant == b,
+            None => true,
+        })
+        .filter(|s| q.tenant.as_ref().is_none_or(|t| &s.tenant == t))
+        .filter(|s| want_state.is_none_or(|w| s.state == w))
+        .map(status_body)
+        .collect();
+    Ok(json_response(&WatcherList {
+        at: render::rfc3339(now),
+        watchers: out,
+    }))
+}
+
+const ALL_STATES: [WState; 8] = [
+    WState::New,
+    WState::Up,
+    WState::Late,
+    WState::Down,
+    WState::Paused,
+    WState::Started,
+    WState::Exempt,
+    WState::Suppressed,
+];
+
+/// One watcher's state now, explained.
+#[utoipa::path(
+    get, path = "/v1/watchers/{id}", tag = "meta-monitor",
+    params(("id" = String, Path, description = "The watcher"), TenantParam),
+    responses(
+        (status = 200, description = "Its state, when it is expected, the last heartbeat per source, and why", body = WatcherStatus),
+        (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such watcher, or no instance for that tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    Query(q): Query<TenantParam>,
+) -> Result<Response, Problem> {
+    let tenant = tenant_for(&ctx, q.tenant)?;
+    let now = now_ms();
+    let st = Arc::clone(&state);
+    let (_, w) = watchers(&state)?;
+    let all = tokio::task::spawn_blocking(move || statuses(&st, &w, now))
+        .await
+        .map_err(store_failed)??;
+    all.iter()
+        .find(|s| s.watcher == id && s.tenant == tenant)
+        .map(|s| json_response(&status_body(s)))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                if tenant.is_empty() {
+                    format!("no watcher `{id}`")
+                } else {
+                    format!("no watcher `{id}` for tenant `{tenant}`")
+                },
+            )
+        })
+}
+
+async fn pause_or_resume(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    tenant: Option<String>,
+    kind: Kind,
+) -> Result<Response, Problem> {
+    let tenant = tenant_for(&ctx, tenant)?;
+    let (_, w) = watchers(&state)?;
+    let Some(watcher) = w.get(&id) else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            format!("no watcher `{id}`"),
+        ));
+    };
+    let source = watcher.source_names().remove(0);
+    let e = Event {
+        watcher: id.clone(),
+        tenant: tenant.clone(),
+        source,
+        at: now_ms(),
+        kind,
+        run_id: None,
+        seq: None,
+        exit_status: None,
+        count: None,
+    };
+    let r = ingest(Arc::clone(&state), ctx.clone(), vec![e]).await?;
+    if let Some((_, why)) = r.ignored.first() {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("watcher `{id}`: {why}"),
+        ));
+    }
+    show(
+        State(state),
+        Extension(ctx),
+        Path(id),
+        Query(TenantParam {
+            tenant: Some(tenant),
+        }),
+    )
+    .await
+}
+
+/// Pause a watcher: nothing is expected until it is resumed (or, without
+/// `manual_resume`, until a heartbeat wakes it).
+#[utoipa::path(
+    post, path = "/v1/watchers/{id}/pause", tag = "meta-monitor",
+    params(("id" = String, Path, description = "The watcher"), TenantParam),
+    responses(
+        (status = 200, description = "Paused: its state now", body = WatcherStatus),
+        (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn pause(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    Query(q): Query<TenantParam>,
+) -> Result<Response, Problem> {
+    pause_or_resume(state, ctx, id, q.tenant, Kind::Pause).await
+}
+
+/// Resume a paused watcher: `new`, waiting for its next heartbeat.
+#[utoipa::path(
+    post, path = "/v1/watchers/{id}/resume", tag = "meta-monitor",
+    params(("id" = String, Path, description = "The watcher"), TenantParam),
+    responses(
+        (status = 200, description = "Resumed: its state now", body = WatcherStatus),
+        (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "It is not paused", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn resume(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    Query(q): Query<TenantParam>,
+) -> Result<Response, Problem> {
+    pause_or_resume(state, ctx, id, q.tenant, Kind::Resume).await
+}

@@ -1,0 +1,321 @@
+//! The meta-monitor over HTTP, on SQLite and on PostgreSQL: heartbeats in
+//! batches and as pings, duplicates counted once, the states read back,
+//! pause and resume, tenants kept apart, and bad input refused with
+//! nothing recorded.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{config, identity, Server};
+use serde_json::{json, Value};
+use tenet_server::RulesSource;
+use tenet_store::testing::{fresh, Kind};
+
+const PACK: &str = r#"tenet 1
+pack meta_monitor version "1.0.0"
+
+watcher job {
+  cadence        1h
+  grace          5m
+  silence_budget 0s
+  sources        ["host-a", "host-b"]
+}
+
+watcher backup {
+  cadence        1d
+  grace          1h
+  silence_budget 0s
+  manual_resume  true
+}
+"#;
+
+const TOKENS: &[(&str, &[&str], Option<&str>)] = &[
+    ("cron", &["monitor"], None),
+    ("acme-agent", &["monitor"], Some("acme")),
+    ("globex-agent", &["monitor"], Some("globex")),
+    ("ops", &["operator"], None),
+    ("eval", &["evaluator"], None),
+    ("root", &["admin"], None),
+];
+
+fn token(name: &str) -> String {
+    format!("token-of-{name}")
+}
+
+async fn start(kind: Kind) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(kind, dir.path());
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("monitor.tenet"), PACK).unwrap();
+    let mut c = config(dir.path(), RulesSource::Dir(rules));
+    c.store = store;
+    c.identities = TOKENS
+        .iter()
+        .map(|(n, roles, tenant)| {
+            let mut i = identity(n, &token(n), roles);
+            i.tenant = tenant.map(str::to_string);
+            i
+        })
+        .collect();
+    c.limits.rate_per_second = 0;
+    Server::with_config(dir, c).await
+}
+
+async fn call(s: &Server, who: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let auth = format!("Bearer {}", token(who));
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let r = s
+        .send(method, path, &[("Authorization", &auth)], &bytes)
+        .await;
+    let v = if r.body.is_empty() {
+        Value::Null
+    } else {
+        r.json()
+    };
+    (r.status, v)
+}
+
+fn now_minus(secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    tenet_runtime::clock::Timestamp::from_unix(now - secs, 0).rfc3339()
+}
+
+async fn flow(kind: Kind) {
+    let s = start(kind).await;
+    // A batch: two sources of `job`, with sequence numbers.
+    let batch = json!({"events": [
+        {"watcher": "job", "source": "host-a", "at": now_minus(60), "seq": 1},
+        {"watcher": "job", "source": "host-b", "at": now_minus(30), "seq": 1},
+    ]});
+    let (st, v) = call(&s, "cron", "POST", "/v1/heartbeats", batch.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({"applied": 2, "duplicates": 0, "late": 0, "ignored": []})
+    );
+    // The same batch again (a replayed backlog): counted once.
+    let (st, v) = call(&s, "cron", "POST", "/v1/heartbeats", batch).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["duplicates"], 2);
+    assert_eq!(v["applied"], 0);
+    let (st, v) = call(&s, "cron", "GET", "/v1/watchers/job", Value::Null).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["state"], "up", "{v}");
+    assert!(v["last_seen"]["host-a"].is_string(), "{v}");
+    assert!(
+        v["why"].as_str().unwrap().starts_with("up: last heartbeat"),
+        "{v}"
+    );
+
+    // A ping with an exit status: `curl .../ping/backup/$?`.
+    let (st, v) = call(&s, "cron", "POST", "/v1/ping/backup/0", Value::Null).await;
+    assert_eq!((st, v["applied"].clone()), (200, json!(1)), "{v}");
+    let (_, v) = call(&s, "cron", "GET", "/v1/watchers/backup", Value::Null).await;
+    assert_eq!(v["state"], "up", "{v}");
+    let (st, _) = call(&s, "cron", "GET", "/v1/ping/backup/3", Value::Null).await;
+    assert_eq!(st, 200);
+    let (_, v) = call(&s, "cron", "GET", "/v1/watchers/backup", Value::Null).await;
+    assert_eq!(v["state"], "down", "{v}");
+    assert!(
+        v["why"]
+            .as_str()
+            .unwrap()
+            .contains("a failure was reported"),
+        "{v}"
+    );
+    let (st, _) = call(
+        &s,
+        "cron",
+        "GET",
+        "/v1/ping/backup/start?rid=r1",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, v) = call(&s, "cron", "GET", "/v1/watchers/backup", Value::Null).await;
+    assert_eq!(v["state"], "started", "{v}");
+    assert_eq!(v["base_state"], "down", "{v}");
+
+    // Pause (operator), pings ignored (manual_resume), resume once.
+    let (st, v) = call(&s, "ops", "POST", "/v1/watchers/backup/pause", Value::Null).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["state"], "paused");
+    let (st, v) = call(&s, "cron", "POST", "/v1/ping/backup", Value::Null).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        v["ignored"][0]["why"],
+        "the watcher is paused and resumes only by hand (`manual_resume`)"
+    );
+    let (st, v) = call(&s, "ops", "POST", "/v1/watchers/backup/resume", Value::Null).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["state"], "new");
+    let (st, v) = call(&s, "ops", "POST", "/v1/watchers/backup/resume", Value::Null).await;
+    assert_eq!(st, 409, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("not paused"), "{v}");
+    // An evaluator has no business here.
+    let (st, _) = call(
+        &s,
+        "eval",
+        "POST",
+        "/v1/heartbeats",
+        json!({"watcher": "job", "source": "host-a", "at": now_minus(1)}),
+    )
+    .await;
+    assert_eq!(st, 403);
+
+    // The list, filtered by state.
+    let (st, v) = call(&s, "ops", "GET", "/v1/watchers?state=up", Value::Null).await;
+    assert_eq!(st, 200, "{v}");
+    let names: Vec<&str> = v["watchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["watcher"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["job"]);
+
+    // The audit log has each batch and each stored transition.
+    let (_, a) = call(&s, "root", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    let events = a["events"].as_array().unwrap();
+    let outcome = |o: &str| {
+        events
+            .iter()
+            .filter(|e| e["source"] == "meta-monitor" && e["outcome"] == o)
+            .count()
+    };
+    assert!(outcome("ingested") >= 8, "{a}");
+    assert_eq!(outcome("new->up"), 3, "{a}");
+    assert_eq!(outcome("up->down"), 1, "{a}");
+    assert_eq!(outcome("paused->new"), 1, "{a}");
+}
+
+#[tokio::test]
+async fn heartbeats_flow_on_sqlite() {
+    flow(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn heartbeats_flow_on_postgres() {
+    flow(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_nothing_is_recorded() {
+    let s = start(Kind::Sqlite).await;
+    let good = json!({"watcher": "job", "source": "host-a", "at": now_minus(5), "seq": 9});
+    for (body, status, want) in [
+        (json!({"events": [good, {"watcher": "jobb", "source": "host-a", "at": now_minus(5)}]}), 422, "event 1: no watcher `jobb` in the meta_monitor pack (watchers: job, backup); nothing was recorded"),
+        (json!({"events": [good, {"watcher": "job", "source": "rogue", "at": now_minus(5)}]}), 422, "`rogue` is not one of them"),
+        (json!({"events": [{"watcher": "job", "source": "host-a", "at": "yesterday"}]}), 422, "event 0: `at`: `yesterday` is not an RFC 3339 time"),
+        (json!({"events": [{"watcher": "job", "source": "host-a", "at": now_minus(-3600)}]}), 422, "more than 5 minutes in the future"),
+        (json!({"events": [{"watcher": "job", "source": "host-a", "at": now_minus(5), "exit_status": 256}]}), 422, "`exit_status` 256 is not 0-255"),
+        (json!({"events": [{"watcher": "job", "source": "host-a", "at": now_minus(5), "kind": "beat"}]}), 422, "`kind` `beat` is not one of"),
+        (json!({"events": []}), 422, "`events` is empty"),
+        (json!({"events": [{"watcher": "job"}]}), 422, "missing field `source`"),
+    ] {
+        let (st, v) = call(&s, "cron", "POST", "/v1/heartbeats", body.clone()).await;
+        assert_eq!(st, status, "{body}: {v}");
+        assert!(v["detail"].as_str().unwrap().contains(want), "{body}: {v}");
+    }
+    let r = s
+        .send(
+            "POST",
+            "/v1/heartbeats",
+            &[("Authorization", &format!("Bearer {}", token("cron")))],
+            b"{not json",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let (st, _) = call(&s, "cron", "GET", "/v1/ping/backup/boom", Value::Null).await;
+    assert_eq!(st, 404);
+    let (st, v) = call(&s, "cron", "GET", "/v1/ping/backup/256", Value::Null).await;
+    assert_eq!(st, 422, "{v}");
+    let (st, _) = call(&s, "ops", "POST", "/v1/watchers/nope/pause", Value::Null).await;
+    assert_eq!(st, 404);
+    let (st, v) = call(&s, "ops", "GET", "/v1/watchers?state=sleepy", Value::Null).await;
+    assert_eq!(st, 422, "{v}");
+    // Nothing of the refused batches was kept: the good event applies now.
+    let (st, v) = call(
+        &s,
+        "cron",
+        "POST",
+        "/v1/heartbeats",
+        json!({"events": [good]}),
+    )
+    .await;
+    assert_eq!((st, v["applied"].clone()), (200, json!(1)), "{v}");
+}
+
+#[tokio::test]
+async fn a_tenant_sends_and_sees_only_its_own() {
+    let s = start(Kind::Sqlite).await;
+    let beat = |tenant: Option<&str>| {
+        let mut e = json!({"watcher": "backup", "source": "x", "at": now_minus(5)});
+        if let Some(t) = tenant {
+            e["tenant"] = json!(t);
+        }
+        e
+    };
+    let (st, v) = call(
+        &s,
+        "acme-agent",
+        "POST",
+        "/v1/heartbeats",
+        beat(Some("globex")),
+    )
+    .await;
+    assert_eq!(st, 403, "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bound to tenant `acme`"),
+        "{v}"
+    );
+    let (st, _) = call(&s, "acme-agent", "POST", "/v1/heartbeats", beat(None)).await;
+    assert_eq!(st, 200);
+    let (st, _) = call(&s, "globex-agent", "POST", "/v1/heartbeats", beat(None)).await;
+    assert_eq!(st, 200);
+    // acme sees its own instance and the platform's, never globex's.
+    let (_, v) = call(&s, "acme-agent", "GET", "/v1/watchers", Value::Null).await;
+    let tenants: Vec<Value> = v["watchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["tenant"].clone())
+        .collect();
+    assert!(tenants.contains(&json!("acme")), "{v}");
+    assert!(!tenants.contains(&json!("globex")), "{v}");
+    let (st, _) = call(
+        &s,
+        "acme-agent",
+        "GET",
+        "/v1/watchers/backup?tenant=globex",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, v) = call(&s, "acme-agent", "GET", "/v1/watchers/backup", Value::Null).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["tenant"], "acme");
+    assert_eq!(v["state"], "up");
+    // A platform identity reads any tenant's.
+    let (st, v) = call(
+        &s,
+        "ops",
+        "GET",
+        "/v1/watchers/backup?tenant=globex",
+        Value::Null,
+    )
+    .await;
+    assert_eq!((st, v["tenant"].clone()), (200, json!("globex")), "{v}");
+}
