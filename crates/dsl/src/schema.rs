@@ -623,6 +623,12 @@ const WATCHER_FIELDS: &[Field] = &{
             "extra time after an expected heartbeat",
         ),
         def(
+            "realert",
+            Ty::Duration,
+            "0s",
+            "page again this often while the meta-incident is open (0s: never)",
+        ),
+        def(
             "quorum",
             Ty::Int,
             "1",

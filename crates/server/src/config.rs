@@ -196,6 +196,33 @@ pub struct Config {
     pub identities: Vec<Identity>,
     pub sweeps: Sweeps,
     pub safety: SafetyChannels,
+    pub monitor: MonitorChannels,
+}
+
+/// The meta-monitor's channels. `notify` receives meta-incident pages
+/// (silence, re-alert, recovery); `proof_of_life` is an external
+/// receiver (a Healthchecks.io ping URL, a Dead Man's Snitch) the monitor
+/// sends its own heartbeat to every `proof_of_life_every`, so that its
+/// own silence pages someone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorChannels {
+    pub notify: Option<tenet_notify::config::WebhookConfig>,
+    pub proof_of_life: Option<tenet_notify::config::WebhookConfig>,
+    pub proof_of_life_every: Duration,
+    /// After a restart, how long senders' backlogs may take to arrive
+    /// before silence that began meanwhile is declared.
+    pub catch_up: Duration,
+}
+
+impl Default for MonitorChannels {
+    fn default() -> Self {
+        MonitorChannels {
+            notify: None,
+            proof_of_life: None,
+            proof_of_life_every: Duration::from_secs(60),
+            catch_up: Duration::from_secs(120),
+        }
+    }
 }
 
 /// Where the safety workflows send what their engine returns. Without
@@ -251,6 +278,7 @@ impl Default for Config {
                 grant_key_env: GRANT_KEY_ENV.into(),
                 ..SafetyChannels::default()
             },
+            monitor: MonitorChannels::default(),
         }
     }
 }
@@ -297,6 +325,18 @@ struct FileConfig {
     sweeps: FileSweeps,
     #[serde(default)]
     safety: FileSafety,
+    #[serde(default)]
+    monitor: FileMonitor,
+}
+
+/// The `monitor` section: the meta-monitor's pages and proof of life.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileMonitor {
+    notify: Option<tenet_notify::config::WebhookConfig>,
+    proof_of_life: Option<tenet_notify::config::WebhookConfig>,
+    proof_of_life_every: Option<String>,
+    catch_up: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -583,6 +623,42 @@ impl Config {
                     .map_err(|e| format!("{}: `safety.{key}`: {e}", locate(key)))?;
             }
         }
+        for (key, hook) in [
+            ("notify", &f.monitor.notify),
+            ("proof_of_life", &f.monitor.proof_of_life),
+        ] {
+            if let Some(h) = hook {
+                h.check()
+                    .map_err(|e| format!("{}: `monitor.{key}`: {e}", locate(key)))?;
+            }
+        }
+        let duration =
+            |key: &str, v: &Option<String>, default: Duration| -> Result<Duration, String> {
+                match v {
+                    None => Ok(default),
+                    Some(t) => match tenet_runtime::dsl::syntax::parse_duration(t) {
+                        Some(ms) if ms >= 1000 => Ok(Duration::from_millis(ms as u64)),
+                        _ => Err(format!(
+                        "{}: `monitor.{key}`: `{t}` is not a duration of at least 1s (such as 1m)",
+                        locate(key)
+                    )),
+                    },
+                }
+            };
+        self.monitor = MonitorChannels {
+            notify: f.monitor.notify.clone(),
+            proof_of_life: f.monitor.proof_of_life.clone(),
+            proof_of_life_every: duration(
+                "proof_of_life_every",
+                &f.monitor.proof_of_life_every,
+                MonitorChannels::default().proof_of_life_every,
+            )?,
+            catch_up: duration(
+                "catch_up",
+                &f.monitor.catch_up,
+                MonitorChannels::default().catch_up,
+            )?,
+        };
         self.safety = SafetyChannels {
             notify: f.safety.notify.clone(),
             escalation: f.safety.escalation.clone(),

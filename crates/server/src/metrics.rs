@@ -13,6 +13,10 @@
 //! | `tenet_bundle_info` | `replica`, `fingerprint` | 1 for the bundle now serving |
 //! | `tenet_safety_steps_total` | `step`, `outcome` | safety workflow steps: `preflight`, `review`, `confirm`, `break_glass`, `execute`, `cancel`, `sweep`...; outcomes as audited (`pending`, `approved`, `refused:replay`...) |
 //! | `tenet_safety_notices_total` | `kind`, `result` | notices sent to the safety webhooks (`delivered`, `failed`, `refused`) |
+//! | `tenet_monitor_state` | `watcher`, `tenant`, `state` | 1 for each watcher's state at the last sweep, 0 for the others (`new`, `up`, `late`, `down`, `paused`, `started`, `exempt`, `suppressed`) |
+//! | `tenet_monitor_silent_seconds` | `watcher`, `tenant` | seconds since the watcher's last heartbeat, at the last sweep |
+//! | `tenet_monitor_heartbeats_total` | `result` | heartbeat events: `applied`, `duplicate`, `late`, `ignored` |
+//! | `tenet_monitor_notices_total` | `kind`, `result` | pages and proofs of life sent (`silence`, `realert`, `recovered`, `proof_of_life`) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -65,6 +69,19 @@ pub struct NoticeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatcherLabels {
+    pub watcher: String,
+    pub tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatcherStateLabels {
+    pub watcher: String,
+    pub tenant: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BundleLabels {
     pub replica: String,
     pub fingerprint: String,
@@ -89,6 +106,10 @@ pub struct Metrics {
     pub audit_batch: Histogram,
     pub safety_steps: Family<StepLabels, Counter>,
     pub safety_notices: Family<NoticeLabels, Counter>,
+    pub monitor_state: Family<WatcherStateLabels, Gauge>,
+    pub monitor_silent: Family<WatcherLabels, Gauge>,
+    pub monitor_heartbeats: Family<ResultLabels, Counter>,
+    pub monitor_notices: Family<NoticeLabels, Counter>,
     bundle: Family<BundleLabels, Gauge>,
     current_bundle: Mutex<Option<String>>,
 }
@@ -126,6 +147,30 @@ impl Metrics {
             "Notices sent to the safety webhooks",
             safety_notices.clone(),
         );
+        let monitor_state = Family::<WatcherStateLabels, Gauge>::default();
+        let monitor_silent = Family::<WatcherLabels, Gauge>::default();
+        let monitor_heartbeats = Family::<ResultLabels, Counter>::default();
+        let monitor_notices = Family::<NoticeLabels, Counter>::default();
+        registry.register(
+            "monitor_state",
+            "1 for each watcher's state at the last sweep, 0 for the others",
+            monitor_state.clone(),
+        );
+        registry.register(
+            "monitor_silent_seconds",
+            "Seconds since the watcher's last heartbeat, at the last sweep",
+            monitor_silent.clone(),
+        );
+        registry.register(
+            "monitor_heartbeats",
+            "Heartbeat events by what became of them",
+            monitor_heartbeats.clone(),
+        );
+        registry.register(
+            "monitor_notices",
+            "Meta-monitor pages and proofs of life sent",
+            monitor_notices.clone(),
+        );
         registry.register("http_requests", "Answered HTTP requests", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -157,6 +202,10 @@ impl Metrics {
             audit_batch,
             safety_steps,
             safety_notices,
+            monitor_state,
+            monitor_silent,
+            monitor_heartbeats,
+            monitor_notices,
             bundle,
             current_bundle: Mutex::new(None),
         }
@@ -203,6 +252,70 @@ impl Metrics {
             .get_or_create(&StepLabels {
                 step: step.into(),
                 outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Each watcher's state and silence at a sweep.
+    pub fn monitor_states(&self, statuses: &[tenet_meta_monitor::model::Status], now: i64) {
+        const STATES: [&str; 8] = [
+            "new",
+            "up",
+            "late",
+            "down",
+            "paused",
+            "started",
+            "exempt",
+            "suppressed",
+        ];
+        for s in statuses {
+            for st in STATES {
+                self.monitor_state
+                    .get_or_create(&WatcherStateLabels {
+                        watcher: s.watcher.clone(),
+                        tenant: s.tenant.clone(),
+                        state: st.into(),
+                    })
+                    .set(i64::from(s.state.as_str() == st));
+            }
+            let silent = s
+                .last_seen
+                .values()
+                .max()
+                .map_or(0, |t| (now - t).max(0) / 1000);
+            self.monitor_silent
+                .get_or_create(&WatcherLabels {
+                    watcher: s.watcher.clone(),
+                    tenant: s.tenant.clone(),
+                })
+                .set(silent);
+        }
+    }
+
+    /// Counts heartbeat events by what became of them.
+    pub fn monitor_heartbeats(&self, applied: u64, duplicates: u64, late: u64, ignored: u64) {
+        for (result, n) in [
+            ("applied", applied),
+            ("duplicate", duplicates),
+            ("late", late),
+            ("ignored", ignored),
+        ] {
+            if n > 0 {
+                self.monitor_heartbeats
+                    .get_or_create(&ResultLabels {
+                        result: result.into(),
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
+    /// Counts one page or proof of life.
+    pub fn monitor_notice(&self, kind: &str, d: &tenet_notify::Delivery) {
+        self.monitor_notices
+            .get_or_create(&NoticeLabels {
+                kind: kind.into(),
+                result: d.outcome().into(),
             })
             .inc();
     }

@@ -488,6 +488,8 @@ fn status<'a>(
             last_seen,
             suppressed_by: None,
             muted_by: None,
+            missed: 0,
+            recovered_at: inst.recovered_at,
             why: format!("exempt: the pack's `exempt_when` holds for this tenant ({cond})"),
         };
     }
@@ -573,8 +575,38 @@ fn status<'a>(
         last_seen,
         suppressed_by,
         muted_by,
+        missed: missed(w, inst, now),
+        recovered_at: inst.recovered_at,
         why,
     }
+}
+
+/// Expected heartbeats missed in a row since the watcher's latest
+/// success: the deadlines (expected time + grace) passed since.
+pub fn missed(w: &Watcher, inst: &Instance, now: Ms) -> u64 {
+    let Some(last) = inst.sources.values().filter_map(|s| s.last_ping).max() else {
+        return 0;
+    };
+    if let Schedule::Cadence(p) = w.schedule {
+        let first = last + p + w.grace;
+        return if now < first {
+            0
+        } else {
+            ((now - first) / p + 1) as u64
+        };
+    }
+    let mut n = 0;
+    let mut t = last;
+    while n < 10_000 {
+        match w.schedule.next_expected(t) {
+            Some(e) if e + w.grace <= now => {
+                n += 1;
+                t = e;
+            }
+            _ => break,
+        }
+    }
+    n
 }
 
 /// The sentence for a state the schedule decided.

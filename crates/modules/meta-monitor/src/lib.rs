@@ -29,6 +29,7 @@
 //! | [`model`] | events, what an instance keeps per source, the states, the stored transitions ([`model::next`]) |
 //! | [`watchers`] | the pack's watchers as plain values, parents before children |
 //! | [`engine`] | pure functions: apply an event, evaluate every watcher at `now`, replay a log |
+//! | [`incidents`] | meta-incidents from the states: open after the silence budget (and hysteresis), mute under deny windows, re-alert, resolve |
 //! | [`render`] | statuses as JSON and as a table; events as written in a log or a body |
 //! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
 //!
@@ -41,6 +42,7 @@
 //! it never imports another module.
 
 pub mod engine;
+pub mod incidents;
 pub mod model;
 pub mod render;
 pub mod store;

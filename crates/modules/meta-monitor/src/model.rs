@@ -274,6 +274,13 @@ pub struct Status {
     /// A deny window that is open: it would page, and does not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub muted_by: Option<String>,
+    /// Expected heartbeats missed in a row since the last success
+    /// (hysteresis counts them).
+    #[serde(default)]
+    pub missed: u64,
+    /// When it last came back from down.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub recovered_at: Option<Ms>,
     /// One sentence.
     pub why: String,
 }

@@ -17,6 +17,7 @@
 //! one watcher serialize on its row.
 
 use crate::engine::{self, Applied, Refusal};
+use crate::incidents::Incident;
 use crate::model::{Event, Instance, Ms, Stored};
 use crate::watchers::Watchers;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
@@ -25,7 +26,36 @@ use tenet_store::audit::{insert_audit, pg_insert_with};
 use tenet_store::{AuditEvent, Backend, Location, Migration, Store, StoreError};
 
 /// The module's migrations, versions 1, 2, 3... under [`crate::MODULE`].
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2];
+
+const MIGRATION_2: Migration = Migration {
+    module: crate::MODULE,
+    version: 2,
+    sqlite: "CREATE TABLE monitor_incidents (
+        id         TEXT PRIMARY KEY,
+        watcher    TEXT NOT NULL,
+        tenant     TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        opened_ms  INTEGER NOT NULL,
+        version    INTEGER NOT NULL,
+        record     TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX monitor_incidents_one_open ON monitor_incidents (watcher, tenant) WHERE state = 'open';
+    CREATE INDEX monitor_incidents_by_opened ON monitor_incidents (opened_ms, id);",
+    postgres: "CREATE TABLE monitor_incidents (
+        id         TEXT PRIMARY KEY,
+        watcher    TEXT NOT NULL,
+        tenant     TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        opened_ms  BIGINT NOT NULL,
+        version    BIGINT NOT NULL,
+        record     TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX monitor_incidents_one_open ON monitor_incidents (watcher, tenant) WHERE state = 'open';
+    CREATE INDEX monitor_incidents_by_opened ON monitor_incidents (opened_ms, id);",
+};
+
+const MIGRATION_1: Migration = Migration {
     module: crate::MODULE,
     version: 1,
     sqlite: "CREATE TABLE monitor_instances (
@@ -66,7 +96,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         name     TEXT PRIMARY KEY,
         ms       BIGINT NOT NULL
     );",
-}];
+};
 
 /// Opens the store at `location` with this module's tables.
 pub fn open(location: &Location) -> Result<Store, StoreError> {
@@ -450,5 +480,163 @@ pub fn prune_seen(store: &mut Store, before: Ms) -> Result<u64, StoreError> {
                 .execute("DELETE FROM monitor_seen WHERE at_ms < $1", &[&before])
                 .await?)
         }),
+    }
+}
+
+fn incident_json(i: &Incident) -> Result<String, StoreError> {
+    serde_json::to_string(i).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn incident_from(text: &str) -> Result<Incident, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("a meta-incident: {e}")))
+}
+
+/// Meta-incidents, newest first: only open ones, one tenant's, up to
+/// `limit`.
+pub fn incidents(
+    store: &Store,
+    only_open: bool,
+    tenant: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Incident>, StoreError> {
+    let limit = limit.clamp(1, 10_000) as i64;
+    let state: Option<String> = only_open.then(|| "open".to_string());
+    let tenant = tenant.map(str::to_string);
+    let texts: Vec<String> = match store.backend() {
+        Backend::Sqlite(conn) => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT record FROM monitor_incidents
+                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR tenant = ?2)
+                 ORDER BY opened_ms DESC, id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![state, tenant, limit], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        }
+        Backend::Postgres(pg) => pg.block_on(|pool| async move {
+            let client = pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT record FROM monitor_incidents
+                     WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR tenant = $2)
+                     ORDER BY opened_ms DESC, id DESC LIMIT $3",
+                    &[&state, &tenant, &limit],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })?,
+    };
+    texts.iter().map(|t| incident_from(t)).collect()
+}
+
+/// The incident `id`.
+pub fn incident(store: &Store, id: &str) -> Result<Option<Incident>, StoreError> {
+    let text: Option<String> = match store.backend() {
+        Backend::Sqlite(conn) => conn
+            .prepare_cached("SELECT record FROM monitor_incidents WHERE id = ?1")?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?,
+        Backend::Postgres(pg) => {
+            let id = id.to_string();
+            pg.block_on(|pool| async move {
+                let client = pool.get().await?;
+                Ok(client
+                    .query_opt("SELECT record FROM monitor_incidents WHERE id = $1", &[&id])
+                    .await?
+                    .map(|r| r.get(0)))
+            })?
+        }
+    };
+    text.as_deref().map(incident_from).transpose()
+}
+
+/// Writes the sweep's changes, each with its audit event, in one
+/// transaction: a new incident is skipped when one is already open for
+/// its watcher (another sweep opened it), an update when the stored
+/// version is not the one it was computed from. Returns the incidents
+/// written (their pages may go out).
+pub fn write_incidents(
+    store: &mut Store,
+    opened: &[Incident],
+    updated: &[Incident],
+    audit: &dyn Fn(&Incident, bool) -> AuditEvent,
+) -> Result<Vec<String>, StoreError> {
+    let mut written = Vec::new();
+    match store.backend_mut() {
+        Backend::Sqlite(conn) => {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for i in opened {
+                let n = tx
+                    .prepare_cached(
+                        "INSERT INTO monitor_incidents (id, watcher, tenant, state, opened_ms, version, record)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(params![i.id, i.watcher, i.tenant, i.state, i.opened_at, i.version, incident_json(i)?])?;
+                if n == 1 {
+                    insert_audit(&tx, &audit(i, true))?;
+                    written.push(i.id.clone());
+                }
+            }
+            for i in updated {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE monitor_incidents SET state = ?1, version = ?2, record = ?3
+                         WHERE id = ?4 AND version = ?5",
+                    )?
+                    .execute(params![
+                        i.state,
+                        i.version,
+                        incident_json(i)?,
+                        i.id,
+                        i.version - 1
+                    ])?;
+                if n == 1 {
+                    insert_audit(&tx, &audit(i, false))?;
+                    written.push(i.id.clone());
+                }
+            }
+            tx.commit()?;
+            Ok(written)
+        }
+        Backend::Postgres(pg) => {
+            let rows: Vec<(Incident, String, AuditEvent, bool)> = opened
+                .iter()
+                .map(|i| Ok((i.clone(), incident_json(i)?, audit(i, true), true)))
+                .chain(
+                    updated
+                        .iter()
+                        .map(|i| Ok((i.clone(), incident_json(i)?, audit(i, false), false))),
+                )
+                .collect::<Result<_, StoreError>>()?;
+            pg.block_on(|pool| async move {
+                let mut client = pool.get().await?;
+                let tx = client.transaction().await?;
+                let mut written = Vec::new();
+                let mut events = Vec::new();
+                for (i, json, ev, new) in rows {
+                    let n = if new {
+                        tx.execute(
+                            "INSERT INTO monitor_incidents (id, watcher, tenant, state, opened_ms, version, record)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                            &[&i.id, &i.watcher, &i.tenant, &i.state, &i.opened_at, &i.version, &json],
+                        )
+                        .await?
+                    } else {
+                        tx.execute(
+                            "UPDATE monitor_incidents SET state = $1, version = $2, record = $3
+                             WHERE id = $4 AND version = $5",
+                            &[&i.state, &i.version, &json, &i.id, &(i.version - 1)],
+                        )
+                        .await?
+                    };
+                    if n == 1 {
+                        events.push(ev);
+                        written.push(i.id.clone());
+                    }
+                }
+                pg_insert_with(&tx, &events).await?;
+                tx.commit().await?;
+                Ok(written)
+            })
+        }
     }
 }

@@ -84,6 +84,8 @@ pub struct Watcher {
     pub schedule: Schedule,
     pub grace: Ms,
     pub silence_budget: Ms,
+    /// Page again every this long while down (0: never).
+    pub realert: Ms,
     /// Sources that must be alive for the watcher to be.
     pub quorum: usize,
     /// The declared sources; empty: any source, counted as one stream.
@@ -289,6 +291,7 @@ fn read_one(pack: &PackHandle, b: &CBlock) -> Result<Watcher, String> {
         schedule,
         grace: dur("grace")?.unwrap_or(0),
         silence_budget: dur("silence_budget")?.unwrap_or(0),
+        realert: dur("realert")?.unwrap_or(0),
         quorum: quorum as usize,
         sources,
         depends_on: list("depends_on")?,

@@ -49,6 +49,20 @@ pub struct Health {
     /// The safety workflows' webhooks (`safety.notify`, `safety.escalation`):
     /// deliveries, failures, the breaker, the last error.
     pub safety_channels: Vec<ChannelHealth>,
+    /// The meta-monitor: whether its sweep runs (`ok`), has not run yet on
+    /// this store (`starting`) or is late (`silent`: silence is not being
+    /// detected, and `status` says `silent` too), and its channels.
+    pub monitor: MonitorHealth,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MonitorHealth {
+    /// `ok`, `starting` or `silent`.
+    pub sweep: String,
+    /// When the sweep last ran, on any replica.
+    pub last_sweep: Option<String>,
+    /// `monitor.notify` and `monitor.proof_of_life`.
+    pub channels: Vec<ChannelHealth>,
 }
 
 /// One notification channel's counts.
@@ -81,6 +95,49 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
         ),
         (None, _) => (Status::Ok, None),
     };
+    // The monitor's own sweep: late by three intervals is silent.
+    let st2 = Arc::clone(&state);
+    let last_sweep = tokio::task::spawn_blocking(move || st2.monitor.last_sweep())
+        .await
+        .ok()
+        .flatten();
+    let interval = state.config.sweeps.interval.as_millis() as i64;
+    let now = tenet_runtime::clock::system_now();
+    let now_ms = now.unix_secs() * 1000 + i64::from(now.subsec_nanos() / 1_000_000);
+    let started = state.monitor.started_ms();
+    let sweep = match last_sweep {
+        Some(t) if now_ms - t <= 3 * interval => "ok",
+        None if now_ms - started <= 3 * interval => "starting",
+        _ => "silent",
+    };
+    let (status, reason) = if sweep == "silent" && status == Status::Ok {
+        (
+            Status::Silent,
+            Some(format!(
+                "the meta-monitor's sweep {}: silence is not being detected",
+                match last_sweep {
+                    Some(t) => format!("last ran at {}", tenet_meta_monitor::render::rfc3339(t)),
+                    None => "has never run".into(),
+                }
+            )),
+        )
+    } else {
+        (status, reason)
+    };
+    let monitor = MonitorHealth {
+        sweep: sweep.into(),
+        last_sweep: last_sweep.map(tenet_meta_monitor::render::rfc3339),
+        channels: state
+            .monitor
+            .channels()
+            .into_iter()
+            .map(|(name, st)| ChannelHealth {
+                channel: name.into(),
+                degraded: st.degraded(),
+                stats: serde_json::to_value(&st).unwrap_or_default(),
+            })
+            .collect(),
+    };
     let view = state.fleet.view();
     let safety_channels: Vec<ChannelHealth> = state
         .safety
@@ -101,6 +158,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
         sweeps: view.sweeps,
         fleet_error: view.error,
         safety_channels,
+        monitor,
         bundle: bundle.fingerprint.clone(),
         packs: bundle.rules.packs.len(),
         watcher: match watch {

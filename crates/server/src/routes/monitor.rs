@@ -6,9 +6,14 @@
 //! and hands the batch to [`tenet_meta_monitor::store::ingest`], which
 //! applies it with its audit events in one transaction. Reads evaluate
 //! every watcher with the serving bundle's `meta_monitor` pack at the
-//! wall clock, with the monitor's watermark: for [`CATCH_UP`] after a
-//! restart, heartbeats sent while the monitor was away may still be
+//! wall clock, with the monitor's watermark: for `monitor.catch_up` after
+//! a restart, heartbeats sent while the monitor was away may still be
 //! arriving, so nothing is declared down for lack of them.
+//!
+//! The `meta-monitor.sweep` (under its lease, on one replica) records that
+//! the monitor is listening, opens, re-alerts and resolves meta-incidents
+//! and pages through `monitor.notify`, and sends the monitor's own
+//! heartbeat to `monitor.proof_of_life`.
 
 use super::{json_body, json_response};
 use crate::access::RequestCtx;
@@ -25,19 +30,18 @@ use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tenet_meta_monitor::engine::{self, Context};
+use tenet_meta_monitor::incidents::{self, Incident};
 use tenet_meta_monitor::model::{Event, Kind, Ms, State as WState};
 use tenet_meta_monitor::render::{self, WireEvent};
 use tenet_meta_monitor::store::{self as ms, IngestError, Report};
 use tenet_meta_monitor::watchers::Watchers;
+use tenet_notify::{Notification, Notifier};
 use tenet_store::{AuditEvent, Store};
 use utoipa::{IntoParams, ToSchema};
-
-/// How long after a restart the monitor waits for senders' backlogs
-/// before it declares silence that began while it was away.
-pub const CATCH_UP: Ms = 2 * 60 * 1000;
 
 /// The most events one request may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -54,6 +58,8 @@ pub fn table() -> RouteTable {
         .route(routes!(show))
         .route(routes!(pause))
         .route(routes!(resume))
+        .route(routes!(incidents))
+        .route(routes!(resolve))
 }
 
 /// The module's connection and what it knows about its own uptime.
@@ -64,6 +70,11 @@ pub struct Monitor {
     /// When the monitor was last known to be listening before that (its
     /// sweep's last run); `None` on a fresh store.
     alive_before: Option<Ms>,
+    catch_up: Ms,
+    notify: Option<Arc<dyn Notifier>>,
+    proof_of_life: Option<Arc<dyn Notifier>>,
+    proof_every: Ms,
+    last_proof: AtomicI64,
 }
 
 impl Monitor {
@@ -71,11 +82,49 @@ impl Monitor {
         let store = ms::open(&config.store).map_err(|e| e.to_string())?;
         store.sync_full().map_err(|e| e.to_string())?;
         let alive_before = ms::meta(&store, "alive").map_err(|e| e.to_string())?;
+        let hook = |c: &Option<tenet_notify::config::WebhookConfig>,
+                    key: &str|
+         -> Result<Option<Arc<dyn Notifier>>, String> {
+            match c {
+                None => Ok(None),
+                Some(c) => tenet_notify::Webhook::from_env(c.clone())
+                    .map(|w| Some(Arc::new(w) as Arc<dyn Notifier>))
+                    .map_err(|e| format!("`monitor.{key}`: {e}")),
+            }
+        };
+        let m = &config.monitor;
         Ok(Monitor {
             store: Mutex::new(store),
             started: now_ms(),
             alive_before,
+            catch_up: m.catch_up.as_millis() as Ms,
+            notify: hook(&m.notify, "notify")?,
+            proof_of_life: hook(&m.proof_of_life, "proof_of_life")?,
+            proof_every: m.proof_of_life_every.as_millis() as Ms,
+            last_proof: AtomicI64::new(0),
         })
+    }
+
+    /// Delivery counts of the channels, for health.
+    pub fn channels(&self) -> Vec<(&'static str, tenet_notify::Stats)> {
+        let mut out = Vec::new();
+        if let Some(n) = &self.notify {
+            out.push(("notify", n.stats()));
+        }
+        if let Some(n) = &self.proof_of_life {
+            out.push(("proof_of_life", n.stats()));
+        }
+        out
+    }
+
+    /// When this server started.
+    pub fn started_ms(&self) -> Ms {
+        self.started
+    }
+
+    /// When the sweep last ran (any replica), from the store.
+    pub fn last_sweep(&self) -> Option<Ms> {
+        ms::meta(&self.store(), "alive").ok().flatten()
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -90,20 +139,142 @@ impl Monitor {
     /// to be listening; then `now`.
     pub fn watermark(&self, now: Ms) -> Option<Ms> {
         match self.alive_before {
-            Some(alive) if now < self.started + CATCH_UP => Some(alive.min(now)),
+            Some(alive) if now < self.started + self.catch_up => Some(alive.min(now)),
             _ => None,
         }
     }
 }
 
 /// The `meta-monitor.sweep`: records that the monitor is listening (the
-/// watermark after a restart reads it) and forgets dedup keys older than
-/// seven days.
+/// watermark after a restart reads it), opens, re-alerts and resolves
+/// meta-incidents and sends their pages, sends the monitor's own proof of
+/// life, and forgets dedup keys older than seven days. Returns how many
+/// incidents it changed.
 pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
     let now = now_ms();
-    let mut store = state.monitor.store();
-    ms::set_meta(&mut store, "alive", now)?;
-    ms::prune_seen(&mut store, now - 7 * 24 * 3600 * 1000)
+    let monitor = &state.monitor;
+    ms::set_meta(&mut monitor.store(), "alive", now)?;
+    ms::prune_seen(&mut monitor.store(), now - 7 * 24 * 3600 * 1000)?;
+    let mut sends: Vec<(Arc<dyn Notifier>, Notification)> = Vec::new();
+    if let Some(p) = &monitor.proof_of_life {
+        let last = monitor.last_proof.load(Ordering::Relaxed);
+        if now - last >= monitor.proof_every {
+            monitor.last_proof.store(now, Ordering::Relaxed);
+            sends.push((
+                Arc::clone(p),
+                Notification {
+                    id: format!("proof-of-life-{now}"),
+                    module: tenet_meta_monitor::MODULE.into(),
+                    kind: "proof_of_life".into(),
+                    tenant: None,
+                    subject: "meta-monitor".into(),
+                    severity: "info".into(),
+                    payload: json!({"replica": state.config.replica, "at": render::rfc3339(now)}),
+                    created_at: render::rfc3339(now),
+                },
+            ));
+        }
+    }
+    let mut changed = 0;
+    if let Ok((bundle, watchers)) = watchers(state) {
+        let instances = ms::all(&monitor.store())?;
+        let exempt = BTreeMap::new();
+        let cx = Context {
+            now,
+            watermark: monitor.watermark(now),
+            exempt: &exempt,
+        };
+        let statuses = engine::evaluate(&watchers, &instances, &cx);
+        state.metrics.monitor_states(&statuses, now);
+        let open = ms::incidents(&monitor.store(), true, None, 10_000)?;
+        let mut n = 0u64;
+        let mut new_id = || {
+            n += 1;
+            format!("mi-{now:x}-{n}")
+        };
+        let changes = incidents::step(&watchers, &statuses, &open, now, &mut new_id);
+        if !changes.opened.is_empty() || !changes.updated.is_empty() {
+            let fp = bundle.fingerprint.clone();
+            let written = ms::write_incidents(
+                &mut monitor.store(),
+                &changes.opened,
+                &changes.updated,
+                &|i, new| incident_event(i, new, &fp),
+            )?;
+            changed = written.len() as u64;
+            if let Some(channel) = &monitor.notify {
+                for p in changes
+                    .pages
+                    .iter()
+                    .filter(|p| written.contains(&p.incident.id))
+                {
+                    sends.push((Arc::clone(channel), page_notification(p, now)));
+                }
+            }
+        }
+    }
+    if !sends.is_empty() {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.block_on(async {
+                for (channel, n) in sends {
+                    let d = channel.send(&n).await;
+                    state.metrics.monitor_notice(&n.kind, &d);
+                }
+            });
+        }
+    }
+    Ok(changed)
+}
+
+fn incident_event(i: &Incident, new: bool, bundle: &str) -> AuditEvent {
+    use std::sync::atomic::AtomicU64;
+    static N: AtomicU64 = AtomicU64::new(0);
+    let outcome = if new {
+        if i.muted_by.is_some() {
+            "incident_opened_muted"
+        } else {
+            "incident_opened"
+        }
+    } else if i.state == "resolved" {
+        "incident_resolved"
+    } else {
+        "incident_updated"
+    };
+    AuditEvent {
+        id: 0,
+        action_id: format!("sweep-{}-{}", i.id, N.fetch_add(1, Ordering::Relaxed)),
+        at: now_rfc3339(),
+        source: tenet_meta_monitor::MODULE.into(),
+        subject: i.id.clone(),
+        actor: "sweep".into(),
+        scope: "meta-monitor".into(),
+        outcome: outcome.into(),
+        reason: Some(i.why.clone()),
+        latency_ms: 0,
+        details: json!({"watcher": i.watcher, "pages": i.pages, "version": i.version, "muted_by": i.muted_by, "suppressed": i.suppressed}),
+        tenant: (!i.tenant.is_empty()).then(|| i.tenant.clone()),
+        bundle: Some(bundle.to_string()),
+    }
+}
+
+fn page_notification(p: &incidents::Page, now: Ms) -> Notification {
+    let i = &p.incident;
+    Notification {
+        id: format!("{}-{}-{}", i.id, p.kind, i.pages),
+        module: tenet_meta_monitor::MODULE.into(),
+        kind: p.kind.into(),
+        tenant: (!i.tenant.is_empty()).then(|| i.tenant.clone()),
+        subject: i.watcher.clone(),
+        severity: i.severity.clone(),
+        payload: json!({
+            "incident": i.id,
+            "watcher": i.watcher,
+            "down_at": render::rfc3339(i.down_at),
+            "suppressed": i.suppressed,
+            "summary": incidents::describe(p),
+        }),
+        created_at: render::rfc3339(now),
+    }
 }
 
 fn now_ms() -> Ms {
@@ -345,7 +516,15 @@ async fn ingest(
     .await
     .map_err(store_failed)?;
     match result {
-        Ok(r) => Ok(r),
+        Ok(r) => {
+            state.metrics.monitor_heartbeats(
+                r.applied,
+                r.duplicates,
+                r.late,
+                r.ignored.len() as u64,
+            );
+            Ok(r)
+        }
         Err(IngestError::Refused(i, why)) => {
             let ev = event(
                 &ctx,
@@ -826,4 +1005,208 @@ pub async fn resume(
     Query(q): Query<TenantParam>,
 ) -> Result<Response, Problem> {
     pause_or_resume(state, ctx, id, q.tenant, Kind::Resume).await
+}
+
+/// A meta-incident as answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentBody {
+    pub id: String,
+    pub watcher: String,
+    pub tenant: Option<String>,
+    pub severity: String,
+    /// `open` or `resolved`.
+    pub state: String,
+    pub opened_at: String,
+    pub down_at: String,
+    pub paged_at: Option<String>,
+    pub pages: u32,
+    pub muted_by: Option<String>,
+    /// Watchers suppressed under it, tracked here and not paged.
+    pub suppressed: Vec<String>,
+    pub resolved_at: Option<String>,
+    pub resolution: Option<String>,
+    pub why: String,
+}
+
+fn incident_body(i: &Incident) -> IncidentBody {
+    IncidentBody {
+        id: i.id.clone(),
+        watcher: i.watcher.clone(),
+        tenant: (!i.tenant.is_empty()).then(|| i.tenant.clone()),
+        severity: i.severity.clone(),
+        state: i.state.clone(),
+        opened_at: render::rfc3339(i.opened_at),
+        down_at: render::rfc3339(i.down_at),
+        paged_at: i.paged_at.map(render::rfc3339),
+        pages: i.pages,
+        muted_by: i.muted_by.clone(),
+        suppressed: i.suppressed.clone(),
+        resolved_at: i.resolved_at.map(render::rfc3339),
+        resolution: i.resolution.clone(),
+        why: i.why.clone(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentList {
+    pub incidents: Vec<IncidentBody>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentParams {
+    /// `open` or `all` (default `all`).
+    state: Option<String>,
+    /// Only this tenant's (a tenant-bound caller sees only its own).
+    tenant: Option<String>,
+    /// At most this many, newest first (default 100).
+    limit: Option<usize>,
+}
+
+/// A resolution note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    /// What happened and what was done, for the incident's history.
+    note: String,
+}
+
+/// Meta-incidents, newest first.
+#[utoipa::path(
+    get, path = "/v1/meta-incidents", tag = "meta-monitor",
+    params(IncidentParams),
+    responses(
+        (status = 200, description = "The incidents, with the watchers suppressed under each", body = IncidentList),
+        (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `state`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn incidents(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(q): Query<IncidentParams>,
+) -> Result<Response, Problem> {
+    let only_open = match q.state.as_deref() {
+        None | Some("all") => false,
+        Some("open") => true,
+        Some(other) => return Err(invalid(format!("`state` `{other}` is `open` or `all`"))),
+    };
+    let bound = ctx.identity.as_ref().and_then(|i| i.tenant.clone());
+    let tenant = match (&bound, q.tenant) {
+        (Some(_), t) => Some(tenant_for(&ctx, t)?),
+        (None, t) => t,
+    };
+    let limit = q.limit.unwrap_or(100);
+    let st = Arc::clone(&state);
+    let list = tokio::task::spawn_blocking(move || {
+        ms::incidents(&st.monitor.store(), only_open, tenant.as_deref(), limit)
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    Ok(json_response(&IncidentList {
+        incidents: list.iter().map(incident_body).collect(),
+    }))
+}
+
+/// Resolve a meta-incident with a note, once its watcher is no longer
+/// down.
+#[utoipa::path(
+    post, path = "/v1/meta-incidents/{id}/resolve", tag = "meta-monitor",
+    params(("id" = String, Path, description = "The incident")),
+    request_body = ResolveBody,
+    responses(
+        (status = 200, description = "Resolved, with the note", body = IncidentBody),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such incident (or another tenant's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already resolved, or its watcher is still down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "An empty note", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn resolve(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let b: ResolveBody = json_body(&body, "{\"note\": string}")?;
+    if b.note.trim().is_empty() {
+        return Err(invalid("`note` is empty: say what happened".into()));
+    }
+    let not_found = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            format!("no meta-incident `{id}`"),
+        )
+    };
+    let st = Arc::clone(&state);
+    let key = id.clone();
+    let found = tokio::task::spawn_blocking(move || ms::incident(&st.monitor.store(), &key))
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let bound = ctx.identity.as_ref().and_then(|i| i.tenant.clone());
+    let Some(i) = found.filter(|i| bound.as_ref().is_none_or(|b| &i.tenant == b)) else {
+        return Err(not_found());
+    };
+    if i.state != "open" {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("meta-incident `{id}` is already resolved"),
+        ));
+    }
+    let now = now_ms();
+    let (bundle, w) = watchers(&state)?;
+    let st = Arc::clone(&state);
+    let all = tokio::task::spawn_blocking(move || statuses(&st, &w, now))
+        .await
+        .map_err(store_failed)??;
+    if let Some(s) = all
+        .iter()
+        .find(|s| s.watcher == i.watcher && s.tenant == i.tenant)
+    {
+        if s.state == WState::Down {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!(
+                    "watcher `{}` is still down ({}); pause it if the silence is expected",
+                    i.watcher, s.why
+                ),
+            ));
+        }
+    }
+    let mut next = i.clone();
+    next.state = "resolved".into();
+    next.resolved_at = Some(now);
+    next.resolution = Some(b.note.trim().to_string());
+    next.version += 1;
+    let fp = bundle.fingerprint.clone();
+    let actor = ctx.actor();
+    let st = Arc::clone(&state);
+    let n2 = next.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        ms::write_incidents(&mut st.monitor.store(), &[], &[n2], &|i, new| {
+            let mut e = incident_event(i, new, &fp);
+            e.actor = actor.clone();
+            e
+        })
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    if written.is_empty() {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("meta-incident `{id}` changed meanwhile; read it again"),
+        ));
+    }
+    Ok(json_response(&incident_body(&next)))
 }
