@@ -310,16 +310,6 @@ impl Metrics {
         }
     }
 
-    /// Counts one page or proof of life.
-    pub fn monitor_notice(&self, kind: &str, d: &tenet_notify::Delivery) {
-        self.monitor_notices
-            .get_or_create(&NoticeLabels {
-                kind: kind.into(),
-                result: d.outcome().into(),
-            })
-            .inc();
-    }
-
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -319,3 +319,187 @@ async fn a_tenant_sends_and_sees_only_its_own() {
     .await;
     assert_eq!((st, v["tenant"].clone()), (200, json!("globex")), "{v}");
 }
+
+const FAST: &str = r#"tenet 1
+pack meta_monitor version "1.0.0"
+
+watcher pulse {
+  cadence        1s
+  grace          0s
+  silence_budget 0s
+  severity       critical
+}
+"#;
+
+/// Waits up to 15 s for `f` to hold.
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_pages_a_silence_and_its_recovery_and_proves_its_own_life() {
+    let pages = common::receiver().await;
+    let proof = common::receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("monitor.tenet"), FAST).unwrap();
+    let mut c = config(dir.path(), RulesSource::Dir(rules));
+    c.store = fresh(Kind::Sqlite, dir.path());
+    c.identities = TOKENS
+        .iter()
+        .map(|(n, roles, tenant)| {
+            let mut i = identity(n, &token(n), roles);
+            i.tenant = tenant.map(str::to_string);
+            i
+        })
+        .collect();
+    c.limits.rate_per_second = 0;
+    c.sweeps.interval = std::time::Duration::from_millis(100);
+    c.monitor.notify = Some(common::hook(&pages.url));
+    c.monitor.proof_of_life = Some(common::hook(&proof.url));
+    c.monitor.proof_of_life_every = std::time::Duration::from_millis(200);
+    let s = Server::with_config(dir, c).await;
+    // The sweeps run as `tenet serve` runs them.
+    let fleet = tenet_server::fleet::start(&s.state);
+
+    let (st, _) = call(&s, "cron", "POST", "/v1/ping/pulse", Value::Null).await;
+    assert_eq!(st, 200);
+    // Silent for a second: down, and paged once.
+    eventually("a silence page", || !pages.got.lock().unwrap().is_empty()).await;
+    let got = pages.got.lock().unwrap().clone();
+    assert_eq!(got[0]["kind"], "silence", "{got:?}");
+    assert_eq!(got[0]["module"], "meta-monitor");
+    assert_eq!(got[0]["subject"], "pulse");
+    assert_eq!(got[0]["severity"], "critical");
+    assert!(
+        got[0]["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("pulse is down since"),
+        "{got:?}"
+    );
+    let (st, v) = call(
+        &s,
+        "ops",
+        "GET",
+        "/v1/meta-incidents?state=open",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["incidents"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(v["incidents"][0]["watcher"], "pulse");
+    // Still down: it cannot be resolved by hand.
+    let (st, v) = call(
+        &s,
+        "ops",
+        "POST",
+        &format!("/v1/meta-incidents/{id}/resolve"),
+        json!({"note": "looked at it"}),
+    )
+    .await;
+    assert_eq!(st, 409, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("still down"), "{v}");
+    // A heartbeat: the sweep resolves it and says so.
+    let (st, _) = call(&s, "cron", "POST", "/v1/ping/pulse", Value::Null).await;
+    assert_eq!(st, 200);
+    eventually("a recovery notice", || {
+        pages
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "recovered")
+    })
+    .await;
+    let (_, v) = call(
+        &s,
+        "ops",
+        "GET",
+        &format!("/v1/meta-incidents?state=all"),
+        Value::Null,
+    )
+    .await;
+    let inc = v["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(inc["state"], "resolved", "{v}");
+    assert!(
+        inc["resolution"].as_str().unwrap().starts_with("recovered"),
+        "{inc}"
+    );
+    let (st, _) = call(
+        &s,
+        "ops",
+        "POST",
+        &format!("/v1/meta-incidents/{id}/resolve"),
+        json!({"note": "again"}),
+    )
+    .await;
+    assert_eq!(st, 409);
+    let (st, _) = call(
+        &s,
+        "ops",
+        "POST",
+        "/v1/meta-incidents/nope/resolve",
+        json!({"note": "x"}),
+    )
+    .await;
+    assert_eq!(st, 404);
+    let (st, _) = call(
+        &s,
+        "ops",
+        "POST",
+        &format!("/v1/meta-incidents/{id}/resolve"),
+        json!({"note": "  "}),
+    )
+    .await;
+    assert_eq!(st, 422);
+
+    // The monitor's own heartbeat reached the external receiver, more
+    // than once, and health says the sweep runs.
+    eventually("two proofs of life", || {
+        proof.got.lock().unwrap().len() >= 2
+    })
+    .await;
+    assert_eq!(proof.got.lock().unwrap()[0]["kind"], "proof_of_life");
+    let h = s.get("/v1/health").await;
+    assert_eq!(h["monitor"]["sweep"], "ok", "{h}");
+    assert_eq!(h["status"], "ok", "{h}");
+    // The metrics carry the watcher's state.
+    let r = s
+        .send(
+            "GET",
+            "/metrics",
+            &[("Authorization", &format!("Bearer {}", token("root")))],
+            b"",
+        )
+        .await;
+    let text = r.text();
+    assert!(
+        text.contains("tenet_monitor_state{watcher=\"pulse\",tenant=\"\",state=\"up\"} 1")
+            || text.contains("tenet_monitor_state{watcher=\"pulse\",tenant=\"\",state=\"down\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tenet_monitor_heartbeats_total{result=\"applied\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tenet_monitor_notices_total{kind=\"silence\",result=\"delivered\"} 1"),
+        "{text}"
+    );
+    fleet.abort();
+    s.stop().await;
+}

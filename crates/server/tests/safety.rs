@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{config, identity, Server};
+use common::{config, dead_url, hook, identity, receiver, Server};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -556,48 +556,6 @@ async fn bad_input_is_refused_and_nothing_is_kept() {
     .await;
     assert_eq!(st, 403);
     s.stop().await;
-}
-
-/// A webhook receiver on loopback that records what it is sent.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Value>>>,
-}
-
-async fn receiver() -> Receiver {
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let g = Arc::clone(&got);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let g = Arc::clone(&g);
-            async move {
-                g.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
-                "ok"
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
-    Receiver { url, got }
-}
-
-fn hook(url: &str) -> tenet_notify::config::WebhookConfig {
-    let mut w = tenet_notify::config::WebhookConfig::new(url);
-    w.retries = 0;
-    w.timeout = Duration::from_millis(500);
-    w
-}
-
-/// An address nothing listens on.
-fn dead_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    format!("http://{addr}/hook")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

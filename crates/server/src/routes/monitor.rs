@@ -213,12 +213,20 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             }
         }
     }
+    // Sent after the commit, on the runtime (the sweep may run on it at
+    // start-up, where it must not block).
     if !sends.is_empty() {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.block_on(async {
+            let counts = state.metrics.monitor_notices.clone();
+            handle.spawn(async move {
                 for (channel, n) in sends {
                     let d = channel.send(&n).await;
-                    state.metrics.monitor_notice(&n.kind, &d);
+                    counts
+                        .get_or_create(&crate::metrics::NoticeLabels {
+                            kind: n.kind.clone(),
+                            result: d.outcome().into(),
+                        })
+                        .inc();
                 }
             });
         }

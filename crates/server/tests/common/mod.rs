@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tenet_server::config::{hash_token, Config, Identity};
 use tenet_server::{AppState, RulesSource};
 use tenet_store::Location;
@@ -227,4 +228,46 @@ pub fn snapshot_settings() -> insta::Settings {
     s.set_snapshot_path(repo().join("snapshots/server"));
     s.set_prepend_module_to_snapshot(false);
     s
+}
+
+/// A webhook receiver on loopback that records what it is sent.
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Value>>>,
+}
+
+pub async fn receiver() -> Receiver {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let g = Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let g = Arc::clone(&g);
+            async move {
+                g.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    Receiver { url, got }
+}
+
+pub fn hook(url: &str) -> tenet_notify::config::WebhookConfig {
+    let mut w = tenet_notify::config::WebhookConfig::new(url);
+    w.retries = 0;
+    w.timeout = Duration::from_millis(500);
+    w
+}
+
+/// An address nothing listens on.
+pub fn dead_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}/hook")
 }
