@@ -1,7 +1,10 @@
-//! `tenet monitor`: the meta-monitor from the command line. `replay` runs
-//! the engine on a recorded heartbeat log, with no server: the state of
-//! every watcher at a given time, for tests and post-mortems.
+//! `tenet monitor`: the meta-monitor from the command line. `status`,
+//! `beat` and `incidents` are clients of a running `tenet serve`
+//! (`--server`, `TENET_TOKEN`); `replay` runs the engine on a recorded
+//! heartbeat log, with no server: the state of every watcher at a given
+//! time, for tests and post-mortems.
 
+use crate::api_client::{Api, ServerArgs};
 use crate::exit;
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -13,8 +16,145 @@ use tenet_meta_monitor::render;
 use tenet_meta_monitor::watchers::Watchers;
 use tenet_runtime::clock::Timestamp;
 
+fn rfc3339_now(now: Timestamp) -> String {
+    now.rfc3339()
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// A path segment or query value, percent-encoded.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Calls the server: the JSON of a 2xx, or the exit code after saying
+/// what went wrong (1 for a refusal, 2 for a usage or server error).
+fn call(server: &ServerArgs, method: &str, path: &str, body: Option<Value>) -> Result<Value, u8> {
+    let api = Api::new(server).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::ERROR
+    })?;
+    match api.call(method, path, body.as_ref()) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(exit::ERROR)
+        }
+        Ok(a) if (200..300).contains(&a.status) => Ok(a.body),
+        Ok(a) => {
+            eprintln!(
+                "error: {} {}",
+                a.status,
+                a.body["detail"].as_str().unwrap_or("(no detail)")
+            );
+            Err(if a.status >= 500 || a.status == 401 {
+                exit::ERROR
+            } else {
+                exit::FINDINGS
+            })
+        }
+    }
+}
+
+/// Watchers as the server answers them, as a table.
+fn table(list: &[Value]) -> String {
+    let rows: Vec<[String; 4]> = list
+        .iter()
+        .map(|w| {
+            let name = match w["tenant"].as_str() {
+                Some(t) => format!("{} ({t})", w["watcher"].as_str().unwrap_or("")),
+                None => w["watcher"].as_str().unwrap_or("").to_string(),
+            };
+            [
+                name,
+                w["state"].as_str().unwrap_or("").to_string(),
+                w["expected_by"].as_str().unwrap_or("-").to_string(),
+                w["why"].as_str().unwrap_or("").to_string(),
+            ]
+        })
+        .collect();
+    let head = ["WATCHER", "STATE", "EXPECTED BY", "WHY"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    let mut out = format!(
+        "{:w0$}  {:w1$}  {:w2$}  {}\n",
+        head[0], head[1], head[2], head[3]
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}\n",
+            r[0], r[1], r[2], r[3]
+        ));
+    }
+    out
+}
+
 #[derive(Subcommand)]
 pub enum MonitorCommand {
+    /// Every watcher's state (or one's), from the server. Exit 1 when one
+    /// is down.
+    Status {
+        /// One watcher
+        watcher: Option<String>,
+        /// A tenant's instances
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::Format,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Send one heartbeat (a success unless --kind or --exit-status says
+    /// otherwise)
+    Beat {
+        watcher: String,
+        /// Where it comes from (one of the watcher's sources)
+        #[arg(long)]
+        source: String,
+        /// success, start, fail, log, pause, resume
+        #[arg(long, default_value = "success")]
+        kind: String,
+        /// The run's id (a start and its success share it)
+        #[arg(long)]
+        run_id: Option<String>,
+        /// 0 a success, 1-255 a failure (`$?`)
+        #[arg(long)]
+        exit_status: Option<i64>,
+        /// How many events it stands for
+        #[arg(long)]
+        count: Option<u64>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Meta-incidents, newest first
+    Incidents {
+        /// Only the open ones
+        #[arg(long)]
+        open: bool,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::Format,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// The state of every watcher at a time, from a recorded heartbeat log
     /// (JSON Lines), with no server. Exit 1 when a watcher is down.
     Replay {
@@ -43,6 +183,121 @@ pub enum MonitorCommand {
 
 pub fn cmd_monitor(cmd: &MonitorCommand, now: Timestamp) -> u8 {
     match cmd {
+        MonitorCommand::Status {
+            watcher,
+            tenant,
+            format,
+            server,
+        } => {
+            let q = tenant
+                .as_ref()
+                .map(|t| format!("?tenant={}", enc(t)))
+                .unwrap_or_default();
+            let path = match watcher {
+                Some(w) => format!("/v1/watchers/{}{q}", enc(w)),
+                None => format!("/v1/watchers{q}"),
+            };
+            match call(server, "GET", &path, None) {
+                Err(code) => code,
+                Ok(v) => {
+                    let list: Vec<Value> = match v.get("watchers") {
+                        Some(Value::Array(a)) => a.clone(),
+                        _ => vec![v.clone()],
+                    };
+                    match format {
+                        crate::Format::Json => println!("{}", pretty(&v)),
+                        crate::Format::Text => print!("{}", table(&list)),
+                    }
+                    if list.iter().any(|w| w["state"] == "down") {
+                        exit::FINDINGS
+                    } else {
+                        exit::OK
+                    }
+                }
+            }
+        }
+        MonitorCommand::Beat {
+            watcher,
+            source,
+            kind,
+            run_id,
+            exit_status,
+            count,
+            tenant,
+            server,
+        } => {
+            let mut e = json!({
+                "watcher": watcher,
+                "source": source,
+                "at": crate::monitor_cmd::rfc3339_now(now),
+                "kind": kind,
+            });
+            for (k, v) in [
+                ("run_id", run_id.as_ref().map(|r| json!(r))),
+                ("exit_status", exit_status.map(|x| json!(x))),
+                ("count", count.map(|c| json!(c))),
+                ("tenant", tenant.as_ref().map(|t| json!(t))),
+            ] {
+                if let Some(v) = v {
+                    e[k] = v;
+                }
+            }
+            match call(
+                server,
+                "POST",
+                "/v1/heartbeats",
+                Some(json!({"events": [e]})),
+            ) {
+                Err(code) => code,
+                Ok(v) => {
+                    println!("{}", pretty(&v));
+                    exit::OK
+                }
+            }
+        }
+        MonitorCommand::Incidents {
+            open,
+            tenant,
+            format,
+            server,
+        } => {
+            let mut path = format!(
+                "/v1/meta-incidents?state={}",
+                if *open { "open" } else { "all" }
+            );
+            if let Some(t) = tenant {
+                path.push_str(&format!("&tenant={}", enc(t)));
+            }
+            match call(server, "GET", &path, None) {
+                Err(code) => code,
+                Ok(v) => {
+                    match format {
+                        crate::Format::Json => println!("{}", pretty(&v)),
+                        crate::Format::Text => {
+                            let list = v["incidents"].as_array().cloned().unwrap_or_default();
+                            if list.is_empty() {
+                                println!("no meta-incidents");
+                            }
+                            for i in list {
+                                println!(
+                                    "{}  {}  {}{}  opened {}  {}",
+                                    i["id"].as_str().unwrap_or(""),
+                                    i["state"].as_str().unwrap_or(""),
+                                    i["watcher"].as_str().unwrap_or(""),
+                                    i["tenant"]
+                                        .as_str()
+                                        .map(|t| format!(" ({t})"))
+                                        .unwrap_or_default(),
+                                    i["opened_at"].as_str().unwrap_or(""),
+                                    i["resolution"].as_str().or(i["why"].as_str()).unwrap_or("")
+                                );
+                            }
+                        }
+                    }
+                    exit::OK
+                }
+            }
+        }
         MonitorCommand::Replay {
             events,
             at,

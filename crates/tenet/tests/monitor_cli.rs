@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -167,4 +169,82 @@ fn tenants_facts_exempt_quiet_tenants() {
         .find(|w| w["watcher"] == "feature-flag-evals" && w["tenant"] == "demo-7")
         .unwrap();
     assert_eq!(demo["state"], "exempt");
+}
+
+const PACK: &str = r#"tenet 1
+pack meta_monitor version "1.0.0"
+
+watcher backup {
+  cadence        1d
+  grace          1h
+  silence_budget 0s
+  sources        ["db-1"]
+}
+"#;
+
+fn monitor(server: &str, args: &[&str]) -> Output {
+    tenet()
+        .arg("monitor")
+        .args(args)
+        .env("TENET_SERVER", server)
+        .env("TENET_TOKEN", "cron-token")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn beat_status_and_incidents_talk_to_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::serve(
+        dir.path(),
+        &[("monitor.tenet", PACK)],
+        &[("cron", "cron-token", &["monitor"], None)],
+    );
+    let url = format!("http://{}", s.addr);
+    let out = monitor(&url, &["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("backup") && text.contains("new"), "{text}");
+    let out = monitor(&url, &["beat", "backup", "--source", "db-1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["applied"], 1);
+    let out = monitor(&url, &["status", "backup", "--format", "json"]);
+    assert_eq!(json(&out)["state"], "up");
+    // A failure: down, and `status` exits 1.
+    let out = monitor(
+        &url,
+        &["beat", "backup", "--source", "db-1", "--exit-status", "2"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = monitor(&url, &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("a failure was reported"));
+    // Refusals are exit 1 with the server's reason; no server is exit 2.
+    let out = monitor(&url, &["beat", "backup", "--source", "db-2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: 422 event 0: watcher `backup` declares its sources (db-1), and `db-2` is not one of them"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = monitor(&url, &["incidents"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("no meta-incidents"));
+    let out = monitor("http://127.0.0.1:9", &["status"]);
+    assert_eq!(out.status.code(), Some(2));
 }

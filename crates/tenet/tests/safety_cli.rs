@@ -5,13 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::Server;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 fn tenet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tenet"))
@@ -35,68 +34,20 @@ action purge {
 }
 "#;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn hash(token: &str) -> String {
-    let mut c = tenet()
-        .args(["serve", "hash-token"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(token.as_bytes()).unwrap();
-    let out = c.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 fn start(dir: &Path) -> Server {
-    let rules = dir.join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("safety.tenet"), PACK).unwrap();
-    let config = format!(
-        "store: {}\nrules: {}\nwatch: false\nidentities:\n  - name: alice\n    token_sha256: {}\n    roles: [safety, engineer]\n    tenant: acme\n  - name: dana\n    token_sha256: {}\n    roles: [safety, dba]\n    tenant: acme\n",
-        dir.join("tenet.db").display(),
-        rules.display(),
-        hash("alice-token"),
-        hash("dana-token"),
-    );
-    std::fs::write(dir.join("server.yaml"), config).unwrap();
-    let mut child = tenet()
-        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
-        .arg(dir.join("server.yaml"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(i) = line.find("listening on http://") {
-                let rest = &line[i + "listening on http://".len()..];
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server started");
-    Server {
-        child,
-        addr: addr.parse().unwrap(),
-    }
+    common::serve(
+        dir,
+        &[("safety.tenet", PACK)],
+        &[
+            (
+                "alice",
+                "alice-token",
+                &["safety", "engineer"],
+                Some("acme"),
+            ),
+            ("dana", "dana-token", &["safety", "dba"], Some("acme")),
+        ],
+    )
 }
 
 struct Out {
