@@ -503,3 +503,59 @@ async fn the_sweep_pages_a_silence_and_its_recovery_and_proves_its_own_life() {
     fleet.abort();
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_graph_shows_dependencies_with_states_in_json_and_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("monitor.tenet"),
+        "tenet 1\npack meta_monitor version \"1.0.0\"\n\nwatcher bus {\n  cadence 1m\n  silence_budget 0s\n}\n\nwatcher flags {\n  cadence 5m\n  silence_budget 0s\n  depends_on [\"bus\"]\n}\n\nwatcher hooks {\n  cadence 5m\n  silence_budget 0s\n  depends_on [\"bus\"]\n  on_upstream_down alert\n}\n",
+    )
+    .unwrap();
+    let mut c = config(dir.path(), RulesSource::Dir(rules));
+    c.store = fresh(Kind::Sqlite, dir.path());
+    c.identities = vec![identity("ops", &token("ops"), &["operator"])];
+    let s = Server::with_config(dir, c).await;
+    let (st, v) = call(&s, "ops", "GET", "/v1/watchers/graph", Value::Null).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        v["edges"],
+        json!([
+            {"from": "bus", "to": "flags", "on_upstream_down": "suppress_and_track"},
+            {"from": "bus", "to": "hooks", "on_upstream_down": "alert"},
+        ])
+    );
+    let r = s
+        .send(
+            "GET",
+            "/v1/watchers/graph?format=dot",
+            &[("Authorization", &format!("Bearer {}", token("ops")))],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.ctype().starts_with("text/vnd.graphviz"), "{}", r.ctype());
+    let dot = r.text();
+    assert!(dot.starts_with("digraph watchers {"), "{dot}");
+    assert!(dot.contains("\"bus\" -> \"flags\";"), "{dot}");
+    assert!(
+        dot.contains("\"bus\" -> \"hooks\" [style=dashed];"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("[label=\"bus\\nnew\", fillcolor=white]"),
+        "{dot}"
+    );
+    let (st, _) = call(
+        &s,
+        "ops",
+        "GET",
+        "/v1/watchers/graph?format=png",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 422);
+}

@@ -166,3 +166,92 @@ pub fn read_log(text: &str) -> Result<Vec<Event>, String> {
     }
     Ok(out)
 }
+
+/// The dependency graph with states: one node per watcher and tenant,
+/// an edge from each parent instance to each child instance (a tenant's
+/// child hangs off the tenant's parent if there is one, else the
+/// platform's).
+pub fn graph(watchers: &crate::watchers::Watchers, statuses: &[Status]) -> Value {
+    let id = |w: &str, t: &str| {
+        if t.is_empty() {
+            w.to_string()
+        } else {
+            format!("{w}/{t}")
+        }
+    };
+    let nodes: Vec<Value> = statuses
+        .iter()
+        .map(|s| {
+            json!({
+                "id": id(&s.watcher, &s.tenant),
+                "watcher": s.watcher,
+                "tenant": (!s.tenant.is_empty()).then(|| s.tenant.clone()),
+                "state": s.state.as_str(),
+                "suppressed_by": s.suppressed_by,
+            })
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for s in statuses {
+        let Some(w) = watchers.get(&s.watcher) else {
+            continue;
+        };
+        for p in &w.depends_on {
+            let same = statuses
+                .iter()
+                .any(|x| &x.watcher == p && x.tenant == s.tenant);
+            let parent = if same { id(p, &s.tenant) } else { id(p, "") };
+            edges.push(json!({"from": parent, "to": id(&s.watcher, &s.tenant), "on_upstream_down": w.on_upstream_down}));
+        }
+    }
+    json!({"nodes": nodes, "edges": edges})
+}
+
+/// The graph of [`graph`] in Graphviz DOT: nodes coloured by state; the
+/// edges of children that alert on their own (`on_upstream_down alert`)
+/// dashed.
+pub fn graph_dot(g: &Value) -> String {
+    let colour = |state: &str| match state {
+        "up" => "palegreen",
+        "late" => "gold",
+        "down" => "tomato",
+        "suppressed" => "lightsalmon",
+        "started" => "lightblue",
+        "paused" | "exempt" => "lightgrey",
+        _ => "white",
+    };
+    let q = |s: &str| {
+        format!(
+            "\"{}\"",
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        )
+    };
+    let mut out =
+        String::from("digraph watchers {\n  rankdir=LR;\n  node [shape=box, style=filled];\n");
+    for n in g["nodes"].as_array().into_iter().flatten() {
+        let id = n["id"].as_str().unwrap_or("");
+        let state = n["state"].as_str().unwrap_or("");
+        out.push_str(&format!(
+            "  {} [label={}, fillcolor={}];\n",
+            q(id),
+            q(&format!("{id}\n{state}")),
+            colour(state)
+        ));
+    }
+    for e in g["edges"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {} -> {}{};\n",
+            q(e["from"].as_str().unwrap_or("")),
+            q(e["to"].as_str().unwrap_or("")),
+            if e["on_upstream_down"] == "alert" {
+                " [style=dashed]"
+            } else {
+                ""
+            }
+        ));
+    }
+    out.push_str("}\n");
+    out
+}

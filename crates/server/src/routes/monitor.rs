@@ -55,6 +55,7 @@ pub fn table() -> RouteTable {
         .route(routes!(ping_signal_get))
         .route(routes!(ping_signal_post))
         .route(routes!(list))
+        .route(routes!(graph))
         .route(routes!(show))
         .route(routes!(pause))
         .route(routes!(resume))
@@ -1217,4 +1218,63 @@ pub async fn resolve(
         ));
     }
     Ok(json_response(&incident_body(&next)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GraphParams {
+    /// `json` (default) or `dot` (Graphviz).
+    format: Option<String>,
+}
+
+/// The dependency graph of the watchers with their states.
+#[utoipa::path(
+    get, path = "/v1/watchers/graph", tag = "meta-monitor",
+    params(GraphParams),
+    responses(
+        (status = 200, description = "`{nodes: [{id, watcher, tenant, state, suppressed_by}], edges: [{from, to, on_upstream_down}]}`, or DOT with `?format=dot` (text/vnd.graphviz)", body = Object),
+        (status = 422, description = "An unknown format", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn graph(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(q): Query<GraphParams>,
+) -> Result<Response, Problem> {
+    let dot = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("dot") => true,
+        Some(other) => return Err(invalid(format!("`format` `{other}` is `json` or `dot`"))),
+    };
+    let now = now_ms();
+    let st = Arc::clone(&state);
+    let (_, w) = watchers(&state)?;
+    let w2 = w.clone();
+    let all = tokio::task::spawn_blocking(move || statuses(&st, &w2, now))
+        .await
+        .map_err(store_failed)??;
+    let bound = ctx.identity.as_ref().and_then(|i| i.tenant.clone());
+    let visible: Vec<_> = all
+        .into_iter()
+        .filter(|s| {
+            bound
+                .as_ref()
+                .is_none_or(|b| s.tenant.is_empty() || &s.tenant == b)
+        })
+        .collect();
+    let g = render::graph(&w, &visible);
+    if dot {
+        use axum::response::IntoResponse;
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/vnd.graphviz; charset=utf-8",
+            )],
+            render::graph_dot(&g),
+        )
+            .into_response());
+    }
+    Ok(json_response(&g))
 }
