@@ -85,7 +85,7 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// How many whole cadence periods of successes an instance keeps for
+/// How many whole cadence periods of event counts a source keeps for
 /// `min_events`.
 const KEPT_PERIODS: i64 = 8;
 
@@ -101,7 +101,8 @@ pub fn apply(inst: &mut Instance, w: &Watcher, e: &Event) -> Result<Applied, Ref
             declared: w.sources.clone(),
         })?;
     inst.events += 1;
-    let before = combine(w, inst, e.at).0;
+    // Only a success brings a watcher back from down.
+    let before = (e.effective_kind() == Kind::Success).then(|| combine(w, inst, e.at).0);
     if inst.last_at.is_some_and(|last| e.at < last) {
         let src = inst.sources.entry(stream.to_string()).or_default();
         src.last_seen = Some(src.last_seen.map_or(e.at, |s| s.max(e.at)));
@@ -172,13 +173,8 @@ pub fn apply(inst: &mut Instance, w: &Watcher, e: &Event) -> Result<Applied, Ref
                         src.failed_at = Some(e.at);
                     } else {
                         src.failed_at = None;
-                        src.recent.push((e.at, e.count.unwrap_or(1)));
-                        if let Schedule::Cadence(p) = w.schedule {
-                            let keep =
-                                e.at.saturating_sub(p.saturating_mul(KEPT_PERIODS) + w.grace);
-                            src.recent.retain(|(t, _)| *t > keep);
-                        } else {
-                            src.recent.clear();
+                        if let (Some(_), Schedule::Cadence(p)) = (w.min_events, &w.schedule) {
+                            count_in(&mut src.recent, *p, e.at, e.count.unwrap_or(1));
                         }
                     }
                     Applied::Changed
@@ -186,10 +182,22 @@ pub fn apply(inst: &mut Instance, w: &Watcher, e: &Event) -> Result<Applied, Ref
             }
         }
     };
-    if before == State::Down && combine(w, inst, e.at).0 != State::Down {
+    if before == Some(State::Down) && combine(w, inst, e.at).0 != State::Down {
         inst.recovered_at = Some(e.at);
     }
     Ok(applied)
+}
+
+/// Adds `n` events at `at` to the per-period counts (periods of `p`
+/// aligned to the epoch), keeping the last [`KEPT_PERIODS`] + 1.
+fn count_in(recent: &mut Vec<(Ms, u64)>, p: Ms, at: Ms, n: u64) {
+    let start = at.div_euclid(p) * p;
+    match recent.binary_search_by_key(&start, |b| b.0) {
+        Ok(i) => recent[i].1 = recent[i].1.saturating_add(n),
+        Err(i) => recent.insert(i, (start, n)),
+    }
+    let newest = recent.last().map_or(start, |b| b.0);
+    recent.retain(|b| b.0 >= newest - p * KEPT_PERIODS);
 }
 
 /// One source's state at `now` (Healthchecks' `get_status`).
@@ -347,11 +355,13 @@ fn low_activity(w: &Watcher, inst: &Instance, now: Ms) -> Option<(u64, Ms, Ms)> 
         return None;
     };
     let p = *p;
+    // Per source, `(period start, count)`.
     let events: Vec<(Ms, u64)> = inst
         .sources
         .values()
         .flat_map(|s| s.recent.iter().copied())
         .collect();
+    // The period of the first heartbeat was only partly watched.
     let first = events.iter().map(|e| e.0).min()?;
     let count = |end: Ms| -> u64 {
         events
@@ -363,7 +373,7 @@ fn low_activity(w: &Watcher, inst: &Instance, now: Ms) -> Option<(u64, Ms, Ms)> 
     let last_end = now.div_euclid(p) * p;
     // Only whole periods the watcher was live for, and the grace to let
     // the last heartbeat of a period arrive.
-    let evaluable = |end: Ms| end - p >= first && now >= end + w.grace;
+    let evaluable = |end: Ms| end - p > first && now >= end + w.grace;
     let mut end = last_end;
     if !evaluable(end) {
         end -= p;

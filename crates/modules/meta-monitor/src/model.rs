@@ -166,7 +166,8 @@ pub struct SourceState {
     pub failed_at: Option<Ms>,
     /// The last event of any kind from this source (`last_seen`).
     pub last_seen: Option<Ms>,
-    /// Recent `(at, count)` of successes, for `min_events`.
+    /// Events counted per whole cadence period (aligned to the epoch):
+    /// `(period start, count)`, the last few, for `min_events`.
     #[serde(default)]
     pub recent: Vec<(Ms, u64)>,
 }
