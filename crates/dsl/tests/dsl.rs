@@ -1325,6 +1325,27 @@ fn cron_reads_the_day_specials_as_healthchecks_does() {
 }
 
 #[test]
+fn check_refuses_watchers_that_depend_on_each_other_in_a_cycle() {
+    let text = "watcher a {\n  cadence 1m\n  silence_budget 0s\n  depends_on [b]\n}\n\nwatcher b {\n  cadence 1m\n  silence_budget 0s\n  depends_on [c]\n}\n\nwatcher c {\n  cadence 1m\n  silence_budget 0s\n  depends_on [a]\n}\n\nwatcher d {\n  cadence 1m\n  silence_budget 0s\n  depends_on [a]\n}\n";
+    let got = check_messages(text);
+    let cycles: Vec<&String> = got.iter().filter(|m| m.contains("cycle")).collect();
+    assert_eq!(cycles.len(), 1, "one cycle, reported once: {got:?}");
+    assert!(
+        cycles[0].contains("watchers depend on each other in a cycle: a → b → c → a"),
+        "{got:?}"
+    );
+    // Without the cycle, nothing to say.
+    let ok = text.replace(
+        "depends_on [a]\n}\n\nwatcher d",
+        "depends_on []\n}\n\nwatcher d",
+    );
+    assert!(
+        check_messages(&ok).iter().all(|m| !m.contains("cycle")),
+        "{ok}"
+    );
+}
+
+#[test]
 fn cron_errors_point_at_the_field() {
     use tenet_dsl::cron::Schedule;
     for (cron, part, message, help) in [

@@ -71,8 +71,74 @@ impl<'a> Cx<'a> {
                 .help("put the levels in one `taxonomy` block; other packs import it"),
             );
         }
+        self.check_watcher_cycles(&blocks);
         for b in blocks {
             self.check_block(b, "");
+        }
+    }
+
+    /// `depends_on` between watchers must not loop: a watcher in a cycle
+    /// could never be evaluated after its parents (the meta-monitor
+    /// suppresses children by their parents' states).
+    fn check_watcher_cycles(&mut self, blocks: &[&'a Block]) {
+        let parents = |b: &Block| -> Vec<(String, Span)> {
+            let Some(a) = b.attr("depends_on") else {
+                return Vec::new();
+            };
+            match &a.value.kind {
+                ExprKind::List(items) => items
+                    .iter()
+                    .filter_map(|e| bare_or_string(e).map(|n| (n, e.span)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let watchers: BTreeMap<String, (&Block, Vec<(String, Span)>)> = blocks
+            .iter()
+            .filter(|b| b.kind.name == "watcher")
+            .map(|b| (b.name_str().to_string(), (*b, parents(b))))
+            .collect();
+        let mut reported: BTreeSet<String> = BTreeSet::new();
+        for start in watchers.keys() {
+            // Depth-first from `start`, following `depends_on`.
+            let mut stack: Vec<(String, usize)> = vec![(start.clone(), 0)];
+            while let Some((name, i)) = stack.pop() {
+                let Some((_, ps)) = watchers.get(&name) else {
+                    continue;
+                };
+                match ps.get(i) {
+                    None => continue,
+                    Some((p, span)) => {
+                        stack.push((name.clone(), i + 1));
+                        if p == start {
+                            let mut names: Vec<String> =
+                                stack.iter().map(|(n, _)| n.clone()).collect();
+                            names.push(start.clone());
+                            let key: BTreeSet<String> = names.iter().cloned().collect();
+                            let key = key.into_iter().collect::<Vec<_>>().join(",");
+                            if reported.insert(key) {
+                                self.err(
+                                    Diagnostic::new(
+                                        Code::InvalidValue,
+                                        *span,
+                                        format!(
+                                            "watchers depend on each other in a cycle: {}",
+                                            names.join(" → ")
+                                        ),
+                                    )
+                                    .label("this dependency closes the cycle")
+                                    .help("a watcher's parents are evaluated before it; remove one `depends_on` of the cycle"),
+                                );
+                            }
+                            continue;
+                        }
+                        if stack.iter().any(|(n, _)| n == p) || stack.len() > watchers.len() {
+                            continue;
+                        }
+                        stack.push((p.clone(), 0));
+                    }
+                }
+            }
         }
     }
 
