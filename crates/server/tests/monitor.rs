@@ -559,3 +559,196 @@ async fn the_graph_shows_dependencies_with_states_in_json_and_dot() {
     .await;
     assert_eq!(st, 422);
 }
+
+const SANDBOX: &str = r#"tenet 1
+pack meta_monitor version "1.0.0"
+
+watcher flags {
+  cadence        1m
+  grace          0s
+  silence_budget 0s
+  exempt_when    tenant.tier == "sandbox" and stats.events_24h < 500
+}
+"#;
+
+async fn start_with(
+    pack: &str,
+    dir: tempfile::TempDir,
+    store: tenet_store::Location,
+    tweak: impl FnOnce(&mut tenet_server::config::Config),
+) -> Server {
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("monitor.tenet"), pack).unwrap();
+    let mut c = config(dir.path(), RulesSource::Dir(rules));
+    c.store = store;
+    c.identities = TOKENS
+        .iter()
+        .map(|(n, roles, tenant)| {
+            let mut i = identity(n, &token(n), roles);
+            i.tenant = tenant.map(str::to_string);
+            i
+        })
+        .collect();
+    c.limits.rate_per_second = 0;
+    tweak(&mut c);
+    Server::with_config(dir, c).await
+}
+
+#[tokio::test]
+async fn a_quiet_sandbox_is_exempt_and_cannot_exempt_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(Kind::Sqlite, dir.path());
+    let s = start_with(SANDBOX, dir, store, |_| {}).await;
+    for (tenant, agent) in [("acme", "acme-agent"), ("globex", "globex-agent")] {
+        let (st, _) = call(
+            &s,
+            agent,
+            "POST",
+            "/v1/heartbeats",
+            json!({"watcher": "flags", "source": "x", "at": now_minus(600)}),
+        )
+        .await;
+        assert_eq!(st, 200, "{tenant}");
+    }
+    // A tenant may not declare itself a quiet sandbox: refused, audited.
+    let (st, v) = call(
+        &s,
+        "acme-agent",
+        "PUT",
+        "/v1/monitor/tenants/acme",
+        json!({"tenant": {"tier": "sandbox"}, "stats": {"events_24h": 3}}),
+    )
+    .await;
+    assert_eq!(st, 403, "{v}");
+    // The platform says acme is a quiet sandbox and globex is not.
+    let (st, v) = call(
+        &s,
+        "ops",
+        "PUT",
+        "/v1/monitor/tenants/acme",
+        json!({"tenant": {"tier": "sandbox"}, "stats": {"events_24h": 3}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v, json!({"tenant": "acme", "exempt": ["flags"]}));
+    let (st, v) = call(
+        &s,
+        "ops",
+        "PUT",
+        "/v1/monitor/tenants/globex",
+        json!({"tenant": {"tier": "sandbox"}, "stats": {"events_24h": 9000}}),
+    )
+    .await;
+    assert_eq!((st, v["exempt"].clone()), (200, json!([])), "{v}");
+    let (st, v) = call(
+        &s,
+        "ops",
+        "PUT",
+        "/v1/monitor/tenants/globex",
+        json!({"tenant": "sandbox"}),
+    )
+    .await;
+    assert_eq!(st, 422, "{v}");
+    // Ten minutes silent: acme is exempt (pages no one), globex is down.
+    let (_, v) = call(
+        &s,
+        "ops",
+        "GET",
+        "/v1/watchers/flags?tenant=acme",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["state"], "exempt", "{v}");
+    assert_eq!(v["pages_at"], Value::Null);
+    let (_, v) = call(
+        &s,
+        "ops",
+        "GET",
+        "/v1/watchers/flags?tenant=globex",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["state"], "down", "{v}");
+    let (_, a) = call(&s, "root", "GET", "/v1/audit?limit=100", Value::Null).await;
+    let outcomes: Vec<&str> = a["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "meta-monitor")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "facts_set").count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "refused").count(),
+        1,
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn after_a_restart_silence_that_began_while_away_waits_for_the_backlog() {
+    const TWO_SECONDS: &str = "tenet 1\npack meta_monitor version \"1.0.0\"\n\nwatcher job {\n  cadence 2s\n  silence_budget 0s\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(Kind::Sqlite, dir.path());
+    let s = start_with(TWO_SECONDS, dir, store.clone(), |_| {}).await;
+    // A heartbeat; the sweep ran at start: the monitor was listening then.
+    let (st, _) = call(
+        &s,
+        "cron",
+        "POST",
+        "/v1/heartbeats",
+        json!({"watcher": "job", "source": "x", "at": now_minus(0)}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let kept = s.stop().await;
+    // Away for longer than the cadence: `job` went silent while nobody
+    // listened, and its sender may still be flushing what it queued.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let s = start_with(TWO_SECONDS, kept, store.clone(), |c| {
+        c.monitor.catch_up = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let (_, v) = call(&s, "ops", "GET", "/v1/watchers/job", Value::Null).await;
+    assert_eq!(v["state"], "late", "{v}");
+    assert!(
+        v["why"].as_str().unwrap().contains("not declared down"),
+        "{v}"
+    );
+    assert_eq!(v["pages_at"], Value::Null);
+    // Caught up, and still nothing came: down.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, v) = call(&s, "ops", "GET", "/v1/watchers/job", Value::Null).await;
+    assert_eq!(v["state"], "down", "{v}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_monitors_own_silence_is_loud() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(Kind::Sqlite, dir.path());
+    // Sweeps every 100 ms, but nothing runs them after the first round
+    // (as if the sweeping replica hung): within 300 ms health says silent.
+    let s = start_with(SANDBOX, dir, store, |c| {
+        c.sweeps.interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let h = s.get("/v1/health").await;
+    assert_eq!(h["monitor"]["sweep"], "ok", "{h}");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let h = s.get("/v1/health").await;
+    assert_eq!(h["monitor"]["sweep"], "silent", "{h}");
+    assert_eq!(h["status"], "silent", "{h}");
+    assert!(
+        h["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the meta-monitor's sweep last ran at"),
+        "{h}"
+    );
+}

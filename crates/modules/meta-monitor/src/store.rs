@@ -26,7 +26,22 @@ use tenet_store::audit::{insert_audit, pg_insert_with};
 use tenet_store::{AuditEvent, Backend, Location, Migration, Store, StoreError};
 
 /// The module's migrations, versions 1, 2, 3... under [`crate::MODULE`].
-pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2];
+pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+
+const MIGRATION_3: Migration = Migration {
+    module: crate::MODULE,
+    version: 3,
+    sqlite: "CREATE TABLE monitor_tenants (
+        tenant      TEXT PRIMARY KEY,
+        facts       TEXT NOT NULL,
+        updated_ms  INTEGER NOT NULL
+    );",
+    postgres: "CREATE TABLE monitor_tenants (
+        tenant      TEXT PRIMARY KEY,
+        facts       TEXT NOT NULL,
+        updated_ms  BIGINT NOT NULL
+    );",
+};
 
 const MIGRATION_2: Migration = Migration {
     module: crate::MODULE,
@@ -639,4 +654,70 @@ pub fn write_incidents(
             })
         }
     }
+}
+
+/// Sets a tenant's facts (`{"tenant": {...}, "stats": {...}}`, what
+/// `exempt_when` reads) with its audit event, in one transaction.
+pub fn set_tenant_facts(
+    store: &mut Store,
+    tenant: &str,
+    facts: &serde_json::Value,
+    now: Ms,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(facts).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    match store.backend_mut() {
+        Backend::Sqlite(conn) => {
+            let tx = conn.transaction()?;
+            tx.prepare_cached(
+                "INSERT INTO monitor_tenants (tenant, facts, updated_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant) DO UPDATE SET facts = excluded.facts, updated_ms = excluded.updated_ms",
+            )?
+            .execute(params![tenant, text, now])?;
+            insert_audit(&tx, event)?;
+            tx.commit()?;
+            Ok(())
+        }
+        Backend::Postgres(pg) => {
+            let (tenant, event) = (tenant.to_string(), event.clone());
+            pg.block_on(|pool| async move {
+                let mut client = pool.get().await?;
+                let tx = client.transaction().await?;
+                tx.execute(
+                    "INSERT INTO monitor_tenants (tenant, facts, updated_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (tenant) DO UPDATE SET facts = excluded.facts, updated_ms = excluded.updated_ms",
+                    &[&tenant, &text, &now],
+                )
+                .await?;
+                pg_insert_with(&tx, &[event]).await?;
+                tx.commit().await?;
+                Ok(())
+            })
+        }
+    }
+}
+
+/// Every tenant's facts.
+pub fn tenant_facts(store: &Store) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+    let rows: Vec<(String, String)> = match store.backend() {
+        Backend::Sqlite(conn) => {
+            let mut stmt = conn.prepare_cached("SELECT tenant, facts FROM monitor_tenants")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        }
+        Backend::Postgres(pg) => pg.block_on(|pool| async move {
+            let client = pool.get().await?;
+            let rows = client
+                .query("SELECT tenant, facts FROM monitor_tenants", &[])
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?,
+    };
+    rows.into_iter()
+        .map(|(t, f)| {
+            serde_json::from_str(&f)
+                .map(|v| (t, v))
+                .map_err(|e| StoreError::Corrupt(format!("a tenant's facts: {e}")))
+        })
+        .collect()
 }

@@ -470,3 +470,43 @@ fn a_deny_window_mutes_the_page_and_keeps_the_state() {
         "2026-12-05T04:00:00.000Z"
     );
 }
+
+#[test]
+fn a_cron_watcher_across_the_daylight_saving_changes() {
+    let w = World::new();
+    // llm-eval: `0 3 * * *` in Europe/Amsterdam, grace 2h.
+    // Autumn: clocks go back on 25 October 2026 at 01:00Z (03:00 CEST
+    // becomes 02:00 CET). The run of the 24th at 03:00 CEST (01:00Z): the
+    // next is the 25th at 03:00 CET (02:00Z), 25 hours later.
+    let autumn = vec![ev("llm-eval", "eval-runner", "2026-10-24T01:00:00Z")];
+    let s = w.at(&autumn, "2026-10-25T01:30:00Z");
+    assert_eq!(s["llm-eval"].state, State::Up, "{}", s["llm-eval"].why);
+    assert_eq!(
+        rfc3339(s["llm-eval"].expected_by.unwrap()),
+        "2026-10-25T02:00:00.000Z"
+    );
+    // A run in the repeated hour (02:30 CET, the second pass, 01:30Z): the
+    // next is that day's 03:00 CET, after the run.
+    let repeated = vec![ev("llm-eval", "eval-runner", "2026-10-25T01:30:00Z")];
+    let s = w.at(&repeated, "2026-10-25T01:31:00Z");
+    assert_eq!(s["llm-eval"].state, State::Up, "{}", s["llm-eval"].why);
+    assert_eq!(
+        rfc3339(s["llm-eval"].expected_by.unwrap()),
+        "2026-10-25T02:00:00.000Z"
+    );
+    // Spring: 03:00 on 29 March 2026 exists (the gap is 02:00-03:00 CET):
+    // after the run of the 28th (02:00Z), the next is 29 March 01:00Z.
+    let spring = vec![ev("llm-eval", "eval-runner", "2026-03-28T02:00:00Z")];
+    let s = w.at(&spring, "2026-03-29T02:59:00Z");
+    assert_eq!(
+        rfc3339(s["llm-eval"].expected_by.unwrap()),
+        "2026-03-29T01:00:00.000Z"
+    );
+    assert_eq!(s["llm-eval"].state, State::Late, "{}", s["llm-eval"].why);
+    let s = w.at(&spring, "2026-03-29T03:00:00Z");
+    assert_eq!(
+        s["llm-eval"].state,
+        State::Down,
+        "down at expected + 2h grace, inclusive"
+    );
+}

@@ -61,6 +61,7 @@ pub fn table() -> RouteTable {
         .route(routes!(resume))
         .route(routes!(incidents))
         .route(routes!(resolve))
+        .route(routes!(put_facts))
 }
 
 /// The module's connection and what it knows about its own uptime.
@@ -179,7 +180,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
     let mut changed = 0;
     if let Ok((bundle, watchers)) = watchers(state) {
         let instances = ms::all(&monitor.store())?;
-        let exempt = BTreeMap::new();
+        let exempt = exemptions(state, now)?;
         let cx = Context {
             now,
             watermark: monitor.watermark(now),
@@ -607,15 +608,34 @@ fn statuses(
     now: Ms,
 ) -> Result<Vec<tenet_meta_monitor::model::Status>, Problem> {
     let instances = ms::all(&state.monitor.store()).map_err(store_failed)?;
-    // Tenants' facts for `exempt_when` are not served yet: nothing is
-    // exempt on the server (missing facts exempt nothing).
-    let exempt: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let exempt = exemptions(state, now).map_err(store_failed)?;
     let cx = Context {
         now,
         watermark: state.monitor.watermark(now),
         exempt: &exempt,
     };
     Ok(engine::evaluate(watchers, &instances, &cx))
+}
+
+/// Per tenant with facts, the watchers its facts exempt (the serving
+/// pack's `exempt_when`); tenants without facts exempt nothing.
+fn exemptions(
+    state: &AppState,
+    now: Ms,
+) -> Result<BTreeMap<String, BTreeSet<String>>, tenet_store::StoreError> {
+    let facts = ms::tenant_facts(&state.monitor.store())?;
+    let bundle = state.bundle.load_full();
+    let Ok(pack) = tenet_meta_monitor::pack(&bundle.rules) else {
+        return Ok(BTreeMap::new());
+    };
+    Ok(facts
+        .into_iter()
+        .map(|(t, f)| {
+            let v = tenet_runtime::dsl::Value::from_json(&f);
+            let e = engine::exempt(&pack, &v, Some(render::rfc3339(now)));
+            (t, e)
+        })
+        .collect())
 }
 
 fn status_body(s: &tenet_meta_monitor::model::Status) -> WatcherStatus {
@@ -1277,4 +1297,102 @@ pub async fn graph(
             .into_response());
     }
     Ok(json_response(&g))
+}
+
+/// A tenant's facts, what the pack's `exempt_when` reads.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FactsBody {
+    /// The tenant's fields (`tier`, `llm_enabled`...); `id` is the path's.
+    #[schema(value_type = Object)]
+    tenant: serde_json::Map<String, Value>,
+    /// Its recent stats (`events_24h`, `webhooks_configured`...).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    stats: serde_json::Map<String, Value>,
+}
+
+/// What a tenant's facts exempt it from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactsAnswer {
+    pub tenant: String,
+    /// The watchers whose `exempt_when` holds for it now.
+    pub exempt: Vec<String>,
+}
+
+/// Set a tenant's facts. Only the platform may: a tenant that could
+/// declare itself a quiet sandbox could silence its own watchers.
+#[utoipa::path(
+    put, path = "/v1/monitor/tenants/{tenant}", tag = "meta-monitor",
+    params(("tenant" = String, Path, description = "The tenant")),
+    request_body = FactsBody,
+    responses(
+        (status = 200, description = "Kept, with its audit event; the watchers they exempt", body = FactsAnswer),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A tenant-bound identity (a tenant does not set its own facts)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "JSON of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn put_facts(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    if let Some(b) = ctx.identity.as_ref().and_then(|i| i.tenant.clone()) {
+        let ev = event(
+            &ctx,
+            format!("tenants/{tenant}"),
+            "refused".into(),
+            json!({"why": "tenant-bound identity"}),
+            &b,
+            &state.fingerprint(),
+            started,
+        );
+        let _ = state.audit.record(ev).await;
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Not Allowed",
+            format!("identity bound to tenant `{b}`: a tenant's facts are set by the platform, never by the tenant"),
+        ));
+    }
+    if tenant.trim().is_empty() {
+        return Err(invalid("the tenant is empty".into()));
+    }
+    let b: FactsBody = json_body(&body, "{\"tenant\": object, \"stats\": object}")?;
+    let mut t = b.tenant;
+    t.insert("id".into(), json!(tenant));
+    let facts = json!({"tenant": t, "stats": b.stats});
+    let (bundle, _) = watchers(&state)?;
+    let now = now_ms();
+    let pack = tenet_meta_monitor::pack(&bundle.rules)
+        .map_err(|_| no_pack(bundle.rules.packs.iter().map(|p| p.name.clone()).collect()))?;
+    let exempt: Vec<String> = engine::exempt(
+        &pack,
+        &tenet_runtime::dsl::Value::from_json(&facts),
+        Some(render::rfc3339(now)),
+    )
+    .into_iter()
+    .collect();
+    let ev = event(
+        &ctx,
+        format!("tenants/{tenant}"),
+        "facts_set".into(),
+        json!({"exempt": exempt}),
+        &tenant,
+        &bundle.fingerprint,
+        started,
+    );
+    let st = Arc::clone(&state);
+    let (t2, f2) = (tenant.clone(), facts.clone());
+    tokio::task::spawn_blocking(move || {
+        ms::set_tenant_facts(&mut st.monitor.store(), &t2, &f2, now, &ev)
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    Ok(json_response(&FactsAnswer { tenant, exempt }))
 }
