@@ -360,7 +360,7 @@ fn replay_cmd(
                 crate::Format::Text => {
                     print!("{}", render::status_text(&statuses));
                     println!(
-                            "\nat {}: {} events applied, {} duplicates, {} late, {} ignored, {} after it",
+                            "\nat {}: {} events applied; duplicates {}, late {}, ignored {}, after --at {}",
                             render::rfc3339(at),
                             counts.applied,
                             counts.duplicates,

@@ -92,7 +92,10 @@ fn replay_exits_1_when_a_watcher_is_down_and_says_why() {
         line.contains("down since 2026-12-04T10:12:00.000Z: last heartbeat 2026-12-04T10:05:00.000Z; one was expected by 2026-12-04T10:10:00.000Z (every 5m, grace 2m)"),
         "{line}"
     );
-    assert!(text.contains("4 events applied, 1 duplicates"), "{text}");
+    assert!(
+        text.contains("4 events applied; duplicates 1, late 0, ignored 0, after --at 0"),
+        "{text}"
+    );
 }
 
 #[test]
