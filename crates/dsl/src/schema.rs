@@ -460,7 +460,7 @@ const FACTOR_FIELDS: &[Field] = &{
     let g = gate_fields!("ignore", "advisory");
     [
         req("source", Ty::Str, "the signal this factor reads"),
-        req("weight", Ty::Number, "relative weight (0 disables)"),
+        req("weight", Ty::Number, "relative weight, 0 or more (0 disables)"),
         def(
             "fallback",
             Ty::Enum(&[
@@ -479,6 +479,18 @@ const FACTOR_FIELDS: &[Field] = &{
         )
         .reads(Reading::Ordered),
         def("smaller_is_better", Ty::Bool, "false", "invert the scale"),
+        def(
+            "distribution",
+            Ty::Enum(&["linear", "logarithmic"]),
+            "linear",
+            "how a bounded value spreads over 0..1 (logarithmic: ln(1+v)/ln(1+range), for long tails)",
+        ),
+        def(
+            "out_of_bounds",
+            Ty::Enum(&["clamp", "exclude", "error"]),
+            "clamp",
+            "what a value outside `bounds` does",
+        ),
         f(
             "decay_half_life",
             Ty::Duration,

@@ -1346,6 +1346,36 @@ fn check_refuses_watchers_that_depend_on_each_other_in_a_cycle() {
 }
 
 #[test]
+fn check_refuses_what_scoring_peers_turn_into_nan() {
+    let profile = |factor: &str| {
+        format!("profile p {{\n  factor f {{\n    source \"s\"\n{factor}\n  }}\n}}\n")
+    };
+    for (fields, want) in [
+        ("    weight -1", "`weight` -1 is negative"),
+        (
+            "    weight 1\n    bounds [5, 5]",
+            "`bounds` are empty (lower equals upper)",
+        ),
+        (
+            "    weight 1\n    bounds [10, 0]",
+            "`bounds` are inverted (lower above upper)",
+        ),
+        ("    weight 1\n    bounds [0]", "`bounds` hold 1 values"),
+        ("    weight 1\n    distribution normal", "distribution"),
+    ] {
+        let got = check_messages(&profile(fields));
+        assert!(
+            got.iter().any(|m| m.contains(want)),
+            "{fields}: want {want:?}, got {got:?}"
+        );
+    }
+    assert!(check_messages(&profile(
+        "    weight 0\n    bounds [0, 100]\n    distribution logarithmic"
+    ))
+    .is_empty());
+}
+
+#[test]
 fn cron_errors_point_at_the_field() {
     use tenet_dsl::cron::Schedule;
     for (cron, part, message, help) in [

@@ -134,6 +134,18 @@ impl<'r> PackHandle<'r> {
         ev.truth(&attr.expr).map(Some)
     }
 
+    /// The condition of `block` (its `when`, `requires`, `exempt_when`...)
+    /// on `input`: null (missing data) is false; `None` when the block has
+    /// no condition.
+    pub fn condition(&self, block: &CBlock, input: &Value) -> Result<Option<bool>, EvalError> {
+        let Some(cond) = &block.condition else {
+            return Ok(None);
+        };
+        let roots = root_values(self.pack, input);
+        let mut ev = Compiled::new(&roots, self.rules.scorer_list());
+        ev.truth(&cond.expr).map(Some)
+    }
+
     /// A field of `block` as written in the pack (`None` when not written).
     pub fn field_text(&self, block: &CBlock, field: &str) -> Option<String> {
         block

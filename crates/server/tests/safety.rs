@@ -10,8 +10,7 @@ mod common;
 
 use common::{config, dead_url, hook, identity, receiver, Server};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 use tenet_server::config::Config;
 use tenet_server::RulesSource;
 use tenet_store::testing::{fresh, Kind};

@@ -18,6 +18,7 @@ mod diff_cmd;
 mod hook_cmd;
 mod monitor_cmd;
 mod safety_cmd;
+mod score_cmd;
 mod serve_cmd;
 mod store_args;
 
@@ -131,6 +132,9 @@ enum Command {
         #[command(subcommand)]
         command: monitor_cmd::MonitorCommand,
     },
+    /// A tenant's score on a profile of the tenant_benchmark pack, offline
+    /// (exit 1 when there is no score)
+    Score(score_cmd::ScoreArgs),
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -202,6 +206,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::cmd_serve(&args),
         Command::Safety { command } => safety_cmd::cmd_safety(&command, now),
         Command::Monitor { command } => monitor_cmd::cmd_monitor(&command, now),
+        Command::Score(args) => score_cmd::cmd_score(&args, now),
     };
     ExitCode::from(code)
 }

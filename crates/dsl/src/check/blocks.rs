@@ -77,6 +77,61 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// What scoring peers let through and turn into NaN at run time: a
+    /// negative weight, bounds that are not `[lower, upper]` with lower
+    /// below upper.
+    fn check_factor(&mut self, b: &Block) {
+        if let Some(a) = b.attr("weight") {
+            if let Some(v) = self.fold(&a.value) {
+                let w = match v {
+                    Value::Int(i) => Some(i as f64),
+                    Value::Float(f) => Some(f),
+                    _ => None,
+                };
+                if w.is_some_and(|w| w < 0.0 || !w.is_finite()) {
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            a.value.span,
+                            format!("`weight` {v} is negative"),
+                        )
+                        .label("here")
+                        .help("a weight is 0 or more; 0 leaves the factor out of every score"),
+                    );
+                }
+            }
+        }
+        if let Some(a) = b.attr("bounds") {
+            if let Some(Value::List(l)) = self.fold(&a.value) {
+                let n = |v: &Value| match v {
+                    Value::Int(i) => Some(*i as f64),
+                    Value::Float(f) => Some(*f),
+                    _ => None,
+                };
+                let ok =
+                    l.len() == 2 && matches!((n(&l[0]), n(&l[1])), (Some(lo), Some(hi)) if lo < hi);
+                if !ok {
+                    let what = match (l.len(), l.first().and_then(n), l.get(1).and_then(n)) {
+                        (2, Some(lo), Some(hi)) if lo == hi => {
+                            "are empty (lower equals upper)".to_string()
+                        }
+                        (2, Some(_), Some(_)) => "are inverted (lower above upper)".to_string(),
+                        (k, _, _) => format!("hold {k} values"),
+                    };
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            a.value.span,
+                            format!("`bounds` {what}"),
+                        )
+                        .label("here")
+                        .help("write `[lower, upper]` with lower below upper, such as `[0, 100]`"),
+                    );
+                }
+            }
+        }
+    }
+
     /// `depends_on` between watchers must not loop: a watcher in a cycle
     /// could never be evaluated after its parents (the meta-monitor
     /// suppresses children by their parents' states).
@@ -410,6 +465,7 @@ impl<'a> Cx<'a> {
                 .help("a watcher expects heartbeats on one schedule"),
             ),
             "action" => self.check_action(b),
+            "factor" => self.check_factor(b),
             "window" => {
                 let duration = b.attr("duration").and_then(|a| {
                     let v = self.fold(&a.value)?;

@@ -5,10 +5,19 @@
 //!
 //! **What it does** (the engine, from issue #14 on): scores per tenant and profile with per-factor contributions, badge transitions, history and backfill when a profile version changes.
 //!
+//! **Built so far:** [`profiles`] (the pack's profiles as plain values)
+//! and [`score`]: one tenant, one profile, a `now` → a score with its
+//! coverage and each factor's value, normalised value, weight,
+//! contribution and share, the missing-data fallbacks and the cap on a
+//! factor's share; `tenet score --signals FILE` runs it offline. Badges,
+//! history, backfill, the store and the routes come next.
+//!
 //! The module has the shape every module engine has (`docs/modules.md`):
 //!
 //! | file | holds |
 //! |---|---|
+//! | [`profiles`] | the pack's profiles, factors and their fields as plain values |
+//! | [`score`] | the pure scoring of one tenant on one profile |
 //! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
 //! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
 //! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
@@ -21,6 +30,8 @@
 
 pub mod engine;
 pub mod model;
+pub mod profiles;
+pub mod score;
 pub mod store;
 
 use tenet_runtime::load::Rules;
