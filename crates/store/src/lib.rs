@@ -192,7 +192,21 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
     }
     let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Switching a new database to WAL takes a lock that SQLite does not
+    // wait for with the busy handler when several connections open it at
+    // once (replicas starting together): retry for up to the busy timeout.
+    let mut tries = 0;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 250 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other?,
+        }
+    }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
 }
