@@ -237,7 +237,7 @@ fn beat_status_and_incidents_talk_to_the_server() {
     // Refusals are exit 1 with the server's reason; no server is exit 2.
     let out = monitor(&url, &["beat", "backup", "--source", "db-2"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error: 422 event 0: watcher `backup` declares its sources (db-1), and `db-2` is not one of them"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: 404 event 0: watcher `backup` declares its sources (db-1), and `db-2` is not one of them"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = monitor(&url, &["incidents"]);
     assert_eq!(
         out.status.code(),

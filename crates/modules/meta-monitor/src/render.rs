@@ -125,10 +125,10 @@ impl WireEvent {
             Some(n) if (0..=255).contains(&n) => Some(n as u8),
             Some(n) => return Err(format!("`exit_status` {n} is not 0-255")),
         };
-        if self.watcher.trim().is_empty() {
+        if self.watcher.is_empty() {
             return Err("`watcher` is empty".into());
         }
-        if self.source.trim().is_empty() {
+        if self.source.is_empty() {
             return Err("`source` is empty".into());
         }
         if self

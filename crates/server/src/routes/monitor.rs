@@ -297,32 +297,42 @@ fn now_ms() -> Ms {
 
 /// One heartbeat event.
 #[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct HeartbeatBody {
     /// A watcher of the `meta_monitor` pack.
+    #[schema(min_length = 1, max_length = 200)]
     watcher: String,
     /// Where it comes from: one of the watcher's `sources`, if it declares them.
+    #[schema(min_length = 1, max_length = 200)]
     source: String,
-    /// When it happened (RFC 3339).
+    /// When it happened (RFC 3339). More than 5 minutes ahead of the
+    /// server's clock, the event is ignored (clock skew).
+    #[schema(format = DateTime)]
     at: String,
     /// `success` (default), `start`, `fail`, `log`, `pause`, `resume`.
+    #[schema(pattern = "^(success|start|fail|log|pause|resume)$")]
     kind: Option<String>,
     /// A run's id: a start and its success share it; a repeated one is a duplicate.
+    #[schema(min_length = 1, max_length = 200)]
     run_id: Option<String>,
     /// The source's sequence number: a repeated one is a duplicate.
-    seq: Option<u64>,
+    #[schema(value_type = Option<u64>, minimum = 0)]
+    seq: Option<serde_json::Number>,
     /// 0 a success, 1-255 a failure.
-    exit_status: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 255)]
+    exit_status: Option<serde_json::Number>,
     /// How many events the heartbeat stands for (`min_events`).
-    count: Option<u64>,
+    #[schema(value_type = Option<u64>, minimum = 0)]
+    count: Option<serde_json::Number>,
     /// The tenant (an identity bound to a tenant may give only its own).
     tenant: Option<String>,
 }
 
 /// A batch of heartbeat events.
 #[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct HeartbeatsBody {
+    #[schema(min_items = 1, max_items = 10000)]
     events: Vec<HeartbeatBody>,
 }
 
@@ -334,7 +344,8 @@ pub struct IngestAnswer {
     pub duplicates: u64,
     /// Older than the latest event of their watcher: recorded, no state changed.
     pub late: u64,
-    /// Events ignored and why (a heartbeat to a watcher paused with `manual_resume`).
+    /// Events ignored and why (a heartbeat to a watcher paused with
+    /// `manual_resume`, one more than 5 minutes ahead of the server's clock).
     pub ignored: Vec<IgnoredEvent>,
 }
 
@@ -373,13 +384,57 @@ pub struct WatcherList {
     pub watchers: Vec<WatcherStatus>,
 }
 
+/// A watcher state, as a query value.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateParam {
+    New,
+    Up,
+    Late,
+    Down,
+    Paused,
+    Started,
+    Exempt,
+    Suppressed,
+}
+
+impl StateParam {
+    fn state(self) -> WState {
+        match self {
+            StateParam::New => WState::New,
+            StateParam::Up => WState::Up,
+            StateParam::Late => WState::Late,
+            StateParam::Down => WState::Down,
+            StateParam::Paused => WState::Paused,
+            StateParam::Started => WState::Started,
+            StateParam::Exempt => WState::Exempt,
+            StateParam::Suppressed => WState::Suppressed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GraphFormat {
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentState {
+    Open,
+    All,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only this tenant's instances (`""` the platform's).
     tenant: Option<String>,
     /// Only watchers in this state.
-    state: Option<String>,
+    #[param(inline)]
+    state: Option<StateParam>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -392,9 +447,10 @@ pub struct TenantParam {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PingParams {
-    /// The source (default: the caller's identity name).
+    /// The source (default, or empty: the caller's identity name).
     source: Option<String>,
-    /// The run id (Healthchecks' `rid`).
+    /// The run id (Healthchecks' `rid`; empty: none).
+    #[param(max_length = 200)]
     rid: Option<String>,
     /// The tenant (default: the caller's).
     tenant: Option<String>,
@@ -546,7 +602,13 @@ async fn ingest(
                 started,
             );
             let _ = state.audit.record(ev).await;
-            Err(invalid(format!("event {i}: {why}; nothing was recorded")).with("index", json!(i)))
+            // A watcher or source that does not exist: not found.
+            Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                format!("event {i}: {why}; nothing was recorded"),
+            )
+            .with("index", json!(i)))
         }
         Err(IngestError::Store(e)) => Err(store_failed(e)),
     }
@@ -578,7 +640,7 @@ fn answer(r: &Report) -> IngestAnswer {
     }
 }
 
-fn wire(ctx: &RequestCtx, b: HeartbeatBody, now: Ms) -> Result<Event, String> {
+fn wire(ctx: &RequestCtx, b: HeartbeatBody) -> Result<Event, String> {
     let tenant = tenant_for(ctx, b.tenant.clone()).map_err(|p| p.detail)?;
     let e = WireEvent {
         watcher: b.watcher,
@@ -587,19 +649,29 @@ fn wire(ctx: &RequestCtx, b: HeartbeatBody, now: Ms) -> Result<Event, String> {
         at: b.at,
         kind: b.kind.unwrap_or_else(|| "success".into()),
         run_id: b.run_id,
-        seq: b.seq,
-        exit_status: b.exit_status,
-        count: b.count,
+        seq: whole(&b.seq, "seq")?,
+        exit_status: whole(&b.exit_status, "exit_status")?.map(|n| n as i64),
+        count: whole(&b.count, "count")?,
     }
     .into_event()?;
-    if e.at > now + 5 * 60 * 1000 {
-        return Err(format!(
-            "`at` {} is more than 5 minutes in the future",
-            render::rfc3339(e.at)
-        ));
-    }
     Ok(e)
 }
+
+/// A JSON number that is a whole number 0 or more (`5` or `5.0`).
+fn whole(n: &Option<serde_json::Number>, field: &str) -> Result<Option<u64>, String> {
+    let Some(n) = n else { return Ok(None) };
+    if let Some(i) = n.as_u64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..9.0e15).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(format!("`{field}` {n} is not a whole number of 0 or more")),
+    }
+}
+
+/// How far ahead of the server's clock an event may be; later ones are
+/// ignored as clock skew (and reported).
+const MAX_AHEAD: Ms = 5 * 60 * 1000;
 
 /// Every watcher's status at `now` (the tenant filter applied after).
 fn statuses(
@@ -668,7 +740,8 @@ fn status_body(s: &tenet_meta_monitor::model::Status) -> WatcherStatus {
         (status = 200, description = "Applied in one transaction with its audit events", body = IngestAnswer),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "An event names another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "An event is malformed, or names an unknown watcher or undeclared source: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "An event names an unknown watcher or a source its watcher does not declare: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "An event is malformed: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -701,17 +774,47 @@ pub async fn heartbeats(
     }
     let now = now_ms();
     let mut events = Vec::with_capacity(list.len());
+    // The index in the request of each event ingested.
+    let mut index = Vec::with_capacity(list.len());
+    let mut skewed = Vec::new();
     for (i, b) in list.into_iter().enumerate() {
         let asked = b.tenant.clone();
         if let Err(p) = tenant_for(&ctx, asked) {
             return Err(p.with("index", json!(i)));
         }
-        events.push(wire(&ctx, b, now).map_err(|e| {
+        let e = wire(&ctx, b).map_err(|e| {
             invalid(format!("event {i}: {e}; nothing was recorded")).with("index", json!(i))
-        })?);
+        })?;
+        if e.at > now + MAX_AHEAD {
+            skewed.push(IgnoredEvent {
+                index: i,
+                why: format!(
+                    "`at` {} is more than 5 minutes ahead of the server's clock (clock skew): ignored",
+                    render::rfc3339(e.at)
+                ),
+            });
+            continue;
+        }
+        index.push(i);
+        events.push(e);
     }
-    let r = ingest(state, ctx, events).await?;
-    Ok(json_response(&answer(&r)))
+    let mut a = if events.is_empty() {
+        IngestAnswer {
+            applied: 0,
+            duplicates: 0,
+            late: 0,
+            ignored: Vec::new(),
+        }
+    } else {
+        let mut a = answer(&ingest(state, ctx, events).await?);
+        for ig in &mut a.ignored {
+            ig.index = index.get(ig.index).copied().unwrap_or(ig.index);
+        }
+        a
+    };
+    a.ignored.extend(skewed);
+    a.ignored.sort_by_key(|x| x.index);
+    Ok(json_response(&a))
 }
 
 async fn ping(
@@ -728,7 +831,13 @@ async fn ping(
         Some("log") => (Kind::Log, None),
         Some(code) if !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()) => match code.parse::<u16>() {
             Ok(n) if n <= 255 => (Kind::Success, Some(n as u8)),
-            _ => return Err(invalid(format!("exit status `{code}` is not 0-255"))),
+            _ => {
+                return Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "Not Found",
+                    format!("`/v1/ping/{watcher}/{code}`: an exit status is 0-255"),
+                ))
+            }
         },
         Some(other) => {
             return Err(Problem::new(
@@ -742,7 +851,10 @@ async fn ping(
     let e = Event {
         watcher,
         tenant,
-        source: q.source.unwrap_or_else(|| ctx.actor()),
+        source: q
+            .source
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| ctx.actor()),
         at: now_ms(),
         kind,
         run_id: q.rid.filter(|r| !r.is_empty()),
@@ -760,7 +872,8 @@ async fn ping(
     params(("watcher" = String, Path, description = "A watcher of the pack"), PingParams),
     responses(
         (status = 200, description = "Recorded", body = IngestAnswer),
-        (status = 422, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -780,7 +893,8 @@ pub async fn ping_get(
     params(("watcher" = String, Path, description = "A watcher of the pack"), PingParams),
     responses(
         (status = 200, description = "Recorded", body = IngestAnswer),
-        (status = 422, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -798,11 +912,11 @@ pub async fn ping_post(
 /// (`curl .../ping/backup/$?`).
 #[utoipa::path(
     get, path = "/v1/ping/{watcher}/{signal}", tag = "meta-monitor",
-    params(("watcher" = String, Path, description = "A watcher of the pack"), ("signal" = String, Path, description = "`start`, `fail`, `log` or an exit status 0-255"), PingParams),
+    params(("watcher" = String, Path, description = "A watcher of the pack"), ("signal" = String, Path, description = "`start`, `fail`, `log` or an exit status 0-255", pattern = "^(start|fail|log|[0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$"), PingParams),
     responses(
         (status = 200, description = "Recorded", body = IngestAnswer),
-        (status = 404, description = "Not a signal", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown watcher, undeclared source, or an exit status over 255", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not a signal, an unknown watcher or an undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -819,11 +933,10 @@ pub async fn ping_signal_get(
 /// Ping with a signal (POST).
 #[utoipa::path(
     post, path = "/v1/ping/{watcher}/{signal}", tag = "meta-monitor",
-    params(("watcher" = String, Path, description = "A watcher of the pack"), ("signal" = String, Path, description = "`start`, `fail`, `log` or an exit status 0-255"), PingParams),
+    params(("watcher" = String, Path, description = "A watcher of the pack"), ("signal" = String, Path, description = "`start`, `fail`, `log` or an exit status 0-255", pattern = "^(start|fail|log|[0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$"), PingParams),
     responses(
         (status = 200, description = "Recorded", body = IngestAnswer),
-        (status = 404, description = "Not a signal", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown watcher, undeclared source, or an exit status over 255", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not a signal, an unknown watcher or an undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -843,8 +956,8 @@ pub async fn ping_signal_post(
     params(ListParams),
     responses(
         (status = 200, description = "Each watcher per tenant (a tenant-bound caller sees its own and the platform's)", body = WatcherList),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown state", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -854,15 +967,7 @@ pub async fn list(
     Extension(ctx): Extension<RequestCtx>,
     Query(q): Query<ListParams>,
 ) -> Result<Response, Problem> {
-    let want_state = match q.state.as_deref() {
-        None => None,
-        Some(s) => Some(
-            ALL_STATES
-                .into_iter()
-                .find(|x| x.as_str() == s)
-                .ok_or_else(|| invalid(format!("`state` `{s}` is not one of new, up, late, down, paused, started, exempt, suppressed")))?,
-        ),
-    };
+    let want_state = q.state.map(StateParam::state);
     let bound = ctx.identity.as_ref().and_then(|i| i.tenant.clone());
     if let (Some(b), Some(t)) = (&bound, &q.tenant) {
         if t != b && !t.is_empty() {
@@ -893,23 +998,13 @@ pub async fn list(
     }))
 }
 
-const ALL_STATES: [WState; 8] = [
-    WState::New,
-    WState::Up,
-    WState::Late,
-    WState::Down,
-    WState::Paused,
-    WState::Started,
-    WState::Exempt,
-    WState::Suppressed,
-];
-
 /// One watcher's state now, explained.
 #[utoipa::path(
     get, path = "/v1/watchers/{id}", tag = "meta-monitor",
     params(("id" = String, Path, description = "The watcher"), TenantParam),
     responses(
         (status = 200, description = "Its state, when it is expected, the last heartbeat per source, and why", body = WatcherStatus),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher, or no instance for that tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -999,6 +1094,7 @@ async fn pause_or_resume(
     params(("id" = String, Path, description = "The watcher"), TenantParam),
     responses(
         (status = 200, description = "Paused: its state now", body = WatcherStatus),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -1020,6 +1116,7 @@ pub async fn pause(
     params(("id" = String, Path, description = "The watcher"), TenantParam),
     responses(
         (status = 200, description = "Resumed: its state now", body = WatcherStatus),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "It is not paused", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -1085,7 +1182,8 @@ pub struct IncidentList {
 #[into_params(parameter_in = Query)]
 pub struct IncidentParams {
     /// `open` or `all` (default `all`).
-    state: Option<String>,
+    #[param(inline)]
+    state: Option<IncidentState>,
     /// Only this tenant's (a tenant-bound caller sees only its own).
     tenant: Option<String>,
     /// At most this many, newest first (default 100).
@@ -1097,6 +1195,7 @@ pub struct IncidentParams {
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
     /// What happened and what was done, for the incident's history.
+    #[schema(pattern = "\\S", max_length = 10000)]
     note: String,
 }
 
@@ -1106,8 +1205,8 @@ pub struct ResolveBody {
     params(IncidentParams),
     responses(
         (status = 200, description = "The incidents, with the watchers suppressed under each", body = IncidentList),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "A bad `state`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -1117,11 +1216,7 @@ pub async fn incidents(
     Extension(ctx): Extension<RequestCtx>,
     Query(q): Query<IncidentParams>,
 ) -> Result<Response, Problem> {
-    let only_open = match q.state.as_deref() {
-        None | Some("all") => false,
-        Some("open") => true,
-        Some(other) => return Err(invalid(format!("`state` `{other}` is `open` or `all`"))),
-    };
+    let only_open = matches!(q.state, Some(IncidentState::Open));
     let bound = ctx.identity.as_ref().and_then(|i| i.tenant.clone());
     let tenant = match (&bound, q.tenant) {
         (Some(_), t) => Some(tenant_for(&ctx, t)?),
@@ -1244,7 +1339,8 @@ pub async fn resolve(
 #[into_params(parameter_in = Query)]
 pub struct GraphParams {
     /// `json` (default) or `dot` (Graphviz).
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<GraphFormat>,
 }
 
 /// The dependency graph of the watchers with their states.
@@ -1252,8 +1348,11 @@ pub struct GraphParams {
     get, path = "/v1/watchers/graph", tag = "meta-monitor",
     params(GraphParams),
     responses(
-        (status = 200, description = "`{nodes: [{id, watcher, tenant, state, suppressed_by}], edges: [{from, to, on_upstream_down}]}`, or DOT with `?format=dot` (text/vnd.graphviz)", body = Object),
-        (status = 422, description = "An unknown format", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "`{nodes: [{id, watcher, tenant, state, suppressed_by}], edges: [{from, to, on_upstream_down}]}`, or DOT with `?format=dot`", content(
+            (Object = "application/json"),
+            (String = "text/vnd.graphviz"),
+        )),
+        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -1263,11 +1362,7 @@ pub async fn graph(
     Extension(ctx): Extension<RequestCtx>,
     Query(q): Query<GraphParams>,
 ) -> Result<Response, Problem> {
-    let dot = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("dot") => true,
-        Some(other) => return Err(invalid(format!("`format` `{other}` is `json` or `dot`"))),
-    };
+    let dot = matches!(q.format, Some(GraphFormat::Dot));
     let now = now_ms();
     let st = Arc::clone(&state);
     let (_, w) = watchers(&state)?;

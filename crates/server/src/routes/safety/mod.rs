@@ -581,7 +581,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
-    #[param(pattern = "^[0-9]{1,19}\\.act-[0-9a-f]{32}$")]
+    #[param(pattern = "^[0-9]{1,18}\\.act-[0-9a-f]{32}$")]
     pub cursor: Option<String>,
 }
 
