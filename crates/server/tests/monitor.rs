@@ -451,7 +451,7 @@ async fn the_sweep_pages_a_silence_and_its_recovery_and_proves_its_own_life() {
         &s,
         "ops",
         "GET",
-        &format!("/v1/meta-incidents?state=all"),
+        "/v1/meta-incidents?state=all",
         Value::Null,
     )
     .await;

@@ -148,17 +148,17 @@ impl<'a> Cx<'a> {
                 _ => Vec::new(),
             }
         };
-        let watchers: BTreeMap<String, (&Block, Vec<(String, Span)>)> = blocks
+        let watchers: BTreeMap<String, Vec<(String, Span)>> = blocks
             .iter()
             .filter(|b| b.kind.name == "watcher")
-            .map(|b| (b.name_str().to_string(), (*b, parents(b))))
+            .map(|b| (b.name_str().to_string(), parents(b)))
             .collect();
         let mut reported: BTreeSet<String> = BTreeSet::new();
         for start in watchers.keys() {
             // Depth-first from `start`, following `depends_on`.
             let mut stack: Vec<(String, usize)> = vec![(start.clone(), 0)];
             while let Some((name, i)) = stack.pop() {
-                let Some((_, ps)) = watchers.get(&name) else {
+                let Some(ps) = watchers.get(&name) else {
                     continue;
                 };
                 match ps.get(i) {

@@ -468,12 +468,15 @@ fn at(ms: Ms) -> String {
     .rfc3339()
 }
 
+/// A parent's status and when it last recovered, by the parent's name.
+type ParentOf<'a> = dyn Fn(&str) -> Option<(&'a Status, Option<Ms>)> + 'a;
+
 fn status<'a>(
     w: &Watcher,
     inst: &Instance,
     tenant: &str,
     cx: &Context,
-    parent: &dyn Fn(&str) -> Option<(&'a Status, Option<Ms>)>,
+    parent: &ParentOf<'a>,
 ) -> Status {
     let now = cx.now;
     let (mut base, mut state, expected_by, down_by, mut down_at) = combine(w, inst, now);

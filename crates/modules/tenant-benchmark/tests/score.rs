@@ -92,7 +92,7 @@ fn a_regulated_tenant_on_the_regulator_profile_with_the_cap() {
         factor(&s, "critical_patch_latency").contribution,
         100.0 * 1.5 / 9.0
     ));
-    assert_eq!(factor(&s, "incident_mttr").included, false);
+    assert!(!factor(&s, "incident_mttr").included);
     assert!(factor(&s, "incident_mttr")
         .why
         .as_ref()
