@@ -266,7 +266,8 @@ async fn bad_input_is_refused_and_nothing_is_recorded() {
     let (st, _) = call(&s, "ops", "GET", "/v1/watchers?state=sleepy", Value::Null).await;
     assert_eq!(st, 400);
     // Nothing of the refused batches was kept: the good event is new now
-    // (not a duplicate; older than host-b's, so recorded as late).
+    // (not a duplicate; host-b's later heartbeat does not make host-a's
+    // late: late is per source).
     let (st, v) = call(
         &s,
         "cron",
@@ -277,7 +278,7 @@ async fn bad_input_is_refused_and_nothing_is_recorded() {
     .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(
-        (v["duplicates"].clone(), v["late"].clone()),
+        (v["duplicates"].clone(), v["applied"].clone()),
         (json!(0), json!(1)),
         "{v}"
     );
@@ -336,6 +337,16 @@ async fn a_tenant_sends_and_sees_only_its_own() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["tenant"], "acme");
     assert_eq!(v["state"], "up");
+    // A tenant may not pause its own watchers (it could silence them).
+    let (st, v) = call(
+        &s,
+        "acme-agent",
+        "POST",
+        "/v1/watchers/backup/pause",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 403, "{v}");
     // A platform identity reads any tenant's.
     let (st, v) = call(
         &s,

@@ -103,13 +103,19 @@ pub fn apply(inst: &mut Instance, w: &Watcher, e: &Event) -> Result<Applied, Ref
     inst.events += 1;
     // Only a success brings a watcher back from down.
     let before = (e.effective_kind() == Kind::Success).then(|| combine(w, inst, e.at).0);
-    if inst.last_at.is_some_and(|last| e.at < last) {
-        let src = inst.sources.entry(stream.to_string()).or_default();
-        src.last_seen = Some(src.last_seen.map_or(e.at, |s| s.max(e.at)));
-        return Ok(Applied::Late);
-    }
-    inst.last_at = Some(e.at);
     let kind = e.effective_kind();
+    // Late is per source (one source's fast clock must not make the
+    // others' heartbeats late); pause and resume are the watcher's, and
+    // apply whenever they come.
+    if !matches!(kind, Kind::Pause | Kind::Resume) {
+        let src = inst.sources.entry(stream.to_string()).or_default();
+        if src.last_at.is_some_and(|last| e.at < last) {
+            src.last_seen = Some(src.last_seen.map_or(e.at, |s| s.max(e.at)));
+            return Ok(Applied::Late);
+        }
+        src.last_at = Some(e.at);
+    }
+    inst.last_at = Some(inst.last_at.map_or(e.at, |l| l.max(e.at)));
     let applied = match kind {
         Kind::Pause => {
             for name in w.source_names() {
@@ -336,11 +342,15 @@ fn combine(
     let down_by = kth_largest(evals.iter().filter_map(|e| e.down_by).collect(), k);
     // Down once fewer than k sources are not down: at the (n-k+1)-th
     // earliest fall.
+    // Down once fewer than k sources are alive: with `a` sources alive
+    // now and `m` fallen (sources never alive do not count), at the
+    // (a + m - k + 1)-th fall.
     let down_at = if base_state == State::Down || state == State::Down {
         let mut falls: Vec<Ms> = evals.iter().filter_map(|e| e.down_at).collect();
         falls.sort_unstable();
-        let n = evals.len();
-        falls.get(n - k).or(falls.last()).copied()
+        let alive = evals.iter().filter(|e| rank(e.state) <= 1).count();
+        let i = (alive + falls.len()).saturating_sub(k);
+        falls.get(i.min(falls.len().saturating_sub(1))).copied()
     } else {
         None
     };
@@ -367,8 +377,7 @@ fn low_activity(w: &Watcher, inst: &Instance, now: Ms) -> Option<(u64, Ms, Ms)> 
         events
             .iter()
             .filter(|(t, _)| *t >= end - p && *t < end)
-            .map(|e| e.1)
-            .sum()
+            .fold(0u64, |a, e| a.saturating_add(e.1))
     };
     let last_end = now.div_euclid(p) * p;
     // Only whole periods the watcher was live for, and the grace to let
@@ -594,14 +603,32 @@ fn status<'a>(
     }
 }
 
-/// Expected heartbeats missed in a row since the watcher's latest
-/// success: the deadlines (expected time + grace) passed since.
+/// Expected heartbeats missed in a row, for hysteresis: per source, the
+/// deadlines (expected time + grace) passed since its last success (a
+/// failure counts as missing all of them); for the watcher, as its quorum
+/// reads them: the `(n - k + 1)`-th most, the count at which fewer than
+/// `k` sources are alive.
 pub fn missed(w: &Watcher, inst: &Instance, now: Ms) -> u64 {
-    let Some(last) = inst.sources.values().filter_map(|s| s.last_ping).max() else {
-        return 0;
-    };
+    let default = SourceState::default();
+    let mut per: Vec<u64> = w
+        .source_names()
+        .iter()
+        .map(|n| source_missed(w, inst.sources.get(n).unwrap_or(&default), now))
+        .collect();
+    per.sort_unstable_by(|a, b| b.cmp(a));
+    let k = w.quorum.max(1);
+    per.get(per.len().saturating_sub(k)).copied().unwrap_or(0)
+}
+
+fn source_missed(w: &Watcher, s: &SourceState, now: Ms) -> u64 {
+    match s.status {
+        Stored::Down => return u64::MAX,
+        Stored::New | Stored::Paused => return 0,
+        Stored::Up => {}
+    }
+    let Some(last) = s.last_ping else { return 0 };
     if let Schedule::Cadence(p) = w.schedule {
-        let first = last + p + w.grace;
+        let first = last.saturating_add(p).saturating_add(w.grace);
         return if now < first {
             0
         } else {
@@ -610,9 +637,9 @@ pub fn missed(w: &Watcher, inst: &Instance, now: Ms) -> u64 {
     }
     let mut n = 0;
     let mut t = last;
-    while n < 10_000 {
+    while n < 1_000 {
         match w.schedule.next_expected(t) {
-            Some(e) if e + w.grace <= now => {
+            Some(e) if e.saturating_add(w.grace) <= now => {
                 n += 1;
                 t = e;
             }

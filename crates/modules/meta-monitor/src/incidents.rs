@@ -161,12 +161,10 @@ pub fn step(
             Some(i) => {
                 let mut next = i.clone();
                 let still_down = s.state == State::Down;
-                let recovered = match s.state {
-                    State::Down | State::Suppressed => false,
-                    // Late after being down: not recovered yet.
-                    State::Late => false,
-                    _ => true,
-                };
+                // By the schedule alone: a run that starts on a down
+                // watcher has not brought it back yet.
+                let recovered = !matches!(s.state, State::Down | State::Suppressed | State::Late)
+                    && !matches!(s.base_state, State::Down | State::Late);
                 // With hysteresis, back up for `dwell` (paused and exempt
                 // watchers resolve at once).
                 let dwell_over = match (w.hysteresis, s.state) {

@@ -166,6 +166,10 @@ pub struct SourceState {
     pub failed_at: Option<Ms>,
     /// The last event of any kind from this source (`last_seen`).
     pub last_seen: Option<Ms>,
+    /// The latest `at` applied from this source: an event of this source
+    /// before it is late and changes no state.
+    #[serde(default)]
+    pub last_at: Option<Ms>,
     /// Events counted per whole cadence period (aligned to the epoch):
     /// `(period start, count)`, the last few, for `min_events`.
     #[serde(default)]
@@ -182,6 +186,7 @@ impl Default for SourceState {
             last_duration: None,
             failed_at: None,
             last_seen: None,
+            last_at: None,
             recent: Vec::new(),
         }
     }
@@ -195,8 +200,7 @@ pub struct Instance {
     /// Per source; a watcher without declared sources keeps one stream,
     /// under the name `*`.
     pub sources: BTreeMap<String, SourceState>,
-    /// The latest `at` applied: an event before it is late and changes no
-    /// state.
+    /// The latest `at` applied (any source, pause and resume included).
     pub last_at: Option<Ms>,
     /// When it last went from down to up (for the children it suppressed).
     pub recovered_at: Option<Ms>,

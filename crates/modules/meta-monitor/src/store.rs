@@ -197,7 +197,11 @@ fn fold(
     fresh: &dyn Fn(usize) -> bool,
 ) -> Result<Report, IngestError> {
     let mut report = Report::default();
-    for (i, e) in events.iter().enumerate() {
+    // In time order, the same `at` in the order given (as a replay does).
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| events[i].at);
+    for i in order {
+        let e = &events[i];
         if !fresh(i) {
             report.duplicates += 1;
             continue;
@@ -514,7 +518,7 @@ pub fn incidents(
     tenant: Option<&str>,
     limit: usize,
 ) -> Result<Vec<Incident>, StoreError> {
-    let limit = limit.clamp(1, 10_000) as i64;
+    let limit = limit.clamp(1, 1_000_000) as i64;
     let state: Option<String> = only_open.then(|| "open".to_string());
     let tenant = tenant.map(str::to_string);
     let texts: Vec<String> = match store.backend() {

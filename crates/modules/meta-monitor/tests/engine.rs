@@ -510,3 +510,114 @@ fn a_cron_watcher_across_the_daylight_saving_changes() {
         "down at expected + 2h grace, inclusive"
     );
 }
+
+#[test]
+fn huge_counts_saturate_instead_of_overflowing() {
+    let w = World::new();
+    let mut events = Vec::new();
+    for (i, src) in ["broker-lag-exporter", "consumer-heartbeat"]
+        .into_iter()
+        .enumerate()
+    {
+        for mut e in beats("event-bus", src, "2026-12-04T10:00:00Z", 30, 10) {
+            e.count = Some(u64::MAX);
+            e.seq = Some(e.seq.unwrap() * 10 + i as u64);
+            events.push(e);
+        }
+    }
+    let s = w.at(&events, "2026-12-04T10:04:40Z");
+    assert_eq!(s["event-bus"].state, State::Up, "{}", s["event-bus"].why);
+}
+
+#[test]
+fn one_sources_fast_clock_does_not_make_the_others_late() {
+    use tenet_meta_monitor::engine::{apply, Applied};
+    use tenet_meta_monitor::model::Instance;
+    let w = World::new();
+    let bus = w.watchers.get("event-bus").unwrap();
+    let mut inst = Instance {
+        watcher: "event-bus".into(),
+        ..Default::default()
+    };
+    // The exporter's clock runs 4 minutes fast.
+    let fast = ev("event-bus", "broker-lag-exporter", "2026-12-04T10:04:00Z");
+    assert_eq!(apply(&mut inst, bus, &fast).unwrap(), Applied::Changed);
+    let on_time = ev("event-bus", "consumer-heartbeat", "2026-12-04T10:00:00Z");
+    assert_eq!(apply(&mut inst, bus, &on_time).unwrap(), Applied::Changed);
+    assert_eq!(
+        inst.sources["consumer-heartbeat"].last_ping,
+        Some(t("2026-12-04T10:00:00Z"))
+    );
+    // Within one source, an older event is still late.
+    let older = ev("event-bus", "broker-lag-exporter", "2026-12-04T10:03:00Z");
+    assert_eq!(apply(&mut inst, bus, &older).unwrap(), Applied::Late);
+}
+
+#[test]
+fn misses_follow_the_quorum_and_a_failure_counts_as_all_of_them() {
+    use tenet_meta_monitor::engine::missed;
+    use tenet_meta_monitor::model::Instance;
+    let w = World::new();
+    let bus = w.watchers.get("event-bus").unwrap();
+    // The consumer stopped after 10:00; the exporter beats on. Quorum 2:
+    // the watcher misses what the consumer misses.
+    let mut events = beats(
+        "event-bus",
+        "broker-lag-exporter",
+        "2026-12-04T10:00:00Z",
+        30,
+        10,
+    );
+    events.extend(beats(
+        "event-bus",
+        "consumer-heartbeat",
+        "2026-12-04T10:00:00Z",
+        30,
+        1,
+    ));
+    let mut inst = Instance {
+        watcher: "event-bus".into(),
+        ..Default::default()
+    };
+    for e in &events {
+        tenet_meta_monitor::engine::apply(&mut inst, bus, e).unwrap();
+    }
+    // Consumer: deadlines 10:00:45, 10:01:15, 10:01:45, 10:02:15 by 10:02:20.
+    assert_eq!(missed(bus, &inst, t("2026-12-04T10:02:20Z")), 4);
+    let mut fail = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:00:00Z");
+    fail.kind = Kind::Fail;
+    let flags = w.watchers.get("feature-flag-evals").unwrap();
+    let mut inst = Instance {
+        watcher: "feature-flag-evals".into(),
+        ..Default::default()
+    };
+    tenet_meta_monitor::engine::apply(&mut inst, flags, &fail).unwrap();
+    assert_eq!(missed(flags, &inst, t("2026-12-04T10:00:01Z")), u64::MAX);
+}
+
+#[test]
+fn a_quorum_watcher_went_down_when_too_few_were_left_alive() {
+    let w = World::new();
+    // audit-pipeline: quorum 2 of three sources, every minute, grace 30s.
+    // The verifier never reported; the collector falls at 10:01:30, the
+    // sink at 10:04:30: with two alive until 10:01:30, the watcher went
+    // down then.
+    let mut events = beats(
+        "audit-pipeline",
+        "audit-collector",
+        "2026-12-04T10:00:00Z",
+        60,
+        1,
+    );
+    events.extend(beats(
+        "audit-pipeline",
+        "audit-s3-sink",
+        "2026-12-04T10:00:00Z",
+        60,
+        4,
+    ));
+    let s = w.at(&events, "2026-12-04T10:10:00Z");
+    let a = &s["audit-pipeline"];
+    assert_eq!(a.state, State::Down, "{}", a.why);
+    assert_eq!(rfc3339(a.down_at.unwrap()), "2026-12-04T10:01:30.000Z");
+}

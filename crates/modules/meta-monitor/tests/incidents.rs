@@ -219,3 +219,23 @@ fn hysteresis_opens_after_enter_misses_and_resolves_after_dwell() {
     assert_eq!(c.updated.len(), 1);
     assert_eq!(c.updated[0].state, "resolved");
 }
+
+#[test]
+fn a_run_that_starts_on_a_down_watcher_does_not_resolve_its_incident() {
+    let w = watchers();
+    let mut events = vec![beat("bus", "2026-12-04T10:00:00Z")];
+    let mut open = Vec::new();
+    let c = sweep(&w, &events, &mut open, "2026-12-04T10:07:00Z");
+    assert_eq!(c.opened.len(), 1);
+    let mut start = beat("bus", "2026-12-04T10:08:00Z");
+    start.kind = Kind::Start;
+    events.push(start);
+    let c = sweep(&w, &events, &mut open, "2026-12-04T10:08:05Z");
+    assert!(
+        c.updated.iter().all(|i| i.state == "open"),
+        "{:?}",
+        c.updated
+    );
+    assert!(c.pages.iter().all(|p| p.kind != "recovered"));
+    assert_eq!(open.len(), 1);
+}

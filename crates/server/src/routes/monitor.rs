@@ -188,7 +188,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
         };
         let statuses = engine::evaluate(&watchers, &instances, &cx);
         state.metrics.monitor_states(&statuses, now);
-        let open = ms::incidents(&monitor.store(), true, None, 10_000)?;
+        let open = ms::incidents(&monitor.store(), true, None, 1_000_000)?;
         let mut n = 0u64;
         let mut new_id = || {
             n += 1;
@@ -252,7 +252,13 @@ fn incident_event(i: &Incident, new: bool, bundle: &str) -> AuditEvent {
     };
     AuditEvent {
         id: 0,
-        action_id: format!("sweep-{}-{}", i.id, N.fetch_add(1, Ordering::Relaxed)),
+        action_id: format!(
+            "sweep-{}-v{}-{}-{}",
+            i.id,
+            i.version,
+            tenet_runtime::clock::system_now().unix_secs(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ),
         at: now_rfc3339(),
         source: tenet_meta_monitor::MODULE.into(),
         subject: i.id.clone(),
@@ -1047,6 +1053,15 @@ async fn pause_or_resume(
     tenant: Option<String>,
     kind: Kind,
 ) -> Result<Response, Problem> {
+    // As with a tenant's facts: a tenant that could pause its own
+    // watchers could silence them. The platform pauses.
+    if let Some(b) = ctx.identity.as_ref().and_then(|i| i.tenant.clone()) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Not Allowed",
+            format!("identity bound to tenant `{b}`: watchers are paused and resumed by the platform, never by a tenant"),
+        ));
+    }
     let tenant = tenant_for(&ctx, tenant)?;
     let (_, w) = watchers(&state)?;
     let Some(watcher) = w.get(&id) else {
@@ -1095,7 +1110,7 @@ async fn pause_or_resume(
     responses(
         (status = 200, description = "Paused: its state now", body = WatcherStatus),
         (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A tenant-bound identity: the platform pauses and resumes", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -1117,7 +1132,7 @@ pub async fn pause(
     responses(
         (status = 200, description = "Resumed: its state now", body = WatcherStatus),
         (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A tenant-bound identity: the platform pauses and resumes", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "It is not paused", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
