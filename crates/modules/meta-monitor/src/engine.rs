@@ -124,6 +124,8 @@ pub fn apply(inst: &mut Instance, w: &Watcher, e: &Event) -> Result<Applied, Ref
                     src.status = s;
                 }
                 src.last_start = None;
+                // Paused periods are not low activity.
+                src.recent.clear();
             }
             Applied::Changed
         }
@@ -135,6 +137,7 @@ pub fn apply(inst: &mut Instance, w: &Watcher, e: &Event) -> Result<Applied, Ref
                     src.last_ping = None;
                     src.last_start = None;
                     src.failed_at = None;
+                    src.recent.clear();
                     any = true;
                 }
             }
@@ -533,7 +536,10 @@ fn status<'a>(
         }
     }
     let watermark = cx.watermark.unwrap_or(now);
-    if let Some(d) = down_at.filter(|d| state == State::Down && watermark < *d) {
+    // A failure that was received is complete data: the watermark holds
+    // back only silence.
+    let failed = inst.sources.values().any(|s| s.status == Stored::Down);
+    if let Some(d) = down_at.filter(|d| state == State::Down && !failed && watermark < *d) {
         state = State::Late;
         if base == State::Down {
             base = State::Late;

@@ -18,7 +18,8 @@
 //! hour of a daylight-saving change, where a next expected time is never
 //! earlier than the heartbeat it follows (`docs/meta-monitor.md`).
 //!
-//! **Guarantees:** duplicates (same source and run id or sequence number)
+//! **Guarantees:** duplicates (same source and run id, or same source,
+//! sequence number and time)
 //! count once, so replaying a log twice changes nothing; a watcher is not
 //! declared down while heartbeats that could have saved it are still
 //! being applied (the watermark); the same events and `now` give the same

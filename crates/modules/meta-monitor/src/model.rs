@@ -105,17 +105,26 @@ impl Event {
         }
     }
 
-    /// What makes two events the same one: the source and its sequence
-    /// number, or the source, the kind and the run id (a run's start and
-    /// its success share the id). `None`: the event has neither and is
-    /// never a duplicate.
+    /// What makes two events the same one: the source, its sequence
+    /// number and `at` (a replayed log repeats both; a source that
+    /// restarts its counter sends the old numbers at new times), or the
+    /// source, the kind (as the exit status makes it) and the run id (a
+    /// run's start and its success share the id). `None`: the event has
+    /// neither and is never a duplicate.
     pub fn dedup_key(&self) -> Option<String> {
         if let Some(seq) = self.seq {
-            return Some(format!("{}\u{1f}seq\u{1f}{seq}", self.source));
+            return Some(format!(
+                "{}\u{1f}seq\u{1f}{seq}\u{1f}{}",
+                self.source, self.at
+            ));
         }
-        self.run_id
-            .as_ref()
-            .map(|r| format!("{}\u{1f}{}\u{1f}{r}", self.source, self.kind.as_str()))
+        self.run_id.as_ref().map(|r| {
+            format!(
+                "{}\u{1f}{}\u{1f}{r}",
+                self.source,
+                self.effective_kind().as_str()
+            )
+        })
     }
 }
 

@@ -621,3 +621,82 @@ fn a_quorum_watcher_went_down_when_too_few_were_left_alive() {
     assert_eq!(a.state, State::Down, "{}", a.why);
     assert_eq!(rfc3339(a.down_at.unwrap()), "2026-12-04T10:01:30.000Z");
 }
+
+#[test]
+fn a_restarted_counter_and_a_retried_run_are_not_duplicates() {
+    let w = World::new();
+    // The sidecar restarts and numbers from 1 again: a new time, counted.
+    let mut a = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:00:00Z");
+    a.seq = Some(1);
+    a.count = Some(100);
+    let mut b = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:04:00Z");
+    b.seq = Some(1);
+    b.count = Some(100);
+    let ex = BTreeMap::new();
+    let cx = Context {
+        now: t("2026-12-04T10:05:00Z"),
+        watermark: None,
+        exempt: &ex,
+    };
+    let (_, counts) = replay(&w.watchers, &[a.clone(), b], &cx).unwrap();
+    assert_eq!((counts.applied, counts.duplicates), (2, 0));
+    // A run that failed (`/ping/X/1?rid=R`) and succeeded on a retry
+    // (`/ping/X/0?rid=R`): two kinds, both counted.
+    let mut fail = ev("llm-eval", "eval-runner", "2026-12-04T02:00:00Z");
+    fail.run_id = Some("R".into());
+    fail.exit_status = Some(1);
+    let mut ok = ev("llm-eval", "eval-runner", "2026-12-04T02:10:00Z");
+    ok.run_id = Some("R".into());
+    ok.exit_status = Some(0);
+    let s = w.at(&[fail, ok], "2026-12-04T02:11:00Z");
+    assert_eq!(s["llm-eval"].state, State::Up, "{}", s["llm-eval"].why);
+}
+
+#[test]
+fn a_pause_is_not_low_activity_and_a_received_failure_is_not_held_back() {
+    let w = World::new();
+    let mut events = Vec::new();
+    for m in [50, 55] {
+        let mut e = ev(
+            "feature-flag-evals",
+            "flag-sidecar",
+            &format!("2026-12-04T09:{m}:00Z"),
+        );
+        e.count = Some(120);
+        events.push(e);
+    }
+    let mut e = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:00:00Z");
+    e.count = Some(120);
+    events.push(e);
+    let mut pause = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:01:00Z");
+    pause.kind = Kind::Pause;
+    let mut resume = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:20:00Z");
+    resume.kind = Kind::Resume;
+    let mut again = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:21:00Z");
+    again.count = Some(120);
+    events.extend([pause, resume, again]);
+    let s = w.at(&events, "2026-12-04T10:22:00Z");
+    assert_eq!(
+        s["feature-flag-evals"].state,
+        State::Up,
+        "{}",
+        s["feature-flag-evals"].why
+    );
+    // A failure received after a restart is complete data: down at once,
+    // whatever the watermark.
+    let mut fail = ev("feature-flag-evals", "flag-sidecar", "2026-12-04T10:30:00Z");
+    fail.kind = Kind::Fail;
+    let ex = BTreeMap::new();
+    let s = w.with(
+        &[fail],
+        "2026-12-04T10:30:05Z",
+        Some("2026-12-04T10:00:00Z"),
+        &ex,
+    );
+    assert_eq!(
+        s["feature-flag-evals"].state,
+        State::Down,
+        "{}",
+        s["feature-flag-evals"].why
+    );
+}

@@ -181,8 +181,8 @@ conformance!(
                         let batch: Vec<Event> = (0..20u64)
                             .map(|i| {
                                 let n = t * 1000 + b * 20 + i;
-                                // Every event twice, from two "replicas".
-                                beat("broker-lag-exporter", T0 + n as i64, Some(n % 600))
+                                // Every event twice (same seq, same time), from two "replicas".
+                                beat("broker-lag-exporter", T0 + (n % 600) as i64, Some(n % 600))
                             })
                             .collect();
                         ms::ingest(&mut store, &w, &batch, audit("g")).unwrap();

@@ -155,9 +155,12 @@ impl Monitor {
 pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
     let now = now_ms();
     let monitor = &state.monitor;
+    let mut sends: Vec<(Arc<dyn Notifier>, Notification)> = Vec::new();
+    let changed = evaluate_and_page(state, now, &mut sends)?;
+    // Only a sweep that did its work counts as the monitor listening (the
+    // watermark and health read it) and proves its life.
     ms::set_meta(&mut monitor.store(), "alive", now)?;
     ms::prune_seen(&mut monitor.store(), now - 7 * 24 * 3600 * 1000)?;
-    let mut sends: Vec<(Arc<dyn Notifier>, Notification)> = Vec::new();
     if let Some(p) = &monitor.proof_of_life {
         let last = monitor.last_proof.load(Ordering::Relaxed);
         if now - last >= monitor.proof_every {
@@ -177,8 +180,28 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             ));
         }
     }
+    send_later(state, sends);
+    Ok(changed)
+}
+
+/// The sweep's evaluation and meta-incidents; the pages to send go to
+/// `sends`. Without a `meta_monitor` pack there is nothing to watch; a
+/// pack that cannot be read is an error (the sweep did not run).
+fn evaluate_and_page(
+    state: &AppState,
+    now: Ms,
+    sends: &mut Vec<(Arc<dyn Notifier>, Notification)>,
+) -> Result<u64, tenet_store::StoreError> {
+    let monitor = &state.monitor;
     let mut changed = 0;
-    if let Ok((bundle, watchers)) = watchers(state) {
+    let has_pack = tenet_meta_monitor::pack(&state.bundle.load_full().rules).is_ok();
+    if !has_pack {
+        return Ok(0);
+    }
+    let (bundle, watchers) = watchers(state).map_err(|p| {
+        tenet_store::StoreError::NotFound(format!("a usable `meta_monitor` pack: {}", p.detail))
+    })?;
+    {
         let instances = ms::all(&monitor.store())?;
         let exempt = exemptions(state, now)?;
         let cx = Context {
@@ -215,25 +238,29 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             }
         }
     }
-    // Sent after the commit, on the runtime (the sweep may run on it at
-    // start-up, where it must not block).
-    if !sends.is_empty() {
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let counts = state.metrics.monitor_notices.clone();
-            handle.spawn(async move {
-                for (channel, n) in sends {
-                    let d = channel.send(&n).await;
-                    counts
-                        .get_or_create(&crate::metrics::NoticeLabels {
-                            kind: n.kind.clone(),
-                            result: d.outcome().into(),
-                        })
-                        .inc();
-                }
-            });
-        }
-    }
     Ok(changed)
+}
+
+/// Sends after the commit, on the runtime (the sweep may run on it at
+/// start-up, where it must not block).
+fn send_later(state: &AppState, sends: Vec<(Arc<dyn Notifier>, Notification)>) {
+    if sends.is_empty() {
+        return;
+    }
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        let counts = state.metrics.monitor_notices.clone();
+        handle.spawn(async move {
+            for (channel, n) in sends {
+                let d = channel.send(&n).await;
+                counts
+                    .get_or_create(&crate::metrics::NoticeLabels {
+                        kind: n.kind.clone(),
+                        result: d.outcome().into(),
+                    })
+                    .inc();
+            }
+        });
+    }
 }
 
 fn incident_event(i: &Incident, new: bool, bundle: &str) -> AuditEvent {
@@ -553,6 +580,7 @@ async fn ingest(
     state: Arc<AppState>,
     ctx: RequestCtx,
     events: Vec<Event>,
+    index: &[usize],
 ) -> Result<Report, Problem> {
     let started = Instant::now();
     let (bundle, watchers) = watchers(&state)?;
@@ -598,6 +626,8 @@ async fn ingest(
             Ok(r)
         }
         Err(IngestError::Refused(i, why)) => {
+            // The event's place in the request.
+            let i = index.get(i).copied().unwrap_or(i);
             let ev = event(
                 &ctx,
                 "heartbeats".into(),
@@ -812,7 +842,7 @@ pub async fn heartbeats(
             ignored: Vec::new(),
         }
     } else {
-        let mut a = answer(&ingest(state, ctx, events).await?);
+        let mut a = answer(&ingest(state, ctx, events, &index).await?);
         for ig in &mut a.ignored {
             ig.index = index.get(ig.index).copied().unwrap_or(ig.index);
         }
@@ -868,7 +898,7 @@ async fn ping(
         exit_status,
         count: None,
     };
-    let r = ingest(state, ctx, vec![e]).await?;
+    let r = ingest(state, ctx, vec![e], &[0]).await?;
     Ok(json_response(&answer(&r)))
 }
 
@@ -1083,7 +1113,7 @@ async fn pause_or_resume(
         exit_status: None,
         count: None,
     };
-    let r = ingest(Arc::clone(&state), ctx.clone(), vec![e]).await?;
+    let r = ingest(Arc::clone(&state), ctx.clone(), vec![e], &[0]).await?;
     if let Some((_, why)) = r.ignored.first() {
         return Err(Problem::new(
             StatusCode::CONFLICT,
