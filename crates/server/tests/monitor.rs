@@ -46,21 +46,7 @@ fn token(name: &str) -> String {
 async fn start(kind: Kind) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = fresh(kind, dir.path());
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("monitor.tenet"), PACK).unwrap();
-    let mut c = config(dir.path(), RulesSource::Dir(rules));
-    c.store = store;
-    c.identities = TOKENS
-        .iter()
-        .map(|(n, roles, tenant)| {
-            let mut i = identity(n, &token(n), roles);
-            i.tenant = tenant.map(str::to_string);
-            i
-        })
-        .collect();
-    c.limits.rate_per_second = 0;
-    Server::with_config(dir, c).await
+    start_with(PACK, dir, store, |_| {}).await
 }
 
 async fn call(s: &Server, who: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
@@ -386,25 +372,14 @@ async fn the_sweep_pages_a_silence_and_its_recovery_and_proves_its_own_life() {
     let pages = common::receiver().await;
     let proof = common::receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("monitor.tenet"), FAST).unwrap();
-    let mut c = config(dir.path(), RulesSource::Dir(rules));
-    c.store = fresh(Kind::Sqlite, dir.path());
-    c.identities = TOKENS
-        .iter()
-        .map(|(n, roles, tenant)| {
-            let mut i = identity(n, &token(n), roles);
-            i.tenant = tenant.map(str::to_string);
-            i
-        })
-        .collect();
-    c.limits.rate_per_second = 0;
-    c.sweeps.interval = std::time::Duration::from_millis(100);
-    c.monitor.notify = Some(common::hook(&pages.url));
-    c.monitor.proof_of_life = Some(common::hook(&proof.url));
-    c.monitor.proof_of_life_every = std::time::Duration::from_millis(200);
-    let s = Server::with_config(dir, c).await;
+    let store = fresh(Kind::Sqlite, dir.path());
+    let s = start_with(FAST, dir, store, |c| {
+        c.sweeps.interval = std::time::Duration::from_millis(100);
+        c.monitor.notify = Some(common::hook(&pages.url));
+        c.monitor.proof_of_life = Some(common::hook(&proof.url));
+        c.monitor.proof_of_life_every = std::time::Duration::from_millis(200);
+    })
+    .await;
     // The sweeps run as `tenet serve` runs them.
     let fleet = tenet_server::fleet::start(&s.state);
 
