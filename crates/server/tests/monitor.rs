@@ -766,3 +766,36 @@ async fn the_monitors_own_silence_is_loud() {
         "{h}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_store_gone_the_monitor_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(Kind::Postgres, dir.path());
+    let s = start_with(PACK, dir, store.clone(), |_| {}).await;
+    let (st, _) = call(&s, "cron", "POST", "/v1/ping/backup", Value::Null).await;
+    assert_eq!(st, 200);
+    // The database goes away under the server (its connections are cut).
+    common::drop_database(&store);
+    // Nothing is answered as recorded or as a state it could not read.
+    let (st, v) = call(&s, "cron", "POST", "/v1/ping/backup", Value::Null).await;
+    assert_eq!(st, 503, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap().contains("nothing was done"),
+        "{v}"
+    );
+    let (st, v) = call(
+        &s,
+        "cron",
+        "POST",
+        "/v1/heartbeats",
+        json!({"watcher": "backup", "source": "x", "at": now_minus(1)}),
+    )
+    .await;
+    assert_eq!(st, 503, "{v}");
+    for path in ["/v1/watchers", "/v1/watchers/backup", "/v1/meta-incidents"] {
+        let (st, v) = call(&s, "ops", "GET", path, Value::Null).await;
+        assert_eq!(st, 503, "{path}: {v}");
+    }
+    // And the monitor's sweep cannot run: it says so instead of passing.
+    assert!(tenet_server::routes::monitor::sweep(&s.state).is_err());
+}

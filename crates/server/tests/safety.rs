@@ -913,17 +913,11 @@ async fn idempotency_keys_replay_the_first_answer_and_dry_runs_change_nothing(ki
 }
 
 /// The database name of a PostgreSQL test location.
-fn db_name(loc: &tenet_store::Location) -> String {
-    let url = tenet_store::testing::url(loc);
-    let path = url.split('?').next().unwrap();
-    path.rsplit('/').next().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_store_gone_nothing_is_allowed_silently() {
     let dir = tempfile::tempdir().unwrap();
     let store = fresh(Kind::Postgres, dir.path());
-    let name = db_name(&store);
+    let store_loc = store.clone();
     let c = safety_config(dir.path(), store);
     let s = Server::with_config(dir, c).await;
     let (_, v) = call(
@@ -936,17 +930,7 @@ async fn with_the_store_gone_nothing_is_allowed_silently() {
     .await;
     let id = v["action_id"].as_str().unwrap().to_string();
     // The database goes away under the server (its connections are cut).
-    let admin = tenet_store::Location::parse(&tenet_store::testing::postgres_url()).unwrap();
-    let tenet_store::Location::Postgres(admin) = admin else {
-        panic!()
-    };
-    let pg = tenet_store::Pg::connect(&admin).unwrap();
-    let drop = format!("DROP DATABASE {name} WITH (FORCE)");
-    pg.block_on(move |pool| async move {
-        pool.get().await?.batch_execute(&drop).await?;
-        Ok(())
-    })
-    .unwrap();
+    common::drop_database(&store_loc);
     // Every answer is an error that says so; none is a quiet yes.
     let (st, v) = call(
         &s,

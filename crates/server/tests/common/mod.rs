@@ -271,3 +271,22 @@ pub fn dead_url() -> String {
     drop(l);
     format!("http://{addr}/hook")
 }
+
+/// Drops a test's PostgreSQL database under a running server (its
+/// connections are cut): the store is gone.
+pub fn drop_database(loc: &Location) {
+    let url = tenet_store::testing::url(loc);
+    let path = url.split('?').next().unwrap();
+    let name = path.rsplit('/').next().unwrap().to_string();
+    let admin = Location::parse(&tenet_store::testing::postgres_url()).unwrap();
+    let Location::Postgres(admin) = admin else {
+        panic!("not a PostgreSQL location")
+    };
+    let pg = tenet_store::Pg::connect(&admin).unwrap();
+    let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+    pg.block_on(move |pool| async move {
+        pool.get().await?.batch_execute(&drop).await?;
+        Ok(())
+    })
+    .unwrap();
+}
