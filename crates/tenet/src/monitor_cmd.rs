@@ -65,45 +65,6 @@ fn call(server: &ServerArgs, method: &str, path: &str, body: Option<Value>) -> R
     }
 }
 
-/// Watchers as the server answers them, as a table.
-fn table(list: &[Value]) -> String {
-    let rows: Vec<[String; 4]> = list
-        .iter()
-        .map(|w| {
-            let name = match w["tenant"].as_str() {
-                Some(t) => format!("{} ({t})", w["watcher"].as_str().unwrap_or("")),
-                None => w["watcher"].as_str().unwrap_or("").to_string(),
-            };
-            [
-                name,
-                w["state"].as_str().unwrap_or("").to_string(),
-                w["expected_by"].as_str().unwrap_or("-").to_string(),
-                w["why"].as_str().unwrap_or("").to_string(),
-            ]
-        })
-        .collect();
-    let head = ["WATCHER", "STATE", "EXPECTED BY", "WHY"];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([head[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let (w0, w1, w2) = (width(0), width(1), width(2));
-    let mut out = format!(
-        "{:w0$}  {:w1$}  {:w2$}  {}\n",
-        head[0], head[1], head[2], head[3]
-    );
-    for r in rows {
-        out.push_str(&format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}\n",
-            r[0], r[1], r[2], r[3]
-        ));
-    }
-    out
-}
-
 #[derive(Subcommand)]
 pub enum MonitorCommand {
     /// Every watcher's state (or one's), from the server. Exit 1 when one
@@ -206,7 +167,7 @@ pub fn cmd_monitor(cmd: &MonitorCommand, now: Timestamp) -> u8 {
                     };
                     match format {
                         crate::Format::Json => println!("{}", pretty(&v)),
-                        crate::Format::Text => print!("{}", table(&list)),
+                        crate::Format::Text => print!("{}", render::status_table(&list)),
                     }
                     if list.iter().any(|w| w["state"] == "down") {
                         exit::FINDINGS

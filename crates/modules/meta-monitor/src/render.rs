@@ -47,20 +47,26 @@ pub fn status_json(s: &Status) -> Value {
     v
 }
 
-/// Statuses as a table: watcher, tenant, state, expected by, why.
+/// Statuses as a table: watcher (and tenant), state, expected by, why.
 pub fn status_text(list: &[Status]) -> String {
+    let json: Vec<Value> = list.iter().map(status_json).collect();
+    status_table(&json)
+}
+
+/// Statuses as [`status_json`] (or the server) writes them, as a table.
+pub fn status_table(list: &[Value]) -> String {
     let rows: Vec<[String; 4]> = list
         .iter()
-        .map(|s| {
+        .map(|w| {
+            let name = w["watcher"].as_str().unwrap_or("");
             [
-                if s.tenant.is_empty() {
-                    s.watcher.clone()
-                } else {
-                    format!("{} ({})", s.watcher, s.tenant)
+                match w["tenant"].as_str() {
+                    Some(t) => format!("{name} ({t})"),
+                    None => name.to_string(),
                 },
-                s.state.as_str().to_string(),
-                s.expected_by.map(rfc3339).unwrap_or_else(|| "-".into()),
-                s.why.clone(),
+                w["state"].as_str().unwrap_or("").to_string(),
+                w["expected_by"].as_str().unwrap_or("-").to_string(),
+                w["why"].as_str().unwrap_or("").to_string(),
             ]
         })
         .collect();

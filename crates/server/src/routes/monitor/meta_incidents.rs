@@ -75,7 +75,7 @@ pub struct ResolveBody {
     params(IncidentParams),
     responses(
         (status = 200, description = "The incidents, with the watchers suppressed under each", body = IncidentList),
-        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string, or an unknown `state`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),

@@ -579,7 +579,7 @@ async fn ping(
     params(("watcher" = String, Path, description = "A watcher of the pack"), PingParams),
     responses(
         (status = 200, description = "Recorded", body = IngestAnswer),
-        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -600,7 +600,7 @@ pub async fn ping_get(
     params(("watcher" = String, Path, description = "A watcher of the pack"), PingParams),
     responses(
         (status = 200, description = "Recorded", body = IngestAnswer),
-        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Unknown watcher or undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -622,7 +622,7 @@ pub async fn ping_post(
     params(("watcher" = String, Path, description = "A watcher of the pack"), ("signal" = String, Path, description = "`start`, `fail`, `log` or an exit status 0-255", pattern = "^(start|fail|log|[0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$"), PingParams),
     responses(
         (status = 200, description = "Recorded", body = IngestAnswer),
-        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Not a signal, an unknown watcher or an undeclared source", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -711,7 +711,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The watcher"), TenantParam),
     responses(
         (status = 200, description = "Its state, when it is expected, the last heartbeat per source, and why", body = WatcherStatus),
-        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher, or no instance for that tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -810,7 +810,7 @@ async fn pause_or_resume(
     params(("id" = String, Path, description = "The watcher"), TenantParam),
     responses(
         (status = 200, description = "Paused: its state now", body = WatcherStatus),
-        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "A tenant-bound identity: the platform pauses and resumes", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -832,7 +832,7 @@ pub async fn pause(
     params(("id" = String, Path, description = "The watcher"), TenantParam),
     responses(
         (status = 200, description = "Resumed: its state now", body = WatcherStatus),
-        (status = 400, description = "A malformed query string, or an unknown `state` or `format`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "A tenant-bound identity: the platform pauses and resumes", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such watcher", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "It is not paused", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
