@@ -57,6 +57,7 @@ pub struct IncidentParams {
     /// Only this tenant's (a tenant-bound caller sees only its own).
     tenant: Option<String>,
     /// At most this many, newest first (default 100).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
 
@@ -93,6 +94,13 @@ pub async fn incidents(
         (None, t) => t,
     };
     let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid Query",
+            format!("`limit` is 1 to 10000, not {limit}"),
+        ));
+    }
     let st = Arc::clone(&state);
     let list = tokio::task::spawn_blocking(move || {
         ms::incidents(&st.monitor.store(), only_open, tenant.as_deref(), limit)
