@@ -45,6 +45,18 @@ impl Timestamp {
         }
     }
 
+    /// Milliseconds since the epoch (the modules' `Ms`).
+    pub fn from_millis(ms: i64) -> Timestamp {
+        Timestamp::from_unix(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as u32)
+    }
+
+    /// Milliseconds since the epoch (rounded down).
+    pub fn millis(self) -> i64 {
+        self.secs
+            .saturating_mul(1000)
+            .saturating_add(i64::from(self.nanos / 1_000_000))
+    }
+
     /// A [`SystemTime`], as an instant (saturating far outside ±292 billion
     /// years).
     pub fn from_system(t: SystemTime) -> Timestamp {

@@ -63,6 +63,28 @@ pub struct Factor {
     pub block: CBlock,
 }
 
+/// A badge of a profile: earned on its score with hysteresis, while its
+/// `requires` holds.
+#[derive(Debug, Clone)]
+pub struct Badge {
+    /// Its short name (`audit_ready`).
+    pub name: String,
+    /// Higher is better; the answer's `badge` is the highest held.
+    pub rank: i64,
+    /// Entered at a score of this or more...
+    pub enter: f64,
+    /// ...and left below this (at most `enter`).
+    pub exit: f64,
+    /// How long the score must stay at or above `enter` before the badge
+    /// is earned, and below `exit` before it is lost.
+    pub dwell: Ms,
+    /// `requires` as written; `None`: on score alone.
+    pub requires: Option<String>,
+    /// Whether it has a `narrative`.
+    pub narrative: bool,
+    pub block: CBlock,
+}
+
 /// One profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -71,7 +93,11 @@ pub struct Profile {
     pub description: String,
     /// The most of the score one factor may carry, 0..1.
     pub cap_share: f64,
+    /// Whether `cap_share` was written (the bias guard warns without it).
+    pub capped: bool,
     pub factors: Vec<Factor>,
+    /// Highest rank first.
+    pub badges: Vec<Badge>,
 }
 
 /// Every profile of the pack, by name.
@@ -121,6 +147,7 @@ fn number(v: &Value) -> Option<f64> {
 }
 
 fn read_profile(pack: &PackHandle, b: &CBlock) -> Result<Profile, String> {
+    let capped = !matches!(get(pack, b, "cap_share"), Value::Null);
     let cap = match get(pack, b, "cap_share") {
         Value::Percent(p) if p > 0.0 && p <= 100.0 => p / 100.0,
         Value::Null => 1.0,
@@ -135,7 +162,15 @@ fn read_profile(pack: &PackHandle, b: &CBlock) -> Result<Profile, String> {
         let short = f.name.rsplit('/').next().unwrap_or(&f.name).to_string();
         factors.push(read_factor(pack, f, &short).map_err(|e| format!("factor `{short}`: {e}"))?);
     }
+    let mut badges = Vec::new();
+    for g in pack.nested(&b.name, "badge") {
+        let short = g.name.rsplit('/').next().unwrap_or(&g.name).to_string();
+        badges.push(read_badge(pack, g, &short).map_err(|e| format!("badge `{short}`: {e}"))?);
+    }
+    badges.sort_by(|a, b| b.rank.cmp(&a.rank).then_with(|| a.name.cmp(&b.name)));
     Ok(Profile {
+        capped,
+        badges,
         name: b.name.clone(),
         version: match get(pack, b, "version") {
             Value::Int(v) => v,
@@ -147,6 +182,40 @@ fn read_profile(pack: &PackHandle, b: &CBlock) -> Result<Profile, String> {
         },
         cap_share: cap,
         factors,
+    })
+}
+
+fn read_badge(pack: &PackHandle, g: &CBlock, name: &str) -> Result<Badge, String> {
+    let rank = match get(pack, g, "rank") {
+        Value::Int(r) => r,
+        v => return Err(format!("`rank` must be a whole number, found {v}")),
+    };
+    let h = pack
+        .nested(&g.name, "hysteresis")
+        .into_iter()
+        .next()
+        .ok_or("no `hysteresis { enter, exit, dwell }`: a badge needs its thresholds")?;
+    let enter = number(&get(pack, h, "enter")).ok_or("`hysteresis.enter` must be a number")?;
+    let exit = number(&get(pack, h, "exit")).ok_or("`hysteresis.exit` must be a number")?;
+    if exit > enter {
+        return Err(format!(
+            "`hysteresis.exit` {exit} is above `enter` {enter}: the badge would flap"
+        ));
+    }
+    let dwell = match get(pack, h, "dwell") {
+        Value::Duration(ms) if ms >= 0 => ms,
+        Value::Null => 0,
+        v => return Err(format!("`hysteresis.dwell` must be a duration, found {v}")),
+    };
+    Ok(Badge {
+        name: name.to_string(),
+        rank,
+        enter,
+        exit,
+        dwell,
+        requires: g.condition.as_ref().map(|c| c.text.clone()),
+        narrative: g.effects.iter().any(|a| a.name == "narrative"),
+        block: g.clone(),
     })
 }
 

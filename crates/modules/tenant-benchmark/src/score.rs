@@ -105,6 +105,14 @@ pub struct Score {
 /// as a nested map of the signals' values (`iam.mfa_coverage_pct` is
 /// `signals.iam.mfa_coverage_pct`).
 pub fn condition_input(tenant: &serde_json::Value, signals: &BTreeMap<String, Signal>) -> Value {
+    Value::from_json(&condition_json(tenant, signals))
+}
+
+/// [`condition_input`] as JSON (badges add `score` to it).
+pub fn condition_json(
+    tenant: &serde_json::Value,
+    signals: &BTreeMap<String, Signal>,
+) -> serde_json::Value {
     let mut nested = serde_json::Map::new();
     for (k, s) in signals {
         let parts: Vec<&str> = k.split('.').collect();
@@ -128,7 +136,7 @@ pub fn condition_input(tenant: &serde_json::Value, signals: &BTreeMap<String, Si
         // The flat name too, for `signals["iam.mfa_coverage_pct"]`.
         nested.entry(k.clone()).or_insert(s.value.clone());
     }
-    Value::from_json(&serde_json::json!({"tenant": tenant, "signals": nested}))
+    serde_json::json!({"tenant": tenant, "signals": nested})
 }
 
 fn normalise(f: &Factor, v: f64) -> f64 {
