@@ -57,6 +57,8 @@ mod stats;
 mod breaker;
 #[cfg(feature = "webhook")]
 pub mod webhook;
+#[cfg(feature = "webhook")]
+pub mod fetch;
 
 pub use notification::{Delivery, DeliveryError, Notification};
 pub use recorder::Recorder;

@@ -197,6 +197,66 @@ pub struct Config {
     pub sweeps: Sweeps,
     pub safety: SafetyChannels,
     pub monitor: MonitorChannels,
+    pub benchmark: Benchmark,
+}
+
+/// The tenant benchmark: how often every tenant is evaluated again
+/// (badge dwell times pass and carried signals decay without new
+/// signals), and the signals pulled from HTTP JSON sources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Benchmark {
+    pub evaluate_every: Duration,
+    pub fetch: Vec<FetchSource>,
+}
+
+impl Default for Benchmark {
+    fn default() -> Self {
+        Benchmark {
+            evaluate_every: Duration::from_secs(3600),
+            fetch: Vec::new(),
+        }
+    }
+}
+
+/// A signal pulled (read-only) from an HTTP JSON endpoint for each tenant.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchSource {
+    /// The signal's name (`iam.mfa_coverage_pct`).
+    pub signal: String,
+    /// `http(s)://...`; `{tenant}` is replaced by the tenant's id.
+    pub url: String,
+    /// A JSON pointer to the value in the answer (default: the whole
+    /// answer).
+    #[serde(default)]
+    pub pointer: String,
+    /// A JSON pointer to when it was measured (RFC 3339); default: when
+    /// it was fetched.
+    #[serde(default)]
+    pub at_pointer: Option<String>,
+    /// How long an answer is reused (default 5m).
+    #[serde(default, with = "opt_duration")]
+    pub ttl: Option<Duration>,
+    /// How long a fetch may take (default 5s).
+    #[serde(default, with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+mod opt_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(t) => match tenet_runtime::dsl::syntax::parse_duration(&t) {
+                Some(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms as u64))),
+                _ => Err(serde::de::Error::custom(format!(
+                    "`{t}` is not a positive duration (such as 500ms, 10s, 5m)"
+                ))),
+            },
+        }
+    }
 }
 
 /// The meta-monitor's channels. `notify` receives meta-incident pages
@@ -279,6 +339,7 @@ impl Default for Config {
                 ..SafetyChannels::default()
             },
             monitor: MonitorChannels::default(),
+            benchmark: Benchmark::default(),
         }
     }
 }
@@ -327,6 +388,18 @@ struct FileConfig {
     safety: FileSafety,
     #[serde(default)]
     monitor: FileMonitor,
+    #[serde(default)]
+    benchmark: FileBenchmark,
+}
+
+/// The `benchmark` section: the tenant benchmark's evaluation round and
+/// its pulled signals.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileBenchmark {
+    evaluate_every: Option<String>,
+    #[serde(default)]
+    fetch: Vec<FetchSource>,
 }
 
 /// The `monitor` section: the meta-monitor's pages and proof of life.
@@ -659,6 +732,45 @@ impl Config {
                 MonitorChannels::default().catch_up,
             )?,
         };
+        self.benchmark = Benchmark {
+            evaluate_every: match &f.benchmark.evaluate_every {
+                None => Benchmark::default().evaluate_every,
+                Some(t) => match tenet_runtime::dsl::syntax::parse_duration(t) {
+                    Some(ms) if ms >= 1000 => Duration::from_millis(ms as u64),
+                    _ => {
+                        return Err(format!(
+                            "{}: `benchmark.evaluate_every`: `{t}` is not a duration of at least 1s (such as 1h)",
+                            locate("evaluate_every")
+                        ))
+                    }
+                },
+            },
+            fetch: f.benchmark.fetch.clone(),
+        };
+        for (i, src) in self.benchmark.fetch.iter().enumerate() {
+            let ok_url = src.url.starts_with("http://") || src.url.starts_with("https://");
+            let ok_name = !src.signal.is_empty()
+                && src
+                    .signal
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            let ok_pointer = |p: &str| p.is_empty() || p.starts_with('/');
+            let what = if !ok_name {
+                "`signal` must be a name of letters, digits, `_`, `.` and `-`"
+            } else if !ok_url {
+                "`url` must start with http:// or https://"
+            } else if !ok_pointer(&src.pointer)
+                || !src.at_pointer.as_deref().is_none_or(ok_pointer)
+            {
+                "a pointer must be empty or a JSON pointer starting with `/`"
+            } else {
+                continue;
+            };
+            return Err(format!(
+                "{}: `benchmark.fetch[{i}]`: {what}",
+                locate("fetch")
+            ));
+        }
         self.safety = SafetyChannels {
             notify: f.safety.notify.clone(),
             escalation: f.safety.escalation.clone(),

@@ -86,6 +86,10 @@ pub const SWEEPS: &[Sweep] = &[
         name: "meta-monitor.sweep",
         run: |state, _, _| crate::routes::monitor::sweep(state),
     },
+    Sweep {
+        name: "tenant-benchmark.sweep",
+        run: |state, _, _| crate::routes::benchmark::sweep(state),
+    },
 ];
 
 /// How long a replica unseen is kept in `replicas`.

@@ -72,6 +72,7 @@ pub const TABLES: &[fn() -> RouteTable] = &[
     routes::diff::table,
     routes::safety::table,
     routes::monitor::table,
+    routes::benchmark::table,
 ];
 
 /// Every route of every table in [`TABLES`]: the one declaration the

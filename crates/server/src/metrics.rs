@@ -17,6 +17,8 @@
 //! | `tenet_monitor_silent_seconds` | `watcher`, `tenant` | seconds since the watcher's last heartbeat, at the last sweep |
 //! | `tenet_monitor_heartbeats_total` | `result` | heartbeat events: `applied`, `duplicate`, `late`, `ignored` |
 //! | `tenet_monitor_notices_total` | `kind`, `result` | pages and proofs of life sent (`silence`, `realert`, `recovered`, `proof_of_life`) |
+//! | `tenet_benchmark_signals_total` | `result` | tenant benchmark signals: `accepted`, `duplicate` |
+//! | `tenet_benchmark_fetches_total` | `result` | pulls of `benchmark.fetch` sources: `ok`, `failed` |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -110,6 +112,8 @@ pub struct Metrics {
     pub monitor_silent: Family<WatcherLabels, Gauge>,
     pub monitor_heartbeats: Family<ResultLabels, Counter>,
     pub monitor_notices: Family<NoticeLabels, Counter>,
+    pub benchmark_signals: Family<ResultLabels, Counter>,
+    pub benchmark_fetches: Family<ResultLabels, Counter>,
     bundle: Family<BundleLabels, Gauge>,
     current_bundle: Mutex<Option<String>>,
 }
@@ -171,6 +175,18 @@ impl Metrics {
             "Meta-monitor pages and proofs of life sent",
             monitor_notices.clone(),
         );
+        let benchmark_signals = Family::<ResultLabels, Counter>::default();
+        let benchmark_fetches = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "benchmark_signals",
+            "Tenant benchmark signals by what became of them",
+            benchmark_signals.clone(),
+        );
+        registry.register(
+            "benchmark_fetches",
+            "Pulls of the tenant benchmark's fetch sources",
+            benchmark_fetches.clone(),
+        );
         registry.register("http_requests", "Answered HTTP requests", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -206,6 +222,8 @@ impl Metrics {
             monitor_silent,
             monitor_heartbeats,
             monitor_notices,
+            benchmark_signals,
+            benchmark_fetches,
             bundle,
             current_bundle: Mutex::new(None),
         }
@@ -308,6 +326,28 @@ impl Metrics {
                     .inc_by(n);
             }
         }
+    }
+
+    /// Tenant benchmark signals: new, and already there.
+    pub fn benchmark_signals(&self, accepted: u64, duplicates: u64) {
+        for (result, n) in [("accepted", accepted), ("duplicate", duplicates)] {
+            if n > 0 {
+                self.benchmark_signals
+                    .get_or_create(&ResultLabels {
+                        result: result.into(),
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
+    /// One pull of a fetch source: `ok` or `failed`.
+    pub fn benchmark_fetch(&self, result: &str) {
+        self.benchmark_fetches
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
     }
 
     /// The text exposition.

@@ -96,6 +96,8 @@ pub struct AppState {
     pub safety: crate::routes::safety::Safety,
     /// The meta-monitor's store connection and uptime.
     pub monitor: crate::routes::monitor::Monitor,
+    /// The tenant benchmark's store connection and fetch cache.
+    pub benchmark: crate::routes::benchmark::Benchmark,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -161,6 +163,7 @@ impl AppState {
         let fleet = crate::fleet::Fleet::open(&config.store).map_err(|e| e.to_string())?;
         let safety = crate::routes::safety::Safety::open(&config)?;
         let monitor = crate::routes::monitor::Monitor::open(&config)?;
+        let benchmark = crate::routes::benchmark::Benchmark::open(&config)?;
         let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
@@ -177,6 +180,7 @@ impl AppState {
             fleet,
             safety,
             monitor,
+            benchmark,
         });
         // The first view, before the first request: this replica is in it.
         crate::fleet::tick(&state);

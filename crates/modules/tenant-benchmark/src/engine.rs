@@ -34,7 +34,7 @@ use crate::profiles::{Badge, Ms, Profile};
 use crate::score::{self, Earlier, Signal};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tenet_runtime::clock::Timestamp;
+use crate::time::rfc3339;
 use tenet_runtime::dsl::value::format_duration;
 use tenet_runtime::dsl::Value;
 use tenet_runtime::pack::PackHandle;
@@ -42,10 +42,6 @@ use tenet_runtime::pack::PackHandle;
 /// Facts about a tenant, as `tenant.*` reads them.
 pub type Facts = serde_json::Map<String, serde_json::Value>;
 
-/// An instant as RFC 3339 (UTC, milliseconds).
-pub fn rfc3339(ms: Ms) -> String {
-    Timestamp::from_millis(ms).rfc3339()
-}
 
 fn points(v: f64) -> String {
     format!("{v:.1}")
@@ -292,7 +288,7 @@ pub fn replay(
 }
 
 /// One factor's change between two evaluations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FactorDelta {
     pub factor: String,
     pub from_value: Option<f64>,
@@ -306,7 +302,7 @@ pub struct FactorDelta {
 }
 
 /// "Why did my score change?": two evaluations, factor by factor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScoreDiff {
     pub tenant: String,
     pub profile: String,

@@ -31,8 +31,10 @@
 pub mod engine;
 pub mod model;
 pub mod profiles;
+pub mod render;
 pub mod score;
 pub mod store;
+pub mod time;
 
 use tenet_runtime::load::Rules;
 use tenet_runtime::pack::{PackError, PackHandle};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where a badge stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
     #[default]
@@ -46,6 +46,7 @@ impl Standing {
 pub struct BadgeState {
     pub standing: Standing,
     /// When the current standing began.
+    #[serde(default, with = "crate::time::opt")]
     pub since: Option<Ms>,
 }
 
@@ -68,9 +69,11 @@ impl BadgeState {
 }
 
 /// A badge earned or lost, with why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transition {
     pub badge: String,
+    #[serde(with = "crate::time::ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Ms,
     /// `earned` or `lost`.
     pub change: String,
@@ -111,12 +114,13 @@ pub struct TenantRecord {
 }
 
 /// One badge in an evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BadgeView {
     pub badge: String,
     pub rank: i64,
     pub standing: Standing,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "crate::time::opt", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub since: Option<Ms>,
     /// For a held badge with a `narrative`, the text, interpolated with
     /// this tenant's own fields only.
@@ -126,9 +130,11 @@ pub struct BadgeView {
 
 /// One evaluation of one tenant on one profile: what the store keeps as
 /// history and the score routes answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evaluation {
     pub tenant: String,
+    #[serde(with = "crate::time::ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Ms,
     #[serde(flatten)]
     pub score: Score,
@@ -140,5 +146,6 @@ pub struct Evaluation {
     pub transitions: Vec<Transition>,
     /// The tenant's facts it read (so a backfill reads the same).
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub facts: serde_json::Map<String, serde_json::Value>,
 }

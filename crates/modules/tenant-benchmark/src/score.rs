@@ -36,24 +36,27 @@ use tenet_runtime::dsl::Value;
 use tenet_runtime::pack::PackHandle;
 
 /// One signal: its value, when it was measured, where it comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Signal {
     pub value: serde_json::Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "crate::time::opt", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub at: Option<Ms>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
 
 /// A factor's value from an earlier evaluation (for `carry_forward`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Earlier {
     pub value: f64,
+    #[serde(with = "crate::time::ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Ms,
 }
 
 /// What one factor did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FactorScore {
     pub factor: String,
     pub source: String,
@@ -86,7 +89,7 @@ fn is_zero(f: &f64) -> bool {
 }
 
 /// A score that explains itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Score {
     pub profile: String,
     pub version: i64,

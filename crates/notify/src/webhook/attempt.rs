@@ -11,7 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-pub(super) type Client =
+pub(crate) type Client =
     hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// How much of an answer is read: enough for an error message.
@@ -21,7 +21,7 @@ const QUOTE_CHARS: usize = 200;
 
 /// The HTTP client: HTTP/1.1, rustls with ring and the system's CA
 /// certificates for `https`, a connect timeout, pooled connections.
-pub(super) fn client(uri: &Uri, timeout: Duration) -> Result<Client, ConfigError> {
+pub(crate) fn client(uri: &Uri, timeout: Duration) -> Result<Client, ConfigError> {
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

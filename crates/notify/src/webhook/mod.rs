@@ -30,7 +30,7 @@
 //!
 //! It needs a Tokio runtime (with the time driver) to run on.
 
-mod attempt;
+pub(crate) mod attempt;
 
 use crate::breaker::{Admit, Breaker, Health};
 use crate::config::{redact_url, ConfigError, Secrets, WebhookConfig};

@@ -5,6 +5,7 @@
 //! routes and the document its paths.
 
 pub mod audit;
+pub mod benchmark;
 pub mod bundle;
 pub mod diff;
 pub mod evaluate;
@@ -78,4 +79,23 @@ pub fn json_response<T: serde::Serialize>(value: &T) -> axum::response::Response
         )
         .into_response(),
     }
+}
+
+/// The wall clock in milliseconds since the epoch (the modules' `Ms`).
+pub fn now_ms() -> i64 {
+    tenet_runtime::clock::system_now().millis()
+}
+
+/// The store could not be read or written: 503, and nothing was done.
+pub fn store_failed(e: impl std::fmt::Display) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Store Unavailable",
+        format!("the store could not be read or written, so nothing was done: {e}"),
+    )
+}
+
+/// A request that is well-formed JSON but says something wrong: 422.
+pub fn invalid(detail: String) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid Request", detail)
 }

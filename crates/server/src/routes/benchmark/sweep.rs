@@ -1,0 +1,151 @@
+//! The `tenant-benchmark.sweep` (under its lease, on one replica): every
+//! `benchmark.evaluate_every`, pull the `benchmark.fetch` signals and
+//! evaluate every tenant again.
+
+use super::*;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tenet_tenant_benchmark::store::{self as bs, Change, SignalRow};
+
+/// Default time an answer of a fetch source is reused.
+const DEFAULT_TTL: Duration = Duration::from_secs(300);
+/// Default time a fetch may take.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs a round when `benchmark.evaluate_every` has passed since this
+/// replica's last: for each tenant, the pulled signals and one evaluation
+/// of every profile, keeping those that moved something (a badge whose
+/// dwell passed, a score that decayed). Returns how many evaluations it
+/// stored. A fetch that fails leaves that signal as it was (its age
+/// grows; `max_age` and the fallbacks take it from there).
+pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
+    let now = now_ms();
+    let b = &state.benchmark;
+    if now - b.last_round.load(Ordering::Relaxed) < b.every {
+        return Ok(0);
+    }
+    if tenet_tenant_benchmark::pack(&state.bundle.load_full().rules).is_err() {
+        return Ok(0);
+    }
+    let (bundle, profiles) = super::profiles(state).map_err(|p| {
+        tenet_store::StoreError::NotFound(format!(
+            "a usable `tenant_benchmark` pack: {}",
+            p.detail
+        ))
+    })?;
+    let tenants = bs::tenants(&b.store())?;
+    let mut stored = 0u64;
+    for t in tenants {
+        let signals = pull(state, &t, now);
+        let (bundle, profiles) = (Arc::clone(&bundle), Arc::clone(&profiles));
+        let ctx = RequestCtx {
+            action_id: format!("sweep-{now:x}"),
+            identity: None,
+            tenant: Some(t.clone()),
+        };
+        let started = Instant::now();
+        let r = bs::update(&mut b.store(), &t, signals, now, move |record| {
+            let evals = evaluate_all(&bundle, &profiles, record, now, true)?;
+            let audit = transition_events(&ctx, &evals, &bundle.fingerprint, started);
+            let n = evals.len() as u64;
+            Ok(Change {
+                write: !evals.is_empty(),
+                evaluations: evals,
+                audit,
+                out: n,
+            })
+        });
+        match r {
+            Ok(u) => stored += u.out,
+            Err(bs::UpdateError::Store(e)) => return Err(e),
+            Err(bs::UpdateError::Refused(why)) => {
+                return Err(tenet_store::StoreError::NotFound(format!(
+                    "a usable `tenant_benchmark` pack: {why}"
+                )))
+            }
+        }
+    }
+    b.last_round.store(now, Ordering::Relaxed);
+    Ok(stored)
+}
+
+/// The pulled signals of one tenant, from the cache when young enough.
+fn pull(state: &AppState, tenant: &str, now: Ms) -> Vec<SignalRow> {
+    let b = &state.benchmark;
+    let mut out = Vec::new();
+    for src in &b.fetch {
+        let url = src.url.replace("{tenant}", tenant);
+        let ttl = src.ttl.unwrap_or(DEFAULT_TTL).as_millis() as Ms;
+        let cached = {
+            let cache = match b.cache.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            cache
+                .get(&url)
+                .filter(|(at, _)| now - at < ttl)
+                .map(|(at, r)| (*at, r.clone()))
+        };
+        let (fetched_at, answer) = match cached {
+            Some(c) => c,
+            None => {
+                let timeout = src.timeout.unwrap_or(DEFAULT_TIMEOUT);
+                let r = block_on_fetch(&url, timeout);
+                state
+                    .metrics
+                    .benchmark_fetch(if r.is_ok() { "ok" } else { "failed" });
+                if let Err(e) = &r {
+                    tracing::warn!(signal = %src.signal, error = %e, "a benchmark fetch failed");
+                }
+                let mut cache = match b.cache.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                cache.insert(url.clone(), (now, r.clone()));
+                (now, r)
+            }
+        };
+        let Ok(answer) = answer else {
+            continue;
+        };
+        let value = if src.pointer.is_empty() {
+            Some(&answer)
+        } else {
+            answer.pointer(&src.pointer)
+        };
+        let Some(value) = value.filter(|v| v.is_number() || v.is_boolean() || v.is_string()) else {
+            tracing::warn!(signal = %src.signal, url = %tenet_notify::config::redact_url(&url), "a benchmark fetch answered no number at its pointer");
+            continue;
+        };
+        let at = src
+            .at_pointer
+            .as_deref()
+            .and_then(|p| answer.pointer(p))
+            .and_then(Value::as_str)
+            .and_then(|t| tenet_tenant_benchmark::time::parse(t).ok())
+            .filter(|at| *at <= now)
+            .unwrap_or(fetched_at);
+        out.push(SignalRow {
+            name: src.signal.clone(),
+            value: value.clone(),
+            at,
+            source: Some(tenet_notify::config::redact_url(&url)),
+        });
+    }
+    out
+}
+
+/// The sweep runs on a blocking thread of the server's runtime: the
+/// fetch runs on that runtime (or, outside one, on a small one of its
+/// own).
+fn block_on_fetch(url: &str, timeout: Duration) -> Result<Value, String> {
+    let fetch = tenet_notify::fetch::get_json(url, timeout);
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => h.block_on(fetch),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("no runtime for the fetch: {e}"))?
+            .block_on(fetch),
+    }
+}
