@@ -21,8 +21,8 @@ pub async fn get_json(url: &str, timeout: Duration) -> Result<serde_json::Value,
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("{target}: not a URL: {e}"))?;
-    let client = crate::webhook::attempt::client(&uri, timeout)
-        .map_err(|e| format!("{target}: {e}"))?;
+    let client =
+        crate::webhook::attempt::client(&uri, timeout).map_err(|e| format!("{target}: {e}"))?;
     let mut request = Request::new(Full::new(Bytes::new()));
     *request.method_mut() = Method::GET;
     *request.uri_mut() = uri;
@@ -39,7 +39,9 @@ pub async fn get_json(url: &str, timeout: Duration) -> Result<serde_json::Value,
         let body = Limited::new(response.into_body(), LIMIT)
             .collect()
             .await
-            .map_err(|e| format!("{target}: the answer could not be read (over {LIMIT} bytes?): {e}"))?
+            .map_err(|e| {
+                format!("{target}: the answer could not be read (over {LIMIT} bytes?): {e}")
+            })?
             .to_bytes();
         if !status.is_success() {
             return Err(format!("{target}: answered {status}"));

@@ -56,9 +56,9 @@ mod stats;
 #[cfg(feature = "webhook")]
 mod breaker;
 #[cfg(feature = "webhook")]
-pub mod webhook;
-#[cfg(feature = "webhook")]
 pub mod fetch;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use notification::{Delivery, DeliveryError, Notification};
 pub use recorder::Recorder;

@@ -47,7 +47,10 @@ impl Timestamp {
 
     /// Milliseconds since the epoch (the modules' `Ms`).
     pub fn from_millis(ms: i64) -> Timestamp {
-        Timestamp::from_unix(ms.div_euclid(1000), (ms.rem_euclid(1000) * 1_000_000) as u32)
+        Timestamp::from_unix(
+            ms.div_euclid(1000),
+            (ms.rem_euclid(1000) * 1_000_000) as u32,
+        )
     }
 
     /// Milliseconds since the epoch (rounded down).

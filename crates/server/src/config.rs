@@ -759,8 +759,7 @@ impl Config {
                 "`signal` must be a name of letters, digits, `_`, `.` and `-`"
             } else if !ok_url {
                 "`url` must start with http:// or https://"
-            } else if !ok_pointer(&src.pointer)
-                || !src.at_pointer.as_deref().is_none_or(ok_pointer)
+            } else if !ok_pointer(&src.pointer) || !src.at_pointer.as_deref().is_none_or(ok_pointer)
             {
                 "a pointer must be empty or a JSON pointer starting with `/`"
             } else {

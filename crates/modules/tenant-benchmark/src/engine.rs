@@ -32,16 +32,15 @@
 use crate::model::{BadgeState, BadgeView, Evaluation, ProfileState, Standing, Transition};
 use crate::profiles::{Badge, Ms, Profile};
 use crate::score::{self, Earlier, Signal};
+use crate::time::rfc3339;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use crate::time::rfc3339;
 use tenet_runtime::dsl::value::format_duration;
 use tenet_runtime::dsl::Value;
 use tenet_runtime::pack::PackHandle;
 
 /// Facts about a tenant, as `tenant.*` reads them.
 pub type Facts = serde_json::Map<String, serde_json::Value>;
-
 
 fn points(v: f64) -> String {
     format!("{v:.1}")
@@ -329,7 +328,12 @@ pub struct ScoreDiff {
 pub fn diff(from: &Evaluation, to: &Evaluation, between: &[Evaluation]) -> ScoreDiff {
     let mut factors = Vec::new();
     let names: Vec<&str> = {
-        let mut n: Vec<&str> = from.score.factors.iter().map(|f| f.factor.as_str()).collect();
+        let mut n: Vec<&str> = from
+            .score
+            .factors
+            .iter()
+            .map(|f| f.factor.as_str())
+            .collect();
         for f in &to.score.factors {
             if !n.contains(&f.factor.as_str()) {
                 n.push(&f.factor);

@@ -119,7 +119,11 @@ pub struct BadgeView {
     pub badge: String,
     pub rank: i64,
     pub standing: Standing,
-    #[serde(default, with = "crate::time::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub since: Option<Ms>,
     /// For a held badge with a `narrative`, the text, interpolated with

@@ -162,7 +162,10 @@ pub fn history_svg(tenant: &str, profile: &Profile, history: &[Evaluation]) -> S
     let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for e in history {
         match e.score.score {
-            Some(v) => runs.last_mut().into_iter().for_each(|r| r.push((x(e.at), y(v)))),
+            Some(v) => runs
+                .last_mut()
+                .into_iter()
+                .for_each(|r| r.push((x(e.at), y(v)))),
             None => runs.push(Vec::new()),
         }
     }

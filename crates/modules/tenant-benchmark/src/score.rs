@@ -39,7 +39,11 @@ use tenet_runtime::pack::PackHandle;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Signal {
     pub value: serde_json::Value,
-    #[serde(default, with = "crate::time::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::time::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub at: Option<Ms>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,7 +84,7 @@ pub struct FactorScore {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub age_s: Option<f64>,
     /// Points cut by the cap.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub capped: f64,
 }
 

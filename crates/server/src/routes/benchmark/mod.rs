@@ -204,13 +204,15 @@ fn event(
 fn time_param(name: &str, v: &Option<String>) -> Result<Option<Ms>, Problem> {
     match v {
         None => Ok(None),
-        Some(t) => tenet_tenant_benchmark::time::parse(t).map(Some).map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "Invalid Query",
-                format!("`{name}`: {e}"),
-            )
-        }),
+        Some(t) => tenet_tenant_benchmark::time::parse(t)
+            .map(Some)
+            .map_err(|e| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid Query",
+                    format!("`{name}`: {e}"),
+                )
+            }),
     }
 }
 

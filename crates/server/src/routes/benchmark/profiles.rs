@@ -120,7 +120,10 @@ pub async fn backfill(
         json_body(&body, "{\"tenants\"?: [\"tenant\"...]}")?
     };
     let st = Arc::clone(&state);
-    let profile = profiles.get(&name).cloned().ok_or_else(|| no_tenant(&name))?;
+    let profile = profiles
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| no_tenant(&name))?;
     let version = profile.version;
     let answer = tokio::task::spawn_blocking(move || -> Result<BackfillAnswer, tenet_store::StoreError> {
         let tenants = match b.tenants {

@@ -28,10 +28,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
         return Ok(0);
     }
     let (bundle, profiles) = super::profiles(state).map_err(|p| {
-        tenet_store::StoreError::NotFound(format!(
-            "a usable `tenant_benchmark` pack: {}",
-            p.detail
-        ))
+        tenet_store::StoreError::NotFound(format!("a usable `tenant_benchmark` pack: {}", p.detail))
     })?;
     let tenants = bs::tenants(&b.store())?;
     let mut stored = 0u64;
@@ -129,7 +126,7 @@ fn pull(state: &AppState, tenant: &str, now: Ms) -> Vec<SignalRow> {
             name: src.signal.clone(),
             value: value.clone(),
             at,
-            source: Some(tenet_notify::config::redact_url(&url)),
+            source: Some(link(&url)),
         });
     }
     out
@@ -147,5 +144,34 @@ fn block_on_fetch(url: &str, timeout: Duration) -> Result<Value, String> {
             .build()
             .map_err(|e| format!("no runtime for the fetch: {e}"))?
             .block_on(fetch),
+    }
+}
+
+/// A pulled signal's source link: its URL without credentials or query
+/// string (where a token would be).
+fn link(url: &str) -> String {
+    let no_query = url.split(['?', '#']).next().unwrap_or(url);
+    match no_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = host.rsplit('@').next().unwrap_or(host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => no_query.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_link_keeps_no_credentials_and_no_query() {
+        assert_eq!(
+            super::link("https://bot:s3cret@evidence.example/mfa/acme?token=x#top"),
+            "https://evidence.example/mfa/acme"
+        );
+        assert_eq!(
+            super::link("http://127.0.0.1:9/p/a"),
+            "http://127.0.0.1:9/p/a"
+        );
     }
 }

@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use tenet_tenant_benchmark::engine;
 use tenet_tenant_benchmark::model::Evaluation;
-use tenet_tenant_benchmark::store::{self as bs, Change, Query as EvalQuery, SignalRow, UpdateError};
+use tenet_tenant_benchmark::store::{
+    self as bs, Change, Query as EvalQuery, SignalRow, UpdateError,
+};
 
 /// How far ahead of the server's clock a signal's `at` may be.
 const MAX_AHEAD: Ms = 5 * 60 * 1000;
@@ -18,10 +20,14 @@ const MAX_AHEAD: Ms = 5 * 60 * 1000;
 fn rows(list: Vec<SignalBody>, now: Ms) -> Result<Vec<SignalRow>, Problem> {
     let mut out = Vec::with_capacity(list.len());
     for (i, s) in list.into_iter().enumerate() {
-        let bad = |why: String| invalid(format!("signal {i}: {why}; nothing was recorded")).with("index", json!(i));
+        let bad = |why: String| {
+            invalid(format!("signal {i}: {why}; nothing was recorded")).with("index", json!(i))
+        };
         let name_ok = !s.name.is_empty()
             && s.name.len() <= 200
-            && s.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            && s.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
         if !name_ok {
             return Err(bad(format!(
                 "`name` `{}` must be 1 to 200 letters, digits, `_`, `.` or `-`",
@@ -41,7 +47,9 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<Vec<SignalRow>, Problem> {
         }
         let at = match &s.at {
             None => now,
-            Some(t) => tenet_tenant_benchmark::time::parse(t).map_err(|e| bad(format!("`at`: {e}")))?,
+            Some(t) => {
+                tenet_tenant_benchmark::time::parse(t).map_err(|e| bad(format!("`at`: {e}")))?
+            }
         };
         if at > now + MAX_AHEAD {
             return Err(bad(format!(
@@ -84,9 +92,14 @@ pub async fn post_signals(
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     tenant_path(&ctx, &id)?;
-    let b: SignalsBody = json_body(&body, "{\"facts\"?: {...}, \"signals\": [{\"name\", \"value\", \"at\"?, \"source\"?}]}")?;
+    let b: SignalsBody = json_body(
+        &body,
+        "{\"facts\"?: {...}, \"signals\": [{\"name\", \"value\", \"at\"?, \"source\"?}]}",
+    )?;
     if b.signals.is_empty() && b.facts.as_ref().is_none_or(|f| f.is_empty()) {
-        return Err(invalid("nothing to record: give `signals`, `facts` or both".into()));
+        return Err(invalid(
+            "nothing to record: give `signals`, `facts` or both".into(),
+        ));
     }
     if b.signals.len() > MAX_SIGNALS {
         return Err(invalid(format!(
@@ -138,7 +151,9 @@ pub async fn post_signals(
     .map_err(store_failed)?;
     match result {
         Ok(u) => {
-            state.metrics.benchmark_signals(u.fresh as u64, u.duplicates as u64);
+            state
+                .metrics
+                .benchmark_signals(u.fresh as u64, u.duplicates as u64);
             Ok(json_response(&SignalsAnswer {
                 tenant: id,
                 accepted: u.fresh,
@@ -324,7 +339,10 @@ pub async fn get_history(
     if q.format.unwrap_or_default() == HistoryFormat::Svg {
         let svg = tenet_tenant_benchmark::render::history_svg(&id, &profile, &evals);
         return Ok((
-            [(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            )],
             svg,
         )
             .into_response());
@@ -392,12 +410,18 @@ pub async fn get_diff(
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "Not Found",
-            format!("no evaluation of `{id}` on `{}` at or before `to`", q.profile),
+            format!(
+                "no evaluation of `{id}` on `{}` at or before `to`",
+                q.profile
+            ),
         ));
     }
     let to_eval = newest.remove(0);
     let from_eval = match from {
-        Some(f) => read(&state, at_or_before(Some(f), 1)).await?.into_iter().next(),
+        Some(f) => read(&state, at_or_before(Some(f), 1))
+            .await?
+            .into_iter()
+            .next(),
         // The one before `to`'s (at another time).
         None => newest.into_iter().find(|e| e.at < to_eval.at),
     };
@@ -408,7 +432,11 @@ pub async fn get_diff(
             format!(
                 "no evaluation of `{id}` on `{}` {} to compare with",
                 q.profile,
-                if from.is_some() { "at or before `from`" } else { "before the latest" }
+                if from.is_some() {
+                    "at or before `from`"
+                } else {
+                    "before the latest"
+                }
             ),
         ));
     };
