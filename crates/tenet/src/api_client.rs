@@ -164,3 +164,36 @@ impl Api {
         })
     }
 }
+
+/// Calls the server: the JSON of a 2xx, or the exit code after saying
+/// what went wrong (1 for a refusal, 2 for a usage or server error).
+pub fn json_call(
+    server: &ServerArgs,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, u8> {
+    let api = Api::new(server).map_err(|e| {
+        eprintln!("error: {e}");
+        crate::exit::ERROR
+    })?;
+    match api.call(method, path, body.as_ref()) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(crate::exit::ERROR)
+        }
+        Ok(a) if (200..300).contains(&a.status) => Ok(a.body),
+        Ok(a) => {
+            eprintln!(
+                "error: {} {}",
+                a.status,
+                a.body["detail"].as_str().unwrap_or("(no detail)")
+            );
+            Err(if a.status >= 500 || a.status == 401 {
+                crate::exit::ERROR
+            } else {
+                crate::exit::FINDINGS
+            })
+        }
+    }
+}

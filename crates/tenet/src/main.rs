@@ -253,6 +253,14 @@ fn load_rules_or_bundled(dir: Option<&Path>) -> Result<load::Rules, u8> {
 fn cmd_check(dir: &Path) -> u8 {
     match load_rules(dir) {
         Ok(r) => {
+            // The tenant benchmark's bias guard: warnings, not errors.
+            if let Ok(pack) = tenet_tenant_benchmark::pack(&r) {
+                if let Ok(p) = tenet_tenant_benchmark::profiles::Profiles::read(&pack) {
+                    for w in tenet_tenant_benchmark::profiles::bias_warnings(&p) {
+                        eprintln!("warning: {w}");
+                    }
+                }
+            }
             let blocks: usize = r.packs.iter().map(|p| p.blocks.len()).sum();
             outln!(
                 "ok: {} pack(s), {} block(s) in {}",

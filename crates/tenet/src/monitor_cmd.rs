@@ -4,7 +4,7 @@
 //! heartbeat log, with no server: the state of every watcher at a given
 //! time, for tests and post-mortems.
 
-use crate::api_client::{Api, ServerArgs};
+use crate::api_client::{json_call as call, ServerArgs};
 use crate::exit;
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -35,34 +35,6 @@ fn enc(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Calls the server: the JSON of a 2xx, or the exit code after saying
-/// what went wrong (1 for a refusal, 2 for a usage or server error).
-fn call(server: &ServerArgs, method: &str, path: &str, body: Option<Value>) -> Result<Value, u8> {
-    let api = Api::new(server).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::ERROR
-    })?;
-    match api.call(method, path, body.as_ref()) {
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(exit::ERROR)
-        }
-        Ok(a) if (200..300).contains(&a.status) => Ok(a.body),
-        Ok(a) => {
-            eprintln!(
-                "error: {} {}",
-                a.status,
-                a.body["detail"].as_str().unwrap_or("(no detail)")
-            );
-            Err(if a.status >= 500 || a.status == 401 {
-                exit::ERROR
-            } else {
-                exit::FINDINGS
-            })
-        }
-    }
 }
 
 #[derive(Subcommand)]

@@ -282,3 +282,48 @@ fn read_factor(pack: &PackHandle, f: &CBlock, name: &str) -> Result<Factor, Stri
         block: f.clone(),
     })
 }
+
+/// The bias guard `tenet check` runs: where a profile lets one factor
+/// dominate its score. Two cases, each a sentence naming the profile:
+///
+/// - a factor holds more than half the profile's weight and `cap_share`
+///   (written, or the 40% default) does not cut it below that share;
+/// - the cap cannot hold at all: fewer factors than `1 / cap_share`
+///   (with two factors, a 40% cap would need the two to carry 80%), so
+///   no cap applies (see the score's `cap_note`).
+pub fn bias_warnings(profiles: &Profiles) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in profiles.by_name.values() {
+        let weighted: Vec<&Factor> = p.factors.iter().filter(|f| f.weight > 0.0).collect();
+        let total: f64 = weighted.iter().map(|f| f.weight).sum();
+        if total <= 0.0 {
+            continue;
+        }
+        let n = weighted.len();
+        let cap = p.cap_share;
+        if cap < 1.0 && (n as f64) * cap < 1.0 {
+            out.push(format!(
+                "profile `{}`: its cap_share of {}% cannot hold with {n} weighted factor(s) ({n} × {}% < 100%), so no cap applies and one factor can dominate the score; write a cap_share of at least {:.0}% or add factors",
+                p.name,
+                cap * 100.0,
+                cap * 100.0,
+                (100.0 / n as f64).ceil()
+            ));
+            continue;
+        }
+        for f in &weighted {
+            let share = f.weight / total;
+            if share > 0.5 && cap >= share {
+                out.push(format!(
+                    "profile `{}`: factor `{}` holds {:.0}% of the weight and `cap_share` {}% does not cut it, so it alone decides the score; write a `cap_share` below {:.0}%",
+                    p.name,
+                    f.name,
+                    share * 100.0,
+                    cap * 100.0,
+                    share * 100.0
+                ));
+            }
+        }
+    }
+    out
+}

@@ -13,8 +13,9 @@ pub struct SignalBody {
     /// `when` or `requires` reads (`signals.incidents_90d`).
     #[schema(pattern = "^[A-Za-z0-9_.-]{1,200}$")]
     pub(super) name: String,
-    /// A number (what factors score), or a boolean or string (what
-    /// conditions may read).
+    /// A number (what factors score), a boolean or string (what
+    /// conditions may read), or `null`: no measurement now (a
+    /// `carry_forward` factor carries its last value, decayed).
     #[schema(value_type = Object)]
     pub(super) value: Value,
     /// When it was measured (RFC 3339; default: when received). More

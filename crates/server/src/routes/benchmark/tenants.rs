@@ -36,11 +36,12 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<Vec<SignalRow>, Problem> {
         }
         match &s.value {
             Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {}
-            Value::Bool(_) => {}
+            // No measurement now: a `carry_forward` factor carries its last value.
+            Value::Null | Value::Bool(_) => {}
             Value::String(t) if t.len() <= 1000 => {}
             other => {
                 return Err(bad(format!(
-                    "`value` of `{}` must be a number, a boolean or a string of at most 1000 characters, found {other}",
+                    "`value` of `{}` must be a number, a boolean, a string of at most 1000 characters or null (no measurement), found {other}",
                     s.name
                 )))
             }
