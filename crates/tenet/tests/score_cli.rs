@@ -299,7 +299,7 @@ fn score_tenant_asks_the_server_and_sees_only_its_own() {
     let out = run("feeder-token", &["hooli", "--profile", "cfo"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("no profile `cfo` (profiles: csm, regulator)"));
+        .contains("no profile `cfo` (profiles: csm, ops, regulator)"));
     // Offline-only flags with a tenant, or neither form: usage errors.
     let out = run(
         "feeder-token",

@@ -293,3 +293,58 @@ fn caps_that_cannot_all_hold_are_said_so() {
     assert!(close(s.score.unwrap(), 100.0));
     assert!(s.cap_note.unwrap().contains("cannot hold"));
 }
+
+/// The bias guard's promise: whatever the signals, no factor carries more
+/// than its profile's cap of the score (when the cap can hold), and a
+/// factor's value alone cannot lift the score past what the cap allows.
+/// 2,000 pseudo-random tenants on every bundled profile.
+#[test]
+fn no_factor_ever_carries_more_than_its_cap() {
+    let rules = load_bundled().unwrap();
+    let pack = tenet_tenant_benchmark::pack(&rules).unwrap();
+    let profiles = Profiles::read(&pack).unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut capped = 0;
+    for p in profiles.by_name.values() {
+        for _ in 0..2000 {
+            let mut signals = BTreeMap::new();
+            for f in &p.factors {
+                if next() % 5 == 0 {
+                    continue;
+                }
+                // Anywhere in (and a little outside) the bounds.
+                let span = f.upper - f.lower;
+                let v = f.lower - 0.1 * span + (next() % 10_000) as f64 / 10_000.0 * 1.2 * span;
+                signals.insert(f.source.clone(), sig(v));
+            }
+            signals.insert("incidents_90d".into(), sig((next() % 3) as f64));
+            let tenant = json!({"regulated": next() % 2 == 0, "plan": "enterprise", "seats": 100});
+            let s = score(&pack, p, &tenant, &signals, &BTreeMap::new(), NOW);
+            let Some(total) = s.score else { continue };
+            assert!((0.0..=100.0 + 1e-9).contains(&total), "{s:?}");
+            if s.cap_note.is_some() {
+                continue;
+            }
+            let sum: f64 = s.factors.iter().map(|f| f.contribution).sum();
+            assert!(close(sum, total), "the points add up to the score: {s:?}");
+            for f in &s.factors {
+                assert!(
+                    f.contribution <= p.cap_share * total + 1e-9,
+                    "{} carries {} of {total} on `{}` (cap {}): {s:?}",
+                    f.factor,
+                    f.contribution,
+                    p.name,
+                    p.cap_share
+                );
+                capped += usize::from(f.capped > 0.0);
+            }
+        }
+    }
+    assert!(capped > 100, "the cap was exercised ({capped} cuts)");
+}
