@@ -324,7 +324,8 @@ pub fn score(
         .iter()
         .filter(|f| f.included)
         .map(|f| f.weight)
-        .sum();
+        // (An empty f64 sum is -0.0.)
+        .fold(0.0, |a, w| a + w);
     out.coverage = if applicable_weight > 0.0 {
         included_weight / applicable_weight
     } else {
@@ -339,7 +340,11 @@ pub fn score(
     for f in out.factors.iter_mut().filter(|f| f.included) {
         f.contribution = 100.0 * f.weight * f.normalised.unwrap_or(0.0) / included_weight;
     }
-    let total: f64 = out.factors.iter().map(|f| f.contribution).sum();
+    let total: f64 = out
+        .factors
+        .iter()
+        .map(|f| f.contribution)
+        .fold(0.0, |a, c| a + c);
     let (total, note) = cap(&mut out.factors, total, profile.cap_share);
     out.cap_note = note;
     if total > 0.0 {

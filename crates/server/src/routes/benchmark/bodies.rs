@@ -16,10 +16,10 @@ pub struct SignalBody {
     /// A number (what factors score), a boolean or string (what
     /// conditions may read), or `null`: no measurement now (a
     /// `carry_forward` factor carries its last value, decayed).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = signal_value)]
     pub(super) value: Value,
     /// When it was measured (RFC 3339; default: when received). More
-    /// than 5 minutes ahead of the server's clock is refused.
+    /// than 5 minutes ahead of the server's clock, it is ignored.
     #[schema(format = DateTime)]
     pub(super) at: Option<String>,
     /// A link to the evidence.
@@ -27,7 +27,25 @@ pub struct SignalBody {
     pub(super) source: Option<String>,
 }
 
-/// Signals and facts for one tenant.
+/// A signal's value: a number, a boolean, a string or null.
+fn signal_value() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(1000)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+/// Signals and facts for one tenant. An empty body evaluates a known
+/// tenant again now.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalsBody {
@@ -53,6 +71,14 @@ pub struct Scored {
     pub transitions: Vec<Transition>,
 }
 
+/// A signal of the request that was not recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IgnoredSignal {
+    /// Its place in the request's `signals`.
+    pub index: usize,
+    pub why: String,
+}
+
 /// What a signals request did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SignalsAnswer {
@@ -61,6 +87,9 @@ pub struct SignalsAnswer {
     pub accepted: usize,
     /// Signals it already had (same name and `at`): counted once.
     pub duplicates: usize,
+    /// Signals ignored, and why (measured more than 5 minutes ahead of
+    /// the server's clock).
+    pub ignored: Vec<IgnoredSignal>,
     /// Each profile, evaluated with them.
     pub scores: Vec<Scored>,
 }

@@ -117,7 +117,8 @@ pub async fn backfill(
     let b: BackfillBody = if body.iter().all(u8::is_ascii_whitespace) {
         BackfillBody::default()
     } else {
-        json_body(&body, "{\"tenants\"?: [\"tenant\"...]}")?
+        json_body::<Option<BackfillBody>>(&body, "{\"tenants\"?: [\"tenant\"...]}")?
+            .unwrap_or_default()
     };
     let st = Arc::clone(&state);
     let profile = profiles

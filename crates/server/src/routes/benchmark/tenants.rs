@@ -16,9 +16,11 @@ use tenet_tenant_benchmark::store::{
 const MAX_AHEAD: Ms = 5 * 60 * 1000;
 
 /// Checks and converts the signals of a request; an error names the
-/// signal by its index.
-fn rows(list: Vec<SignalBody>, now: Ms) -> Result<Vec<SignalRow>, Problem> {
+/// signal by its index. A signal measured more than 5 minutes ahead of
+/// the server's clock is ignored (clock skew), and said so.
+fn rows(list: Vec<SignalBody>, now: Ms) -> Result<(Vec<SignalRow>, Vec<IgnoredSignal>), Problem> {
     let mut out = Vec::with_capacity(list.len());
+    let mut ignored = Vec::new();
     for (i, s) in list.into_iter().enumerate() {
         let bad = |why: String| {
             invalid(format!("signal {i}: {why}; nothing was recorded")).with("index", json!(i))
@@ -53,10 +55,14 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<Vec<SignalRow>, Problem> {
             }
         };
         if at > now + MAX_AHEAD {
-            return Err(bad(format!(
-                "`at` {} is more than 5 minutes ahead of the server's clock",
-                tenet_tenant_benchmark::time::rfc3339(at)
-            )));
+            ignored.push(IgnoredSignal {
+                index: i,
+                why: format!(
+                    "`at` {} is more than 5 minutes ahead of the server's clock (clock skew): ignored",
+                    tenet_tenant_benchmark::time::rfc3339(at)
+                ),
+            });
+            continue;
         }
         if s.source.as_ref().is_some_and(|l| l.len() > 2000) {
             return Err(bad("`source` is longer than 2000 characters".into()));
@@ -68,7 +74,7 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<Vec<SignalRow>, Problem> {
             source: s.source,
         });
     }
-    Ok(out)
+    Ok((out, ignored))
 }
 
 /// Record a tenant's signals (and facts), and evaluate every profile with them.
@@ -79,8 +85,8 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<Vec<SignalRow>, Problem> {
     responses(
         (status = 200, description = "Recorded and evaluated in one transaction with its audit events", body = SignalsAnswer),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "A signal is malformed, or there is nothing to record: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Another tenant than the caller's, or an empty request for a tenant with no data", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A signal is malformed: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `tenant_benchmark` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -98,9 +104,17 @@ pub async fn post_signals(
         "{\"facts\"?: {...}, \"signals\": [{\"name\", \"value\", \"at\"?, \"source\"?}]}",
     )?;
     if b.signals.is_empty() && b.facts.as_ref().is_none_or(|f| f.is_empty()) {
-        return Err(invalid(
-            "nothing to record: give `signals`, `facts` or both".into(),
-        ));
+        // Nothing to record: evaluate a known tenant again now; an
+        // unknown one has nothing to evaluate.
+        let st = Arc::clone(&state);
+        let t = id.clone();
+        let known = tokio::task::spawn_blocking(move || bs::record(&st.benchmark.store(), &t))
+            .await
+            .map_err(store_failed)?
+            .map_err(store_failed)?;
+        if known.is_none() {
+            return Err(no_tenant(&id));
+        }
     }
     if b.signals.len() > MAX_SIGNALS {
         return Err(invalid(format!(
@@ -109,7 +123,7 @@ pub async fn post_signals(
         )));
     }
     let now = now_ms();
-    let signals = rows(b.signals, now)?;
+    let (signals, ignored) = rows(b.signals, now)?;
     let facts = b.facts;
     let (bundle, profiles) = super::profiles(&state)?;
     let st = Arc::clone(&state);
@@ -159,6 +173,7 @@ pub async fn post_signals(
                 tenant: id,
                 accepted: u.fresh,
                 duplicates: u.duplicates,
+                ignored,
                 scores: u.out,
             }))
         }
@@ -279,8 +294,11 @@ pub async fn get_factors(
     get, path = "/v1/tenants/{id}/score/history", tag = "tenant-benchmark",
     params(("id" = String, Path, description = "The tenant", pattern = "^[A-Za-z0-9_.-]{1,128}$"), HistoryParams),
     responses(
-        (status = 200, description = "The evaluations, oldest first (`format=svg`: an SVG chart, `image/svg+xml`)", body = HistoryAnswer),
-        (status = 400, description = "A malformed query string, a bad time or `from` after `to`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "The evaluations, oldest first (`format=svg`: an SVG chart)", content(
+            (HistoryAnswer = "application/json"),
+            (String = "image/svg+xml"),
+        )),
+        (status = 400, description = "A malformed query string or a bad time", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such profile, or no evaluation of this tenant (or another tenant than the caller's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `tenant_benchmark` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -295,17 +313,9 @@ pub async fn get_history(
     tenant_path(&ctx, &id)?;
     let (_, profiles) = super::profiles(&state)?;
     profile_named(&profiles, &q.profile)?;
+    // `from` after `to` is an empty range.
     let from = time_param("from", &q.from)?;
     let to = time_param("to", &q.to)?;
-    if let (Some(a), Some(b)) = (from, to) {
-        if a > b {
-            return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "Invalid Query",
-                "`from` is after `to`".to_string(),
-            ));
-        }
-    }
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(Problem::new(
@@ -371,7 +381,7 @@ pub async fn get_history(
     params(("id" = String, Path, description = "The tenant", pattern = "^[A-Za-z0-9_.-]{1,128}$"), DiffParams),
     responses(
         (status = 200, description = "Per-factor deltas, largest first, and the badges earned or lost between", body = tenet_tenant_benchmark::engine::ScoreDiff),
-        (status = 400, description = "A malformed query string, a bad time or `from` after `to`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string or a bad time", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such profile, no evaluation at or before a time, or no evaluation of this tenant (or another tenant than the caller's)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `tenant_benchmark` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -386,17 +396,9 @@ pub async fn get_diff(
     tenant_path(&ctx, &id)?;
     let (_, profiles) = super::profiles(&state)?;
     profile_named(&profiles, &q.profile)?;
+    // `from` after `to` compares backwards.
     let from = time_param("from", &q.from)?;
     let to = time_param("to", &q.to)?;
-    if let (Some(a), Some(b)) = (from, to) {
-        if a > b {
-            return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "Invalid Query",
-                "`from` is after `to`".to_string(),
-            ));
-        }
-    }
     let at_or_before = |t: Option<Ms>, limit: usize| EvalQuery {
         tenant: id.clone(),
         profile: q.profile.clone(),
