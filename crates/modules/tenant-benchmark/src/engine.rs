@@ -65,7 +65,9 @@ pub fn evaluate(
         badges: BTreeMap::new(),
         carry: state.carry.clone(),
     };
-    // A factor's last value from a signal, for carrying forward.
+    // A factor's last value from a signal, for carrying forward: only one
+    // the factor would take (a value its `out_of_bounds` leaves out or
+    // refuses is not carried into a score).
     for f in &profile.factors {
         let Some(sig) = signals.get(&f.source) else {
             continue;
@@ -73,6 +75,10 @@ pub fn evaluate(
         let Some(v) = sig.value.as_f64().filter(|v| v.is_finite()) else {
             continue;
         };
+        let outside = v < f.lower || v > f.upper;
+        if outside && f.out_of_bounds != crate::profiles::OutOfBounds::Clamp {
+            continue;
+        }
         let at = sig.at.unwrap_or(now);
         if next.carry.get(&f.name).is_none_or(|e| e.at <= at) {
             next.carry.insert(f.name.clone(), Earlier { value: v, at });

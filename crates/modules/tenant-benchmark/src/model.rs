@@ -111,6 +111,14 @@ pub struct TenantRecord {
     pub signals: BTreeMap<String, Signal>,
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileState>,
+    /// When it was last evaluated and written (the next evaluation is
+    /// strictly later).
+    #[serde(
+        default,
+        with = "crate::time::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_at: Option<Ms>,
 }
 
 /// One badge in an evaluation.

@@ -89,12 +89,13 @@ pub fn open(location: &Location) -> Result<Store, StoreError> {
     Ok(store)
 }
 
-/// One signal as sent: its name, value, measurement time and link.
+/// One signal as sent: its name, value, measurement time (`None`: when
+/// it is recorded, the evaluation's time) and link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalRow {
     pub name: String,
     pub value: serde_json::Value,
-    pub at: Ms,
+    pub at: Option<Ms>,
     pub source: Option<String>,
 }
 
@@ -112,6 +113,10 @@ pub struct Change<R> {
 /// What [`update`] did.
 #[derive(Debug)]
 pub struct Updated<R> {
+    /// The time it evaluated at: the clock, or just after the tenant's
+    /// last evaluation if that is later (a tenant's evaluations are
+    /// strictly ordered, one per millisecond at most).
+    pub at: Ms,
     /// Signals new to the store.
     pub fresh: usize,
     /// Signals it already had (same tenant, name and time).
@@ -171,13 +176,13 @@ pub fn merge(record: &mut TenantRecord, fresh: &[&SignalRow]) {
         if record
             .signals
             .get(&s.name)
-            .is_none_or(|k| k.at.unwrap_or(Ms::MIN) < s.at)
+            .is_none_or(|k| k.at.unwrap_or(Ms::MIN) < s.at.unwrap_or(Ms::MIN))
         {
             record.signals.insert(
                 s.name.clone(),
                 Signal {
                     value: s.value.clone(),
-                    at: Some(s.at),
+                    at: s.at,
                     source: s.source.clone(),
                 },
             );
@@ -234,9 +239,31 @@ fn columns(rows: Vec<Eval>) -> Columns {
     c
 }
 
-/// Updates one tenant, as described at the top of this file: `signals`
-/// are recorded (received at `now`) and merged, then `f` evaluates on the
-/// locked record and says what to write.
+/// The time an update evaluates at, read under the tenant's lock: `now`,
+/// or just after the tenant's last evaluation when that is not earlier
+/// (another replica's clock, or two requests in one millisecond).
+fn evaluation_time(record: &TenantRecord, now: Ms) -> Ms {
+    match record.last_at {
+        Some(last) if last >= now => last + 1,
+        _ => now,
+    }
+}
+
+/// The signals with their measurement time: when not given, `at`.
+fn timed(signals: Vec<SignalRow>, at: Ms) -> Vec<SignalRow> {
+    signals
+        .into_iter()
+        .map(|mut s| {
+            s.at.get_or_insert(at);
+            s
+        })
+        .collect()
+}
+
+/// Updates one tenant, as described at the top of this file: under the
+/// tenant's lock the evaluation time is fixed ([`Updated::at`]), the
+/// `signals` are recorded (received then) and merged, then `f` evaluates
+/// on the locked record at that time and says what to write.
 pub fn update<R, F>(
     store: &mut Store,
     tenant: &str,
@@ -245,7 +272,7 @@ pub fn update<R, F>(
     f: F,
 ) -> Result<Updated<R>, UpdateError>
 where
-    F: FnOnce(&mut TenantRecord) -> Result<Change<R>, String> + Send + 'static,
+    F: FnOnce(&mut TenantRecord, Ms) -> Result<Change<R>, String> + Send + 'static,
     R: Send + 'static,
 {
     let tenant = tenant.to_string();
@@ -263,6 +290,8 @@ where
                     ..Default::default()
                 },
             };
+            let now = evaluation_time(&record, now);
+            let signals = timed(signals, now);
             let mut fresh = Vec::new();
             for s in &signals {
                 let n = tx
@@ -270,14 +299,15 @@ where
                         "INSERT INTO bench_signals (tenant, name, at_ms, received_ms, value, source)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
                     )?
-                    .execute(params![tenant, s.name, s.at, now, json(&s.value)?, s.source])?;
+                    .execute(params![tenant, s.name, s.at.unwrap_or(now), now, json(&s.value)?, s.source])?;
                 if n == 1 {
                     fresh.push(s);
                 }
             }
             merge(&mut record, &fresh);
-            let change = f(&mut record).map_err(UpdateError::Refused)?;
+            let change = f(&mut record, now).map_err(UpdateError::Refused)?;
             if change.write || !fresh.is_empty() {
+                record.last_at = Some(now);
                 for (t, p, v, a, s, r) in eval_rows(&change.evaluations)? {
                     tx.prepare_cached(SQLITE_PUT_SCORE)?
                         .execute(params![t, p, v, a, s, r])?;
@@ -294,6 +324,7 @@ where
                 tx.commit()?;
             }
             Ok(Updated {
+                at: now,
                 fresh: fresh.len(),
                 duplicates: signals.len() - fresh.len(),
                 out: change.out,
@@ -320,11 +351,13 @@ where
                 .await?
                 .get(0);
             let mut record = record_from(&text)?;
+            let now = evaluation_time(&record, now);
+            let signals = timed(signals, now);
             let (mut names, mut ats, mut values, mut sources) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for s in &signals {
                 names.push(s.name.clone());
-                ats.push(s.at);
+                ats.push(s.at.unwrap_or(now));
                 values.push(json(&s.value)?);
                 sources.push(s.source.clone());
             }
@@ -341,16 +374,17 @@ where
                 inserted.iter().map(|r| (r.get(0), r.get(1))).collect();
             let fresh: Vec<&SignalRow> = signals
                 .iter()
-                .filter(|s| unclaimed.remove(&(s.name.clone(), s.at)))
+                .filter(|s| unclaimed.remove(&(s.name.clone(), s.at.unwrap_or(now))))
                 .collect();
             merge(&mut record, &fresh);
             let n_fresh = fresh.len();
-            let change = match f(&mut record) {
+            let change = match f(&mut record, now) {
                 Ok(c) => c,
                 // Dropping the transaction rolls it back.
                 Err(why) => return Ok(Err(UpdateError::Refused(why))),
             };
             if change.write || n_fresh > 0 {
+                record.last_at = Some(now);
                 let (t, p, v, a, s, r) = columns(eval_rows(&change.evaluations)?);
                 tx.execute(PG_PUT_SCORES, &[&t, &p, &v, &a, &s, &r]).await?;
                 tx.execute(
@@ -362,6 +396,7 @@ where
                 tx.commit().await?;
             }
             Ok(Ok(Updated {
+                at: now,
                 fresh: n_fresh,
                 duplicates: signals.len() - n_fresh,
                 out: change.out,
@@ -494,7 +529,7 @@ fn points(
             fresh.push(SignalRow {
                 name: name.clone(),
                 value: serde_json::from_str(value).map_err(|e| corrupt("a stored signal", e))?,
-                at: *s_at,
+                at: Some(*s_at),
                 source: source.clone(),
             });
             next += 1;

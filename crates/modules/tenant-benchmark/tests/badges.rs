@@ -1177,3 +1177,78 @@ fn a_profile_read_from_the_pack_has_the_thresholds_written() {
     let decay = &profiles.get("decay").unwrap().factors[0];
     assert_eq!(decay.decay_half_life, Some(24 * H));
 }
+
+/// A value the factor refuses (`out_of_bounds error`) or leaves out
+/// (`exclude`) is not carried into a later score: a `null` after it
+/// carries the last value the factor took.
+#[test]
+fn a_value_outside_bounds_is_not_carried_forward() {
+    let rules = load_files(
+        vec![RuleFile {
+            path: "oob.tenet".into(),
+            text: r#"tenet 1
+pack tenant_benchmark version "1.0.0"
+
+profile p {
+  cap_share 100%
+
+  factor strict {
+    source        "s"
+    weight        1
+    bounds        [0, 100]
+    out_of_bounds error
+    fallback      carry_forward
+  }
+}
+"#
+            .into(),
+        }],
+        "",
+    )
+    .unwrap();
+    let pack = tenet_tenant_benchmark::pack(&rules).unwrap();
+    let profiles = Profiles::read(&pack).unwrap();
+    let p = profiles.get("p").unwrap();
+    let t0 = 1_796_083_200_000_i64;
+    let sig = |v: serde_json::Value, at: i64| {
+        BTreeMap::from([(
+            "s".to_string(),
+            Signal {
+                value: v,
+                at: Some(at),
+                source: None,
+            },
+        )])
+    };
+    // 40: taken. 150: refused, the score blocked. Then null: 40 carried, not 150.
+    let (e1, s1) = evaluate(
+        &pack,
+        p,
+        "t",
+        &Facts::new(),
+        &sig(json!(40), t0),
+        &ProfileState::default(),
+        t0,
+    );
+    assert_eq!(e1.score.score, Some(40.0));
+    let (e2, s2) = evaluate(
+        &pack,
+        p,
+        "t",
+        &Facts::new(),
+        &sig(json!(150), t0 + 1),
+        &s1,
+        t0 + 1,
+    );
+    assert_eq!(e2.score.score, None, "{:?}", e2.score.blocked);
+    let (e3, _) = evaluate(
+        &pack,
+        p,
+        "t",
+        &Facts::new(),
+        &sig(json!(null), t0 + 2),
+        &s2,
+        t0 + 2,
+    );
+    assert_eq!(e3.score.score, Some(40.0), "{:?}", e3.score);
+}

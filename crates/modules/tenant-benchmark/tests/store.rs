@@ -105,7 +105,7 @@ fn sig(name: &str, value: f64, at: i64) -> SignalRow {
     SignalRow {
         name: name.into(),
         value: json!(value),
-        at,
+        at: Some(at),
         source: Some(format!("https://evidence.example/{name}/{at}")),
     }
 }
@@ -142,14 +142,18 @@ fn audit(tenant: &str, outcome: &str, details: serde_json::Value) -> AuditEvent 
     }
 }
 
-type Update = Box<dyn FnOnce(&mut TenantRecord) -> Result<Change<Evaluation>, String> + Send>;
+type Update = Box<dyn FnOnce(&mut TenantRecord, i64) -> Result<Change<Evaluation>, String> + Send>;
 
 /// What a scoring call does inside [`bs::update`]: evaluate profile `p`
 /// of `text` at `now` on the locked record, keep the new state, and write
 /// the evaluation with an `evaluated` audit event — always, or only when
-/// [`changed`] says it moved something.
+/// [`changed`] says it moved something. The store evaluates at `now`
+/// unless the tenant was last evaluated at `now` or later (then just
+/// after): `at` is the time it gives.
 fn scorer(text: &'static str, now: i64, facts: Option<Facts>, only_if_changed: bool) -> Update {
-    Box::new(move |rec: &mut TenantRecord| {
+    Box::new(move |rec: &mut TenantRecord, at: i64| {
+        assert!(at >= now, "the store never evaluates before the clock");
+        let now = at;
         if let Some(f) = facts {
             rec.facts = f;
         }
@@ -468,7 +472,7 @@ conformance!(a_refused_update_writes_nothing, |kind, dir| {
     assert_eq!(counts(&store), (1, 1, 1, 1));
 
     // The closure changes the record, then refuses.
-    let refuse = |rec: &mut TenantRecord| -> Result<Change<()>, String> {
+    let refuse = |rec: &mut TenantRecord, _at: i64| -> Result<Change<()>, String> {
         rec.facts.insert("name".into(), json!("changed"));
         rec.signals.clear();
         rec.profiles.clear();
@@ -854,5 +858,66 @@ conformance!(
             texts(&bs::evaluations(&store, &version(1)).unwrap()),
             texts(&outs)
         );
+    }
+);
+
+conformance!(
+    two_updates_in_one_millisecond_are_two_evaluations,
+    |kind, dir| {
+        let mut store = bs::open(&fresh(kind, dir)).unwrap();
+        // Two requests read the clock in the same millisecond (or a replica
+        // whose clock is behind): the second evaluates just after the first,
+        // under the tenant's lock, and neither overwrites the other.
+        let first = bs::update(
+            &mut store,
+            "acme",
+            vec![sig("a", 50.0, T0)],
+            T0,
+            scorer(V1, T0, None, false),
+        )
+        .unwrap();
+        let unmeasured = SignalRow {
+            name: "b".into(),
+            value: json!(25.0),
+            at: None,
+            source: None,
+        };
+        let second = bs::update(
+            &mut store,
+            "acme",
+            vec![unmeasured],
+            T0,
+            scorer(V1, T0, None, false),
+        )
+        .unwrap();
+        assert_eq!((first.at, second.at), (T0, T0 + 1));
+        // A signal sent without `at` is measured when it is recorded.
+        let rec = bs::record(&store, "acme").unwrap().unwrap();
+        assert_eq!(rec.signals["b"].at, Some(T0 + 1));
+        assert_eq!(rec.last_at, Some(T0 + 1));
+        let q = Query {
+            tenant: "acme".into(),
+            profile: "p".into(),
+            limit: 10,
+            ..Default::default()
+        };
+        let stored = bs::evaluations(&store, &q).unwrap();
+        assert_eq!(
+            stored.iter().map(|e| e.at).collect::<Vec<_>>(),
+            vec![T0, T0 + 1]
+        );
+        // And a backfill finds both, as they were.
+        let before: Vec<String> = stored
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        let r = bs::backfill(&mut store, "acme", "p", 1, replayer(V1, "acme")).unwrap();
+        assert_eq!((r.evaluations, r.changed), (2, 0));
+        let after: Vec<String> = bs::evaluations(&store, &q)
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        assert_eq!(after, before);
     }
 );

@@ -64,6 +64,10 @@ pub fn table() -> RouteTable {
 /// the serving bundle (read once per bundle).
 pub struct Benchmark {
     store: Mutex<Store>,
+    /// Connections for the read routes, so reads do not queue behind
+    /// each other or behind a write (WAL on SQLite; a pool on PostgreSQL).
+    readers: Vec<Mutex<Store>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     every: Ms,
     fetch: Vec<FetchSource>,
     /// By URL: when fetched, and the answer.
@@ -77,8 +81,18 @@ impl Benchmark {
     pub fn open(config: &crate::config::Config) -> Result<Benchmark, String> {
         let store =
             tenet_tenant_benchmark::store::open(&config.store).map_err(|e| e.to_string())?;
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        let readers = (0..n)
+            .map(|_| {
+                tenet_store::Store::connect(&config.store)
+                    .map(Mutex::new)
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Benchmark {
             store: Mutex::new(store),
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             every: config.benchmark.evaluate_every.as_millis() as Ms,
             fetch: config.benchmark.fetch.clone(),
             cache: Mutex::new(HashMap::new()),
@@ -89,6 +103,24 @@ impl Benchmark {
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         match self.store.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// A read connection: the first free one from a rotating start, or
+    /// the one at the start when all are busy.
+    fn reader(&self) -> std::sync::MutexGuard<'_, Store> {
+        let n = self.readers.len();
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(g) = self.readers[(start + i) % n].try_lock() {
+                return g;
+            }
+        }
+        match self.readers[start % n].lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
@@ -154,6 +186,8 @@ fn profile_named(profiles: &Profiles, name: &str) -> Result<(), Problem> {
 fn tenant_path(ctx: &RequestCtx, id: &str) -> Result<(), Problem> {
     let valid = !id.is_empty()
         && id.len() <= 128
+        // `.` and `..` would walk a fetch source's URL.
+        && !id.bytes().all(|b| b == b'.')
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));

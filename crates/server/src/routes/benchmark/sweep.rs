@@ -30,6 +30,17 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
     let (bundle, profiles) = super::profiles(state).map_err(|p| {
         tenet_store::StoreError::NotFound(format!("a usable `tenant_benchmark` pack: {}", p.detail))
     })?;
+    // Forget answers no source would reuse any more.
+    let longest = b
+        .fetch
+        .iter()
+        .map(|f| f.ttl.unwrap_or(DEFAULT_TTL).as_millis() as Ms)
+        .max()
+        .unwrap_or(0);
+    match b.cache.lock() {
+        Ok(mut c) => c.retain(|_, (at, _)| now - *at < longest),
+        Err(p) => p.into_inner().retain(|_, (at, _)| now - *at < longest),
+    }
     let tenants = bs::tenants(&b.store())?;
     let mut stored = 0u64;
     for t in tenants {
@@ -41,7 +52,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             tenant: Some(t.clone()),
         };
         let started = Instant::now();
-        let r = bs::update(&mut b.store(), &t, signals, now, move |record| {
+        let r = bs::update(&mut b.store(), &t, signals, now_ms(), move |record, now| {
             let evals = evaluate_all(&bundle, &profiles, record, now, true)?;
             let audit = transition_events(&ctx, &evals, &bundle.fingerprint, started);
             let n = evals.len() as u64;
@@ -125,26 +136,28 @@ fn pull(state: &AppState, tenant: &str, now: Ms) -> Vec<SignalRow> {
         out.push(SignalRow {
             name: src.signal.clone(),
             value: value.clone(),
-            at,
+            at: Some(at),
             source: Some(link(&url)),
         });
     }
     out
 }
 
-/// The sweep runs on a blocking thread of the server's runtime: the
-/// fetch runs on that runtime (or, outside one, on a small one of its
-/// own).
+/// The sweep may run on a runtime's worker (the first round, at start)
+/// or on a blocking thread: the fetch runs on a thread and a small
+/// runtime of its own, which is right in both.
 fn block_on_fetch(url: &str, timeout: Duration) -> Result<Value, String> {
-    let fetch = tenet_notify::fetch::get_json(url, timeout);
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) => h.block_on(fetch),
-        Err(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("no runtime for the fetch: {e}"))?
-            .block_on(fetch),
-    }
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("no runtime for the fetch: {e}"))?
+                .block_on(tenet_notify::fetch::get_json(url, timeout))
+        })
+        .join()
+        .unwrap_or_else(|_| Err(format!("the fetch of {url} panicked")))
+    })
 }
 
 /// A pulled signal's source link: its URL without credentials or query

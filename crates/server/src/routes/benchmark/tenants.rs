@@ -40,7 +40,7 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<(Vec<SignalRow>, Vec<IgnoredSi
             Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {}
             // No measurement now: a `carry_forward` factor carries its last value.
             Value::Null | Value::Bool(_) => {}
-            Value::String(t) if t.len() <= 1000 => {}
+            Value::String(t) if t.chars().count() <= 1000 => {}
             other => {
                 return Err(bad(format!(
                     "`value` of `{}` must be a number, a boolean, a string of at most 1000 characters or null (no measurement), found {other}",
@@ -49,12 +49,13 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<(Vec<SignalRow>, Vec<IgnoredSi
             }
         }
         let at = match &s.at {
-            None => now,
-            Some(t) => {
-                tenet_tenant_benchmark::time::parse(t).map_err(|e| bad(format!("`at`: {e}")))?
-            }
+            // When it is recorded (the evaluation's time, under the lock).
+            None => None,
+            Some(t) => Some(
+                tenet_tenant_benchmark::time::parse(t).map_err(|e| bad(format!("`at`: {e}")))?,
+            ),
         };
-        if at > now + MAX_AHEAD {
+        if let Some(at) = at.filter(|at| *at > now + MAX_AHEAD) {
             ignored.push(IgnoredSignal {
                 index: i,
                 why: format!(
@@ -64,7 +65,7 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<(Vec<SignalRow>, Vec<IgnoredSi
             });
             continue;
         }
-        if s.source.as_ref().is_some_and(|l| l.len() > 2000) {
+        if s.source.as_ref().is_some_and(|l| l.chars().count() > 2000) {
             return Err(bad("`source` is longer than 2000 characters".into()));
         }
         out.push(SignalRow {
@@ -108,7 +109,7 @@ pub async fn post_signals(
         // unknown one has nothing to evaluate.
         let st = Arc::clone(&state);
         let t = id.clone();
-        let known = tokio::task::spawn_blocking(move || bs::record(&st.benchmark.store(), &t))
+        let known = tokio::task::spawn_blocking(move || bs::record(&st.benchmark.reader(), &t))
             .await
             .map_err(store_failed)?
             .map_err(store_failed)?;
@@ -132,7 +133,7 @@ pub async fn post_signals(
     let n = signals.len();
     let result = tokio::task::spawn_blocking(move || {
         let fp = bundle.fingerprint.clone();
-        bs::update(&mut st.benchmark.store(), &tenant, signals, now, move |record| {
+        bs::update(&mut st.benchmark.store(), &tenant, signals, now, move |record, now| {
             if let Some(f) = facts {
                 for (k, v) in f {
                     if v.is_null() {
@@ -189,7 +190,7 @@ pub async fn post_signals(
 /// Stored evaluations, off the async workers.
 async fn read(state: &Arc<AppState>, q: EvalQuery) -> Result<Vec<Evaluation>, Problem> {
     let st = Arc::clone(state);
-    tokio::task::spawn_blocking(move || bs::evaluations(&st.benchmark.store(), &q))
+    tokio::task::spawn_blocking(move || bs::evaluations(&st.benchmark.reader(), &q))
         .await
         .map_err(store_failed)?
         .map_err(store_failed)
@@ -324,10 +325,19 @@ pub async fn get_history(
             format!("`limit` {limit} is not between 1 and 10000"),
         ));
     }
-    let Some(profile) = profiles.get(&q.profile).cloned() else {
+    let Some(mut profile) = profiles.get(&q.profile).cloned() else {
         return Err(no_tenant(&id));
     };
     let version = q.version.unwrap_or(profile.version);
+    if version < 1 {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid Query",
+            format!("`version` {version} is not a profile version (1 or more)"),
+        ));
+    }
+    // The chart is titled with the version it draws.
+    profile.version = version;
     // The most recent `limit`, then oldest first.
     let mut evals = read(
         &state,
@@ -407,7 +417,7 @@ pub async fn get_diff(
         limit,
         ..Default::default()
     };
-    let mut newest = read(&state, at_or_before(to, 2)).await?;
+    let mut newest = read(&state, at_or_before(to, 1)).await?;
     if newest.is_empty() {
         latest(&state, &id, &q.profile).await?;
         return Err(Problem::new(
@@ -451,10 +461,14 @@ pub async fn get_diff(
             version: Some(to_eval.score.version),
             from: Some(from_eval.at.min(to_eval.at)),
             to: Some(to_eval.at.max(from_eval.at)),
+            // The 10,000 nearest `to`, in time order.
+            newest_first: true,
             limit: 10_000,
-            ..Default::default()
         },
     )
-    .await?;
+    .await?
+    .into_iter()
+    .rev()
+    .collect::<Vec<_>>();
     Ok(json_response(&engine::diff(&from_eval, &to_eval, &between)))
 }
