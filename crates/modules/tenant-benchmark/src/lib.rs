@@ -5,12 +5,14 @@
 //!
 //! **What it does** (the engine, from issue #14 on): scores per tenant and profile with per-factor contributions, badge transitions, history and backfill when a profile version changes.
 //!
-//! **Built so far:** [`profiles`] (the pack's profiles as plain values)
-//! and [`score`]: one tenant, one profile, a `now` → a score with its
-//! coverage and each factor's value, normalised value, weight,
-//! contribution and share, the missing-data fallbacks and the cap on a
-//! factor's share; `tenet score --signals FILE` runs it offline. Badges,
-//! history, backfill, the store and the routes come next.
+//! **Built:** [`profiles`] (the pack's profiles and badges as plain
+//! values), [`score`] (one tenant, one profile, a `now` → a score with its
+//! coverage and each factor's contribution, the fallbacks and the cap),
+//! [`engine`] (an evaluation with badges, the replay a backfill runs, the
+//! score diff), [`store`] (tenants, signals, evaluations on both stores),
+//! [`render`] (the factor table, the SVG history). The routes are in
+//! `crates/server/src/routes/benchmark/`, `tenet score` in `crates/tenet`;
+//! `docs/tenant-benchmark.md` has the semantics and a worked example.
 //!
 //! The module has the shape every module engine has (`docs/modules.md`):
 //!
@@ -18,6 +20,8 @@
 //! |---|---|
 //! | [`profiles`] | the pack's profiles, factors and their fields as plain values |
 //! | [`score`] | the pure scoring of one tenant on one profile |
+//! | [`render`] | the factor table and the SVG history |
+//! | [`time`] | times as RFC 3339 in JSON |
 //! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
 //! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
 //! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |

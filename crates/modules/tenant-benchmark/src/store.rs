@@ -468,6 +468,15 @@ pub struct Query {
 /// Stored evaluations of one tenant on one profile (at one time, the
 /// highest version first).
 pub fn evaluations(store: &Store, q: &Query) -> Result<Vec<Evaluation>, StoreError> {
+    evaluation_texts(store, q)?
+        .iter()
+        .map(|t| evaluation_from(t))
+        .collect()
+}
+
+/// [`evaluations`] as the JSON the store keeps (what the score route
+/// answers as is).
+pub fn evaluation_texts(store: &Store, q: &Query) -> Result<Vec<String>, StoreError> {
     let order = if q.newest_first { "DESC" } else { "ASC" };
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
     let (from, to) = (q.from.unwrap_or(Ms::MIN), q.to.unwrap_or(Ms::MAX));
@@ -506,7 +515,7 @@ pub fn evaluations(store: &Store, q: &Query) -> Result<Vec<Evaluation>, StoreErr
             })?
         }
     };
-    texts.iter().map(|t| evaluation_from(t)).collect()
+    Ok(texts)
 }
 
 /// The points a backfill evaluates at, from the tenant's stored history

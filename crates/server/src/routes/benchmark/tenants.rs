@@ -236,7 +236,31 @@ pub async fn get_score(
     tenant_path(&ctx, &id)?;
     let (_, profiles) = super::profiles(&state)?;
     profile_named(&profiles, &q.profile)?;
-    Ok(json_response(&latest(&state, &id, &q.profile).await?))
+    // The stored JSON is the answer: no parse, no serialization.
+    let st = Arc::clone(&state);
+    let query = EvalQuery {
+        tenant: id.clone(),
+        profile: q.profile,
+        newest_first: true,
+        limit: 1,
+        ..Default::default()
+    };
+    let text =
+        tokio::task::spawn_blocking(move || bs::evaluation_texts(&st.benchmark.reader(), &query))
+            .await
+            .map_err(store_failed)?
+            .map_err(store_failed)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| no_tenant(&id))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// A tenant's factors in its latest evaluation, per profile.
