@@ -200,3 +200,106 @@ pub fn complete(
         }
     }
 }
+
+use crate::access::RequestCtx;
+use crate::problem::Problem;
+use crate::routes::{now_ms, store_failed};
+use crate::state::AppState;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Runs `run` under the request's `Idempotency-Key`, if it has one: a
+/// retry gets the first answer again (`idempotent-replayed: true`). The
+/// keys are kept through the safety workflows' connection (one table for
+/// every module's routes).
+pub async fn once<Fut>(
+    state: &Arc<AppState>,
+    ctx: &RequestCtx,
+    headers: &HeaderMap,
+    route: &str,
+    body: &[u8],
+    run: Fut,
+) -> Result<Response, Problem>
+where
+    Fut: std::future::Future<Output = Result<Response, Problem>>,
+{
+    use axum::response::IntoResponse;
+    let Some(key) = headers.get("idempotency-key") else {
+        return run.await;
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| crate::idempotency::valid(k))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Invalid Idempotency-Key",
+                "`Idempotency-Key` is 1 to 255 visible ASCII characters",
+            )
+        })?
+        .to_string();
+    let identity = ctx.actor();
+    let hash = crate::idempotency::body_hash(body);
+    let (st, id2, key2, route2) = (
+        Arc::clone(state),
+        identity.clone(),
+        key.clone(),
+        route.to_string(),
+    );
+    let claim = tokio::task::spawn_blocking(move || {
+        crate::idempotency::claim(&st.safety.store(), &id2, &key2, &route2, &hash, now_ms())
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    match claim {
+        crate::idempotency::Claim::Fresh => {}
+        crate::idempotency::Claim::Replay(status, answer) => {
+            let ctype = if status >= 400 { crate::problem::PROBLEM_JSON } else { "application/json" };
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return Ok((
+                status,
+                [
+                    (axum::http::header::CONTENT_TYPE, ctype),
+                    (axum::http::HeaderName::from_static("idempotent-replayed"), "true"),
+                ],
+                answer,
+            )
+                .into_response());
+        }
+        crate::idempotency::Claim::Mismatch => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key Reused",
+                "this Idempotency-Key was used with another body or on another route: use a new key for a new request",
+            ))
+        }
+        crate::idempotency::Claim::InFlight => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "Idempotency-Key In Flight",
+                "a request with this Idempotency-Key is still running: retry after it answers",
+            )
+            .with("code", json!("in_flight")))
+        }
+    }
+    let resp = match run.await {
+        Ok(r) => r,
+        Err(p) => p.into_response(),
+    };
+    let (parts, b) = resp.into_parts();
+    let bytes = axum::body::to_bytes(b, usize::MAX)
+        .await
+        .map_err(|e| store_failed(format!("the answer could not be kept: {e}")))?;
+    let (st, status, answer) = (Arc::clone(state), parts.status.as_u16(), bytes.to_vec());
+    tokio::task::spawn_blocking(move || {
+        crate::idempotency::complete(&st.safety.store(), &identity, &key, status, &answer)
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
+}

@@ -293,7 +293,7 @@ async fn flow(kind: Kind) {
     assert_eq!(st, 200, "{v}");
     assert_eq!(
         v,
-        json!({"profile": "ops", "version": 1, "tenants": 1, "evaluations": 4, "changed": 0})
+        json!({"profile": "ops", "version": 1, "tenants": 1, "evaluations": 4, "changed": 0, "dry_run": false})
     );
     let (_, after) = call(
         &s,
@@ -633,7 +633,7 @@ async fn a_new_profile_version_is_backfilled_over_the_stored_signals() {
     // (3 × 0.6 + 0.9) / 4 = 67.5 (v1 had 75): one changed.
     assert_eq!(
         v,
-        json!({"profile": "ops", "version": 2, "tenants": 1, "evaluations": 2, "changed": 1})
+        json!({"profile": "ops", "version": 2, "tenants": 1, "evaluations": 2, "changed": 1, "dry_run": false})
     );
     let (_, h2) = call(
         &s,
@@ -680,6 +680,22 @@ async fn a_new_profile_version_is_backfilled_over_the_stored_signals() {
         (json!(2), json!(67.5)),
         "{v}"
     );
+    // The default diff compares the two latest of the serving version.
+    let (st, v) = call(
+        &s,
+        "feeder",
+        "GET",
+        "/v1/tenants/acme/score/diff?profile=ops",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["from_version"].clone(), v["to_version"].clone()),
+        (json!(2), json!(2)),
+        "{v}"
+    );
+    assert!(close(&v["delta"], -22.5), "{v}");
     // The backfill is audited per tenant.
     let (_, a) = call(&s, "root", "GET", "/v1/audit?limit=100", Value::Null).await;
     let events = a["events"].as_array().unwrap();
@@ -808,4 +824,183 @@ async fn the_sweep_earns_a_dwelt_badge_and_pulls_fetched_signals() {
     );
     let (_, v) = call(&s, "feeder", "GET", "/v1/tenants/acme/factors", Value::Null).await;
     assert!(!v.to_string().contains("sre.slow"), "{v}");
+}
+
+/// `?dry_run=true` answers what would happen and writes nothing, not even
+/// an audit event; an `Idempotency-Key` makes a retry change nothing.
+#[tokio::test]
+async fn dry_runs_write_nothing_and_a_retried_key_changes_nothing() {
+    let s = start_with(PACK, Kind::Sqlite, |_| {}).await;
+    let auth = format!("Bearer {}", token("feeder"));
+    let (st, _) = call(
+        &s,
+        "feeder",
+        "POST",
+        "/v1/tenants/acme/signals",
+        signals(90.0, 3.0, &ago(300)),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let count = |v: &Value| v["points"].as_array().unwrap().len();
+    let (_, h0) = call(
+        &s,
+        "feeder",
+        "GET",
+        "/v1/tenants/acme/score/history?profile=ops",
+        Value::Null,
+    )
+    .await;
+    let (_, a0) = call(&s, "root", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    // A dry run: uptime 40 would score (0.4 + 0.9) / 2 = 65 and lose `good`.
+    let (st, v) = call(
+        &s,
+        "feeder",
+        "POST",
+        "/v1/tenants/acme/signals?dry_run=true",
+        signals(40.0, 3.0, &ago(100)),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["dry_run"], true, "{v}");
+    assert!(close(&v["scores"][0]["score"], 65.0), "{v}");
+    assert_eq!(v["scores"][0]["transitions"][0]["change"], "lost", "{v}");
+    let (_, h1) = call(
+        &s,
+        "feeder",
+        "GET",
+        "/v1/tenants/acme/score/history?profile=ops",
+        Value::Null,
+    )
+    .await;
+    let (_, a1) = call(&s, "root", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    assert_eq!(count(&h1), count(&h0));
+    assert_eq!(
+        a1["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["source"] == "tenant-benchmark")
+            .count(),
+        a0["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["source"] == "tenant-benchmark")
+            .count(),
+        "no audit event for a dry run"
+    );
+    let (_, v) = call(
+        &s,
+        "feeder",
+        "GET",
+        "/v1/tenants/acme/score?profile=ops",
+        Value::Null,
+    )
+    .await;
+    assert!(close(&v["score"], 90.0), "{v}");
+    // A dry-run backfill counts and writes nothing.
+    let (st, v) = call(
+        &s,
+        "ops",
+        "POST",
+        "/v1/profiles/ops/backfill?dry_run=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["evaluations"].clone(), v["dry_run"].clone()),
+        (json!(1), json!(true)),
+        "{v}"
+    );
+
+    // The same request with the same key, twice: one evaluation, the same answer.
+    let body = signals(60.0, 3.0, &ago(50)).to_string();
+    let send = |key: &'static str, body: String| {
+        let auth = auth.clone();
+        let s = &s;
+        async move {
+            s.send(
+                "POST",
+                "/v1/tenants/acme/signals",
+                &[("Authorization", &auth), ("Idempotency-Key", key)],
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+    let r1 = send("k-1", body.clone()).await;
+    let r2 = send("k-1", body.clone()).await;
+    assert_eq!((r1.status, r2.status), (200, 200));
+    assert_eq!(r1.body, r2.body);
+    assert_eq!(r2.header("idempotent-replayed"), Some("true"));
+    let (_, h2) = call(
+        &s,
+        "feeder",
+        "GET",
+        "/v1/tenants/acme/score/history?profile=ops",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(count(&h2), count(&h0) + 1, "{h2}");
+    // The key with another body: 422, nothing recorded.
+    let r3 = send("k-1", signals(10.0, 3.0, &ago(40)).to_string()).await;
+    assert_eq!(r3.status, 422);
+    let (_, h3) = call(
+        &s,
+        "feeder",
+        "GET",
+        "/v1/tenants/acme/score/history?profile=ops",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(count(&h3), count(&h2));
+}
+
+/// Many requests for one tenant at once, on PostgreSQL (as from several
+/// replicas): each is one evaluation at its own time, none lost, and a
+/// backfill finds the history as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_signals_for_one_tenant_are_each_one_evaluation() {
+    let s = Arc::new(start_with(PACK, Kind::Postgres, |_| {}).await);
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            // No `at`: each is measured when it is recorded.
+            let body = json!({"signals": [
+                {"name": "sre.uptime_pct", "value": 50 + i},
+                {"name": "vuln.patch_days", "value": 3},
+                {"name": "open_critical", "value": 0},
+            ]});
+            call(&s, "feeder", "POST", "/v1/tenants/acme/signals", body)
+                .await
+                .0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let (_, h) = call(
+        &s,
+        "feeder",
+        "GET",
+        "/v1/tenants/acme/score/history?profile=ops",
+        Value::Null,
+    )
+    .await;
+    let pts = h["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 24, "{h}");
+    let times: Vec<&str> = pts.iter().map(|p| p["at"].as_str().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing: {times:?}"
+    );
+    let (st, v) = call(&s, "ops", "POST", "/v1/profiles/ops/backfill", Value::Null).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["evaluations"].clone(), v["changed"].clone()),
+        (json!(24), json!(0)),
+        "{v}"
+    );
 }

@@ -106,6 +106,9 @@ pub struct Change<R> {
     pub audit: Vec<AuditEvent>,
     /// Whether the record changed (false: nothing is written).
     pub write: bool,
+    /// Answer what would happen and roll everything back: the store stays
+    /// byte for byte as it was.
+    pub dry_run: bool,
     /// What the caller answers.
     pub out: R,
 }
@@ -306,7 +309,8 @@ where
             }
             merge(&mut record, &fresh);
             let change = f(&mut record, now).map_err(UpdateError::Refused)?;
-            if change.write || !fresh.is_empty() {
+            // A dry run drops the transaction: rolled back.
+            if !change.dry_run && (change.write || !fresh.is_empty()) {
                 record.last_at = Some(now);
                 for (t, p, v, a, s, r) in eval_rows(&change.evaluations)? {
                     tx.prepare_cached(SQLITE_PUT_SCORE)?
@@ -383,7 +387,7 @@ where
                 // Dropping the transaction rolls it back.
                 Err(why) => return Ok(Err(UpdateError::Refused(why))),
             };
-            if change.write || n_fresh > 0 {
+            if !change.dry_run && (change.write || n_fresh > 0) {
                 record.last_at = Some(now);
                 let (t, p, v, a, s, r) = columns(eval_rows(&change.evaluations)?);
                 tx.execute(PG_PUT_SCORES, &[&t, &p, &v, &a, &s, &r]).await?;
@@ -568,12 +572,14 @@ pub struct Backfilled {
 /// version) with the signals received by then; `f` replays them (see
 /// [`crate::engine::replay`]) and gives the evaluations, the state after
 /// them, and the audit events. The version's earlier rows are replaced
-/// and the tenant's state for the profile becomes the replay's.
+/// and the tenant's state for the profile becomes the replay's. A
+/// `dry_run` counts what would change and writes nothing.
 pub fn backfill<F>(
     store: &mut Store,
     tenant: &str,
     profile: &str,
     version: i64,
+    dry_run: bool,
     f: F,
 ) -> Result<Backfilled, StoreError>
 where
@@ -618,6 +624,12 @@ where
             let pts = points(times.clone(), signals)?;
             let (evals, state, audit) = f(&pts);
             let changed = compare(&times, &evals)?;
+            if dry_run {
+                return Ok(Backfilled {
+                    evaluations: evals.len(),
+                    changed,
+                });
+            }
             tx.prepare_cached(
                 "DELETE FROM bench_scores WHERE tenant = ?1 AND profile = ?2 AND version = ?3",
             )?
@@ -668,6 +680,12 @@ where
             let pts = points(times.clone(), signals)?;
             let (evals, state, audit) = f(&pts);
             let changed = compare(&times, &evals)?;
+            if dry_run {
+                return Ok(Backfilled {
+                    evaluations: evals.len(),
+                    changed,
+                });
+            }
             tx.execute(
                 "DELETE FROM bench_scores WHERE tenant = $1 AND profile = $2 AND version = $3",
                 &[&tenant, &profile, &version],

@@ -179,6 +179,7 @@ fn scorer(text: &'static str, now: i64, facts: Option<Facts>, only_if_changed: b
             evaluations,
             audit: events,
             write,
+            dry_run: false,
             out: e,
         })
     })
@@ -581,7 +582,7 @@ conformance!(
         let state = bs::record(&store, "acme").unwrap().unwrap().profiles["p"].clone();
         assert_eq!(audits(&store).len(), 7);
 
-        let b = bs::backfill(&mut store, "acme", "p", 1, replayer(V1, "acme")).unwrap();
+        let b = bs::backfill(&mut store, "acme", "p", 1, false, replayer(V1, "acme")).unwrap();
         assert_eq!(
             b,
             Backfilled {
@@ -644,7 +645,7 @@ conformance!(
         //   +6h (300 + 100) / 4 = 100    (V1 100:  same)
         // gold: earned at T0, held (62.5, 50 are not below 50), lost at
         // +3h, out (43.75 < 75), earned at +6h: the same badges as V1.
-        let b = bs::backfill(&mut store, "acme", "p", 2, replayer(V2, "acme")).unwrap();
+        let b = bs::backfill(&mut store, "acme", "p", 2, false, replayer(V2, "acme")).unwrap();
         assert_eq!(
             b,
             Backfilled {
@@ -687,7 +688,7 @@ conformance!(
 
         // Again: compared with version 2's rows now, nothing changed; the
         // rows are replaced, not added.
-        let b = bs::backfill(&mut store, "acme", "p", 2, replayer(V2, "acme")).unwrap();
+        let b = bs::backfill(&mut store, "acme", "p", 2, false, replayer(V2, "acme")).unwrap();
         assert_eq!(
             b,
             Backfilled {
@@ -735,7 +736,7 @@ conformance!(
 
 conformance!(backfill_of_an_unknown_tenant_does_nothing, |kind, dir| {
     let mut store = bs::open(&fresh(kind, dir)).unwrap();
-    let b = bs::backfill(&mut store, "nobody", "p", 1, |_: &[Point]| {
+    let b = bs::backfill(&mut store, "nobody", "p", 1, false, |_: &[Point]| {
         panic!("nothing to replay")
     })
     .unwrap();
@@ -846,7 +847,7 @@ conformance!(
             .unwrap();
             outs.push(r.out);
         }
-        let b = bs::backfill(&mut store, "acme", "p", 1, replayer(V1, "acme")).unwrap();
+        let b = bs::backfill(&mut store, "acme", "p", 1, false, replayer(V1, "acme")).unwrap();
         assert_eq!(
             b,
             Backfilled {
@@ -911,7 +912,7 @@ conformance!(
             .iter()
             .map(|e| serde_json::to_string(e).unwrap())
             .collect();
-        let r = bs::backfill(&mut store, "acme", "p", 1, replayer(V1, "acme")).unwrap();
+        let r = bs::backfill(&mut store, "acme", "p", 1, false, replayer(V1, "acme")).unwrap();
         assert_eq!((r.evaluations, r.changed), (2, 0));
         let after: Vec<String> = bs::evaluations(&store, &q)
             .unwrap()
@@ -921,3 +922,45 @@ conformance!(
         assert_eq!(after, before);
     }
 );
+
+conformance!(a_dry_run_answers_and_writes_nothing, |kind, dir| {
+    let mut store = bs::open(&fresh(kind, dir)).unwrap();
+    bs::update(
+        &mut store,
+        "acme",
+        vec![sig("a", 50.0, T0)],
+        T0,
+        scorer(V1, T0, None, false),
+    )
+    .unwrap();
+    let before = (counts(&store), bs::record(&store, "acme").unwrap());
+    // New signals and an evaluation, as a dry run: the answer says what
+    // would be, the store is as it was.
+    let dry = |rec: &mut TenantRecord, at: i64| -> Result<Change<Evaluation>, String> {
+        let mut c = scorer(V1, T0 + H, None, false)(rec, at)?;
+        c.dry_run = true;
+        Ok(c)
+    };
+    let r = bs::update(
+        &mut store,
+        "acme",
+        vec![sig("a", 100.0, T0 + H), sig("b", 100.0, T0 + H)],
+        T0 + H,
+        dry,
+    )
+    .unwrap();
+    assert_eq!((r.fresh, r.duplicates), (2, 0));
+    // (100 + 100) / 2 = 100: what it would score.
+    assert_eq!(r.out.score.score, Some(100.0));
+    assert_eq!(
+        (counts(&store), bs::record(&store, "acme").unwrap()),
+        before
+    );
+    // A dry-run backfill counts and writes nothing either.
+    let b = bs::backfill(&mut store, "acme", "p", 2, true, replayer(V1, "acme")).unwrap();
+    assert_eq!(b.evaluations, 1);
+    assert_eq!(
+        (counts(&store), bs::record(&store, "acme").unwrap()),
+        before
+    );
+});

@@ -92,6 +92,17 @@ pub struct SignalsAnswer {
     pub ignored: Vec<IgnoredSignal>,
     /// Each profile, evaluated with them.
     pub scores: Vec<Scored>,
+    /// `?dry_run=true`: what would have happened; nothing was written.
+    pub dry_run: bool,
+}
+
+/// `?dry_run=true`: answer what would happen, write nothing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunParam {
+    /// Answer what the request would do; change nothing (not even an audit event).
+    pub(super) dry_run: Option<bool>,
 }
 
 /// Which profile.
@@ -273,6 +284,8 @@ pub struct BackfillAnswer {
     /// Of those, how many differ in score or badge from what was stored
     /// at the same time before.
     pub changed: usize,
+    /// `?dry_run=true`: counted, nothing was written.
+    pub dry_run: bool,
 }
 
 pub(super) fn scored(e: &Evaluation) -> Scored {

@@ -3,7 +3,8 @@
 
 use super::*;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
 use tenet_runtime::dsl::value::format_duration;
@@ -86,14 +87,15 @@ pub async fn list_profiles(State(state): State<Arc<AppState>>) -> Result<Respons
 /// Recompute every tenant's history of a profile under its serving version.
 #[utoipa::path(
     post, path = "/v1/profiles/{name}/backfill", tag = "tenant-benchmark",
-    params(("name" = String, Path, description = "A profile of the pack", pattern = "^[A-Za-z0-9_-]{1,100}$")),
+    params(("name" = String, Path, description = "A profile of the pack", pattern = "^[A-Za-z0-9_-]{1,100}$"), DryRunParam),
     request_body(content = Option<BackfillBody>, description = "Optional: only some tenants"),
     responses(
         (status = 200, description = "Each tenant's history recomputed in its own transaction, with an audit event", body = BackfillAnswer),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "An identity bound to a tenant: backfill rewrites every tenant's history", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this `Idempotency-Key` is still running", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such profile", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "The body is JSON of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The body is JSON of the wrong shape, or the `Idempotency-Key` was used with another body", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `tenant_benchmark` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -102,7 +104,28 @@ pub async fn backfill(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(name): Path<String>,
+    Query(q): Query<DryRunParam>,
+    headers: HeaderMap,
     body: Bytes,
+) -> Result<Response, Problem> {
+    let dry_run = q.dry_run.unwrap_or(false);
+    if dry_run {
+        return run_backfill(state, ctx, name, body, true).await;
+    }
+    let route = format!("POST /v1/profiles/{name}/backfill");
+    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
+        run_backfill(st, c2, name, b2, false).await
+    })
+    .await
+}
+
+async fn run_backfill(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    name: String,
+    body: Bytes,
+    dry_run: bool,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     if let Some(b) = ctx.identity.as_ref().and_then(|i| i.tenant.clone()) {
@@ -137,12 +160,13 @@ pub async fn backfill(
             tenants: 0,
             evaluations: 0,
             changed: 0,
+            dry_run,
         };
         let profile = Arc::new(profile);
         for t in tenants {
             let (bundle, profile, ctx) = (Arc::clone(&bundle), Arc::clone(&profile), ctx.clone());
             let tenant = t.clone();
-            let r = bs::backfill(&mut st.benchmark.store(), &t, &profile.name.clone(), version, move |points| {
+            let r = bs::backfill(&mut st.benchmark.store(), &t, &profile.name.clone(), version, dry_run, move |points| {
                 let Ok(pack) = tenet_tenant_benchmark::pack(&bundle.rules) else {
                     return (Vec::new(), Default::default(), Vec::new());
                 };

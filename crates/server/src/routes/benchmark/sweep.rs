@@ -58,6 +58,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             let n = evals.len() as u64;
             Ok(Change {
                 write: !evals.is_empty(),
+                dry_run: false,
                 evaluations: evals,
                 audit,
                 out: n,

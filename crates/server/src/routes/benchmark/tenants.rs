@@ -3,7 +3,7 @@
 use super::*;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use tenet_tenant_benchmark::engine;
@@ -81,13 +81,14 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<(Vec<SignalRow>, Vec<IgnoredSi
 /// Record a tenant's signals (and facts), and evaluate every profile with them.
 #[utoipa::path(
     post, path = "/v1/tenants/{id}/signals", tag = "tenant-benchmark",
-    params(("id" = String, Path, description = "The tenant", pattern = "^[A-Za-z0-9_.-]{1,128}$")),
+    params(("id" = String, Path, description = "The tenant", pattern = "^[A-Za-z0-9_.-]{1,128}$"), DryRunParam),
     request_body = SignalsBody,
     responses(
         (status = 200, description = "Recorded and evaluated in one transaction with its audit events", body = SignalsAnswer),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this `Idempotency-Key` is still running", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Another tenant than the caller's, or an empty request for a tenant with no data", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "A signal is malformed: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A signal is malformed, or the `Idempotency-Key` was used with another body: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `tenant_benchmark` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -96,10 +97,31 @@ pub async fn post_signals(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<DryRunParam>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let started = Instant::now();
     tenant_path(&ctx, &id)?;
+    let dry_run = q.dry_run.unwrap_or(false);
+    if dry_run {
+        return record_signals(state, ctx, id, body, true).await;
+    }
+    let route = format!("POST /v1/tenants/{id}/signals");
+    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
+        record_signals(st, c2, id, b2, false).await
+    })
+    .await
+}
+
+async fn record_signals(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    body: Bytes,
+    dry_run: bool,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
     let b: SignalsBody = json_body(
         &body,
         "{\"facts\"?: {...}, \"signals\": [{\"name\", \"value\", \"at\"?, \"source\"?}]}",
@@ -159,6 +181,7 @@ pub async fn post_signals(
                 evaluations: evals,
                 audit,
                 write: true,
+                dry_run,
                 out,
             })
         })
@@ -176,6 +199,7 @@ pub async fn post_signals(
                 duplicates: u.duplicates,
                 ignored,
                 scores: u.out,
+                dry_run,
             }))
         }
         Err(UpdateError::Refused(why)) => Err(Problem::new(
@@ -459,8 +483,18 @@ pub async fn get_diff(
             .await?
             .into_iter()
             .next(),
-        // The one before `to`'s (at another time).
-        None => newest.into_iter().find(|e| e.at < to_eval.at),
+        // The one before `to`'s, of its version (a backfill keeps another
+        // version's at the same times).
+        None => read(
+            &state,
+            EvalQuery {
+                version: Some(to_eval.score.version),
+                ..at_or_before(Some(to_eval.at - 1), 1)
+            },
+        )
+        .await?
+        .into_iter()
+        .next(),
     };
     let Some(from_eval) = from_eval else {
         return Err(Problem::new(

@@ -122,7 +122,7 @@ impl Safety {
         })
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         match self.store.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -444,7 +444,7 @@ pub async fn preflight(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    idempotent(
+    crate::idempotency::once(
         &state,
         &ctx,
         &headers,
@@ -737,7 +737,7 @@ where
         return dry_run_step(state, ctx, id, f).await;
     }
     let (st, c2) = (Arc::clone(&state), ctx.clone());
-    idempotent(&state, &ctx, &req.headers, &route, &req.body, async move {
+    crate::idempotency::once(&state, &ctx, &req.headers, &route, &req.body, async move {
         run_step_now(st, c2, id, what, f).await
     })
     .await
@@ -774,98 +774,6 @@ where
         })),
         Err(f) => Err(refused(&f)),
     }
-}
-
-/// Runs `run` under the request's `Idempotency-Key`, if it has one: a
-/// retry gets the first answer again (`idempotent-replayed: true`).
-async fn idempotent<Fut>(
-    state: &Arc<AppState>,
-    ctx: &RequestCtx,
-    headers: &HeaderMap,
-    route: &str,
-    body: &[u8],
-    run: Fut,
-) -> Result<Response, Problem>
-where
-    Fut: std::future::Future<Output = Result<Response, Problem>>,
-{
-    use axum::response::IntoResponse;
-    let Some(key) = headers.get("idempotency-key") else {
-        return run.await;
-    };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| crate::idempotency::valid(k))
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "Invalid Idempotency-Key",
-                "`Idempotency-Key` is 1 to 255 visible ASCII characters",
-            )
-        })?
-        .to_string();
-    let identity = ctx.actor();
-    let hash = crate::idempotency::body_hash(body);
-    let (st, id2, key2, route2) = (
-        Arc::clone(state),
-        identity.clone(),
-        key.clone(),
-        route.to_string(),
-    );
-    let claim = tokio::task::spawn_blocking(move || {
-        crate::idempotency::claim(&st.safety.store(), &id2, &key2, &route2, &hash, now_ms())
-    })
-    .await
-    .map_err(store_failed)?
-    .map_err(store_failed)?;
-    match claim {
-        crate::idempotency::Claim::Fresh => {}
-        crate::idempotency::Claim::Replay(status, answer) => {
-            let ctype = if status >= 400 { crate::problem::PROBLEM_JSON } else { "application/json" };
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            return Ok((
-                status,
-                [
-                    (axum::http::header::CONTENT_TYPE, ctype),
-                    (axum::http::HeaderName::from_static("idempotent-replayed"), "true"),
-                ],
-                answer,
-            )
-                .into_response());
-        }
-        crate::idempotency::Claim::Mismatch => {
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Idempotency-Key Reused",
-                "this Idempotency-Key was used with another body or on another route: use a new key for a new request",
-            ))
-        }
-        crate::idempotency::Claim::InFlight => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                "Idempotency-Key In Flight",
-                "a request with this Idempotency-Key is still running: retry after it answers",
-            )
-            .with("code", json!("in_flight")))
-        }
-    }
-    let resp = match run.await {
-        Ok(r) => r,
-        Err(p) => p.into_response(),
-    };
-    let (parts, b) = resp.into_parts();
-    let bytes = axum::body::to_bytes(b, usize::MAX)
-        .await
-        .map_err(|e| store_failed(format!("the answer could not be kept: {e}")))?;
-    let (st, status, answer) = (Arc::clone(state), parts.status.as_u16(), bytes.to_vec());
-    tokio::task::spawn_blocking(move || {
-        crate::idempotency::complete(&st.safety.store(), &identity, &key, status, &answer)
-    })
-    .await
-    .map_err(store_failed)?
-    .map_err(store_failed)?;
-    Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 async fn run_step_now<F>(
