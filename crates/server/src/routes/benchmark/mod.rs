@@ -60,6 +60,9 @@ pub fn table() -> RouteTable {
         .route(routes!(backfill))
 }
 
+/// A pulled answer: when it was fetched, and what came back.
+type Fetched = (Ms, Result<Value, String>);
+
 /// The module's connection, its pulled-signal cache, and the profiles of
 /// the serving bundle (read once per bundle).
 pub struct Benchmark {
@@ -71,7 +74,7 @@ pub struct Benchmark {
     every: Ms,
     fetch: Vec<FetchSource>,
     /// By URL: when fetched, and the answer.
-    cache: Mutex<HashMap<String, (Ms, Result<Value, String>)>>,
+    cache: Mutex<HashMap<String, Fetched>>,
     /// When the sweep last evaluated every tenant (this replica).
     last_round: AtomicI64,
     profiles: Mutex<Option<(String, Arc<Profiles>)>>,
