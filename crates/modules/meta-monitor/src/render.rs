@@ -7,11 +7,7 @@ use serde_json::{json, Value};
 
 /// An instant as RFC 3339 in UTC with milliseconds.
 pub fn rfc3339(ms: Ms) -> String {
-    tenet_runtime::clock::Timestamp::from_unix(
-        ms.div_euclid(1000),
-        (ms.rem_euclid(1000) * 1_000_000) as u32,
-    )
-    .rfc3339()
+    tenet_runtime::clock::Timestamp::from_millis(ms).rfc3339()
 }
 
 /// An RFC 3339 time (any offset) as milliseconds.

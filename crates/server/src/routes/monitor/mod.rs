@@ -15,7 +15,7 @@
 //! and pages through `monitor.notify`, and sends the monitor's own
 //! heartbeat to `monitor.proof_of_life`.
 
-use super::{json_body, json_response};
+use super::{invalid, json_body, json_response, now_ms, store_failed};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
 use crate::config::Config;
@@ -155,11 +155,6 @@ impl Monitor {
     }
 }
 
-fn now_ms() -> Ms {
-    let t = tenet_runtime::clock::system_now();
-    t.unix_secs() * 1000 + i64::from(t.subsec_nanos() / 1_000_000)
-}
-
 // ---------------------------------------------------------------------------
 // Helpers
 
@@ -173,18 +168,6 @@ fn no_pack(names: Vec<String>) -> Problem {
             names.join(", ")
         ),
     )
-}
-
-fn store_failed(e: impl std::fmt::Display) -> Problem {
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Store Unavailable",
-        format!("the store could not be read or written, so nothing was done: {e}"),
-    )
-}
-
-fn invalid(detail: String) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid Request", detail)
 }
 
 /// The serving pack's watchers.

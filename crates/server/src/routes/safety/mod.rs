@@ -10,7 +10,7 @@
 //! (`safety.notify`, `safety.escalation`) after the commit; a preflight
 //! that needs reviews is kept only once its approvers were told.
 
-use super::{json_body, json_response};
+use super::{json_body, json_response, now_ms};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
 use crate::config::Config;
@@ -197,11 +197,6 @@ fn write_inserts(mut store: Store, rx: &Mutex<std::sync::mpsc::Receiver<Insert>>
             }
         }
     }
-}
-
-fn now_ms() -> Ms {
-    let t = tenet_runtime::clock::system_now();
-    t.unix_secs() * 1000 + i64::from(t.subsec_nanos() / 1_000_000)
 }
 
 /// 128 (ids) or 256 (nonces) random bits from the OS, as hex.
