@@ -155,7 +155,10 @@ fn history_is_replayed_so_badges_and_carried_values_come_out_as_the_servers() {
         "{text}"
     );
     assert!(text.contains("stale_admins"), "{text}");
-    assert!(text.contains("carried forward from 259200 s ago"), "{text}");
+    assert!(
+        text.contains("no signal: the value of 3d ago carried forward\n"),
+        "{text}"
+    );
     // Five days of history only: still entering, no badge.
     let out = score(
         CSM,

@@ -146,6 +146,19 @@ pub fn condition_json(
     serde_json::json!({"tenant": tenant, "signals": nested})
 }
 
+/// Why a carried value is used: how old it is, and how much it decayed.
+fn carried(missing: &str, age: Ms, decay: Option<f64>) -> String {
+    // Whole seconds, as a duration reads (`3d`, `2h30m`).
+    let age = tenet_runtime::dsl::value::format_duration(age / 1000 * 1000);
+    match decay {
+        Some(d) => format!(
+            "{missing}: the value of {age} ago carried forward, decayed to {:.1}%",
+            d * 100.0
+        ),
+        None => format!("{missing}: the value of {age} ago carried forward"),
+    }
+}
+
 fn normalise(f: &Factor, v: f64) -> f64 {
     let range = f.upper - f.lower;
     let mut x = v.clamp(f.lower, f.upper) - f.lower;
@@ -230,6 +243,7 @@ pub fn score(
         });
         let stale_or_missing = match sig {
             None => "no signal".to_string(),
+            Some(s) if s.value.is_null() => "no measurement now (null)".to_string(),
             Some(s) if s.value.as_f64().is_none() => {
                 format!("signal is not a number ({})", s.value)
             }
@@ -303,7 +317,15 @@ pub fn score(
                             None => 1.0,
                         };
                         fs.age_s = Some(age as f64 / 1000.0);
-                        (e.value, normalise(f, e.value) * decay, Some(format!("{stale_or_missing}: carried forward from {} s ago, decayed × {decay}", age / 1000)))
+                        (
+                            e.value,
+                            normalise(f, e.value) * decay,
+                            Some(carried(
+                                &stale_or_missing,
+                                age,
+                                f.decay_half_life.map(|_| decay),
+                            )),
+                        )
                     }
                     _ => {
                         fs.why = Some(format!("{stale_or_missing}, and nothing young enough to carry forward: left out"));
@@ -373,7 +395,7 @@ fn cap(factors: &mut [FactorScore], total: f64, cap: f64) -> (f64, Option<String
         return (
             total,
             Some(format!(
-                "{m} factors carry the score and the cap is {}% each: caps that add up to less than the whole score cannot hold, so none is applied",
+                "{m} factor(s) carry the score and the cap is {}% each: caps that add up to less than the whole score cannot hold, so none is applied",
                 cap * 100.0
             )),
         );

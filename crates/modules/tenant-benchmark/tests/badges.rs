@@ -836,8 +836,8 @@ fn a_carried_forward_signal_decays_and_the_badge_is_lost_when_computed() {
         assert_eq!(a.value, Some(80.0), "the carried value");
         assert!(
             a.why.as_deref().unwrap().starts_with(&format!(
-                "no signal: carried forward from {} s ago",
-                (now - last) / 1000
+                "no signal: the value of {} ago carried forward, decayed to",
+                tenet_runtime::dsl::value::format_duration(now - last)
             )),
             "{:?}",
             a.why

@@ -160,7 +160,7 @@ fn each_missing_data_policy() {
         .cap_note
         .as_ref()
         .unwrap()
-        .contains("2 factors carry the score"));
+        .contains("2 factor(s) carry the score"));
     assert!(factor(&s, "audit_log_retention")
         .why
         .as_ref()
