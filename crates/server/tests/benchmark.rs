@@ -394,6 +394,19 @@ async fn a_tenant_never_sees_another_tenants_benchmark() {
     )
     .await;
     assert!(close(&v["score"], 90.0), "{v}");
+    // The attempt is audited, under the caller's tenant.
+    let (_, a) = call(&s, "root", "GET", "/v1/audit?limit=100", Value::Null).await;
+    assert!(
+        a["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["outcome"] == "refused:404"
+                && e["actor"] == "globex-agent"
+                && e["tenant"] == "globex"
+                && e["details"]["named"] == "acme"),
+        "{a}"
+    );
     // Backfill rewrites every tenant's history: not a tenant's to ask.
     let (st, v) = call(
         &s,

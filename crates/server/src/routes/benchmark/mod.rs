@@ -310,3 +310,31 @@ fn transition_events(
         })
         .collect()
 }
+
+/// Audits a refused attempt (a 4xx other than a key still in flight): who
+/// tried what, and why it was refused. The tenant of the event is the
+/// caller's; the one it named is in the details.
+async fn refused<T>(
+    state: &AppState,
+    ctx: &RequestCtx,
+    subject: &str,
+    named: &str,
+    started: Instant,
+    r: Result<T, Problem>,
+) -> Result<T, Problem> {
+    if let Err(p) = &r {
+        if p.status.is_client_error() && p.status != StatusCode::CONFLICT {
+            let ev = event(
+                ctx,
+                subject.to_string(),
+                &format!("refused:{}", p.status.as_u16()),
+                json!({"named": named, "title": p.title, "detail": p.detail}),
+                ctx.tenant.as_deref(),
+                &state.fingerprint(),
+                started,
+            );
+            let _ = state.audit.record(ev).await;
+        }
+    }
+    r
+}

@@ -108,16 +108,22 @@ pub async fn backfill(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    if dry_run {
-        return run_backfill(state, ctx, name, body, true).await;
+    let started = Instant::now();
+    let named = name.clone();
+    let r = async {
+        let dry_run = q.dry_run.unwrap_or(false);
+        if dry_run {
+            return run_backfill(Arc::clone(&state), ctx.clone(), name, body, true).await;
+        }
+        let route = format!("POST /v1/profiles/{name}/backfill");
+        let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+        crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
+            run_backfill(st, c2, name, b2, false).await
+        })
+        .await
     }
-    let route = format!("POST /v1/profiles/{name}/backfill");
-    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-        run_backfill(st, c2, name, b2, false).await
-    })
-    .await
+    .await;
+    refused(&state, &ctx, "backfill", &named, started, r).await
 }
 
 async fn run_backfill(

@@ -101,17 +101,23 @@ pub async fn post_signals(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    tenant_path(&ctx, &id)?;
-    let dry_run = q.dry_run.unwrap_or(false);
-    if dry_run {
-        return record_signals(state, ctx, id, body, true).await;
+    let started = Instant::now();
+    let named = id.clone();
+    let r = async {
+        tenant_path(&ctx, &id)?;
+        let dry_run = q.dry_run.unwrap_or(false);
+        if dry_run {
+            return record_signals(Arc::clone(&state), ctx.clone(), id, body, true).await;
+        }
+        let route = format!("POST /v1/tenants/{id}/signals");
+        let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+        crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
+            record_signals(st, c2, id, b2, false).await
+        })
+        .await
     }
-    let route = format!("POST /v1/tenants/{id}/signals");
-    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-        record_signals(st, c2, id, b2, false).await
-    })
-    .await
+    .await;
+    refused(&state, &ctx, "signals", &named, started, r).await
 }
 
 async fn record_signals(
