@@ -1017,3 +1017,63 @@ async fn concurrent_signals_for_one_tenant_are_each_one_evaluation() {
         "{v}"
     );
 }
+
+/// A round over many tenants is spread over several sweeps, each going on
+/// from the tenant after the last one done; the round ends when all are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_round_goes_on_where_the_last_sweep_stopped() {
+    let s = start_with(PACK, Kind::Sqlite, |c| {
+        c.benchmark.evaluate_every = std::time::Duration::from_secs(1);
+        c.sweeps.interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    for t in ["t1", "t2", "t3"] {
+        let (st, _) = call(
+            &s,
+            "feeder",
+            "POST",
+            &format!("/v1/tenants/{t}/signals"),
+            json!({"signals": [
+                {"name": "sre.uptime_pct", "value": 90, "at": ago(5)},
+                {"name": "vuln.patch_days", "value": 3, "at": ago(5)},
+                {"name": "open_critical", "value": 0, "at": ago(5)},
+            ]}),
+        )
+        .await;
+        assert_eq!(st, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // `steady` (dwell 1s) entered with the first evaluation: each sweep
+    // earns it for one tenant, in order, with no budget to do more.
+    let one = |s: &Server| {
+        let st = Arc::clone(&s.state);
+        tokio::task::spawn_blocking(move || {
+            tenet_server::routes::benchmark::sweep_within(&st, std::time::Duration::ZERO)
+        })
+    };
+    for (i, t) in ["t1", "t2", "t3"].iter().enumerate() {
+        assert_eq!(one(&s).await.unwrap().unwrap(), 1, "sweep {i}");
+        let (_, v) = call(
+            &s,
+            "feeder",
+            "GET",
+            &format!("/v1/tenants/{t}/score?profile=ops"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(v["badge"], "steady", "{t} after sweep {i}: {v}");
+        if let Some(next) = ["t1", "t2", "t3"].get(i + 1) {
+            let (_, v) = call(
+                &s,
+                "feeder",
+                "GET",
+                &format!("/v1/tenants/{next}/score?profile=ops"),
+                Value::Null,
+            )
+            .await;
+            assert_eq!(v["badge"], "good", "{next} not yet: {v}");
+        }
+    }
+    // The round is over: the next waits for `evaluate_every`.
+    assert_eq!(one(&s).await.unwrap().unwrap(), 0);
+}

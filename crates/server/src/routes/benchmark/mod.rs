@@ -42,7 +42,7 @@ mod tenants;
 
 pub use bodies::*;
 pub use profiles::*;
-pub use sweep::sweep;
+pub use sweep::{sweep, sweep_within};
 pub use tenants::*;
 
 /// The most signals one request may carry.
@@ -77,6 +77,8 @@ pub struct Benchmark {
     cache: Mutex<HashMap<String, Fetched>>,
     /// When the sweep last evaluated every tenant (this replica).
     last_round: AtomicI64,
+    /// A round in progress: when it began, and the last tenant it did.
+    round: Mutex<Option<(Ms, String)>>,
     profiles: Mutex<Option<(String, Arc<Profiles>)>>,
 }
 
@@ -100,6 +102,7 @@ impl Benchmark {
             fetch: config.benchmark.fetch.clone(),
             cache: Mutex::new(HashMap::new()),
             last_round: AtomicI64::new(0),
+            round: Mutex::new(None),
             profiles: Mutex::new(None),
         })
     }

@@ -18,12 +18,32 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// dwell passed, a score that decayed). Returns how many evaluations it
 /// stored. A fetch that fails leaves that signal as it was (its age
 /// grows; `max_age` and the fallbacks take it from there).
+///
+/// A round with many tenants is spread over several sweeps: each works
+/// for at most [`BUDGET`] (well within the sweep's lease, so the fleet's
+/// other sweeps and its presence are not held up) and the next goes on
+/// from the tenant after the last one done.
 pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
+    sweep_within(state, BUDGET)
+}
+
+/// [`sweep`] with another budget (at least one tenant is done per call).
+pub fn sweep_within(state: &AppState, budget: Duration) -> Result<u64, tenet_store::StoreError> {
     let now = now_ms();
     let b = &state.benchmark;
-    if now - b.last_round.load(Ordering::Relaxed) < b.every {
-        return Ok(0);
-    }
+    // The round in progress (when it began, the last tenant done), or a
+    // new one once `evaluate_every` has passed since the last began.
+    let (round_start, mut cursor) = {
+        let round = match b.round.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match round {
+            Some((start, c)) => (start, Some(c)),
+            None if now - b.last_round.load(Ordering::Relaxed) < b.every => return Ok(0),
+            None => (now, None),
+        }
+    };
     if tenet_tenant_benchmark::pack(&state.bundle.load_full().rules).is_err() {
         return Ok(0);
     }
@@ -43,7 +63,17 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
     }
     let tenants = bs::tenants(&b.store())?;
     let mut stored = 0u64;
-    for t in tenants {
+    let began = Instant::now();
+    let from = cursor.clone();
+    let todo = tenants
+        .into_iter()
+        .filter(|t| from.as_ref().is_none_or(|c| t > c));
+    for t in todo {
+        if cursor != from && began.elapsed() >= budget {
+            // The rest next time, from here.
+            set_round(b, cursor.map(|c| (round_start, c)));
+            return Ok(stored);
+        }
         let signals = pull(state, &t, now);
         let (bundle, profiles) = (Arc::clone(&bundle), Arc::clone(&profiles));
         let ctx = RequestCtx {
@@ -65,7 +95,10 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             })
         });
         match r {
-            Ok(u) => stored += u.out,
+            Ok(u) => {
+                stored += u.out;
+                cursor = Some(t);
+            }
             Err(bs::UpdateError::Store(e)) => return Err(e),
             Err(bs::UpdateError::Refused(why)) => {
                 return Err(tenet_store::StoreError::NotFound(format!(
@@ -74,8 +107,20 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             }
         }
     }
-    b.last_round.store(now, Ordering::Relaxed);
+    set_round(b, None);
+    b.last_round.store(round_start, Ordering::Relaxed);
     Ok(stored)
+}
+
+/// How long one sweep works on a round before leaving the rest to the next.
+pub const BUDGET: Duration = Duration::from_secs(2);
+
+/// Where the round in progress stands (`None`: no round in progress).
+fn set_round(b: &Benchmark, cursor: Option<(Ms, String)>) {
+    match b.round.lock() {
+        Ok(mut g) => *g = cursor,
+        Err(p) => *p.into_inner() = cursor,
+    }
 }
 
 /// The pulled signals of one tenant, from the cache when young enough.
