@@ -585,12 +585,11 @@ fn status<'a>(
     let pages_at = (state == State::Down)
         .then(|| down_at.map(|d| d.saturating_add(w.silence_budget)))
         .flatten();
-    let muted_by = (state == State::Down)
-        .then(|| w.muted_by(now).map(str::to_string))
-        .flatten();
-    if let Some(m) = &muted_by {
-        why = format!("{why}; deny window `{m}` is open: it would page, and does not");
+    let muted = (state == State::Down).then(|| w.muted_by(now)).flatten();
+    if let Some((_, reason)) = &muted {
+        why = format!("{why}; {reason}: it would page, and does not");
     }
+    let muted_by = muted.map(|(name, _)| name);
     Status {
         watcher: w.name.clone(),
         tenant: tenant.to_string(),

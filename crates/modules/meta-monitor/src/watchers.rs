@@ -97,7 +97,8 @@ pub struct Watcher {
     pub severity: String,
     /// A paused watcher ignores heartbeats until resumed by hand.
     pub manual_resume: bool,
-    /// Deny windows mute its pages (it keeps being evaluated).
+    /// Deny windows mute its pages while open; allow windows, when there
+    /// are any, mute them outside (it keeps being evaluated).
     pub windows: Vec<(String, Window)>,
     pub hysteresis: Option<Hysteresis>,
     /// `exempt_when` as written, for explanations.
@@ -127,13 +128,40 @@ impl Watcher {
         }
     }
 
-    /// The deny window open at `now`, if any.
-    pub fn muted_by(&self, now: Ms) -> Option<&str> {
+    /// What mutes its pages at `now`, if anything, as the language's
+    /// windows decide (`dsl::window::allows`): an open deny window, or,
+    /// when it has allow windows, being outside all of them. Gives the
+    /// window's name (`outside <names>` for allow windows) and why.
+    pub fn muted_by(&self, now: Ms) -> Option<(String, String)> {
+        if self.windows.is_empty() {
+            return None;
+        }
         let at = to_utc(now)?;
-        self.windows
+        if let Some((n, _)) = self
+            .windows
             .iter()
             .find(|(_, w)| w.mode == window::Mode::Deny && window::is_open(w, at).unwrap_or(false))
-            .map(|(n, _)| n.as_str())
+        {
+            return Some((n.clone(), format!("deny window `{n}` is open")));
+        }
+        let list: Vec<Window> = self.windows.iter().map(|(_, w)| w.clone()).collect();
+        match window::allows(&list, at) {
+            Ok(v) if v.allowed => None,
+            Ok(_) => {
+                let names: Vec<&str> = self
+                    .windows
+                    .iter()
+                    .filter(|(_, w)| w.mode == window::Mode::Allow)
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                Some((
+                    format!("outside {}", names.join(", ")),
+                    format!("outside every allow window (`{}`)", names.join("`, `")),
+                ))
+            }
+            // A window that cannot be read mutes nothing: pages go out.
+            Err(_) => None,
+        }
     }
 }
 

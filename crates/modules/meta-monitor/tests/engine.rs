@@ -700,3 +700,65 @@ fn a_pause_is_not_low_activity_and_a_received_failure_is_not_held_back() {
         s["feature-flag-evals"].why
     );
 }
+
+/// With allow windows, pages go out only while one is open (the
+/// language's window rule: deny wins; with allow windows one must be
+/// open); the watcher is evaluated all the same.
+#[test]
+fn allow_windows_page_only_inside_them() {
+    let rules = Box::leak(Box::new(
+        tenet_runtime::load::load_files(
+            vec![tenet_runtime::load::RuleFile {
+                path: "m.tenet".into(),
+                text: r#"tenet 1
+pack meta_monitor version "1.0.0"
+
+watcher batch {
+  cadence        1h
+  grace          5m
+  silence_budget 0s
+
+  window office {
+    mode     allow
+    cron     "0 9 * * MON-FRI"
+    duration 8h
+  }
+
+  window freeze {
+    mode     deny
+    cron     "0 12 * * *"
+    duration 1h
+  }
+}
+"#
+                .into(),
+            }],
+            "",
+        )
+        .unwrap(),
+    ));
+    let w = World {
+        watchers: Watchers::read(&tenet_meta_monitor::pack(rules).unwrap()).unwrap(),
+    };
+    let events = vec![ev("batch", "x", "2026-12-04T06:00:00Z")];
+    // Friday 2026-12-04, 08:00 UTC: down, outside the office window: muted.
+    let s = w.at(&events, "2026-12-04T08:00:00Z");
+    assert_eq!(s["batch"].state, State::Down);
+    assert_eq!(s["batch"].muted_by.as_deref(), Some("outside office"));
+    assert!(
+        s["batch"]
+            .why
+            .contains("outside every allow window (`office`): it would page, and does not"),
+        "{}",
+        s["batch"].why
+    );
+    // 10:00, inside it: pages.
+    let s = w.at(&events, "2026-12-04T10:00:00Z");
+    assert_eq!(s["batch"].muted_by, None, "{}", s["batch"].why);
+    // 12:30, inside it but the deny window is open: deny wins.
+    let s = w.at(&events, "2026-12-04T12:30:00Z");
+    assert_eq!(s["batch"].muted_by.as_deref(), Some("freeze"));
+    // Saturday: no allow window opens.
+    let s = w.at(&events, "2026-12-05T10:00:00Z");
+    assert_eq!(s["batch"].muted_by.as_deref(), Some("outside office"));
+}
