@@ -131,6 +131,34 @@ async fn flow(kind: Kind) {
     assert_eq!(v["state"], "started", "{v}");
     assert_eq!(v["base_state"], "down", "{v}");
 
+    // A dry-run pause answers the state it would have and writes nothing.
+    let (st, v) = call(
+        &s,
+        "ops",
+        "POST",
+        "/v1/watchers/backup/pause?dry_run=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["state"].clone(), v["dry_run"].clone()),
+        (json!("paused"), json!(true)),
+        "{v}"
+    );
+    let (_, v) = call(&s, "cron", "GET", "/v1/watchers/backup", Value::Null).await;
+    assert_eq!(v["state"], "started", "still as it was: {v}");
+    assert!(v.get("dry_run").is_none(), "{v}");
+    // A dry-run resume of a watcher that is not paused: the 409 a resume gets.
+    let (st, _) = call(
+        &s,
+        "ops",
+        "POST",
+        "/v1/watchers/backup/resume?dry_run=true",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 409);
     // Pause (operator), pings ignored (manual_resume), resume once.
     let (st, v) = call(&s, "ops", "POST", "/v1/watchers/backup/pause", Value::Null).await;
     assert_eq!(st, 200, "{v}");
@@ -466,6 +494,15 @@ async fn the_sweep_pages_a_silence_and_its_recovery_and_proves_its_own_life() {
         &s,
         "ops",
         "POST",
+        &format!("/v1/meta-incidents/{id}/resolve?dry_run=true"),
+        json!({"note": "again"}),
+    )
+    .await;
+    assert_eq!(st, 409, "a dry run is refused as the resolve would be");
+    let (st, _) = call(
+        &s,
+        "ops",
+        "POST",
         "/v1/meta-incidents/nope/resolve",
         json!({"note": "x"}),
     )
@@ -655,6 +692,20 @@ async fn a_quiet_sandbox_is_exempt_and_cannot_exempt_itself() {
     )
     .await;
     assert_eq!((st, v["exempt"].clone()), (200, json!([])), "{v}");
+    // A dry run says what the facts would exempt, and keeps the old ones.
+    let (st, v) = call(
+        &s,
+        "ops",
+        "PUT",
+        "/v1/monitor/tenants/globex?dry_run=true",
+        json!({"tenant": {"tier": "sandbox"}, "stats": {"events_24h": 10}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({"dry_run": true, "tenant": "globex", "exempt": ["flags"]})
+    );
     let (st, v) = call(
         &s,
         "ops",

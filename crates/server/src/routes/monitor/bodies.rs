@@ -66,6 +66,10 @@ pub struct IgnoredEvent {
 /// A watcher's state at the time asked, explained.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WatcherStatus {
+    /// `true` on the answer of a `?dry_run=true` pause or resume: the
+    /// state it would have; nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
     pub watcher: String,
     pub tenant: Option<String>,
     /// new, up, late, down, paused, started, exempt, suppressed.
@@ -143,6 +147,27 @@ pub struct ListParams {
     /// Only watchers in this state.
     #[param(inline)]
     pub(super) state: Option<StateParam>,
+}
+
+/// Which tenant's instance to pause or resume, and whether only to say
+/// what would happen.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PauseParams {
+    /// The tenant's instance (default: the caller's tenant, else the platform's).
+    pub(super) tenant: Option<String>,
+    /// Answer the state it would have; change nothing (not even an audit event).
+    pub(super) dry_run: Option<bool>,
+}
+
+/// `?dry_run=true`: answer what would happen, change nothing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunParam {
+    /// Answer what the request would do; change nothing (not even an audit event).
+    pub(super) dry_run: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

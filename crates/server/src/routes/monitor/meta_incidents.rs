@@ -6,6 +6,10 @@ use super::*;
 /// A meta-incident as answered.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IncidentBody {
+    /// `true` on the answer of a `?dry_run=true` resolve: the incident as
+    /// it would be; nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
     pub id: String,
     pub watcher: String,
     pub tenant: Option<String>,
@@ -26,6 +30,7 @@ pub struct IncidentBody {
 
 fn incident_body(i: &Incident) -> IncidentBody {
     IncidentBody {
+        dry_run: None,
         id: i.id.clone(),
         watcher: i.watcher.clone(),
         tenant: (!i.tenant.is_empty()).then(|| i.tenant.clone()),
@@ -117,7 +122,7 @@ pub async fn incidents(
 /// down.
 #[utoipa::path(
     post, path = "/v1/meta-incidents/{id}/resolve", tag = "meta-monitor",
-    params(("id" = String, Path, description = "The incident")),
+    params(("id" = String, Path, description = "The incident"), DryRunParam),
     request_body = ResolveBody,
     responses(
         (status = 200, description = "Resolved, with the note", body = IncidentBody),
@@ -133,7 +138,27 @@ pub async fn resolve(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<DryRunParam>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
+) -> Result<Response, Problem> {
+    if q.dry_run.unwrap_or(false) {
+        return resolve_now(state, ctx, id, body, true).await;
+    }
+    let route = format!("POST /v1/meta-incidents/{id}/resolve");
+    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
+        resolve_now(st, c2, id, b2, false).await
+    })
+    .await
+}
+
+async fn resolve_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    body: Bytes,
+    dry_run: bool,
 ) -> Result<Response, Problem> {
     let b: ResolveBody = json_body(&body, "{\"note\": string}")?;
     if b.note.trim().is_empty() {
@@ -189,6 +214,11 @@ pub async fn resolve(
     next.resolved_at = Some(now);
     next.resolution = Some(b.note.trim().to_string());
     next.version += 1;
+    if dry_run {
+        let mut body = incident_body(&next);
+        body.dry_run = Some(true);
+        return Ok(json_response(&body));
+    }
     let fp = bundle.fingerprint.clone();
     let actor = ctx.actor();
     let st = Arc::clone(&state);

@@ -363,6 +363,54 @@ fn whole(n: &Option<serde_json::Number>, field: &str) -> Result<Option<u64>, Str
 /// ignored as clock skew (and reported).
 const MAX_AHEAD: Ms = 5 * 60 * 1000;
 
+/// The state a watcher's instance would have after `e` (a pause or a
+/// resume), computed on a copy: nothing is written.
+async fn dry_pause_or_resume(
+    state: &Arc<AppState>,
+    w: &Watchers,
+    e: Event,
+) -> Result<Response, Problem> {
+    let st = Arc::clone(state);
+    let (w2, e2) = (w.clone(), e.clone());
+    let status = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
+        let mut inst = ms::all(&st.monitor.store())
+            .map_err(store_failed)?
+            .into_iter()
+            .find(|i| i.watcher == e2.watcher && i.tenant == e2.tenant)
+            .unwrap_or_else(|| tenet_meta_monitor::model::Instance {
+                watcher: e2.watcher.clone(),
+                tenant: e2.tenant.clone(),
+                ..Default::default()
+            });
+        let watcher = w2
+            .get(&e2.watcher)
+            .ok_or_else(|| invalid("no such watcher".into()))?;
+        let applied = engine::apply(&mut inst, watcher, &e2).map_err(|r| invalid(r.to_string()))?;
+        if let engine::Applied::Ignored(why) = applied {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!("watcher `{}`: {why}", e2.watcher),
+            ));
+        }
+        let exempt = exemptions(&st, e2.at).map_err(store_failed)?;
+        let cx = Context {
+            now: e2.at,
+            watermark: st.monitor.watermark(e2.at),
+            exempt: &exempt,
+        };
+        engine::evaluate(&w2, std::slice::from_ref(&inst), &cx)
+            .into_iter()
+            .find(|s| s.watcher == e2.watcher && s.tenant == e2.tenant)
+            .ok_or_else(|| invalid("no state".into()))
+    })
+    .await
+    .map_err(store_failed)??;
+    let mut body = status_body(&status);
+    body.dry_run = Some(true);
+    Ok(json_response(&body))
+}
+
 /// Every watcher's status at `now` (the tenant filter applied after).
 fn statuses(
     state: &AppState,
@@ -404,6 +452,7 @@ fn status_body(s: &tenet_meta_monitor::model::Status) -> WatcherStatus {
     let j = render::status_json(s);
     let t = |k: &str| j[k].as_str().map(str::to_string);
     WatcherStatus {
+        dry_run: None,
         watcher: s.watcher.clone(),
         tenant: (!s.tenant.is_empty()).then(|| s.tenant.clone()),
         state: s.state.as_str().into(),
@@ -730,12 +779,42 @@ pub async fn show(
         })
 }
 
+/// A pause or resume under its `Idempotency-Key`, or a dry run.
+async fn pause_or_resume_once(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    q: PauseParams,
+    headers: axum::http::HeaderMap,
+    kind: Kind,
+) -> Result<Response, Problem> {
+    let dry_run = q.dry_run.unwrap_or(false);
+    if dry_run {
+        return pause_or_resume(state, ctx, id, q.tenant, kind, true).await;
+    }
+    let route = format!(
+        "POST /v1/watchers/{id}/{}?tenant={}",
+        if kind == Kind::Pause {
+            "pause"
+        } else {
+            "resume"
+        },
+        q.tenant.clone().unwrap_or_default()
+    );
+    let (st, c2) = (Arc::clone(&state), ctx.clone());
+    crate::idempotency::once(&state, &ctx, &headers, &route, b"", async move {
+        pause_or_resume(st, c2, id, q.tenant, kind, false).await
+    })
+    .await
+}
+
 async fn pause_or_resume(
     state: Arc<AppState>,
     ctx: RequestCtx,
     id: String,
     tenant: Option<String>,
     kind: Kind,
+    dry_run: bool,
 ) -> Result<Response, Problem> {
     // As with a tenant's facts: a tenant that could pause its own
     // watchers could silence them. The platform pauses.
@@ -767,6 +846,9 @@ async fn pause_or_resume(
         exit_status: None,
         count: None,
     };
+    if dry_run {
+        return dry_pause_or_resume(&state, &w, e).await;
+    }
     let r = ingest(Arc::clone(&state), ctx.clone(), vec![e], &[0]).await?;
     if let Some((_, why)) = r.ignored.first() {
         return Err(Problem::new(
@@ -790,7 +872,7 @@ async fn pause_or_resume(
 /// `manual_resume`, until a heartbeat wakes it).
 #[utoipa::path(
     post, path = "/v1/watchers/{id}/pause", tag = "meta-monitor",
-    params(("id" = String, Path, description = "The watcher"), TenantParam),
+    params(("id" = String, Path, description = "The watcher"), PauseParams),
     responses(
         (status = 200, description = "Paused: its state now", body = WatcherStatus),
         (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -804,15 +886,16 @@ pub async fn pause(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
-    Query(q): Query<TenantParam>,
+    Query(q): Query<PauseParams>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, Problem> {
-    pause_or_resume(state, ctx, id, q.tenant, Kind::Pause).await
+    pause_or_resume_once(state, ctx, id, q, headers, Kind::Pause).await
 }
 
 /// Resume a paused watcher: `new`, waiting for its next heartbeat.
 #[utoipa::path(
     post, path = "/v1/watchers/{id}/resume", tag = "meta-monitor",
-    params(("id" = String, Path, description = "The watcher"), TenantParam),
+    params(("id" = String, Path, description = "The watcher"), PauseParams),
     responses(
         (status = 200, description = "Resumed: its state now", body = WatcherStatus),
         (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -827,9 +910,10 @@ pub async fn resume(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
-    Query(q): Query<TenantParam>,
+    Query(q): Query<PauseParams>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, Problem> {
-    pause_or_resume(state, ctx, id, q.tenant, Kind::Resume).await
+    pause_or_resume_once(state, ctx, id, q, headers, Kind::Resume).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -907,6 +991,9 @@ pub struct FactsBody {
 /// What a tenant's facts exempt it from.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FactsAnswer {
+    /// `true` on the answer of a `?dry_run=true`: nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
     pub tenant: String,
     /// The watchers whose `exempt_when` holds for it now.
     pub exempt: Vec<String>,
@@ -916,7 +1003,7 @@ pub struct FactsAnswer {
 /// declare itself a quiet sandbox could silence its own watchers.
 #[utoipa::path(
     put, path = "/v1/monitor/tenants/{tenant}", tag = "meta-monitor",
-    params(("tenant" = String, Path, description = "The tenant")),
+    params(("tenant" = String, Path, description = "The tenant"), DryRunParam),
     request_body = FactsBody,
     responses(
         (status = 200, description = "Kept, with its audit event; the watchers they exempt", body = FactsAnswer),
@@ -931,7 +1018,27 @@ pub async fn put_facts(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(tenant): Path<String>,
+    Query(q): Query<DryRunParam>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
+) -> Result<Response, Problem> {
+    if q.dry_run.unwrap_or(false) {
+        return put_facts_now(state, ctx, tenant, body, true).await;
+    }
+    let route = format!("PUT /v1/monitor/tenants/{tenant}");
+    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
+        put_facts_now(st, c2, tenant, b2, false).await
+    })
+    .await
+}
+
+async fn put_facts_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    tenant: String,
+    body: Bytes,
+    dry_run: bool,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     if let Some(b) = ctx.identity.as_ref().and_then(|i| i.tenant.clone()) {
@@ -969,6 +1076,13 @@ pub async fn put_facts(
     )
     .into_iter()
     .collect();
+    if dry_run {
+        return Ok(json_response(&FactsAnswer {
+            dry_run: Some(true),
+            tenant,
+            exempt,
+        }));
+    }
     let ev = event(
         &ctx,
         format!("tenants/{tenant}"),
@@ -986,5 +1100,9 @@ pub async fn put_facts(
     .await
     .map_err(store_failed)?
     .map_err(store_failed)?;
-    Ok(json_response(&FactsAnswer { tenant, exempt }))
+    Ok(json_response(&FactsAnswer {
+        dry_run: None,
+        tenant,
+        exempt,
+    }))
 }
