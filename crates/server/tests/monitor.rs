@@ -850,3 +850,53 @@ async fn with_the_store_gone_the_monitor_fails_closed() {
     // And the monitor's sweep cannot run: it says so instead of passing.
     assert!(tenet_server::routes::monitor::sweep(&s.state).is_err());
 }
+
+/// A page the channel does not take is not lost: the next sweep makes it
+/// due again and pages anew (audited `page_undelivered`), for as long as
+/// the channel is down and the watcher with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undelivered_page_is_sent_again_by_the_next_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(Kind::Sqlite, dir.path());
+    let s = start_with(FAST, dir, store, |c| {
+        c.sweeps.interval = std::time::Duration::from_millis(100);
+        c.monitor.notify = Some(common::hook(&common::dead_url()));
+    })
+    .await;
+    let fleet = tenet_server::fleet::start(&s.state);
+    let (st, _) = call(&s, "cron", "POST", "/v1/ping/pulse", Value::Null).await;
+    assert_eq!(st, 200);
+    let failed = |s: &Server| {
+        s.state
+            .metrics
+            .render()
+            .lines()
+            .find(|l| {
+                l.starts_with("tenet_monitor_notices_total{kind=\"silence\",result=\"failed\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    eventually("the silence page tried twice", || failed(&s) >= 2).await;
+    let (_, a) = call(&s, "root", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    let undelivered: Vec<&Value> = a["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "page_undelivered")
+        .collect();
+    assert!(!undelivered.is_empty(), "{a}");
+    assert_eq!(undelivered[0]["details"]["page"], "silence", "{a}");
+    // One incident all along, paged once per try.
+    let (_, v) = call(
+        &s,
+        "ops",
+        "GET",
+        "/v1/meta-incidents?state=open",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 1, "{v}");
+    drop(fleet);
+}

@@ -235,6 +235,29 @@ pub fn step(
     out
 }
 
+/// An open incident whose `silence` or `realert` page was not delivered,
+/// made due again: the next sweep's [`step`] pages it anew (a first page
+/// as if the incident had been muted until now; a re-alert at once).
+/// `None` for a resolved incident or another kind of page (a recovery
+/// notice is not repeated: the incident is over).
+pub fn undelivered(i: &Incident, kind: &str) -> Option<Incident> {
+    if i.state != "open" {
+        return None;
+    }
+    let mut n = i.clone();
+    match kind {
+        "silence" => {
+            n.paged_at = None;
+            n.last_paged_at = None;
+        }
+        "realert" => n.last_paged_at = None,
+        _ => return None,
+    }
+    n.pages = n.pages.saturating_sub(1);
+    n.version += 1;
+    Some(n)
+}
+
 /// One sentence for a page.
 pub fn describe(p: &Page) -> String {
     let i = &p.incident;

@@ -85,6 +85,9 @@ pub struct Monitor {
     proof_of_life: Option<Arc<dyn Notifier>>,
     proof_every: Ms,
     last_proof: AtomicI64,
+    /// Pages the channel did not take (the incident as paged, and the
+    /// kind): the next sweep makes them due again.
+    undelivered: Arc<Mutex<Vec<(Incident, &'static str)>>>,
 }
 
 impl Monitor {
@@ -112,6 +115,7 @@ impl Monitor {
             proof_of_life: hook(&m.proof_of_life, "proof_of_life")?,
             proof_every: m.proof_of_life_every.as_millis() as Ms,
             last_proof: AtomicI64::new(0),
+            undelivered: Arc::default(),
         })
     }
 

@@ -12,8 +12,9 @@ use super::*;
 pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
     let now = now_ms();
     let monitor = &state.monitor;
-    let mut sends: Vec<(Arc<dyn Notifier>, Notification)> = Vec::new();
-    let changed = evaluate_and_page(state, now, &mut sends)?;
+    let mut sends: Vec<Outgoing> = Vec::new();
+    let redue = redue_undelivered(state)?;
+    let changed = evaluate_and_page(state, now, &mut sends)? + redue;
     // Only a sweep that did its work counts as the monitor listening (the
     // watermark and health read it) and proves its life.
     ms::set_meta(&mut monitor.store(), "alive", now)?;
@@ -24,6 +25,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
             monitor.last_proof.store(now, Ordering::Relaxed);
             sends.push((
                 Arc::clone(p),
+                None,
                 Notification {
                     id: format!("proof-of-life-{now}"),
                     module: tenet_meta_monitor::MODULE.into(),
@@ -47,7 +49,7 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
 fn evaluate_and_page(
     state: &AppState,
     now: Ms,
-    sends: &mut Vec<(Arc<dyn Notifier>, Notification)>,
+    sends: &mut Vec<Outgoing>,
 ) -> Result<u64, tenet_store::StoreError> {
     let monitor = &state.monitor;
     let mut changed = 0;
@@ -90,7 +92,11 @@ fn evaluate_and_page(
                     .iter()
                     .filter(|p| written.contains(&p.incident.id))
                 {
-                    sends.push((Arc::clone(channel), page_notification(p, now)));
+                    sends.push((
+                        Arc::clone(channel),
+                        Some((p.incident.clone(), p.kind)),
+                        page_notification(p, now),
+                    ));
                 }
             }
         }
@@ -98,16 +104,26 @@ fn evaluate_and_page(
     Ok(changed)
 }
 
+/// A notification to send: its channel, the incident and kind of a page
+/// (so an undelivered one is made due again), the notification.
+type Outgoing = (
+    Arc<dyn Notifier>,
+    Option<(Incident, &'static str)>,
+    Notification,
+);
+
 /// Sends after the commit, on the runtime (the sweep may run on it at
-/// start-up, where it must not block).
-fn send_later(state: &AppState, sends: Vec<(Arc<dyn Notifier>, Notification)>) {
+/// start-up, where it must not block). A page the channel does not take
+/// (after its own retries) is remembered for the next sweep.
+fn send_later(state: &AppState, sends: Vec<Outgoing>) {
     if sends.is_empty() {
         return;
     }
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         let counts = state.metrics.monitor_notices.clone();
+        let undelivered = Arc::clone(&state.monitor.undelivered);
         handle.spawn(async move {
-            for (channel, n) in sends {
+            for (channel, page, n) in sends {
                 let d = channel.send(&n).await;
                 counts
                     .get_or_create(&crate::metrics::NoticeLabels {
@@ -115,9 +131,47 @@ fn send_later(state: &AppState, sends: Vec<(Arc<dyn Notifier>, Notification)>) {
                         result: d.outcome().into(),
                     })
                     .inc();
+                if let (false, Some(p)) = (d.is_delivered(), page) {
+                    match undelivered.lock() {
+                        Ok(mut g) => g.push(p),
+                        Err(e) => e.into_inner().push(p),
+                    }
+                }
             }
         });
     }
+}
+
+/// Makes the pages the channel did not take due again: each incident
+/// still as it was paged (same version) is written back with that page
+/// undone, audited `page_undelivered`, so this sweep pages it anew.
+/// Returns how many it wrote.
+fn redue_undelivered(state: &AppState) -> Result<u64, tenet_store::StoreError> {
+    let failed: Vec<(Incident, &'static str)> = match state.monitor.undelivered.lock() {
+        Ok(mut g) => std::mem::take(&mut *g),
+        Err(e) => std::mem::take(&mut *e.into_inner()),
+    };
+    let fp = state.fingerprint();
+    let mut n = 0;
+    for (paged, kind) in failed {
+        let Some(now) = ms::incident(&state.monitor.store(), &paged.id)? else {
+            continue;
+        };
+        if now.version != paged.version {
+            continue;
+        }
+        let Some(next) = incidents::undelivered(&now, kind) else {
+            continue;
+        };
+        let written = ms::write_incidents(&mut state.monitor.store(), &[], &[next], &|i, new| {
+            let mut e = incident_event(i, new, &fp);
+            e.outcome = "page_undelivered".into();
+            e.details = json!({"watcher": i.watcher, "page": kind, "version": i.version});
+            e
+        })?;
+        n += written.len() as u64;
+    }
+    Ok(n)
 }
 
 pub(super) fn incident_event(i: &Incident, new: bool, bundle: &str) -> AuditEvent {
