@@ -25,6 +25,7 @@ pub mod ast;
 pub mod builtins;
 pub mod calendar;
 pub mod check;
+pub mod compare;
 pub mod cron;
 pub mod diag;
 pub mod fmt;

@@ -569,10 +569,46 @@ const SETTING_FIELDS: &[Field] = &{
         ),
         f("at_most", Ty::Any, "live value must be at most this"),
         f("equals", Ty::Any, "live value must equal this"),
+        f("not_equals", Ty::Any, "live value must differ from this"),
         f(
             "one_of",
             Ty::List(&Ty::Any),
             "live value must be one of these",
+        ),
+        f(
+            "contains",
+            Ty::Any,
+            "live value must be a list holding this (every item of a list)",
+        ),
+        f(
+            "excludes",
+            Ty::Any,
+            "live value must be a list without this (none of a list)",
+        ),
+        f(
+            "subset_of",
+            Ty::List(&Ty::Any),
+            "live value must be a list of these values only",
+        ),
+        f(
+            "matches",
+            Ty::Regex,
+            "live value must be a string this regex finds a match in",
+        ),
+        f(
+            "bits_at_most",
+            Ty::Any,
+            "live value must be permission bits within these (octal, \"640\")",
+        ),
+        f(
+            "present",
+            Ty::Bool,
+            "`present true`: the setting must be set",
+        ),
+        f(
+            "absent",
+            Ty::Bool,
+            "`absent true`: the setting must not be set",
         ),
         f(
             "order",

@@ -1539,3 +1539,70 @@ fn taxonomy_levels_are_checked_names_once_described() {
         1
     );
 }
+
+#[test]
+fn a_baseline_that_extends_another_may_only_tighten_it() {
+    let pack = r#"
+const tls = ["1.0", "1.1", "1.2", "1.3"]
+
+baseline base {
+  setting tls.min_version {
+    at_least "1.2"
+    order    tls
+  }
+  setting session.idle_timeout {
+    at_most 30m
+  }
+  setting files.mode {
+    bits_at_most "640"
+  }
+}
+
+baseline loose {
+  extends "base"
+  setting tls.min_version {
+    at_least "1.1"
+    order    tls
+  }
+  setting session.idle_timeout {
+    at_most 1h
+  }
+  setting files.mode {
+    bits_at_most "644"
+  }
+}
+
+baseline tight {
+  extends "base"
+  setting tls.min_version {
+    at_least "1.3"
+    order    tls
+  }
+  setting session.idle_timeout {
+    at_most 15m
+  }
+}
+"#;
+    let got = check_messages(pack);
+    for want in [
+        "setting `tls.min_version` of baseline `loose` loosens `base`: `at_least \"1.1\"` is below the `at_least \"1.2\"` it extends",
+        "setting `session.idle_timeout` of baseline `loose` loosens `base`: `at_most 1h` is above the `at_most 30m` it extends",
+        "setting `files.mode` of baseline `loose` loosens `base`: `bits_at_most \"644\"` allows bits 4",
+    ] {
+        assert!(got.iter().any(|m| m.contains(want)), "want {want:?}, got {got:?}");
+    }
+    assert_eq!(got.len(), 3, "`tight` only tightens: {got:?}");
+    // Two comparators on one setting, and a bad regex, are check errors.
+    let got =
+        check_messages("baseline b {\n  setting x {\n    at_least 1\n    at_most 2\n  }\n}\n");
+    assert!(
+        got.iter()
+            .any(|m| m.contains("needs exactly one comparator")),
+        "{got:?}"
+    );
+    let got = check_messages("baseline b {\n  setting x {\n    bits_at_most \"999\"\n  }\n}\n");
+    assert!(
+        got.iter().any(|m| m.contains("octal permission bits")),
+        "{got:?}"
+    );
+}

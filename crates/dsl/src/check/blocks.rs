@@ -72,6 +72,7 @@ impl<'a> Cx<'a> {
             );
         }
         self.check_watcher_cycles(&blocks);
+        self.check_baseline_extends(&blocks);
         for b in blocks {
             self.check_block(b, "");
         }
@@ -126,6 +127,84 @@ impl<'a> Cx<'a> {
                         )
                         .label("here")
                         .help("write `[lower, upper]` with lower below upper, such as `[0, 100]`"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A setting's comparator from its folded fields; `Ok(None)` when a
+    /// field is not a constant (nothing to check here).
+    fn comparator(&self, b: &Block) -> Result<Option<crate::compare::Comparator>, String> {
+        let mut fields = Vec::new();
+        for name in crate::compare::COMPARATORS.iter().chain(["order"].iter()) {
+            if let Some(a) = b.attr(name) {
+                match self.fold(&a.value) {
+                    Some(v) => fields.push((*name, v)),
+                    None => return Ok(None),
+                }
+            }
+        }
+        crate::compare::Comparator::from_fields(&fields).map(Some)
+    }
+
+    /// A baseline that `extends` another may only tighten it: each
+    /// setting both declare must be at least as strict in the child (a
+    /// setting only the parent declares is inherited as is).
+    fn check_baseline_extends(&mut self, blocks: &[&'a Block]) {
+        let baselines: Vec<&Block> = blocks
+            .iter()
+            .copied()
+            .filter(|b| b.kind.name == "baseline")
+            .collect();
+        let named = |n: &str| {
+            baselines
+                .iter()
+                .copied()
+                .find(|b| b.name.as_ref().is_some_and(|x| x.name == n))
+        };
+        for child in &baselines {
+            let Some(ext) = child.attr("extends") else {
+                continue;
+            };
+            let parent_name = match self.fold(&ext.value) {
+                Some(Value::Str(s)) => s.to_string(),
+                _ => match &ext.value.kind {
+                    crate::ast::ExprKind::Name(n) => n.clone(),
+                    _ => continue,
+                },
+            };
+            let Some(parent) = named(&parent_name) else {
+                continue;
+            };
+            let settings = |b: &'a Block| -> Vec<&'a Block> {
+                b.blocks().filter(|s| s.kind.name == "setting").collect()
+            };
+            for cs in settings(child) {
+                let Some(cname) = &cs.name else { continue };
+                let Some(ps) = settings(parent)
+                    .into_iter()
+                    .find(|p| p.name.as_ref().is_some_and(|n| n.name == cname.name))
+                else {
+                    continue;
+                };
+                let (Ok(Some(c)), Ok(Some(p))) = (self.comparator(cs), self.comparator(ps)) else {
+                    continue;
+                };
+                if let Err(why) = c.tightens(&p) {
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            cs.span,
+                            format!(
+                                "setting `{}` of baseline `{}` loosens `{parent_name}`: {why}",
+                                cname.name,
+                                child.name.as_ref().map(|n| n.name.as_str()).unwrap_or("")
+                            ),
+                        )
+                        .label("loosens the baseline it extends")
+                        .also(ps.span, "the requirement it extends")
+                        .help("a baseline that `extends` another may only add settings or tighten them; write a separate baseline to loosen"),
                     );
                 }
             }
@@ -431,18 +510,28 @@ impl<'a> Cx<'a> {
             _ => {}
         }
         match kind.kind {
-            "setting" if !exactly_one(&["at_least", "at_most", "equals", "one_of"]) => self.err(
+            "setting" if !exactly_one(crate::compare::COMPARATORS) => self.err(
                 Diagnostic::new(
                     Code::InvalidValue,
                     b.kind.span,
                     format!(
-                        "`{}` needs exactly one of `at_least`, `at_most`, `equals` or `one_of`",
-                        b.title()
+                        "`{}` needs exactly one comparator: {}",
+                        b.title(),
+                        crate::compare::COMPARATORS.join(", ")
                     ),
                 )
                 .label("in this setting")
                 .help("a baseline setting states one requirement on the live value"),
             ),
+            "setting" => {
+                if let Err(e) = self.comparator(b) {
+                    self.err(
+                        Diagnostic::new(Code::InvalidValue, b.kind.span, format!("`{}` {e}", b.title()))
+                            .label("in this setting")
+                            .help("see the comparators in docs/autoconfig.md"),
+                    );
+                }
+            }
             "watcher" if !has("cadence") && !has("cron") && !has("calendar") => self.err(
                 Diagnostic::new(
                     Code::MissingField,
