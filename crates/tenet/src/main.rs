@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[macro_use]
 mod exit;
 mod api_client;
+mod autoconfig_cmd;
 mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
@@ -132,9 +133,14 @@ enum Command {
         #[command(subcommand)]
         command: monitor_cmd::MonitorCommand,
     },
-    /// A tenant's score on a profile of the tenant_benchmark pack, offline
-    /// (exit 1 when there is no score)
+    /// A tenant's score on a tenant_benchmark profile, from the server or
+    /// offline from a file (exit 1 when there is no score)
     Score(score_cmd::ScoreArgs),
+    /// Autoconfig: live configuration against a baseline (plan offline)
+    Autoconfig {
+        #[command(subcommand)]
+        command: autoconfig_cmd::AutoconfigCommand,
+    },
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -207,6 +213,7 @@ fn main() -> ExitCode {
         Command::Safety { command } => safety_cmd::cmd_safety(&command, now),
         Command::Monitor { command } => monitor_cmd::cmd_monitor(&command, now),
         Command::Score(args) => score_cmd::cmd_score(&args, now),
+        Command::Autoconfig { command } => autoconfig_cmd::cmd_autoconfig(&command),
     };
     ExitCode::from(code)
 }

@@ -5,6 +5,13 @@
 //!
 //! **What it does** (the engine, from issue #15 on): apply (idempotent, monotonic: never reduces safety), diff live vs baseline with a risk per delta, remediate safe deltas, advise-only mode.
 //!
+//! **Built so far:** [`baselines`] (the pack's baselines with `extends`
+//! resolved and settings in application order) and [`plan`] (one
+//! tenant's live documents against a baseline: a delta per setting with
+//! the comparator's judgement and the smallest change that never lowers
+//! protection); `tenet autoconfig plan` runs it offline. The comparators
+//! are the language's (`tenet_runtime::dsl::compare`).
+//!
 //! The module has the shape every module engine has (`docs/modules.md`):
 //!
 //! | file | holds |
@@ -19,8 +26,10 @@
 //! decisions) and `tenet-store` (the store, the audit envelope) give it;
 //! it never imports another module.
 
+pub mod baselines;
 pub mod engine;
 pub mod model;
+pub mod plan;
 pub mod store;
 
 use tenet_runtime::load::Rules;
