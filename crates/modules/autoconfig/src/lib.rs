@@ -26,6 +26,7 @@
 //! decisions) and `tenet-store` (the store, the audit envelope) give it;
 //! it never imports another module.
 
+pub mod apply;
 pub mod baselines;
 pub mod engine;
 pub mod model;

@@ -223,3 +223,31 @@ fn same_inputs_give_the_same_plan_byte_for_byte() {
     let b = serde_json::to_string(&run(&rules, "regulated", t, &[live()])).unwrap();
     assert_eq!(a, b);
 }
+
+/// Applying a plan makes every applicable setting meet the baseline
+/// (except what is refused), changes only what the plan said, lowers
+/// nothing, and a second application changes nothing.
+#[test]
+fn apply_is_monotonic_and_idempotent() {
+    use tenet_autoconfig::apply::apply;
+    let rules = load_bundled().unwrap();
+    let t =
+        json!({"id": "payco", "compliance": "pci", "frameworks": ["pci"], "jurisdiction": "US"});
+    let first = run(&rules, "regulated", t.clone(), &[live()]);
+    let a = apply(&first, &live());
+    assert_eq!(a.changed.len(), first.open() - a.refused.len());
+    assert!(a.refused.is_empty(), "{:?}", a.refused);
+    // The new document: TLS 1.3, idle 15m, the 400-day audit log kept,
+    // customer-managed keys added, MFA untouched.
+    assert_eq!(a.document["tls"]["min_version"], "1.3");
+    assert_eq!(a.document["session"]["idle_timeout"], "15m");
+    assert_eq!(a.document["audit_log"]["retention"], "400d");
+    assert_eq!(a.document["encryption"]["key_source"], "customer_managed");
+    assert_eq!(a.document["mfa"]["required"], true);
+    // Re-planned: nothing left to do; applied again: nothing changes.
+    let second = run(&rules, "regulated", t, &[a.document.clone()]);
+    assert_eq!(second.open(), 0, "{:?}", second.deltas);
+    let again = apply(&second, &a.document);
+    assert!(again.changed.is_empty());
+    assert_eq!(again.document, a.document);
+}
