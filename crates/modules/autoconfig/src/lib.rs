@@ -28,6 +28,7 @@
 
 pub mod apply;
 pub mod baselines;
+pub mod config_center;
 pub mod engine;
 pub mod model;
 pub mod plan;

@@ -251,3 +251,41 @@ fn apply_is_monotonic_and_idempotent() {
     assert!(again.changed.is_empty());
     assert_eq!(again.document, a.document);
 }
+
+/// The local config center: one JSON document per tenant, written whole
+/// and atomically, refusing a write over a document that changed since it
+/// was read.
+#[test]
+fn the_directory_config_center_writes_whole_documents_or_nothing() {
+    use tenet_autoconfig::config_center::{CenterError, ConfigCenter, Directory};
+    let dir = tempfile::tempdir().unwrap();
+    let c = Directory::new(dir.path().join("tenants"));
+    let empty = c.read("acme").unwrap();
+    assert_eq!(
+        (empty.document.clone(), empty.version.clone()),
+        (json!({}), None)
+    );
+    let v1 = c.write("acme", None, &live()).unwrap();
+    let got = c.read("acme").unwrap();
+    assert_eq!(got.document, live());
+    assert_eq!(got.version.as_deref(), Some(v1.as_str()));
+    // A writer that read before: refused, the document as it was.
+    let stale = c.write("acme", None, &json!({"tls": {"min_version": "1.0"}}));
+    assert!(matches!(stale, Err(CenterError::Conflict(_))), "{stale:?}");
+    assert_eq!(c.read("acme").unwrap().document, live());
+    // No temporary file is left beside it.
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("tenants"))
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1);
+    // Ids that would walk out of the folder are refused.
+    for bad in ["..", "a/b", "", "x y"] {
+        assert!(
+            matches!(c.read(bad), Err(CenterError::BadTenant(_))),
+            "{bad}"
+        );
+    }
+    // A document that is not a map is an error, not an empty configuration.
+    std::fs::write(dir.path().join("tenants/globex.json"), "[1]").unwrap();
+    assert!(matches!(c.read("globex"), Err(CenterError::Io(_))));
+}
