@@ -245,7 +245,7 @@ fn apply_is_monotonic_and_idempotent() {
     assert_eq!(a.document["encryption"]["key_source"], "customer_managed");
     assert_eq!(a.document["mfa"]["required"], true);
     // Re-planned: nothing left to do; applied again: nothing changes.
-    let second = run(&rules, "regulated", t, &[a.document.clone()]);
+    let second = run(&rules, "regulated", t, std::slice::from_ref(&a.document));
     assert_eq!(second.open(), 0, "{:?}", second.deltas);
     let again = apply(&second, &a.document);
     assert!(again.changed.is_empty());
