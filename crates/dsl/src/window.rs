@@ -180,3 +180,47 @@ pub fn allows(windows: &[Window], at: DateTime<Utc>) -> Result<Verdict, String> 
         reason: "outside every allow window".into(),
     })
 }
+
+/// The first time at or after `at` the windows allow ([`allows`]): `at`
+/// itself when they do; otherwise the next moment an allow window opens
+/// or the open deny window closes, whichever first lets a change through.
+/// `None` when no window ever allows within about a year of events.
+pub fn next_allowed(
+    windows: &[Window],
+    at: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, String> {
+    let mut t = at;
+    for _ in 0..2000 {
+        if allows(windows, t)?.allowed {
+            return Ok(Some(t));
+        }
+        // The next event after `t`: an opening, or the close of a window
+        // open now.
+        let mut next: Option<DateTime<Utc>> = None;
+        for w in windows {
+            let tz: chrono_tz::Tz =
+                w.tz.parse()
+                    .map_err(|_| format!("`{}` is not an IANA time zone", w.tz))?;
+            let cron = crate::cron::Schedule::parse(&w.cron)
+                .map_err(|e| format!("cron `{}`: {}", w.cron, e.message))?;
+            let mut cands = Vec::new();
+            if let Some(o) = cron.next_after(t, tz) {
+                cands.push(o);
+            }
+            if let Some(start) = t.checked_sub_signed(Duration::milliseconds(w.duration_ms)) {
+                if let Some(o) = cron.next_after(start, tz).filter(|o| *o <= t) {
+                    // Open now: it closes at o + duration.
+                    cands.push(o + Duration::milliseconds(w.duration_ms));
+                }
+            }
+            for c in cands.into_iter().filter(|c| *c > t) {
+                next = Some(next.map_or(c, |n: DateTime<Utc>| n.min(c)));
+            }
+        }
+        match next {
+            Some(n) => t = n,
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
+}

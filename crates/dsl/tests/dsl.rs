@@ -1606,3 +1606,40 @@ baseline tight {
         "{got:?}"
     );
 }
+
+#[test]
+fn the_next_time_windows_allow_a_change() {
+    use tenet_dsl::window::{next_allowed, parse_time, Mode, Window};
+    let w = |mode, cron: &str, ms: i64, tz: &str| Window {
+        mode,
+        cron: cron.into(),
+        duration_ms: ms,
+        tz: tz.into(),
+    };
+    let nightly = w(Mode::Allow, "0 22 * * *", 6 * 3_600_000, "UTC");
+    let freeze = w(Mode::Deny, "0 0 20 12 *", 16 * 86_400_000, "Europe/Paris");
+    let at = |s: &str| parse_time(s).unwrap();
+    // Outside the nightly window: it opens at 22:00 UTC.
+    assert_eq!(
+        next_allowed(std::slice::from_ref(&nightly), at("2026-12-04T12:00:00Z")).unwrap(),
+        Some(at("2026-12-04T22:00:00Z"))
+    );
+    // Inside it: now.
+    assert_eq!(
+        next_allowed(std::slice::from_ref(&nightly), at("2026-12-04T23:30:00Z")).unwrap(),
+        Some(at("2026-12-04T23:30:00Z"))
+    );
+    // In the year-end freeze (from 2026-12-20 00:00 Paris, 23:00 UTC the
+    // day before, for 16 days): when it ends, 2027-01-04T23:00Z, the
+    // nightly window (22:00-04:00 UTC) is open: allowed then.
+    let both = [nightly, freeze];
+    assert_eq!(
+        next_allowed(&both, at("2026-12-21T12:00:00Z")).unwrap(),
+        Some(at("2027-01-04T23:00:00Z"))
+    );
+    // No windows: now.
+    assert_eq!(
+        next_allowed(&[], at("2026-12-21T12:00:00Z")).unwrap(),
+        Some(at("2026-12-21T12:00:00Z"))
+    );
+}
