@@ -198,6 +198,9 @@ pub struct Config {
     pub safety: SafetyChannels,
     pub monitor: MonitorChannels,
     pub benchmark: Benchmark,
+    /// Where autoconfig reads and writes tenants' live configuration: a
+    /// folder of one JSON document per tenant (the local config center).
+    pub autoconfig_dir: PathBuf,
 }
 
 /// The tenant benchmark: how often every tenant is evaluated again
@@ -340,6 +343,7 @@ impl Default for Config {
             },
             monitor: MonitorChannels::default(),
             benchmark: Benchmark::default(),
+            autoconfig_dir: PathBuf::from(".tenet/config-center"),
         }
     }
 }
@@ -390,6 +394,16 @@ struct FileConfig {
     monitor: FileMonitor,
     #[serde(default)]
     benchmark: FileBenchmark,
+    #[serde(default)]
+    autoconfig: FileAutoconfig,
+}
+
+/// The `autoconfig` section.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAutoconfig {
+    /// The local config center's folder (relative to the config file).
+    config_dir: Option<PathBuf>,
 }
 
 /// The `benchmark` section: the tenant benchmark's evaluation round and
@@ -732,6 +746,9 @@ impl Config {
                 MonitorChannels::default().catch_up,
             )?,
         };
+        if let Some(d) = &f.autoconfig.config_dir {
+            self.autoconfig_dir = rel(d.clone());
+        }
         self.benchmark = Benchmark {
             evaluate_every: match &f.benchmark.evaluate_every {
                 None => Benchmark::default().evaluate_every,

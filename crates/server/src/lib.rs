@@ -73,6 +73,7 @@ pub const TABLES: &[fn() -> RouteTable] = &[
     routes::safety::table,
     routes::monitor::table,
     routes::benchmark::table,
+    routes::autoconfig::table,
 ];
 
 /// Every route of every table in [`TABLES`]: the one declaration the

@@ -98,6 +98,8 @@ pub struct AppState {
     pub monitor: crate::routes::monitor::Monitor,
     /// The tenant benchmark's store connection and fetch cache.
     pub benchmark: crate::routes::benchmark::Benchmark,
+    /// Autoconfig's store connection and config center.
+    pub autoconfig: crate::routes::autoconfig::Autoconfig,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -164,6 +166,7 @@ impl AppState {
         let safety = crate::routes::safety::Safety::open(&config)?;
         let monitor = crate::routes::monitor::Monitor::open(&config)?;
         let benchmark = crate::routes::benchmark::Benchmark::open(&config)?;
+        let autoconfig = crate::routes::autoconfig::Autoconfig::open(&config)?;
         let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
@@ -181,6 +184,7 @@ impl AppState {
             safety,
             monitor,
             benchmark,
+            autoconfig,
         });
         // The first view, before the first request: this replica is in it.
         crate::fleet::tick(&state);

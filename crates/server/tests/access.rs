@@ -135,6 +135,7 @@ fn the_pack_is_asked_about_each_role() {
         [
             "admin",
             "auditor",
+            "autoconfig",
             "benchmark",
             "evaluator",
             "metrics",

@@ -5,6 +5,7 @@
 //! routes and the document its paths.
 
 pub mod audit;
+pub mod autoconfig;
 pub mod benchmark;
 pub mod bundle;
 pub mod diff;
