@@ -146,6 +146,44 @@ impl<'r> PackHandle<'r> {
         ev.truth(&cond.expr).map(Some)
     }
 
+    /// The pack's waivers that name `block` and whose `when` holds on
+    /// `input` (a `when` that fails to evaluate does not hold: no waiver
+    /// by error), each with whether it is still live at `now` — a waiver
+    /// stops applying at the start of its `expires` day (UTC), and the
+    /// block is live again.
+    pub fn waivers_for(
+        &self,
+        block: &str,
+        input: &Value,
+        now: crate::clock::Timestamp,
+    ) -> Vec<(&'r crate::ir::CWaiver, bool)> {
+        let now = tenet_dsl::window::parse_time(&now.rfc3339()).ok();
+        let roots = root_values(self.pack, input);
+        let mut out = Vec::new();
+        for w in self
+            .pack
+            .waivers
+            .iter()
+            .filter(|w| w.rules.iter().any(|r| r == block))
+        {
+            let holds = match &w.when {
+                None => true,
+                Some((c, _)) => {
+                    let mut ev = Compiled::new(&roots, self.rules.scorer_list());
+                    ev.truth(c).unwrap_or(false)
+                }
+            };
+            if holds {
+                let live = now.is_some_and(|now| {
+                    tenet_dsl::window::parse_date(&w.expires)
+                        .is_ok_and(|d| tenet_dsl::window::before_day(now, d))
+                });
+                out.push((w, live));
+            }
+        }
+        out
+    }
+
     /// A field of `block` as written in the pack (`None` when not written).
     pub fn field_text(&self, block: &CBlock, field: &str) -> Option<String> {
         block

@@ -24,6 +24,9 @@ pub enum AutoconfigCommand {
         /// The tenant's facts and labels (JSON or YAML) [default: none]
         #[arg(long)]
         tenant: Option<PathBuf>,
+        /// Plan at this time (RFC 3339: which waivers still apply) [default: now]
+        #[arg(long)]
+        at: Option<String>,
         /// Rules directory [default: the bundled rules]
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -57,6 +60,7 @@ pub fn cmd_autoconfig(cmd: &AutoconfigCommand) -> u8 {
         profile,
         live,
         tenant,
+        at,
         rules,
         format,
     } = cmd;
@@ -90,7 +94,13 @@ pub fn cmd_autoconfig(cmd: &AutoconfigCommand) -> u8 {
             Some(p) => read_doc(p)?,
             None => serde_json::json!({}),
         };
-        plan::plan(&pack, b, &facts, &docs)
+        let now = match at {
+            Some(t) => tenet_runtime::clock::Timestamp::parse(t)
+                .map_err(|e| format!("--at: {e}"))?
+                .millis(),
+            None => tenet_runtime::clock::system_now().millis(),
+        };
+        plan::plan(&pack, b, &facts, &docs, now)
     };
     let p = match run() {
         Ok(p) => p,

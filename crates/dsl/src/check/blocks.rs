@@ -604,11 +604,13 @@ impl<'a> Cx<'a> {
                     if let ExprKind::List(items) = &a.value.kind {
                         for item in items {
                             if let Some(n) = bare_or_string(item) {
+                                // A top-level block, or a nested one as
+                                // `parent/child` (a baseline's setting).
                                 let found = self.top_blocks().any(|x| {
                                     x.name_str() == n
                                         && x.kind.name != "test"
                                         && x.kind.name != "waiver"
-                                });
+                                }) || (n.contains('/') && self.block_exists(&n));
                                 if !found {
                                     self.unresolved_block(&n, item.span, "block");
                                 }

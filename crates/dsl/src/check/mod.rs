@@ -89,13 +89,29 @@ pub fn block_roots(block: &Block, kind: &Kind, pack: &Pack) -> Vec<String> {
         }
         Roots::OfWaived => {
             let names = string_list(block.attr("rules").map(|a| &a.value));
+            // The waived blocks, top-level or nested (`parent/child`).
+            fn walk<'p>(b: &'p Block, prefix: &str, out: &mut Vec<(String, &'p Block)>) {
+                let full = if prefix.is_empty() {
+                    b.name_str().to_string()
+                } else {
+                    format!("{prefix}/{}", b.name_str())
+                };
+                for c in b.blocks() {
+                    walk(c, &full, out);
+                }
+                out.push((full, b));
+            }
+            let mut all = Vec::new();
             for item in &pack.items {
                 if let Item::Block(b) = item {
-                    if names.iter().any(|n| n == b.name_str()) {
-                        if let Some(k) = schema::kind(&b.kind.name) {
-                            if !matches!(k.roots, Roots::OfWaived) {
-                                roots.extend(block_roots(b, k, pack));
-                            }
+                    walk(b, "", &mut all);
+                }
+            }
+            for (full, b) in all {
+                if names.iter().any(|n| *n == full) {
+                    if let Some(k) = schema::kind(&b.kind.name) {
+                        if !matches!(k.roots, Roots::OfWaived) {
+                            roots.extend(block_roots(b, k, pack));
                         }
                     }
                 }

@@ -57,7 +57,7 @@ pub fn provision(
         body: live.document.clone(),
     };
     let facts = serde_json::Value::Object(record.facts.clone());
-    let p = plan(pack, baseline, &facts, std::slice::from_ref(&doc))?;
+    let p = plan(pack, baseline, &facts, std::slice::from_ref(&doc), run.now)?;
     let applied = apply(&p, &live.document);
     let enforce = baseline.mode == "enforce";
     let write = enforce && !run.dry_run && !applied.changed.is_empty();

@@ -67,6 +67,22 @@ pub struct Delta {
     pub reason: Option<String>,
     /// The baseline that declares it (itself, or one it extends).
     pub baseline: String,
+    /// The waiver that covers the delta now (the action is then `none`),
+    /// or the one that covered it and expired (it is back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverRef>,
+}
+
+/// A waiver on a setting, as a delta shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaiverRef {
+    pub name: String,
+    pub owner: String,
+    pub justification: String,
+    /// The day it stops applying.
+    pub expires: String,
+    /// Whether it still applies.
+    pub live: bool,
 }
 
 /// A plan for one tenant and one baseline.
@@ -129,12 +145,14 @@ fn live_root(docs: &[Document]) -> serde_json::Value {
 }
 
 /// Plans `baseline` for a tenant (its facts: labels and what
-/// `applies_when` reads as `tenant.*`) with its live documents.
+/// `applies_when` reads as `tenant.*`) with its live documents, at `now`
+/// (milliseconds: which waivers still apply).
 pub fn plan(
     pack: &PackHandle,
     baseline: &Baseline,
     tenant: &serde_json::Value,
     docs: &[Document],
+    now: i64,
 ) -> Result<Plan, String> {
     let labels = Value::from_json(tenant);
     let (applies, why) = match &baseline.applies_to {
@@ -152,7 +170,7 @@ pub fn plan(
     let deltas = baseline
         .settings
         .iter()
-        .map(|s| delta(pack, s, applies, &input, docs))
+        .map(|s| delta(pack, s, applies, &input, docs, now))
         .collect();
     Ok(Plan {
         baseline: baseline.name.clone(),
@@ -163,7 +181,14 @@ pub fn plan(
     })
 }
 
-fn delta(pack: &PackHandle, s: &Setting, applies: bool, input: &Value, docs: &[Document]) -> Delta {
+fn delta(
+    pack: &PackHandle,
+    s: &Setting,
+    applies: bool,
+    input: &Value,
+    docs: &[Document],
+    now: i64,
+) -> Delta {
     let found = live_of(docs, &s.name);
     let mut d = Delta {
         setting: s.name.clone(),
@@ -181,6 +206,7 @@ fn delta(pack: &PackHandle, s: &Setting, applies: bool, input: &Value, docs: &[D
         why: String::new(),
         reason: s.reason.clone(),
         baseline: s.from.clone(),
+        waiver: None,
     };
     if !applies {
         d.why = "the baseline does not apply to this tenant".into();
@@ -210,6 +236,34 @@ fn delta(pack: &PackHandle, s: &Setting, applies: bool, input: &Value, docs: &[D
         Judgement::Unsatisfied(w) | Judgement::Invalid(w) => {
             d.why.push_str(&format!("{} {w}", s.name));
         }
+    }
+    // A waiver on the setting (its block, `baseline/setting`) whose scope
+    // holds: the delta stays visible, and quiet until the waiver expires.
+    let waivers = pack.waivers_for(
+        &s.block.name,
+        input,
+        tenet_runtime::clock::Timestamp::from_millis(now),
+    );
+    let pick = waivers
+        .iter()
+        .find(|(_, live)| *live)
+        .or_else(|| waivers.first());
+    if let Some((w, live)) = pick {
+        d.waiver = Some(WaiverRef {
+            name: w.name.clone(),
+            owner: w.owner.clone(),
+            justification: w.justification.clone(),
+            expires: w.expires.clone(),
+            live: *live,
+        });
+        if *live {
+            d.why = format!(
+                "{}; waived by `{}` ({}) until {}",
+                d.why, w.name, w.owner, w.expires
+            );
+            return d;
+        }
+        d.why = format!("{}; waiver `{}` expired on {}", d.why, w.name, w.expires);
     }
     match s.comparator.tighten(live.as_ref()) {
         Change::Keep => {

@@ -21,7 +21,15 @@ fn run(rules: &Rules, baseline: &str, tenant: Value, docs: &[Value]) -> Plan {
             body: d.clone(),
         })
         .collect();
-    plan(&pack, b.get(baseline).unwrap(), &tenant, &docs).unwrap()
+    // 2026-12-04T00:00:00Z
+    plan(
+        &pack,
+        b.get(baseline).unwrap(),
+        &tenant,
+        &docs,
+        1_796_342_400_000,
+    )
+    .unwrap()
 }
 
 fn delta<'a>(p: &'a Plan, s: &str) -> &'a Delta {
@@ -288,4 +296,95 @@ fn the_directory_config_center_writes_whole_documents_or_nothing() {
     // A document that is not a map is an error, not an empty configuration.
     std::fs::write(dir.path().join("tenants/globex.json"), "[1]").unwrap();
     assert!(matches!(c.read("globex"), Err(CenterError::Io(_))));
+}
+
+/// A waiver on a setting keeps its delta visible and quiet, for the
+/// tenants its `when` names, until its day; from then the delta is back.
+#[test]
+fn a_waiver_quiets_a_delta_until_it_expires() {
+    let rules = load_files(
+        vec![RuleFile {
+            path: "a.tenet".into(),
+            text: r#"tenet 1
+pack autoconfig version "1.0.0"
+
+const tls = ["1.0", "1.1", "1.2", "1.3"]
+
+baseline base {
+  setting tls.min_version {
+    at_least "1.2"
+    order    tls
+  }
+}
+
+waiver legacy-payment-terminals {
+  rules         ["base/tls.min_version"]
+  when          tenant.id == "bank"
+  owner         "payments-platform"
+  justification "terminals in the field speak TLS 1.1 until the Q1 rollout"
+  expires       "2027-01-01"
+}
+"#
+            .into(),
+        }],
+        "",
+    )
+    .unwrap();
+    let pack = tenet_autoconfig::pack(&rules).unwrap();
+    let b = Baselines::read(&pack).unwrap();
+    let doc = [Document {
+        name: "live".into(),
+        body: json!({"tls": {"min_version": "1.1"}}),
+    }];
+    let at = |t: &str| tenet_runtime::clock::Timestamp::parse(t).unwrap().millis();
+    let p = plan(
+        &pack,
+        b.get("base").unwrap(),
+        &json!({"id": "bank"}),
+        &doc,
+        at("2026-12-31T23:59:59Z"),
+    )
+    .unwrap();
+    let d = delta(&p, "tls.min_version");
+    assert_eq!((d.action, d.satisfied), (Action::None, false), "{d:?}");
+    let w = d.waiver.as_ref().unwrap();
+    assert_eq!(
+        (w.name.as_str(), w.owner.as_str(), w.live),
+        ("legacy-payment-terminals", "payments-platform", true)
+    );
+    assert!(
+        d.why
+            .contains("waived by `legacy-payment-terminals` (payments-platform) until 2027-01-01"),
+        "{}",
+        d.why
+    );
+    // From its day on, the delta is back, and says the waiver expired.
+    let p = plan(
+        &pack,
+        b.get("base").unwrap(),
+        &json!({"id": "bank"}),
+        &doc,
+        at("2027-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    let d = delta(&p, "tls.min_version");
+    assert_eq!(d.action, Action::Tighten, "{d:?}");
+    assert!(
+        d.why
+            .contains("waiver `legacy-payment-terminals` expired on 2027-01-01"),
+        "{}",
+        d.why
+    );
+    assert!(!d.waiver.as_ref().unwrap().live);
+    // Another tenant was never covered.
+    let p = plan(
+        &pack,
+        b.get("base").unwrap(),
+        &json!({"id": "other"}),
+        &doc,
+        at("2026-12-01T00:00:00Z"),
+    )
+    .unwrap();
+    let d = delta(&p, "tls.min_version");
+    assert_eq!((d.action, d.waiver.is_none()), (Action::Tighten, true));
 }

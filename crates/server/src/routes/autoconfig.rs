@@ -163,7 +163,7 @@ pub async fn diff(
             name: "config-center".into(),
             body: live.document,
         };
-        let p = plan(&pack, &base, &facts, &[doc]).map_err(invalid)?;
+        let p = plan(&pack, &base, &facts, &[doc], now_ms()).map_err(invalid)?;
         serde_json::to_value(&p).map_err(store_failed)
     })
     .await
