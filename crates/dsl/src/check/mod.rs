@@ -108,7 +108,7 @@ pub fn block_roots(block: &Block, kind: &Kind, pack: &Pack) -> Vec<String> {
                 }
             }
             for (full, b) in all {
-                if names.iter().any(|n| *n == full) {
+                if names.contains(&full) {
                     if let Some(k) = schema::kind(&b.kind.name) {
                         if !matches!(k.roots, Roots::OfWaived) {
                             roots.extend(block_roots(b, k, pack));
