@@ -557,6 +557,18 @@ const BASELINE_FIELDS: &[Field] = &[
         Ty::Selector,
         "which tenants or environments it applies to",
     ),
+    def(
+        "max_attempts",
+        Ty::Int,
+        "5",
+        "remediation attempts per setting before it is left to a person",
+    ),
+    def(
+        "retry_after",
+        Ty::Duration,
+        "1m",
+        "wait after a failed remediation attempt, doubled after each",
+    ),
 ];
 
 const SETTING_FIELDS: &[Field] = &{
@@ -633,6 +645,12 @@ const SETTING_FIELDS: &[Field] = &{
             "the setting applies only when this holds",
         ),
         f("reason", Ty::Str, "why the baseline asks for it").reads(Reading::Prose),
+        def(
+            "remediate",
+            Ty::Enum(&["auto", "manual"]),
+            "manual",
+            "auto: `remediate` may apply the change without a person; manual: it only proposes",
+        ),
         g[0],
         g[1],
         g[2],

@@ -29,7 +29,8 @@ baseline secure {
   }
 
   setting session.idle_timeout {
-    at_most 30m
+    at_most   30m
+    remediate auto
   }
 }
 
@@ -222,6 +223,48 @@ async fn flow(kind: Kind) {
     assert_eq!(st, 409, "{v}");
     assert!(v["detail"].as_str().unwrap().contains("deny window"), "{v}");
     assert_eq!(center(&s)["tls"]["min_version"], "1.2");
+    // Remediate: only `remediate auto` settings (the idle timeout).
+    std::fs::write(
+        s.dir.path().join("center/acme.json"),
+        r#"{"tls": {"min_version": "1.0"}, "session": {"idle_timeout": "3h"}}"#,
+    )
+    .unwrap();
+    let (st, v) = call(
+        &s,
+        "tok-p",
+        "POST",
+        "/v1/tenants/acme/remediate",
+        json!({"profile": "secure"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let by = |name: &str| {
+        v["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["setting"] == name)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    assert_eq!(
+        (by("session.idle_timeout"), by("tls.min_version")),
+        (json!("fixed"), json!("manual")),
+        "{v}"
+    );
+    assert_eq!(
+        center(&s),
+        json!({"tls": {"min_version": "1.0"}, "session": {"idle_timeout": "30m"}})
+    );
+    let (st, _) = call(
+        &s,
+        "tok-acme",
+        "POST",
+        "/v1/tenants/acme/remediate",
+        json!({"profile": "secure"}),
+    )
+    .await;
+    assert_eq!(st, 403);
     // Tenants apart: acme reads its own; globex gets the 404 of nobody;
     // neither may provision.
     let (st, _) = call(

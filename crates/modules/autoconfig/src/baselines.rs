@@ -27,6 +27,8 @@ pub struct Setting {
     pub reason: Option<String>,
     /// The baseline that declares it (the child's own, or inherited).
     pub from: String,
+    /// Whether `remediate` may apply its change without a person.
+    pub auto: bool,
     pub block: CBlock,
 }
 
@@ -45,6 +47,10 @@ pub struct Baseline {
     pub settings: Vec<Setting>,
     /// Its change windows and those of what it extends.
     pub windows: Vec<(String, Window)>,
+    /// Remediation attempts per setting before a person decides.
+    pub max_attempts: u32,
+    /// The wait after a failed attempt (doubled after each), ms.
+    pub retry_after: i64,
 }
 
 /// Every baseline of the pack, by name.
@@ -175,6 +181,15 @@ fn read_baseline(pack: &PackHandle, b: &CBlock) -> Result<Baseline, String> {
         extends: Vec::new(),
         settings,
         windows,
+        max_attempts: match get(pack, b, "max_attempts") {
+            Value::Int(n) if n >= 0 => u32::try_from(n).unwrap_or(u32::MAX),
+            Value::Null => 5,
+            v => return Err(format!("`max_attempts` must be 0 or more, found {v}")),
+        },
+        retry_after: match get(pack, b, "retry_after") {
+            Value::Duration(ms) if ms >= 0 => ms,
+            _ => 60_000,
+        },
     })
 }
 
@@ -203,6 +218,7 @@ fn read_setting(pack: &PackHandle, s: &CBlock, name: &str, from: &str) -> Result
         applies_when: s.condition.as_ref().map(|c| c.text.clone()),
         reason: text(&get(pack, s, "reason")),
         from: from.to_string(),
+        auto: matches!(get(pack, s, "remediate"), Value::Str(m) if &*m == "auto"),
         block: s.clone(),
     })
 }

@@ -14,6 +14,17 @@ pub struct TenantRecord {
     /// The last baseline applied, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied: Option<LastApplied>,
+    /// Remediation attempts that did not fix a setting, by setting.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attempts: std::collections::BTreeMap<String, Attempts>,
+}
+
+/// Failed remediation attempts on one setting.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Attempts {
+    pub failed: u32,
+    #[serde(with = "rfc3339")]
+    pub last_at: i64,
 }
 
 /// The last application to a tenant.

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tenet_autoconfig::baselines::Baselines;
 use tenet_autoconfig::config_center::{ConfigCenter, Directory};
-use tenet_autoconfig::engine::{provision, Run};
+use tenet_autoconfig::engine::{provision, remediate, Run};
 use tenet_autoconfig::plan::{plan, Document};
 use tenet_autoconfig::store::{self as acs, Step, StepError};
 use tenet_store::{AuditEvent, Store};
@@ -39,6 +39,7 @@ pub fn table() -> RouteTable {
         .route(routes!(diff))
         .route(routes!(changes))
         .route(routes!(apply))
+        .route(routes!(remediate_route))
 }
 
 /// The module's store connection and config center.
@@ -366,6 +367,147 @@ async fn apply_now(
     .map_err(store_failed)?;
     match result {
         Ok(p) => Ok(json_response(&p)),
+        Err(StepError::Refused(why)) if why.contains("changed since it was read") => {
+            Err(Problem::new(StatusCode::CONFLICT, "Conflict", why))
+        }
+        Err(StepError::Refused(why)) => Err(store_failed(why)),
+        Err(StepError::Store(e)) => Err(store_failed(e)),
+    }
+}
+
+/// Which baseline to remediate against.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemediateBody {
+    /// A baseline of the `autoconfig` pack.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,100}$")]
+    profile: String,
+}
+
+/// Remediate a tenant: apply only the safe (`remediate auto`) deltas, then re-check.
+#[utoipa::path(
+    post, path = "/v1/tenants/{id}/remediate", tag = "autoconfig",
+    params(("id" = String, Path, description = "The tenant", pattern = "^[A-Za-z0-9_.-]{1,128}$"), ApplyParams),
+    request_body = RemediateBody,
+    responses(
+        (status = 200, description = "Per setting: fixed (the re-check passes), failed, manual, exhausted, waiting or refused, and why", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "An identity bound to a tenant: remediation is the platform's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such baseline, or another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Outside the baseline's change windows (`next_window` says when), or the configuration changed meanwhile", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The body is JSON of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "No `autoconfig` pack, or the store or config center is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn remediate_route(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    Query(q): Query<ApplyParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let dry_run = q.dry_run.unwrap_or(false);
+    if dry_run {
+        return remediate_now(state, ctx, id, body, true).await;
+    }
+    let route = format!("POST /v1/tenants/{id}/remediate");
+    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
+        remediate_now(st, c2, id, b2, false).await
+    })
+    .await
+}
+
+async fn remediate_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    body: Bytes,
+    dry_run: bool,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    tenant_path(&ctx, &id)?;
+    if let Some(b) = ctx.identity.as_ref().and_then(|i| i.tenant.clone()) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Platform Only",
+            format!("identity bound to tenant `{b}`: remediation is the platform's"),
+        ));
+    }
+    let req: RemediateBody = json_body(&body, "{\"profile\": string}")?;
+    let (bundle, b) = baselines(&state)?;
+    let base = b
+        .get(&req.profile)
+        .cloned()
+        .ok_or_else(|| no_baseline(&b, &req.profile))?;
+    let now = now_ms();
+    let windows: Vec<_> = base.windows.iter().map(|(_, w)| w.clone()).collect();
+    let at = tenet_runtime::clock::Timestamp::from_millis(now);
+    let at =
+        chrono::DateTime::from_timestamp(at.unix_secs(), at.subsec_nanos()).unwrap_or_default();
+    let verdict = tenet_runtime::dsl::window::allows(&windows, at).map_err(invalid)?;
+    if !verdict.allowed && !dry_run {
+        let next = tenet_runtime::dsl::window::next_allowed(&windows, at)
+            .ok()
+            .flatten()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Outside Change Window",
+            format!(
+                "baseline `{}` changes nothing now: {}",
+                req.profile, verdict.reason
+            ),
+        )
+        .with("next_window", json!(next)));
+    }
+    let st = Arc::clone(&state);
+    let c2 = ctx.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let center = Arc::clone(&st.autoconfig.center);
+        let fp = bundle.fingerprint.clone();
+        acs::with_tenant(&mut st.autoconfig.store(), &id, move |rec| {
+            let pack = tenet_autoconfig::pack(&bundle.rules).map_err(|e| e.to_string())?;
+            let run = Run {
+                now,
+                dry_run,
+                actor: c2.actor(),
+                action_id: c2.action_id.clone(),
+            };
+            let (r, changes) = remediate(&pack, &base, center.as_ref(), rec, &run)?;
+            let audit = if dry_run {
+                Vec::new()
+            } else {
+                vec![AuditEvent {
+                    id: 0,
+                    action_id: c2.action_id.clone(),
+                    at: now_rfc3339(),
+                    source: tenet_autoconfig::MODULE.into(),
+                    subject: format!("{}/{}", r.baseline, r.tenant),
+                    actor: c2.actor(),
+                    scope: "autoconfig".into(),
+                    outcome: "remediated".into(),
+                    reason: None,
+                    latency_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
+                    details: json!({"settings": r.settings}),
+                    tenant: Some(r.tenant.clone()),
+                    bundle: Some(fp.clone()),
+                }]
+            };
+            Ok(Step {
+                write: !dry_run,
+                changes: if dry_run { Vec::new() } else { changes },
+                audit,
+                out: r,
+            })
+        })
+    })
+    .await
+    .map_err(store_failed)?;
+    match result {
+        Ok(r) => Ok(json_response(&r)),
         Err(StepError::Refused(why)) if why.contains("changed since it was read") => {
             Err(Problem::new(StatusCode::CONFLICT, "Conflict", why))
         }
