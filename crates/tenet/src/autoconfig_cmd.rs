@@ -2,6 +2,7 @@
 //! configuration against a baseline of the `autoconfig` pack, offline, by
 //! the same engine the server will run (`tenet_autoconfig::plan`).
 
+use crate::api_client::{json_call, ServerArgs};
 use crate::exit;
 use clap::Subcommand;
 use serde_json::Value;
@@ -33,6 +34,127 @@ pub enum AutoconfigCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: crate::Format,
     },
+    /// A tenant's live configuration against a baseline, from the server
+    /// (exit 1 when a setting needs a change or a person)
+    Diff {
+        tenant: String,
+        #[arg(long)]
+        profile: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::Format,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Apply a baseline to a tenant on the server (monotonic, idempotent)
+    Apply {
+        tenant: String,
+        #[arg(long)]
+        profile: String,
+        /// Say what would change; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Remediate a tenant's safe deltas on the server, then re-check
+    Remediate {
+        tenant: String,
+        #[arg(long)]
+        profile: String,
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// A tenant id, or exit 2.
+fn tenant_id(t: &str) -> Result<&str, u8> {
+    let ok = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(t)
+    } else {
+        eprintln!("error: `{t}` is not a tenant id (letters, digits, `_`, `.`, `-`)");
+        Err(exit::ERROR)
+    }
+}
+
+fn client(cmd: &AutoconfigCommand) -> u8 {
+    let run = || -> Result<u8, u8> {
+        match cmd {
+            AutoconfigCommand::Diff {
+                tenant,
+                profile,
+                format,
+                server,
+            } => {
+                let t = tenant_id(tenant)?;
+                let v = json_call(
+                    server,
+                    "GET",
+                    &format!("/v1/tenants/{t}/diff?profile={profile}"),
+                    None,
+                )?;
+                let p: Plan = serde_json::from_value(v).map_err(|e| {
+                    eprintln!("error: the server's answer is not a plan: {e}");
+                    exit::ERROR
+                })?;
+                match format {
+                    crate::Format::Json => {
+                        println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default())
+                    }
+                    crate::Format::Text => print!("{}", text(&p)),
+                }
+                Ok(if p.open() == 0 {
+                    exit::OK
+                } else {
+                    exit::FINDINGS
+                })
+            }
+            AutoconfigCommand::Apply {
+                tenant,
+                profile,
+                dry_run,
+                server,
+            } => {
+                let t = tenant_id(tenant)?;
+                let q = if *dry_run { "?dry_run=true" } else { "" };
+                let v = json_call(
+                    server,
+                    "POST",
+                    &format!("/v1/profiles/{profile}/apply{q}"),
+                    Some(serde_json::json!({"tenant": t})),
+                )?;
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                Ok(exit::OK)
+            }
+            AutoconfigCommand::Remediate {
+                tenant,
+                profile,
+                dry_run,
+                server,
+            } => {
+                let t = tenant_id(tenant)?;
+                let q = if *dry_run { "?dry_run=true" } else { "" };
+                let v = json_call(
+                    server,
+                    "POST",
+                    &format!("/v1/tenants/{t}/remediate{q}"),
+                    Some(serde_json::json!({"profile": profile})),
+                )?;
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                let failed = v["settings"].as_array().is_some_and(|l| {
+                    l.iter()
+                        .any(|s| s["outcome"] == "failed" || s["outcome"] == "exhausted")
+                });
+                Ok(if failed { exit::FINDINGS } else { exit::OK })
+            }
+            AutoconfigCommand::Plan { .. } => Ok(exit::ERROR),
+        }
+    };
+    run().unwrap_or_else(|code| code)
 }
 
 /// A JSON or YAML document (by its extension; YAML otherwise tried after
@@ -56,6 +178,9 @@ fn read_doc(path: &PathBuf) -> Result<Value, String> {
 }
 
 pub fn cmd_autoconfig(cmd: &AutoconfigCommand) -> u8 {
+    if !matches!(cmd, AutoconfigCommand::Plan { .. }) {
+        return client(cmd);
+    }
     let AutoconfigCommand::Plan {
         profile,
         live,
@@ -63,7 +188,10 @@ pub fn cmd_autoconfig(cmd: &AutoconfigCommand) -> u8 {
         at,
         rules,
         format,
-    } = cmd;
+    } = cmd
+    else {
+        return exit::ERROR;
+    };
     let loaded = match rules {
         None => tenet_runtime::load::load_bundled(),
         Some(d) => tenet_runtime::load::load_path(d),

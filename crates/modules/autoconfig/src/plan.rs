@@ -34,7 +34,7 @@ pub struct Document {
 }
 
 /// What to do about one setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     None,
@@ -43,7 +43,7 @@ pub enum Action {
 }
 
 /// One setting's delta.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Delta {
     pub setting: String,
     /// The live value (`null` when not set).
@@ -74,7 +74,7 @@ pub struct Delta {
 }
 
 /// A waiver on a setting, as a delta shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct WaiverRef {
     pub name: String,
     pub owner: String,
@@ -86,7 +86,7 @@ pub struct WaiverRef {
 }
 
 /// A plan for one tenant and one baseline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Plan {
     pub baseline: String,
     pub mode: String,

@@ -101,9 +101,10 @@ pub fn serve(
         std::fs::write(rules.join(name), text).unwrap();
     }
     let mut config = format!(
-        "store: {}\nrules: {}\nwatch: false\nidentities:\n",
+        "store: {}\nrules: {}\nwatch: false\nautoconfig:\n  config_dir: {}\nidentities:\n",
         dir.join("tenet.db").display(),
         rules.display(),
+        dir.join("center").display(),
     );
     for (name, token, roles, tenant) in identities {
         config.push_str(&format!(
