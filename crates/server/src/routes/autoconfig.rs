@@ -115,6 +115,45 @@ fn no_baseline(b: &Baselines, name: &str) -> Problem {
     )
 }
 
+/// 409 outside the baseline's change windows, with when they next allow
+/// a change.
+fn change_window(base: &tenet_autoconfig::baselines::Baseline, now: i64) -> Result<(), Problem> {
+    let windows: Vec<_> = base.windows.iter().map(|(_, w)| w.clone()).collect();
+    let at = tenet_runtime::clock::Timestamp::from_millis(now);
+    let at =
+        chrono::DateTime::from_timestamp(at.unix_secs(), at.subsec_nanos()).unwrap_or_default();
+    let verdict = tenet_runtime::dsl::window::allows(&windows, at).map_err(invalid)?;
+    if verdict.allowed {
+        return Ok(());
+    }
+    let next = tenet_runtime::dsl::window::next_allowed(&windows, at)
+        .ok()
+        .flatten()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    Err(Problem::new(
+        StatusCode::CONFLICT,
+        "Outside Change Window",
+        format!(
+            "baseline `{}` changes nothing now: {}",
+            base.name, verdict.reason
+        ),
+    )
+    .with("next_window", json!(next)))
+}
+
+/// A provisioning step's answer: the result, 409 when the configuration
+/// changed meanwhile, 503 when the store or the config center failed.
+fn answer<R: serde::Serialize>(result: Result<R, StepError>) -> Result<Response, Problem> {
+    match result {
+        Ok(r) => Ok(json_response(&r)),
+        Err(StepError::Refused(why)) if why.contains("changed since it was read") => {
+            Err(Problem::new(StatusCode::CONFLICT, "Conflict", why))
+        }
+        Err(StepError::Refused(why)) => Err(store_failed(why)),
+        Err(StepError::Store(e)) => Err(store_failed(e)),
+    }
+}
+
 /// Which baseline.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -301,22 +340,8 @@ async fn apply_now(
     let now = now_ms();
     // Inside the baseline's change windows only (a dry run says what it
     // would do at any time).
-    let windows: Vec<_> = base.windows.iter().map(|(_, w)| w.clone()).collect();
-    let at = tenet_runtime::clock::Timestamp::from_millis(now);
-    let at =
-        chrono::DateTime::from_timestamp(at.unix_secs(), at.subsec_nanos()).unwrap_or_default();
-    let verdict = tenet_runtime::dsl::window::allows(&windows, at).map_err(invalid)?;
-    if !verdict.allowed && !dry_run && base.mode == "enforce" {
-        let next = tenet_runtime::dsl::window::next_allowed(&windows, at)
-            .ok()
-            .flatten()
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "Outside Change Window",
-            format!("baseline `{name}` changes nothing now: {}", verdict.reason),
-        )
-        .with("next_window", json!(next)));
+    if !dry_run && base.mode == "enforce" {
+        change_window(&base, now)?;
     }
     let st = Arc::clone(&state);
     let (c2, tenant) = (ctx.clone(), req.tenant.clone());
@@ -365,14 +390,7 @@ async fn apply_now(
     })
     .await
     .map_err(store_failed)?;
-    match result {
-        Ok(p) => Ok(json_response(&p)),
-        Err(StepError::Refused(why)) if why.contains("changed since it was read") => {
-            Err(Problem::new(StatusCode::CONFLICT, "Conflict", why))
-        }
-        Err(StepError::Refused(why)) => Err(store_failed(why)),
-        Err(StepError::Store(e)) => Err(store_failed(e)),
-    }
+    answer(result)
 }
 
 /// Which baseline to remediate against.
@@ -443,25 +461,8 @@ async fn remediate_now(
         .cloned()
         .ok_or_else(|| no_baseline(&b, &req.profile))?;
     let now = now_ms();
-    let windows: Vec<_> = base.windows.iter().map(|(_, w)| w.clone()).collect();
-    let at = tenet_runtime::clock::Timestamp::from_millis(now);
-    let at =
-        chrono::DateTime::from_timestamp(at.unix_secs(), at.subsec_nanos()).unwrap_or_default();
-    let verdict = tenet_runtime::dsl::window::allows(&windows, at).map_err(invalid)?;
-    if !verdict.allowed && !dry_run {
-        let next = tenet_runtime::dsl::window::next_allowed(&windows, at)
-            .ok()
-            .flatten()
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "Outside Change Window",
-            format!(
-                "baseline `{}` changes nothing now: {}",
-                req.profile, verdict.reason
-            ),
-        )
-        .with("next_window", json!(next)));
+    if !dry_run {
+        change_window(&base, now)?;
     }
     let st = Arc::clone(&state);
     let c2 = ctx.clone();
@@ -506,12 +507,5 @@ async fn remediate_now(
     })
     .await
     .map_err(store_failed)?;
-    match result {
-        Ok(r) => Ok(json_response(&r)),
-        Err(StepError::Refused(why)) if why.contains("changed since it was read") => {
-            Err(Problem::new(StatusCode::CONFLICT, "Conflict", why))
-        }
-        Err(StepError::Refused(why)) => Err(store_failed(why)),
-        Err(StepError::Store(e)) => Err(store_failed(e)),
-    }
+    answer(result)
 }
