@@ -303,3 +303,27 @@ where
     .map_err(store_failed)?;
     Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
 }
+
+/// The dispatch of a mutating module route: with `?dry_run=true`, `run`
+/// once, writing nothing (a dry run claims no key); otherwise `run` under
+/// the request's `Idempotency-Key` ([`once`]). `run` gets the state, the
+/// request's context, its body and whether it is a dry run.
+pub async fn dry_run_or_once<F, Fut>(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    headers: &HeaderMap,
+    route: String,
+    body: axum::body::Bytes,
+    dry_run: bool,
+    run: F,
+) -> Result<Response, Problem>
+where
+    F: FnOnce(Arc<AppState>, RequestCtx, axum::body::Bytes, bool) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, Problem>>,
+{
+    if dry_run {
+        return run(state, ctx, body, true).await;
+    }
+    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
+    once(&state, &ctx, headers, &route, &body, run(st, c2, b2, false)).await
+}

@@ -303,14 +303,10 @@ pub async fn apply(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    if dry_run {
-        return apply_now(state, ctx, name, body, true).await;
-    }
     let route = format!("POST /v1/profiles/{name}/apply");
-    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-        apply_now(st, c2, name, b2, false).await
+    let dry_run = q.dry_run.unwrap_or(false);
+    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
+        apply_now(s, c, name, b, d)
     })
     .await
 }
@@ -426,14 +422,10 @@ pub async fn remediate_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    if dry_run {
-        return remediate_now(state, ctx, id, body, true).await;
-    }
     let route = format!("POST /v1/tenants/{id}/remediate");
-    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-        remediate_now(st, c2, id, b2, false).await
+    let dry_run = q.dry_run.unwrap_or(false);
+    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
+        remediate_now(s, c, id, b, d)
     })
     .await
 }

@@ -111,15 +111,17 @@ pub async fn backfill(
     let started = Instant::now();
     let named = name.clone();
     let r = async {
-        let dry_run = q.dry_run.unwrap_or(false);
-        if dry_run {
-            return run_backfill(Arc::clone(&state), ctx.clone(), name, body, true).await;
-        }
         let route = format!("POST /v1/profiles/{name}/backfill");
-        let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-        crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-            run_backfill(st, c2, name, b2, false).await
-        })
+        let dry_run = q.dry_run.unwrap_or(false);
+        crate::idempotency::dry_run_or_once(
+            Arc::clone(&state),
+            ctx.clone(),
+            &headers,
+            route,
+            body,
+            dry_run,
+            |s, c, b, d| run_backfill(s, c, name, b, d),
+        )
         .await
     }
     .await;

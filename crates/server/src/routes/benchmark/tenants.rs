@@ -105,15 +105,17 @@ pub async fn post_signals(
     let named = id.clone();
     let r = async {
         tenant_path(&ctx, &id)?;
-        let dry_run = q.dry_run.unwrap_or(false);
-        if dry_run {
-            return record_signals(Arc::clone(&state), ctx.clone(), id, body, true).await;
-        }
         let route = format!("POST /v1/tenants/{id}/signals");
-        let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-        crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-            record_signals(st, c2, id, b2, false).await
-        })
+        let dry_run = q.dry_run.unwrap_or(false);
+        crate::idempotency::dry_run_or_once(
+            Arc::clone(&state),
+            ctx.clone(),
+            &headers,
+            route,
+            body,
+            dry_run,
+            |s, c, b, d| record_signals(s, c, id, b, d),
+        )
         .await
     }
     .await;

@@ -142,13 +142,10 @@ pub async fn resolve(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    if q.dry_run.unwrap_or(false) {
-        return resolve_now(state, ctx, id, body, true).await;
-    }
     let route = format!("POST /v1/meta-incidents/{id}/resolve");
-    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-        resolve_now(st, c2, id, b2, false).await
+    let dry_run = q.dry_run.unwrap_or(false);
+    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
+        resolve_now(s, c, id, b, d)
     })
     .await
 }

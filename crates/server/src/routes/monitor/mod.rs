@@ -1026,13 +1026,10 @@ pub async fn put_facts(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    if q.dry_run.unwrap_or(false) {
-        return put_facts_now(state, ctx, tenant, body, true).await;
-    }
     let route = format!("PUT /v1/monitor/tenants/{tenant}");
-    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    crate::idempotency::once(&state, &ctx, &headers, &route, &body, async move {
-        put_facts_now(st, c2, tenant, b2, false).await
+    let dry_run = q.dry_run.unwrap_or(false);
+    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
+        put_facts_now(s, c, tenant, b, d)
     })
     .await
 }
