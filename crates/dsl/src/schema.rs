@@ -754,14 +754,33 @@ const CORRELATE_FIELDS: &[Field] = &{
             Ty::Value,
             "correlation key: resources with the same key are one finding",
         ),
+        f(
+            "aliases",
+            Ty::Value,
+            "more keys of the same resource (a string or a list): resources and catalog entries that share any key are one",
+        ),
         req(
             "catalog",
             Ty::Str,
             "the catalog the key must be registered in",
         ),
+        f(
+            "governed_when",
+            Ty::Cond,
+            "a registered resource is governed when this holds on `catalog.entry` (its catalog entry); otherwise it is a finding too",
+        ),
         req("severity", Ty::Level, "severity of an unmatched resource"),
-        req("sla", Ty::Duration, "time to remediate"),
+        f(
+            "sla",
+            Ty::Duration,
+            "time to remediate; without it, the `lifecycle`'s `sla` for the severity (none: no SLA)",
+        ),
         f("remediation", Ty::Template, "what to do about it").reads(Reading::Prose),
+        f(
+            "task",
+            Ty::Str,
+            "the remediation task a finding opens, such as `register-dataset`",
+        ),
         g[0],
         g[1],
         g[2],
@@ -770,6 +789,55 @@ const CORRELATE_FIELDS: &[Field] = &{
         g[5],
     ]
 };
+
+const SOURCE_FIELDS: &[Field] = &[
+    f(
+        "kind",
+        Ty::Str,
+        "what collects it (`cloud_inventory`, `kubernetes`, `ci`...), for people",
+    ),
+    f("every", Ty::Duration, "how often the source runs"),
+    req(
+        "freshness_slo",
+        Ty::Duration,
+        "past this since its last run the source is stale, and nothing it saw auto-closes",
+    ),
+    def(
+        "max_vanished",
+        Ty::Percent,
+        "20%",
+        "a run in which more than this share of what the source saw last run vanishes is a collector failure, not a clean-up: it closes nothing",
+    ),
+    f("description", Ty::Str, "what the source reports").reads(Reading::Prose),
+];
+
+const LIFECYCLE_FIELDS: &[Field] = &[
+    def(
+        "close_after_runs",
+        Ty::Int,
+        "3",
+        "a finding closes when every source that saw it has missed it this many runs in a row, and none of them is stale",
+    ),
+    def(
+        "on_reopen",
+        Ty::Enum(&["resume", "restart"]),
+        "resume",
+        "what a reopened finding's SLA clock does",
+    ),
+    def(
+        "pause_while_waived",
+        Ty::Bool,
+        "true",
+        "the SLA clock stops while the finding is waived",
+    ),
+    def("max_waiver", Ty::Duration, "90d", "the longest a waiver may last"),
+    f("description", Ty::Str, "the findings policy").reads(Reading::Prose),
+];
+
+const SLA_FIELDS: &[Field] = &[
+    req("severity", Ty::Level, "the severity this SLA is for"),
+    req("within", Ty::Duration, "time to remediate from first seen"),
+];
 
 const ROLLOUT_FIELDS: &[Field] = &[
     f("bundle", Ty::Str, "the bundle being rolled out"),
@@ -1162,6 +1230,9 @@ pub static KINDS: &[Kind] = &[
     Kind { kind: "setting", module: "autoconfig", doc: "One setting of a baseline, named by its path.", name_required: true, parents: &["baseline"], fields: SETTING_FIELDS, roots: Roots::Fixed(&["tenant", "live"]), condition: Condition::Field("applies_when"), level_fields: &["risk"] },
     Kind { kind: "watcher", module: "meta-monitor", doc: "A watched pipeline: cadence, silence budget, grace, quorum and dependencies.", name_required: true, parents: &[""], fields: WATCHER_FIELDS, roots: Roots::Fixed(&["watcher", "tenant", "stats"]), condition: Condition::Field("exempt_when"), level_fields: &["severity"] },
     Kind { kind: "correlate", module: "dark-inventory", doc: "A correlation rule: discovered resources that must match a catalog entry.", name_required: true, parents: &[""], fields: CORRELATE_FIELDS, roots: Roots::Fixed(&["resource", "catalog"]), condition: Condition::Field("filter"), level_fields: &["severity"] },
+    Kind { kind: "source", module: "dark-inventory", doc: "A discovery source: how fresh it must be, and how much may vanish in one run before its runs close nothing.", name_required: true, parents: &[""], fields: SOURCE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "lifecycle", module: "dark-inventory", doc: "How findings live: auto-close, reopen, waivers and the SLA per severity.", name_required: false, parents: &[""], fields: LIFECYCLE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
+    Kind { kind: "sla", module: "dark-inventory", doc: "The time to remediate findings of one severity, from first seen.", name_required: false, parents: &["lifecycle"], fields: SLA_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &["severity"] },
     Kind { kind: "rollout", module: "control-plane", doc: "A staged rollout plan.", name_required: true, parents: &[""], fields: ROLLOUT_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "stage", module: "control-plane", doc: "One stage of a rollout (canary, regional, global).", name_required: true, parents: &["rollout"], fields: STAGE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "gate", module: "*", doc: "A measured gate: pass, fail, inconclusive or error, each with its own limit.", name_required: true, parents: &["rollout", "stage"], fields: GATE_FIELDS, roots: Roots::Fixed(&["metrics", "cluster"]), condition: Condition::Field("fail_when"), level_fields: &[] },

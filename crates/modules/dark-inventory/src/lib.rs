@@ -3,14 +3,18 @@
 //! **What it decides** (its pack, `rules/dark-inventory/`, pack `dark_inventory`):
 //! correlation rules: which discovered resources must match which catalog entries, severity, SLA.
 //!
-//! **What it does** (the engine, from issue #15 on): ingests discoveries from several sources, dedupes into findings with merged provenance, ack / waive with expiry, age and SLA clocks, burn-down trends.
+//! **What it does**: ingests discoveries from several sources, dedupes into findings with merged provenance, ack / waive with expiry, age and SLA clocks, burn-down trends.
 //!
 //! The module has the shape every module engine has (`docs/modules.md`):
 //!
 //! | file | holds |
 //! |---|---|
-//! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
-//! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
+//! | [`model`] | the records: a discovery batch, catalog entries, a finding with its provenance, waivers, closures and tasks; its status at a time |
+//! | [`policy`] | what the pack declares, read once: correlate rules, sources, the lifecycle |
+//! | [`correlate`] | one resource against the rules and the catalog: ignored, registered, or a sighting |
+//! | [`engine`] | pure functions: ingest a run, ack, waive, tasks, the SLA clock, a finding as it stood at a time; no I/O, no clock reads |
+//! | [`trends`] | burn-down by severity or age over time, JSON and SVG |
+//! | [`parsers`] | discovery batches from formats users already have: AWS Config, `kubectl -o json`, tenet's semantic diff |
 //! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
 //!
 //! Its routes live in `crates/server/src/routes/`, its commands in
@@ -19,9 +23,13 @@
 //! decisions) and `tenet-store` (the store, the audit envelope) give it;
 //! it never imports another module.
 
+pub mod correlate;
 pub mod engine;
 pub mod model;
+pub mod parsers;
+pub mod policy;
 pub mod store;
+pub mod trends;
 
 use tenet_runtime::load::Rules;
 use tenet_runtime::pack::{PackError, PackHandle};
