@@ -360,7 +360,7 @@ fn semantic_diff(doc: &Value, service: Option<&str>) -> Result<Vec<Discovered>, 
                 Some(r) => format!("{r}@{head}:{artifact}"),
                 None => format!("{head}:{artifact}"),
             }),
-            lineage: vec![format!("commit {head}")],
+            lineage: vec![format!("added in {head}")],
         });
     }
     Ok(out)
