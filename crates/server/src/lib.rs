@@ -74,6 +74,7 @@ pub const TABLES: &[fn() -> RouteTable] = &[
     routes::monitor::table,
     routes::benchmark::table,
     routes::autoconfig::table,
+    routes::inventory::table,
 ];
 
 /// Every route of every table in [`TABLES`]: the one declaration the

@@ -100,6 +100,7 @@ pub struct AppState {
     pub benchmark: crate::routes::benchmark::Benchmark,
     /// Autoconfig's store connection and config center.
     pub autoconfig: crate::routes::autoconfig::Autoconfig,
+    pub inventory: crate::routes::inventory::Inventory,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -167,6 +168,7 @@ impl AppState {
         let monitor = crate::routes::monitor::Monitor::open(&config)?;
         let benchmark = crate::routes::benchmark::Benchmark::open(&config)?;
         let autoconfig = crate::routes::autoconfig::Autoconfig::open(&config)?;
+        let inventory = crate::routes::inventory::Inventory::open(&config)?;
         let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
@@ -185,6 +187,7 @@ impl AppState {
             monitor,
             benchmark,
             autoconfig,
+            inventory,
         });
         // The first view, before the first request: this replica is in it.
         crate::fleet::tick(&state);

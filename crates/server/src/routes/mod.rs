@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod diff;
 pub mod evaluate;
 pub mod health;
+pub mod inventory;
 pub mod meta;
 pub mod monitor;
 pub mod safety;
