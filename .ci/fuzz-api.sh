@@ -51,10 +51,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# One worker: with two, hypothesis describes its filter lambdas with
+# `ast.parse` on two threads at once, which CPython 3.11 can fail with
+# "SystemError: AST constructor recursion depth mismatch" (a runtime error
+# of the fuzzer, not of the server) on an arbitrary operation.
 run() {
   python3 -m schemathesis.cli run "http://127.0.0.1:$port/v1/openapi.json" \
     --checks all --phases examples,coverage,fuzzing \
-    --max-examples "$EXAMPLES" --seed 1 --workers 2 --no-color "$@"
+    --max-examples "$EXAMPLES" --seed 1 --workers 1 --no-color "$@"
 }
 
 status=0

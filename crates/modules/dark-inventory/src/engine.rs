@@ -146,7 +146,7 @@ pub fn ingest(
     now: i64,
 ) -> Result<RunReport, Refusal> {
     let Some(src) = policy.sources.get(&batch.source) else {
-        return Err(Refusal::Invalid(format!(
+        return Err(Refusal::NotFound(format!(
             "source `{}` is not declared in the pack (declared: {})",
             batch.source,
             policy

@@ -84,7 +84,9 @@ pub const MAX_POINTS: i64 = 1000;
 
 /// The burn-down from `from` to `to` every `every` ms (points at
 /// `from + every`, `from + 2 every`... up to `to`); `at(t)` gives the
-/// findings as they stood at `t`.
+/// findings as they stood at `t`. A span of more than [`MAX_POINTS`] steps
+/// starts that many steps before `to`; `from` at or after `to` has no
+/// points (as the score history's empty range).
 pub fn trends(
     mut at: impl FnMut(i64) -> Vec<Finding>,
     from: i64,
@@ -97,15 +99,12 @@ pub fn trends(
     if every <= 0 {
         return Err("`every` must be positive".into());
     }
-    if to <= from {
-        return Err("`to` must be later than `from`".into());
-    }
-    let steps = (to - from + every - 1) / every;
-    if steps > MAX_POINTS {
-        return Err(format!(
-            "{steps} points from `from` to `to` every step: at most {MAX_POINTS}; widen `every` or narrow the span"
-        ));
-    }
+    let from = from.max(to.saturating_sub(every.saturating_mul(MAX_POINTS)));
+    let steps = if to <= from {
+        0
+    } else {
+        (to - from + every - 1) / every
+    };
     let groups: Vec<String> = match by {
         By::Severity => levels.to_vec(),
         By::Age => AGE_GROUPS.iter().map(|(g, _)| g.to_string()).collect(),

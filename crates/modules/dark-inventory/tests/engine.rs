@@ -607,7 +607,7 @@ fn bad_runs_are_refused_whole() {
     let before = w.inv.findings.clone();
     // An undeclared source.
     match w.run(&batch("nessus", "n1", T0 + 2 * H, json!([bucket("acme-2", "1", false)]))) {
-        Err(Refusal::Invalid(m)) => assert!(m.starts_with("source `nessus` is not declared in the pack (declared: access-analyzer, aws-config,"), "{m}"),
+        Err(Refusal::NotFound(m)) => assert!(m.starts_with("source `nessus` is not declared in the pack (declared: access-analyzer, aws-config,"), "{m}"),
         other => panic!("{other:?}"),
     }
     // A resource the rule cannot key: the good one before it is not ingested either.

@@ -119,7 +119,7 @@ fn lifecycle(kind: Kind) {
     let mut bad = batch("r2", T0 + H, &all);
     bad.source = "nessus".into();
     match run(&mut store, &rules, bad, true) {
-        Err(StepError::Refused(Refusal::Invalid(m))) => assert!(m.contains("nessus")),
+        Err(StepError::Refused(Refusal::NotFound(m))) => assert!(m.contains("nessus")),
         other => panic!("{other:?}"),
     }
     assert_eq!(dump(&store), before);

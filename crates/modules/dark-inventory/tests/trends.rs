@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tenet_dark_inventory::correlate::CatalogIndex;
 use tenet_dark_inventory::engine::{ack, close_registered, ingest, waive, Inventory, WaiveRequest};
 use tenet_dark_inventory::model::{Batch, CatalogEntry};
@@ -150,7 +150,7 @@ fn burn_down_matches_the_figures_counted_by_hand() {
 }
 
 #[test]
-fn spans_that_make_no_sense_are_refused() {
+fn spans_are_checked_and_clamped() {
     let lc = tenet_dark_inventory::policy::Lifecycle::default();
     let levels = vec!["high".to_string()];
     let none = |_| Vec::new();

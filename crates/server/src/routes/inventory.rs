@@ -29,7 +29,6 @@ use std::time::Instant;
 use tenet_dark_inventory::correlate::CatalogIndex;
 use tenet_dark_inventory::engine::{self, Refusal};
 use tenet_dark_inventory::model::{Batch, CatalogEntry, Finding, Status};
-use tenet_dark_inventory::parsers::{self, Format};
 use tenet_dark_inventory::policy::Policy;
 use tenet_dark_inventory::store::{self as dis, Step, StepError};
 use tenet_dark_inventory::trends::{self, By};
@@ -72,6 +71,15 @@ impl Inventory {
     }
 }
 
+/// 1 to `max` ASCII letters, digits, `_`, `-` and the `extra` bytes.
+fn name_like(s: &str, extra: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || extra.as_bytes().contains(&b)
+        })
+}
+
 fn valid_tenant(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
@@ -99,9 +107,11 @@ fn tenant_of(ctx: &RequestCtx, named: Option<&str>) -> Result<String, Problem> {
         (None, None) => "default".to_string(),
     };
     if !valid_tenant(&t) {
-        return Err(invalid(format!(
-            "tenant `{t}` is not 1 to 128 letters, digits, `_`, `.` or `-`"
-        )));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid Tenant",
+            format!("tenant `{t}` is not 1 to 128 letters, digits, `_`, `.` or `-`"),
+        ));
     }
     Ok(t)
 }
@@ -178,65 +188,71 @@ fn audit(
     }
 }
 
-/// How a discovery batch comes.
+/// `?dry_run=true`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct DiscoveryParams {
-    /// Answer what the run would do; write nothing.
+pub struct DryRunParams {
+    /// Answer what would change; write nothing.
     dry_run: Option<bool>,
-    /// The body is a document of this format, not a batch: `aws-config`,
-    /// `kubectl` or `semantic-diff` (then `source` and `run` are required).
-    #[param(pattern = "^(aws-config|kubectl|semantic-diff)$")]
-    format: Option<String>,
-    /// With `format`: the discovery source.
-    #[param(pattern = "^[A-Za-z0-9_.-]{1,100}$")]
-    source: Option<String>,
-    /// With `format`: the run's id.
-    #[param(pattern = "^[A-Za-z0-9_.:@-]{1,200}$")]
-    run: Option<String>,
-    /// With `format`: when the run observed (RFC 3339; default now).
-    at: Option<String>,
-    /// With `format`: the tenant (a platform identity; default `default`).
-    #[param(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
-    tenant: Option<String>,
-    /// With `format=kubectl`: the cluster the objects come from.
-    #[param(pattern = "^[A-Za-z0-9_.-]{1,100}$")]
-    cluster: Option<String>,
-    /// With `format=semantic-diff`: the service that owns the API.
-    #[param(pattern = "^[A-Za-z0-9_./-]{1,200}$")]
-    service: Option<String>,
 }
 
 /// A source run: what a collector saw.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct BatchBody {
     /// A `source` of the `dark_inventory` pack.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,100}$")]
     source: String,
     /// The run's id: the same run twice changes nothing.
+    #[schema(min_length = 1, max_length = 200)]
     run: String,
     /// When the run observed (RFC 3339; default now).
+    #[schema(format = DateTime, nullable = false)]
     at: Option<String>,
     /// The tenant (a platform identity; default `default`).
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
     tenant: Option<String>,
-    /// `[{type, key?, attributes?, where?, lineage?}]`
-    #[schema(value_type = Vec<Object>)]
-    resources: Vec<Value>,
+    resources: Vec<ResourceBody>,
+}
+
+/// One discovered resource.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ResourceBody {
+    /// Its type (`aws:s3:bucket`, `k8s:ingress`, `api:operation`...).
+    #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 200)]
+    ty: String,
+    /// A canonical key the collector knows (an ARN, a host name).
+    #[schema(max_length = 2000)]
+    key: Option<String>,
+    /// What the pack's rules read as `resource.*`.
+    #[schema(value_type = Option<Object>, nullable = false)]
+    attributes: Option<Value>,
+    /// Where it was seen.
+    #[serde(rename = "where")]
+    #[schema(max_length = 2000)]
+    seen_at: Option<String>,
+    /// Where it came from.
+    #[schema(nullable = false)]
+    lineage: Option<Vec<String>>,
 }
 
 /// Ingest a source run: new findings, sightings merged, auto-close behind the guards.
 #[utoipa::path(
     post, path = "/v1/discoveries", tag = "dark-inventory",
-    params(DiscoveryParams),
+    params(DryRunParams),
     request_body = BatchBody,
     responses(
         (status = 200, description = "The run's report: resources, ignored, registered, seen, new, reopened, merged, closed (with why), vanished, and the guard that held auto-close back, if one did", body = Object),
-        (status = 400, description = "The body is not JSON, or a malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "The body is not JSON, or names a malformed tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "The source is not declared in the pack, or another tenant than the caller's: nothing was ingested", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "The run observed before the source's last run", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `limits.diff_body_bytes`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "The body is of the wrong shape or format, the source is not declared in the pack, or a resource cannot be keyed: nothing was ingested", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The body is of the wrong shape, or a resource cannot be keyed: nothing was ingested", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `dark_inventory` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -244,89 +260,35 @@ pub struct BatchBody {
 pub async fn discoveries(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DiscoveryParams>,
+    Query(q): Query<DryRunParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let route = format!(
-        "POST /v1/discoveries?format={}&source={}&run={}",
-        q.format.clone().unwrap_or_default(),
-        q.source.clone().unwrap_or_default(),
-        q.run.clone().unwrap_or_default()
-    );
     let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
-        ingest_now(s, c, q, b, d)
-    })
-    .await
-}
-
-fn batch_of(q: &DiscoveryParams, body: &[u8]) -> Result<Batch, Problem> {
-    let Some(format) = &q.format else {
-        for (k, v) in [
-            ("source", &q.source),
-            ("run", &q.run),
-            ("at", &q.at),
-            ("tenant", &q.tenant),
-            ("cluster", &q.cluster),
-            ("service", &q.service),
-        ] {
-            if v.is_some() {
-                return Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid Query",
-                    format!("`{k}` goes with `format`; a batch says it in its body"),
-                ));
-            }
-        }
-        return json_body(
-            body,
-            "{\"source\": string, \"run\": string, \"at\"?: RFC 3339, \"tenant\"?: string, \"resources\": [{\"type\": string, \"key\"?: string, \"attributes\"?: {...}, \"where\"?: string, \"lineage\"?: [string]}]}",
-        );
-    };
-    let Some(f) = Format::parse(format) else {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid Query",
-            format!(
-                "`format` `{format}` is not one of {}",
-                Format::NAMES.join(", ")
-            ),
-        ));
-    };
-    let (Some(source), Some(run)) = (&q.source, &q.run) else {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid Query",
-            "`format` needs `source` and `run`".to_string(),
-        ));
-    };
-    let at = q.at.as_deref().map(|a| parse_time("at", a)).transpose()?;
-    parsers::parse(
-        f,
+    crate::idempotency::dry_run_or_once(
+        state,
+        ctx,
+        &headers,
+        "POST /v1/discoveries".into(),
         body,
-        &parsers::Options {
-            source: source.clone(),
-            run: run.clone(),
-            at,
-            tenant: q.tenant.clone(),
-            cluster: q.cluster.clone(),
-            service: q.service.clone(),
-        },
+        dry_run,
+        ingest_now,
     )
-    .map_err(|e| invalid(format!("not a `{format}` document: {e}")))
+    .await
 }
 
 async fn ingest_now(
     state: Arc<AppState>,
     ctx: RequestCtx,
-    q: DiscoveryParams,
     body: Bytes,
     dry_run: bool,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     let (bundle, _) = policy(&state)?;
-    let batch = batch_of(&q, &body)?;
+    let batch: Batch = json_body(
+        &body,
+        "{\"source\": string, \"run\": string, \"at\"?: RFC 3339, \"tenant\"?: string, \"resources\": [{\"type\": string, \"key\"?: string, \"attributes\"?: {...}, \"where\"?: string, \"lineage\"?: [string]}]}",
+    )?;
     let tenant = tenant_of(&ctx, batch.tenant.as_deref())?;
     let now = now_ms();
     let st = Arc::clone(&state);
@@ -364,18 +326,44 @@ async fn ingest_now(
 
 /// Catalog entries to register.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CatalogBody {
-    /// `[{catalog, id, keys?, resource?, owner?, ...}]`: an entry with the
-    /// catalog and id of a registered one replaces it.
-    #[schema(value_type = Vec<Object>)]
-    entries: Vec<Value>,
+    /// An entry with the catalog and id of a registered one replaces it.
+    entries: Vec<EntryBody>,
     /// Catalog-wide facts the rules read as `catalog.*` (replacing the stored ones).
     #[schema(value_type = Option<Object>)]
     facts: Option<Value>,
     /// The tenant (a platform identity; default `default`).
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
     tenant: Option<String>,
 }
+
+/// One registered resource.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EntryBody {
+    /// The catalog (`data-stores`, `service-registry`...) a `correlate` rule names.
+    #[schema(min_length = 1, max_length = 200)]
+    catalog: String,
+    /// Its id in that catalog.
+    #[schema(min_length = 1, max_length = 200)]
+    id: String,
+    /// Its canonical keys, matched as written (lower-case ARNs and host names).
+    #[schema(min_items = 1)]
+    keys: Vec<KeyBody>,
+    /// Attributes the pack's `key` and `aliases` read, to key it as discoveries are.
+    #[schema(value_type = Option<Object>)]
+    resource: Option<Value>,
+    /// Who owns it.
+    #[schema(max_length = 200)]
+    owner: Option<String>,
+}
+
+/// A canonical key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(value_type = String, pattern = "^[\\s\\S]{1,2000}$")]
+pub struct KeyBody(#[allow(dead_code)] String);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -387,15 +375,6 @@ struct CatalogReq {
     tenant: Option<String>,
 }
 
-/// `?dry_run=true`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DryRunParams {
-    /// Answer what would change; write nothing.
-    dry_run: Option<bool>,
-}
-
 /// Register catalog entries: findings they now cover close as `registered`.
 #[utoipa::path(
     post, path = "/v1/catalog", tag = "dark-inventory",
@@ -403,7 +382,7 @@ pub struct DryRunParams {
     request_body = CatalogBody,
     responses(
         (status = 200, description = "`{registered, closed: [finding ids]}`", body = Object),
-        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "The body is not JSON, or names a malformed tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `limits.diff_body_bytes`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "The body is of the wrong shape, or an entry has no key: nothing was registered", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -446,6 +425,33 @@ async fn register_now(
             return Err(invalid("`facts` must be an object".into()));
         }
     }
+    for (i, e) in req.entries.iter().enumerate() {
+        let long = |s: &str| s.is_empty() || s.chars().count() > 200;
+        if long(&e.catalog)
+            || long(&e.id)
+            || e.owner.as_deref().is_some_and(|o| o.chars().count() > 200)
+        {
+            return Err(invalid(format!(
+                "entries[{i}]: `catalog` and `id` are 1 to 200 characters, `owner` at most 200"
+            )));
+        }
+        if e.keys.is_empty()
+            || e.keys
+                .iter()
+                .any(|k| k.is_empty() || k.chars().count() > 2000)
+        {
+            return Err(invalid(format!(
+                "entries[{i}] (`{}`): `keys` needs at least one key, each 1 to 2000 characters",
+                e.id
+            )));
+        }
+        if e.resource.as_ref().is_some_and(|r| !r.is_object()) {
+            return Err(invalid(format!(
+                "entries[{i}] (`{}`): `resource` must be an object",
+                e.id
+            )));
+        }
+    }
     let now = now_ms();
     let st = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
@@ -486,7 +492,7 @@ pub struct ListParams {
     #[param(pattern = "^(open|acknowledged|waived|closed)$")]
     status: Option<String>,
     /// A severity of the pack's taxonomy.
-    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    #[param(pattern = "^[A-Za-z0-9_-]{1,100}$")]
     severity: Option<String>,
     /// Only findings this source has seen.
     #[param(pattern = "^[A-Za-z0-9_.-]{1,100}$")]
@@ -495,6 +501,7 @@ pub struct ListParams {
     #[param(pattern = "^[A-Za-z0-9_-]{1,100}$")]
     rule: Option<String>,
     /// How the findings stood then (RFC 3339; default now).
+    #[param(format = DateTime)]
     at: Option<String>,
     /// A platform identity: the tenant (default `default`).
     #[param(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
@@ -502,21 +509,28 @@ pub struct ListParams {
     /// At most this many (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// From the previous page's `next_cursor`.
-    #[param(pattern = "^[0-9]{1,9}\\.[0-9a-f]{16}$")]
+    /// The previous page's `next_cursor`: the page starts after it.
+    #[param(pattern = "^[0-9]{1,3}\\.-?[0-9]{1,15}\\.f-[0-9a-f]{16}$")]
     cursor: Option<String>,
 }
 
-/// A cursor: the offset and a digest of the query it pages (its filters,
-/// and `at` when given), so that a cursor from another query (or made up)
-/// is refused.
-fn cursor_digest(q: &ListParams, tenant: &str, at: Option<i64>) -> String {
-    use sha2::{Digest, Sha256};
-    let text = format!(
-        "{tenant}\0{at:?}\0{:?}\0{:?}\0{:?}\0{:?}",
-        q.status, q.severity, q.source, q.rule
-    );
-    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+/// A finding's place in the listing order (severity rank, first seen,
+/// id): a cursor is the place of a page's last finding, and the next page
+/// starts after it (keyset paging: stable while findings come and go).
+type Place = (usize, i64, String);
+
+fn cursor_of(p: &Place) -> String {
+    format!("{}.{}.{}", p.0, p.1, p.2)
+}
+
+fn parse_cursor(c: &str) -> Option<Place> {
+    let mut parts = c.splitn(3, '.');
+    let rank = parts.next()?.parse().ok()?;
+    let first = parts.next()?.parse().ok()?;
+    let id = parts.next()?;
+    let hex = id.strip_prefix("f-")?;
+    (hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (rank, first, id.to_string()))
 }
 
 /// Findings as they stand (or stood at `at`), highest severity and oldest first.
@@ -525,7 +539,7 @@ fn cursor_digest(q: &ListParams, tenant: &str, at: Option<i64>) -> String {
     params(ListParams),
     responses(
         (status = 200, description = "`{tenant, at, findings: [...], total, next_cursor}`: each with key, severity, status (waived until), sources (first and last seen), first_seen, age, SLA (due, margin), closure, the match explanation", body = Object),
-        (status = 400, description = "A malformed query string, or a cursor from another query", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed query string or cursor", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `dark_inventory` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -539,6 +553,20 @@ pub async fn list(
     let tenant = tenant_of(&ctx, q.tenant.as_deref())?;
     let (_, policy) = policy(&state)?;
     let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "Invalid Query", m);
+    for (k, v, extra) in [
+        ("severity", &q.severity, ""),
+        ("source", &q.source, "."),
+        ("rule", &q.rule, ""),
+    ] {
+        if let Some(v) = v {
+            if !name_like(v, extra, 100) {
+                return Err(bad(format!(
+                    "`{k}` `{v}` is not 1 to 100 letters, digits, `_`, `-`{}",
+                    if extra.is_empty() { "" } else { " or `.`" }
+                )));
+            }
+        }
+    }
     let status = q
         .status
         .as_deref()
@@ -559,21 +587,15 @@ pub async fn list(
         None => None,
     };
     let t = at.unwrap_or_else(now_ms);
-    let digest = cursor_digest(&q, &tenant, at);
-    let offset = match &q.cursor {
-        None => 0,
-        Some(c) => match c.split_once('.') {
-            Some((n, d)) if d == digest => n
-                .parse::<usize>()
-                .map_err(|_| bad("`cursor` is malformed".into()))?,
-            _ => return Err(bad(
-                "`cursor` is not from this query (same filters and `at`): start again without it"
-                    .into(),
-            )),
-        },
-    };
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            parse_cursor(c).ok_or_else(|| bad("`cursor` is not one this server gave out".into()))
+        })
+        .transpose()?;
     let found = read_findings(&state, &tenant, at).await?;
-    let mut views: Vec<_> = found
+    let mut chosen: Vec<(Place, &Finding)> = found
         .iter()
         .filter(|f| f.merged_into.is_none() || status == Some(Status::Closed))
         .filter(|f| f.first_seen <= t)
@@ -581,22 +603,23 @@ pub async fn list(
         .filter(|f| q.rule.as_ref().is_none_or(|r| &f.rule == r))
         .filter(|f| q.source.as_ref().is_none_or(|s| f.sources.contains_key(s)))
         .filter(|f| status.is_none_or(|s| f.status_at(t) == s))
-        .map(|f| engine::view_at(f, t, &policy.lifecycle))
+        .map(|f| ((policy.rank(&f.severity), f.first_seen, f.id.clone()), f))
         .collect();
-    views.sort_by(|a, b| {
-        (policy.rank(&a.severity), &a.first_seen, &a.id).cmp(&(
-            policy.rank(&b.severity),
-            &b.first_seen,
-            &b.id,
-        ))
-    });
-    let total = views.len();
-    let page: Vec<_> = views
-        .into_iter()
-        .skip(offset)
+    chosen.sort_by(|a, b| a.0.cmp(&b.0));
+    let total = chosen.len();
+    let page: Vec<&(Place, &Finding)> = chosen
+        .iter()
+        .filter(|(p, _)| after.as_ref().is_none_or(|a| p > a))
         .take(limit as usize)
         .collect();
-    let next = (offset + page.len() < total).then(|| format!("{}.{digest}", offset + page.len()));
+    let next = match page.last() {
+        Some((p, _)) if chosen.last().is_some_and(|(l, _)| l != p) => Some(cursor_of(p)),
+        _ => None,
+    };
+    let page: Vec<_> = page
+        .iter()
+        .map(|(_, f)| engine::view_at(f, t, &policy.lifecycle))
+        .collect();
     Ok(json_response(&json!({
         "tenant": tenant,
         "at": Timestamp::from_millis(t).rfc3339(),
@@ -630,14 +653,17 @@ async fn read_findings(
 #[serde(deny_unknown_fields)]
 pub struct TrendParams {
     /// The step (`1d`, `12h`; default `1d`).
-    #[param(pattern = "^[0-9]+(ms|s|m|h|d|w)$")]
+    #[param(pattern = "^[1-9][0-9]{0,8}(ms|s|m|h|d|w)$")]
     every: Option<String>,
     /// `severity` (default) or `age`.
     #[param(pattern = "^(severity|age)$")]
     by: Option<String>,
-    /// The start (RFC 3339; default 30 steps before `to`).
+    /// The start (RFC 3339; default 30 steps before `to`; at most 1000
+    /// steps before it). After `to`: no points.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// The end (RFC 3339; default now).
+    #[param(format = DateTime)]
     to: Option<String>,
     /// `json` (default) or `svg`.
     #[param(pattern = "^(json|svg)$")]
@@ -652,8 +678,11 @@ pub struct TrendParams {
     get, path = "/v1/findings/trends", tag = "dark-inventory",
     params(TrendParams),
     responses(
-        (status = 200, description = "`{by, every, from, to, groups, points: [{at, outstanding: {group: n}, total, waived, breached, opened, closed}]}`, or the chart as `image/svg+xml` with `format=svg`", body = Object),
-        (status = 400, description = "A malformed query string, or a span of more than 1000 steps", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 200, description = "`{by, every, from, to, groups, points: [{at, outstanding: {group: n}, total, waived, breached, opened, closed}]}`, or the chart as `image/svg+xml` with `format=svg`", content(
+            (Object = "application/json"),
+            (String = "image/svg+xml"),
+        )),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `dark_inventory` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -667,6 +696,11 @@ pub async fn trends_route(
     let tenant = tenant_of(&ctx, q.tenant.as_deref())?;
     let (_, policy) = policy(&state)?;
     let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "Invalid Query", m);
+    let svg = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("svg") => true,
+        Some(f) => return Err(bad(format!("`format` `{f}` is not json or svg"))),
+    };
     let every = match &q.every {
         None => 86_400_000,
         Some(e) => tenet_runtime::dsl::syntax::parse_duration(e).ok_or_else(|| {
@@ -715,7 +749,7 @@ pub async fn trends_route(
     })
     .await
     .map_err(store_failed)??;
-    if q.format.as_deref() == Some("svg") {
+    if svg {
         let mut r = trends::svg(&result).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -732,6 +766,7 @@ pub async fn trends_route(
 #[serde(deny_unknown_fields)]
 pub struct OneParams {
     /// How it stood then (RFC 3339; default now).
+    #[param(format = DateTime)]
     at: Option<String>,
     /// A platform identity: the tenant (default `default`).
     #[param(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
@@ -925,6 +960,7 @@ pub struct WaiveBody {
     #[schema(max_length = 200)]
     approver: Option<String>,
     /// Until when (RFC 3339): later than now, and no later than the pack's `max_waiver` from now.
+    #[schema(format = DateTime)]
     until: String,
 }
 
