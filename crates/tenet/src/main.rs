@@ -17,6 +17,7 @@ mod autoconfig_cmd;
 mod ci_cmd;
 mod diff_cmd;
 mod hook_cmd;
+mod inventory_cmd;
 mod monitor_cmd;
 mod safety_cmd;
 mod score_cmd;
@@ -141,6 +142,11 @@ enum Command {
         #[command(subcommand)]
         command: autoconfig_cmd::AutoconfigCommand,
     },
+    /// Dark inventory: findings from discoveries against a catalog (correlate offline)
+    Inventory {
+        #[command(subcommand)]
+        command: inventory_cmd::InventoryCommand,
+    },
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -214,6 +220,7 @@ fn main() -> ExitCode {
         Command::Monitor { command } => monitor_cmd::cmd_monitor(&command, now),
         Command::Score(args) => score_cmd::cmd_score(&args, now),
         Command::Autoconfig { command } => autoconfig_cmd::cmd_autoconfig(&command),
+        Command::Inventory { command } => inventory_cmd::cmd_inventory(&command),
     };
     ExitCode::from(code)
 }

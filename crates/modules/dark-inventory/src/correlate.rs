@@ -138,6 +138,8 @@ pub struct Sighting {
     pub kind: &'static str,
     /// The entry it is registered under, when ungoverned.
     pub entry: Option<String>,
+    /// The rule's `governed_when` as written, when ungoverned.
+    pub governed_when: Option<String>,
     pub remediation: Option<String>,
     /// The pack's waiver that covers it: (name, owner, justification, expiry ms).
     pub pack_waiver: Option<(String, String, String, i64)>,
@@ -225,6 +227,9 @@ pub fn correlate(
             rule: rule.name.clone(),
             keys,
             kind,
+            governed_when: entry_id
+                .as_ref()
+                .and_then(|_| pack.field_text(&rule.block, "governed_when")),
             entry: entry_id,
             remediation,
             pack_waiver,

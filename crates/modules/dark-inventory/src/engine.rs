@@ -136,7 +136,8 @@ pub struct RunReport {
 
 /// Ingests one source run into `inv`. A resource the pack cannot correlate
 /// (a key that is not a string...) refuses the whole run, naming it:
-/// nothing is half-ingested.
+/// nothing is half-ingested. ([`Run`] does the same one resource at a
+/// time, for batches streamed from a file or a request.)
 pub fn ingest(
     pack: &PackHandle,
     policy: &Policy,
@@ -145,109 +146,214 @@ pub fn ingest(
     batch: &Batch,
     now: i64,
 ) -> Result<RunReport, Refusal> {
-    let Some(src) = policy.sources.get(&batch.source) else {
-        return Err(Refusal::NotFound(format!(
-            "source `{}` is not declared in the pack (declared: {})",
-            batch.source,
-            policy
-                .sources
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    };
-    if batch.run.trim().is_empty() {
-        return Err(Refusal::Invalid("`run` must not be empty".into()));
-    }
-    let at = batch.at.unwrap_or(now);
-    let mut report = RunReport {
+    let head = RunHead {
         source: batch.source.clone(),
         run: batch.run.clone(),
-        at,
-        resources: batch.resources.len(),
-        ..Default::default()
+        at: batch.at,
     };
-    let state = inv
-        .sources
-        .get(&batch.source)
-        .cloned()
-        .unwrap_or_else(|| SourceState {
-            source: batch.source.clone(),
-            ..Default::default()
-        });
-    if state.last_run.as_deref() == Some(batch.run.as_str()) {
-        report.duplicate = true;
-        return Ok(report);
+    let mut run = Run::begin(pack, policy, catalog, inv, &head, now)?;
+    for d in &batch.resources {
+        run.add(inv, d)?;
     }
-    if let Some(last) = state.last_run_at {
-        if at < last {
-            return Err(Refusal::Conflict(format!(
-                "run `{}` of `{}` observed at {} is older than its last run `{}` at {}: runs of a source are ingested in order",
-                batch.run,
-                batch.source,
-                Timestamp::from_millis(at).rfc3339(),
-                state.last_run.clone().unwrap_or_default(),
-                Timestamp::from_millis(last).rfc3339()
+    Ok(run.finish(inv))
+}
+
+/// What a run is, before its resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunHead {
+    pub source: String,
+    pub run: String,
+    pub at: Option<i64>,
+}
+
+/// One source run being ingested: [`Run::begin`], [`Run::add`] for each
+/// resource (correlated at once, and staged: the inventory is not touched),
+/// then [`Run::finish`] applies it all. Memory holds what becomes a
+/// finding, not every resource: a run of a million resources that are
+/// mostly registered stays small.
+pub struct Run<'a> {
+    pack: &'a PackHandle<'a>,
+    policy: &'a Policy,
+    catalog: &'a CatalogIndex,
+    facts: Value,
+    max_vanished: f64,
+    state: SourceState,
+    report: RunReport,
+    staged: Vec<(crate::model::Discovered, Sighting)>,
+    registered: BTreeSet<String>,
+    index: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Starts a run: the source must be declared, the run named, and not
+    /// older than the source's last. The same run again is a duplicate
+    /// that changes nothing.
+    pub fn begin(
+        pack: &'a PackHandle<'a>,
+        policy: &'a Policy,
+        catalog: &'a CatalogIndex,
+        inv: &Inventory,
+        head: &RunHead,
+        now: i64,
+    ) -> Result<Run<'a>, Refusal> {
+        let Some(src) = policy.sources.get(&head.source) else {
+            return Err(Refusal::NotFound(format!(
+                "source `{}` is not declared in the pack (declared: {})",
+                head.source,
+                policy
+                    .sources
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
+        };
+        if head.run.trim().is_empty() {
+            return Err(Refusal::Invalid("`run` must not be empty".into()));
         }
-    }
-    let facts = Value::from_json(&catalog.facts);
-    // Correlate first: a bad resource refuses the run before anything changes.
-    let mut outcomes = Vec::with_capacity(batch.resources.len());
-    for (i, d) in batch.resources.iter().enumerate() {
-        match correlate::correlate(pack, policy, catalog, &facts, &batch.source, d, at) {
-            Ok(o) => outcomes.push(o),
-            Err(m) => {
-                return Err(Refusal::Invalid(format!(
-                    "resources[{i}] ({} {}): {m}",
-                    d.ty,
-                    d.key.as_deref().unwrap_or("without a key")
-                )))
+        let at = head.at.unwrap_or(now);
+        let report = RunReport {
+            source: head.source.clone(),
+            run: head.run.clone(),
+            at,
+            ..Default::default()
+        };
+        let state = inv
+            .sources
+            .get(&head.source)
+            .cloned()
+            .unwrap_or_else(|| SourceState {
+                source: head.source.clone(),
+                ..Default::default()
+            });
+        let mut run = Run {
+            pack,
+            policy,
+            catalog,
+            facts: Value::from_json(&catalog.facts),
+            max_vanished: src.max_vanished,
+            state,
+            report,
+            staged: Vec::new(),
+            registered: BTreeSet::new(),
+            index: 0,
+        };
+        if run.state.last_run.as_deref() == Some(head.run.as_str()) {
+            run.report.duplicate = true;
+            return Ok(run);
+        }
+        if let Some(last) = run.state.last_run_at {
+            if at < last {
+                return Err(Refusal::Conflict(format!(
+                    "run `{}` of `{}` observed at {} is older than its last run `{}` at {}: runs of a source are ingested in order",
+                    head.run,
+                    head.source,
+                    Timestamp::from_millis(at).rfc3339(),
+                    run.state.last_run.clone().unwrap_or_default(),
+                    Timestamp::from_millis(last).rfc3339()
+                )));
             }
         }
+        Ok(run)
     }
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    for (d, o) in batch.resources.iter().zip(outcomes) {
+
+    /// Correlates one resource and stages what it is.
+    pub fn add(&mut self, inv: &Inventory, d: &crate::model::Discovered) -> Result<(), Refusal> {
+        let i = self.index;
+        self.index += 1;
+        self.report.resources += 1;
+        if self.report.duplicate {
+            return Ok(());
+        }
+        let o = correlate::correlate(
+            self.pack,
+            self.policy,
+            self.catalog,
+            &self.facts,
+            &self.report.source,
+            d,
+            self.report.at,
+        )
+        .map_err(|m| {
+            Refusal::Invalid(format!(
+                "resources[{i}] ({} {}): {m}",
+                d.ty,
+                d.key.as_deref().unwrap_or("without a key")
+            ))
+        })?;
         match o {
-            Outcome::Ignored => report.ignored += 1,
+            Outcome::Ignored => self.report.ignored += 1,
             Outcome::Registered { keys, .. } => {
-                report.registered += 1;
-                for id in inv.owner_of(&keys) {
-                    if let Some(f) = inv.findings.get_mut(&id) {
-                        if !f.is_closed() {
-                            close(f, at, "registered", &policy.lifecycle);
-                            report.closed.push((id.clone(), "registered".into()));
-                            report.changed.insert(id);
-                        }
-                    }
+                self.report.registered += 1;
+                self.registered.extend(inv.owner_of(&keys));
+            }
+            Outcome::Finding(s) => self.staged.push((d.clone(), s)),
+        }
+        Ok(())
+    }
+
+    /// Applies the run to `inv`.
+    pub fn finish(self, inv: &mut Inventory) -> RunReport {
+        let Run {
+            policy,
+            max_vanished,
+            state,
+            mut report,
+            staged,
+            registered,
+            ..
+        } = self;
+        if report.duplicate {
+            return report;
+        }
+        let at = report.at;
+        let (source, run_id) = (report.source.clone(), report.run.clone());
+        for id in registered {
+            if let Some(f) = inv.findings.get_mut(&id) {
+                if !f.is_closed() {
+                    close(f, at, "registered", &policy.lifecycle);
+                    report.closed.push((id.clone(), "registered".into()));
+                    report.changed.insert(id);
                 }
             }
-            Outcome::Finding(s) => {
-                let id = sight(
-                    policy,
-                    inv,
-                    &batch.source,
-                    &batch.run,
-                    at,
-                    d,
-                    &s,
-                    &mut report,
-                );
-                seen.insert(id);
-            }
         }
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for (d, s) in &staged {
+            let id = sight(policy, inv, &source, &run_id, at, d, s, &mut report);
+            seen.insert(id);
+        }
+        report.seen = seen.len();
+        misses(policy, inv, &state, max_vanished, &seen, &mut report);
+        let count = report.resources as u64;
+        let st = inv.sources.entry(source).or_insert(state);
+        st.runs += 1;
+        st.last_run = Some(run_id);
+        st.last_run_at = Some(at);
+        st.last_count = count;
+        st.last_findings = seen.len() as u64;
+        st.last_guard = report.guard.clone();
+        report
     }
-    report.seen = seen.len();
+}
 
-    // Missed runs, behind the mass-vanish guard.
+/// Missed runs, behind the mass-vanish guard; closes what every source has
+/// missed often enough, unless one of its sources is stale.
+fn misses(
+    policy: &Policy,
+    inv: &mut Inventory,
+    state: &SourceState,
+    max_vanished: f64,
+    seen: &BTreeSet<String>,
+    report: &mut RunReport,
+) {
+    let (source, at) = (report.source.clone(), report.at);
     let vanished: Vec<String> = inv
         .findings
         .values()
         .filter(|f| f.merged_into.is_none() && !f.is_closed() && !seen.contains(&f.id))
         .filter(|f| {
             f.sources
-                .get(&batch.source)
+                .get(&source)
                 .is_some_and(|p| Some(&p.last_run) == state.last_run.as_ref())
         })
         .map(|f| f.id.clone())
@@ -262,12 +368,10 @@ pub fn ingest(
     };
     let lost_findings = share(vanished.len() as u64, state.last_findings);
     let lost_resources = share(
-        state
-            .last_count
-            .saturating_sub(batch.resources.len() as u64),
+        state.last_count.saturating_sub(report.resources as u64),
         state.last_count,
     );
-    if lost_findings > src.max_vanished || lost_resources > src.max_vanished {
+    if lost_findings > max_vanished || lost_resources > max_vanished {
         let (what, s) = if lost_findings >= lost_resources {
             ("of the findings it saw", lost_findings)
         } else {
@@ -276,55 +380,47 @@ pub fn ingest(
         report.guard = Some(format!(
             "mass vanish: {:.0}% {what} last run are gone (the source allows {:.0}%); a collector failure is not a clean-up, so this run closes nothing",
             s * 100.0,
-            src.max_vanished * 100.0
+            max_vanished * 100.0
         ));
-    } else {
-        let ids: Vec<String> = inv
-            .findings
+        return;
+    }
+    let ids: Vec<String> = inv
+        .findings
+        .values()
+        .filter(|f| f.merged_into.is_none() && !f.is_closed() && !seen.contains(&f.id))
+        .filter(|f| f.sources.contains_key(&source))
+        .map(|f| f.id.clone())
+        .collect();
+    for id in ids {
+        let stale: Vec<String> = {
+            let f = &inv.findings[&id];
+            f.sources
+                .keys()
+                .filter(|s| **s != source)
+                .filter(|s| {
+                    let last = inv.sources.get(*s).and_then(|x| x.last_run_at);
+                    policy.sources.get(*s).is_none_or(|p| p.stale(last, at))
+                })
+                .cloned()
+                .collect()
+        };
+        let Some(f) = inv.findings.get_mut(&id) else {
+            continue;
+        };
+        if let Some(p) = f.sources.get_mut(&source) {
+            p.missed += 1;
+        }
+        f.version += 1;
+        report.changed.insert(id.clone());
+        let gone = f
+            .sources
             .values()
-            .filter(|f| f.merged_into.is_none() && !f.is_closed() && !seen.contains(&f.id))
-            .filter(|f| f.sources.contains_key(&batch.source))
-            .map(|f| f.id.clone())
-            .collect();
-        for id in ids {
-            let stale: Vec<String> = {
-                let f = &inv.findings[&id];
-                f.sources
-                    .keys()
-                    .filter(|s| *s != &batch.source)
-                    .filter(|s| {
-                        let last = inv.sources.get(*s).and_then(|x| x.last_run_at);
-                        policy.sources.get(*s).is_none_or(|p| p.stale(last, at))
-                    })
-                    .cloned()
-                    .collect()
-            };
-            let Some(f) = inv.findings.get_mut(&id) else {
-                continue;
-            };
-            if let Some(p) = f.sources.get_mut(&batch.source) {
-                p.missed += 1;
-            }
-            f.version += 1;
-            report.changed.insert(id.clone());
-            let gone = f
-                .sources
-                .values()
-                .all(|p| p.missed >= policy.lifecycle.close_after_runs);
-            if gone && stale.is_empty() {
-                close(f, at, "not_seen", &policy.lifecycle);
-                report.closed.push((id.clone(), "not_seen".into()));
-            }
+            .all(|p| p.missed >= policy.lifecycle.close_after_runs);
+        if gone && stale.is_empty() {
+            close(f, at, "not_seen", &policy.lifecycle);
+            report.closed.push((id.clone(), "not_seen".into()));
         }
     }
-    let st = inv.sources.entry(batch.source.clone()).or_insert(state);
-    st.runs += 1;
-    st.last_run = Some(batch.run.clone());
-    st.last_run_at = Some(at);
-    st.last_count = batch.resources.len() as u64;
-    st.last_findings = seen.len() as u64;
-    st.last_guard = report.guard.clone();
-    Ok(report)
 }
 
 /// One sighting into the inventory; the finding's id.
@@ -520,25 +616,27 @@ fn merge(
 /// The match explanation, in one sentence.
 fn explain(f: &Finding, s: &Sighting) -> String {
     let sources: Vec<&str> = f.sources.keys().map(String::as_str).collect();
-    let what = match &s.entry {
-        Some(e) => format!(
-            "catalog entry `{e}` of `{}` has key={} but fails the rule's governed_when",
-            f.catalog, s.keys[0]
-        ),
-        None => format!("no `{}` catalog entry for key={}", f.catalog, s.keys[0]),
-    };
-    let aliases = if f.keys.len() > 1 {
-        format!(
-            " or its aliases {}",
-            f.keys
-                .iter()
-                .filter(|k| **k != s.keys[0])
-                .map(|k| format!("key={k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+    let aliases: Vec<&str> = f
+        .keys
+        .iter()
+        .filter(|k| **k != f.key)
+        .map(String::as_str)
+        .collect();
+    let keys = if aliases.is_empty() {
+        format!("key={}", f.key)
     } else {
-        String::new()
+        format!("key={} (aliases: {})", f.key, aliases.join(", "))
+    };
+    let what = match (&s.entry, &s.governed_when) {
+        (Some(e), Some(cond)) => format!(
+            "`{}` catalog entry `{e}` has {keys}, but it is not governed: `{cond}` does not hold",
+            f.catalog
+        ),
+        (Some(e), None) => format!(
+            "`{}` catalog entry `{e}` has {keys}, but it is not governed",
+            f.catalog
+        ),
+        (None, _) => format!("no `{}` catalog entry has {keys}", f.catalog),
     };
     let merged = if f.merged.is_empty() {
         String::new()
@@ -546,7 +644,7 @@ fn explain(f: &Finding, s: &Sighting) -> String {
         format!("; merged {} because they share a key", f.merged.join(", "))
     };
     format!(
-        "{what}{aliases}; seen by {} (rule `{}`){merged}",
+        "{what}; seen by {} (rule `{}`){merged}",
         sources.join(" and "),
         f.rule
     )

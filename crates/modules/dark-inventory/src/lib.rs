@@ -15,6 +15,7 @@
 //! | [`engine`] | pure functions: ingest a run, ack, waive, tasks, the SLA clock, a finding as it stood at a time; no I/O, no clock reads |
 //! | [`trends`] | burn-down by severity or age over time, JSON and SVG |
 //! | [`parsers`] | discovery batches from formats users already have: AWS Config, `kubectl -o json`, tenet's semantic diff |
+//! | [`stream`] | a batch read from JSON one resource at a time (memory bounded by the findings, not the input) |
 //! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
 //!
 //! Its routes live in `crates/server/src/routes/`, its commands in
@@ -29,6 +30,7 @@ pub mod model;
 pub mod parsers;
 pub mod policy;
 pub mod store;
+pub mod stream;
 pub mod trends;
 
 use tenet_runtime::load::Rules;

@@ -142,7 +142,7 @@ fn synthetic_rogue_resources_are_detected_and_explained() {
     assert_eq!(exports.kind, "unregistered");
     assert_eq!(
         exports.explanation,
-        "no `data-stores` catalog entry for key=arn:aws:s3:::acme-exports or its aliases key=acme-exports, key=https://acme-exports.s3.amazonaws.com; seen by aws-config (rule `unregistered-s3-bucket`)"
+        "no `data-stores` catalog entry has key=arn:aws:s3:::acme-exports (aliases: acme-exports, https://acme-exports.s3.amazonaws.com); seen by aws-config (rule `unregistered-s3-bucket`)"
     );
     assert_eq!(exports.tasks[0].kind, "register-bucket");
     assert!(exports
@@ -159,7 +159,7 @@ fn synthetic_rogue_resources_are_detected_and_explained() {
 
     let orphan = w.by_key("arn:aws:s3:::acme-orphan");
     assert_eq!(orphan.kind, "ungoverned");
-    assert!(orphan.explanation.starts_with("catalog entry `ds-2` of `data-stores` has key=arn:aws:s3:::acme-orphan but fails the rule's governed_when"), "{}", orphan.explanation);
+    assert!(orphan.explanation.starts_with("`data-stores` catalog entry `ds-2` has key=arn:aws:s3:::acme-orphan (aliases: acme-orphan, https://acme-orphan.s3.amazonaws.com), but it is not governed: `catalog.entry.owner != \"\" and catalog.entry.classification != \"\"` does not hold"), "{}", orphan.explanation);
 
     // An ingress nobody registered; the registered one is quiet.
     w.run(&batch(
