@@ -56,3 +56,83 @@ pub async fn get_json(url: &str, timeout: Duration) -> Result<serde_json::Value,
         )),
     }
 }
+
+/// What [`exchange`] got back.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// `ETag`, when the answer has one.
+    pub etag: Option<String>,
+    pub body: Bytes,
+}
+
+/// One request with a JSON body (or none) and extra headers, on the same
+/// client, timeout and size limit as [`get_json`]; any status is an
+/// answer (the caller decides), a connection failure or the timeout an
+/// error naming the (redacted) URL. For adapters that read and write a
+/// remote store, such as autoconfig's HTTP config center.
+pub async fn exchange(
+    method: Method,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+) -> Result<Answer, String> {
+    let target = redact_url(url);
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("{target}: not a URL: {e}"))?;
+    let client =
+        crate::webhook::attempt::client(&uri, timeout).map_err(|e| format!("{target}: {e}"))?;
+    let bytes = match body {
+        Some(v) => Bytes::from(serde_json::to_vec(v).map_err(|e| format!("{target}: {e}"))?),
+        None => Bytes::new(),
+    };
+    let mut request = Request::new(Full::new(bytes));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    let h = request.headers_mut();
+    h.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    if body.is_some() {
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+    }
+    for (k, v) in headers {
+        let name =
+            http::HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("{target}: {e}"))?;
+        let value = http::HeaderValue::from_str(v).map_err(|e| format!("{target}: {e}"))?;
+        h.insert(name, value);
+    }
+    let run = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("{target}: {e}"))?;
+        let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = Limited::new(response.into_body(), LIMIT)
+            .collect()
+            .await
+            .map_err(|e| {
+                format!("{target}: the answer could not be read (over {LIMIT} bytes?): {e}")
+            })?
+            .to_bytes();
+        Ok(Answer { status, etag, body })
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "{target}: no answer within {} ms",
+            timeout.as_millis()
+        )),
+    }
+}

@@ -383,8 +383,41 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// A catalog file's shape, read straight from JSON.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum CatalogFile {
+    List(Vec<CatalogEntry>),
+    Map(CatalogMap),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogMap {
+    entries: Vec<CatalogEntry>,
+    #[serde(default)]
+    facts: Option<Value>,
+}
+
 /// The catalog file: a list of entries, or `{entries, facts}`.
 fn read_catalog(path: &Path) -> Result<(Vec<CatalogEntry>, Value), String> {
+    if !matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    ) {
+        // Straight into entries (no JSON tree first); on failure, read it
+        // again below for a precise error.
+        if let Ok(f) = std::fs::File::open(path) {
+            let r = std::io::BufReader::with_capacity(1 << 16, f);
+            match serde_json::from_reader::<_, CatalogFile>(r) {
+                Ok(CatalogFile::List(e)) => return Ok((e, json!({}))),
+                Ok(CatalogFile::Map(m)) => {
+                    return Ok((m.entries, m.facts.unwrap_or_else(|| json!({}))))
+                }
+                Err(_) => {}
+            }
+        }
+    }
     let v = read_doc(path)?;
     let (entries, facts) = match v {
         Value::Array(_) => (v, json!({})),
@@ -457,8 +490,9 @@ fn correlate(
     let at_text = Timestamp::from_millis(now).rfc3339();
     match format {
         crate::Format::Json => {
-            let out = json!({"at": at_text, "runs": runs, "findings": views});
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            // Written as it is serialised: a hundred thousand findings are
+            // never one JSON tree in memory.
+            write_json(&at_text, &runs, &views).map_err(fail)?;
         }
         crate::Format::Text => {
             for r in &runs {
@@ -490,6 +524,38 @@ fn correlate(
     } else {
         exit::OK
     })
+}
+
+fn write_json(at: &str, runs: &[RunReport], views: &[View]) -> std::io::Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let pretty = |w: &mut std::io::BufWriter<_>, v: &dyn erased::Ser| v.write(w);
+    write!(
+        w,
+        "{{\n  \"at\": {},\n  \"runs\": ",
+        serde_json::to_string(at)?
+    )?;
+    pretty(&mut w, &runs)?;
+    write!(w, ",\n  \"findings\": [")?;
+    for (i, v) in views.iter().enumerate() {
+        write!(w, "{}\n", if i == 0 { "" } else { "," })?;
+        pretty(&mut w, v)?;
+    }
+    writeln!(w, "{}]\n}}", if views.is_empty() { "" } else { "\n" })?;
+    w.flush()
+}
+
+/// Pretty-printing a value into a writer, whatever its type.
+mod erased {
+    pub trait Ser {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer_pretty(w, self).map_err(std::io::Error::other)
+        }
+    }
 }
 
 /// One discovery file into the inventory: JSON streamed, YAML read whole.

@@ -1,9 +1,11 @@
 //! Where tenants' live configuration is read from and written to: the
-//! config-center adapter. One interface, [`ConfigCenter`]; the local
-//! implementation, [`Directory`], keeps one JSON document per tenant in a
+//! config-center adapter. One interface, [`ConfigCenter`], and two
+//! implementations: [`Directory`] keeps one JSON document per tenant in a
 //! folder and writes it atomically (a temporary file in the same folder,
 //! synced, then renamed over the old one), so a reader never sees half a
-//! document and a crash leaves the old one or the new one.
+//! document and a crash leaves the old one or the new one; [`Http`] reads
+//! and writes them whole over HTTP JSON with conditional requests
+//! (`ETag`, `If-Match`).
 //!
 //! Each read gives the document's version (the SHA-256 of its bytes); a
 //! write names the version it replaces and is refused when the document
@@ -147,5 +149,123 @@ impl ConfigCenter for Directory {
         tmp.persist(&path)
             .map_err(|e| CenterError::Io(format!("{}: {e}", path.display())))?;
         Ok(version_of(&bytes))
+    }
+}
+
+/// A config center over HTTP JSON: `GET {base}/{tenant}` answers the
+/// tenant's document (a JSON object) with its version in `ETag` (404: no
+/// document yet); `PUT {base}/{tenant}` replaces it whole, conditional on
+/// `If-Match: <version>` (or `If-None-Match: *` for a first document), and
+/// answers the new `ETag`; `412 Precondition Failed` means it changed
+/// meanwhile. Every call has a timeout; anything else is an error and
+/// nothing is assumed written. Without an `ETag`, the version is the
+/// SHA-256 of the body.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub base: String,
+    pub timeout: std::time::Duration,
+}
+
+impl Http {
+    pub fn new(base: impl Into<String>, timeout: std::time::Duration) -> Http {
+        Http {
+            base: base.into().trim_end_matches('/').to_string(),
+            timeout,
+        }
+    }
+
+    fn url(&self, tenant: &str) -> Result<String, CenterError> {
+        // The same ids as the directory's, so a URL segment needs no escaping.
+        Directory::new("").path(tenant)?;
+        Ok(format!("{}/{tenant}", self.base))
+    }
+
+    /// Runs one exchange on a thread of its own (callers may be inside the
+    /// store's async runtime, where a nested runtime cannot block).
+    fn call(
+        &self,
+        method: http::Method,
+        url: String,
+        headers: Vec<(&'static str, String)>,
+        body: Option<Value>,
+    ) -> Result<tenet_notify::fetch::Answer, CenterError> {
+        let timeout = self.timeout;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| CenterError::Io(e.to_string()))?;
+                rt.block_on(tenet_notify::fetch::exchange(
+                    method,
+                    &url,
+                    &headers,
+                    body.as_ref(),
+                    timeout,
+                ))
+                .map_err(CenterError::Io)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(CenterError::Io("the config center call panicked".into())))
+        })
+    }
+}
+
+impl ConfigCenter for Http {
+    fn read(&self, tenant: &str) -> Result<Versioned, CenterError> {
+        let url = self.url(tenant)?;
+        let a = self.call(http::Method::GET, url.clone(), Vec::new(), None)?;
+        let target = tenet_notify::config::redact_url(&url);
+        match a.status {
+            404 => Ok(Versioned {
+                document: Value::Object(serde_json::Map::new()),
+                version: None,
+            }),
+            200 => {
+                let document: Value = serde_json::from_slice(&a.body)
+                    .map_err(|e| CenterError::Io(format!("{target}: not JSON: {e}")))?;
+                if !document.is_object() {
+                    return Err(CenterError::Io(format!(
+                        "{target}: expected a map of settings"
+                    )));
+                }
+                Ok(Versioned {
+                    document,
+                    version: Some(a.etag.unwrap_or_else(|| version_of(&a.body))),
+                })
+            }
+            s => Err(CenterError::Io(format!("{target}: answered {s} to a read"))),
+        }
+    }
+
+    fn write(
+        &self,
+        tenant: &str,
+        expected: Option<&str>,
+        document: &Value,
+    ) -> Result<String, CenterError> {
+        let url = self.url(tenant)?;
+        let target = tenet_notify::config::redact_url(&url);
+        let condition = match expected {
+            Some(v) => ("If-Match", v.to_string()),
+            None => ("If-None-Match", "*".to_string()),
+        };
+        let a = self.call(
+            http::Method::PUT,
+            url,
+            vec![condition],
+            Some(document.clone()),
+        )?;
+        match a.status {
+            200 | 201 | 204 => Ok(a
+                .etag
+                .unwrap_or_else(|| version_of(&serde_json::to_vec(document).unwrap_or_default()))),
+            412 => Err(CenterError::Conflict(format!(
+                "the configuration of `{tenant}` changed since it was read: nothing was written"
+            ))),
+            s => Err(CenterError::Io(format!(
+                "{target}: answered {s} to a write"
+            ))),
+        }
     }
 }

@@ -23,11 +23,11 @@ use tenet_runtime::clock::Timestamp;
 use tenet_runtime::dsl::Value;
 use tenet_runtime::pack::PackHandle;
 
-/// The catalog, indexed by (catalog, key).
+/// The catalog, indexed by catalog, then key.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogIndex {
     pub entries: Vec<CatalogEntry>,
-    by_key: HashMap<(String, String), usize>,
+    by_key: HashMap<String, HashMap<String, usize>>,
     /// Catalog-wide facts (`catalog.*` in the rules: sandbox accounts...).
     pub facts: serde_json::Value,
 }
@@ -43,10 +43,10 @@ impl CatalogIndex {
     ) -> Result<CatalogIndex, String> {
         let mut idx = CatalogIndex {
             entries: Vec::with_capacity(entries.len()),
-            by_key: HashMap::with_capacity(entries.len() * 2),
+            by_key: HashMap::new(),
             facts,
         };
-        let mut by_id: HashMap<(String, String), usize> = HashMap::new();
+        let mut by_id: HashMap<String, HashMap<String, usize>> = HashMap::new();
         for e in entries {
             let keys = entry_keys(pack, policy, &e)?;
             if keys.is_empty() {
@@ -55,19 +55,22 @@ impl CatalogIndex {
                     e.id, e.catalog
                 ));
             }
-            let slot = match by_id.get(&(e.catalog.clone(), e.id.clone())) {
-                Some(&i) => {
-                    idx.entries[i] = e.clone();
-                    i
-                }
+            let ids = by_id.entry(e.catalog.clone()).or_default();
+            let slot = match ids.get(&e.id) {
+                Some(&i) => i,
                 None => {
-                    idx.entries.push(e.clone());
-                    by_id.insert((e.catalog.clone(), e.id.clone()), idx.entries.len() - 1);
-                    idx.entries.len() - 1
+                    ids.insert(e.id.clone(), idx.entries.len());
+                    idx.entries.len()
                 }
             };
+            let map = idx.by_key.entry(e.catalog.clone()).or_default();
             for k in keys {
-                idx.by_key.insert((e.catalog.clone(), k), slot);
+                map.insert(k, slot);
+            }
+            if slot == idx.entries.len() {
+                idx.entries.push(e);
+            } else {
+                idx.entries[slot] = e;
             }
         }
         Ok(idx)
@@ -75,11 +78,9 @@ impl CatalogIndex {
 
     /// The entry of `catalog` that has any of `keys`.
     pub fn lookup(&self, catalog: &str, keys: &[String]) -> Option<&CatalogEntry> {
-        keys.iter().find_map(|k| {
-            self.by_key
-                .get(&(catalog.to_string(), k.clone()))
-                .map(|&i| &self.entries[i])
-        })
+        let map = self.by_key.get(catalog)?;
+        keys.iter()
+            .find_map(|k| map.get(k.as_str()).map(|&i| &self.entries[i]))
     }
 
     pub fn len(&self) -> usize {
