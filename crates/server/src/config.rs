@@ -201,6 +201,11 @@ pub struct Config {
     /// Where autoconfig reads and writes tenants' live configuration: a
     /// folder of one JSON document per tenant (the local config center).
     pub autoconfig_dir: PathBuf,
+    /// Or an HTTP JSON config center (`GET`/`PUT {url}/{tenant}` with
+    /// ETags), which wins over the folder when set.
+    pub autoconfig_url: Option<String>,
+    /// The HTTP config center's timeout per call.
+    pub autoconfig_timeout: Duration,
 }
 
 /// The tenant benchmark: how often every tenant is evaluated again
@@ -344,6 +349,8 @@ impl Default for Config {
             monitor: MonitorChannels::default(),
             benchmark: Benchmark::default(),
             autoconfig_dir: PathBuf::from(".tenet/config-center"),
+            autoconfig_url: None,
+            autoconfig_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -404,6 +411,10 @@ struct FileConfig {
 struct FileAutoconfig {
     /// The local config center's folder (relative to the config file).
     config_dir: Option<PathBuf>,
+    /// An HTTP JSON config center instead.
+    config_url: Option<String>,
+    /// Its timeout per call (default 5s).
+    timeout: Option<String>,
 }
 
 /// The `benchmark` section: the tenant benchmark's evaluation round and
@@ -748,6 +759,25 @@ impl Config {
         };
         if let Some(d) = &f.autoconfig.config_dir {
             self.autoconfig_dir = rel(d.clone());
+        }
+        if let Some(u) = &f.autoconfig.config_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "autoconfig.config_url `{}` is not an http:// or https:// URL",
+                    tenet_notify::config::redact_url(u)
+                ));
+            }
+            self.autoconfig_url = Some(u.clone());
+        }
+        if let Some(t) = &f.autoconfig.timeout {
+            self.autoconfig_timeout = match tenet_runtime::dsl::syntax::parse_duration(t) {
+                Some(ms) if ms >= 100 => Duration::from_millis(ms as u64),
+                _ => {
+                    return Err(format!(
+                        "`autoconfig.timeout`: `{t}` is not a duration of at least 100ms (such as 5s)"
+                    ))
+                }
+            };
         }
         self.benchmark = Benchmark {
             evaluate_every: match &f.benchmark.evaluate_every {

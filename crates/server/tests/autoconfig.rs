@@ -336,3 +336,100 @@ async fn apply_diff_and_the_change_log_on_sqlite() {
 async fn apply_diff_and_the_change_log_on_postgres() {
     flow(Kind::Postgres).await;
 }
+
+/// A server on `store` and the config center `center` (shared by replicas).
+async fn replica(store: tenet_store::Location, set: impl FnOnce(&mut tenet_server::config::Config)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.tenet"), PACK).unwrap();
+    let mut c = config(dir.path(), RulesSource::Dir(rules));
+    c.store = store;
+    c.identities = vec![{
+        let mut i = identity("provisioner", "tok-p", &["autoconfig"]);
+        i.tenant = None;
+        i
+    }];
+    c.limits.rate_per_second = 0;
+    set(&mut c);
+    Server::with_config(dir, c).await
+}
+
+/// Two replicas on one PostgreSQL and one config center, 50 applies for
+/// one tenant at once, alternating: one consistent document, and one
+/// change-log entry per setting really changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_apply_once() {
+    let shared = tempfile::tempdir().unwrap();
+    let store = fresh(Kind::Postgres, shared.path());
+    let center = shared.path().join("center");
+    std::fs::create_dir_all(&center).unwrap();
+    std::fs::write(
+        center.join("acme.json"),
+        r#"{"tls": {"min_version": "1.1"}, "session": {"idle_timeout": "2h"}}"#,
+    )
+    .unwrap();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let c = center.clone();
+        servers.push(std::sync::Arc::new(
+            replica(store.clone(), move |cfg| cfg.autoconfig_dir = c).await,
+        ));
+    }
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let s = std::sync::Arc::clone(&servers[i % 2]);
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"tenant": "acme", "facts": {"tier": "production"}});
+            call(&s, "tok-p", "POST", "/v1/profiles/secure/apply", body).await
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        let (st, v) = t.await.unwrap();
+        assert_eq!(st, 200, "{v}");
+        if v["written"] == true {
+            written += 1;
+        }
+    }
+    assert_eq!(written, 1, "one apply changed the document; the others found it done");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(center.join("acme.json")).unwrap()).unwrap();
+    assert_eq!(
+        doc,
+        json!({"tls": {"min_version": "1.2"}, "session": {"idle_timeout": "30m"}})
+    );
+    for s in &servers {
+        let (_, log) = call(s, "tok-p", "GET", "/v1/tenants/acme/changes", Value::Null).await;
+        assert_eq!(log["changes"].as_array().unwrap().len(), 2, "{log}");
+    }
+}
+
+/// The config center is unreadable (a file where its folder should be) or
+/// down (an HTTP center nobody answers): 503, nothing written, no
+/// change-log entry.
+#[tokio::test]
+async fn a_config_center_down_is_a_503_and_writes_nothing() {
+    let shared = tempfile::tempdir().unwrap();
+    let not_a_dir = shared.path().join("center");
+    std::fs::write(&not_a_dir, "a file, not a folder").unwrap();
+    let a = replica(fresh(Kind::Sqlite, shared.path()), move |c| c.autoconfig_dir = not_a_dir).await;
+    let b = replica(fresh(Kind::Sqlite, shared.path()), |c| {
+        c.autoconfig_url = Some("http://127.0.0.1:9/config".into());
+        c.autoconfig_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    for s in [&a, &b] {
+        let body = json!({"tenant": "acme", "facts": {"tier": "production"}});
+        let (st, v) = call(s, "tok-p", "POST", "/v1/profiles/secure/apply", body).await;
+        assert_eq!(st, 503, "{v}");
+        assert!(v["detail"].as_str().unwrap().contains("nothing was done"), "{v}");
+        let (st, v) = call(s, "tok-p", "POST", "/v1/tenants/acme/remediate", json!({"profile": "secure"})).await;
+        assert_eq!(st, 503, "{v}");
+        let (st, v) = call(s, "tok-p", "GET", "/v1/tenants/acme/diff?profile=secure", Value::Null).await;
+        assert_eq!(st, 503, "{v}");
+        let (_, log) = call(s, "tok-p", "GET", "/v1/tenants/acme/changes", Value::Null).await;
+        assert_eq!(log["changes"].as_array().unwrap().len(), 0, "{log}");
+    }
+    assert_eq!(std::fs::read_to_string(shared.path().join("center")).unwrap(), "a file, not a folder");
+}

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tenet_autoconfig::baselines::Baselines;
-use tenet_autoconfig::config_center::{ConfigCenter, Directory};
+use tenet_autoconfig::config_center::{ConfigCenter, Directory, Http};
 use tenet_autoconfig::engine::{provision, remediate, Run};
 use tenet_autoconfig::plan::{plan, Document};
 use tenet_autoconfig::store::{self as acs, Step, StepError};
@@ -45,14 +45,18 @@ pub fn table() -> RouteTable {
 /// The module's store connection and config center.
 pub struct Autoconfig {
     store: Mutex<Store>,
-    center: Arc<Directory>,
+    center: Arc<dyn ConfigCenter>,
 }
 
 impl Autoconfig {
     pub fn open(config: &crate::config::Config) -> Result<Autoconfig, String> {
+        let center: Arc<dyn ConfigCenter> = match &config.autoconfig_url {
+            Some(url) => Arc::new(Http::new(url.clone(), config.autoconfig_timeout)),
+            None => Arc::new(Directory::new(config.autoconfig_dir.clone())),
+        };
         Ok(Autoconfig {
             store: Mutex::new(acs::open(&config.store).map_err(|e| e.to_string())?),
-            center: Arc::new(Directory::new(config.autoconfig_dir.clone())),
+            center,
         })
     }
 
