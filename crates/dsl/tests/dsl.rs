@@ -1643,3 +1643,25 @@ fn the_next_time_windows_allow_a_change() {
         Some(at("2026-12-21T12:00:00Z"))
     );
 }
+
+#[test]
+fn a_correlate_rule_reads_only_declared_sources() {
+    let pack = r#"
+source aws-config {
+  freshness_slo 3h
+}
+
+correlate bucket {
+  source   ["aws-config", "cloudtrail"]
+  key      lower(resource.arn)
+  catalog  "data-stores"
+  severity high
+}
+"#;
+    let got = check_messages(pack);
+    assert_eq!(
+        got,
+        vec!["tenet::unresolved-name: correlate `bucket` reads source `cloudtrail`, which no `source` block declares".to_string()],
+        "{got:?}"
+    );
+}

@@ -114,6 +114,8 @@ pub struct Metrics {
     pub monitor_notices: Family<NoticeLabels, Counter>,
     pub benchmark_signals: Family<ResultLabels, Counter>,
     pub benchmark_fetches: Family<ResultLabels, Counter>,
+    pub inventory_runs: Family<ResultLabels, Counter>,
+    pub inventory_resources: Family<ResultLabels, Counter>,
     bundle: Family<BundleLabels, Gauge>,
     current_bundle: Mutex<Option<String>>,
 }
@@ -187,6 +189,18 @@ impl Metrics {
             "Pulls of the tenant benchmark's fetch sources",
             benchmark_fetches.clone(),
         );
+        let inventory_runs = Family::<ResultLabels, Counter>::default();
+        let inventory_resources = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "inventory_runs",
+            "Dark-inventory discovery runs: ingested, duplicate, guarded (a mass vanish closed nothing), refused",
+            inventory_runs.clone(),
+        );
+        registry.register(
+            "inventory_resources",
+            "Discovered resources by what they were: a finding, registered, ignored",
+            inventory_resources.clone(),
+        );
         registry.register("http_requests", "Answered HTTP requests", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -224,6 +238,8 @@ impl Metrics {
             monitor_notices,
             benchmark_signals,
             benchmark_fetches,
+            inventory_runs,
+            inventory_resources,
             bundle,
             current_bundle: Mutex::new(None),
         }
@@ -329,6 +345,28 @@ impl Metrics {
     }
 
     /// Tenant benchmark signals: new, and already there.
+    /// One discovery run's outcome, and what its resources were.
+    pub fn inventory_run(&self, result: &str, findings: u64, registered: u64, ignored: u64) {
+        self.inventory_runs
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+        for (result, n) in [
+            ("finding", findings),
+            ("registered", registered),
+            ("ignored", ignored),
+        ] {
+            if n > 0 {
+                self.inventory_resources
+                    .get_or_create(&ResultLabels {
+                        result: result.into(),
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
     pub fn benchmark_signals(&self, accepted: u64, duplicates: u64) {
         for (result, n) in [("accepted", accepted), ("duplicate", duplicates)] {
             if n > 0 {

@@ -338,7 +338,10 @@ async fn apply_diff_and_the_change_log_on_postgres() {
 }
 
 /// A server on `store` and the config center `center` (shared by replicas).
-async fn replica(store: tenet_store::Location, set: impl FnOnce(&mut tenet_server::config::Config)) -> Server {
+async fn replica(
+    store: tenet_store::Location,
+    set: impl FnOnce(&mut tenet_server::config::Config),
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     std::fs::create_dir_all(&rules).unwrap();
@@ -392,7 +395,10 @@ async fn two_replicas_apply_once() {
             written += 1;
         }
     }
-    assert_eq!(written, 1, "one apply changed the document; the others found it done");
+    assert_eq!(
+        written, 1,
+        "one apply changed the document; the others found it done"
+    );
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(center.join("acme.json")).unwrap()).unwrap();
     assert_eq!(
@@ -413,7 +419,10 @@ async fn a_config_center_down_is_a_503_and_writes_nothing() {
     let shared = tempfile::tempdir().unwrap();
     let not_a_dir = shared.path().join("center");
     std::fs::write(&not_a_dir, "a file, not a folder").unwrap();
-    let a = replica(fresh(Kind::Sqlite, shared.path()), move |c| c.autoconfig_dir = not_a_dir).await;
+    let a = replica(fresh(Kind::Sqlite, shared.path()), move |c| {
+        c.autoconfig_dir = not_a_dir
+    })
+    .await;
     let b = replica(fresh(Kind::Sqlite, shared.path()), |c| {
         c.autoconfig_url = Some("http://127.0.0.1:9/config".into());
         c.autoconfig_timeout = std::time::Duration::from_millis(300);
@@ -423,13 +432,33 @@ async fn a_config_center_down_is_a_503_and_writes_nothing() {
         let body = json!({"tenant": "acme", "facts": {"tier": "production"}});
         let (st, v) = call(s, "tok-p", "POST", "/v1/profiles/secure/apply", body).await;
         assert_eq!(st, 503, "{v}");
-        assert!(v["detail"].as_str().unwrap().contains("nothing was done"), "{v}");
-        let (st, v) = call(s, "tok-p", "POST", "/v1/tenants/acme/remediate", json!({"profile": "secure"})).await;
+        assert!(
+            v["detail"].as_str().unwrap().contains("nothing was done"),
+            "{v}"
+        );
+        let (st, v) = call(
+            s,
+            "tok-p",
+            "POST",
+            "/v1/tenants/acme/remediate",
+            json!({"profile": "secure"}),
+        )
+        .await;
         assert_eq!(st, 503, "{v}");
-        let (st, v) = call(s, "tok-p", "GET", "/v1/tenants/acme/diff?profile=secure", Value::Null).await;
+        let (st, v) = call(
+            s,
+            "tok-p",
+            "GET",
+            "/v1/tenants/acme/diff?profile=secure",
+            Value::Null,
+        )
+        .await;
         assert_eq!(st, 503, "{v}");
         let (_, log) = call(s, "tok-p", "GET", "/v1/tenants/acme/changes", Value::Null).await;
         assert_eq!(log["changes"].as_array().unwrap().len(), 0, "{log}");
     }
-    assert_eq!(std::fs::read_to_string(shared.path().join("center")).unwrap(), "a file, not a folder");
+    assert_eq!(
+        std::fs::read_to_string(shared.path().join("center")).unwrap(),
+        "a file, not a folder"
+    );
 }

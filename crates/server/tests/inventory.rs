@@ -23,7 +23,7 @@ async fn start(kind: Kind) -> Server {
     c.store = store;
     c.identities = vec![
         {
-            let mut i = identity("collector", "tok-p", &["inventory"]);
+            let mut i = identity("collector", "tok-p", &["inventory", "metrics", "auditor"]);
             i.tenant = None;
             i
         },
@@ -389,10 +389,13 @@ fn db(s: &Server) -> (usize, usize) {
     let n = tenet_dark_inventory::store::findings(&store, "acme")
         .unwrap()
         .len();
+    // Changes audited (refusals are audited too, but change nothing).
     let audits = store
         .audit_events(Some("dark-inventory"), 1000)
         .unwrap()
-        .len();
+        .iter()
+        .filter(|e| !e.outcome.starts_with("refused"))
+        .count();
     (n, audits)
 }
 
@@ -497,6 +500,32 @@ async fn dry_runs_refusals_and_retries_write_nothing_twice() {
     let (st, v) = call(&s, "tok-p", "POST", "/v1/discoveries", b).await;
     assert_eq!((st, v["report"]["duplicate"].clone()), (200, json!(true)));
     assert_eq!(db(&s), (1, 1));
+
+    // Every refusal is audited, and counted.
+    let (_, audit) = call(&s, "tok-p", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    let refusals = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["source"] == "dark-inventory"
+                && e["outcome"].as_str().unwrap().starts_with("refused:")
+        })
+        .count();
+    assert!(refusals >= 6, "{audit}");
+    let m = raw(&s, "tok-p", "GET", "/metrics", &[], &[]).await.text();
+    assert!(
+        m.contains("tenet_inventory_runs_total{result=\"refused\"}"),
+        "{m}"
+    );
+    assert!(
+        m.contains("tenet_inventory_runs_total{result=\"ingested\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("tenet_inventory_runs_total{result=\"dry_run\"} 1"),
+        "{m}"
+    );
 
     let id = findings(&s, "tok-acme", "").await["findings"][0]["id"]
         .as_str()

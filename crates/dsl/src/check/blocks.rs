@@ -73,6 +73,7 @@ impl<'a> Cx<'a> {
         }
         self.check_watcher_cycles(&blocks);
         self.check_baseline_extends(&blocks);
+        self.check_correlate_sources(&blocks);
         for b in blocks {
             self.check_block(b, "");
         }
@@ -205,6 +206,42 @@ impl<'a> Cx<'a> {
                         .label("loosens the baseline it extends")
                         .also(ps.span, "the requirement it extends")
                         .help("a baseline that `extends` another may only add settings or tighten them; write a separate baseline to loosen"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every discovery source a `correlate` rule reads is declared by a
+    /// `source` block: dark-inventory needs its freshness SLO to know when
+    /// the source is stale (and must not auto-close on its word).
+    fn check_correlate_sources(&mut self, blocks: &[&'a Block]) {
+        let declared: Vec<String> = blocks
+            .iter()
+            .filter(|b| b.kind.name == "source")
+            .filter_map(|b| b.name.as_ref().map(|n| n.name.clone()))
+            .collect();
+        for b in blocks.iter().filter(|b| b.kind.name == "correlate") {
+            let Some(a) = b.attr("source") else { continue };
+            let ExprKind::List(items) = &a.value.kind else {
+                continue;
+            };
+            for item in items {
+                let Some(name) = bare_or_string(item) else {
+                    continue;
+                };
+                if !declared.contains(&name) {
+                    self.err(
+                        Diagnostic::new(
+                            Code::UnresolvedName,
+                            item.span,
+                            format!(
+                                "correlate `{}` reads source `{name}`, which no `source` block declares",
+                                b.name.as_ref().map(|n| n.name.as_str()).unwrap_or("")
+                            ),
+                        )
+                        .label("not declared")
+                        .help(format!("declare it: `source {name} {{ freshness_slo 3h }}` (past its freshness SLO a source is stale, and nothing it saw auto-closes)")),
                     );
                 }
             }

@@ -284,6 +284,46 @@ async fn ingest_now(
     dry_run: bool,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
+    let r = ingest_checked(Arc::clone(&state), ctx.clone(), body, dry_run).await;
+    if r.is_err() {
+        state.metrics.inventory_run("refused", 0, 0, 0);
+    }
+    audit_refusal(&state, &ctx, "discoveries", started, r).await
+}
+
+/// Audits a refused attempt (a 4xx): who tried what, and why.
+async fn audit_refusal(
+    state: &AppState,
+    ctx: &RequestCtx,
+    subject: &str,
+    started: Instant,
+    r: Result<Response, Problem>,
+) -> Result<Response, Problem> {
+    if let Err(p) = &r {
+        if p.status.is_client_error() {
+            let tenant = ctx.tenant.clone().unwrap_or_else(|| "default".into());
+            let ev = audit(
+                ctx,
+                &state.fingerprint(),
+                &tenant,
+                subject.to_string(),
+                &format!("refused:{}", p.status.as_u16()),
+                started,
+                json!({"title": p.title, "detail": p.detail}),
+            );
+            let _ = state.audit.record(ev).await;
+        }
+    }
+    r
+}
+
+async fn ingest_checked(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    body: Bytes,
+    dry_run: bool,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
     let (bundle, _) = policy(&state)?;
     let batch: Batch = json_body(
         &body,
@@ -291,16 +331,34 @@ async fn ingest_now(
     )?;
     let tenant = tenant_of(&ctx, batch.tenant.as_deref())?;
     let now = now_ms();
+    // A run observed "in the future" (a collector's clock ahead) is taken
+    // as observed now: the history never holds a version from the future.
+    let mut batch = batch;
+    batch.at = batch.at.map(|a| a.min(now));
     let st = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
         let fp = bundle.fingerprint.clone();
         let t2 = tenant.clone();
-        dis::with_inventory(&mut st.inventory.store(), &tenant, move |l| {
+        let st2 = Arc::clone(&st);
+        let mut store = st2.inventory.store();
+        let r = dis::with_inventory(&mut store, &tenant, move |l| {
             let pack = tenet_dark_inventory::pack(&bundle.rules).map_err(|e| Refusal::Invalid(e.to_string()))?;
             let policy = Policy::read(&pack).map_err(Refusal::Invalid)?;
             let cat = CatalogIndex::build(&pack, &policy, l.catalog.clone(), l.facts.clone())
                 .map_err(Refusal::Invalid)?;
             let report = engine::ingest(&pack, &policy, &cat, &mut l.inventory, &batch, now)?;
+            let outcome = match (report.duplicate, dry_run, &report.guard) {
+                (true, _, _) => "duplicate",
+                (_, true, _) => "dry_run",
+                (_, _, Some(_)) => "guarded",
+                _ => "ingested",
+            };
+            st.metrics.inventory_run(
+                outcome,
+                (report.resources - report.registered - report.ignored) as u64,
+                report.registered as u64,
+                report.ignored as u64,
+            );
             let details = json!({"run": report.run, "resources": report.resources, "new": report.new.len(), "closed": report.closed.len(), "guard": report.guard});
             let write = !dry_run && !report.duplicate;
             Ok(Step {
@@ -317,7 +375,8 @@ async fn ingest_now(
                 out: json!({"tenant": t2, "dry_run": dry_run, "report": report}),
                 ..Default::default()
             })
-        })
+        });
+        r
     })
     .await
     .map_err(store_failed)?;
@@ -411,6 +470,17 @@ pub async fn register(
 }
 
 async fn register_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    body: Bytes,
+    dry_run: bool,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let r = register_checked(Arc::clone(&state), ctx.clone(), body, dry_run).await;
+    audit_refusal(&state, &ctx, "catalog", started, r).await
+}
+
+async fn register_checked(
     state: Arc<AppState>,
     ctx: RequestCtx,
     body: Bytes,
@@ -816,6 +886,33 @@ pub async fn one(
 
 /// Runs one person's action on a finding.
 async fn act<F>(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    tenant: Option<String>,
+    outcome: &'static str,
+    dry_run: bool,
+    f: F,
+) -> Result<Response, Problem>
+where
+    F: FnOnce(&mut Finding, &Policy, i64, &str) -> Result<bool, Refusal> + Send + 'static,
+{
+    let started = Instant::now();
+    let subject = format!("{id}/{outcome}");
+    let r = act_checked(
+        Arc::clone(&state),
+        ctx.clone(),
+        id,
+        tenant,
+        outcome,
+        dry_run,
+        f,
+    )
+    .await;
+    audit_refusal(&state, &ctx, &subject, started, r).await
+}
+
+async fn act_checked<F>(
     state: Arc<AppState>,
     ctx: RequestCtx,
     id: String,
