@@ -772,9 +772,11 @@ impl Config {
         if let Some(t) = &f.autoconfig.timeout {
             self.autoconfig_timeout = match tenet_runtime::dsl::syntax::parse_duration(t) {
                 Some(ms) if ms >= 100 => Duration::from_millis(ms as u64),
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "`autoconfig.timeout`: `{t}` is not a duration of at least 100ms (such as 5s)"
-                )),
+                ))
+                }
             };
         }
         self.benchmark = Benchmark {

@@ -539,7 +539,7 @@ fn write_json(at: &str, runs: &[RunReport], views: &[View]) -> std::io::Result<(
     pretty(&mut w, &runs)?;
     write!(w, ",\n  \"findings\": [")?;
     for (i, v) in views.iter().enumerate() {
-        write!(w, "{}\n", if i == 0 { "" } else { "," })?;
+        writeln!(w, "{}", if i == 0 { "" } else { "," })?;
         pretty(&mut w, v)?;
     }
     writeln!(w, "{}]\n}}", if views.is_empty() { "" } else { "\n" })?;

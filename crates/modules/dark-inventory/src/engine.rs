@@ -319,7 +319,7 @@ impl<'a> Run<'a> {
         }
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for (d, s) in &staged {
-            let id = sight(policy, inv, &source, &run_id, at, d, s, &mut report);
+            let id = sight(policy, inv, d, s, &mut report);
             seen.insert(id);
         }
         report.seen = seen.len();
@@ -423,17 +423,16 @@ fn misses(
     }
 }
 
-/// One sighting into the inventory; the finding's id.
+/// One sighting (by the report's source and run, at its time) into the
+/// inventory; the finding's id.
 fn sight(
     policy: &Policy,
     inv: &mut Inventory,
-    source: &str,
-    run: &str,
-    at: i64,
     d: &crate::model::Discovered,
     s: &Sighting,
     report: &mut RunReport,
 ) -> String {
+    let (source, run, at) = (report.source.clone(), report.run.clone(), report.at);
     let owners = inv.owner_of(&s.keys);
     let id = match owners.len() {
         0 => {
@@ -516,10 +515,10 @@ fn sight(
     }
     let evidence = serde_json::Value::Object(d.attributes.clone());
     f.sources
-        .entry(source.to_string())
+        .entry(source)
         .and_modify(|p| {
             p.last_seen = at;
-            p.last_run = run.to_string();
+            p.last_run = run.clone();
             p.missed = 0;
             p.seen_at = d.seen_at.clone().or(p.seen_at.take());
             p.evidence = evidence.clone();
@@ -527,7 +526,7 @@ fn sight(
         .or_insert_with(|| Provenance {
             first_seen: at,
             last_seen: at,
-            last_run: run.to_string(),
+            last_run: run,
             missed: 0,
             seen_at: d.seen_at.clone(),
             evidence: evidence.clone(),
