@@ -278,6 +278,12 @@ async fn lifecycle(kind: Kind) {
     .await;
     assert_eq!((st, v["findings"].as_array().unwrap().len()), (200, 8));
 
+    // A dry-run registration says what would close, and closes nothing.
+    let entry = json!({"entries": [{"catalog": "data-stores", "id": "ds-7", "keys": ["arn:aws:s3:::acme-exports"], "owner": "growth", "classification": "internal"}]});
+    let (st, v) = call(&s, "tok-acme", "POST", "/v1/catalog?dry_run=true", entry).await;
+    assert_eq!((st, v["closed"].as_array().unwrap().len()), (200, 1), "{v}");
+    assert_eq!(findings(&s, "tok-acme", "?status=closed").await["total"], 0);
+
     // Register acme-exports: its finding closes as registered.
     let (st, v) = call(
         &s,
@@ -700,6 +706,16 @@ async fn tenants_are_kept_apart() {
     // Naming another tenant: 404 too, and nothing is written there.
     for (m, p, b) in [
         ("GET", "/v1/findings?tenant=globex".to_string(), Value::Null),
+        (
+            "GET",
+            "/v1/findings/trends?tenant=globex".to_string(),
+            Value::Null,
+        ),
+        (
+            "GET",
+            format!("/v1/findings/{gid}?tenant=globex"),
+            Value::Null,
+        ),
         (
             "GET",
             "/v1/inventory/sources?tenant=globex".to_string(),
