@@ -59,7 +59,7 @@ fn compile_pack(
         match b.kind.name.as_str() {
             "waiver" => waivers.push(cx.waiver(b)),
             "test" => tests.push(cx.test(b)),
-            _ => cx.block(b, "", &mut blocks),
+            _ => cx.block(b, None, "", &mut blocks),
         }
     }
     let imports = pack
@@ -292,7 +292,7 @@ impl Cx<'_> {
         }
     }
 
-    fn block(&mut self, b: &Block, prefix: &str, out: &mut Vec<CBlock>) {
+    fn block(&mut self, b: &Block, parent: Option<&Block>, prefix: &str, out: &mut Vec<CBlock>) {
         let Some(kind) = schema::kind(&b.kind.name) else {
             return;
         };
@@ -446,6 +446,16 @@ impl Cx<'_> {
         for r in &roots {
             self.root_index(r);
         }
+        let scope = match parent {
+            Some(p) if kind.kind == "gate" && p.kind.name == "stage" => {
+                p.attr("select").map(|a| crate::ir::StageScope {
+                    stage: prefix.to_string(),
+                    selector: self.fold_static(&a.value),
+                    cluster_root: self.root_index("cluster"),
+                })
+            }
+            _ => None,
+        };
         out.push(CBlock {
             kind: kind.kind,
             name: name.clone(),
@@ -458,9 +468,10 @@ impl Cx<'_> {
             enforcement,
             on_no_data,
             dry_run,
+            scope,
         });
         for child in b.blocks() {
-            self.block(child, &name, out);
+            self.block(child, Some(b), &name, out);
         }
     }
 

@@ -120,6 +120,22 @@ pub trait Evaluator {
     fn cond(&mut self, block: &CBlock) -> (Result<bool, EvalError>, bool);
     fn value(&mut self, block: &CBlock, attr: &CAttr) -> Result<Value, EvalError>;
     fn waiver_when(&mut self, w: &CWaiver) -> Result<bool, EvalError>;
+    /// Whether `block` applies to this input: a stage's gate only to the
+    /// clusters its stage selects (see [`in_scope`]).
+    fn in_scope(&mut self, block: &CBlock) -> bool;
+}
+
+/// Whether a block with `scope` applies to `cluster` (an input root): yes
+/// without a cluster (nothing to scope by) or without a scope; otherwise
+/// when the stage's selector selects the cluster's labels. A selector the
+/// checker let through but that fails here applies the gate (measuring is
+/// the safe side).
+pub fn in_scope(scope: Option<&crate::ir::StageScope>, cluster: &Value) -> bool {
+    let Some(s) = scope else { return true };
+    if cluster.is_null() {
+        return true;
+    }
+    tenet_dsl::builtins::selects(&s.selector, &cluster.get("labels")).unwrap_or(true)
 }
 
 /// The root values of a pack for one input.
@@ -175,6 +191,14 @@ impl Evaluator for Compiled<'_> {
         self.ctx.reset();
         self.ctx.eval_bool(c)
     }
+    fn in_scope(&mut self, block: &CBlock) -> bool {
+        let cluster = block
+            .scope
+            .as_ref()
+            .map(|s| self.ctx.root_value(s.cluster_root).clone())
+            .unwrap_or(Value::Null);
+        in_scope(block.scope.as_ref(), &cluster)
+    }
 }
 
 /// Decide with the compiled evaluator.
@@ -223,6 +247,9 @@ pub fn decide_with(pack: &CompiledPack, ev: &mut dyn Evaluator, opts: &DecideOpt
     };
     for block in &pack.blocks {
         if block.condition.is_none() {
+            continue;
+        }
+        if block.scope.is_some() && !ev.in_scope(block) {
             continue;
         }
         let (result, missing) = ev.cond(block);

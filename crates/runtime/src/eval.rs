@@ -58,6 +58,12 @@ fn walk<'v>(mut v: &'v Value, segs: &[Arc<str>], missing: &mut bool) -> Option<&
 static NULL: Value = Value::Null;
 
 impl<'a> Ctx<'a> {
+    /// The value of input root `i` (null when absent).
+    pub fn root_value(&self, i: u16) -> &'a Value {
+        static NULL: Value = Value::Null;
+        self.roots.get(i as usize).unwrap_or(&NULL)
+    }
+
     pub fn new(roots: &'a [Value], scorers: &'a [Arc<Scorer>]) -> Self {
         Ctx {
             roots,

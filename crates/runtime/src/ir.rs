@@ -102,6 +102,19 @@ pub struct CBlock {
     pub enforcement: Option<String>,
     pub on_no_data: String,
     pub dry_run: bool,
+    /// A gate of a rollout stage applies only to the clusters the stage
+    /// selects: decided only when the input's `cluster` is one of them
+    /// (or when there is no `cluster`).
+    pub scope: Option<StageScope>,
+}
+
+/// The stage a gate belongs to: its `select`, and where `cluster` is
+/// among the pack's input roots.
+#[derive(Debug, Clone)]
+pub struct StageScope {
+    pub stage: String,
+    pub selector: tenet_dsl::Value,
+    pub cluster_root: u16,
 }
 
 #[derive(Debug, Clone)]

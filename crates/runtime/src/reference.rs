@@ -95,6 +95,10 @@ pub struct RefEvaluator<'a> {
 }
 
 impl Evaluator for RefEvaluator<'_> {
+    fn in_scope(&mut self, block: &CBlock) -> bool {
+        crate::decision::in_scope(block.scope.as_ref(), &self.input.get("cluster"))
+    }
+
     fn cond(&mut self, block: &CBlock) -> (Result<bool, EvalError>, bool) {
         let Some(c) = &block.condition else {
             return (Ok(false), false);
