@@ -16,6 +16,7 @@ mod api_client;
 mod autoconfig_cmd;
 mod ci_cmd;
 mod diff_cmd;
+mod fleet_cmd;
 mod hook_cmd;
 mod inventory_cmd;
 mod monitor_cmd;
@@ -147,6 +148,11 @@ enum Command {
         #[command(subcommand)]
         command: inventory_cmd::InventoryCommand,
     },
+    /// Control plane: a rollout's stages, waves and guard verdicts over a fleet (plan offline)
+    Fleet {
+        #[command(subcommand)]
+        command: fleet_cmd::FleetCommand,
+    },
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -221,6 +227,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score_cmd::cmd_score(&args, now),
         Command::Autoconfig { command } => autoconfig_cmd::cmd_autoconfig(&command),
         Command::Inventory { command } => inventory_cmd::cmd_inventory(&command),
+        Command::Fleet { command } => fleet_cmd::cmd_fleet(&command),
     };
     ExitCode::from(code)
 }

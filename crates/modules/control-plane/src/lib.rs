@@ -10,6 +10,7 @@
 //! | file | holds |
 //! |---|---|
 //! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
+//! | [`plan`] | a rollout over a fleet, offline: stages, waves (`max_parallel` rounded down, at least 1), windows, guard verdicts |
 //! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
 //! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
 //!
@@ -21,6 +22,7 @@
 
 pub mod engine;
 pub mod model;
+pub mod plan;
 pub mod store;
 
 use tenet_runtime::load::Rules;

@@ -1,0 +1,199 @@
+//! `tenet fleet plan --clusters FILE --rollout NAME`: a rollout of the
+//! `control_plane` pack over a fleet, offline — the stages, the clusters
+//! of each in waves, the gates, the change windows and what the guards
+//! decide — by the same engine the server will run
+//! (`tenet_control_plane::plan`).
+
+use crate::exit;
+use clap::Subcommand;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use tenet_control_plane::plan::{self, Cluster, Plan};
+
+#[derive(Subcommand)]
+pub enum FleetCommand {
+    /// A rollout's stages, waves, windows and guard verdicts over a fleet,
+    /// offline (exit 1 when a guard or an unmatched cluster refuses it)
+    Plan {
+        /// The fleet: a list of clusters `{name, labels, ...}` (JSON or YAML)
+        #[arg(long)]
+        clusters: PathBuf,
+        /// A `rollout` of the control_plane pack
+        #[arg(long)]
+        rollout: String,
+        /// Who starts it (the guards read `actor.id`)
+        #[arg(long)]
+        actor: Option<String>,
+        /// The actor's role (the guards read `actor.role`)
+        #[arg(long)]
+        role: Option<String>,
+        /// Plan at this time (RFC 3339: the windows, the waivers) [default: now]
+        #[arg(long)]
+        at: Option<String>,
+        /// Rules directory [default: the bundled rules]
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::Format,
+    },
+}
+
+fn fail(e: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {e}");
+    exit::ERROR
+}
+
+fn read_fleet(path: &Path) -> Result<Vec<Cluster>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: Value = match path.extension().and_then(|e| e.to_str()) {
+        Some("yaml" | "yml") => {
+            serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        _ => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+    };
+    let list = match v {
+        Value::Array(_) => v,
+        Value::Object(mut m) if m.contains_key("clusters") => {
+            m.remove("clusters").unwrap_or_default()
+        }
+        _ => {
+            return Err(format!(
+                "{}: a fleet is a list of clusters, or `{{clusters: [...]}}`",
+                path.display()
+            ))
+        }
+    };
+    serde_json::from_value(list).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn cmd_fleet(cmd: &FleetCommand) -> u8 {
+    let FleetCommand::Plan {
+        clusters,
+        rollout,
+        actor,
+        role,
+        at,
+        rules,
+        format,
+    } = cmd;
+    let loaded = match rules {
+        None => tenet_runtime::load::load_bundled(),
+        Some(d) => tenet_runtime::load::load_path(d),
+    };
+    let loaded = match loaded {
+        Ok(r) => r,
+        Err(e) => return crate::report_load_error(&e),
+    };
+    let run = || -> Result<Plan, String> {
+        let pack = tenet_control_plane::pack(&loaded).map_err(|e| e.to_string())?;
+        let fleet = read_fleet(clusters)?;
+        let now = match at {
+            Some(t) => tenet_runtime::clock::Timestamp::parse(t)
+                .map_err(|e| format!("--at: {e}"))?
+                .millis(),
+            None => tenet_runtime::clock::system_now().millis(),
+        };
+        let mut a = serde_json::Map::new();
+        if let Some(id) = actor {
+            a.insert("id".into(), json!(id));
+        }
+        if let Some(r) = role {
+            a.insert("role".into(), json!(r));
+        }
+        plan::plan(&pack, rollout, &fleet, &Value::Object(a), now)
+    };
+    let p = match run() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    match format {
+        crate::Format::Json => println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default()),
+        crate::Format::Text => print!("{}", text(&p)),
+    }
+    if p.allowed {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    }
+}
+
+fn text(p: &Plan) -> String {
+    let mut out = format!(
+        "rollout {}{} at {}: {} of {} cluster(s) targeted; a failed gate means {}\n",
+        p.rollout,
+        p.bundle
+            .as_ref()
+            .map(|b| format!(" (bundle {b})"))
+            .unwrap_or_default(),
+        p.at,
+        p.target,
+        p.fleet_size,
+        p.on_fail
+    );
+    for s in &p.stages {
+        out.push('\n');
+        if let Some(why) = &s.skipped {
+            out.push_str(&format!("stage {}: {why}\n", s.name));
+            continue;
+        }
+        out.push_str(&format!(
+            "stage {}: {} cluster(s), {} at a time (max_parallel {}), bake {}\n",
+            s.name,
+            s.clusters.len(),
+            s.per_wave,
+            s.max_parallel,
+            if s.bake.is_empty() { "0s" } else { &s.bake }
+        ));
+        out.push_str(&format!(
+            "  windows: {}{}\n",
+            if s.window.allowed { "open" } else { "closed" },
+            match (&s.window.allowed, &s.window.next) {
+                (true, _) => String::new(),
+                (false, Some(n)) => format!(" ({}; next opening {n})", s.window.reason),
+                (false, None) => format!(" ({})", s.window.reason),
+            }
+        ));
+        for (i, w) in s.waves.iter().enumerate() {
+            out.push_str(&format!("  wave {}: {}\n", i + 1, w.join(", ")));
+        }
+        if !s.gates.is_empty() {
+            out.push_str(&format!("  gates: {}\n", s.gates.join(", ")));
+        }
+    }
+    if !p.unmatched.is_empty() {
+        out.push_str(&format!(
+            "\nunmatched ({}): {}\n",
+            p.unmatched_mode,
+            p.unmatched.join(", ")
+        ));
+    }
+    if !p.guards.is_empty() {
+        out.push_str("\nguards:\n");
+        for g in &p.guards {
+            out.push_str(&format!(
+                "  {} {} ({}) on wave {} of {}{}: {}\n",
+                if g.blocking { "DENY" } else { "warn" },
+                g.guard,
+                g.risk.as_deref().unwrap_or("-"),
+                g.wave,
+                g.stage,
+                g.cluster
+                    .as_ref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                g.because
+            ));
+        }
+    }
+    out.push('\n');
+    if p.allowed {
+        out.push_str("allowed: no guard denies a wave\n");
+    } else {
+        out.push_str("refused:\n");
+        for r in &p.refused {
+            out.push_str(&format!("  - {r}\n"));
+        }
+    }
+    out
+}
