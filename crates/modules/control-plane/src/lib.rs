@@ -9,10 +9,10 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | [`model`] | the module's records as plain types, the state machine and its legal transitions |
+//! | [`model`] | a registered cluster and its observed inventory, a desired state, a drift |
 //! | [`plan`] | a rollout over a fleet, offline: stages, waves (`max_parallel` rounded down, at least 1), windows, guard verdicts |
-//! | [`engine`] | pure functions: (records, facts, `now`, the pack) → (new records, decisions, audit events, notifications); no I/O, no clock reads |
-//! | [`store`] | the module's tables and queries in the shared store; its migrations, keyed by [`MODULE`] and version |
+//! | [`engine`] | pure functions: drift (bundle fingerprint, config hashes, semver deltas, capabilities; no or stale inventory), the desired state a cluster's labels select, new drifts; no I/O, no clock reads |
+//! | [`store`] | the registry, the desired states and the kept drift on both stores; a drift check is one transaction that announces each new drift once |
 //!
 //! Its routes live in `crates/server/src/routes/`, its commands in
 //! `crates/tenet`. It shares with the other modules only what

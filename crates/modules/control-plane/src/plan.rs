@@ -193,9 +193,11 @@ pub fn per_wave(max_parallel: &Value, n: usize) -> Result<usize, String> {
         Value::Int(i) if *i >= 1 => usize::try_from(*i).unwrap_or(usize::MAX),
         Value::Percent(p) if *p > 0.0 && *p <= 100.0 => ((n as f64) * p / 100.0).floor() as usize,
         Value::Null => 1,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "`max_parallel` is a count of at least 1 or a percentage in (0%, 100%], found {other}"
-        )),
+        ))
+        }
     };
     Ok(k.max(1).min(n.max(1)))
 }
