@@ -75,6 +75,7 @@ pub const TABLES: &[fn() -> RouteTable] = &[
     routes::benchmark::table,
     routes::autoconfig::table,
     routes::inventory::table,
+    routes::control_plane::table,
 ];
 
 /// Every route of every table in [`TABLES`]: the one declaration the

@@ -101,6 +101,7 @@ pub struct AppState {
     /// Autoconfig's store connection and config center.
     pub autoconfig: crate::routes::autoconfig::Autoconfig,
     pub inventory: crate::routes::inventory::Inventory,
+    pub control_plane: crate::routes::control_plane::ControlPlane,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -169,6 +170,7 @@ impl AppState {
         let benchmark = crate::routes::benchmark::Benchmark::open(&config)?;
         let autoconfig = crate::routes::autoconfig::Autoconfig::open(&config)?;
         let inventory = crate::routes::inventory::Inventory::open(&config)?;
+        let control_plane = crate::routes::control_plane::ControlPlane::open(&config)?;
         let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
@@ -188,6 +190,7 @@ impl AppState {
             benchmark,
             autoconfig,
             inventory,
+            control_plane,
         });
         // The first view, before the first request: this replica is in it.
         crate::fleet::tick(&state);

@@ -138,6 +138,7 @@ fn the_pack_is_asked_about_each_role() {
             "autoconfig",
             "benchmark",
             "evaluator",
+            "fleet",
             "inventory",
             "metrics",
             "monitor",

@@ -189,6 +189,26 @@ pub fn set_desired(store: &mut Store, desired: &[Desired]) -> Result<(), StoreEr
     Ok(())
 }
 
+/// The fleet's desired states.
+pub fn desired(store: &Store) -> Result<Vec<Desired>, StoreError> {
+    let text: String = match store.backend() {
+        Backend::Sqlite(conn) => {
+            conn.query_row("SELECT record FROM cp_desired WHERE id = 1", [], |r| {
+                r.get(0)
+            })?
+        }
+        Backend::Postgres(pg) => pg.block_on(|pool| async move {
+            let c = pool.get().await?;
+            Ok(
+                c.query_one("SELECT record FROM cp_desired WHERE id = 1", &[])
+                    .await?
+                    .get(0),
+            )
+        })?,
+    };
+    parse("desired state", &text)
+}
+
 /// What one drift check found.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Check {

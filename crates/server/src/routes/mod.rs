@@ -8,6 +8,7 @@ pub mod audit;
 pub mod autoconfig;
 pub mod benchmark;
 pub mod bundle;
+pub mod control_plane;
 pub mod diff;
 pub mod evaluate;
 pub mod health;

@@ -1,0 +1,637 @@
+//! `/v1/clusters...` and `/v1/fleet/...`: the control plane's registry and
+//! drift (`tenet-control-plane`).
+//!
+//! Thin: registrations and inventories are written by
+//! [`tenet_control_plane::store`] in one transaction with their audit
+//! event; an inventory pushed by a cluster (the webhook) is followed by a
+//! drift check that keeps the fleet's drift and announces each new drift
+//! once (`drift_detected` in the audit log). `GET /v1/fleet/drift` computes
+//! the fleet's drift now from what is stored, and writes nothing. The fleet
+//! is the platform's: an identity bound to a tenant is refused (403).
+
+use super::{invalid, json_body, json_response, now_ms, store_failed};
+use crate::access::RequestCtx;
+use crate::clock::now_rfc3339;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::table::{routes, RouteTable};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tenet_control_plane::engine;
+use tenet_control_plane::model::{ClusterRecord, Desired, Drift, Inventory};
+use tenet_control_plane::store as cps;
+use tenet_store::{AuditEvent, Store};
+use utoipa::{IntoParams, ToSchema};
+
+/// How old an inventory may be before the cluster drifts as `stale_inventory`.
+pub const MAX_INVENTORY_AGE_MS: i64 = 15 * 60 * 1000;
+
+/// The module's routes.
+pub fn table() -> RouteTable {
+    RouteTable::new()
+        .route(routes!(register))
+        .route(routes!(list))
+        .route(routes!(one))
+        .route(routes!(push_inventory))
+        .route(routes!(set_desired))
+        .route(routes!(drift))
+}
+
+/// The module's store connection.
+pub struct ControlPlane {
+    store: Mutex<Store>,
+}
+
+impl ControlPlane {
+    pub fn open(config: &crate::config::Config) -> Result<ControlPlane, String> {
+        Ok(ControlPlane {
+            store: Mutex::new(cps::open(&config.store).map_err(|e| e.to_string())?),
+        })
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        match self.store.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+fn platform_only(ctx: &RequestCtx) -> Result<(), Problem> {
+    match ctx.identity.as_ref().and_then(|i| i.tenant.clone()) {
+        Some(t) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Platform Only",
+            format!("identity bound to tenant `{t}`: the fleet is the platform's"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn no_cluster(id: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        format!("no cluster `{id}` is registered"),
+    )
+}
+
+fn event(
+    ctx: &RequestCtx,
+    state: &AppState,
+    subject: String,
+    outcome: &str,
+    started: Instant,
+    details: Value,
+) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        action_id: ctx.action_id.clone(),
+        at: now_rfc3339(),
+        source: tenet_control_plane::MODULE.into(),
+        subject,
+        actor: ctx.actor(),
+        scope: "fleet".into(),
+        outcome: outcome.into(),
+        reason: None,
+        latency_ms: started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64,
+        details,
+        tenant: None,
+        bundle: Some(state.fingerprint()),
+    }
+}
+
+/// The audit event of a new drift (its own action id: the request's and
+/// the drift's, one per drift).
+fn drift_event(action: &str, actor: String, bundle: String, d: &Drift) -> AuditEvent {
+    use sha2::{Digest, Sha256};
+    AuditEvent {
+        id: 0,
+        action_id: format!(
+            "{action}-drift-{}",
+            &hex::encode(Sha256::digest(d.key().as_bytes()))[..12]
+        ),
+        at: now_rfc3339(),
+        source: tenet_control_plane::MODULE.into(),
+        subject: d.cluster.clone(),
+        actor,
+        scope: "fleet".into(),
+        outcome: "drift_detected".into(),
+        reason: Some(d.reason.clone()),
+        latency_ms: 0,
+        details: serde_json::to_value(d).unwrap_or_default(),
+        tenant: None,
+        bundle: Some(bundle),
+    }
+}
+
+/// A cluster to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ClusterBody {
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,100}$")]
+    id: String,
+    #[schema(nullable = false)]
+    region: Option<String>,
+    #[schema(nullable = false)]
+    env: Option<String>,
+    /// Endpoints by purpose (`admin`).
+    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    endpoints: Option<Value>,
+    #[schema(nullable = false)]
+    capabilities: Option<Vec<String>>,
+    /// The agent's version.
+    version: Option<String>,
+    /// SLO targets by name.
+    #[schema(value_type = Option<HashMap<String, f64>>, nullable = false)]
+    slo: Option<Value>,
+    blast_radius_group: Option<String>,
+    /// Labels.
+    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    labels: Option<Value>,
+    owner: Option<String>,
+}
+
+/// Register a cluster, or update its registration (its last inventory is kept).
+#[utoipa::path(
+    post, path = "/v1/clusters", tag = "control-plane",
+    request_body = ClusterBody,
+    responses(
+        (status = 200, description = "`{created, cluster}`", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "An identity bound to a tenant: the fleet is the platform's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The body is of the wrong shape, or the id cannot name a cluster", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn register(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    platform_only(&ctx)?;
+    let rec: ClusterRecord = json_body(&body, "{\"id\": string, \"region\"?, \"env\"?, \"endpoints\"?: {...}, \"capabilities\"?: [string], \"version\"?, \"slo\"?: {...}, \"blast_radius_group\"?, \"labels\"?: {...}, \"owner\"?}")?;
+    if !ClusterRecord::valid_id(&rec.id) {
+        return Err(invalid(format!(
+            "`{}` is not a cluster id (1 to 100 letters, digits, `_`, `.`, `-`)",
+            rec.id
+        )));
+    }
+    if rec.inventory.is_some() {
+        return Err(invalid("`inventory` is reported by the cluster (`POST /v1/clusters/{id}/inventory`), not registered".into()));
+    }
+    let ev = event(
+        &ctx,
+        &state,
+        rec.id.clone(),
+        "registered",
+        started,
+        json!({"cluster": rec.id}),
+    );
+    let st = Arc::clone(&state);
+    let r2 = rec.clone();
+    let created =
+        tokio::task::spawn_blocking(move || cps::register(&mut st.control_plane.store(), &r2, ev))
+            .await
+            .map_err(store_failed)?
+            .map_err(store_failed)?;
+    Ok(json_response(&json!({"created": created, "cluster": rec})))
+}
+
+/// Which clusters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Kubernetes' equality-based selector: `env=prod,tier!=canary,owner,!legacy`
+    /// (`key=value`, `key!=value`, `key` present, `!key` absent; all must hold).
+    #[param(
+        pattern = "^(!?[A-Za-z0-9_./-]{1,63}|[A-Za-z0-9_./-]{1,63}(=|!=)[A-Za-z0-9_.-]{0,63})(,(!?[A-Za-z0-9_./-]{1,63}|[A-Za-z0-9_./-]{1,63}(=|!=)[A-Za-z0-9_.-]{0,63})){0,19}$"
+    )]
+    selector: Option<String>,
+}
+
+/// A selector string as the language's selector map; one that is not of
+/// the grammar (`ListParams::selector`) is an error.
+pub fn parse_selector(s: &str) -> Result<Value, String> {
+    let key_ok = |k: &str| {
+        !k.is_empty()
+            && k.len() <= 63
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_./-".contains(&b))
+    };
+    let val_ok = |v: &str| {
+        v.len() <= 63
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    let parts: Vec<&str> = s.split(',').collect();
+    let grammar = parts.len() <= 20
+        && parts
+            .iter()
+            .all(|p| match p.split_once("!=").or_else(|| p.split_once('=')) {
+                Some((k, v)) => key_ok(k) && val_ok(v),
+                None => key_ok(p.strip_prefix('!').unwrap_or(p)),
+            });
+    if !grammar {
+        return Err(format!(
+            "`{s}` is not a selector such as `env=prod,tier!=canary,owner,!legacy` (at most 20 requirements)"
+        ));
+    }
+    let (mut labels, mut not_in, mut exists, mut not_exists) = (
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for part in s.split(',') {
+        if let Some((k, v)) = part.split_once("!=") {
+            not_in.insert(k.to_string(), json!([v]));
+        } else if let Some((k, v)) = part.split_once('=') {
+            labels.insert(k.to_string(), json!(v));
+        } else if let Some(k) = part.strip_prefix('!') {
+            not_exists.push(json!(k));
+        } else if !part.is_empty() {
+            exists.push(json!(part));
+        } else {
+            return Err(format!("`{s}` has an empty requirement"));
+        }
+    }
+    Ok(json!({"labels": labels, "not_in": not_in, "exists": exists, "not_exists": not_exists}))
+}
+
+/// The registered clusters, by id (those a selector selects).
+#[utoipa::path(
+    get, path = "/v1/clusters", tag = "control-plane",
+    params(ListParams),
+    responses(
+        (status = 200, description = "`{clusters: [...]}`: each with its labels and its last inventory, and the inventory's age", body = Object),
+        (status = 400, description = "A malformed query string or selector", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(q): Query<ListParams>,
+) -> Result<Response, Problem> {
+    platform_only(&ctx)?;
+    let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "Invalid Query", m);
+    let selector = q
+        .selector
+        .as_deref()
+        .map(parse_selector)
+        .transpose()
+        .map_err(bad)?;
+    let st = Arc::clone(&state);
+    let all = tokio::task::spawn_blocking(move || cps::clusters(&st.control_plane.store()))
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let now = now_ms();
+    let mut out = Vec::new();
+    for c in all {
+        if let Some(s) = &selector {
+            let labels = tenet_runtime::dsl::Value::from_json(
+                &serde_json::to_value(c.all_labels()).unwrap_or_default(),
+            );
+            if !tenet_runtime::dsl::builtins::selects(
+                &tenet_runtime::dsl::Value::from_json(s),
+                &labels,
+            )
+            .map_err(bad)?
+            {
+                continue;
+            }
+        }
+        out.push(view(c, now));
+    }
+    Ok(json_response(&json!({"clusters": out})))
+}
+
+fn view(c: ClusterRecord, now: i64) -> Value {
+    let age = c
+        .inventory
+        .as_ref()
+        .map(|i| (now - i.observed_at).max(0) / 1000);
+    let mut v = serde_json::to_value(&c).unwrap_or_default();
+    v["inventory_age_s"] = json!(age);
+    v
+}
+
+/// One cluster with its inventory, and its drift now.
+#[utoipa::path(
+    get, path = "/v1/clusters/{id}/inventory", tag = "control-plane",
+    params(("id" = String, Path, description = "A cluster", pattern = "^[A-Za-z0-9_.-]{1,100}$")),
+    responses(
+        (status = 200, description = "`{cluster, inventory, inventory_age_s, drift: [...]}`: service versions, config hashes, flags, bundle fingerprint, when verified, and each drift with its reason", body = Object),
+        (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such cluster", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn one(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    platform_only(&ctx)?;
+    let st = Arc::clone(&state);
+    let i2 = id.clone();
+    let (c, desired) =
+        tokio::task::spawn_blocking(move || -> Result<_, tenet_store::StoreError> {
+            let store = st.control_plane.store();
+            Ok((cps::cluster(&store, &i2)?, cps::desired(&store)?))
+        })
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let c = c.ok_or_else(|| no_cluster(&id))?;
+    let now = now_ms();
+    let d = engine::desired_for(&c, &desired).map_err(store_failed)?;
+    let drifts = engine::drift(&c, &d, now, MAX_INVENTORY_AGE_MS);
+    let age = c
+        .inventory
+        .as_ref()
+        .map(|i| (now - i.observed_at).max(0) / 1000);
+    Ok(json_response(&json!({
+        "cluster": c.id,
+        "inventory": c.inventory,
+        "inventory_age_s": age,
+        "drift": drifts,
+    })))
+}
+
+/// An inventory a cluster reports.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct InventoryBody {
+    /// Service versions by service.
+    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    services: Option<Value>,
+    /// Config hashes by config.
+    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    config_hashes: Option<Value>,
+    /// The feature-flag snapshot.
+    #[schema(value_type = Option<Object>, nullable = false)]
+    flags: Option<Value>,
+    bundle_fingerprint: Option<String>,
+    #[schema(nullable = false)]
+    capabilities: Option<Vec<String>>,
+}
+
+/// A cluster reports its inventory (the webhook): kept, then the fleet's drift is checked.
+#[utoipa::path(
+    post, path = "/v1/clusters/{id}/inventory", tag = "control-plane",
+    params(("id" = String, Path, description = "A registered cluster", pattern = "^[A-Za-z0-9_.-]{1,100}$")),
+    request_body = InventoryBody,
+    responses(
+        (status = 200, description = "`{cluster, drift: [...], new: [...]}`: the cluster's drift, and the fleet's drifts this report made new (each announced once)", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such cluster", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The body is of the wrong shape", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn push_inventory(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    platform_only(&ctx)?;
+    let mut inv: Inventory = json_body(&body, "{\"services\"?: {name: version}, \"config_hashes\"?: {name: hash}, \"flags\"?: {...}, \"bundle_fingerprint\"?: string, \"capabilities\"?: [string]}")?;
+    let now = now_ms();
+    inv.observed_at = now;
+    let (st, actor, bundle, action) = (
+        Arc::clone(&state),
+        ctx.actor(),
+        state.fingerprint(),
+        ctx.action_id.clone(),
+    );
+    let i2 = id.clone();
+    let check = tokio::task::spawn_blocking(
+        move || -> Result<Option<cps::Check>, tenet_store::StoreError> {
+            let mut store = st.control_plane.store();
+            if !cps::record_inventory(&mut store, &i2, &inv)? {
+                return Ok(None);
+            }
+            cps::check_drift(&mut store, now, MAX_INVENTORY_AGE_MS, move |d| {
+                drift_event(&action, actor.clone(), bundle.clone(), d)
+            })
+            .map(Some)
+        },
+    )
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?
+    .ok_or_else(|| no_cluster(&id))?;
+    Ok(json_response(&json!({
+        "cluster": id,
+        "drift": check.drift.get(&id).cloned().unwrap_or_default(),
+        "new": check.new,
+    })))
+}
+
+/// The fleet's desired states.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DesiredBody {
+    /// In order; a later one overrides an earlier one for the same item.
+    desired: Vec<DesiredItem>,
+}
+
+/// The desired state of the clusters a selector selects.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DesiredItem {
+    /// Which clusters (none: every cluster).
+    select: Option<SelectorBody>,
+    bundle_fingerprint: Option<String>,
+    /// Service versions (semver) by service.
+    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    services: Option<Value>,
+    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    config_hashes: Option<Value>,
+    #[schema(nullable = false)]
+    capabilities: Option<Vec<String>>,
+}
+
+/// A label selector (Kubernetes' semantics).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SelectorBody {
+    /// Labels that must equal these values.
+    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    labels: Option<Value>,
+    /// Labels whose value must be one of these.
+    #[serde(rename = "in")]
+    #[schema(value_type = Option<HashMap<String, Vec<String>>>, nullable = false)]
+    is_in: Option<Value>,
+    /// Labels whose value must be none of these.
+    #[schema(value_type = Option<HashMap<String, Vec<String>>>, nullable = false)]
+    not_in: Option<Value>,
+    #[schema(nullable = false)]
+    exists: Option<Vec<String>>,
+    #[schema(nullable = false)]
+    not_exists: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DesiredReq {
+    desired: Vec<Desired>,
+}
+
+/// Replace the fleet's desired states.
+#[utoipa::path(
+    put, path = "/v1/fleet/desired", tag = "control-plane",
+    request_body = DesiredBody,
+    responses(
+        (status = 200, description = "`{desired: [...]}`", body = Object),
+        (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "The body is of the wrong shape, or a selector is malformed", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn set_desired(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let _ = headers;
+    let started = Instant::now();
+    platform_only(&ctx)?;
+    let shape = "{\"desired\": [{\"select\"?: selector, \"bundle_fingerprint\"?, \"services\"?: {...}, \"config_hashes\"?: {...}, \"capabilities\"?: [string]}]}";
+    // Each item an object (serde would also read a struct from a list).
+    let raw: Value = json_body(&body, shape)?;
+    if raw["desired"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|d| !d.is_object()))
+    {
+        return Err(invalid(format!(
+            "expected {shape}: each desired state is an object"
+        )));
+    }
+    let req: DesiredReq = json_body(&body, shape)?;
+    // Label values are strings here (the schema says so), which the
+    // language's selectors also accept.
+    let strings_only = |sel: &Value| -> bool {
+        let map_of = |k: &str, list: bool| {
+            sel.get(k).is_none_or(|m| {
+                m.as_object().is_some_and(|m| {
+                    m.values().all(|v| {
+                        if list {
+                            v.as_array().is_some_and(|l| l.iter().all(Value::is_string))
+                        } else {
+                            v.is_string()
+                        }
+                    })
+                })
+            })
+        };
+        let list_of = |k: &str| {
+            sel.get(k)
+                .is_none_or(|l| l.as_array().is_some_and(|l| l.iter().all(Value::is_string)))
+        };
+        map_of("labels", false)
+            && map_of("in", true)
+            && map_of("not_in", true)
+            && list_of("exists")
+            && list_of("not_exists")
+    };
+    for (i, d) in req.desired.iter().enumerate() {
+        if d.select
+            .as_ref()
+            .is_some_and(|s| !s.is_null() && !strings_only(s))
+        {
+            return Err(invalid(format!(
+                "desired[{i}].select: label values are strings"
+            )));
+        }
+        if let Some(s) = &d.select {
+            if let Some(p) = tenet_runtime::dsl::builtins::selector_problem(
+                &tenet_runtime::dsl::Value::from_json(s),
+            ) {
+                return Err(invalid(format!("desired[{i}].select: {}", p.message)));
+            }
+        }
+    }
+    let st = Arc::clone(&state);
+    let ev = event(
+        &ctx,
+        &state,
+        "fleet".into(),
+        "desired_set",
+        started,
+        json!({"desired": req.desired.len()}),
+    );
+    let d2 = req.desired.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), tenet_store::StoreError> {
+        let mut store = st.control_plane.store();
+        cps::set_desired(&mut store, &d2)?;
+        store.record_audit(&ev).map(|_| ())
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    Ok(json_response(&json!({"desired": req.desired})))
+}
+
+/// The fleet's drift now: observed against desired, per cluster.
+#[utoipa::path(
+    get, path = "/v1/fleet/drift", tag = "control-plane",
+    responses(
+        (status = 200, description = "`{at, clusters, drifting, drift: {cluster: [...]}}`: each drift with its kind (hash mismatch, semver delta, missing capability...) and reason", body = Object),
+        (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down, or a stored desired state is unusable", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn drift(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+) -> Result<Response, Problem> {
+    platform_only(&ctx)?;
+    let st = Arc::clone(&state);
+    let (clusters, desired) =
+        tokio::task::spawn_blocking(move || -> Result<_, tenet_store::StoreError> {
+            let store = st.control_plane.store();
+            Ok((cps::clusters(&store)?, cps::desired(&store)?))
+        })
+        .await
+        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    let now = now_ms();
+    let d = engine::fleet_drift(&clusters, &desired, now, MAX_INVENTORY_AGE_MS)
+        .map_err(store_failed)?;
+    let drifting = d.values().filter(|v| !v.is_empty()).count();
+    Ok(json_response(&json!({
+        "at": tenet_runtime::clock::Timestamp::from_millis(now).rfc3339(),
+        "clusters": clusters.len(),
+        "drifting": drifting,
+        "drift": d,
+    })))
+}

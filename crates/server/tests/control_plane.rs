@@ -1,0 +1,254 @@
+//! The control plane's registry and drift over HTTP, on SQLite and
+//! PostgreSQL: clusters registered and listed by selector, inventories
+//! reported by the clusters (the webhook) with the fleet's drift checked
+//! and each new drift announced once, the drift of the fleet now; a
+//! tenant-bound identity refused; bad input a clear 4xx that writes
+//! nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{config, identity, Server};
+use serde_json::{json, Value};
+use tenet_server::RulesSource;
+use tenet_store::testing::{fresh, Kind};
+
+async fn start(kind: Kind) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(kind, dir.path());
+    let mut c = config(dir.path(), RulesSource::Bundled);
+    c.store = store;
+    c.identities = vec![
+        {
+            let mut i = identity("fleet-bot", "tok-f", &["fleet", "auditor"]);
+            i.tenant = None;
+            i
+        },
+        identity("acme-bot", "tok-acme", &["fleet"]),
+    ];
+    c.limits.rate_per_second = 0;
+    Server::with_config(dir, c).await
+}
+
+async fn call(s: &Server, tok: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let auth = format!("Bearer {tok}");
+    let bytes = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let r = s
+        .send(method, path, &[("Authorization", &auth)], &bytes)
+        .await;
+    (
+        r.status,
+        if r.body.is_empty() {
+            Value::Null
+        } else {
+            r.json()
+        },
+    )
+}
+
+fn drifts_announced(v: &Value) -> usize {
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "drift_detected")
+        .count()
+}
+
+async fn flow(kind: Kind) {
+    let s = start(kind).await;
+    for (id, env, region) in [
+        ("stg-1", "staging", "eu-west-1"),
+        ("prod-1", "prod", "eu-west-1"),
+        ("prod-2", "prod", "us-east-1"),
+    ] {
+        let body = json!({"id": id, "env": env, "region": region, "capabilities": ["tenet-sidecar"], "labels": {"tier": "standard"}, "endpoints": {"admin": "http://127.0.0.1:9/admin"}});
+        let (st, v) = call(&s, "tok-f", "POST", "/v1/clusters", body).await;
+        assert_eq!((st, v["created"].clone()), (200, json!(true)), "{v}");
+    }
+    let (_, v) = call(
+        &s,
+        "tok-f",
+        "POST",
+        "/v1/clusters",
+        json!({"id": "prod-2", "env": "prod", "region": "us-east-1", "owner": "sre"}),
+    )
+    .await;
+    assert_eq!(v["created"], false, "an update");
+    // By selector: the language's semantics.
+    let (st, v) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters?selector=env=prod,region!=eu-west-1",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let ids: Vec<&str> = v["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["prod-2"]);
+    // The update replaced prod-2's labels: it has no `tier` now.
+    let (_, v) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters?selector=!tier",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["clusters"][0]["id"], "prod-2", "{v}");
+    assert_eq!(v["clusters"].as_array().unwrap().len(), 1);
+
+    // The desired state: a bundle and api 3.3.0 everywhere, opa-wasm in prod.
+    let desired = json!({"desired": [
+        {"bundle_fingerprint": "sha256:aaa", "services": {"api": "3.3.0"}, "config_hashes": {"gateway": "h1"}},
+        {"select": {"labels": {"env": "prod"}}, "capabilities": ["opa-wasm"]}
+    ]});
+    let (st, v) = call(&s, "tok-f", "PUT", "/v1/fleet/desired", desired).await;
+    assert_eq!(st, 200, "{v}");
+    // Nothing reported yet: every cluster drifts as `no_inventory`.
+    let (_, v) = call(&s, "tok-f", "GET", "/v1/fleet/drift", Value::Null).await;
+    assert_eq!(
+        (v["clusters"].clone(), v["drifting"].clone()),
+        (json!(3), json!(3)),
+        "{v}"
+    );
+    // The clusters report (the webhook).
+    let good = json!({"services": {"api": "3.3.0"}, "config_hashes": {"gateway": "h1"}, "bundle_fingerprint": "sha256:aaa"});
+    let (st, v) = call(
+        &s,
+        "tok-f",
+        "POST",
+        "/v1/clusters/stg-1/inventory",
+        good.clone(),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["drift"], json!([]), "{v}");
+    let new_at_first = v["new"].as_array().unwrap().len();
+    assert_eq!(new_at_first, 2, "prod-1 and prod-2 have no inventory: {v}");
+    let behind = json!({"services": {"api": "3.2.9"}, "config_hashes": {"gateway": "h2"}, "bundle_fingerprint": "sha256:aaa", "capabilities": ["opa-wasm"]});
+    let (_, v) = call(
+        &s,
+        "tok-f",
+        "POST",
+        "/v1/clusters/prod-1/inventory",
+        behind.clone(),
+    )
+    .await;
+    let kinds: Vec<&str> = v["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["config_hash", "service_version"], "{v}");
+    assert_eq!(v["drift"][1]["delta"], "minor behind");
+    // The same report again: nothing new.
+    let (_, v) = call(&s, "tok-f", "POST", "/v1/clusters/prod-1/inventory", behind).await;
+    assert_eq!(v["new"], json!([]));
+    // Each drift announced once.
+    let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    assert_eq!(
+        drifts_announced(&audit),
+        4,
+        "two no_inventory, then prod-1's hash and version"
+    );
+    // One cluster's inventory and drift now.
+    let (st, v) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters/prod-1/inventory",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["inventory"]["services"]["api"], "3.2.9");
+    assert_eq!(v["drift"].as_array().unwrap().len(), 2);
+    let (_, v) = call(&s, "tok-f", "GET", "/v1/fleet/drift", Value::Null).await;
+    assert_eq!(
+        v["drifting"], 2,
+        "prod-1, and prod-2 that never reported: {v}"
+    );
+}
+
+#[tokio::test]
+async fn registry_and_drift_on_sqlite() {
+    flow(Kind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn registry_and_drift_on_postgres() {
+    flow(Kind::Postgres).await;
+}
+
+#[tokio::test]
+async fn refusals() {
+    let s = start(Kind::Sqlite).await;
+    // A tenant-bound identity: the fleet is the platform's.
+    for (m, p, b) in [
+        ("POST", "/v1/clusters", json!({"id": "x"})),
+        ("GET", "/v1/clusters", Value::Null),
+        ("GET", "/v1/fleet/drift", Value::Null),
+    ] {
+        assert_eq!(call(&s, "tok-acme", m, p, b).await.0, 403, "{m} {p}");
+    }
+    for (body, status) in [
+        (json!({"id": "../etc"}), 422),
+        (json!({"id": "a", "colour": "red"}), 422),
+        (json!({"id": "a", "inventory": {}}), 422),
+        (json!({"region": "x"}), 422),
+    ] {
+        let (st, v) = call(&s, "tok-f", "POST", "/v1/clusters", body.clone()).await;
+        assert_eq!(st, status, "{body}: {v}");
+    }
+    let (st, _) = call(
+        &s,
+        "tok-f",
+        "POST",
+        "/v1/clusters/nope/inventory",
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, 404);
+    let (st, _) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters/nope/inventory",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 404);
+    let (st, v) = call(
+        &s,
+        "tok-f",
+        "PUT",
+        "/v1/fleet/desired",
+        json!({"desired": [{"select": {"labels": "prod"}}]}),
+    )
+    .await;
+    assert_eq!(st, 422, "{v}");
+    let (st, _) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters?selector=a=b,,c",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (_, v) = call(&s, "tok-f", "GET", "/v1/clusters", Value::Null).await;
+    assert_eq!(v["clusters"], json!([]), "nothing was written");
+}
