@@ -4,6 +4,7 @@
 //! decide — by the same engine the server will run
 //! (`tenet_control_plane::plan`).
 
+use crate::api_client::{json_call, ServerArgs};
 use crate::exit;
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -36,6 +37,20 @@ pub enum FleetCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: crate::Format,
     },
+    /// The registered clusters on the server (`--selector env=prod,tier!=canary`)
+    Clusters {
+        #[arg(long)]
+        selector: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The fleet's drift on the server (exit 1 when a cluster drifts)
+    Drift {
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::Format,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 fn fail(e: impl std::fmt::Display) -> u8 {
@@ -67,6 +82,65 @@ fn read_fleet(path: &Path) -> Result<Vec<Cluster>, String> {
     serde_json::from_value(list).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn client(cmd: &FleetCommand) -> Result<u8, u8> {
+    match cmd {
+        FleetCommand::Clusters { selector, server } => {
+            let q = selector
+                .as_ref()
+                .map(|s| format!("?selector={}", encode(s)))
+                .unwrap_or_default();
+            let v = json_call(server, "GET", &format!("/v1/clusters{q}"), None)?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(exit::OK)
+        }
+        FleetCommand::Drift { format, server } => {
+            let v = json_call(server, "GET", "/v1/fleet/drift", None)?;
+            match format {
+                crate::Format::Json => {
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+                }
+                crate::Format::Text => {
+                    println!(
+                        "{} of {} cluster(s) drift at {}",
+                        v["drifting"],
+                        v["clusters"],
+                        v["at"].as_str().unwrap_or("")
+                    );
+                    if let Some(m) = v["drift"].as_object() {
+                        for (cluster, list) in m {
+                            for d in list.as_array().into_iter().flatten() {
+                                println!(
+                                    "  {cluster}: {}: {}",
+                                    d["kind"].as_str().unwrap_or(""),
+                                    d["reason"].as_str().unwrap_or("")
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(if v["drifting"].as_u64().unwrap_or(0) > 0 {
+                exit::FINDINGS
+            } else {
+                exit::OK
+            })
+        }
+        FleetCommand::Plan { .. } => Ok(exit::ERROR),
+    }
+}
+
 pub fn cmd_fleet(cmd: &FleetCommand) -> u8 {
     let FleetCommand::Plan {
         clusters,
@@ -76,7 +150,10 @@ pub fn cmd_fleet(cmd: &FleetCommand) -> u8 {
         at,
         rules,
         format,
-    } = cmd;
+    } = cmd
+    else {
+        return client(cmd).unwrap_or_else(|c| c);
+    };
     let loaded = match rules {
         None => tenet_runtime::load::load_bundled(),
         Some(d) => tenet_runtime::load::load_path(d),

@@ -153,3 +153,79 @@ fn an_allowed_plan_exits_0_and_bad_input_2() {
         );
     }
 }
+
+mod common;
+
+/// One HTTP/1.1 request to the test server; the status.
+fn post(addr: std::net::SocketAddr, path: &str, token: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn clusters_and_drift_from_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack =
+        std::fs::read_to_string(root().join("rules/control-plane/control_plane.tenet")).unwrap();
+    let s = common::serve(
+        dir.path(),
+        &[("cp.tenet", &pack)],
+        &[("fleet-bot", "tok", &["fleet"], None)],
+    );
+    for body in [
+        r#"{"id": "prod-1", "env": "prod", "region": "eu-west-1"}"#,
+        r#"{"id": "stg-1", "env": "staging", "region": "eu-west-1"}"#,
+    ] {
+        assert_eq!(post(s.addr, "/v1/clusters", "tok", body), 200);
+    }
+    assert_eq!(
+        post(
+            s.addr,
+            "/v1/clusters/stg-1/inventory",
+            "tok",
+            r#"{"services": {"api": "1.0.0"}}"#
+        ),
+        200
+    );
+    let url = format!("http://{}", s.addr);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tenet"))
+            .arg("fleet")
+            .args(args)
+            .env("TENET_SERVER", &url)
+            .env("TENET_TOKEN", "tok")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["clusters", "--selector", "env=prod"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["clusters"].as_array().unwrap().len(), 1);
+    assert_eq!(v["clusters"][0]["id"], "prod-1");
+    // prod-1 never reported: it drifts, exit 1.
+    let out = run(&["drift"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("1 of 2 cluster(s) drift at "), "{text}");
+    assert!(
+        text.contains("prod-1: no_inventory: prod-1 has reported no inventory"),
+        "{text}"
+    );
+    // A malformed selector: the server's 400, exit 1.
+    let out = run(&["clusters", "--selector", "a=b,,c"]);
+    assert_eq!(out.status.code(), Some(1));
+}
