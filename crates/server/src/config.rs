@@ -206,6 +206,28 @@ pub struct Config {
     pub autoconfig_url: Option<String>,
     /// The HTTP config center's timeout per call.
     pub autoconfig_timeout: Duration,
+    /// How often the control plane pulls every cluster's inventory from
+    /// its `admin` endpoint (`GET {admin}/inventory`), and each pull's timeout.
+    pub control_plane: ControlPlaneConfig,
+}
+
+/// The control plane's inventory pulls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlPlaneConfig {
+    pub pull_every: Duration,
+    pub timeout: Duration,
+    /// Pulls at once.
+    pub parallel: usize,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        ControlPlaneConfig {
+            pull_every: Duration::from_secs(60),
+            timeout: Duration::from_secs(2),
+            parallel: 16,
+        }
+    }
 }
 
 /// The tenant benchmark: how often every tenant is evaluated again
@@ -351,6 +373,7 @@ impl Default for Config {
             autoconfig_dir: PathBuf::from(".tenet/config-center"),
             autoconfig_url: None,
             autoconfig_timeout: Duration::from_secs(5),
+            control_plane: ControlPlaneConfig::default(),
         }
     }
 }
@@ -403,6 +426,18 @@ struct FileConfig {
     benchmark: FileBenchmark,
     #[serde(default)]
     autoconfig: FileAutoconfig,
+    #[serde(default)]
+    control_plane: FileControlPlane,
+}
+
+/// The `control_plane` section.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileControlPlane {
+    /// How often every cluster's inventory is pulled (default 1m).
+    pull_every: Option<String>,
+    /// Each pull's timeout (default 2s).
+    timeout: Option<String>,
 }
 
 /// The `autoconfig` section.
@@ -768,6 +803,29 @@ impl Config {
                 ));
             }
             self.autoconfig_url = Some(u.clone());
+        }
+        for (key, v, slot) in [
+            (
+                "control_plane.pull_every",
+                &f.control_plane.pull_every,
+                &mut self.control_plane.pull_every,
+            ),
+            (
+                "control_plane.timeout",
+                &f.control_plane.timeout,
+                &mut self.control_plane.timeout,
+            ),
+        ] {
+            if let Some(t) = v {
+                *slot = match tenet_runtime::dsl::syntax::parse_duration(t) {
+                    Some(ms) if ms >= 100 => Duration::from_millis(ms as u64),
+                    _ => {
+                        return Err(format!(
+                            "`{key}`: `{t}` is not a duration of at least 100ms (such as 1m)"
+                        ))
+                    }
+                };
+            }
         }
         if let Some(t) = &f.autoconfig.timeout {
             self.autoconfig_timeout = match tenet_runtime::dsl::syntax::parse_duration(t) {

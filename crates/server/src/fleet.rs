@@ -90,6 +90,10 @@ pub const SWEEPS: &[Sweep] = &[
         name: "tenant-benchmark.sweep",
         run: |state, _, _| crate::routes::benchmark::sweep(state),
     },
+    Sweep {
+        name: "control-plane.sweep",
+        run: |state, _, _| crate::routes::control_plane::sweep(state),
+    },
 ];
 
 /// How long a replica unseen is kept in `replicas`.

@@ -252,3 +252,97 @@ async fn refusals() {
     let (_, v) = call(&s, "tok-f", "GET", "/v1/clusters", Value::Null).await;
     assert_eq!(v["clusters"], json!([]), "nothing was written");
 }
+
+/// A synthetic cluster's admin API on 127.0.0.1: `ok` reports the desired
+/// inventory, `fail` answers 500, `hang` never answers in time, `lie`
+/// answers something that is not an inventory.
+async fn synthetic(mode: &'static str) -> String {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/inventory",
+        get(move || async move {
+            match mode {
+                "ok" => (
+                    axum::http::StatusCode::OK,
+                    axum::Json(
+                        json!({"services": {"api": "3.3.0"}, "bundle_fingerprint": "sha256:aaa"}),
+                    ),
+                ),
+                "fail" => (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(json!({})),
+                ),
+                "hang" => {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    (axum::http::StatusCode::OK, axum::Json(json!({})))
+                }
+                _ => (
+                    axum::http::StatusCode::OK,
+                    axum::Json(json!({"services": "everything is fine"})),
+                ),
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventories_are_pulled_from_the_clusters_admin_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), RulesSource::Bundled);
+    c.identities = vec![{
+        let mut i = identity("fleet-bot", "tok-f", &["fleet", "auditor"]);
+        i.tenant = None;
+        i
+    }];
+    c.limits.rate_per_second = 0;
+    c.control_plane.timeout = std::time::Duration::from_millis(300);
+    let s = Server::with_config(dir, c).await;
+    for mode in ["ok", "fail", "hang", "lie"] {
+        let admin = synthetic(mode).await;
+        let body = json!({"id": mode, "env": "prod", "endpoints": {"admin": admin}});
+        assert_eq!(call(&s, "tok-f", "POST", "/v1/clusters", body).await.0, 200);
+    }
+    let desired =
+        json!({"desired": [{"bundle_fingerprint": "sha256:aaa", "services": {"api": "3.3.0"}}]});
+    assert_eq!(
+        call(&s, "tok-f", "PUT", "/v1/fleet/desired", desired)
+            .await
+            .0,
+        200
+    );
+    let st = std::sync::Arc::clone(&s.state);
+    let started = std::time::Instant::now();
+    let round = tokio::task::spawn_blocking(move || tenet_server::routes::control_plane::pull(&st))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "the hanging cluster is cut off by the timeout"
+    );
+    assert_eq!(round.pulled, 1);
+    let failed: Vec<&str> = round.failed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(failed, ["fail", "hang", "lie"]);
+    assert!(
+        round.failed[1].1.contains("no answer within 300 ms"),
+        "{:?}",
+        round.failed
+    );
+    assert!(
+        round.failed[2].1.starts_with("not an inventory"),
+        "{:?}",
+        round.failed
+    );
+    // The one that answered is right; the others are not known to be.
+    let (_, v) = call(&s, "tok-f", "GET", "/v1/fleet/drift", Value::Null).await;
+    assert_eq!(v["drift"]["ok"], json!([]), "{v}");
+    for id in ["fail", "hang", "lie"] {
+        assert_eq!(v["drift"][id][0]["kind"], "no_inventory", "{v}");
+    }
+    let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    assert_eq!(drifts_announced(&audit), 3);
+}

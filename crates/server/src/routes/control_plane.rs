@@ -47,12 +47,15 @@ pub fn table() -> RouteTable {
 /// The module's store connection.
 pub struct ControlPlane {
     store: Mutex<Store>,
+    /// When this replica last pulled the inventories.
+    last_pull: Mutex<Option<Instant>>,
 }
 
 impl ControlPlane {
     pub fn open(config: &crate::config::Config) -> Result<ControlPlane, String> {
         Ok(ControlPlane {
             store: Mutex::new(cps::open(&config.store).map_err(|e| e.to_string())?),
+            last_pull: Mutex::new(None),
         })
     }
 
@@ -634,4 +637,121 @@ pub async fn drift(
         "drifting": drifting,
         "drift": d,
     })))
+}
+
+/// What one pull round did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PullRound {
+    pub pulled: usize,
+    /// Clusters whose admin endpoint failed, with why (their inventory ages
+    /// into `stale_inventory`: a cluster that cannot be read is not
+    /// assumed right).
+    pub failed: Vec<(String, String)>,
+    pub new_drifts: usize,
+}
+
+/// Pulls every cluster's inventory from `{endpoints.admin}/inventory`
+/// (JSON, the `POST /v1/clusters/{id}/inventory` shape), at most
+/// `control_plane.parallel` at once, each with `control_plane.timeout`;
+/// keeps what answered, then checks the fleet's drift once and announces
+/// the new drifts. Runs on a thread of its own runtime (callers may be
+/// inside the server's).
+pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
+    let clusters = cps::clusters(&state.control_plane.store())?;
+    let targets: Vec<(String, String)> = clusters
+        .iter()
+        .filter_map(|c| {
+            c.endpoints.get("admin").map(|a| {
+                (
+                    c.id.clone(),
+                    format!("{}/inventory", a.trim_end_matches('/')),
+                )
+            })
+        })
+        .collect();
+    let cfg = state.config.control_plane.clone();
+    let answers: Vec<(String, Result<Value, String>)> = std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    return targets
+                        .iter()
+                        .map(|(id, _)| (id.clone(), Err(e.to_string())))
+                        .collect()
+                }
+            };
+            rt.block_on(async {
+                let mut out = Vec::new();
+                for chunk in targets.chunks(cfg.parallel.max(1)) {
+                    let mut set = tokio::task::JoinSet::new();
+                    for (id, url) in chunk.iter().cloned() {
+                        set.spawn(async move {
+                            (id, tenet_notify::fetch::get_json(&url, cfg.timeout).await)
+                        });
+                    }
+                    while let Some(r) = set.join_next().await {
+                        if let Ok(x) = r {
+                            out.push(x);
+                        }
+                    }
+                }
+                out
+            })
+        })
+        .join()
+        .unwrap_or_default()
+    });
+    let now = now_ms();
+    let mut round = PullRound::default();
+    let mut store = state.control_plane.store();
+    for (id, answer) in answers {
+        match answer.and_then(|v| {
+            serde_json::from_value::<Inventory>(v).map_err(|e| format!("not an inventory: {e}"))
+        }) {
+            Ok(mut inv) => {
+                inv.observed_at = now;
+                cps::record_inventory(&mut store, &id, &inv)?;
+                round.pulled += 1;
+            }
+            Err(why) => round.failed.push((id, why)),
+        }
+    }
+    round.failed.sort();
+    let bundle = state.fingerprint();
+    let check = cps::check_drift(&mut store, now, MAX_INVENTORY_AGE_MS, move |d| {
+        drift_event(
+            &format!("pull-{now}"),
+            "control-plane.pull".into(),
+            bundle.clone(),
+            d,
+        )
+    })?;
+    round.new_drifts = check.new.len();
+    Ok(round)
+}
+
+/// The `control-plane.sweep`: a pull round every `control_plane.pull_every`.
+pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
+    {
+        let mut last = match state.control_plane.last_pull.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if last.is_some_and(|t| t.elapsed() < state.config.control_plane.pull_every) {
+            return Ok(0);
+        }
+        *last = Some(Instant::now());
+    }
+    let round = pull(state)?;
+    if !round.failed.is_empty() {
+        tracing::warn!(
+            failed = round.failed.len(),
+            "control-plane: some clusters' inventories could not be pulled"
+        );
+    }
+    Ok((round.pulled + round.new_drifts) as u64)
 }
