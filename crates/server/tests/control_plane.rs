@@ -346,3 +346,90 @@ async fn inventories_are_pulled_from_the_clusters_admin_apis() {
     let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
     assert_eq!(drifts_announced(&audit), 3);
 }
+
+#[tokio::test]
+async fn dry_runs_write_nothing_and_keys_replay() {
+    let s = start(Kind::Sqlite).await;
+    let reg = json!({"id": "prod-1", "env": "prod"});
+    let (st, v) = call(
+        &s,
+        "tok-f",
+        "POST",
+        "/v1/clusters?dry_run=true",
+        reg.clone(),
+    )
+    .await;
+    assert_eq!(
+        (st, v["created"].clone(), v["dry_run"].clone()),
+        (200, json!(true), json!(true)),
+        "{v}"
+    );
+    let (_, v) = call(&s, "tok-f", "GET", "/v1/clusters", Value::Null).await;
+    assert_eq!(v["clusters"], json!([]), "a dry run registers nothing");
+    // The same Idempotency-Key twice: one registration, the first answer.
+    let auth = "Bearer tok-f";
+    let key = [("Authorization", auth), ("Idempotency-Key", "reg-1")];
+    let body = reg.to_string().into_bytes();
+    let a = s.send("POST", "/v1/clusters", &key, &body).await;
+    let b = s.send("POST", "/v1/clusters", &key, &body).await;
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!(a.json(), b.json());
+    assert_eq!(a.json()["created"], true);
+    let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    let registered = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "registered")
+        .count();
+    assert_eq!(registered, 1);
+    // A dry-run desired state says what would drift; nothing is set.
+    let desired = json!({"desired": [{"services": {"api": "3.3.0"}}]});
+    let (st, v) = call(
+        &s,
+        "tok-f",
+        "PUT",
+        "/v1/fleet/desired?dry_run=true",
+        desired,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["drift"]["prod-1"][0]["kind"], "no_inventory");
+    // A dry-run inventory report: its drift, nothing kept, nothing announced.
+    let (st, v) = call(
+        &s,
+        "tok-f",
+        "POST",
+        "/v1/clusters/prod-1/inventory?dry_run=true",
+        json!({"services": {"api": "1.0.0"}}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["drift"].clone(), v["new"].clone()),
+        (200, json!([]), json!([])),
+        "no desired state set yet: nothing drifts"
+    );
+    let (_, v) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters/prod-1/inventory",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["inventory"], Value::Null, "the dry run kept nothing");
+    let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    assert_eq!(drifts_announced(&audit), 0);
+    assert_eq!(
+        call(
+            &s,
+            "tok-f",
+            "POST",
+            "/v1/clusters/nope/inventory?dry_run=true",
+            json!({})
+        )
+        .await
+        .0,
+        404
+    );
+}

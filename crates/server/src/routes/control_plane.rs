@@ -135,6 +135,15 @@ fn drift_event(action: &str, actor: String, bundle: String, d: &Drift) -> AuditE
     }
 }
 
+/// `?dry_run=true`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunParams {
+    /// Answer what would change; write nothing.
+    dry_run: Option<bool>,
+}
+
 /// A cluster to register.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +175,7 @@ pub struct ClusterBody {
 /// Register a cluster, or update its registration (its last inventory is kept).
 #[utoipa::path(
     post, path = "/v1/clusters", tag = "control-plane",
+    params(DryRunParams),
     request_body = ClusterBody,
     responses(
         (status = 200, description = "`{created, cluster}`", body = Object),
@@ -179,7 +189,28 @@ pub struct ClusterBody {
 pub async fn register(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Query(q): Query<DryRunParams>,
+    headers: HeaderMap,
     body: Bytes,
+) -> Result<Response, Problem> {
+    let dry_run = q.dry_run.unwrap_or(false);
+    crate::idempotency::dry_run_or_once(
+        state,
+        ctx,
+        &headers,
+        "POST /v1/clusters".into(),
+        body,
+        dry_run,
+        register_now,
+    )
+    .await
+}
+
+async fn register_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    body: Bytes,
+    dry_run: bool,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     platform_only(&ctx)?;
@@ -192,6 +223,18 @@ pub async fn register(
     }
     if rec.inventory.is_some() {
         return Err(invalid("`inventory` is reported by the cluster (`POST /v1/clusters/{id}/inventory`), not registered".into()));
+    }
+    if dry_run {
+        let (st, id) = (Arc::clone(&state), rec.id.clone());
+        let exists =
+            tokio::task::spawn_blocking(move || cps::cluster(&st.control_plane.store(), &id))
+                .await
+                .map_err(store_failed)?
+                .map_err(store_failed)?
+                .is_some();
+        return Ok(json_response(
+            &json!({"created": !exists, "dry_run": true, "cluster": rec}),
+        ));
     }
     let ev = event(
         &ctx,
@@ -400,7 +443,7 @@ pub struct InventoryBody {
 /// A cluster reports its inventory (the webhook): kept, then the fleet's drift is checked.
 #[utoipa::path(
     post, path = "/v1/clusters/{id}/inventory", tag = "control-plane",
-    params(("id" = String, Path, description = "A registered cluster", pattern = "^[A-Za-z0-9_.-]{1,100}$")),
+    params(("id" = String, Path, description = "A registered cluster", pattern = "^[A-Za-z0-9_.-]{1,100}$"), DryRunParams),
     request_body = InventoryBody,
     responses(
         (status = 200, description = "`{cluster, drift: [...], new: [...]}`: the cluster's drift, and the fleet's drifts this report made new (each announced once)", body = Object),
@@ -416,12 +459,48 @@ pub async fn push_inventory(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    Query(q): Query<DryRunParams>,
+    headers: HeaderMap,
     body: Bytes,
+) -> Result<Response, Problem> {
+    let dry_run = q.dry_run.unwrap_or(false);
+    let route = format!("POST /v1/clusters/{id}/inventory");
+    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
+        push_now(s, c, id, b, d)
+    })
+    .await
+}
+
+async fn push_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    id: String,
+    body: Bytes,
+    dry_run: bool,
 ) -> Result<Response, Problem> {
     platform_only(&ctx)?;
     let mut inv: Inventory = json_body(&body, "{\"services\"?: {name: version}, \"config_hashes\"?: {name: hash}, \"flags\"?: {...}, \"bundle_fingerprint\"?: string, \"capabilities\"?: [string]}")?;
     let now = now_ms();
     inv.observed_at = now;
+    if dry_run {
+        // The cluster's drift with this inventory; nothing kept or announced.
+        let (st, i2) = (Arc::clone(&state), id.clone());
+        let (c, desired) =
+            tokio::task::spawn_blocking(move || -> Result<_, tenet_store::StoreError> {
+                let store = st.control_plane.store();
+                Ok((cps::cluster(&store, &i2)?, cps::desired(&store)?))
+            })
+            .await
+            .map_err(store_failed)?
+            .map_err(store_failed)?;
+        let mut c = c.ok_or_else(|| no_cluster(&id))?;
+        c.inventory = Some(inv);
+        let d = engine::desired_for(&c, &desired).map_err(store_failed)?;
+        let drifts = engine::drift(&c, &d, now, MAX_INVENTORY_AGE_MS);
+        return Ok(json_response(
+            &json!({"cluster": id, "dry_run": true, "drift": drifts, "new": []}),
+        ));
+    }
     let (st, actor, bundle, action) = (
         Arc::clone(&state),
         ctx.actor(),
@@ -508,6 +587,7 @@ struct DesiredReq {
 /// Replace the fleet's desired states.
 #[utoipa::path(
     put, path = "/v1/fleet/desired", tag = "control-plane",
+    params(DryRunParams),
     request_body = DesiredBody,
     responses(
         (status = 200, description = "`{desired: [...]}`", body = Object),
@@ -521,10 +601,29 @@ struct DesiredReq {
 pub async fn set_desired(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
+    Query(q): Query<DryRunParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let _ = headers;
+    let dry_run = q.dry_run.unwrap_or(false);
+    crate::idempotency::dry_run_or_once(
+        state,
+        ctx,
+        &headers,
+        "PUT /v1/fleet/desired".into(),
+        body,
+        dry_run,
+        set_desired_now,
+    )
+    .await
+}
+
+async fn set_desired_now(
+    state: Arc<AppState>,
+    ctx: RequestCtx,
+    body: Bytes,
+    dry_run: bool,
+) -> Result<Response, Problem> {
     let started = Instant::now();
     platform_only(&ctx)?;
     let shape = "{\"desired\": [{\"select\"?: selector, \"bundle_fingerprint\"?, \"services\"?: {...}, \"config_hashes\"?: {...}, \"capabilities\"?: [string]}]}";
@@ -581,6 +680,20 @@ pub async fn set_desired(
                 return Err(invalid(format!("desired[{i}].select: {}", p.message)));
             }
         }
+    }
+    if dry_run {
+        // What would drift under these desired states.
+        let st = Arc::clone(&state);
+        let clusters =
+            tokio::task::spawn_blocking(move || cps::clusters(&st.control_plane.store()))
+                .await
+                .map_err(store_failed)?
+                .map_err(store_failed)?;
+        let d = engine::fleet_drift(&clusters, &req.desired, now_ms(), MAX_INVENTORY_AGE_MS)
+            .map_err(invalid)?;
+        return Ok(json_response(
+            &json!({"desired": req.desired, "dry_run": true, "drift": d}),
+        ));
     }
     let st = Arc::clone(&state);
     let ev = event(
