@@ -790,6 +790,16 @@ const CORRELATE_FIELDS: &[Field] = &{
     ]
 };
 
+const FLEET_FIELDS: &[Field] = &[
+    def(
+        "inventory_max_age",
+        Ty::Duration,
+        "15m",
+        "past this since a cluster reported its inventory, what it runs is unknown: it drifts as `stale_inventory`",
+    ),
+    f("description", Ty::Str, "the fleet's policy").reads(Reading::Prose),
+];
+
 const SOURCE_FIELDS: &[Field] = &[
     f(
         "kind",
@@ -1230,6 +1240,7 @@ pub static KINDS: &[Kind] = &[
     Kind { kind: "setting", module: "autoconfig", doc: "One setting of a baseline, named by its path.", name_required: true, parents: &["baseline"], fields: SETTING_FIELDS, roots: Roots::Fixed(&["tenant", "live"]), condition: Condition::Field("applies_when"), level_fields: &["risk"] },
     Kind { kind: "watcher", module: "meta-monitor", doc: "A watched pipeline: cadence, silence budget, grace, quorum and dependencies.", name_required: true, parents: &[""], fields: WATCHER_FIELDS, roots: Roots::Fixed(&["watcher", "tenant", "stats"]), condition: Condition::Field("exempt_when"), level_fields: &["severity"] },
     Kind { kind: "correlate", module: "dark-inventory", doc: "A correlation rule: discovered resources that must match a catalog entry.", name_required: true, parents: &[""], fields: CORRELATE_FIELDS, roots: Roots::Fixed(&["resource", "catalog"]), condition: Condition::Field("filter"), level_fields: &["severity"] },
+    Kind { kind: "fleet", module: "control-plane", doc: "Fleet-wide policy: how long a cluster's reported inventory is trusted.", name_required: false, parents: &[""], fields: FLEET_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "source", module: "dark-inventory", doc: "A discovery source: how fresh it must be, and how much may vanish in one run before its runs close nothing.", name_required: true, parents: &[""], fields: SOURCE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "lifecycle", module: "dark-inventory", doc: "How findings live: auto-close, reopen, waivers and the SLA per severity.", name_required: false, parents: &[""], fields: LIFECYCLE_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "sla", module: "dark-inventory", doc: "The time to remediate findings of one severity, from first seen.", name_required: false, parents: &["lifecycle"], fields: SLA_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &["severity"] },

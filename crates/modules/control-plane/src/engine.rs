@@ -215,3 +215,25 @@ pub fn fleet_drift(
     }
     Ok(out)
 }
+
+/// The pack's `fleet` policy: how long an inventory is trusted (ms);
+/// 15 minutes when the pack declares no `fleet` block.
+pub fn inventory_max_age(pack: &tenet_runtime::pack::PackHandle) -> i64 {
+    pack.compiled()
+        .blocks
+        .iter()
+        .find(|b| b.kind == "fleet")
+        .and_then(|b| {
+            pack.field(b, "inventory_max_age", &Value::Null)
+                .ok()
+                .flatten()
+        })
+        .and_then(|v| match v {
+            Value::Duration(ms) if ms > 0 => Some(ms),
+            _ => None,
+        })
+        .unwrap_or(DEFAULT_INVENTORY_MAX_AGE_MS)
+}
+
+/// The trust in an inventory when the pack says nothing: 15 minutes.
+pub const DEFAULT_INVENTORY_MAX_AGE_MS: i64 = 15 * 60 * 1000;

@@ -290,3 +290,41 @@ fn two_replicas_announce_a_drift_once() {
         "each drift once"
     );
 }
+
+#[test]
+fn the_pack_says_how_long_an_inventory_is_trusted() {
+    use tenet_control_plane::engine::{inventory_max_age, DEFAULT_INVENTORY_MAX_AGE_MS};
+    use tenet_runtime::load::{load_bundled, load_files, RuleFile};
+    let rules = load_bundled().unwrap();
+    assert_eq!(
+        inventory_max_age(&tenet_control_plane::pack(&rules).unwrap()),
+        15 * 60 * 1000
+    );
+    let text =
+        "tenet 1\npack control_plane version \"1.0.0\"\n\nfleet {\n  inventory_max_age 1h\n}\n";
+    let rules = load_files(
+        vec![RuleFile {
+            path: "cp.tenet".into(),
+            text: text.into(),
+        }],
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        inventory_max_age(&tenet_control_plane::pack(&rules).unwrap()),
+        HOUR
+    );
+    let text = "tenet 1\npack control_plane version \"1.0.0\"\n";
+    let rules = load_files(
+        vec![RuleFile {
+            path: "cp.tenet".into(),
+            text: text.into(),
+        }],
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        inventory_max_age(&tenet_control_plane::pack(&rules).unwrap()),
+        DEFAULT_INVENTORY_MAX_AGE_MS
+    );
+}

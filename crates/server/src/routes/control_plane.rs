@@ -30,8 +30,15 @@ use tenet_control_plane::store as cps;
 use tenet_store::{AuditEvent, Store};
 use utoipa::{IntoParams, ToSchema};
 
-/// How old an inventory may be before the cluster drifts as `stale_inventory`.
-pub const MAX_INVENTORY_AGE_MS: i64 = 15 * 60 * 1000;
+/// How old an inventory may be before the cluster drifts as
+/// `stale_inventory`: the serving `control_plane` pack's `fleet` block says
+/// (15 minutes without one).
+fn max_age(state: &AppState) -> i64 {
+    let bundle = state.bundle.load_full();
+    tenet_control_plane::pack(&bundle.rules)
+        .map(|p| engine::inventory_max_age(&p))
+        .unwrap_or(engine::DEFAULT_INVENTORY_MAX_AGE_MS)
+}
 
 /// The module's routes.
 pub fn table() -> RouteTable {
@@ -408,7 +415,7 @@ pub async fn one(
     let c = c.ok_or_else(|| no_cluster(&id))?;
     let now = now_ms();
     let d = engine::desired_for(&c, &desired).map_err(store_failed)?;
-    let drifts = engine::drift(&c, &d, now, MAX_INVENTORY_AGE_MS);
+    let drifts = engine::drift(&c, &d, now, max_age(&state));
     let age = c
         .inventory
         .as_ref()
@@ -496,7 +503,7 @@ async fn push_now(
         let mut c = c.ok_or_else(|| no_cluster(&id))?;
         c.inventory = Some(inv);
         let d = engine::desired_for(&c, &desired).map_err(store_failed)?;
-        let drifts = engine::drift(&c, &d, now, MAX_INVENTORY_AGE_MS);
+        let drifts = engine::drift(&c, &d, now, max_age(&state));
         return Ok(json_response(
             &json!({"cluster": id, "dry_run": true, "drift": drifts, "new": []}),
         ));
@@ -514,7 +521,7 @@ async fn push_now(
             if !cps::record_inventory(&mut store, &i2, &inv)? {
                 return Ok(None);
             }
-            cps::check_drift(&mut store, now, MAX_INVENTORY_AGE_MS, move |d| {
+            cps::check_drift(&mut store, now, max_age(&state), move |d| {
                 drift_event(&action, actor.clone(), bundle.clone(), d)
             })
             .map(Some)
@@ -689,7 +696,7 @@ async fn set_desired_now(
                 .await
                 .map_err(store_failed)?
                 .map_err(store_failed)?;
-        let d = engine::fleet_drift(&clusters, &req.desired, now_ms(), MAX_INVENTORY_AGE_MS)
+        let d = engine::fleet_drift(&clusters, &req.desired, now_ms(), max_age(&state))
             .map_err(invalid)?;
         return Ok(json_response(
             &json!({"desired": req.desired, "dry_run": true, "drift": d}),
@@ -741,8 +748,7 @@ pub async fn drift(
         .map_err(store_failed)?
         .map_err(store_failed)?;
     let now = now_ms();
-    let d = engine::fleet_drift(&clusters, &desired, now, MAX_INVENTORY_AGE_MS)
-        .map_err(store_failed)?;
+    let d = engine::fleet_drift(&clusters, &desired, now, max_age(&state)).map_err(store_failed)?;
     let drifting = d.values().filter(|v| !v.is_empty()).count();
     Ok(json_response(&json!({
         "at": tenet_runtime::clock::Timestamp::from_millis(now).rfc3339(),
@@ -835,7 +841,7 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
     }
     round.failed.sort();
     let bundle = state.fingerprint();
-    let check = cps::check_drift(&mut store, now, MAX_INVENTORY_AGE_MS, move |d| {
+    let check = cps::check_drift(&mut store, now, max_age(state), move |d| {
         drift_event(
             &format!("pull-{now}"),
             "control-plane.pull".into(),
