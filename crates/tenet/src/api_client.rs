@@ -167,6 +167,20 @@ impl Api {
 
 /// Calls the server: the JSON of a 2xx, or the exit code after saying
 /// what went wrong (1 for a refusal, 2 for a usage or server error).
+/// A path segment or query value, percent-encoded (RFC 3986 unreserved
+/// characters kept).
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub fn json_call(
     server: &ServerArgs,
     method: &str,

@@ -4,7 +4,7 @@
 //! decide — by the same engine the server will run
 //! (`tenet_control_plane::plan`).
 
-use crate::api_client::{json_call, ServerArgs};
+use crate::api_client::{encode, json_call, ServerArgs};
 use crate::exit;
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -80,18 +80,6 @@ fn read_fleet(path: &Path) -> Result<Vec<Cluster>, String> {
         }
     };
     serde_json::from_value(list).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn client(cmd: &FleetCommand) -> Result<u8, u8> {

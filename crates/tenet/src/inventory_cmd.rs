@@ -5,7 +5,7 @@
 //! `tenet diff` report into that format; `ingest`, `findings`, `ack` and
 //! `waive` are clients of the server's `/v1` routes.
 
-use crate::api_client::{json_call, ServerArgs};
+use crate::api_client::{encode, json_call, ServerArgs};
 use crate::exit;
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -369,18 +369,6 @@ fn client(cmd: &InventoryCommand) -> Result<u8, u8> {
         }
         InventoryCommand::Correlate { .. } | InventoryCommand::Convert { .. } => Ok(exit::ERROR),
     }
-}
-
-/// Percent-encodes a query value or path segment.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A catalog file's shape, read straight from JSON.

@@ -24,19 +24,6 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
-/// A path segment or query value, percent-encoded.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[derive(Subcommand)]
 pub enum MonitorCommand {
     /// Every watcher's state (or one's), from the server. Exit 1 when one
@@ -124,10 +111,10 @@ pub fn cmd_monitor(cmd: &MonitorCommand, now: Timestamp) -> u8 {
         } => {
             let q = tenant
                 .as_ref()
-                .map(|t| format!("?tenant={}", enc(t)))
+                .map(|t| format!("?tenant={}", crate::api_client::encode(t)))
                 .unwrap_or_default();
             let path = match watcher {
-                Some(w) => format!("/v1/watchers/{}{q}", enc(w)),
+                Some(w) => format!("/v1/watchers/{}{q}", crate::api_client::encode(w)),
                 None => format!("/v1/watchers{q}"),
             };
             match call(server, "GET", &path, None) {
@@ -199,7 +186,7 @@ pub fn cmd_monitor(cmd: &MonitorCommand, now: Timestamp) -> u8 {
                 if *open { "open" } else { "all" }
             );
             if let Some(t) = tenant {
-                path.push_str(&format!("&tenant={}", enc(t)));
+                path.push_str(&format!("&tenant={}", crate::api_client::encode(t)));
             }
             match call(server, "GET", &path, None) {
                 Err(code) => code,

@@ -10,7 +10,7 @@
 //! tenant's id is the 404 of one that does not exist); provisioning is the
 //! platform's (403).
 
-use super::{invalid, json_body, json_response, now_ms, store_failed};
+use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
 use crate::problem::Problem;
@@ -274,19 +274,10 @@ pub struct ApplyBody {
     facts: Option<serde_json::Map<String, Value>>,
 }
 
-/// `?dry_run=true`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ApplyParams {
-    /// Answer what would change; write nothing (not even an audit event).
-    dry_run: Option<bool>,
-}
-
 /// Apply a baseline to a tenant: monotonic, idempotent, in its change windows.
 #[utoipa::path(
     post, path = "/v1/profiles/{name}/apply", tag = "autoconfig",
-    params(("name" = String, Path, description = "A baseline of the `autoconfig` pack", pattern = "^[A-Za-z0-9_-]{1,100}$"), ApplyParams),
+    params(("name" = String, Path, description = "A baseline of the `autoconfig` pack", pattern = "^[A-Za-z0-9_-]{1,100}$"), DryRunParam),
     request_body = ApplyBody,
     responses(
         (status = 200, description = "What changed (or, in advise mode or a dry run, would), what was refused and why, and the plan", body = Object),
@@ -303,7 +294,7 @@ pub async fn apply(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(name): Path<String>,
-    Query(q): Query<ApplyParams>,
+    Query(q): Query<DryRunParam>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -405,7 +396,7 @@ pub struct RemediateBody {
 /// Remediate a tenant: apply only the safe (`remediate auto`) deltas, then re-check.
 #[utoipa::path(
     post, path = "/v1/tenants/{id}/remediate", tag = "autoconfig",
-    params(("id" = String, Path, description = "The tenant", pattern = "^[A-Za-z0-9_.-]{1,128}$"), ApplyParams),
+    params(("id" = String, Path, description = "The tenant", pattern = "^[A-Za-z0-9_.-]{1,128}$"), DryRunParam),
     request_body = RemediateBody,
     responses(
         (status = 200, description = "Per setting: fixed (the re-check passes), failed, manual, exhausted, waiting or refused, and why", body = Object),
@@ -422,7 +413,7 @@ pub async fn remediate_route(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
-    Query(q): Query<ApplyParams>,
+    Query(q): Query<DryRunParam>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {

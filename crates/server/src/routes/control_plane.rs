@@ -9,7 +9,7 @@
 //! the fleet's drift now from what is stored, and writes nothing. The fleet
 //! is the platform's: an identity bound to a tenant is refused (403).
 
-use super::{invalid, json_body, json_response, now_ms, store_failed};
+use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
 use crate::problem::Problem;
@@ -142,15 +142,6 @@ fn drift_event(action: &str, actor: String, bundle: String, d: &Drift) -> AuditE
     }
 }
 
-/// `?dry_run=true`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DryRunParams {
-    /// Answer what would change; write nothing.
-    dry_run: Option<bool>,
-}
-
 /// A cluster to register.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -182,7 +173,7 @@ pub struct ClusterBody {
 /// Register a cluster, or update its registration (its last inventory is kept).
 #[utoipa::path(
     post, path = "/v1/clusters", tag = "control-plane",
-    params(DryRunParams),
+    params(DryRunParam),
     request_body = ClusterBody,
     responses(
         (status = 200, description = "`{created, cluster}`", body = Object),
@@ -196,7 +187,7 @@ pub struct ClusterBody {
 pub async fn register(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParams>,
+    Query(q): Query<DryRunParam>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -450,7 +441,7 @@ pub struct InventoryBody {
 /// A cluster reports its inventory (the webhook): kept, then the fleet's drift is checked.
 #[utoipa::path(
     post, path = "/v1/clusters/{id}/inventory", tag = "control-plane",
-    params(("id" = String, Path, description = "A registered cluster", pattern = "^[A-Za-z0-9_.-]{1,100}$"), DryRunParams),
+    params(("id" = String, Path, description = "A registered cluster", pattern = "^[A-Za-z0-9_.-]{1,100}$"), DryRunParam),
     request_body = InventoryBody,
     responses(
         (status = 200, description = "`{cluster, drift: [...], new: [...]}`: the cluster's drift, and the fleet's drifts this report made new (each announced once)", body = Object),
@@ -466,7 +457,7 @@ pub async fn push_inventory(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
-    Query(q): Query<DryRunParams>,
+    Query(q): Query<DryRunParam>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -594,7 +585,7 @@ struct DesiredReq {
 /// Replace the fleet's desired states.
 #[utoipa::path(
     put, path = "/v1/fleet/desired", tag = "control-plane",
-    params(DryRunParams),
+    params(DryRunParam),
     request_body = DesiredBody,
     responses(
         (status = 200, description = "`{desired: [...]}`", body = Object),
@@ -608,7 +599,7 @@ struct DesiredReq {
 pub async fn set_desired(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParams>,
+    Query(q): Query<DryRunParam>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {

@@ -11,7 +11,7 @@
 //! tenant's finding is the 404 of one that does not exist); a platform
 //! identity names the tenant (`tenant`, default `default`).
 
-use super::{invalid, json_body, json_response, now_ms, store_failed};
+use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
 use crate::problem::Problem;
@@ -188,15 +188,6 @@ fn audit(
     }
 }
 
-/// `?dry_run=true`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DryRunParams {
-    /// Answer what would change; write nothing.
-    dry_run: Option<bool>,
-}
-
 /// A source run: what a collector saw.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -244,7 +235,7 @@ pub struct ResourceBody {
 /// Ingest a source run: new findings, sightings merged, auto-close behind the guards.
 #[utoipa::path(
     post, path = "/v1/discoveries", tag = "dark-inventory",
-    params(DryRunParams),
+    params(DryRunParam),
     request_body = BatchBody,
     responses(
         (status = 200, description = "The run's report: resources, ignored, registered, seen, new, reopened, merged, closed (with why), vanished, and the guard that held auto-close back, if one did", body = Object),
@@ -260,7 +251,7 @@ pub struct ResourceBody {
 pub async fn discoveries(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParams>,
+    Query(q): Query<DryRunParam>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -437,7 +428,7 @@ struct CatalogReq {
 /// Register catalog entries: findings they now cover close as `registered`.
 #[utoipa::path(
     post, path = "/v1/catalog", tag = "dark-inventory",
-    params(DryRunParams),
+    params(DryRunParam),
     request_body = CatalogBody,
     responses(
         (status = 200, description = "`{registered, closed: [finding ids]}`", body = Object),
@@ -452,7 +443,7 @@ struct CatalogReq {
 pub async fn register(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParams>,
+    Query(q): Query<DryRunParam>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {

@@ -84,6 +84,16 @@ pub fn json_response<T: serde::Serialize>(value: &T) -> axum::response::Response
     }
 }
 
+/// `?dry_run=true` on a mutating route: answer what the request would do,
+/// change nothing (see `idempotency::dry_run_or_once`).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunParam {
+    /// Answer what the request would do; change nothing (not even an audit event).
+    pub dry_run: Option<bool>,
+}
+
 /// The wall clock in milliseconds since the epoch (the modules' `Ms`).
 pub fn now_ms() -> i64 {
     tenet_runtime::clock::system_now().millis()

@@ -96,15 +96,6 @@ pub struct SignalsAnswer {
     pub dry_run: bool,
 }
 
-/// `?dry_run=true`: answer what would happen, write nothing.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DryRunParam {
-    /// Answer what the request would do; change nothing (not even an audit event).
-    pub(super) dry_run: Option<bool>,
-}
-
 /// Which profile.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

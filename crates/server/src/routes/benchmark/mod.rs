@@ -40,6 +40,7 @@ mod profiles;
 mod sweep;
 mod tenants;
 
+pub use super::DryRunParam;
 pub use bodies::*;
 pub use profiles::*;
 pub use sweep::{sweep, sweep_within};

@@ -161,15 +161,6 @@ pub struct PauseParams {
     pub(super) dry_run: Option<bool>,
 }
 
-/// `?dry_run=true`: answer what would happen, change nothing.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DryRunParam {
-    /// Answer what the request would do; change nothing (not even an audit event).
-    pub(super) dry_run: Option<bool>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TenantParam {

@@ -47,6 +47,7 @@ mod bodies;
 mod meta_incidents;
 mod sweep;
 
+pub use super::DryRunParam;
 pub use bodies::*;
 pub use meta_incidents::*;
 pub use sweep::sweep;
