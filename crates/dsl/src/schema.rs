@@ -865,6 +865,18 @@ const ROLLOUT_FIELDS: &[Field] = &[
         "what a target cluster no stage selects is",
     ),
     def("dry_run", Ty::Bool, "false", "plan without mutating"),
+    def(
+        "breaker_failures",
+        Ty::Int,
+        "3",
+        "failed pushes in a row after which a cluster's circuit breaker quarantines it: reported, and no longer waited for",
+    ),
+    def(
+        "retry_backoff",
+        Ty::Duration,
+        "1s",
+        "wait before a failed push is retried; doubles with each failure in a row (at most 5m)",
+    ),
     f("description", Ty::Str, "what the rollout ships").reads(Reading::Prose),
 ];
 
@@ -885,7 +897,12 @@ const STAGE_FIELDS: &[Field] = &[
     f(
         "pause_on_error_rate",
         Ty::Percent,
-        "pause the rollout above this error rate",
+        "pause the rollout when the stage's share of quarantined clusters passes this",
+    ),
+    f(
+        "smoke",
+        Ty::Str,
+        "a command each cluster of the stage runs after the push (remote exec); a non-zero exit fails the cluster",
     ),
 ];
 

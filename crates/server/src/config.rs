@@ -215,9 +215,15 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControlPlaneConfig {
     pub pull_every: Duration,
+    /// Every call to a cluster (pull, push, metrics, exec) times out after this.
     pub timeout: Duration,
-    /// Pulls at once.
+    /// Calls to clusters at once (pulls, and a wave's pushes and measurements).
     pub parallel: usize,
+    /// Remote execs (smoke tests) at once, across every rollout.
+    pub exec_parallel: usize,
+    /// Where new drifts, paused or failed rollouts and quarantined clusters
+    /// are sent.
+    pub notify: Option<tenet_notify::config::WebhookConfig>,
 }
 
 impl Default for ControlPlaneConfig {
@@ -226,6 +232,8 @@ impl Default for ControlPlaneConfig {
             pull_every: Duration::from_secs(60),
             timeout: Duration::from_secs(2),
             parallel: 16,
+            exec_parallel: 4,
+            notify: None,
         }
     }
 }
@@ -436,8 +444,14 @@ struct FileConfig {
 struct FileControlPlane {
     /// How often every cluster's inventory is pulled (default 1m).
     pull_every: Option<String>,
-    /// Each pull's timeout (default 2s).
+    /// Each call's timeout (default 2s).
     timeout: Option<String>,
+    /// Calls to clusters at once (default 16).
+    parallel: Option<usize>,
+    /// Smoke tests at once (default 4).
+    exec_parallel: Option<usize>,
+    /// New drifts, paused or failed rollouts, quarantined clusters.
+    notify: Option<tenet_notify::config::WebhookConfig>,
 }
 
 /// The `autoconfig` section.
@@ -826,6 +840,34 @@ impl Config {
                     }
                 };
             }
+        }
+        for (key, v, slot) in [
+            (
+                "control_plane.parallel",
+                f.control_plane.parallel,
+                &mut self.control_plane.parallel,
+            ),
+            (
+                "control_plane.exec_parallel",
+                f.control_plane.exec_parallel,
+                &mut self.control_plane.exec_parallel,
+            ),
+        ] {
+            match v {
+                Some(n) if (1..=1024).contains(&n) => *slot = n,
+                Some(n) => {
+                    return Err(format!(
+                        "{}: `{key}`: {n} is not between 1 and 1024",
+                        locate(key.rsplit('.').next().unwrap_or(key))
+                    ))
+                }
+                None => {}
+            }
+        }
+        if let Some(h) = &f.control_plane.notify {
+            h.check()
+                .map_err(|e| format!("{}: `control_plane.notify`: {e}", locate("notify")))?;
+            self.control_plane.notify = Some(h.clone());
         }
         if let Some(t) = &f.autoconfig.timeout {
             self.autoconfig_timeout = match tenet_runtime::dsl::syntax::parse_duration(t) {

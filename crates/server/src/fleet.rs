@@ -94,6 +94,10 @@ pub const SWEEPS: &[Sweep] = &[
         name: "control-plane.sweep",
         run: |state, _, _| crate::routes::control_plane::sweep(state),
     },
+    Sweep {
+        name: "control-plane.rollout",
+        run: |state, _, _| crate::routes::control_plane::driver::sweep(state),
+    },
 ];
 
 /// How long a replica unseen is kept in `replicas`.

@@ -133,14 +133,14 @@ pub struct Plan {
     pub refused: Vec<String>,
 }
 
-fn get(pack: &PackHandle, b: &CBlock, f: &str) -> Value {
+pub(crate) fn get(pack: &PackHandle, b: &CBlock, f: &str) -> Value {
     pack.field(b, f, &Value::Null)
         .ok()
         .flatten()
         .unwrap_or(Value::Null)
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::Str(s) => s.to_string(),
         Value::Null => String::new(),
@@ -149,7 +149,7 @@ fn text(v: &Value) -> String {
 }
 
 /// The windows nested in `parent` (a rollout or a stage).
-fn windows(pack: &PackHandle, parent: &str) -> Result<Vec<Window>, String> {
+pub(crate) fn windows(pack: &PackHandle, parent: &str) -> Result<Vec<Window>, String> {
     pack.nested(parent, "window")
         .into_iter()
         .filter(|w| w.name.matches('/').count() == parent.matches('/').count() + 1)
@@ -167,7 +167,7 @@ fn windows(pack: &PackHandle, parent: &str) -> Result<Vec<Window>, String> {
         .collect()
 }
 
-fn verdict(ws: &[Window], now: i64) -> Result<WindowVerdict, String> {
+pub(crate) fn verdict(ws: &[Window], now: i64) -> Result<WindowVerdict, String> {
     let t = Timestamp::from_millis(now);
     let at = chrono::DateTime::from_timestamp(t.unix_secs(), t.subsec_nanos()).unwrap_or_default();
     let v = window::allows(ws, at)?;
@@ -210,6 +210,20 @@ pub fn plan(
     actor: &serde_json::Value,
     now: i64,
 ) -> Result<Plan, String> {
+    plan_within(pack, rollout, fleet, None, actor, now)
+}
+
+/// [`plan`], with the rollout's target narrowed to the clusters named in
+/// `within` (an apply's selector); the guards still see the whole fleet's
+/// size.
+pub fn plan_within(
+    pack: &PackHandle,
+    rollout: &str,
+    fleet: &[Cluster],
+    within: Option<&BTreeSet<String>>,
+    actor: &serde_json::Value,
+    now: i64,
+) -> Result<Plan, String> {
     let blocks = &pack.compiled().blocks;
     let Some(r) = blocks
         .iter()
@@ -237,6 +251,9 @@ pub fn plan(
     };
     let mut target: Vec<&Cluster> = Vec::new();
     for c in fleet {
+        if within.is_some_and(|w| !w.contains(&c.name)) {
+            continue;
+        }
         if sel(&target_sel, c).map_err(|e| format!("rollout `{rollout}` target: {e}"))? {
             target.push(c);
         }

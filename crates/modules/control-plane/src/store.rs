@@ -13,6 +13,7 @@
 //! many replicas check.
 
 use crate::engine;
+use crate::action::{ActionRun, Bundle};
 use crate::model::{ClusterRecord, Desired, Drift, Inventory};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use tenet_store::audit::{insert_audit, pg_insert_with};
 use tenet_store::{AuditEvent, Backend, Location, Migration, Store, StoreError};
 
 /// The module's migrations, versions 1, 2, 3... under [`crate::MODULE`].
-pub const MIGRATIONS: &[Migration] = &[MIGRATION_1];
+pub const MIGRATIONS: &[Migration] = &[MIGRATION_1, MIGRATION_2];
 
 const MIGRATION_1: Migration = Migration {
     module: crate::MODULE,
@@ -33,6 +34,19 @@ const MIGRATION_1: Migration = Migration {
     CREATE TABLE cp_desired (id INTEGER PRIMARY KEY, record TEXT NOT NULL);
     INSERT INTO cp_desired (id, record) VALUES (1, '[]');
     CREATE TABLE cp_drift (cluster TEXT PRIMARY KEY, record TEXT NOT NULL);",
+};
+
+/// Bundles, and action runs (one JSON record each, its version the
+/// conditional update's guard).
+const MIGRATION_2: Migration = Migration {
+    module: crate::MODULE,
+    version: 2,
+    sqlite: "CREATE TABLE cp_bundles (name TEXT NOT NULL, version TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, UNIQUE (name, version));
+    CREATE TABLE cp_actions (id TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL, record TEXT NOT NULL);
+    CREATE INDEX cp_actions_state ON cp_actions (state);",
+    postgres: "CREATE TABLE cp_bundles (name TEXT NOT NULL, version TEXT NOT NULL, seq BIGSERIAL PRIMARY KEY, record TEXT NOT NULL, UNIQUE (name, version));
+    CREATE TABLE cp_actions (id TEXT PRIMARY KEY, version BIGINT NOT NULL, state TEXT NOT NULL, created_at BIGINT NOT NULL, record TEXT NOT NULL);
+    CREATE INDEX cp_actions_state ON cp_actions (state);",
 };
 
 /// Opens the store at `location` with this module's tables.
@@ -307,6 +321,281 @@ where
             pg_insert_with(&tx, &events).await?;
             tx.commit().await?;
             Ok(check)
+        }),
+    }
+}
+
+/// What registering a bundle did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Registered {
+    New,
+    /// The same bundle was registered already.
+    Same,
+    /// `name@version` is registered with another fingerprint: bundles are
+    /// immutable.
+    Conflict(String),
+    /// A dependency is not registered.
+    MissingDependency(String),
+}
+
+/// Registers `bundle` (its dependencies must be registered), with its
+/// audit event when it is new; one transaction.
+pub fn register_bundle(
+    store: &mut Store,
+    bundle: &Bundle,
+    audit: AuditEvent,
+) -> Result<Registered, StoreError> {
+    let b = bundle.clone();
+    let text = json(bundle)?;
+    let mine = bundle.clone();
+    let decide = move |existing: Option<String>| -> Result<Option<Registered>, StoreError> {
+        Ok(match existing {
+            None => None,
+            Some(t) => {
+                let old: Bundle = parse("bundle", &t)?;
+                Some(if old.fingerprint == mine.fingerprint && old.dependencies == mine.dependencies {
+                    Registered::Same
+                } else {
+                    Registered::Conflict(old.fingerprint)
+                })
+            }
+        })
+    };
+    match store.backend_mut() {
+        Backend::Sqlite(conn) => {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for d in &b.dependencies {
+                let found: Option<i64> = tx
+                    .query_row(
+                        "SELECT seq FROM cp_bundles WHERE name = ?1 AND version = ?2",
+                        params![d.name, d.version],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if found.is_none() {
+                    return Ok(Registered::MissingDependency(format!("{}@{}", d.name, d.version)));
+                }
+            }
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM cp_bundles WHERE name = ?1 AND version = ?2",
+                    params![b.name, b.version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(r) = decide(existing)? {
+                return Ok(r);
+            }
+            tx.execute(
+                "INSERT INTO cp_bundles (name, version, record) VALUES (?1, ?2, ?3)",
+                params![b.name, b.version, text],
+            )?;
+            insert_audit(&tx, &audit)?;
+            tx.commit()?;
+            Ok(Registered::New)
+        }
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            for d in &b.dependencies {
+                if tx
+                    .query_opt(
+                        "SELECT seq FROM cp_bundles WHERE name = $1 AND version = $2",
+                        &[&d.name, &d.version],
+                    )
+                    .await?
+                    .is_none()
+                {
+                    return Ok(Registered::MissingDependency(format!("{}@{}", d.name, d.version)));
+                }
+            }
+            let inserted = tx
+                .execute(
+                    "INSERT INTO cp_bundles (name, version, record) VALUES ($1, $2, $3) ON CONFLICT (name, version) DO NOTHING",
+                    &[&b.name, &b.version, &text],
+                )
+                .await?;
+            if inserted == 0 {
+                let existing: Option<String> = tx
+                    .query_opt(
+                        "SELECT record FROM cp_bundles WHERE name = $1 AND version = $2",
+                        &[&b.name, &b.version],
+                    )
+                    .await?
+                    .map(|r| r.get(0));
+                return Ok(decide(existing)?.unwrap_or(Registered::Same));
+            }
+            pg_insert_with(&tx, &[audit]).await?;
+            tx.commit().await?;
+            Ok(Registered::New)
+        }),
+    }
+}
+
+/// Every registered bundle, oldest first.
+pub fn bundles(store: &Store) -> Result<Vec<Bundle>, StoreError> {
+    let rows: Vec<String> = match store.backend() {
+        Backend::Sqlite(conn) => {
+            let mut s = conn.prepare_cached("SELECT record FROM cp_bundles ORDER BY seq")?;
+            let r = s.query_map([], |r| r.get(0))?;
+            r.collect::<Result<_, _>>()?
+        }
+        Backend::Postgres(pg) => pg.block_on(|pool| async move {
+            let c = pool.get().await?;
+            Ok(c.query("SELECT record FROM cp_bundles ORDER BY seq", &[])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })?,
+    };
+    rows.iter().map(|t| parse("bundle", t)).collect()
+}
+
+/// Records a new action run with its audit events; one transaction.
+pub fn create_action(
+    store: &mut Store,
+    run: &ActionRun,
+    events: Vec<AuditEvent>,
+) -> Result<(), StoreError> {
+    let (id, state, created, text) = (
+        run.id.clone(),
+        run.state.as_str().to_string(),
+        run.created_at,
+        json(run)?,
+    );
+    match store.backend_mut() {
+        Backend::Sqlite(conn) => {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO cp_actions (id, version, state, created_at, record) VALUES (?1, 1, ?2, ?3, ?4)",
+                params![id, state, created, text],
+            )?;
+            for e in &events {
+                insert_audit(&tx, e)?;
+            }
+            tx.commit()?;
+            Ok(())
+        }
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "INSERT INTO cp_actions (id, version, state, created_at, record) VALUES ($1, 1, $2, $3, $4)",
+                &[&id, &state, &created, &text],
+            )
+            .await?;
+            pg_insert_with(&tx, &events).await?;
+            tx.commit().await?;
+            Ok(())
+        }),
+    }
+}
+
+/// An action run and its version.
+pub fn action(store: &Store, id: &str) -> Result<Option<(i64, ActionRun)>, StoreError> {
+    let id = id.to_string();
+    let row: Option<(i64, String)> = match store.backend() {
+        Backend::Sqlite(conn) => conn
+            .prepare_cached("SELECT version, record FROM cp_actions WHERE id = ?1")?
+            .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?,
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let c = pool.get().await?;
+            Ok(c.query_opt("SELECT version, record FROM cp_actions WHERE id = $1", &[&id])
+                .await?
+                .map(|r| (r.get(0), r.get(1))))
+        })?,
+    };
+    row.map(|(v, t)| Ok((v, parse("action run", &t)?)))
+        .transpose()
+}
+
+/// Action runs, newest first: those in `states` (all when empty), at most
+/// `limit`.
+pub fn actions(
+    store: &Store,
+    states: &[&str],
+    limit: usize,
+) -> Result<Vec<(i64, ActionRun)>, StoreError> {
+    let states: Vec<String> = states.iter().map(|s| s.to_string()).collect();
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows: Vec<(i64, String)> = match store.backend() {
+        Backend::Sqlite(conn) => {
+            let mut s = conn.prepare_cached(
+                "SELECT version, record, state FROM cp_actions ORDER BY created_at DESC, id DESC",
+            )?;
+            let r = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))?;
+            let mut out = Vec::new();
+            for row in r {
+                let (v, t, st) = row?;
+                if states.is_empty() || states.contains(&st) {
+                    out.push((v, t));
+                    if out.len() as i64 >= limit {
+                        break;
+                    }
+                }
+            }
+            out
+        }
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let c = pool.get().await?;
+            Ok(c.query(
+                "SELECT version, record FROM cp_actions WHERE (cardinality($1::text[]) = 0 OR state = ANY($1)) ORDER BY created_at DESC, id DESC LIMIT $2",
+                &[&states, &limit],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+        })?,
+    };
+    rows.into_iter()
+        .map(|(v, t)| Ok((v, parse("action run", &t)?)))
+        .collect()
+}
+
+/// Saves `run` if it is still at `version`, with its audit events, in one
+/// transaction; the new version, or `None` when another writer moved it
+/// first (nothing is written).
+pub fn save_action(
+    store: &mut Store,
+    run: &ActionRun,
+    version: i64,
+    events: Vec<AuditEvent>,
+) -> Result<Option<i64>, StoreError> {
+    let (id, state, text) = (run.id.clone(), run.state.as_str().to_string(), json(run)?);
+    match store.backend_mut() {
+        Backend::Sqlite(conn) => {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE cp_actions SET version = version + 1, state = ?2, record = ?3 WHERE id = ?1 AND version = ?4",
+                params![id, state, text, version],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            for e in &events {
+                insert_audit(&tx, e)?;
+            }
+            tx.commit()?;
+            Ok(Some(version + 1))
+        }
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let n = tx
+                .execute(
+                    "UPDATE cp_actions SET version = version + 1, state = $2, record = $3 WHERE id = $1 AND version = $4",
+                    &[&id, &state, &text, &version],
+                )
+                .await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            pg_insert_with(&tx, &events).await?;
+            tx.commit().await?;
+            Ok(Some(version + 1))
         }),
     }
 }

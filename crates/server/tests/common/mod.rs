@@ -290,3 +290,4 @@ pub fn drop_database(loc: &Location) {
     })
     .unwrap();
 }
+pub mod synthetic;

@@ -9,6 +9,9 @@
 //! the fleet's drift now from what is stored, and writes nothing. The fleet
 //! is the platform's: an identity bound to a tenant is refused (403).
 
+pub mod actions;
+pub mod driver;
+
 use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
@@ -49,6 +52,12 @@ pub fn table() -> RouteTable {
         .route(routes!(push_inventory))
         .route(routes!(set_desired))
         .route(routes!(drift))
+        .route(routes!(actions::register_bundle))
+        .route(routes!(actions::list_bundles))
+        .route(routes!(actions::apply))
+        .route(routes!(actions::list_actions))
+        .route(routes!(actions::one_action))
+        .route(routes!(actions::resume))
 }
 
 /// The module's store connection.
@@ -56,17 +65,36 @@ pub struct ControlPlane {
     store: Mutex<Store>,
     /// When this replica last pulled the inventories.
     last_pull: Mutex<Option<Instant>>,
+    /// `control_plane.notify`.
+    notify: Option<Arc<dyn tenet_notify::Notifier>>,
 }
 
 impl ControlPlane {
     pub fn open(config: &crate::config::Config) -> Result<ControlPlane, String> {
+        let notify = match &config.control_plane.notify {
+            None => None,
+            Some(c) => Some(
+                tenet_notify::Webhook::from_env(c.clone())
+                    .map(|w| Arc::new(w) as Arc<dyn tenet_notify::Notifier>)
+                    .map_err(|e| format!("`control_plane.notify`: {e}"))?,
+            ),
+        };
         Ok(ControlPlane {
             store: Mutex::new(cps::open(&config.store).map_err(|e| e.to_string())?),
             last_pull: Mutex::new(None),
+            notify,
         })
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    /// Delivery counts of `control_plane.notify`, for health.
+    pub fn channels(&self) -> Vec<(&'static str, tenet_notify::Stats)> {
+        self.notify
+            .iter()
+            .map(|n| ("notify", n.stats()))
+            .collect()
+    }
+
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         match self.store.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -74,7 +102,7 @@ impl ControlPlane {
     }
 }
 
-fn platform_only(ctx: &RequestCtx) -> Result<(), Problem> {
+pub(crate) fn platform_only(ctx: &RequestCtx) -> Result<(), Problem> {
     match ctx.identity.as_ref().and_then(|i| i.tenant.clone()) {
         Some(t) => Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -93,7 +121,7 @@ fn no_cluster(id: &str) -> Problem {
     )
 }
 
-fn event(
+pub(crate) fn event(
     ctx: &RequestCtx,
     state: &AppState,
     subject: String,
@@ -506,6 +534,7 @@ async fn push_now(
         ctx.action_id.clone(),
     );
     let i2 = id.clone();
+    let keep = Arc::clone(&state);
     let check = tokio::task::spawn_blocking(
         move || -> Result<Option<cps::Check>, tenet_store::StoreError> {
             let mut store = st.control_plane.store();
@@ -522,6 +551,11 @@ async fn push_now(
     .map_err(store_failed)?
     .map_err(store_failed)?
     .ok_or_else(|| no_cluster(&id))?;
+    let notes = driver::drift_notices(&check.new);
+    if !notes.is_empty() {
+        let st = Arc::clone(&keep);
+        tokio::task::spawn_blocking(move || driver::send_blocking(&st, notes));
+    }
     Ok(json_response(&json!({
         "cluster": id,
         "drift": check.drift.get(&id).cloned().unwrap_or_default(),
@@ -841,6 +875,8 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
         )
     })?;
     round.new_drifts = check.new.len();
+    drop(store);
+    driver::send_blocking(state, driver::drift_notices(&check.new));
     Ok(round)
 }
 
