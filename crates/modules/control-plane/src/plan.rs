@@ -60,7 +60,7 @@ impl Cluster {
 }
 
 /// One stage of the plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct StagePlan {
     pub name: String,
     /// The clusters it updates, in name order.
@@ -83,7 +83,7 @@ pub struct StagePlan {
 }
 
 /// What the change windows say at a time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct WindowVerdict {
     pub allowed: bool,
     pub reason: String,
@@ -93,7 +93,7 @@ pub struct WindowVerdict {
 }
 
 /// One guard's verdict on one wave (or one cluster of it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct GuardVerdict {
     pub guard: String,
     pub stage: String,
@@ -109,7 +109,7 @@ pub struct GuardVerdict {
 }
 
 /// The plan of a rollout over a fleet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Plan {
     pub rollout: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -95,6 +95,16 @@ pub fn serve(
     files: &[(&str, &str)],
     identities: &[(&str, &str, &[&str], Option<&str>)],
 ) -> Server {
+    serve_with(dir, files, identities, "")
+}
+
+/// [`serve`], with `extra` YAML appended to the server's config.
+pub fn serve_with(
+    dir: &Path,
+    files: &[(&str, &str)],
+    identities: &[(&str, &str, &[&str], Option<&str>)],
+    extra: &str,
+) -> Server {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
     for (name, text) in files {
@@ -116,6 +126,7 @@ pub fn serve(
             config.push_str(&format!("    tenant: {t}\n"));
         }
     }
+    config.push_str(extra);
     std::fs::write(dir.join("server.yaml"), config).unwrap();
     let mut child = tenet_command()
         .args(["serve", "--addr", "127.0.0.1:0", "--config"])
