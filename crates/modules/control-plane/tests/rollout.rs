@@ -1,0 +1,256 @@
+//! The fan-out engine alone (no I/O, `now` given): a run stepped through
+//! `due`, `mark`, `record` and `advance` with made-up answers — waves in
+//! order, the breaker's backoff and quarantine, a closed window that says
+//! when it opens, a restart that finds a push in flight, on_fail, and what
+//! resume may and may not do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::json;
+use std::collections::BTreeMap;
+use tenet_control_plane::action::{ActionRun, Bundle, ClusterState, RunState};
+use tenet_control_plane::plan::{plan, Cluster};
+use tenet_control_plane::rollout::{advance, due, mark, record, resume, start, Member, Outcome, RolloutSpec, Work};
+use tenet_runtime::load::{load_files, Rules, RuleFile};
+
+/// Wednesday 2026-12-02 10:00 UTC.
+const WEDNESDAY: i64 = 1_796_205_600_000;
+const NEW: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+fn rules(on_fail: &str, window: &str) -> Rules {
+    let text = format!(
+        r#"tenet 1
+pack control_plane version "1.0.0"
+
+rollout drill {{
+  bundle           "drill-bundle"
+  target           {{labels: {{drill: "true"}}}}
+  on_fail          {on_fail}
+  breaker_failures 2
+  retry_backoff    1s
+{window}
+  stage canary {{
+    select              {{labels: {{ring: "canary"}}}}
+    max_parallel        1
+    bake                10s
+    pause_on_error_rate 1%
+
+    gate errors {{
+      metric        metrics.error_rate
+      fail_when     metrics.error_rate > 1%
+      interval      5s
+      failure_limit 0
+    }}
+  }}
+
+  stage fleet {{
+    select       {{labels: {{ring: "fleet"}}}}
+    max_parallel 2
+  }}
+}}
+"#
+    );
+    load_files(
+        vec![RuleFile {
+            path: "cp.tenet".into(),
+            text,
+        }],
+        "",
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn run(rules: &Rules) -> (ActionRun, RolloutSpec) {
+    let pack = tenet_control_plane::pack(rules).unwrap();
+    let mut fleet = Vec::new();
+    let mut members = BTreeMap::new();
+    for (id, ring) in [("c", "canary"), ("f1", "fleet"), ("f2", "fleet"), ("f3", "fleet")] {
+        let c: Cluster = serde_json::from_value(json!({"name": id, "labels": {"drill": "true", "ring": ring, "env": "staging"}})).unwrap();
+        members.insert(
+            id.to_string(),
+            Member {
+                cluster: c.value(),
+                admin: Some(format!("http://127.0.0.1:9/c/{id}")),
+                fingerprint: Some("sha256:old".into()),
+            },
+        );
+        fleet.push(c);
+    }
+    let actor = json!({"id": "bot", "role": "release-manager"});
+    let p = plan(&pack, "drill", &fleet, &actor, WEDNESDAY).unwrap();
+    assert!(p.allowed, "{:?}", p.refused);
+    let bundle = Bundle {
+        name: "drill-bundle".into(),
+        version: "1".into(),
+        fingerprint: NEW.into(),
+        dependencies: vec![],
+        description: None,
+    };
+    (
+        start("run-1", &bundle, &p, &members, &actor, WEDNESDAY),
+        RolloutSpec::from_pack(&pack, "drill").unwrap(),
+    )
+}
+
+fn pushes(w: &[Work]) -> Vec<String> {
+    w.iter()
+        .filter(|w| matches!(w, Work::Push { .. }))
+        .map(|w| w.cluster().to_string())
+        .collect()
+}
+
+#[test]
+fn waves_bake_and_gates_in_order() {
+    let rules = rules("pause", "");
+    let pack = tenet_control_plane::pack(&rules).unwrap();
+    let (mut r, spec) = run(&rules);
+    let mut now = WEDNESDAY;
+    advance(&mut r, &spec, now);
+    assert_eq!(r.state, RunState::Running);
+    let (w, _) = due(&r, &spec, now);
+    assert_eq!(pushes(&w), ["c"], "the canary alone");
+    assert!(matches!(&w[0], Work::Push { key, check_first: false, .. } if key == "run-1/c/1"));
+    mark(&mut r, &w, now);
+    assert_eq!(r.clusters["c"].state, ClusterState::Pushing);
+    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
+    advance(&mut r, &spec, now);
+    // Baking: measured now, then every 5s until the 10s bake is over.
+    let (w, _) = due(&r, &spec, now);
+    assert_eq!(w, [Work::Measure { cluster: "c".into(), admin: "http://127.0.0.1:9/c/c".into() }]);
+    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.001})) }], now);
+    advance(&mut r, &spec, now);
+    let (w, waiting) = due(&r, &spec, now + 1000);
+    assert!(w.is_empty());
+    assert_eq!(waiting.as_deref(), Some("stage `canary` bakes until 2026-12-02T10:00:10.000Z"));
+    now += 5_000;
+    let (w, _) = due(&r, &spec, now);
+    assert_eq!(w.len(), 1, "measured again after its interval, during the bake");
+    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.0})) }], now);
+    advance(&mut r, &spec, now);
+    assert_eq!(r.clusters["c"].state, ClusterState::Baking);
+    assert_eq!(r.clusters["c"].gates["drill/canary/errors"].measured, 2);
+    now += 5_000;
+    assert!(due(&r, &spec, now).0.iter().all(|w| !matches!(w, Work::Measure { .. })), "the bake is over");
+    advance(&mut r, &spec, now);
+    assert_eq!(r.clusters["c"].state, ClusterState::Succeeded);
+    assert!(r.stages[0].done);
+    let (w, _) = due(&r, &spec, now);
+    assert_eq!(pushes(&w), ["f1", "f2"], "two at a time");
+}
+
+#[test]
+fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
+    let rules = rules("pause", "");
+    let pack = tenet_control_plane::pack(&rules).unwrap();
+    let (mut r, spec) = run(&rules);
+    let now = WEDNESDAY;
+    advance(&mut r, &spec, now);
+    let (w, _) = due(&r, &spec, now);
+    mark(&mut r, &w, now);
+    let ev = record(&mut r, &spec, &pack, vec![Outcome::PushFailed { cluster: "c".into(), why: "refused".into() }], now);
+    assert_eq!(ev[0].outcome, "push_failed");
+    assert_eq!(r.clusters["c"].next_try_at, Some(now + 1000));
+    let (w, waiting) = due(&r, &spec, now + 500);
+    assert!(w.is_empty(), "not before the backoff");
+    assert_eq!(waiting.as_deref(), Some("c retries its push at 2026-12-02T10:00:01.000Z"));
+    let (w, _) = due(&r, &spec, now + 1000);
+    assert!(matches!(&w[0], Work::Push { key, check_first: true, .. } if key == "run-1/c/2"));
+    mark(&mut r, &w, now + 1000);
+    let ev = record(&mut r, &spec, &pack, vec![Outcome::PushFailed { cluster: "c".into(), why: "refused".into() }], now + 1000);
+    let kinds: Vec<&str> = ev.iter().map(|e| e.outcome).collect();
+    assert_eq!(kinds, ["cluster_quarantined", "action_paused"]);
+    assert_eq!(r.state, RunState::Paused);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("paused because stage `canary`'s error rate is 1 of 1 cluster(s) (100%), above its pause_on_error_rate of 1%: c was quarantined (2 failed push(es) in a row, the circuit breaker's limit; last: refused)")
+    );
+    // A paused run asks for nothing.
+    assert!(due(&r, &spec, now + 60_000).0.is_empty());
+    // Resume: the quarantined cluster is pending again, with a fresh breaker.
+    let ev = resume(&mut r, now + 60_000).unwrap();
+    assert_eq!(ev[0].detail["retry"], json!(["c"]));
+    assert_eq!(r.clusters["c"].state, ClusterState::Pending);
+    assert_eq!(r.clusters["c"].attempts, 2, "the cursor keeps the attempts");
+    assert_eq!(pushes(&due(&r, &spec, now + 60_000).0), ["c"]);
+    // Resuming a running run is refused.
+    assert!(resume(&mut r, now + 60_000).unwrap_err().ends_with("is already running"));
+}
+
+#[test]
+fn a_push_in_flight_at_a_restart_is_checked_with_the_same_key() {
+    let rules = rules("pause", "");
+    let (mut r, spec) = run(&rules);
+    advance(&mut r, &spec, WEDNESDAY);
+    let (w, _) = due(&r, &spec, WEDNESDAY);
+    mark(&mut r, &w, WEDNESDAY);
+    // The server dies here; the saved run has `c` pushing, attempt 1.
+    let saved: ActionRun = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    let (w, _) = due(&saved, &spec, WEDNESDAY + 5_000);
+    assert!(matches!(&w[0], Work::Push { key, check_first: true, .. } if key == "run-1/c/1"), "{w:?}");
+    let mut again = saved.clone();
+    assert!(mark(&mut again, &w, WEDNESDAY + 5_000).is_empty(), "not a new attempt");
+    assert_eq!(again.clusters["c"].attempts, 1);
+}
+
+#[test]
+fn a_closed_window_holds_new_pushes_and_says_when_it_opens() {
+    let window = r#"
+  window wednesday {
+    mode     deny
+    cron     "0 9 * * WED"
+    duration 2h
+    tz       "UTC"
+  }
+"#;
+    let rules = rules("pause", window);
+    let (mut r, spec) = run(&rules);
+    advance(&mut r, &spec, WEDNESDAY);
+    let (w, waiting) = due(&r, &spec, WEDNESDAY);
+    assert!(w.is_empty());
+    let waiting = waiting.unwrap();
+    assert!(waiting.starts_with("stage `canary` waits: deny window"), "{waiting}");
+    assert!(waiting.ends_with("it opens at 2026-12-02T11:00:00Z"), "{waiting}");
+    assert_eq!(pushes(&due(&r, &spec, WEDNESDAY + 3_600_000).0), ["c"]);
+}
+
+#[test]
+fn on_fail_rollback_restores_the_previous_bundle_then_fails() {
+    let rules = rules("rollback", "");
+    let pack = tenet_control_plane::pack(&rules).unwrap();
+    let (mut r, spec) = run(&rules);
+    let now = WEDNESDAY;
+    advance(&mut r, &spec, now);
+    let (w, _) = due(&r, &spec, now);
+    mark(&mut r, &w, now);
+    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
+    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.5})) }], now);
+    assert!(r.rolling_back);
+    assert_eq!(r.clusters["c"].state, ClusterState::Failed);
+    let (w, _) = due(&r, &spec, now);
+    assert!(matches!(&w[0], Work::Push { fingerprint, rollback: true, .. } if fingerprint == "sha256:old"), "{w:?}");
+    record(&mut r, &spec, &pack, vec![Outcome::RolledBack { cluster: "c".into(), result: Ok(()) }], now);
+    advance(&mut r, &spec, now);
+    assert_eq!(r.state, RunState::Failed);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("rolling back because gate `errors` failed on c: 1 failed measurement(s), more than its failure_limit of 0; every pushed cluster has its previous bundle back")
+    );
+    assert!(resume(&mut r, now).unwrap_err().contains("failed and cannot be resumed"));
+}
+
+#[test]
+fn the_run_states_move_only_as_declared() {
+    use RunState::*;
+    for (from, to, ok) in [
+        (Pending, Running, true),
+        (Running, Paused, true),
+        (Paused, Running, true),
+        (Running, Succeeded, true),
+        (Succeeded, Running, true),
+        (Failed, Running, false),
+        (Paused, Succeeded, false),
+        (Succeeded, Failed, false),
+        (Pending, Paused, false),
+    ] {
+        assert_eq!(from.can_become(to), ok, "{from:?} → {to:?}");
+    }
+}
