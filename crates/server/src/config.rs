@@ -209,6 +209,28 @@ pub struct Config {
     /// How often the control plane pulls every cluster's inventory from
     /// its `admin` endpoint (`GET {admin}/inventory`), and each pull's timeout.
     pub control_plane: ControlPlaneConfig,
+    /// rtx-export: the key that signs bundles, and the server's public URL
+    /// for the revocation pointer in each bundle.
+    pub rtx: RtxConfig,
+}
+
+/// rtx-export's signing key and public URL.
+#[derive(Clone, Default, PartialEq)]
+pub struct RtxConfig {
+    /// The ed25519 signing key as written in the config (PKCS#8 PEM or a
+    /// 64-hex seed), or read from `signing_key_file`. Never printed.
+    pub signing_key: Option<String>,
+    /// `https://tenet.example.com`: where a verifier reads an export's status.
+    pub public_url: Option<String>,
+}
+
+impl std::fmt::Debug for RtxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtxConfig")
+            .field("signing_key", &self.signing_key.as_ref().map(|_| "<redacted>"))
+            .field("public_url", &self.public_url)
+            .finish()
+    }
 }
 
 /// The control plane's inventory pulls.
@@ -382,6 +404,7 @@ impl Default for Config {
             autoconfig_url: None,
             autoconfig_timeout: Duration::from_secs(5),
             control_plane: ControlPlaneConfig::default(),
+            rtx: RtxConfig::default(),
         }
     }
 }
@@ -436,6 +459,19 @@ struct FileConfig {
     autoconfig: FileAutoconfig,
     #[serde(default)]
     control_plane: FileControlPlane,
+    #[serde(default)]
+    rtx: FileRtx,
+}
+
+/// The `rtx` section.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileRtx {
+    /// The signing key itself (PKCS#8 PEM or a 64-hex seed).
+    signing_key: Option<String>,
+    /// A file holding it (read at start-up).
+    signing_key_file: Option<PathBuf>,
+    public_url: Option<String>,
 }
 
 /// The `control_plane` section.
@@ -868,6 +904,40 @@ impl Config {
             h.check()
                 .map_err(|e| format!("{}: `control_plane.notify`: {e}", locate("notify")))?;
             self.control_plane.notify = Some(h.clone());
+        }
+        let key = match (&f.rtx.signing_key, &f.rtx.signing_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{}: `rtx.signing_key` and `rtx.signing_key_file` are exclusive: give one",
+                    locate("signing_key")
+                ))
+            }
+            (Some(k), None) => Some(k.clone()),
+            (None, Some(p)) => Some(std::fs::read_to_string(p).map_err(|e| {
+                format!(
+                    "{}: `rtx.signing_key_file`: cannot read {}: {e}",
+                    locate("signing_key_file"),
+                    p.display()
+                )
+            })?),
+            (None, None) => None,
+        };
+        if let Some(k) = &key {
+            // Checked now, so a bad key stops the start, not the first export
+            // (the key's text is never in the message).
+            tenet_rtx_export::sign::Signer::from_config(k).map_err(|e| {
+                format!("{}: `rtx.signing_key`: {e}", locate("signing_key"))
+            })?;
+            self.rtx.signing_key = key;
+        }
+        if let Some(u) = &f.rtx.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "{}: `rtx.public_url` `{u}` is not an http:// or https:// URL",
+                    locate("public_url")
+                ));
+            }
+            self.rtx.public_url = Some(u.trim_end_matches('/').to_string());
         }
         if let Some(t) = &f.autoconfig.timeout {
             self.autoconfig_timeout = match tenet_runtime::dsl::syntax::parse_duration(t) {

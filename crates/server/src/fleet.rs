@@ -98,6 +98,10 @@ pub const SWEEPS: &[Sweep] = &[
         name: "control-plane.rollout",
         run: |state, _, _| crate::routes::control_plane::driver::sweep(state),
     },
+    Sweep {
+        name: "rtx-export.sweep",
+        run: |state, _, _| crate::routes::rtx::sweep(state),
+    },
 ];
 
 /// How long a replica unseen is kept in `replicas`.

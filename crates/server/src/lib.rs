@@ -76,6 +76,7 @@ pub const TABLES: &[fn() -> RouteTable] = &[
     routes::autoconfig::table,
     routes::inventory::table,
     routes::control_plane::table,
+    routes::rtx::table,
 ];
 
 /// Every route of every table in [`TABLES`]: the one declaration the

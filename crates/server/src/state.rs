@@ -102,6 +102,7 @@ pub struct AppState {
     pub autoconfig: crate::routes::autoconfig::Autoconfig,
     pub inventory: crate::routes::inventory::Inventory,
     pub control_plane: crate::routes::control_plane::ControlPlane,
+    pub rtx: crate::routes::rtx::Rtx,
 }
 
 /// A load error as a message and a list of rendered diagnostics.
@@ -171,6 +172,7 @@ impl AppState {
         let autoconfig = crate::routes::autoconfig::Autoconfig::open(&config)?;
         let inventory = crate::routes::inventory::Inventory::open(&config)?;
         let control_plane = crate::routes::control_plane::ControlPlane::open(&config)?;
+        let rtx = crate::routes::rtx::Rtx::open(&config)?;
         let state = Arc::new(AppState {
             config,
             bundle: ArcSwap::from_pointee(loaded),
@@ -191,6 +193,7 @@ impl AppState {
             autoconfig,
             inventory,
             control_plane,
+            rtx,
         });
         // The first view, before the first request: this replica is in it.
         crate::fleet::tick(&state);

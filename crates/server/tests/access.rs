@@ -143,6 +143,7 @@ fn the_pack_is_asked_about_each_role() {
             "metrics",
             "monitor",
             "operator",
+            "privacy",
             "safety"
         ]
     );

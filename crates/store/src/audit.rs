@@ -167,6 +167,100 @@ impl Store {
         })
     }
 
+    /// One page of the audit events at or after `from` and before `to`
+    /// (RFC 3339, UTC, as events are written), oldest first by (`at`,
+    /// `id`), after the event `after` (`(at, id)` of the previous page's
+    /// last); at most `limit`. For streaming a window in constant memory.
+    pub fn audit_window(
+        &self,
+        from: &str,
+        to: &str,
+        after: Option<(&str, i64)>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let (after_at, after_id) = match after {
+            Some((a, i)) => (a.to_string(), i),
+            None => (String::new(), i64::MIN),
+        };
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows: Vec<(AuditEvent, String)> = match self.backend() {
+            Backend::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle
+                     FROM audit_events
+                     WHERE at >= ?1 AND at < ?2 AND (at > ?3 OR (at = ?3 AND id > ?4))
+                     ORDER BY at, id LIMIT ?5",
+                )?;
+                let r = stmt.query_map(params![from, to, after_at, after_id, limit], |r| {
+                    Ok((
+                        AuditEvent {
+                            id: r.get(0)?,
+                            action_id: r.get(1)?,
+                            at: r.get(2)?,
+                            source: r.get(3)?,
+                            subject: r.get(4)?,
+                            actor: r.get(5)?,
+                            scope: r.get(6)?,
+                            outcome: r.get(7)?,
+                            reason: r.get(8)?,
+                            latency_ms: r.get::<_, i64>(9)?.max(0) as u64,
+                            details: serde_json::Value::Null,
+                            tenant: r.get(11)?,
+                            bundle: r.get(12)?,
+                        },
+                        r.get::<_, String>(10)?,
+                    ))
+                })?;
+                r.collect::<Result<_, _>>()?
+            }
+            Backend::Postgres(pg) => {
+                let (from, to) = (from.to_string(), to.to_string());
+                pg.block_on(move |pool| async move {
+                    let client = pool.get().await?;
+                    let rows = client
+                        .query(
+                            "SELECT id, action_id, at, source, subject, actor, scope, outcome, reason, latency_ms, details, tenant, bundle
+                             FROM audit_events
+                             WHERE at >= $1 AND at < $2 AND (at > $3 OR (at = $3 AND id > $4))
+                             ORDER BY at, id LIMIT $5",
+                            &[&from, &to, &after_at, &after_id, &limit],
+                        )
+                        .await?;
+                    Ok(rows
+                        .iter()
+                        .map(|r| {
+                            (
+                                AuditEvent {
+                                    id: r.get(0),
+                                    action_id: r.get(1),
+                                    at: r.get(2),
+                                    source: r.get(3),
+                                    subject: r.get(4),
+                                    actor: r.get(5),
+                                    scope: r.get(6),
+                                    outcome: r.get(7),
+                                    reason: r.get(8),
+                                    latency_ms: r.get::<_, i64>(9).max(0) as u64,
+                                    details: serde_json::Value::Null,
+                                    tenant: r.get(11),
+                                    bundle: r.get(12),
+                                },
+                                r.get::<_, String>(10),
+                            )
+                        })
+                        .collect())
+                })?
+            }
+        };
+        rows.into_iter()
+            .map(|(mut e, d)| {
+                e.details =
+                    serde_json::from_str(&d).map_err(|x| StoreError::Corrupt(x.to_string()))?;
+                Ok(e)
+            })
+            .collect()
+    }
+
     /// Audit events matching `q`, newest first.
     pub fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         match self.backend() {

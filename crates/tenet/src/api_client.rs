@@ -115,6 +115,28 @@ impl Api {
     /// answer JSON.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, String> {
         let url = format!("{}{path}", self.base);
+        let (status, collected) = self.call_raw(method, path, body)?;
+        let body = if collected.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&collected).map_err(|_| {
+                format!(
+                    "{url}: answered {status} with a body that is not JSON: {}",
+                    String::from_utf8_lossy(&collected[..collected.len().min(200)])
+                )
+            })?
+        };
+        Ok(Answer { status, body })
+    }
+
+    /// One request; the status and the body's bytes as they came.
+    pub fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Bytes), String> {
+        let url = format!("{}{path}", self.base);
         let mut req = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -150,17 +172,7 @@ impl Api {
                     .map_err(|_| format!("{url}: the answer did not finish within 30 s"))?
                     .map_err(|e| format!("{url}: {e}"))?
                     .to_bytes();
-            let body = if collected.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&collected).map_err(|_| {
-                    format!(
-                        "{url}: answered {status} with a body that is not JSON: {}",
-                        String::from_utf8_lossy(&collected[..collected.len().min(200)])
-                    )
-                })?
-            };
-            Ok(Answer { status, body })
+            Ok((status, collected))
         })
     }
 }

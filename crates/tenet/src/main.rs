@@ -19,6 +19,7 @@ mod diff_cmd;
 mod fleet_cmd;
 mod hook_cmd;
 mod inventory_cmd;
+mod rtx_cmd;
 mod monitor_cmd;
 mod safety_cmd;
 mod score_cmd;
@@ -153,6 +154,11 @@ enum Command {
         #[command(subcommand)]
         command: fleet_cmd::FleetCommand,
     },
+    /// Right-to-explanation bundles: exports on the server, verified offline
+    Rtx {
+        #[command(subcommand)]
+        command: rtx_cmd::RtxCommand,
+    },
     /// List the block kinds of the language, or describe one
     Kinds {
         /// A block kind, such as `action`
@@ -228,6 +234,7 @@ fn main() -> ExitCode {
         Command::Autoconfig { command } => autoconfig_cmd::cmd_autoconfig(&command),
         Command::Inventory { command } => inventory_cmd::cmd_inventory(&command),
         Command::Fleet { command } => fleet_cmd::cmd_fleet(&command),
+        Command::Rtx { command } => rtx_cmd::cmd_rtx(&command),
     };
     ExitCode::from(code)
 }

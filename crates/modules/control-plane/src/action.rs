@@ -24,7 +24,8 @@ pub struct Bundle {
     pub version: String,
     /// `sha256:<64 hex>`: what a cluster reports once it runs the bundle.
     pub fingerprint: String,
-    /// Bundles that must be registered (and are pushed) with this one.
+    /// Bundles that must be registered first; a push lists them for the
+    /// cluster.
     #[serde(default)]
     pub dependencies: Vec<Dependency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,7 +107,10 @@ impl RunState {
             (self, to),
             (Pending, Running | Failed)
                 | (Running, Succeeded | Failed | Paused)
+                // A resume, or a rollback that starts while paused.
                 | (Paused, Running)
+                // `on_fail freeze` in the same step as a pause.
+                | (Paused, Failed)
                 // A run that finished with quarantined clusters retries them.
                 | (Succeeded, Running)
         )
@@ -210,6 +214,13 @@ pub struct ClusterRun {
     /// Why it ended as it did, in one sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub because: Option<String>,
+    /// The smoke command it runs (kept when it is pushed, so a reload
+    /// of the pack cannot leave it waiting for a command that is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<String>,
+    /// Its rollback failed until the breaker gave up on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback_failed: bool,
 }
 
 /// One stage of a run.

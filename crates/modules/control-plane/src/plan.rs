@@ -345,11 +345,13 @@ pub fn plan_within(
         ..Default::default()
     };
     let mut guards = Vec::new();
+    let by_name: std::collections::HashMap<&str, &Cluster> =
+        fleet.iter().map(|c| (c.name.as_str(), c)).collect();
     for st in &stages {
         for (i, wave) in st.waves.iter().enumerate() {
             let members: Vec<&Cluster> = wave
                 .iter()
-                .filter_map(|n| fleet.iter().find(|c| &c.name == n))
+                .filter_map(|n| by_name.get(n.as_str()).copied())
                 .collect();
             let plan_v = serde_json::json!({
                 "fleet_size": fleet.len(),

@@ -209,6 +209,8 @@ pub fn start(
                             .unwrap_or(serde_json::Value::Null),
                         gates: BTreeMap::new(),
                         because: None,
+                        smoke: None,
+                        rollback_failed: false,
                     },
                 );
             }
@@ -335,8 +337,11 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
     }
     let fp = |c: &ClusterRun, n: u32| format!("{}/{}/{}", run.id, c.id, n);
     if run.rolling_back {
-        for c in run.clusters.values() {
-            if c.state.pushed() || c.state == ClusterState::Pushing {
+        for c in run.clusters.values().filter(|c| needs_rollback(c)) {
+            if c.next_try_at.is_some_and(|t| t > now) {
+                continue;
+            }
+            {
                 if let (Some(from), Some(admin)) = (&c.from_fingerprint, &c.admin) {
                     out.push(Work::Push {
                         cluster: c.id.clone(),
@@ -396,8 +401,8 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
                     check_first: true,
                     rollback: false,
                 }),
-                ClusterState::Smoke => {
-                    if let Some(cmd) = &sspec.smoke {
+                ClusterState::Smoke if c.next_try_at.is_none_or(|t| t <= now) => {
+                    if let Some(cmd) = c.smoke.as_ref().or(sspec.smoke.as_ref()) {
                         out.push(Work::Exec {
                             cluster: c.id.clone(),
                             admin,
@@ -426,11 +431,20 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
                         "stage `{}` waits: {}{next}",
                         stage.name, v.reason
                     ));
-                    pushes.retain(|p| matches!(p, Work::Push { check_first: true, .. }));
+                    // Only a push already in flight (a restart) is checked.
+                    pushes.retain(|p| {
+                        run.clusters
+                            .get(p.cluster())
+                            .is_some_and(|c| c.state == ClusterState::Pushing)
+                    });
                 }
                 Err(e) => {
                     waiting = Some(format!("stage `{}` waits: its windows cannot be read: {e}", stage.name));
-                    pushes.clear();
+                    pushes.retain(|p| {
+                        run.clusters
+                            .get(p.cluster())
+                            .is_some_and(|c| c.state == ClusterState::Pushing)
+                    });
                 }
                 Ok(_) => {}
             }
@@ -537,13 +551,18 @@ fn judge(
 fn on_fail(run: &mut ActionRun, spec: &RolloutSpec, because: &str, now: i64, events: &mut Vec<Event>) {
     match spec.on_fail.as_str() {
         "rollback" => {
-            if !run.rolling_back {
+            if !run.rolling_back && !run.frozen {
                 run.rolling_back = true;
                 run.reason = Some(format!("rolling back because {because}"));
+                run.waiting = None;
+                // A pause in the same step does not stop the rollback.
+                if run.state == RunState::Paused {
+                    let _ = run.become_(RunState::Running, now);
+                }
                 events.push(ev("rollback_started", None, serde_json::json!({"because": because})));
             }
         }
-        "freeze" => {
+        "freeze" if !run.rolling_back && !run.frozen => {
             run.frozen = true;
             run.reason = Some(format!(
                 "frozen because {because}; every cluster is left as it is and the run cannot be resumed"
@@ -551,11 +570,23 @@ fn on_fail(run: &mut ActionRun, spec: &RolloutSpec, because: &str, now: i64, eve
             let _ = run.become_(RunState::Failed, now);
             events.push(ev("action_frozen", None, serde_json::json!({"because": because})));
         }
+        "freeze" => {}
         _ => pause(run, &because.to_string(), now, events),
     }
 }
 
+/// Whether a rollback still has to restore `c`: it was pushed (or may
+/// have been: a push that failed or timed out may have landed), and its
+/// rollback has not given up.
+fn needs_rollback(c: &ClusterRun) -> bool {
+    c.attempts > 0 && c.state != ClusterState::RolledBack && !c.rollback_failed
+}
+
 fn pause(run: &mut ActionRun, because: &str, now: i64, events: &mut Vec<Event>) {
+    // A rollback or a freeze under way is not paused.
+    if run.rolling_back || run.frozen {
+        return;
+    }
     if run.state == RunState::Running && run.become_(RunState::Paused, now).is_ok() {
         run.reason = Some(format!("paused because {because}"));
         run.waiting = None;
@@ -568,24 +599,35 @@ fn pause(run: &mut ActionRun, because: &str, now: i64, events: &mut Vec<Event>) 
 fn error_rate(run: &ActionRun, spec: &RolloutSpec, stage: &str) -> Option<String> {
     let threshold = spec.stage(stage)?.pause_on_error_rate?;
     let st = run.stages.iter().find(|s| s.name == stage)?;
-    let bad: Vec<&ClusterRun> = st
+    let tried: Vec<&ClusterRun> = st
         .clusters
         .iter()
         .filter_map(|c| run.clusters.get(c))
-        .filter(|c| c.state == ClusterState::Quarantined)
+        .filter(|c| c.attempts > 0)
         .collect();
-    let n = st.clusters.len().max(1);
+    let bad: Vec<&ClusterRun> = tried
+        .iter()
+        .copied()
+        .filter(|c| matches!(c.state, ClusterState::Quarantined | ClusterState::Failed))
+        .collect();
+    // Of the clusters tried so far: a first wave that all fails trips it.
+    let n = tried.len().max(1);
     let rate = bad.len() as f64 * 100.0 / n as f64;
     (rate > threshold).then(|| {
         let first = bad.first().map(|c| {
             format!(
-                ": {} was quarantined ({})",
+                ": {} {} ({})",
                 c.id,
+                if c.state == ClusterState::Failed {
+                    "failed"
+                } else {
+                    "was quarantined"
+                },
                 c.because.clone().unwrap_or_default()
             )
         });
         format!(
-            "stage `{stage}`'s error rate is {} of {n} cluster(s) ({}), above its pause_on_error_rate of {}{}",
+            "stage `{stage}`'s error rate is {} of the {n} cluster(s) tried ({}), above its pause_on_error_rate of {}{}",
             bad.len(),
             pct(rate),
             pct(threshold),
@@ -598,6 +640,13 @@ fn pct(p: f64) -> String {
     let s = format!("{p:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     format!("{s}%")
+}
+
+/// The wait before retry `n` (1-based) of a failed call.
+fn backoff(spec: &RolloutSpec, n: u32) -> i64 {
+    spec.retry_backoff_ms
+        .saturating_mul(1 << n.saturating_sub(1).min(10))
+        .min(300_000)
 }
 
 /// Records what came back from the calls.
@@ -627,6 +676,7 @@ pub fn record(
                         ClusterState::Baking
                     };
                     c.pushed_at = Some(now);
+                    c.smoke = smoke.clone();
                     c.consecutive_failures = 0;
                     c.last_error = None;
                     events.push(ev(
@@ -662,10 +712,7 @@ pub fn record(
                         pause(run, &reason, now, &mut events);
                     }
                 } else {
-                    let backoff = spec
-                        .retry_backoff_ms
-                        .saturating_mul(1 << (c.consecutive_failures - 1).min(10))
-                        .min(300_000);
+                    let backoff = backoff(spec, c.consecutive_failures);
                     c.state = ClusterState::Pending;
                     c.next_try_at = Some(now + backoff);
                     events.push(ev(
@@ -685,6 +732,8 @@ pub fn record(
                 match result {
                     Ok((0, _)) => {
                         c.state = ClusterState::Baking;
+                        c.consecutive_failures = 0;
+                        c.next_try_at = None;
                         events.push(ev("smoke_passed", Some(&cluster), serde_json::json!({})));
                     }
                     Ok((code, output)) => {
@@ -723,10 +772,12 @@ pub fn record(
                                 pause(run, &reason, now, &mut events);
                             }
                         } else {
+                            let backoff = backoff(spec, c.consecutive_failures);
+                            c.next_try_at = Some(now + backoff);
                             events.push(ev(
                                 "smoke_error",
                                 Some(&cluster),
-                                serde_json::json!({"why": why}),
+                                serde_json::json!({"why": why, "retry_at": fmt_time(now + backoff)}),
                             ));
                         }
                     }
@@ -759,7 +810,10 @@ pub fn record(
                         continue;
                     }
                     n.last_at = Some(now);
-                    n.measured += 1;
+                    if verdict.is_ok() {
+                        // Only an answer counts as a measurement.
+                        n.measured += 1;
+                    }
                     let short = g.name.rsplit('/').next().unwrap_or(&g.name).to_string();
                     let result = match &verdict {
                         Err(why) => {
@@ -824,6 +878,7 @@ pub fn record(
                 match result {
                     Ok(()) => {
                         c.state = ClusterState::RolledBack;
+                        c.next_try_at = None;
                         events.push(ev(
                             "cluster_rolled_back",
                             Some(&cluster),
@@ -839,11 +894,13 @@ pub fn record(
                             serde_json::json!({"why": why}),
                         ));
                         if c.consecutive_failures >= spec.breaker_failures {
-                            c.state = ClusterState::Quarantined;
+                            c.rollback_failed = true;
                             c.because = Some(format!(
                                 "its rollback failed {} time(s) in a row; last: {why}",
                                 c.consecutive_failures
                             ));
+                        } else {
+                            c.next_try_at = Some(now + backoff(spec, c.consecutive_failures));
                         }
                     }
                 }
@@ -870,27 +927,41 @@ pub fn advance(run: &mut ActionRun, spec: &RolloutSpec, now: i64) -> Vec<Event> 
         return events;
     }
     if run.rolling_back {
-        let left = run.clusters.values().any(|c| {
-            (c.state.pushed() || c.state == ClusterState::Pushing)
-                && c.from_fingerprint.is_some()
-                && c.admin.is_some()
-        });
+        let left = run
+            .clusters
+            .values()
+            .any(|c| needs_rollback(c) && c.from_fingerprint.is_some() && c.admin.is_some());
         if !left {
             let unknown: Vec<String> = run
                 .clusters
                 .values()
-                .filter(|c| c.state.pushed() || c.state == ClusterState::Pushing)
+                .filter(|c| needs_rollback(c))
+                .map(|c| c.id.clone())
+                .collect();
+            let gave_up: Vec<String> = run
+                .clusters
+                .values()
+                .filter(|c| c.rollback_failed)
                 .map(|c| c.id.clone())
                 .collect();
             let because = run.reason.clone().unwrap_or_default();
-            run.reason = Some(if unknown.is_empty() {
-                format!("{because}; every pushed cluster has its previous bundle back")
-            } else {
-                format!(
-                    "{because}; cannot roll back {} (their previous bundle is unknown)",
+            let mut r = because.clone();
+            if unknown.is_empty() && gave_up.is_empty() {
+                r.push_str("; every pushed cluster has its previous bundle back");
+            }
+            if !unknown.is_empty() {
+                r.push_str(&format!(
+                    "; cannot roll back {} (their previous bundle is unknown)",
                     unknown.join(", ")
-                )
-            });
+                ));
+            }
+            if !gave_up.is_empty() {
+                r.push_str(&format!(
+                    "; the rollback of {} failed: they may still run the bundle",
+                    gave_up.join(", ")
+                ));
+            }
+            run.reason = Some(r);
             let _ = run.become_(RunState::Failed, now);
             events.push(ev("action_failed", None, serde_json::json!({"because": run.reason})));
         }
@@ -911,7 +982,7 @@ pub fn advance(run: &mut ActionRun, spec: &RolloutSpec, now: i64) -> Vec<Event> 
                 .count();
             run.reason = (!quarantined.is_empty()).then(|| {
                 format!(
-                    "succeeded on {ok} of {} cluster(s); quarantined and not updated: {} (resume retries them)",
+                    "succeeded on {ok} of {} cluster(s); quarantined, the bundle not verified on them: {} (resume retries them)",
                     run.clusters.len(),
                     quarantined.join(", ")
                 )
@@ -925,6 +996,14 @@ pub fn advance(run: &mut ActionRun, spec: &RolloutSpec, now: i64) -> Vec<Event> 
             ));
             return events;
         };
+        if spec.stage(&run.stages[si].name).is_none() && run.stages[si].skipped.is_none() {
+            let because = format!(
+                "stage `{}` is no longer in rollout `{}` of the served pack",
+                run.stages[si].name, run.rollout
+            );
+            pause(run, &because, now, &mut events);
+            return events;
+        }
         let bake = spec
             .stage(&run.stages[si].name)
             .map(|s| s.bake_ms)
@@ -1001,6 +1080,11 @@ pub fn resume(run: &mut ActionRun, now: i64) -> Result<Vec<Event>, String> {
         .map(|c| c.id.clone())
         .collect();
     let why_not = match run.state {
+        RunState::Running | RunState::Paused if run.rolling_back => Some(format!(
+            "is rolling back ({}) and cannot be resumed",
+            run.reason.clone().unwrap_or_default()
+        )),
+        RunState::Paused if run.frozen => Some("was frozen by `on_fail freeze`; start a new apply".to_string()),
         RunState::Paused => None,
         RunState::Succeeded if !retry.is_empty() => None,
         RunState::Succeeded => Some("succeeded on every cluster: there is nothing to resume".to_string()),
@@ -1025,6 +1109,7 @@ pub fn resume(run: &mut ActionRun, now: i64) -> Result<Vec<Event>, String> {
                 c.consecutive_failures = 0;
                 c.next_try_at = None;
                 c.because = None;
+                c.smoke = None;
                 c.gates.clear();
                 stages_back.push(c.stage.clone());
             }

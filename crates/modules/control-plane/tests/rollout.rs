@@ -161,7 +161,7 @@ fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
     assert_eq!(r.state, RunState::Paused);
     assert_eq!(
         r.reason.as_deref(),
-        Some("paused because stage `canary`'s error rate is 1 of 1 cluster(s) (100%), above its pause_on_error_rate of 1%: c was quarantined (2 failed push(es) in a row, the circuit breaker's limit; last: refused)")
+        Some("paused because stage `canary`'s error rate is 1 of the 1 cluster(s) tried (100%), above its pause_on_error_rate of 1%: c was quarantined (2 failed push(es) in a row, the circuit breaker's limit; last: refused)")
     );
     // A paused run asks for nothing.
     assert!(due(&r, &spec, now + 60_000).0.is_empty());
@@ -248,9 +248,76 @@ fn the_run_states_move_only_as_declared() {
         (Succeeded, Running, true),
         (Failed, Running, false),
         (Paused, Succeeded, false),
+        (Paused, Failed, true),
         (Succeeded, Failed, false),
         (Pending, Paused, false),
     ] {
         assert_eq!(from.can_become(to), ok, "{from:?} → {to:?}");
     }
+}
+
+#[test]
+fn a_retry_waits_for_a_closed_window_too() {
+    let window = r#"
+  window wednesday {
+    mode     deny
+    cron     "0 9 * * WED"
+    duration 2h
+    tz       "UTC"
+  }
+"#;
+    let rules = rules("pause", window);
+    let pack = tenet_control_plane::pack(&rules).unwrap();
+    let (mut r, spec) = run(&rules);
+    let before = WEDNESDAY - 7_200_000; // 08:00: open
+    advance(&mut r, &spec, before);
+    let (w, _) = due(&r, &spec, before);
+    mark(&mut r, &w, before);
+    record(&mut r, &spec, &pack, vec![Outcome::PushFailed { cluster: "c".into(), why: "refused".into() }], before);
+    // The retry is due at 10:00, inside the deny window: it waits.
+    let (w, waiting) = due(&r, &spec, WEDNESDAY);
+    assert!(w.is_empty(), "{w:?}");
+    assert!(waiting.unwrap().contains("deny window"));
+}
+
+#[test]
+fn a_rollback_in_the_same_step_as_a_pause_still_rolls_back_every_pushed_cluster() {
+    let rules = rules("rollback", "");
+    let pack = tenet_control_plane::pack(&rules).unwrap();
+    let (mut r, spec) = run(&rules);
+    let now = WEDNESDAY;
+    advance(&mut r, &spec, now);
+    let (w, _) = due(&r, &spec, now);
+    mark(&mut r, &w, now);
+    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
+    // An inconclusive measurement would pause, a failing one rolls back:
+    // the rollback wins, and a pause after it changes nothing.
+    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.9})) }], now);
+    assert!(r.rolling_back);
+    assert_eq!(r.state, RunState::Running);
+    assert!(resume(&mut r, now).unwrap_err().contains("is rolling back"));
+    let (w, _) = due(&r, &spec, now);
+    assert_eq!(pushes(&w), ["c"]);
+}
+
+#[test]
+fn a_cluster_whose_metrics_never_answer_never_succeeds() {
+    let rules = rules("pause", "");
+    let pack = tenet_control_plane::pack(&rules).unwrap();
+    let (mut r, spec) = run(&rules);
+    let mut now = WEDNESDAY;
+    advance(&mut r, &spec, now);
+    let (w, _) = due(&r, &spec, now);
+    mark(&mut r, &w, now);
+    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
+    for _ in 0..5 {
+        advance(&mut r, &spec, now);
+        record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Err("no answer within 2 s".into()) }], now);
+        advance(&mut r, &spec, now);
+        now += 5_000;
+    }
+    assert_ne!(r.clusters["c"].state, ClusterState::Succeeded, "errors are not measurements");
+    assert_eq!(r.clusters["c"].gates["drill/canary/errors"].measured, 0);
+    assert_eq!(r.state, RunState::Paused);
+    assert!(r.reason.as_deref().unwrap().contains("could not be measured on c: 5 consecutive error(s), more than its error_limit of 4"), "{:?}", r.reason);
 }

@@ -109,7 +109,10 @@ pub fn write<W: Write, I: IntoIterator<Item = Record>>(
     let mut export = Map::new();
     export.insert("id".into(), json!(head.export_id));
     export.insert("purpose_of_use".into(), json!(req.purpose_of_use));
-    export.insert("requestor".into(), serde_json::to_value(&req.requestor).unwrap_or_default());
+    export.insert(
+        "requestor".into(),
+        serde_json::to_value(&req.requestor).unwrap_or_default(),
+    );
     if let Some(j) = &req.jurisdiction {
         export.insert("jurisdiction".into(), json!(j));
     }
@@ -130,7 +133,9 @@ pub fn write<W: Write, I: IntoIterator<Item = Record>>(
             record: record.id().to_string(),
             problem,
         };
-        record.validate().map_err(|e: InvalidInput| bad(e.to_string()))?;
+        record
+            .validate()
+            .map_err(|e: InvalidInput| bad(e.to_string()))?;
         if !req.window.contains(record.at()) {
             return Err(bad(format!(
                 "its time {} is outside the export's window [{}, {})",
@@ -251,7 +256,9 @@ impl Summary {
         let at = s(v, "at").unwrap_or_default();
         match kind {
             "decision" => {
-                if let (Some(p), Some(ver), Some(b)) = (s(v, "pack"), s(v, "pack_version"), s(v, "bundle")) {
+                if let (Some(p), Some(ver), Some(b)) =
+                    (s(v, "pack"), s(v, "pack_version"), s(v, "bundle"))
+                {
                     let e = self.in_force.entry((p, ver, b)).or_default();
                     if e.decisions == 0 {
                         e.first_at = at.clone();
@@ -323,19 +330,33 @@ impl Summary {
         let export = format!("tenet:export/{}", head.export_id);
         let requestor = format!("tenet:agent/{}", head.request.requestor.id);
         entity.insert(bundle.clone(), json!({"prov:type": "tenet:RtxBundle"}));
-        activity.insert(export.clone(), json!({"prov:startTime": rfc3339(head.snapshot_at)}));
-        agent.insert("tenet:agent/tenet".into(), json!({"prov:type": "prov:SoftwareAgent"}));
+        activity.insert(
+            export.clone(),
+            json!({"prov:startTime": rfc3339(head.snapshot_at)}),
+        );
+        agent.insert(
+            "tenet:agent/tenet".into(),
+            json!({"prov:type": "prov:SoftwareAgent"}),
+        );
         agent.insert(
             requestor.clone(),
             json!({"prov:type": "prov:Person", "tenet:requester_type": head.request.requestor.requester_type}),
         );
-        rel.entry("wasGeneratedBy").or_default().push(json!({"prov:entity": bundle, "prov:activity": export}));
-        rel.entry("wasAssociatedWith").or_default().push(json!({"prov:activity": export, "prov:agent": "tenet:agent/tenet"}));
-        rel.entry("wasAssociatedWith").or_default().push(json!({"prov:activity": export, "prov:agent": requestor, "prov:role": "requestor"}));
+        rel.entry("wasGeneratedBy")
+            .or_default()
+            .push(json!({"prov:entity": bundle, "prov:activity": export}));
+        rel.entry("wasAssociatedWith")
+            .or_default()
+            .push(json!({"prov:activity": export, "prov:agent": "tenet:agent/tenet"}));
+        rel.entry("wasAssociatedWith").or_default().push(
+            json!({"prov:activity": export, "prov:agent": requestor, "prov:role": "requestor"}),
+        );
         if let Some(on) = &head.request.requestor.on_behalf_of {
             let principal = format!("tenet:agent/{on}");
             agent.insert(principal.clone(), json!({"prov:type": "prov:Person"}));
-            rel.entry("actedOnBehalfOf").or_default().push(json!({"prov:delegate": requestor, "prov:responsible": principal}));
+            rel.entry("actedOnBehalfOf")
+                .or_default()
+                .push(json!({"prov:delegate": requestor, "prov:responsible": principal}));
         }
         for ((pack, version, b), f) in &self.in_force {
             let rules = format!("tenet:rules/{b}");
@@ -345,36 +366,54 @@ impl Summary {
                 decisions.clone(),
                 json!({"prov:startTime": f.first_at, "prov:endTime": f.last_at, "tenet:decisions": f.decisions}),
             );
-            rel.entry("used").or_default().push(json!({"prov:activity": decisions, "prov:entity": rules}));
-            rel.entry("used").or_default().push(json!({"prov:activity": export, "prov:entity": rules}));
-            rel.entry("wasAssociatedWith").or_default().push(json!({"prov:activity": decisions, "prov:agent": "tenet:agent/tenet"}));
+            rel.entry("used")
+                .or_default()
+                .push(json!({"prov:activity": decisions, "prov:entity": rules}));
+            rel.entry("used")
+                .or_default()
+                .push(json!({"prov:activity": export, "prov:entity": rules}));
+            rel.entry("wasAssociatedWith")
+                .or_default()
+                .push(json!({"prov:activity": decisions, "prov:agent": "tenet:agent/tenet"}));
         }
         for ((name, version), u) in &self.models {
             let model = format!("tenet:model/{name}@{version}");
             let scoring = format!("tenet:scoring/{name}@{version}");
             entity.insert(model.clone(), json!({"prov:type": "tenet:Model"}));
             activity.insert(scoring.clone(), json!({"tenet:records": u.records}));
-            rel.entry("used").or_default().push(json!({"prov:activity": scoring, "prov:entity": model}));
-            rel.entry("used").or_default().push(json!({"prov:activity": export, "prov:entity": model}));
+            rel.entry("used")
+                .or_default()
+                .push(json!({"prov:activity": scoring, "prov:entity": model}));
+            rel.entry("used")
+                .or_default()
+                .push(json!({"prov:activity": export, "prov:entity": model}));
             if let Some(p) = &u.provider {
                 let a = format!("tenet:agent/{p}");
                 agent.insert(a.clone(), json!({"prov:type": "prov:Organization"}));
-                rel.entry("wasAttributedTo").or_default().push(json!({"prov:entity": model, "prov:agent": a}));
+                rel.entry("wasAttributedTo")
+                    .or_default()
+                    .push(json!({"prov:entity": model, "prov:agent": a}));
             }
             if let Some(d) = &u.training_data {
                 let data = format!("tenet:data/{d}");
                 entity.insert(data.clone(), json!({"prov:type": "tenet:TrainingData"}));
-                rel.entry("wasDerivedFrom").or_default().push(json!({"prov:generatedEntity": model, "prov:usedEntity": data}));
+                rel.entry("wasDerivedFrom")
+                    .or_default()
+                    .push(json!({"prov:generatedEntity": model, "prov:usedEntity": data}));
             }
             for src in &u.sources {
                 let e = format!("tenet:source/{src}");
                 entity.insert(e.clone(), json!({"prov:type": "tenet:FeatureSource"}));
-                rel.entry("used").or_default().push(json!({"prov:activity": scoring, "prov:entity": e}));
+                rel.entry("used")
+                    .or_default()
+                    .push(json!({"prov:activity": scoring, "prov:entity": e}));
             }
             for by in &u.posted_by {
                 let a = format!("tenet:agent/{by}");
                 agent.insert(a.clone(), json!({"prov:type": "prov:SoftwareAgent"}));
-                rel.entry("wasAssociatedWith").or_default().push(json!({"prov:activity": scoring, "prov:agent": a}));
+                rel.entry("wasAssociatedWith")
+                    .or_default()
+                    .push(json!({"prov:activity": scoring, "prov:agent": a}));
             }
         }
         let mut doc = Map::new();

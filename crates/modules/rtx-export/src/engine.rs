@@ -113,11 +113,11 @@ pub fn sort(records: &mut [Record]) {
 /// Merges sources that are each sorted by [`Record::key`] (the audit log's
 /// decisions, the scores, the approvals, the evidence, the access log)
 /// into one sorted stream, holding one record per source.
-pub fn merge(sources: Vec<Box<dyn Iterator<Item = Record> + '_>>) -> impl Iterator<Item = Record> + '_ {
-    let mut heads: Vec<(Option<Record>, Box<dyn Iterator<Item = Record> + '_>)> = sources
-        .into_iter()
-        .map(|mut it| (it.next(), it))
-        .collect();
+pub fn merge(
+    sources: Vec<Box<dyn Iterator<Item = Record> + '_>>,
+) -> impl Iterator<Item = Record> + '_ {
+    let mut heads: Vec<(Option<Record>, Box<dyn Iterator<Item = Record> + '_>)> =
+        sources.into_iter().map(|mut it| (it.next(), it)).collect();
     std::iter::from_fn(move || {
         let i = heads
             .iter()
@@ -133,10 +133,22 @@ pub fn merge(sources: Vec<Box<dyn Iterator<Item = Record> + '_>>) -> impl Iterat
 /// The audit event of a change to `export` (its version names it, so each
 /// change has its own action id). `outcome`: `created`, `ready`, `failed`,
 /// `revoked`, `retained`, `hold_set`, `hold_released`, `scrubbed`.
-pub fn audit_event(export: &Export, outcome: &str, actor: &str, reason: Option<&str>, now: i64) -> AuditEvent {
+pub fn audit_event(
+    export: &Export,
+    outcome: &str,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> AuditEvent {
     AuditEvent {
         id: 0,
-        action_id: format!("{}:{}:{}:v{}", crate::MODULE, export.tenant, export.id, export.version),
+        action_id: format!(
+            "{}:{}:{}:v{}",
+            crate::MODULE,
+            export.tenant,
+            export.id,
+            export.version
+        ),
         at: Timestamp::from_millis(now).rfc3339(),
         source: crate::MODULE.into(),
         subject: export.id.clone(),

@@ -127,7 +127,9 @@ pub enum MaskError {
         record: String,
         message: String,
     },
-    #[error("masking policy `{policy}` is inconclusive on record `{record}`; the export fails closed")]
+    #[error(
+        "masking policy `{policy}` is inconclusive on record `{record}`; the export fails closed"
+    )]
     Inconclusive { policy: String, record: String },
     #[error("masking policy `{policy}` names the path `{path}`, which {problem}")]
     BadPath {
@@ -225,7 +227,11 @@ impl<'r> Masker<'r> {
         }
         let strings = |v: Option<&Value>| -> Vec<String> {
             v.and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let mut out = Vec::new();
@@ -243,7 +249,11 @@ impl<'r> Masker<'r> {
             out.push(Applied {
                 name: m.block.clone(),
                 jurisdictions: strings(m.effects.get("jurisdictions")),
-                basis: m.effects.get("basis").and_then(Value::as_str).map(str::to_string),
+                basis: m
+                    .effects
+                    .get("basis")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 because: m.because.clone(),
                 paths,
             });
@@ -263,13 +273,16 @@ impl<'r> Masker<'r> {
         // Concrete path -> (action, winning policy index, other policies).
         let mut targets: BTreeMap<Vec<String>, (Action, usize, Vec<usize>)> = BTreeMap::new();
         for (pi, a) in applied.iter().enumerate() {
-            let u = self.uses.entry(a.name.clone()).or_insert_with(|| PolicyUse {
-                policy: a.name.clone(),
-                jurisdictions: a.jurisdictions.clone(),
-                basis: a.basis.clone(),
-                records: 0,
-                masked: 0,
-            });
+            let u = self
+                .uses
+                .entry(a.name.clone())
+                .or_insert_with(|| PolicyUse {
+                    policy: a.name.clone(),
+                    jurisdictions: a.jurisdictions.clone(),
+                    basis: a.basis.clone(),
+                    records: 0,
+                    masked: 0,
+                });
             u.records += 1;
             for (action, pattern, _) in &a.paths {
                 let mut found = Vec::new();
@@ -396,7 +409,9 @@ fn parse_path(policy: &str, path: &str) -> Result<Vec<String>, MaskError> {
     }
     if let Some(first) = segs.first() {
         if first == "*" || RESERVED_KEYS.contains(&first.as_str()) {
-            return Err(bad("would remove the record's identity (`id`, `kind`, `at`) or its redactions"));
+            return Err(bad(
+                "would remove the record's identity (`id`, `kind`, `at`) or its redactions",
+            ));
         }
     }
     Ok(segs)

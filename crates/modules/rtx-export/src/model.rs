@@ -161,13 +161,13 @@ impl Evidence {
         let Value::Object(map) = body else {
             return Err(invalid("evidence", "must be a JSON object"));
         };
-        if let Some(k) = map
-            .keys()
-            .find(|k| !EVIDENCE_FIELDS.contains(&k.as_str()))
-        {
+        if let Some(k) = map.keys().find(|k| !EVIDENCE_FIELDS.contains(&k.as_str())) {
             return Err(invalid(
                 k,
-                format!("is not an evidence field (fields: {})", EVIDENCE_FIELDS.join(", ")),
+                format!(
+                    "is not an evidence field (fields: {})",
+                    EVIDENCE_FIELDS.join(", ")
+                ),
             ));
         }
         let mut ev: Evidence = serde_json::from_value(body.clone())
@@ -196,7 +196,10 @@ impl Evidence {
         for (i, f) in self.feature_provenance.iter().enumerate() {
             text(&format!("feature_provenance[{i}].feature"), &f.feature)?;
             text(&format!("feature_provenance[{i}].source"), &f.source)?;
-            opt_text(&format!("feature_provenance[{i}].version"), f.version.as_deref())?;
+            opt_text(
+                &format!("feature_provenance[{i}].version"),
+                f.version.as_deref(),
+            )?;
         }
         text("source_id", &self.source_id)
     }
@@ -446,13 +449,19 @@ impl ExportRequest {
         time("window.from", self.window.from)?;
         time("window.to", self.window.to)?;
         if self.window.from >= self.window.to {
-            return Err(invalid("window", "must end after it starts (`from` < `to`)"));
+            return Err(invalid(
+                "window",
+                "must end after it starts (`from` < `to`)",
+            ));
         }
         text("requestor.id", &self.requestor.id)?;
         text("requestor.type", &self.requestor.requester_type)?;
         opt_text("requestor.channel", self.requestor.channel.as_deref())?;
         opt_text("requestor.case", self.requestor.case.as_deref())?;
-        opt_text("requestor.on_behalf_of", self.requestor.on_behalf_of.as_deref())?;
+        opt_text(
+            "requestor.on_behalf_of",
+            self.requestor.on_behalf_of.as_deref(),
+        )?;
         text("purpose_of_use", &self.purpose_of_use)?;
         if let Some(j) = &self.jurisdiction {
             if split_jurisdiction(j).is_none() {
@@ -491,9 +500,15 @@ impl ExportRequest {
     pub fn request_root(&self) -> Value {
         let mut m = Map::new();
         let r = &self.requestor;
-        m.insert("requester_type".into(), Value::String(r.requester_type.clone()));
+        m.insert(
+            "requester_type".into(),
+            Value::String(r.requester_type.clone()),
+        );
         m.insert("requestor".into(), Value::String(r.id.clone()));
-        m.insert("purpose_of_use".into(), Value::String(self.purpose_of_use.clone()));
+        m.insert(
+            "purpose_of_use".into(),
+            Value::String(self.purpose_of_use.clone()),
+        );
         for (k, v) in [
             ("channel", &r.channel),
             ("case", &r.case),
@@ -522,7 +537,9 @@ pub fn split_jurisdiction(code: &str) -> Option<(&str, Option<&str>)> {
     if let Some(r) = region {
         if r.is_empty()
             || r.len() > 3
-            || !r.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         {
             return None;
         }
@@ -640,13 +657,7 @@ pub struct IllegalTransition {
 
 impl Export {
     /// A new export, pending.
-    pub fn new(
-        id: &str,
-        tenant: &str,
-        request: ExportRequest,
-        by: &str,
-        now: i64,
-    ) -> Export {
+    pub fn new(id: &str, tenant: &str, request: ExportRequest, by: &str, now: i64) -> Export {
         Export {
             id: id.to_string(),
             tenant: tenant.to_string(),
@@ -685,7 +696,12 @@ impl Export {
     }
 
     /// Revokes: the artifact is scrubbed, unless a legal hold keeps it.
-    pub fn revoke(&mut self, by: &str, reason: Option<&str>, now: i64) -> Result<(), IllegalTransition> {
+    pub fn revoke(
+        &mut self,
+        by: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), IllegalTransition> {
         self.transition(ExportState::Revoked, now)?;
         self.revoked_at = Some(now);
         self.revoked_by = Some(by.to_string());

@@ -230,7 +230,9 @@ pub struct PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicKey").field("keyid", &self.keyid).finish()
+        f.debug_struct("PublicKey")
+            .field("keyid", &self.keyid)
+            .finish()
     }
 }
 
@@ -304,8 +306,13 @@ mod tests {
         let public = a.public_key();
         assert_eq!(PublicKey::from_config(&public.to_pem()).unwrap(), public);
         assert_eq!(PublicKey::from_config(&public.to_hex()).unwrap(), public);
-        let err = Signer::from_config("not a key 0123").unwrap_err().to_string();
+        let err = Signer::from_config("not a key 0123")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("0123"), "{err}");
-        assert!(PublicKey::from_config(&pem).is_err(), "a private key is not a public key");
+        assert!(
+            PublicKey::from_config(&pem).is_err(),
+            "a private key is not a public key"
+        );
     }
 }

@@ -261,7 +261,15 @@ pub fn evidence_page(
                  ORDER BY at, id LIMIT ?7",
             )?;
             let rows = stmt.query_map(
-                params![tenant, subject, window.from, window.to, after_at, after_id, limit],
+                params![
+                    tenant,
+                    subject,
+                    window.from,
+                    window.to,
+                    after_at,
+                    after_id,
+                    limit
+                ],
                 |r| r.get(0),
             )?;
             rows.collect::<Result<_, _>>()?
@@ -276,7 +284,15 @@ pub fn evidence_page(
                         "SELECT record FROM rtx_evidence WHERE tenant = $1 AND subject = $2
                          AND at >= $3 AND at < $4 AND (at > $5 OR (at = $5 AND id > $6))
                          ORDER BY at, id LIMIT $7",
-                        &[&tenant, &subject, &window.from, &window.to, &after_at, &after_id, &limit],
+                        &[
+                            &tenant,
+                            &subject,
+                            &window.from,
+                            &window.to,
+                            &after_at,
+                            &after_id,
+                            &limit,
+                        ],
                     )
                     .await?;
                 Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -321,7 +337,13 @@ pub fn evidence_for<'s>(
 /// used for the tenant is a conflict.
 pub fn create_export(store: &mut Store, export: &Export) -> Result<(), StoreError> {
     let record = json(export)?;
-    let event = audit_event(export, "created", &export.created_by, None, export.created_at);
+    let event = audit_event(
+        export,
+        "created",
+        &export.created_by,
+        None,
+        export.created_at,
+    );
     let e = export.clone();
     let version = version_i64(e.version);
     match store.backend_mut() {
@@ -330,7 +352,15 @@ pub fn create_export(store: &mut Store, export: &Export) -> Result<(), StoreErro
             tx.execute(
                 "INSERT INTO rtx_exports (tenant, id, subject, state, version, created_at, record)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![e.tenant, e.id, e.request.subject, e.state.as_str(), version, e.created_at, record],
+                params![
+                    e.tenant,
+                    e.id,
+                    e.request.subject,
+                    e.state.as_str(),
+                    version,
+                    e.created_at,
+                    record
+                ],
             )?;
             insert_audit(&tx, &event)?;
             tx.commit()?;
@@ -342,7 +372,15 @@ pub fn create_export(store: &mut Store, export: &Export) -> Result<(), StoreErro
             tx.execute(
                 "INSERT INTO rtx_exports (tenant, id, subject, state, version, created_at, record)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&e.tenant, &e.id, &e.request.subject, &e.state.as_str(), &version, &e.created_at, &record],
+                &[
+                    &e.tenant,
+                    &e.id,
+                    &e.request.subject,
+                    &e.state.as_str(),
+                    &version,
+                    &e.created_at,
+                    &record,
+                ],
             )
             .await?;
             pg_insert_with(&tx, &[event]).await?;
@@ -353,7 +391,13 @@ pub fn create_export(store: &mut Store, export: &Export) -> Result<(), StoreErro
 }
 
 /// Runs one change of export `id` as described at the top of this file.
-fn change<F>(store: &mut Store, tenant: &str, id: &str, now: i64, f: F) -> Result<Export, ChangeError>
+fn change<F>(
+    store: &mut Store,
+    tenant: &str,
+    id: &str,
+    now: i64,
+    f: F,
+) -> Result<Export, ChangeError>
 where
     F: FnOnce(&mut Export) -> Result<Plan, ChangeError> + Send + 'static,
 {
@@ -532,7 +576,13 @@ fn envelope_digest(envelope: &Envelope) -> Option<String> {
 }
 
 /// Marks a pending export failed, with why.
-pub fn fail_export(store: &mut Store, tenant: &str, id: &str, why: &str, now: i64) -> Result<Export, ChangeError> {
+pub fn fail_export(
+    store: &mut Store,
+    tenant: &str,
+    id: &str,
+    why: &str,
+    now: i64,
+) -> Result<Export, ChangeError> {
     let why = why.to_string();
     change(store, tenant, id, now, move |e| {
         e.transition(ExportState::Failed, now)?;
@@ -597,7 +647,11 @@ pub fn set_legal_hold(
             (false, false) => "hold_released",
         };
         Ok(Plan {
-            artifact: if scrubbed { ArtifactOp::Delete } else { ArtifactOp::Keep },
+            artifact: if scrubbed {
+                ArtifactOp::Delete
+            } else {
+                ArtifactOp::Keep
+            },
             audit: vec![audit_event(e, outcome, &actor, reason.as_deref(), now)],
             access: None,
         })
@@ -606,7 +660,13 @@ pub fn set_legal_hold(
 
 /// Reads an export, logging the access in the same transaction. `None`:
 /// no such export for the tenant (nothing logged).
-pub fn export(store: &mut Store, tenant: &str, id: &str, access: &Access, now: i64) -> Result<Option<Export>, StoreError> {
+pub fn export(
+    store: &mut Store,
+    tenant: &str,
+    id: &str,
+    access: &Access,
+    now: i64,
+) -> Result<Option<Export>, StoreError> {
     let access = access.clone();
     match change(store, tenant, id, now, move |_| {
         Ok(Plan {
@@ -676,7 +736,12 @@ pub fn export_with_bundle(
 
 /// The access log of a subject's exports in `window`, by time (what a
 /// later export includes as `access` records).
-pub fn access_log(store: &Store, tenant: &str, subject: &str, window: Window) -> Result<Vec<AccessLogEntry>, StoreError> {
+pub fn access_log(
+    store: &Store,
+    tenant: &str,
+    subject: &str,
+    window: Window,
+) -> Result<Vec<AccessLogEntry>, StoreError> {
     type Row = (i64, String, i64, String, String, Option<String>);
     let rows: Vec<Row> = match store.backend() {
         Backend::Sqlite(conn) => {
@@ -685,7 +750,14 @@ pub fn access_log(store: &Store, tenant: &str, subject: &str, window: Window) ->
                  WHERE tenant = ?1 AND subject = ?2 AND at >= ?3 AND at < ?4 ORDER BY at, seq",
             )?;
             let rows = stmt.query_map(params![tenant, subject, window.from, window.to], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })?;
             rows.collect::<Result<_, _>>()?
         }
@@ -721,4 +793,53 @@ pub fn access_log(store: &Store, tenant: &str, subject: &str, window: Window) ->
             })
         })
         .collect()
+}
+
+/// Exports still `pending` (`(tenant, id)`, oldest first, at most
+/// `limit`): what a sweep makes after a restart cut their making short.
+pub fn pending(store: &Store, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    match store.backend() {
+        Backend::Sqlite(conn) => {
+            let mut s = conn.prepare_cached(
+                "SELECT tenant, id FROM rtx_exports WHERE state = 'pending' ORDER BY created_at, id LIMIT ?1",
+            )?;
+            let r = s.query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(r.collect::<Result<_, _>>()?)
+        }
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let c = pool.get().await?;
+            Ok(c.query(
+                "SELECT tenant, id FROM rtx_exports WHERE state = 'pending' ORDER BY created_at, id LIMIT $1",
+                &[&limit],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+        }),
+    }
+}
+
+/// An export as stored, for the server's own work (making its bundle):
+/// not an access, so not logged.
+pub fn export_unlogged(store: &Store, tenant: &str, id: &str) -> Result<Option<Export>, StoreError> {
+    let (tenant, id) = (tenant.to_string(), id.to_string());
+    let row: Option<String> = match store.backend() {
+        Backend::Sqlite(conn) => conn
+            .prepare_cached("SELECT record FROM rtx_exports WHERE tenant = ?1 AND id = ?2")?
+            .query_row(params![tenant, id], |r| r.get(0))
+            .optional()?,
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let c = pool.get().await?;
+            Ok(c
+                .query_opt(
+                    "SELECT record FROM rtx_exports WHERE tenant = $1 AND id = $2",
+                    &[&tenant, &id],
+                )
+                .await?
+                .map(|r| r.get(0)))
+        })?,
+    };
+    row.map(|t| parse("export", &t)).transpose()
 }

@@ -26,7 +26,9 @@
 //! export and this digest).
 
 use crate::model::{ExportState, RevocationStatus, SCHEMA};
-use crate::sign::{pae, Envelope, PublicKey, Statement, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE};
+use crate::sign::{
+    pae, Envelope, PublicKey, Statement, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -90,7 +92,10 @@ impl From<io::Error> for VerifyError {
 }
 
 /// Checks the envelope and returns the signed statement and the key id.
-pub fn check_envelope(envelope: &Envelope, key: &PublicKey) -> Result<(Statement, String), VerifyError> {
+pub fn check_envelope(
+    envelope: &Envelope,
+    key: &PublicKey,
+) -> Result<(Statement, String), VerifyError> {
     if envelope.payload_type != PAYLOAD_TYPE {
         return Err(VerifyError::PayloadType(envelope.payload_type.clone()));
     }
@@ -145,7 +150,10 @@ fn statement(body: &[u8]) -> Result<Statement, VerifyError> {
     let st: Statement =
         serde_json::from_slice(body).map_err(|e| VerifyError::Statement(e.to_string()))?;
     if st.statement_type != STATEMENT_TYPE {
-        return Err(VerifyError::Statement(format!("its `_type` is `{}`", st.statement_type)));
+        return Err(VerifyError::Statement(format!(
+            "its `_type` is `{}`",
+            st.statement_type
+        )));
     }
     if st.predicate_type != PREDICATE_TYPE {
         return Err(VerifyError::Statement(format!(
@@ -160,7 +168,9 @@ fn statement(body: &[u8]) -> Result<Statement, VerifyError> {
         )));
     }
     if st.bundle_sha256().is_none() {
-        return Err(VerifyError::Statement("its subject has no sha256 digest".into()));
+        return Err(VerifyError::Statement(
+            "its subject has no sha256 digest".into(),
+        ));
     }
     Ok(st)
 }
@@ -198,7 +208,11 @@ fn finish(
     })
 }
 
-fn check_status(st: &Statement, sha256: &str, s: &RevocationStatus) -> Result<RevocationCheck, VerifyError> {
+fn check_status(
+    st: &Statement,
+    sha256: &str,
+    s: &RevocationStatus,
+) -> Result<RevocationCheck, VerifyError> {
     if s.id != st.predicate.export {
         return Err(VerifyError::Status(format!(
             "it is about export `{}`, the bundle about `{}`",
@@ -215,7 +229,12 @@ fn check_status(st: &Statement, sha256: &str, s: &RevocationStatus) -> Result<Re
             id: s.id.clone(),
             at: s
                 .revoked_at
-                .map(|ms| format!(" at {}", tenet_runtime::clock::Timestamp::from_millis(ms).rfc3339()))
+                .map(|ms| {
+                    format!(
+                        " at {}",
+                        tenet_runtime::clock::Timestamp::from_millis(ms).rfc3339()
+                    )
+                })
                 .unwrap_or_default(),
             retained: if s.retained {
                 "; its bundle is retained under a legal hold, not valid".into()
@@ -244,7 +263,11 @@ pub fn verify(
 
 /// Writes the `.rtx` file: the envelope line, then the bundle read from
 /// `bundle` (streamed).
-pub fn write_file<W: Write, R: Read>(mut out: W, envelope: &Envelope, mut bundle: R) -> io::Result<W> {
+pub fn write_file<W: Write, R: Read>(
+    mut out: W,
+    envelope: &Envelope,
+    mut bundle: R,
+) -> io::Result<W> {
     let line = crate::canonical::to_vec(envelope).map_err(io::Error::other)?;
     out.write_all(&line)?;
     out.write_all(b"\n")?;
@@ -257,7 +280,9 @@ pub fn write_file<W: Write, R: Read>(mut out: W, envelope: &Envelope, mut bundle
 /// Reads the envelope line of an `.rtx` file.
 pub fn read_envelope<R: BufRead>(r: &mut R) -> Result<Envelope, VerifyError> {
     let mut line = Vec::new();
-    r.by_ref().take(MAX_ENVELOPE_BYTES).read_until(b'\n', &mut line)?;
+    r.by_ref()
+        .take(MAX_ENVELOPE_BYTES)
+        .read_until(b'\n', &mut line)?;
     if line.pop() != Some(b'\n') {
         return Err(VerifyError::File(
             "its first line (the envelope) does not end, or is longer than 1 MiB".into(),
@@ -284,7 +309,9 @@ pub fn verify_file<R: BufRead>(
         }
         let n = buf.len();
         if ended {
-            return Err(VerifyError::File("it has more after the bundle's line".into()));
+            return Err(VerifyError::File(
+                "it has more after the bundle's line".into(),
+            ));
         }
         let body = match buf.iter().position(|b| *b == b'\n') {
             Some(i) if i + 1 == n => {
@@ -292,7 +319,9 @@ pub fn verify_file<R: BufRead>(
                 &buf[..i]
             }
             Some(_) => {
-                return Err(VerifyError::File("it has more after the bundle's line".into()))
+                return Err(VerifyError::File(
+                    "it has more after the bundle's line".into(),
+                ))
             }
             None => buf,
         };
@@ -301,7 +330,15 @@ pub fn verify_file<R: BufRead>(
         r.consume(n);
     }
     if !ended {
-        return Err(VerifyError::File("the bundle's line does not end with a newline".into()));
+        return Err(VerifyError::File(
+            "the bundle's line does not end with a newline".into(),
+        ));
     }
-    finish(statement, keyid, hex::encode(hasher.finalize()), size, status)
+    finish(
+        statement,
+        keyid,
+        hex::encode(hasher.finalize()),
+        size,
+        status,
+    )
 }

@@ -43,6 +43,12 @@ pub struct EvaluateRequest {
     /// Include the per-condition trace.
     #[serde(default)]
     pub trace: bool,
+    /// The person the decision is about (a data subject's id). When given,
+    /// the audit event keeps it and the input the decision read, so a
+    /// right-to-explanation export (`POST /v1/exports`) can explain it.
+    #[serde(default)]
+    #[schema(nullable = false, pattern = "^[A-Za-z0-9_.:@-]{1,200}$")]
+    pub data_subject: Option<String>,
 }
 
 /// A decision, as `tenet eval` prints it, with the bundle it was made with.
@@ -112,6 +118,20 @@ pub async fn evaluate(
         ));
     };
     let input = req.input;
+    if let Some(ds) = &req.data_subject {
+        if ds.is_empty()
+            || ds.len() > 200
+            || !ds
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:@-".contains(&b))
+        {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid Request",
+                format!("`data_subject` `{ds}` must be 1 to 200 letters, digits, `_`, `.`, `:`, `@` or `-`"),
+            ));
+        }
+    }
     let opts = DecideOptions {
         trace: req.trace,
         now: Some(req.now.unwrap_or_else(today)),
@@ -142,12 +162,19 @@ pub async fn evaluate(
         outcome: outcome.into(),
         reason,
         latency_ms,
-        details: json!({
-            "version": d.version,
-            "highest_risk": d.highest_risk,
-            "matched": d.matched.iter().map(|m| m.block.as_str()).collect::<Vec<_>>(),
-            "dry_run": d.dry_run,
-        }),
+        details: {
+            let mut details = json!({
+                "version": d.version,
+                "highest_risk": d.highest_risk,
+                "matched": d.matched.iter().map(|m| m.block.as_str()).collect::<Vec<_>>(),
+                "dry_run": d.dry_run,
+            });
+            if let Some(ds) = &req.data_subject {
+                details["data_subject"] = json!(ds);
+                details["input"] = input.to_json();
+            }
+            details
+        },
         tenant: ctx.tenant.clone(),
         bundle: Some(bundle.fingerprint.clone()),
     };

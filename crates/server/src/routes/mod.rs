@@ -15,6 +15,7 @@ pub mod health;
 pub mod inventory;
 pub mod meta;
 pub mod monitor;
+pub mod rtx;
 pub mod safety;
 
 use crate::problem::Problem;

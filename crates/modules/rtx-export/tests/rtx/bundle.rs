@@ -12,8 +12,12 @@ use tenet_rtx_export::canonical;
 
 fn jcs_round_trip(bytes: &[u8]) {
     let again = canonical::to_vec(&parse(bytes)).unwrap();
-    assert!(again == bytes, "the streamed bundle is not canonical:\n{}\n{}",
-        String::from_utf8_lossy(bytes), String::from_utf8_lossy(&again));
+    assert!(
+        again == bytes,
+        "the streamed bundle is not canonical:\n{}\n{}",
+        String::from_utf8_lossy(bytes),
+        String::from_utf8_lossy(&again)
+    );
 }
 
 #[test]
@@ -27,7 +31,11 @@ fn the_same_snapshot_exports_byte_identically() {
     assert_eq!(ma.written.sha256, canonical::sha256_hex(&a));
     assert_eq!(ma.written.size, a.len() as u64);
     // Another export of the same records has other salts: other commitments.
-    let (c, _) = make(&rules, &export_for("x-2", export.request.clone()), records());
+    let (c, _) = make(
+        &rules,
+        &export_for("x-2", export.request.clone()),
+        records(),
+    );
     assert_ne!(a, c);
 }
 
@@ -40,9 +48,18 @@ fn the_streamed_bundle_is_canonical_json_and_its_manifest_digest_recomputes() {
         jcs_round_trip(&bytes);
         let b = parse(&bytes);
         let manifest = canonical::to_vec(&manifest_of(&b)).unwrap();
-        assert_eq!(made.written.manifest_sha256, canonical::sha256_hex(&manifest));
-        assert_eq!(b["summary"]["redactions"]["sha256"], made.written.manifest_sha256.as_str());
-        assert_eq!(made.statement.predicate.manifest.sha256, made.written.manifest_sha256);
+        assert_eq!(
+            made.written.manifest_sha256,
+            canonical::sha256_hex(&manifest)
+        );
+        assert_eq!(
+            b["summary"]["redactions"]["sha256"],
+            made.written.manifest_sha256.as_str()
+        );
+        assert_eq!(
+            made.statement.predicate.manifest.sha256,
+            made.written.manifest_sha256
+        );
     }
 }
 
@@ -128,7 +145,10 @@ fn records_are_written_as_they_come_not_gathered_first() {
     let (_, made) = engine::make(sink.clone(), pack, &signer(), &export, records, None).unwrap();
     let total = sink.0.borrow().len();
     assert_eq!(made.written.records, n as u64);
-    assert_eq!(made.written.manifest_entries, n as u64, "each subject id hashed");
+    assert_eq!(
+        made.written.manifest_entries, n as u64,
+        "each subject id hashed"
+    );
     assert!(
         written_before_last > total * 9 / 10,
         "only {written_before_last} of {total} bytes were written before the last record came"
@@ -138,7 +158,11 @@ fn records_are_written_as_they_come_not_gathered_first() {
 #[test]
 fn merging_sorted_sources_gives_one_sorted_stream() {
     let all = records();
-    let (even, odd): (Vec<_>, Vec<_>) = all.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
+    let (even, odd): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
     let merged: Vec<Record> = engine::merge(vec![
         Box::new(odd.into_iter().map(|x| x.1)),
         Box::new(std::iter::empty()),

@@ -53,6 +53,16 @@ fn expected(own: &[&str], third_party: bool) -> Vec<String> {
     v
 }
 
+/// (name, jurisdiction, requester type, subject facts, manifest, policies applied).
+type Case = (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Value,
+    Vec<String>,
+    Vec<&'static str>,
+);
+
 #[test]
 fn each_jurisdiction_masks_exactly_what_its_policies_name() {
     let rules = rules();
@@ -65,51 +75,130 @@ fn each_jurisdiction_masks_exactly_what_its_policies_name() {
         "d1 record.raw_inputs.free_text drop eu-gdpr",
         "d1 record.subject_id hash eu-gdpr",
     ];
-    let table: Vec<(&str, Option<&str>, &str, Value, Vec<String>, Vec<&str>)> = vec![
-        ("EU subject", Some("FR"), "data_subject", json!({"age": 41}), expected(&eu, true),
-         vec!["eu-gdpr", "third-party-data", "vendor-model-internals"]),
-        ("EEA subject", Some("NO"), "authorized_agent", json!({}), expected(&eu, true),
-         vec!["eu-gdpr", "third-party-data", "vendor-model-internals"]),
-        ("California resident", Some("US-CA"), "data_subject", json!({}), expected(&[
-            "d1 record.device_id hash us-ca",
-            "d1 record.features.ethnicity redact us-ca",
-            "d1 record.features.precise_geolocation redact us-ca",
-            "d1 record.raw_inputs.free_text drop us-ca",
-            "d1 record.subject_id hash us-ca",
-        ], true), vec!["third-party-data", "us-ca", "vendor-model-internals"]),
-        ("New York resident", Some("US-NY"), "data_subject", json!({}), expected(&[
-            "d1 record.device_id hash default",
-            "d1 record.raw_inputs.free_text drop default",
-            "d1 record.subject_id hash default",
-        ], true), vec!["default", "third-party-data", "vendor-model-internals"]),
-        ("Japanese subject's counsel", Some("JP"), "legal_counsel", json!({}), expected(&[
-            "d1 record.device_id hash default",
-            "d1 record.raw_inputs.free_text drop default",
-            "d1 record.subject_id hash default",
-        ], false), vec!["default", "vendor-model-internals"]),
-        ("unknown jurisdiction: every mask", None, "data_subject", json!({}), expected(&[
-            "d1 record.device_id hash eu-gdpr+default+us-ca",
-            "d1 record.features.ethnicity redact eu-gdpr+us-ca",
-            "d1 record.features.health_flags redact eu-gdpr",
-            "d1 record.features.precise_geolocation redact us-ca",
-            "d1 record.features.religion redact eu-gdpr",
-            "d1 record.ip_address hash eu-gdpr",
-            "d1 record.raw_inputs.free_text drop eu-gdpr+default+us-ca",
-            "d1 record.subject_id hash eu-gdpr+default+us-ca",
-        ], true), vec!["default", "eu-gdpr", "third-party-data", "us-ca", "vendor-model-internals"]),
-        ("EU minor", Some("DE"), "data_subject", json!({"age": 16}), expected(&[
-            "d1 record.device_id hash eu-gdpr",
-            "d1 record.features.behavioural_signals drop minors",
-            "d1 record.features.ethnicity redact eu-gdpr",
-            "d1 record.features.health_flags redact eu-gdpr",
-            "d1 record.features.religion redact eu-gdpr",
-            "d1 record.guardian_id hash minors",
-            "d1 record.ip_address hash eu-gdpr",
-            "d1 record.raw_inputs drop minors+eu-gdpr",
-            "d1 record.subject_id hash eu-gdpr",
-        ], true), vec!["eu-gdpr", "minors", "third-party-data", "vendor-model-internals"]),
-        ("supervisory authority: only the vendor's trade secrets", Some("FR"),
-         "supervisory_authority", json!({}), expected(&[], false), vec!["vendor-model-internals"]),
+    let table: Vec<Case> = vec![
+        (
+            "EU subject",
+            Some("FR"),
+            "data_subject",
+            json!({"age": 41}),
+            expected(&eu, true),
+            vec!["eu-gdpr", "third-party-data", "vendor-model-internals"],
+        ),
+        (
+            "EEA subject",
+            Some("NO"),
+            "authorized_agent",
+            json!({}),
+            expected(&eu, true),
+            vec!["eu-gdpr", "third-party-data", "vendor-model-internals"],
+        ),
+        (
+            "California resident",
+            Some("US-CA"),
+            "data_subject",
+            json!({}),
+            expected(
+                &[
+                    "d1 record.device_id hash us-ca",
+                    "d1 record.features.ethnicity redact us-ca",
+                    "d1 record.features.precise_geolocation redact us-ca",
+                    "d1 record.raw_inputs.free_text drop us-ca",
+                    "d1 record.subject_id hash us-ca",
+                ],
+                true,
+            ),
+            vec!["third-party-data", "us-ca", "vendor-model-internals"],
+        ),
+        (
+            "New York resident",
+            Some("US-NY"),
+            "data_subject",
+            json!({}),
+            expected(
+                &[
+                    "d1 record.device_id hash default",
+                    "d1 record.raw_inputs.free_text drop default",
+                    "d1 record.subject_id hash default",
+                ],
+                true,
+            ),
+            vec!["default", "third-party-data", "vendor-model-internals"],
+        ),
+        (
+            "Japanese subject's counsel",
+            Some("JP"),
+            "legal_counsel",
+            json!({}),
+            expected(
+                &[
+                    "d1 record.device_id hash default",
+                    "d1 record.raw_inputs.free_text drop default",
+                    "d1 record.subject_id hash default",
+                ],
+                false,
+            ),
+            vec!["default", "vendor-model-internals"],
+        ),
+        (
+            "unknown jurisdiction: every mask",
+            None,
+            "data_subject",
+            json!({}),
+            expected(
+                &[
+                    "d1 record.device_id hash eu-gdpr+default+us-ca",
+                    "d1 record.features.ethnicity redact eu-gdpr+us-ca",
+                    "d1 record.features.health_flags redact eu-gdpr",
+                    "d1 record.features.precise_geolocation redact us-ca",
+                    "d1 record.features.religion redact eu-gdpr",
+                    "d1 record.ip_address hash eu-gdpr",
+                    "d1 record.raw_inputs.free_text drop eu-gdpr+default+us-ca",
+                    "d1 record.subject_id hash eu-gdpr+default+us-ca",
+                ],
+                true,
+            ),
+            vec![
+                "default",
+                "eu-gdpr",
+                "third-party-data",
+                "us-ca",
+                "vendor-model-internals",
+            ],
+        ),
+        (
+            "EU minor",
+            Some("DE"),
+            "data_subject",
+            json!({"age": 16}),
+            expected(
+                &[
+                    "d1 record.device_id hash eu-gdpr",
+                    "d1 record.features.behavioural_signals drop minors",
+                    "d1 record.features.ethnicity redact eu-gdpr",
+                    "d1 record.features.health_flags redact eu-gdpr",
+                    "d1 record.features.religion redact eu-gdpr",
+                    "d1 record.guardian_id hash minors",
+                    "d1 record.ip_address hash eu-gdpr",
+                    "d1 record.raw_inputs drop minors+eu-gdpr",
+                    "d1 record.subject_id hash eu-gdpr",
+                ],
+                true,
+            ),
+            vec![
+                "eu-gdpr",
+                "minors",
+                "third-party-data",
+                "vendor-model-internals",
+            ],
+        ),
+        (
+            "supervisory authority: only the vendor's trade secrets",
+            Some("FR"),
+            "supervisory_authority",
+            json!({}),
+            expected(&[], false),
+            vec!["vendor-model-internals"],
+        ),
     ];
     for (name, jurisdiction, requester, facts, want, policies) in table {
         let export = export_for("x-1", request(jurisdiction, requester, facts));
@@ -134,15 +223,30 @@ fn masked_values_are_gone_and_commitments_open_with_one_field_salt() {
     let export = export_for("x-1", request(Some("FR"), "data_subject", json!({})));
     let (bytes, _) = make(&rules, &export, records());
     let b = parse(&bytes);
-    let d1 = b["records"].as_array().unwrap().iter().find(|r| r["id"] == "d1").unwrap();
+    let d1 = b["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "d1")
+        .unwrap();
     assert_eq!(d1["features"]["ethnicity"], REDACTED);
-    assert_eq!(d1["features"]["income"], 52000, "what no policy names stays");
+    assert_eq!(
+        d1["features"]["income"], 52000,
+        "what no policy names stays"
+    );
     assert!(d1["raw_inputs"].get("free_text").is_none());
     assert_eq!(d1["raw_inputs"]["form"], "A-12");
     assert!(d1["model"].get("raw_scores").is_none());
     assert_eq!(d1["model"]["name"], "fraud-v3");
     let text = String::from_utf8(bytes.clone()).unwrap();
-    for secret in ["I lost my job", "Ana Reviewer", "group-a", "asthma", "203.0.113.7", "dev-9"] {
+    for secret in [
+        "I lost my job",
+        "Ana Reviewer",
+        "group-a",
+        "asthma",
+        "203.0.113.7",
+        "dev-9",
+    ] {
         assert!(!text.contains(secret), "`{secret}` leaked into the bundle");
     }
     // The commitment to the subject id opens with that field's salt only.
@@ -153,7 +257,10 @@ fn masked_values_are_gone_and_commitments_open_with_one_field_salt() {
     assert!(open(&field, &json!("s-1"), c));
     assert!(!open(&field, &json!("s-2"), c));
     let other = hex::encode(salt.field_salt("d1", "record.device_id"));
-    assert!(!open(&other, &json!("s-1"), c), "another field's salt opens nothing");
+    assert!(
+        !open(&other, &json!("s-1"), c),
+        "another field's salt opens nothing"
+    );
     // The manifest entry of a redaction commits to the removed value too,
     // and carries its legal basis and the policy's reason.
     let e = d1["redactions"]
@@ -163,7 +270,11 @@ fn masked_values_are_gone_and_commitments_open_with_one_field_salt() {
         .find(|e| e["path"] == "record.features.ethnicity")
         .unwrap();
     let f = hex::encode(salt.field_salt("d1", "record.features.ethnicity"));
-    assert!(open(&f, &json!("group-a"), e["commitment"].as_str().unwrap()));
+    assert!(open(
+        &f,
+        &json!("group-a"),
+        e["commitment"].as_str().unwrap()
+    ));
     assert_eq!(
         e["basis"],
         "GDPR Art. 15(1)(h) and Art. 22(3); special categories under Art. 9"
@@ -189,15 +300,26 @@ fn the_summary_is_computed_from_masked_records() {
     let (bytes, _) = make(&rules, &export, records());
     let b = parse(&bytes);
     let s = &b["summary"];
-    assert_eq!(s["counts"], json!({"access": 1, "approval": 1, "decision": 1, "evidence": 1, "score": 1}));
+    assert_eq!(
+        s["counts"],
+        json!({"access": 1, "approval": 1, "decision": 1, "evidence": 1, "score": 1})
+    );
     assert_eq!(s["policies_in_force"][0]["pack"], "credit");
     assert_eq!(s["policies_in_force"][0]["bundle"], "b".repeat(64));
     assert_eq!(s["consent"][0]["context"]["basis"], "contract");
     let prov = &s["provenance"];
     assert!(prov["entity"]["tenet:model/credit-limit@7"].is_object());
     assert!(prov["entity"]["tenet:data/snap-2026-11"].is_object());
-    assert!(prov["wasAttributedTo"].as_object().unwrap().values().any(|r| r["prov:agent"] == "tenet:agent/in-house"));
-    assert!(prov["wasGeneratedBy"].as_object().unwrap().values().any(|r| r["prov:entity"] == "tenet:bundle/x-1"));
+    assert!(prov["wasAttributedTo"]
+        .as_object()
+        .unwrap()
+        .values()
+        .any(|r| r["prov:agent"] == "tenet:agent/in-house"));
+    assert!(prov["wasGeneratedBy"]
+        .as_object()
+        .unwrap()
+        .values()
+        .any(|r| r["prov:entity"] == "tenet:bundle/x-1"));
 }
 
 #[test]
@@ -209,7 +331,10 @@ fn a_policy_that_would_remove_a_records_identity_fails_the_export() {
     );
     assert_ne!(broken, pack);
     let rules = tenet_runtime::load::load_files(
-        vec![tenet_runtime::load::RuleFile { path: "p.tenet".into(), text: broken }],
+        vec![tenet_runtime::load::RuleFile {
+            path: "p.tenet".into(),
+            text: broken,
+        }],
         "",
     )
     .unwrap();
@@ -230,11 +355,23 @@ fn bad_input_is_refused_with_the_field_named() {
     });
     assert!(Evidence::from_json(&ok).is_ok());
     let cases = [
-        (json!({"subjekt": "s"}), "`subjekt` is not an evidence field"),
+        (
+            json!({"subjekt": "s"}),
+            "`subjekt` is not an evidence field",
+        ),
         (json!({"subject": " "}), "`subject` is empty"),
-        (json!({"at": -1}), "`at` is -1, not a time in Unix milliseconds"),
-        (json!({"model": {"name": "m", "version": "", "provider": "p"}}), "`model.version` is empty"),
-        (json!({"feature_provenance": [{"feature": "f", "source": ""}]}), "`feature_provenance[0].source` is empty"),
+        (
+            json!({"at": -1}),
+            "`at` is -1, not a time in Unix milliseconds",
+        ),
+        (
+            json!({"model": {"name": "m", "version": "", "provider": "p"}}),
+            "`model.version` is empty",
+        ),
+        (
+            json!({"feature_provenance": [{"feature": "f", "source": ""}]}),
+            "`feature_provenance[0].source` is empty",
+        ),
     ];
     for (patch, want) in cases {
         let mut body = ok.clone();
@@ -246,9 +383,18 @@ fn bad_input_is_refused_with_the_field_named() {
     }
     let base = serde_json::to_value(request(Some("FR"), "data_subject", json!({}))).unwrap();
     let bad = [
-        (json!({"jurisdiction": "France"}), "`jurisdiction` is `France`, not an ISO 3166 code"),
-        (json!({"window": {"from": T0, "to": T0}}), "`window` must end after it starts"),
-        (json!({"subject_facts": {"country": "DE"}}), "`subject_facts.country` comes from `jurisdiction`"),
+        (
+            json!({"jurisdiction": "France"}),
+            "`jurisdiction` is `France`, not an ISO 3166 code",
+        ),
+        (
+            json!({"window": {"from": T0, "to": T0}}),
+            "`window` must end after it starts",
+        ),
+        (
+            json!({"subject_facts": {"country": "DE"}}),
+            "`subject_facts.country` comes from `jurisdiction`",
+        ),
         (json!({"purpose_of_use": ""}), "`purpose_of_use` is empty"),
     ];
     for (patch, want) in bad {
@@ -269,14 +415,21 @@ fn records_out_of_order_or_outside_the_window_fail_the_export() {
     let mut rs = records();
     rs.reverse();
     let err = engine::make(Vec::new(), pack, &signer(), &export, rs, None).unwrap_err();
-    assert!(err.to_string().contains("records must come sorted by time and id"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("records must come sorted by time and id"),
+        "{err}"
+    );
     let mut rs = records();
     if let Record::Score(s) = &mut rs[2] {
         s.at = T0 - 1;
     }
     engine::sort(&mut rs);
     let err = engine::make(Vec::new(), pack, &signer(), &export, rs, None).unwrap_err();
-    assert!(err.to_string().contains("is outside the export's window"), "{err}");
+    assert!(
+        err.to_string().contains("is outside the export's window"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -290,6 +443,12 @@ fn state_transitions_are_the_ones_drawn() {
         .collect();
     assert_eq!(
         legal,
-        vec![(Pending, Ready), (Pending, Failed), (Pending, Revoked), (Ready, Revoked), (Failed, Revoked)]
+        vec![
+            (Pending, Ready),
+            (Pending, Failed),
+            (Pending, Revoked),
+            (Ready, Revoked),
+            (Failed, Revoked)
+        ]
     );
 }

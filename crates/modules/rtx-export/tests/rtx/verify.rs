@@ -45,15 +45,25 @@ fn a_signed_bundle_verifies_in_memory_and_from_its_file() {
     assert_eq!(lines[1].as_bytes(), &bytes[..]);
     // The status JSON of `GET /v1/exports/{id}` is a revocation status.
     let export = export_for("x-1", request(Some("FR"), "data_subject", json!({})));
-    let from_get: RevocationStatus = serde_json::from_value(serde_json::to_value(&export).unwrap()).unwrap();
+    let from_get: RevocationStatus =
+        serde_json::from_value(serde_json::to_value(&export).unwrap()).unwrap();
     assert_eq!(from_get.state, ExportState::Pending);
 }
 
 #[test]
 fn one_byte_changed_anywhere_in_the_file_fails_verification() {
-    let (_, _, file) = signed();
+    // One record (the decision, masked) keeps the file small; a byte in
+    // every stretch of six, its place in the stretch rotating, is flipped:
+    // every field of the envelope and of the bundle, and the newlines.
+    let rules = rules();
+    let export = export_for("x-1", request(Some("FR"), "data_subject", json!({})));
+    let (bytes, made) = make(&rules, &export, records().into_iter().take(1).collect());
+    let file = write_file(Vec::new(), &made.envelope, &bytes[..]).unwrap();
     let key = signer().public_key();
-    for i in 0..file.len() {
+    let mut places: Vec<usize> = (0..file.len() / 6).map(|k| k * 6 + k % 6).collect();
+    places.push(file.len() - 1);
+    places.push(file.iter().position(|b| *b == b'\n').unwrap());
+    for i in places {
         let mut t = file.clone();
         t[i] ^= 0x01;
         assert!(
@@ -79,7 +89,10 @@ fn each_tamper_names_what_failed() {
     // One more byte.
     let mut longer = bytes.clone();
     longer.push(b' ');
-    assert!(matches!(verify(&longer, &made.envelope, &key, None), Err(VerifyError::Digest { .. })));
+    assert!(matches!(
+        verify(&longer, &made.envelope, &key, None),
+        Err(VerifyError::Digest { .. })
+    ));
     // The signature (still base64).
     let swap = |s: &str, at: usize| {
         let mut c: Vec<char> = s.chars().collect();
@@ -90,15 +103,24 @@ fn each_tamper_names_what_failed() {
     env.signatures[0].sig = swap(&env.signatures[0].sig, 10);
     let err = verify(&bytes, &env, &key, None).unwrap_err();
     assert_eq!(err, VerifyError::BadSignature(key.keyid().to_string()));
-    assert!(err.to_string().starts_with("the signature by key `sha256:"), "{err}");
+    assert!(
+        err.to_string().starts_with("the signature by key `sha256:"),
+        "{err}"
+    );
     // The envelope's payload (the statement).
     let mut env = made.envelope.clone();
     env.payload = swap(&env.payload, 40);
-    assert_eq!(verify(&bytes, &env, &key, None).unwrap_err(), VerifyError::BadSignature(key.keyid().to_string()));
+    assert_eq!(
+        verify(&bytes, &env, &key, None).unwrap_err(),
+        VerifyError::BadSignature(key.keyid().to_string())
+    );
     // The payload type.
     let mut env = made.envelope.clone();
     env.payload_type = "application/json".into();
-    assert!(matches!(verify(&bytes, &env, &key, None), Err(VerifyError::PayloadType(_))));
+    assert!(matches!(
+        verify(&bytes, &env, &key, None),
+        Err(VerifyError::PayloadType(_))
+    ));
 }
 
 #[test]
@@ -115,26 +137,52 @@ fn another_key_fails_and_says_whose_signature_it_is() {
     );
     // A key read back from its PEM is the same key.
     let pem = signer().public_key().to_pem();
-    assert!(verify(&bytes, &made.envelope, &PublicKey::from_config(&pem).unwrap(), None).is_ok());
+    assert!(verify(
+        &bytes,
+        &made.envelope,
+        &PublicKey::from_config(&pem).unwrap(),
+        None
+    )
+    .is_ok());
 }
 
 #[test]
 fn a_revoked_export_fails_verification_and_says_if_it_is_retained() {
     let (bytes, made, file) = signed();
     let key = signer().public_key();
-    let err = verify(&bytes, &made.envelope, &key, Some(&status(ExportState::Revoked, false))).unwrap_err();
-    assert_eq!(err.to_string(), "export `x-1` was revoked at 2026-12-02T16:00:00.000Z");
-    let err = verify_file(Cursor::new(&file), &key, Some(&status(ExportState::Revoked, true))).unwrap_err();
+    let err = verify(
+        &bytes,
+        &made.envelope,
+        &key,
+        Some(&status(ExportState::Revoked, false)),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "export `x-1` was revoked at 2026-12-02T16:00:00.000Z"
+    );
+    let err = verify_file(
+        Cursor::new(&file),
+        &key,
+        Some(&status(ExportState::Revoked, true)),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "export `x-1` was revoked at 2026-12-02T16:00:00.000Z; its bundle is retained under a legal hold, not valid"
     );
     let mut other = status(ExportState::Ready, false);
     other.id = "x-9".into();
-    assert!(matches!(verify(&bytes, &made.envelope, &key, Some(&other)), Err(VerifyError::Status(_))));
+    assert!(matches!(
+        verify(&bytes, &made.envelope, &key, Some(&other)),
+        Err(VerifyError::Status(_))
+    ));
     let mut wrong_digest = status(ExportState::Ready, false);
     wrong_digest.sha256 = Some("00".repeat(32));
-    assert!(matches!(verify(&bytes, &made.envelope, &key, Some(&wrong_digest)), Err(VerifyError::Status(_))));
+    assert!(matches!(
+        verify(&bytes, &made.envelope, &key, Some(&wrong_digest)),
+        Err(VerifyError::Status(_))
+    ));
 }
 
 #[test]
@@ -143,8 +191,17 @@ fn a_file_with_more_or_less_than_its_two_lines_fails() {
     let key = signer().public_key();
     let mut extra = file.clone();
     extra.extend_from_slice(b"{}\n");
-    assert!(matches!(verify_file(Cursor::new(&extra), &key, None), Err(VerifyError::File(_))));
+    assert!(matches!(
+        verify_file(Cursor::new(&extra), &key, None),
+        Err(VerifyError::File(_))
+    ));
     let cut = &file[..file.len() - 1];
-    assert!(matches!(verify_file(Cursor::new(cut), &key, None), Err(VerifyError::File(_))));
-    assert!(matches!(verify_file(Cursor::new(b"garbage"), &key, None), Err(VerifyError::File(_))));
+    assert!(matches!(
+        verify_file(Cursor::new(cut), &key, None),
+        Err(VerifyError::File(_))
+    ));
+    assert!(matches!(
+        verify_file(Cursor::new(b"garbage"), &key, None),
+        Err(VerifyError::File(_))
+    ));
 }

@@ -395,7 +395,17 @@ async fn apply_now(
     };
     let now = now_ms();
     let who = actor(&ctx);
-    let p = plan::plan_within(&pack, &rollout, &fleet, within.as_ref(), &who, now).map_err(invalid)?;
+    let p = {
+        // One decision per cluster and wave: off the async threads.
+        let (rules, rollout, who) = (Arc::clone(&rules), rollout.clone(), who.clone());
+        tokio::task::spawn_blocking(move || {
+            let pack = tenet_control_plane::pack(&rules.rules).map_err(|e| format!("{e:?}"))?;
+            plan::plan_within(&pack, &rollout, &fleet, within.as_ref(), &who, now)
+        })
+        .await
+        .map_err(store_failed)?
+        .map_err(invalid)?
+    };
     if !p.allowed {
         let problem = Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -666,7 +676,7 @@ async fn resume_now(
         if dry_run {
             return Ok(Ok((run, retry)));
         }
-        let mut audit = super::driver::audit(&run, &events, &fingerprint);
+        let mut audit = super::driver::audit(&run, &events, &fingerprint, version);
         for a in &mut audit {
             a.actor = who.clone();
         }

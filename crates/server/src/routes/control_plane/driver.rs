@@ -40,8 +40,9 @@ use tenet_store::{AuditEvent, StoreError};
 /// whichever is shorter.
 const STEP_BUDGET: Duration = Duration::from_secs(20);
 
-/// The audit events of a run's step.
-pub fn audit(run: &ActionRun, events: &[Event], bundle: &str) -> Vec<AuditEvent> {
+/// The audit events of a run's step; `version` is the run's version the
+/// step starts from (it tells two steps' events apart).
+pub fn audit(run: &ActionRun, events: &[Event], bundle: &str, version: i64) -> Vec<AuditEvent> {
     events
         .iter()
         .enumerate()
@@ -52,7 +53,7 @@ pub fn audit(run: &ActionRun, events: &[Event], bundle: &str) -> Vec<AuditEvent>
             }
             AuditEvent {
                 id: 0,
-                action_id: format!("{}-{}-{}-{i}", run.id, e.outcome, run.updated_at),
+                action_id: format!("{}-v{version}-{i}-{}", run.id, e.outcome),
                 at: now_rfc3339(),
                 source: tenet_control_plane::MODULE.into(),
                 subject: e.cluster.clone().unwrap_or_else(|| run.id.clone()),
@@ -71,7 +72,7 @@ pub fn audit(run: &ActionRun, events: &[Event], bundle: &str) -> Vec<AuditEvent>
 
 /// The notifications a step's events make: a paused, failed or frozen run
 /// and a quarantined cluster.
-pub fn notices(run: &ActionRun, events: &[Event]) -> Vec<tenet_notify::Notification> {
+pub fn notices(run: &ActionRun, events: &[Event], version: i64) -> Vec<tenet_notify::Notification> {
     events
         .iter()
         .filter(|e| {
@@ -81,7 +82,12 @@ pub fn notices(run: &ActionRun, events: &[Event]) -> Vec<tenet_notify::Notificat
             )
         })
         .map(|e| tenet_notify::Notification {
-            id: format!("{}-{}-{}", run.id, e.outcome, e.cluster.clone().unwrap_or_default()),
+            id: format!(
+                "{}-v{version}-{}-{}",
+                run.id,
+                e.outcome,
+                e.cluster.clone().unwrap_or_default()
+            ),
             module: tenet_control_plane::MODULE.into(),
             kind: e.outcome.into(),
             tenant: None,
@@ -170,12 +176,22 @@ pub fn send_blocking(state: &AppState, notes: Vec<tenet_notify::Notification>) {
     }
 }
 
-/// The `control-plane.rollout` sweep: drives every pending or running run.
+/// The `control-plane.rollout` sweep: drives every pending or running
+/// run, oldest first, within one sweep interval (the rest wait for the
+/// next sweep); a run that fails to move is logged and the others go on.
 pub fn sweep(state: &AppState) -> Result<u64, StoreError> {
-    let active = cps::actions(&state.control_plane.store(), &["pending", "running"], 1000)?;
+    let started = Instant::now();
+    let mut active = cps::actions(&state.control_plane.store(), &["pending", "running"], 1000)?;
+    active.reverse();
     let mut moved = 0;
     for (_, run) in active {
-        moved += drive(state, &run.id)?;
+        if started.elapsed() > state.config.sweeps.interval {
+            break;
+        }
+        match drive(state, &run.id) {
+            Ok(n) => moved += n,
+            Err(e) => tracing::warn!(action = %run.id, error = %e, "control-plane: a rollout step failed"),
+        }
     }
     Ok(moved)
 }
@@ -188,30 +204,30 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
     let Some((mut version, mut run)) = cps::action(&state.control_plane.store(), id)? else {
         return Ok(0);
     };
-    let pack = match tenet_control_plane::pack(&bundle.rules) {
-        Ok(p) => p,
+    let spec = tenet_control_plane::pack(&bundle.rules)
+        .map_err(|e| format!("the served rules have no usable control_plane pack ({e:?})"))
+        .and_then(|pack| RolloutSpec::from_pack(&pack, &run.rollout).map(|s| (pack, s)));
+    let (pack, spec) = match spec {
+        Ok(x) => x,
         Err(e) => {
-            tracing::warn!(action = id, "control-plane: no pack to drive the rollout: {e:?}");
-            return Ok(0);
-        }
-    };
-    let spec = match RolloutSpec::from_pack(&pack, &run.rollout) {
-        Ok(s) => s,
-        Err(e) => {
-            // The served pack lost the rollout: a person decides.
-            let mut events = Vec::new();
-            if run.state == tenet_control_plane::action::RunState::Running
-                && run.become_(tenet_control_plane::action::RunState::Paused, now_ms()).is_ok()
-            {
-                run.reason = Some(format!("paused because the served pack cannot drive it: {e}"));
-                events.push(Event {
+            // The served pack cannot drive it: a person decides.
+            use tenet_control_plane::action::RunState;
+            let now = now_ms();
+            if run.state == RunState::Pending {
+                let _ = run.become_(RunState::Running, now);
+            }
+            if run.state == RunState::Running && run.become_(RunState::Paused, now).is_ok() {
+                let because = format!("the served pack cannot drive it: {e}");
+                run.reason = Some(format!("paused because {because}"));
+                let events = vec![Event {
                     outcome: "action_paused",
                     cluster: None,
-                    detail: json!({"because": run.reason}),
-                });
-                let evs = audit(&run, &events, &fingerprint);
-                cps::save_action(&mut state.control_plane.store(), &run, version, evs)?;
-                send_blocking(state, notices(&run, &events));
+                    detail: json!({"because": because}),
+                }];
+                let evs = audit(&run, &events, &fingerprint, version);
+                if cps::save_action(&mut state.control_plane.store(), &run, version, evs)?.is_some() {
+                    send_blocking(state, notices(&run, &events, version));
+                }
             }
             return Ok(0);
         }
@@ -225,10 +241,14 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
         let (works, waiting) = rollout::due(&run, &spec, now);
         let waiting_changed = run.waiting != waiting;
         run.waiting = waiting;
-        events.extend(rollout::mark(&mut run, &works, now));
+        // Out of time: nothing is marked that will not be called now.
+        let out_of_time = started.elapsed() > STEP_BUDGET.min(state.config.sweeps.interval);
+        if !out_of_time {
+            events.extend(rollout::mark(&mut run, &works, now));
+        }
         if !events.is_empty() || waiting_changed {
-            let notes = notices(&run, &events);
-            let evs = audit(&run, &events, &fingerprint);
+            let notes = notices(&run, &events, version);
+            let evs = audit(&run, &events, &fingerprint, version);
             match cps::save_action(&mut state.control_plane.store(), &run, version, evs)? {
                 Some(v) => version = v,
                 None => return Ok(saved), // moved by someone else: next sweep
@@ -236,7 +256,7 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
             saved += 1;
             send_blocking(state, notes);
         }
-        if works.is_empty() || started.elapsed() > STEP_BUDGET.min(state.config.sweeps.interval) {
+        if works.is_empty() || out_of_time {
             return Ok(saved);
         }
         let only_measures = works.iter().all(|w| matches!(w, Work::Measure { .. }));
@@ -248,8 +268,8 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
             }
         }
         let events = rollout::record(&mut run, &spec, &pack, outcomes, now_ms());
-        let notes = notices(&run, &events);
-        let evs = audit(&run, &events, &fingerprint);
+        let notes = notices(&run, &events, version);
+        let evs = audit(&run, &events, &fingerprint, version);
         match cps::save_action(&mut state.control_plane.store(), &run, version, evs)? {
             Some(v) => version = v,
             None => return Ok(saved),
@@ -261,8 +281,8 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
             let now = now_ms();
             let events = rollout::advance(&mut run, &spec, now);
             if !events.is_empty() {
-                let notes = notices(&run, &events);
-                let evs = audit(&run, &events, &fingerprint);
+                let notes = notices(&run, &events, version);
+                let evs = audit(&run, &events, &fingerprint, version);
                 if let Some(v) =
                     cps::save_action(&mut state.control_plane.store(), &run, version, evs)?
                 {
@@ -406,13 +426,12 @@ async fn one(w: Work, body: Value, timeout: Duration) -> (Outcome, Option<(Strin
             .await;
             match answer {
                 Err(e) => (done(Err(e)), None),
-                Ok(a) if !(200..300).contains(&a.status) => {
-                    let text: String = String::from_utf8_lossy(&a.body).chars().take(200).collect();
-                    (
-                        done(Err(format!("the cluster answered {}: {}", a.status, text.trim()))),
-                        None,
-                    )
-                }
+                // The answer's body is not kept: an admin endpoint is
+                // not trusted to say what operators read.
+                Ok(a) if !(200..300).contains(&a.status) => (
+                    done(Err(format!("the cluster answered {} to the push", a.status))),
+                    None,
+                ),
                 Ok(_) => match inventory(&admin, timeout).await {
                     Err(e) => (done(Err(format!("the push was answered, but its inventory could not be read: {e}"))), None),
                     Ok(inv) if inv.bundle_fingerprint.as_deref() == Some(fingerprint.as_str()) => {

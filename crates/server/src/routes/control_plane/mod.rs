@@ -247,6 +247,16 @@ async fn register_now(
             rec.id
         )));
     }
+    for (name, url) in &rec.endpoints {
+        let ok = (url.starts_with("http://") || url.starts_with("https://"))
+            && url.len() <= 2048
+            && url.parse::<axum::http::Uri>().is_ok_and(|u| u.host().is_some());
+        if !ok {
+            return Err(invalid(format!(
+                "endpoint `{name}` is not an http:// or https:// URL with a host"
+            )));
+        }
+    }
     if rec.inventory.is_some() {
         return Err(invalid("`inventory` is reported by the cluster (`POST /v1/clusters/{id}/inventory`), not registered".into()));
     }

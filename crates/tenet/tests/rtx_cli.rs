@@ -1,0 +1,107 @@
+//! `tenet rtx` against `tenet serve`: an export asked for and followed,
+//! the `.rtx` file downloaded and verified offline with its status, a
+//! one-byte tamper failing, and a revoked export failing verification.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+fn rtx(s: &common::Server, dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tenet"))
+        .arg("rtx")
+        .args(args)
+        .current_dir(dir)
+        .env("TENET_SERVER", format!("http://{}", s.addr))
+        .env("TENET_TOKEN", "tok")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn post(addr: std::net::SocketAddr, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer tok\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn export_show_verify_tamper_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = std::fs::read_to_string(common::root().join("rules/rtx-export/rtx_export.tenet"))
+        .unwrap();
+    let s = common::serve_with(
+        dir.path(),
+        &[("rtx.tenet", &pack)],
+        &[("privacy-office", "tok", &["privacy", "evaluator", "auditor"], None)],
+        &format!("rtx:\n  signing_key: \"{SEED}\"\n"),
+    );
+    let decision = r#"{"pack": "rtx_export", "data_subject": "s-1", "input": {"subject_id": "s-1", "features": {"ethnicity": "x"}}}"#;
+    assert_eq!(post(s.addr, "/v1/evaluate", decision), 200);
+    let o = rtx(
+        &s,
+        dir.path(),
+        &[
+            "export", "--subject", "s-1", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z",
+            "--requestor", "s-1", "--requestor-type", "data_subject", "--purpose", "art-15-access",
+            "--jurisdiction", "FR", "--wait",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.starts_with("export ") && out.contains(" ready: "), "{out}");
+    let id = out.split_whitespace().nth(1).unwrap().to_string();
+    let o = rtx(&s, dir.path(), &["show", &id, "--out", "x.rtx", "--purpose", "subject copy"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = rtx(&s, dir.path(), &["status", &id]);
+    std::fs::write(dir.path().join("status.json"), &o.stdout).unwrap();
+    let o = rtx(&s, dir.path(), &["verify", "x.rtx", "--key", PUBLIC, "--status", "status.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).starts_with(&format!("valid: export {id} of subject s-1 (")), "{}", text(&o));
+    assert!(text(&o).trim_end().ends_with("not revoked (per the status given)"), "{}", text(&o));
+    // One byte changed in the bundle: not valid.
+    let mut bytes = std::fs::read(dir.path().join("x.rtx")).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
+    std::fs::write(dir.path().join("tampered.rtx"), &bytes).unwrap();
+    let o = rtx(&s, dir.path(), &["verify", "tampered.rtx", "--key", PUBLIC]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).starts_with("not valid: "), "{}", text(&o));
+    // A wrong key: not valid. A key that is not one: exit 2.
+    let other = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    let o = rtx(&s, dir.path(), &["verify", "x.rtx", "--key", other]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = rtx(&s, dir.path(), &["verify", "x.rtx", "--key", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Revoked: its status fails verification.
+    let o = rtx(&s, dir.path(), &["revoke", &id, "--reason", "withdrawn"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = rtx(&s, dir.path(), &["status", &id]);
+    std::fs::write(dir.path().join("status.json"), &o.stdout).unwrap();
+    let o = rtx(&s, dir.path(), &["verify", "x.rtx", "--key", PUBLIC, "--status", "status.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("revoked"), "{}", text(&o));
+    // And it is gone from the server.
+    let o = rtx(&s, dir.path(), &["show", &id]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("410"), "{}", text(&o));
+}
