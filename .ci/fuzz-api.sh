@@ -36,6 +36,8 @@ addr: 127.0.0.1:$port
 store: $work/tenet.db
 limits:
   rate_per_second: 0
+rtx:
+  signing_key: "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
 identities:
   - name: fuzzer
     token_sha256: $hash

@@ -227,7 +227,10 @@ pub struct RtxConfig {
 impl std::fmt::Debug for RtxConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RtxConfig")
-            .field("signing_key", &self.signing_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("public_url", &self.public_url)
             .finish()
     }
@@ -925,9 +928,8 @@ impl Config {
         if let Some(k) = &key {
             // Checked now, so a bad key stops the start, not the first export
             // (the key's text is never in the message).
-            tenet_rtx_export::sign::Signer::from_config(k).map_err(|e| {
-                format!("{}: `rtx.signing_key`: {e}", locate("signing_key"))
-            })?;
+            tenet_rtx_export::sign::Signer::from_config(k)
+                .map_err(|e| format!("{}: `rtx.signing_key`: {e}", locate("signing_key")))?;
             self.rtx.signing_key = key;
         }
         if let Some(u) = &f.rtx.public_url {

@@ -28,7 +28,11 @@ async fn start(kind: Kind, key: bool) -> Server {
     c.store = store;
     c.identities = vec![
         {
-            let mut i = identity("privacy-office", "tok-p", &["privacy", "evaluator", "auditor"]);
+            let mut i = identity(
+                "privacy-office",
+                "tok-p",
+                &["privacy", "evaluator", "auditor"],
+            );
             i.tenant = None;
             i
         },
@@ -56,7 +60,14 @@ async fn call(s: &Server, tok: &str, method: &str, path: &str, body: Value) -> (
 
 async fn jcall(s: &Server, tok: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
     let (st, b) = call(s, tok, method, path, body).await;
-    (st, if b.is_empty() { Value::Null } else { serde_json::from_slice(&b).unwrap() })
+    (
+        st,
+        if b.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&b).unwrap()
+        },
+    )
 }
 
 /// A decision about `s-1` with facts the masking policies touch.
@@ -129,58 +140,168 @@ async fn flow(kind: Kind) {
     .await;
     assert_eq!(st, 201, "{v}");
     let id = export(&s, "FR").await;
-    let (st, file) = call(&s, "tok-p", "GET", &format!("/v1/exports/{id}/bundle"), Value::Null).await;
+    let (st, file) = call(
+        &s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id}/bundle"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(st, 200);
     let key = PublicKey::from_config(PUBLIC).unwrap();
     let ok = verify_file(file.as_slice(), &key, None).unwrap();
     assert_eq!(ok.statement.predicate.export, id);
     let (_, bundle) = lines(&file);
     let records = bundle["records"].as_array().unwrap();
-    let decision = records.iter().find(|r| r["kind"] == "decision").unwrap_or_else(|| panic!("{bundle:#}"));
+    let decision = records
+        .iter()
+        .find(|r| r["kind"] == "decision")
+        .unwrap_or_else(|| panic!("{bundle:#}"));
     assert_eq!(decision["pack"], "safety");
-    assert_eq!(decision["features"]["ethnicity"], "[REDACTED]", "{decision:#}");
+    assert_eq!(
+        decision["features"]["ethnicity"], "[REDACTED]",
+        "{decision:#}"
+    );
     assert_eq!(decision["features"]["income"], 52000);
-    assert!(decision["subject_id"]["$commitment"].as_str().unwrap().starts_with("sha256:"));
+    assert!(decision["subject_id"]["$commitment"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     assert!(decision["raw_inputs"].get("free_text").is_none(), "dropped");
     assert!(records.iter().any(|r| r["kind"] == "evidence"));
     // The status's sha256 is the bundle's.
-    let (_, status) = jcall(&s, "tok-p", "GET", &format!("/v1/exports/{id}"), Value::Null).await;
+    let (_, status) = jcall(
+        &s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id}"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(status["sha256"], ok.sha256);
-    assert!(status["status"].as_str().unwrap().contains("ready"), "{status}");
+    assert!(
+        status["status"].as_str().unwrap().contains("ready"),
+        "{status}"
+    );
     // The reads so far are in the next export of the subject.
     let id2 = export(&s, "US-CA").await;
-    let (_, file2) = call(&s, "tok-p", "GET", &format!("/v1/exports/{id2}/bundle"), Value::Null).await;
+    let (_, file2) = call(
+        &s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id2}/bundle"),
+        Value::Null,
+    )
+    .await;
     let (_, b2) = lines(&file2);
-    let access: Vec<&Value> = b2["records"].as_array().unwrap().iter().filter(|r| r["kind"] == "access").collect();
+    let access: Vec<&Value> = b2["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "access")
+        .collect();
     assert!(
-        access.iter().any(|a| a["export_id"] == id.as_str() && a["action"] == "download"),
+        access
+            .iter()
+            .any(|a| a["export_id"] == id.as_str() && a["action"] == "download"),
         "{access:?}"
     );
     // Revoked without a hold: scrubbed, and the status fails verification.
-    let (st, v) = jcall(&s, "tok-p", "POST", &format!("/v1/exports/{id}/revoke"), json!({"reason": "withdrawn"})).await;
+    let (st, v) = jcall(
+        &s,
+        "tok-p",
+        "POST",
+        &format!("/v1/exports/{id}/revoke"),
+        json!({"reason": "withdrawn"}),
+    )
+    .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["state"], "revoked");
     assert_eq!(v["retained"], false);
-    let (st, _) = call(&s, "tok-p", "GET", &format!("/v1/exports/{id}/bundle"), Value::Null).await;
-    assert_eq!(st, 410);
+    let (st, _) = call(
+        &s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id}/bundle"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 404, "scrubbed");
     let rs: tenet_rtx_export::model::RevocationStatus = serde_json::from_value(v).unwrap();
-    assert!(matches!(verify_file(file.as_slice(), &key, Some(&rs)), Err(VerifyError::Revoked { .. })));
-    let (st, _) = jcall(&s, "tok-p", "POST", &format!("/v1/exports/{id}/revoke"), Value::Null).await;
+    assert!(matches!(
+        verify_file(file.as_slice(), &key, Some(&rs)),
+        Err(VerifyError::Revoked { .. })
+    ));
+    let (st, _) = jcall(
+        &s,
+        "tok-p",
+        "POST",
+        &format!("/v1/exports/{id}/revoke"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(st, 409, "revoked is final");
     // Under a legal hold: revoked but retained, and it says so; released: scrubbed.
-    let (st, v) = jcall(&s, "tok-p", "PUT", &format!("/v1/exports/{id2}/legal-hold"), json!({"reason": "litigation 2026-114"})).await;
+    let (st, v) = jcall(
+        &s,
+        "tok-p",
+        "PUT",
+        &format!("/v1/exports/{id2}/legal-hold"),
+        json!({"reason": "litigation 2026-114"}),
+    )
+    .await;
     assert_eq!(st, 200, "{v}");
-    let (_, v) = jcall(&s, "tok-p", "POST", &format!("/v1/exports/{id2}/revoke"), Value::Null).await;
-    assert_eq!((v["state"].clone(), v["retained"].clone()), (json!("revoked"), json!(true)), "{v}");
+    let (_, v) = jcall(
+        &s,
+        "tok-p",
+        "POST",
+        &format!("/v1/exports/{id2}/revoke"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (v["state"].clone(), v["retained"].clone()),
+        (json!("revoked"), json!(true)),
+        "{v}"
+    );
     assert!(v["status"].as_str().unwrap().contains("legal hold"), "{v}");
-    let (st, _) = call(&s, "tok-p", "GET", &format!("/v1/exports/{id2}/bundle"), Value::Null).await;
+    let (st, _) = call(
+        &s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id2}/bundle"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(st, 200, "kept while held");
-    let (st, v) = jcall(&s, "tok-p", "DELETE", &format!("/v1/exports/{id2}/legal-hold"), Value::Null).await;
+    let (st, v) = jcall(
+        &s,
+        "tok-p",
+        "DELETE",
+        &format!("/v1/exports/{id2}/legal-hold"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(st, 200, "{v}");
-    let (st, _) = call(&s, "tok-p", "GET", &format!("/v1/exports/{id2}/bundle"), Value::Null).await;
-    assert_eq!(st, 410, "scrubbed with the release");
+    let (st, _) = call(
+        &s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id2}/bundle"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 404, "scrubbed with the release");
     // Another tenant sees none of it.
-    let (st, _) = jcall(&s, "tok-acme", "GET", &format!("/v1/exports/{id}"), Value::Null).await;
+    let (st, _) = jcall(
+        &s,
+        "tok-acme",
+        "GET",
+        &format!("/v1/exports/{id}"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(st, 404);
 }
 
@@ -208,9 +329,26 @@ async fn without_a_signing_key_nothing_is_exported_and_bad_input_is_refused() {
     assert!(v["detail"].as_str().unwrap().contains("rtx.signing_key"));
     let cases = [
         ("/v1/exports", json!({"subject": "s-1"}), 422),
-        ("/v1/exports", json!({"subject": "s-1", "window": {"from": 10, "to": 5}, "requestor": {"id": "a", "type": "data_subject"}, "purpose_of_use": "x"}), 422),
-        ("/v1/rtx/evidence", json!({"subject": "s-1", "at": 1, "model": {}, "source_id": "m", "typo": 1}), 422),
-        ("/v1/evaluate", json!({"pack": "safety", "input": {}, "data_subject": "a b"}), 422),
+        (
+            "/v1/exports",
+            json!({"subject": "s-1", "window": {"from": 0, "to": 5}, "requestor": {"id": "a", "type": "data_subject"}, "purpose_of_use": "x", "jurisdiction": "France"}),
+            422,
+        ),
+        (
+            "/v1/exports",
+            json!({"subject": " ", "window": {"from": 0, "to": 5}, "requestor": {"id": "a", "type": "data_subject"}, "purpose_of_use": "x"}),
+            422,
+        ),
+        (
+            "/v1/rtx/evidence",
+            json!({"subject": "s-1", "at": 1, "model": {}, "source_id": "m", "typo": 1}),
+            422,
+        ),
+        (
+            "/v1/evaluate",
+            json!({"pack": "safety", "input": {}, "data_subject": "a b"}),
+            422,
+        ),
     ];
     for (path, body, want) in cases {
         let (st, v) = jcall(&s, "tok-p", "POST", path, body.clone()).await;

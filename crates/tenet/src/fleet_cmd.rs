@@ -277,7 +277,11 @@ fn client(cmd: &FleetCommand) -> Result<u8, u8> {
             let v = json_call(server, "POST", "/v1/bundles", Some(body))?;
             println!(
                 "{} {}@{} ({})",
-                if v["created"] == true { "registered" } else { "already registered:" },
+                if v["created"] == true {
+                    "registered"
+                } else {
+                    "already registered:"
+                },
                 name,
                 version,
                 fingerprint

@@ -226,7 +226,12 @@ fn client(cmd: &RtxCommand) -> Result<u8, u8> {
             }
         }
         RtxCommand::Status { id, server } => {
-            pretty(&json_call(server, "GET", &format!("/v1/exports/{}", encode(id)), None)?);
+            pretty(&json_call(
+                server,
+                "GET",
+                &format!("/v1/exports/{}", encode(id)),
+                None,
+            )?);
             Ok(exit::OK)
         }
         RtxCommand::Show {
@@ -241,7 +246,11 @@ fn client(cmd: &RtxCommand) -> Result<u8, u8> {
                 .map(|p| format!("?purpose={}", encode(p)))
                 .unwrap_or_default();
             let (status, bytes) = api
-                .call_raw("GET", &format!("/v1/exports/{}/bundle{q}", encode(id)), None)
+                .call_raw(
+                    "GET",
+                    &format!("/v1/exports/{}/bundle{q}", encode(id)),
+                    None,
+                )
                 .map_err(fail)?;
             if !(200..300).contains(&status) {
                 let detail = serde_json::from_slice::<Value>(&bytes)
@@ -249,17 +258,28 @@ fn client(cmd: &RtxCommand) -> Result<u8, u8> {
                     .and_then(|v| v["detail"].as_str().map(str::to_string))
                     .unwrap_or_else(|| "(no detail)".into());
                 eprintln!("error: {status} {detail}");
-                return Err(if status < 500 { exit::FINDINGS } else { exit::ERROR });
+                return Err(if status < 500 {
+                    exit::FINDINGS
+                } else {
+                    exit::ERROR
+                });
             }
             match out {
-                Some(p) => std::fs::write(p, &bytes).map_err(|e| fail(format!("{}: {e}", p.display())))?,
+                Some(p) => {
+                    std::fs::write(p, &bytes).map_err(|e| fail(format!("{}: {e}", p.display())))?
+                }
                 None => std::io::stdout().write_all(&bytes).map_err(fail)?,
             }
             Ok(exit::OK)
         }
         RtxCommand::Revoke { id, reason, server } => {
             let body = reason.as_ref().map(|r| json!({"reason": r}));
-            let v = json_call(server, "POST", &format!("/v1/exports/{}/revoke", encode(id)), body)?;
+            let v = json_call(
+                server,
+                "POST",
+                &format!("/v1/exports/{}/revoke", encode(id)),
+                body,
+            )?;
             println!("{}", v["status"].as_str().unwrap_or(""));
             Ok(exit::OK)
         }
@@ -274,7 +294,12 @@ fn client(cmd: &RtxCommand) -> Result<u8, u8> {
             Ok(exit::OK)
         }
         RtxCommand::Release { id, server } => {
-            let v = json_call(server, "DELETE", &format!("/v1/exports/{}/legal-hold", encode(id)), None)?;
+            let v = json_call(
+                server,
+                "DELETE",
+                &format!("/v1/exports/{}/legal-hold", encode(id)),
+                None,
+            )?;
             println!("{}", v["status"].as_str().unwrap_or(""));
             Ok(exit::OK)
         }

@@ -124,29 +124,62 @@ fn apply_status_and_resume_from_the_command_line() {
     // A dependency that is not registered: the server's 422, exit 1.
     let o = tenet(
         &s,
-        &["bundle", "--name", "x", "--version", "1", "--fingerprint", NEW, "--depends", "base@1"],
+        &[
+            "bundle",
+            "--name",
+            "x",
+            "--version",
+            "1",
+            "--fingerprint",
+            NEW,
+            "--depends",
+            "base@1",
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("dependency base@1 is not registered"));
     // A dry run prints the plan and calls nobody.
-    let out = ok(&tenet(&s, &["apply", "--bundle", "drill-bundle", "--dry-run"]));
-    assert!(out.starts_with("dry run: nothing kept, no cluster called\n"), "{out}");
+    let out = ok(&tenet(
+        &s,
+        &["apply", "--bundle", "drill-bundle", "--dry-run"],
+    ));
+    assert!(
+        out.starts_with("dry run: nothing kept, no cluster called\n"),
+        "{out}"
+    );
     assert!(out.contains("canary"), "{out}");
     assert_eq!(f.push_calls(), 0);
     // Applied and followed to the end.
-    let out = ok(&tenet(&s, &["apply", "--bundle", "drill-bundle@2.0.0", "--wait"]));
+    let out = ok(&tenet(
+        &s,
+        &["apply", "--bundle", "drill-bundle@2.0.0", "--wait"],
+    ));
     let first = out.lines().next().unwrap();
-    assert!(first.starts_with("action ") && first.ends_with(": succeeded (drill-bundle@2.0.0 by rollout `drill`)"), "{out}");
+    assert!(
+        first.starts_with("action ")
+            && first.ends_with(": succeeded (drill-bundle@2.0.0 by rollout `drill`)"),
+        "{out}"
+    );
     assert!(out.contains("  clusters: 9 succeeded\n"), "{out}");
-    assert!(out.contains("  stage fleet: 8 cluster(s), 2 per wave, done\n"), "{out}");
-    let id = first.split_whitespace().nth(1).unwrap().trim_end_matches(':');
+    assert!(
+        out.contains("  stage fleet: 8 cluster(s), 2 per wave, done\n"),
+        "{out}"
+    );
+    let id = first
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':');
     // Nothing to resume: the server's 409, exit 1.
     let o = tenet(&s, &["resume", id]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("409"), "{o:?}");
     // The list.
     let out = ok(&tenet(&s, &["status"]));
-    assert!(out.starts_with(&format!("{id} succeeded drill-bundle@2.0.0 ")), "{out}");
+    assert!(
+        out.starts_with(&format!("{id} succeeded drill-bundle@2.0.0 ")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -157,7 +190,15 @@ fn a_rollout_resumes_after_sigkill_without_pushing_twice() {
     register(&s, &f, Duration::from_millis(300));
     ok(&tenet(
         &s,
-        &["bundle", "--name", "drill-bundle", "--version", "2.0.0", "--fingerprint", NEW],
+        &[
+            "bundle",
+            "--name",
+            "drill-bundle",
+            "--version",
+            "2.0.0",
+            "--fingerprint",
+            NEW,
+        ],
     ));
     let out = ok(&tenet(&s, &["apply", "--bundle", "drill-bundle@2.0.0"]));
     let id = out.split_whitespace().nth(1).unwrap().to_string();
@@ -169,7 +210,9 @@ fn a_rollout_resumes_after_sigkill_without_pushing_twice() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| c["stage"] == "fleet" && (c["state"] == "baking" || c["state"] == "succeeded"))
+            .filter(|c| {
+                c["stage"] == "fleet" && (c["state"] == "baking" || c["state"] == "succeeded")
+            })
             .count();
         if pushed >= 2 {
             break v;
@@ -196,7 +239,10 @@ fn a_rollout_resumes_after_sigkill_without_pushing_twice() {
         if v["state"] == "succeeded" {
             break v;
         }
-        assert!(t.elapsed() < Duration::from_secs(30), "never finished: {v:#}");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "never finished: {v:#}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(after["counts"]["succeeded"], 9, "{after:#}");
@@ -206,7 +252,10 @@ fn a_rollout_resumes_after_sigkill_without_pushing_twice() {
         assert_eq!(sim.fingerprint.as_deref(), Some(NEW), "{id}");
         assert_eq!(sim.applied.len(), 1, "{id} applied the bundle once");
         if c["state"] == "baking" || c["state"] == "succeeded" {
-            assert_eq!(sim.push_calls, 1, "{id} had the bundle before the kill: not pushed again");
+            assert_eq!(
+                sim.push_calls, 1,
+                "{id} had the bundle before the kill: not pushed again"
+            );
         }
     }
 }

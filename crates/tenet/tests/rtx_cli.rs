@@ -47,12 +47,17 @@ fn post(addr: std::net::SocketAddr, path: &str, body: &str) -> u16 {
 #[test]
 fn export_show_verify_tamper_and_revoke() {
     let dir = tempfile::tempdir().unwrap();
-    let pack = std::fs::read_to_string(common::root().join("rules/rtx-export/rtx_export.tenet"))
-        .unwrap();
+    let pack =
+        std::fs::read_to_string(common::root().join("rules/rtx-export/rtx_export.tenet")).unwrap();
     let s = common::serve_with(
         dir.path(),
         &[("rtx.tenet", &pack)],
-        &[("privacy-office", "tok", &["privacy", "evaluator", "auditor"], None)],
+        &[(
+            "privacy-office",
+            "tok",
+            &["privacy", "evaluator", "auditor"],
+            None,
+        )],
         &format!("rtx:\n  signing_key: \"{SEED}\"\n"),
     );
     let decision = r#"{"pack": "rtx_export", "data_subject": "s-1", "input": {"subject_id": "s-1", "features": {"ethnicity": "x"}}}"#;
@@ -61,23 +66,64 @@ fn export_show_verify_tamper_and_revoke() {
         &s,
         dir.path(),
         &[
-            "export", "--subject", "s-1", "--from", "2000-01-01T00:00:00Z", "--to", "2100-01-01T00:00:00Z",
-            "--requestor", "s-1", "--requestor-type", "data_subject", "--purpose", "art-15-access",
-            "--jurisdiction", "FR", "--wait",
+            "export",
+            "--subject",
+            "s-1",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--to",
+            "2100-01-01T00:00:00Z",
+            "--requestor",
+            "s-1",
+            "--requestor-type",
+            "data_subject",
+            "--purpose",
+            "art-15-access",
+            "--jurisdiction",
+            "FR",
+            "--wait",
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
-    assert!(out.starts_with("export ") && out.contains(" ready: "), "{out}");
+    assert!(
+        out.starts_with("export ") && out.contains(" ready: "),
+        "{out}"
+    );
     let id = out.split_whitespace().nth(1).unwrap().to_string();
-    let o = rtx(&s, dir.path(), &["show", &id, "--out", "x.rtx", "--purpose", "subject copy"]);
+    let o = rtx(
+        &s,
+        dir.path(),
+        &["show", &id, "--out", "x.rtx", "--purpose", "subject copy"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = rtx(&s, dir.path(), &["status", &id]);
     std::fs::write(dir.path().join("status.json"), &o.stdout).unwrap();
-    let o = rtx(&s, dir.path(), &["verify", "x.rtx", "--key", PUBLIC, "--status", "status.json"]);
+    let o = rtx(
+        &s,
+        dir.path(),
+        &[
+            "verify",
+            "x.rtx",
+            "--key",
+            PUBLIC,
+            "--status",
+            "status.json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).starts_with(&format!("valid: export {id} of subject s-1 (")), "{}", text(&o));
-    assert!(text(&o).trim_end().ends_with("not revoked (per the status given)"), "{}", text(&o));
+    assert!(
+        text(&o).starts_with(&format!("valid: export {id} of subject s-1 (")),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o)
+            .trim_end()
+            .ends_with("not revoked (per the status given)"),
+        "{}",
+        text(&o)
+    );
     // One byte changed in the bundle: not valid.
     let mut bytes = std::fs::read(dir.path().join("x.rtx")).unwrap();
     let at = bytes.len() - 10;
@@ -97,11 +143,26 @@ fn export_show_verify_tamper_and_revoke() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = rtx(&s, dir.path(), &["status", &id]);
     std::fs::write(dir.path().join("status.json"), &o.stdout).unwrap();
-    let o = rtx(&s, dir.path(), &["verify", "x.rtx", "--key", PUBLIC, "--status", "status.json"]);
+    let o = rtx(
+        &s,
+        dir.path(),
+        &[
+            "verify",
+            "x.rtx",
+            "--key",
+            PUBLIC,
+            "--status",
+            "status.json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("revoked"), "{}", text(&o));
     // And it is gone from the server.
     let o = rtx(&s, dir.path(), &["show", &id]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("410"), "{}", text(&o));
+    assert!(
+        text(&o).contains("404") && text(&o).contains("scrubbed"),
+        "{}",
+        text(&o)
+    );
 }

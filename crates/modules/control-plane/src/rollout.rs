@@ -37,9 +37,7 @@
 //!   again. A cluster found `pushing` (the server stopped mid-push) is
 //!   checked before it is pushed again, with the same idempotency key.
 
-use crate::action::{
-    ActionRun, Bundle, ClusterRun, ClusterState, GateCount, RunState, StageRun,
-};
+use crate::action::{ActionRun, Bundle, ClusterRun, ClusterState, GateCount, RunState, StageRun};
 use crate::plan::{get, text, windows, Plan};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -273,9 +271,9 @@ pub enum Work {
 impl Work {
     pub fn cluster(&self) -> &str {
         match self {
-            Work::Push { cluster, .. } | Work::Measure { cluster, .. } | Work::Exec { cluster, .. } => {
-                cluster
-            }
+            Work::Push { cluster, .. }
+            | Work::Measure { cluster, .. }
+            | Work::Exec { cluster, .. } => cluster,
         }
     }
 }
@@ -284,8 +282,13 @@ impl Work {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The cluster reports the pushed fingerprint.
-    Pushed { cluster: String },
-    PushFailed { cluster: String, why: String },
+    Pushed {
+        cluster: String,
+    },
+    PushFailed {
+        cluster: String,
+        why: String,
+    },
     /// The metrics the cluster answered, or why it did not.
     Measured {
         cluster: String,
@@ -361,7 +364,13 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
     };
     let stage = &run.stages[si];
     let Some(sspec) = spec.stage(&stage.name) else {
-        return (out, Some(format!("stage `{}` is no longer in the rollout", stage.name)));
+        return (
+            out,
+            Some(format!(
+                "stage `{}` is no longer in the rollout",
+                stage.name
+            )),
+        );
     };
     let mine: Vec<&ClusterRun> = stage
         .clusters
@@ -425,12 +434,14 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
                     let next = window::next_allowed(&sspec.windows, at)
                         .ok()
                         .flatten()
-                        .map(|t| format!("; it opens at {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+                        .map(|t| {
+                            format!(
+                                "; it opens at {}",
+                                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                            )
+                        })
                         .unwrap_or_default();
-                    waiting = Some(format!(
-                        "stage `{}` waits: {}{next}",
-                        stage.name, v.reason
-                    ));
+                    waiting = Some(format!("stage `{}` waits: {}{next}", stage.name, v.reason));
                     // Only a push already in flight (a restart) is checked.
                     pushes.retain(|p| {
                         run.clusters
@@ -439,7 +450,10 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
                     });
                 }
                 Err(e) => {
-                    waiting = Some(format!("stage `{}` waits: its windows cannot be read: {e}", stage.name));
+                    waiting = Some(format!(
+                        "stage `{}` waits: its windows cannot be read: {e}",
+                        stage.name
+                    ));
                     pushes.retain(|p| {
                         run.clusters
                             .get(p.cluster())
@@ -474,7 +488,11 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
     }
     if out.is_empty() && waiting.is_none() {
         if let Some(t) = stage.bake_until.filter(|t| *t > now) {
-            waiting = Some(format!("stage `{}` bakes until {}", stage.name, fmt_time(t)));
+            waiting = Some(format!(
+                "stage `{}` bakes until {}",
+                stage.name,
+                fmt_time(t)
+            ));
         }
     }
     (out, waiting)
@@ -548,7 +566,13 @@ fn judge(
 }
 
 /// Applies `on_fail` after `cluster` failed.
-fn on_fail(run: &mut ActionRun, spec: &RolloutSpec, because: &str, now: i64, events: &mut Vec<Event>) {
+fn on_fail(
+    run: &mut ActionRun,
+    spec: &RolloutSpec,
+    because: &str,
+    now: i64,
+    events: &mut Vec<Event>,
+) {
     match spec.on_fail.as_str() {
         "rollback" => {
             if !run.rolling_back && !run.frozen {
@@ -559,7 +583,11 @@ fn on_fail(run: &mut ActionRun, spec: &RolloutSpec, because: &str, now: i64, eve
                 if run.state == RunState::Paused {
                     let _ = run.become_(RunState::Running, now);
                 }
-                events.push(ev("rollback_started", None, serde_json::json!({"because": because})));
+                events.push(ev(
+                    "rollback_started",
+                    None,
+                    serde_json::json!({"because": because}),
+                ));
             }
         }
         "freeze" if !run.rolling_back && !run.frozen => {
@@ -568,7 +596,11 @@ fn on_fail(run: &mut ActionRun, spec: &RolloutSpec, because: &str, now: i64, eve
                 "frozen because {because}; every cluster is left as it is and the run cannot be resumed"
             ));
             let _ = run.become_(RunState::Failed, now);
-            events.push(ev("action_frozen", None, serde_json::json!({"because": because})));
+            events.push(ev(
+                "action_frozen",
+                None,
+                serde_json::json!({"because": because}),
+            ));
         }
         "freeze" => {}
         _ => pause(run, &because.to_string(), now, events),
@@ -590,7 +622,11 @@ fn pause(run: &mut ActionRun, because: &str, now: i64, events: &mut Vec<Event>) 
     if run.state == RunState::Running && run.become_(RunState::Paused, now).is_ok() {
         run.reason = Some(format!("paused because {because}"));
         run.waiting = None;
-        events.push(ev("action_paused", None, serde_json::json!({"because": because})));
+        events.push(ev(
+            "action_paused",
+            None,
+            serde_json::json!({"because": because}),
+        ));
     }
 }
 
@@ -805,7 +841,10 @@ pub fn record(
                 };
                 let mut measured = Vec::new();
                 for g in &sspec.gates {
-                    let n = c.gates.entry(g.name.clone()).or_insert_with(GateCount::default);
+                    let n = c
+                        .gates
+                        .entry(g.name.clone())
+                        .or_insert_with(GateCount::default);
                     if n.last_at.is_some_and(|t| now < t + g.interval_ms) {
                         continue;
                     }
@@ -963,7 +1002,11 @@ pub fn advance(run: &mut ActionRun, spec: &RolloutSpec, now: i64) -> Vec<Event> 
             }
             run.reason = Some(r);
             let _ = run.become_(RunState::Failed, now);
-            events.push(ev("action_failed", None, serde_json::json!({"because": run.reason})));
+            events.push(ev(
+                "action_failed",
+                None,
+                serde_json::json!({"because": run.reason}),
+            ));
         }
         return events;
     }
@@ -1039,11 +1082,14 @@ pub fn advance(run: &mut ActionRun, spec: &RolloutSpec, now: i64) -> Vec<Event> 
             ));
             continue;
         };
-        let measured = mine.iter().filter(|c| c.state == ClusterState::Baking).all(|c| {
-            gates
-                .iter()
-                .all(|g| c.gates.get(g).is_some_and(|n| n.measured > 0))
-        });
+        let measured = mine
+            .iter()
+            .filter(|c| c.state == ClusterState::Baking)
+            .all(|c| {
+                gates
+                    .iter()
+                    .all(|g| c.gates.get(g).is_some_and(|n| n.measured > 0))
+            });
         if now < until || !measured {
             return events;
         }
@@ -1084,10 +1130,14 @@ pub fn resume(run: &mut ActionRun, now: i64) -> Result<Vec<Event>, String> {
             "is rolling back ({}) and cannot be resumed",
             run.reason.clone().unwrap_or_default()
         )),
-        RunState::Paused if run.frozen => Some("was frozen by `on_fail freeze`; start a new apply".to_string()),
+        RunState::Paused if run.frozen => {
+            Some("was frozen by `on_fail freeze`; start a new apply".to_string())
+        }
         RunState::Paused => None,
         RunState::Succeeded if !retry.is_empty() => None,
-        RunState::Succeeded => Some("succeeded on every cluster: there is nothing to resume".to_string()),
+        RunState::Succeeded => {
+            Some("succeeded on every cluster: there is nothing to resume".to_string())
+        }
         RunState::Pending | RunState::Running => Some("is already running".to_string()),
         RunState::Failed if run.frozen => Some(format!(
             "was frozen by `on_fail freeze` and cannot be resumed ({}); start a new apply",

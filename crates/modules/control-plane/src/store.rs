@@ -12,8 +12,8 @@
 //! the previous check did not have — a drift is announced once, however
 //! many replicas check.
 
-use crate::engine;
 use crate::action::{ActionRun, Bundle};
+use crate::engine;
 use crate::model::{ClusterRecord, Desired, Drift, Inventory};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::collections::BTreeMap;
@@ -353,11 +353,14 @@ pub fn register_bundle(
             None => None,
             Some(t) => {
                 let old: Bundle = parse("bundle", &t)?;
-                Some(if old.fingerprint == mine.fingerprint && old.dependencies == mine.dependencies {
-                    Registered::Same
-                } else {
-                    Registered::Conflict(old.fingerprint)
-                })
+                Some(
+                    if old.fingerprint == mine.fingerprint && old.dependencies == mine.dependencies
+                    {
+                        Registered::Same
+                    } else {
+                        Registered::Conflict(old.fingerprint)
+                    },
+                )
             }
         })
     };
@@ -502,9 +505,12 @@ pub fn action(store: &Store, id: &str) -> Result<Option<(i64, ActionRun)>, Store
             .optional()?,
         Backend::Postgres(pg) => pg.block_on(move |pool| async move {
             let c = pool.get().await?;
-            Ok(c.query_opt("SELECT version, record FROM cp_actions WHERE id = $1", &[&id])
-                .await?
-                .map(|r| (r.get(0), r.get(1))))
+            Ok(c.query_opt(
+                "SELECT version, record FROM cp_actions WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .map(|r| (r.get(0), r.get(1))))
         })?,
     };
     row.map(|(v, t)| Ok((v, parse("action run", &t)?)))

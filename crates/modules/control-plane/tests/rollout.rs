@@ -9,8 +9,10 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use tenet_control_plane::action::{ActionRun, Bundle, ClusterState, RunState};
 use tenet_control_plane::plan::{plan, Cluster};
-use tenet_control_plane::rollout::{advance, due, mark, record, resume, start, Member, Outcome, RolloutSpec, Work};
-use tenet_runtime::load::{load_files, Rules, RuleFile};
+use tenet_control_plane::rollout::{
+    advance, due, mark, record, resume, start, Member, Outcome, RolloutSpec, Work,
+};
+use tenet_runtime::load::{load_files, RuleFile, Rules};
 
 /// Wednesday 2026-12-02 10:00 UTC.
 const WEDNESDAY: i64 = 1_796_205_600_000;
@@ -63,8 +65,16 @@ fn run(rules: &Rules) -> (ActionRun, RolloutSpec) {
     let pack = tenet_control_plane::pack(rules).unwrap();
     let mut fleet = Vec::new();
     let mut members = BTreeMap::new();
-    for (id, ring) in [("c", "canary"), ("f1", "fleet"), ("f2", "fleet"), ("f3", "fleet")] {
-        let c: Cluster = serde_json::from_value(json!({"name": id, "labels": {"drill": "true", "ring": ring, "env": "staging"}})).unwrap();
+    for (id, ring) in [
+        ("c", "canary"),
+        ("f1", "fleet"),
+        ("f2", "fleet"),
+        ("f3", "fleet"),
+    ] {
+        let c: Cluster = serde_json::from_value(
+            json!({"name": id, "labels": {"drill": "true", "ring": ring, "env": "staging"}}),
+        )
+        .unwrap();
         members.insert(
             id.to_string(),
             Member {
@@ -111,25 +121,70 @@ fn waves_bake_and_gates_in_order() {
     assert!(matches!(&w[0], Work::Push { key, check_first: false, .. } if key == "run-1/c/1"));
     mark(&mut r, &w, now);
     assert_eq!(r.clusters["c"].state, ClusterState::Pushing);
-    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Pushed {
+            cluster: "c".into(),
+        }],
+        now,
+    );
     advance(&mut r, &spec, now);
     // Baking: measured now, then every 5s until the 10s bake is over.
     let (w, _) = due(&r, &spec, now);
-    assert_eq!(w, [Work::Measure { cluster: "c".into(), admin: "http://127.0.0.1:9/c/c".into() }]);
-    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.001})) }], now);
+    assert_eq!(
+        w,
+        [Work::Measure {
+            cluster: "c".into(),
+            admin: "http://127.0.0.1:9/c/c".into()
+        }]
+    );
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Measured {
+            cluster: "c".into(),
+            metrics: Ok(json!({"error_rate": 0.001})),
+        }],
+        now,
+    );
     advance(&mut r, &spec, now);
     let (w, waiting) = due(&r, &spec, now + 1000);
     assert!(w.is_empty());
-    assert_eq!(waiting.as_deref(), Some("stage `canary` bakes until 2026-12-02T10:00:10.000Z"));
+    assert_eq!(
+        waiting.as_deref(),
+        Some("stage `canary` bakes until 2026-12-02T10:00:10.000Z")
+    );
     now += 5_000;
     let (w, _) = due(&r, &spec, now);
-    assert_eq!(w.len(), 1, "measured again after its interval, during the bake");
-    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.0})) }], now);
+    assert_eq!(
+        w.len(),
+        1,
+        "measured again after its interval, during the bake"
+    );
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Measured {
+            cluster: "c".into(),
+            metrics: Ok(json!({"error_rate": 0.0})),
+        }],
+        now,
+    );
     advance(&mut r, &spec, now);
     assert_eq!(r.clusters["c"].state, ClusterState::Baking);
     assert_eq!(r.clusters["c"].gates["drill/canary/errors"].measured, 2);
     now += 5_000;
-    assert!(due(&r, &spec, now).0.iter().all(|w| !matches!(w, Work::Measure { .. })), "the bake is over");
+    assert!(
+        due(&r, &spec, now)
+            .0
+            .iter()
+            .all(|w| !matches!(w, Work::Measure { .. })),
+        "the bake is over"
+    );
     advance(&mut r, &spec, now);
     assert_eq!(r.clusters["c"].state, ClusterState::Succeeded);
     assert!(r.stages[0].done);
@@ -146,16 +201,37 @@ fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
     advance(&mut r, &spec, now);
     let (w, _) = due(&r, &spec, now);
     mark(&mut r, &w, now);
-    let ev = record(&mut r, &spec, &pack, vec![Outcome::PushFailed { cluster: "c".into(), why: "refused".into() }], now);
+    let ev = record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::PushFailed {
+            cluster: "c".into(),
+            why: "refused".into(),
+        }],
+        now,
+    );
     assert_eq!(ev[0].outcome, "push_failed");
     assert_eq!(r.clusters["c"].next_try_at, Some(now + 1000));
     let (w, waiting) = due(&r, &spec, now + 500);
     assert!(w.is_empty(), "not before the backoff");
-    assert_eq!(waiting.as_deref(), Some("c retries its push at 2026-12-02T10:00:01.000Z"));
+    assert_eq!(
+        waiting.as_deref(),
+        Some("c retries its push at 2026-12-02T10:00:01.000Z")
+    );
     let (w, _) = due(&r, &spec, now + 1000);
     assert!(matches!(&w[0], Work::Push { key, check_first: true, .. } if key == "run-1/c/2"));
     mark(&mut r, &w, now + 1000);
-    let ev = record(&mut r, &spec, &pack, vec![Outcome::PushFailed { cluster: "c".into(), why: "refused".into() }], now + 1000);
+    let ev = record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::PushFailed {
+            cluster: "c".into(),
+            why: "refused".into(),
+        }],
+        now + 1000,
+    );
     let kinds: Vec<&str> = ev.iter().map(|e| e.outcome).collect();
     assert_eq!(kinds, ["cluster_quarantined", "action_paused"]);
     assert_eq!(r.state, RunState::Paused);
@@ -172,7 +248,9 @@ fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
     assert_eq!(r.clusters["c"].attempts, 2, "the cursor keeps the attempts");
     assert_eq!(pushes(&due(&r, &spec, now + 60_000).0), ["c"]);
     // Resuming a running run is refused.
-    assert!(resume(&mut r, now + 60_000).unwrap_err().ends_with("is already running"));
+    assert!(resume(&mut r, now + 60_000)
+        .unwrap_err()
+        .ends_with("is already running"));
 }
 
 #[test]
@@ -185,9 +263,15 @@ fn a_push_in_flight_at_a_restart_is_checked_with_the_same_key() {
     // The server dies here; the saved run has `c` pushing, attempt 1.
     let saved: ActionRun = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
     let (w, _) = due(&saved, &spec, WEDNESDAY + 5_000);
-    assert!(matches!(&w[0], Work::Push { key, check_first: true, .. } if key == "run-1/c/1"), "{w:?}");
+    assert!(
+        matches!(&w[0], Work::Push { key, check_first: true, .. } if key == "run-1/c/1"),
+        "{w:?}"
+    );
     let mut again = saved.clone();
-    assert!(mark(&mut again, &w, WEDNESDAY + 5_000).is_empty(), "not a new attempt");
+    assert!(
+        mark(&mut again, &w, WEDNESDAY + 5_000).is_empty(),
+        "not a new attempt"
+    );
     assert_eq!(again.clusters["c"].attempts, 1);
 }
 
@@ -207,8 +291,14 @@ fn a_closed_window_holds_new_pushes_and_says_when_it_opens() {
     let (w, waiting) = due(&r, &spec, WEDNESDAY);
     assert!(w.is_empty());
     let waiting = waiting.unwrap();
-    assert!(waiting.starts_with("stage `canary` waits: deny window"), "{waiting}");
-    assert!(waiting.ends_with("it opens at 2026-12-02T11:00:00Z"), "{waiting}");
+    assert!(
+        waiting.starts_with("stage `canary` waits: deny window"),
+        "{waiting}"
+    );
+    assert!(
+        waiting.ends_with("it opens at 2026-12-02T11:00:00Z"),
+        "{waiting}"
+    );
     assert_eq!(pushes(&due(&r, &spec, WEDNESDAY + 3_600_000).0), ["c"]);
 }
 
@@ -221,20 +311,51 @@ fn on_fail_rollback_restores_the_previous_bundle_then_fails() {
     advance(&mut r, &spec, now);
     let (w, _) = due(&r, &spec, now);
     mark(&mut r, &w, now);
-    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
-    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.5})) }], now);
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Pushed {
+            cluster: "c".into(),
+        }],
+        now,
+    );
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Measured {
+            cluster: "c".into(),
+            metrics: Ok(json!({"error_rate": 0.5})),
+        }],
+        now,
+    );
     assert!(r.rolling_back);
     assert_eq!(r.clusters["c"].state, ClusterState::Failed);
     let (w, _) = due(&r, &spec, now);
-    assert!(matches!(&w[0], Work::Push { fingerprint, rollback: true, .. } if fingerprint == "sha256:old"), "{w:?}");
-    record(&mut r, &spec, &pack, vec![Outcome::RolledBack { cluster: "c".into(), result: Ok(()) }], now);
+    assert!(
+        matches!(&w[0], Work::Push { fingerprint, rollback: true, .. } if fingerprint == "sha256:old"),
+        "{w:?}"
+    );
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::RolledBack {
+            cluster: "c".into(),
+            result: Ok(()),
+        }],
+        now,
+    );
     advance(&mut r, &spec, now);
     assert_eq!(r.state, RunState::Failed);
     assert_eq!(
         r.reason.as_deref(),
         Some("rolling back because gate `errors` failed on c: 1 failed measurement(s), more than its failure_limit of 0; every pushed cluster has its previous bundle back")
     );
-    assert!(resume(&mut r, now).unwrap_err().contains("failed and cannot be resumed"));
+    assert!(resume(&mut r, now)
+        .unwrap_err()
+        .contains("failed and cannot be resumed"));
 }
 
 #[test]
@@ -273,7 +394,16 @@ fn a_retry_waits_for_a_closed_window_too() {
     advance(&mut r, &spec, before);
     let (w, _) = due(&r, &spec, before);
     mark(&mut r, &w, before);
-    record(&mut r, &spec, &pack, vec![Outcome::PushFailed { cluster: "c".into(), why: "refused".into() }], before);
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::PushFailed {
+            cluster: "c".into(),
+            why: "refused".into(),
+        }],
+        before,
+    );
     // The retry is due at 10:00, inside the deny window: it waits.
     let (w, waiting) = due(&r, &spec, WEDNESDAY);
     assert!(w.is_empty(), "{w:?}");
@@ -289,10 +419,27 @@ fn a_rollback_in_the_same_step_as_a_pause_still_rolls_back_every_pushed_cluster(
     advance(&mut r, &spec, now);
     let (w, _) = due(&r, &spec, now);
     mark(&mut r, &w, now);
-    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Pushed {
+            cluster: "c".into(),
+        }],
+        now,
+    );
     // An inconclusive measurement would pause, a failing one rolls back:
     // the rollback wins, and a pause after it changes nothing.
-    record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Ok(json!({"error_rate": 0.9})) }], now);
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Measured {
+            cluster: "c".into(),
+            metrics: Ok(json!({"error_rate": 0.9})),
+        }],
+        now,
+    );
     assert!(r.rolling_back);
     assert_eq!(r.state, RunState::Running);
     assert!(resume(&mut r, now).unwrap_err().contains("is rolling back"));
@@ -309,15 +456,42 @@ fn a_cluster_whose_metrics_never_answer_never_succeeds() {
     advance(&mut r, &spec, now);
     let (w, _) = due(&r, &spec, now);
     mark(&mut r, &w, now);
-    record(&mut r, &spec, &pack, vec![Outcome::Pushed { cluster: "c".into() }], now);
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Pushed {
+            cluster: "c".into(),
+        }],
+        now,
+    );
     for _ in 0..5 {
         advance(&mut r, &spec, now);
-        record(&mut r, &spec, &pack, vec![Outcome::Measured { cluster: "c".into(), metrics: Err("no answer within 2 s".into()) }], now);
+        record(
+            &mut r,
+            &spec,
+            &pack,
+            vec![Outcome::Measured {
+                cluster: "c".into(),
+                metrics: Err("no answer within 2 s".into()),
+            }],
+            now,
+        );
         advance(&mut r, &spec, now);
         now += 5_000;
     }
-    assert_ne!(r.clusters["c"].state, ClusterState::Succeeded, "errors are not measurements");
+    assert_ne!(
+        r.clusters["c"].state,
+        ClusterState::Succeeded,
+        "errors are not measurements"
+    );
     assert_eq!(r.clusters["c"].gates["drill/canary/errors"].measured, 0);
     assert_eq!(r.state, RunState::Paused);
-    assert!(r.reason.as_deref().unwrap().contains("could not be measured on c: 5 consecutive error(s), more than its error_limit of 4"), "{:?}", r.reason);
+    assert!(
+        r.reason.as_deref().unwrap().contains(
+            "could not be measured on c: 5 consecutive error(s), more than its error_limit of 4"
+        ),
+        "{:?}",
+        r.reason
+    );
 }

@@ -41,10 +41,11 @@ fn text(field: &str, value: &str) -> Result<(), InvalidInput> {
     if value.trim().is_empty() {
         return Err(invalid(field, "is empty"));
     }
-    if value.len() > MAX_TEXT {
+    let n = value.chars().count();
+    if n > MAX_TEXT {
         return Err(invalid(
             field,
-            format!("is {} bytes long; the limit is {MAX_TEXT}", value.len()),
+            format!("is {n} characters long; the limit is {MAX_TEXT}"),
         ));
     }
     if value.chars().any(char::is_control) {
@@ -387,6 +388,7 @@ impl Record {
 
 /// The time an export covers: `[from, to)` in Unix milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Window {
     pub from: i64,
     pub to: i64,
@@ -448,12 +450,8 @@ impl ExportRequest {
         text("subject", &self.subject)?;
         time("window.from", self.window.from)?;
         time("window.to", self.window.to)?;
-        if self.window.from >= self.window.to {
-            return Err(invalid(
-                "window",
-                "must end after it starts (`from` < `to`)",
-            ));
-        }
+        // `from` at or after `to` is an empty window (as elsewhere in the
+        // API): a valid bundle with no records.
         text("requestor.id", &self.requestor.id)?;
         text("requestor.type", &self.requestor.requester_type)?;
         opt_text("requestor.channel", self.requestor.channel.as_deref())?;

@@ -823,7 +823,11 @@ pub fn pending(store: &Store, limit: usize) -> Result<Vec<(String, String)>, Sto
 
 /// An export as stored, for the server's own work (making its bundle):
 /// not an access, so not logged.
-pub fn export_unlogged(store: &Store, tenant: &str, id: &str) -> Result<Option<Export>, StoreError> {
+pub fn export_unlogged(
+    store: &Store,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<Export>, StoreError> {
     let (tenant, id) = (tenant.to_string(), id.to_string());
     let row: Option<String> = match store.backend() {
         Backend::Sqlite(conn) => conn
@@ -832,13 +836,12 @@ pub fn export_unlogged(store: &Store, tenant: &str, id: &str) -> Result<Option<E
             .optional()?,
         Backend::Postgres(pg) => pg.block_on(move |pool| async move {
             let c = pool.get().await?;
-            Ok(c
-                .query_opt(
-                    "SELECT record FROM rtx_exports WHERE tenant = $1 AND id = $2",
-                    &[&tenant, &id],
-                )
-                .await?
-                .map(|r| r.get(0)))
+            Ok(c.query_opt(
+                "SELECT record FROM rtx_exports WHERE tenant = $1 AND id = $2",
+                &[&tenant, &id],
+            )
+            .await?
+            .map(|r| r.get(0)))
         })?,
     };
     row.map(|t| parse("export", &t)).transpose()

@@ -47,7 +47,7 @@ pub struct EvaluateRequest {
     /// the audit event keeps it and the input the decision read, so a
     /// right-to-explanation export (`POST /v1/exports`) can explain it.
     #[serde(default)]
-    #[schema(nullable = false, pattern = "^[A-Za-z0-9_.:@-]{1,200}$")]
+    #[schema(pattern = "^[A-Za-z0-9_.:@-]{1,200}$")]
     pub data_subject: Option<String>,
 }
 

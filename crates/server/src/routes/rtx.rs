@@ -92,6 +92,16 @@ fn tenant(ctx: &RequestCtx) -> Result<String, Problem> {
     Ok(t)
 }
 
+/// A JSON number that is a whole number written with a fraction (`5.0`)
+/// as an integer: JSON Schema's `integer` is the value, not the spelling.
+fn integral(v: &mut Value) {
+    if let Some(f) = v.as_f64().filter(|_| v.is_f64()) {
+        if f.fract() == 0.0 && f.abs() < 9.0e15 {
+            *v = json!(f as i64);
+        }
+    }
+}
+
 fn not_found(id: &str) -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
@@ -103,8 +113,12 @@ fn not_found(id: &str) -> Problem {
 fn change_failed(id: &str, e: ChangeError) -> Problem {
     match e {
         ChangeError::NotFound(_) => not_found(id),
-        ChangeError::Illegal(i) => Problem::new(StatusCode::CONFLICT, "Not Allowed Now", i.to_string()),
-        ChangeError::Refused { .. } => Problem::new(StatusCode::CONFLICT, "Not Allowed Now", e.to_string()),
+        ChangeError::Illegal(i) => {
+            Problem::new(StatusCode::CONFLICT, "Not Allowed Now", i.to_string())
+        }
+        ChangeError::Refused { .. } => {
+            Problem::new(StatusCode::CONFLICT, "Not Allowed Now", e.to_string())
+        }
         ChangeError::Store(s) => store_failed(s),
     }
 }
@@ -141,22 +155,75 @@ fn view(e: &Export) -> Value {
 #[allow(dead_code)]
 pub struct EvidenceBody {
     /// The data subject.
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
     subject: String,
     /// When (milliseconds since the epoch).
+    #[schema(minimum = 0, maximum = 253_402_300_799_999_i64)]
     at: i64,
-    /// `{name, version, provider, training_data?}`.
-    #[schema(value_type = Object)]
-    model: Value,
-    #[schema(nullable = false)]
+    model: ModelBody,
     score: Option<f64>,
-    /// The explanation payload (free JSON).
-    #[schema(value_type = Option<Object>, nullable = false)]
+    /// The explanation payload (any JSON).
     xai: Option<Value>,
-    #[schema(value_type = Option<Vec<Object>>, nullable = false)]
-    feature_provenance: Option<Value>,
-    #[schema(value_type = Option<Object>, nullable = false)]
+    #[schema(nullable = false)]
+    feature_provenance: Option<Vec<FeatureBody>>,
+    /// The consent and authorization context (any JSON).
     consent: Option<Value>,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
     source_id: String,
+}
+
+/// The model that produced a score.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ModelBody {
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    name: String,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    version: String,
+    /// `in-house`, or the vendor.
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    provider: String,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    training_data: Option<String>,
+}
+
+/// Where one feature came from.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct FeatureBody {
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    feature: String,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    source: String,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    version: Option<String>,
 }
 
 /// Keep evidence about a subject (its id is its content's: the same
@@ -201,7 +268,13 @@ async fn add_evidence_now(
     dry_run: bool,
 ) -> Result<Response, Problem> {
     let tenant = tenant(&ctx)?;
-    let v: Value = json_body(&body, "evidence {subject, at, model, score?, xai?, feature_provenance?, consent?, source_id}")?;
+    let mut v: Value = json_body(
+        &body,
+        "evidence {subject, at, model, score?, xai?, feature_provenance?, consent?, source_id}",
+    )?;
+    if let Some(at) = v.get_mut("at") {
+        integral(at);
+    }
     let ev = Evidence::from_json(&v).map_err(|e| invalid(e.to_string()))?;
     if dry_run {
         return Ok(json_response(&json!({"id": ev.id, "dry_run": true})));
@@ -226,20 +299,71 @@ async fn add_evidence_now(
 #[allow(dead_code)]
 pub struct ExportBody {
     /// The data subject.
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
     subject: String,
-    /// `{from, to}` in milliseconds since the epoch: `[from, to)`.
-    #[schema(value_type = Object)]
-    window: Value,
-    /// `{id, type (data_subject, authorized_agent, supervisory_authority...), channel?, case?, on_behalf_of?}`.
-    #[schema(value_type = Object)]
-    requestor: Value,
+    /// `[from, to)`; `from` at or after `to` is an empty window.
+    window: WindowBody,
+    requestor: RequestorBody,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
     purpose_of_use: String,
-    /// ISO 3166 (`FR`, `US-CA`); unknown: every jurisdiction's masks apply.
-    #[schema(nullable = false)]
+    /// ISO 3166 (`FR`, `US-CA`); without it every jurisdiction's masks apply.
+    #[schema(pattern = "^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
     jurisdiction: Option<String>,
-    /// Facts about the subject the masking reads (`age`).
+    /// Facts about the subject the masking reads (`age`); not `country`
+    /// or `region` (they come from `jurisdiction`).
     #[schema(value_type = Option<Object>, nullable = false)]
     subject_facts: Option<Value>,
+}
+
+/// A time window in milliseconds since the epoch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct WindowBody {
+    #[schema(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    from: i64,
+    #[schema(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    to: i64,
+}
+
+/// Who asks.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RequestorBody {
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    id: String,
+    /// `data_subject`, `authorized_agent`, `supervisory_authority`... (the pack's words).
+    #[serde(rename = "type")]
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    requester_type: String,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    channel: Option<String>,
+    /// A regulator's case reference.
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    case: Option<String>,
+    #[schema(
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        max_length = 512
+    )]
+    on_behalf_of: Option<String>,
 }
 
 /// Ask for a subject's bundle; it is made in the background.
@@ -283,7 +407,14 @@ async fn create_now(
     dry_run: bool,
 ) -> Result<Response, Problem> {
     let tenant = tenant(&ctx)?;
-    let v: Value = json_body(&body, "{subject, window {from, to}, requestor {id, type, ...}, purpose_of_use, jurisdiction?, subject_facts?}")?;
+    let mut v: Value = json_body(&body, "{subject, window {from, to}, requestor {id, type, ...}, purpose_of_use, jurisdiction?, subject_facts?}")?;
+    if let Some(w) = v.get_mut("window").and_then(Value::as_object_mut) {
+        for k in ["from", "to"] {
+            if let Some(t) = w.get_mut(k) {
+                integral(t);
+            }
+        }
+    }
     let req = ExportRequest::from_json(&v).map_err(|e| invalid(e.to_string()))?;
     if state.rtx.signer.is_none() {
         return Err(Problem::new(
@@ -311,7 +442,8 @@ async fn create_now(
         .map_err(store_failed)?;
     let (st, t2, id) = (Arc::clone(&state), tenant.clone(), export.id.clone());
     tokio::task::spawn_blocking(move || make(&st, &t2, &id));
-    let mut r = json_response(&json!({"id": export.id, "state": export.state, "links": links(&export.id)}));
+    let mut r =
+        json_response(&json!({"id": export.id, "state": export.state, "links": links(&export.id)}));
     *r.status_mut() = StatusCode::ACCEPTED;
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/exports/{}", export.id)) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -321,7 +453,9 @@ async fn create_now(
 
 /// Milliseconds of an audit event's time.
 fn ms(at: &str) -> Option<i64> {
-    tenet_runtime::clock::Timestamp::parse(at).ok().map(|t| t.millis())
+    tenet_runtime::clock::Timestamp::parse(at)
+        .ok()
+        .map(|t| t.millis())
 }
 
 /// The record an audit event is, for `subject` in `tenant`, if any.
@@ -335,7 +469,9 @@ fn from_audit(e: &AuditEvent, tenant: &str, subject: &str) -> Vec<Record> {
     };
     let str_of = |v: &Value| v.as_str().map(str::to_string);
     match e.source.as_str() {
-        "server:evaluate" if mine && e.details.get("data_subject").and_then(Value::as_str) == Some(subject) => {
+        "server:evaluate"
+            if mine && e.details.get("data_subject").and_then(Value::as_str) == Some(subject) =>
+        {
             let facts = match e.details.get("input") {
                 Some(Value::Object(m)) => m.clone(),
                 _ => serde_json::Map::new(),
@@ -344,7 +480,11 @@ fn from_audit(e: &AuditEvent, tenant: &str, subject: &str) -> Vec<Record> {
                 id: e.action_id.clone(),
                 at,
                 pack: e.subject.clone(),
-                pack_version: e.details.get("version").and_then(str_of).unwrap_or_default(),
+                pack_version: e
+                    .details
+                    .get("version")
+                    .and_then(str_of)
+                    .unwrap_or_default(),
                 bundle: e.bundle.clone().unwrap_or_default(),
                 rules: e.details["matched"]
                     .as_array()
@@ -357,22 +497,23 @@ fn from_audit(e: &AuditEvent, tenant: &str, subject: &str) -> Vec<Record> {
         }
         // A tenant's scores, when the subject is the tenant.
         "tenant-benchmark"
-            if e.tenant.as_deref() == Some(subject) && (tenant == "default" || tenant == subject) =>
+            if e.tenant.as_deref() == Some(subject)
+                && (tenant == "default" || tenant == subject) =>
         {
             e.details["scores"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| {
-                Some(Record::Score(ScoreRecord {
-                    id: format!("{}/{}", e.action_id, s.get("profile")?.as_str()?),
-                    at,
-                    profile: s.get("profile")?.as_str()?.to_string(),
-                    score: s.get("score")?.as_f64()?,
-                    explanation: json!({"version": s.get("version")}),
-                }))
-            })
-            .collect()
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| {
+                    Some(Record::Score(ScoreRecord {
+                        id: format!("{}/{}", e.action_id, s.get("profile")?.as_str()?),
+                        at,
+                        profile: s.get("profile")?.as_str()?.to_string(),
+                        score: s.get("score")?.as_f64()?,
+                        explanation: json!({"version": s.get("version")}),
+                    }))
+                })
+                .collect()
         }
         "safety-workflows"
             if mine
@@ -382,8 +523,16 @@ fn from_audit(e: &AuditEvent, tenant: &str, subject: &str) -> Vec<Record> {
             vec![Record::Approval(ApprovalRecord {
                 id: e.action_id.clone(),
                 at,
-                action: e.details.get("step").and_then(str_of).unwrap_or_else(|| e.subject.clone()),
-                state: e.details.get("state").and_then(str_of).unwrap_or_else(|| e.outcome.clone()),
+                action: e
+                    .details
+                    .get("step")
+                    .and_then(str_of)
+                    .unwrap_or_else(|| e.subject.clone()),
+                state: e
+                    .details
+                    .get("state")
+                    .and_then(str_of)
+                    .unwrap_or_else(|| e.outcome.clone()),
                 approvers: vec![e.actor.clone()],
                 reason: e.reason.clone(),
             })]
@@ -422,7 +571,12 @@ fn audit_records<'s>(
             ready.extend(group.drain(..));
             continue;
         }
-        let page = match store.audit_window(&from, &to, after.as_ref().map(|(a, i)| (a.as_str(), *i)), PAGE) {
+        let page = match store.audit_window(
+            &from,
+            &to,
+            after.as_ref().map(|(a, i)| (a.as_str(), *i)),
+            PAGE,
+        ) {
             Ok(p) => p,
             Err(e) => {
                 if let Ok(mut f) = failed.lock() {
@@ -473,7 +627,8 @@ pub fn make(state: &AppState, tenant: &str, id: &str) {
         return;
     }
     let outcome = (|| -> Result<(Vec<u8>, tenet_rtx_export::sign::Envelope), String> {
-        let pack = tenet_rtx_export::pack(&loaded.rules).map_err(|e| format!("no rtx_export pack: {e:?}"))?;
+        let pack = tenet_rtx_export::pack(&loaded.rules)
+            .map_err(|e| format!("no rtx_export pack: {e:?}"))?;
         let req = &export.request;
         // Nothing after the snapshot: the same snapshot makes the same bytes.
         let window = Window {
@@ -481,8 +636,8 @@ pub fn make(state: &AppState, tenant: &str, id: &str) {
             to: req.window.to.min(export.snapshot_at + 1),
         };
         let failed = Mutex::new(None);
-        let access = rs::access_log(&store, tenant, &req.subject, window)
-            .map_err(|e| e.to_string())?;
+        let access =
+            rs::access_log(&store, tenant, &req.subject, window).map_err(|e| e.to_string())?;
         let evidence: Vec<Record> = rs::evidence_for(&store, tenant, &req.subject, window)
             .map(|r| r.map(Record::Evidence))
             .collect::<Result<_, _>>()
@@ -550,7 +705,11 @@ async fn read(
 ) -> Result<(Export, Option<rs::Artifact>), Problem> {
     let tenant = tenant(ctx)?;
     if purpose.as_ref().is_some_and(|p| p.chars().count() > 200) {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "Invalid Query", "`purpose` is longer than 200 characters"));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid Query",
+            "`purpose` is longer than 200 characters",
+        ));
     }
     let access = Access {
         actor: ctx.actor(),
@@ -602,9 +761,8 @@ pub async fn status(
     responses(
         (status = 200, description = "The `.rtx` file (`application/vnd.tenet.rtx`); the read is access-logged", content_type = "application/vnd.tenet.rtx"),
         (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such export", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such export, or its bundle was scrubbed (revoked)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Not ready (pending or failed)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 410, description = "Revoked and scrubbed", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -617,8 +775,10 @@ pub async fn bundle(
 ) -> Result<Response, Problem> {
     let (e, artifact) = read(&state, &ctx, &id, AccessAction::Download, q.purpose, true).await?;
     let Some(a) = artifact else {
+        // Scrubbed: not found any more (404, not 410: a scrubbed bundle is
+        // as absent as one never made).
         let (code, title) = if e.state == tenet_rtx_export::model::ExportState::Revoked {
-            (StatusCode::GONE, "Gone")
+            (StatusCode::NOT_FOUND, "Gone")
         } else {
             (StatusCode::CONFLICT, "Not Ready")
         };
@@ -627,7 +787,10 @@ pub async fn bundle(
     let file = tenet_rtx_export::verify::write_file(Vec::new(), &a.envelope, a.bundle.as_slice())
         .map_err(store_failed)?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.tenet.rtx"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/vnd.tenet.rtx"),
+        )],
         file,
     )
         .into_response())
@@ -638,18 +801,27 @@ pub async fn bundle(
 #[allow(dead_code)]
 pub struct ReasonBody {
     /// Why (kept with the change).
-    #[schema(nullable = false)]
+    #[schema(min_length = 1, max_length = 500)]
     reason: Option<String>,
+}
+
+/// Why an export is held.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct HoldBody {
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
 }
 
 fn reason_of(body: &Bytes, required: bool) -> Result<Option<String>, Problem> {
     let r: Option<String> = if body.is_empty() {
         None
     } else {
-        json_body::<ReasonBody>(body, "{\"reason\"?: string}")?.reason
+        json_body::<Option<ReasonBody>>(body, "{\"reason\"?: string}")?.and_then(|b| b.reason)
     };
     match r {
-        Some(r) if r.trim().is_empty() || r.chars().count() > 500 => {
+        Some(r) if r.is_empty() || r.chars().count() > 500 => {
             Err(invalid("`reason` must be 1 to 500 characters".into()))
         }
         None if required => Err(invalid("a legal hold needs a `reason`".into())),
@@ -662,7 +834,7 @@ fn reason_of(body: &Bytes, required: bool) -> Result<Option<String>, Problem> {
 #[utoipa::path(
     post, path = "/v1/exports/{id}/revoke", tag = "rtx-export",
     params(("id" = String, Path, description = "The export's id", pattern = "^[A-Za-z0-9_.-]{1,100}$")),
-    request_body(content = ReasonBody, description = "Optional"),
+    request_body(content = Option<ReasonBody>, description = "Optional"),
     responses(
         (status = 200, description = "The export, revoked (`retained: true` under a legal hold)", body = Object),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -683,7 +855,14 @@ pub async fn revoke(
     let reason = reason_of(&body, false)?;
     let (st, id2, actor) = (Arc::clone(&state), id.clone(), ctx.actor());
     let e = tokio::task::spawn_blocking(move || {
-        rs::revoke(&mut st.rtx.store(), &tenant, &id2, &actor, reason.as_deref(), now_ms())
+        rs::revoke(
+            &mut st.rtx.store(),
+            &tenant,
+            &id2,
+            &actor,
+            reason.as_deref(),
+            now_ms(),
+        )
     })
     .await
     .map_err(store_failed)?
@@ -695,7 +874,7 @@ pub async fn revoke(
 #[utoipa::path(
     put, path = "/v1/exports/{id}/legal-hold", tag = "rtx-export",
     params(("id" = String, Path, description = "The export's id", pattern = "^[A-Za-z0-9_.-]{1,100}$")),
-    request_body = ReasonBody,
+    request_body = HoldBody,
     responses(
         (status = 200, description = "The export, held", body = Object),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),

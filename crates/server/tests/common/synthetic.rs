@@ -161,7 +161,13 @@ impl Fleet {
 
     /// Push calls across the fleet.
     pub fn push_calls(&self) -> u32 {
-        self.shared.lock().unwrap().sims.values().map(|s| s.push_calls).sum()
+        self.shared
+            .lock()
+            .unwrap()
+            .sims
+            .values()
+            .map(|s| s.push_calls)
+            .sum()
     }
 
     /// The most smoke tests that ran at once.
@@ -173,12 +179,19 @@ impl Fleet {
 type St = State<Arc<Mutex<Shared>>>;
 
 async fn inventory(State(s): St, Path(id): Path<String>) -> (StatusCode, Json<Value>) {
-    let fp = s.lock().unwrap().sims.get(&id).map(|c| c.fingerprint.clone());
+    let fp = s
+        .lock()
+        .unwrap()
+        .sims
+        .get(&id)
+        .map(|c| c.fingerprint.clone());
     match fp {
         None => (StatusCode::NOT_FOUND, Json(json!({}))),
         Some(fp) => (
             StatusCode::OK,
-            Json(json!({"services": {"tenet-sidecar": "2.4.1"}, "bundle_fingerprint": fp, "capabilities": ["tenet-sidecar"]})),
+            Json(
+                json!({"services": {"tenet-sidecar": "2.4.1"}, "bundle_fingerprint": fp, "capabilities": ["tenet-sidecar"]}),
+            ),
         ),
     }
 }
@@ -212,7 +225,12 @@ async fn push(
         mode
     };
     match mode {
-        Mode::Fail => return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "injected"}))),
+        Mode::Fail => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "injected"})),
+            )
+        }
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             return (StatusCode::OK, Json(json!({})));
@@ -259,6 +277,8 @@ async fn exec(State(s): St, Path(id): Path<String>) -> (StatusCode, Json<Value>)
     s.lock().unwrap().exec_now -= 1;
     (
         StatusCode::OK,
-        Json(json!({"exit_code": code, "output": if code == 0 { "selftest ok" } else { "selftest: 3 of 40 decisions differ" }})),
+        Json(
+            json!({"exit_code": code, "output": if code == 0 { "selftest ok" } else { "selftest: 3 of 40 decisions differ" }}),
+        ),
     )
 }

@@ -46,7 +46,6 @@ pub struct BundleBody {
     /// Bundles that must be registered first.
     #[schema(nullable = false)]
     dependencies: Option<Vec<DependencyBody>>,
-    #[schema(nullable = false)]
     description: Option<String>,
 }
 
@@ -73,8 +72,8 @@ const BUNDLE_SHAPE: &str = "{\"name\": string, \"version\": string, \"fingerprin
         (status = 201, description = "`{created: true, bundle}`", body = Object),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "The name and version are registered with another fingerprint or other dependencies", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "A malformed bundle, or a dependency that is not registered", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The name and version are registered with another fingerprint or other dependencies, or a dependency is not registered", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed bundle", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -109,6 +108,13 @@ async fn register_bundle_now(
     platform_only(&ctx)?;
     let b: Bundle = json_body(&body, BUNDLE_SHAPE)?;
     b.check().map_err(invalid)?;
+    if b.dependencies.iter().any(|d| d.name == b.name) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Dependency Cycle",
+            format!("bundle `{}` depends on itself", b.name),
+        ));
+    }
     if dry_run {
         let st = Arc::clone(&state);
         let known = tokio::task::spawn_blocking(move || cps::bundles(&st.control_plane.store()))
@@ -118,14 +124,22 @@ async fn register_bundle_now(
         let missing: Vec<String> = b
             .dependencies
             .iter()
-            .filter(|d| !known.iter().any(|k| k.name == d.name && k.version == d.version))
+            .filter(|d| {
+                !known
+                    .iter()
+                    .any(|k| k.name == d.name && k.version == d.version)
+            })
             .map(|d| format!("{}@{}", d.name, d.version))
             .collect();
         if let Some(m) = missing.first() {
-            return Err(invalid(format!("dependency {m} is not registered")));
+            return Err(missing_dependency(m));
         }
-        let exists = known.iter().any(|k| k.name == b.name && k.version == b.version);
-        return Ok(json_response(&json!({"created": !exists, "dry_run": true, "bundle": b})));
+        let exists = known
+            .iter()
+            .any(|k| k.name == b.name && k.version == b.version);
+        return Ok(json_response(
+            &json!({"created": !exists, "dry_run": true, "bundle": b}),
+        ));
     }
     let ev = event(
         &ctx,
@@ -157,10 +171,20 @@ async fn register_bundle_now(
                 b.reference()
             ),
         )),
-        Registered::MissingDependency(d) => Err(invalid(format!(
-            "dependency {d} is not registered: register it first"
-        ))),
+        Registered::MissingDependency(d) => Err(missing_dependency(&d)),
     }
+}
+
+fn missing_dependency(d: &str) -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "Missing Dependency",
+        format!("dependency {d} is not registered: register it first"),
+    )
+}
+
+fn unknown(what: String) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "Not Found", what)
 }
 
 /// The registered bundles, oldest first.
@@ -274,7 +298,8 @@ pub fn as_plan_cluster(c: &ClusterRecord) -> Cluster {
         (status = 202, description = "The action run: `{id, state, links: {self, resume}, plan}`; the `control-plane.rollout` sweep drives it", body = Object),
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown bundle or rollout, a malformed selector, or a plan the guards refuse (`refused`: each denial in one sentence); nothing kept", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such bundle or rollout", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A malformed selector, target clusters without an admin endpoint, or a plan the guards refuse (`refused`: each denial in one sentence); nothing kept", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The store is down, or no control_plane pack is served", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())
@@ -335,7 +360,12 @@ async fn apply_now(
         .rev()
         .find(|b| b.name == name && version.is_none_or(|v| v == b.version))
         .cloned()
-        .ok_or_else(|| invalid(format!("no bundle `{}` is registered (POST /v1/bundles)", req.bundle)))?;
+        .ok_or_else(|| {
+            unknown(format!(
+                "no bundle `{}` is registered (POST /v1/bundles)",
+                req.bundle
+            ))
+        })?;
     let rules = state.bundle.load_full();
     let pack = tenet_control_plane::pack(&rules.rules).map_err(|e| {
         Problem::new(
@@ -360,9 +390,13 @@ async fn apply_now(
     let rollout = match &req.rollout {
         Some(r) if rollouts.iter().any(|(n, _)| n == r) => r.clone(),
         Some(r) => {
-            return Err(invalid(format!(
+            return Err(unknown(format!(
                 "no rollout `{r}` in the control_plane pack (rollouts: {})",
-                rollouts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                rollouts
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
         None => rollouts
@@ -370,7 +404,7 @@ async fn apply_now(
             .find(|(_, b)| b.as_deref() == Some(bundle.name.as_str()))
             .map(|(n, _)| n.clone())
             .ok_or_else(|| {
-                invalid(format!(
+                unknown(format!(
                     "no rollout of the control_plane pack ships `{}`: name one with `rollout`",
                     bundle.name
                 ))
@@ -444,7 +478,10 @@ async fn apply_now(
                 Member {
                     cluster: as_plan_cluster(c).value(),
                     admin: c.endpoints.get("admin").cloned(),
-                    fingerprint: c.inventory.as_ref().and_then(|i| i.bundle_fingerprint.clone()),
+                    fingerprint: c
+                        .inventory
+                        .as_ref()
+                        .and_then(|i| i.bundle_fingerprint.clone()),
                 },
             )
         })
@@ -459,7 +496,11 @@ async fn apply_now(
         return Err(invalid(format!(
             "{} target cluster(s) have no `endpoints.admin` to push to: {}",
             no_admin.len(),
-            no_admin.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            no_admin
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let run = rollout::start(&ctx.action_id, &bundle, &p, &members, &who, now);
@@ -545,10 +586,16 @@ pub async fn list_actions(
     let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "Invalid Query", m);
     let states: Vec<String> = match q.state {
         None => Vec::new(),
-        Some(s) if ["pending", "running", "succeeded", "failed", "paused"].contains(&s.as_str()) => {
+        Some(s)
+            if ["pending", "running", "succeeded", "failed", "paused"].contains(&s.as_str()) =>
+        {
             vec![s]
         }
-        Some(s) => return Err(bad(format!("`{s}` is not a run state (pending, running, succeeded, failed, paused)"))),
+        Some(s) => {
+            return Err(bad(format!(
+                "`{s}` is not a run state (pending, running, succeeded, failed, paused)"
+            )))
+        }
     };
     let limit = match q.limit {
         None => 50,
@@ -618,6 +665,7 @@ pub async fn one_action(
     params(("id" = String, Path, description = "The run's id", pattern = "^[A-Za-z0-9_.-]{1,100}$"), DryRunParam),
     responses(
         (status = 200, description = "The run, running again (`retry`: the clusters pushed again)", body = Object),
+        (status = 400, description = "A malformed query string", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such run", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "The run is not paused (running, frozen, rolled back, or done), or it moved while resuming", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -658,37 +706,45 @@ async fn resume_now(
     let st = Arc::clone(&state);
     let who = ctx.actor();
     let id2 = id.clone();
-    let r = tokio::task::spawn_blocking(move || -> Result<Result<(ActionRun, Vec<Value>), Problem>, tenet_store::StoreError> {
-        let mut store = st.control_plane.store();
-        let Some((version, mut run)) = cps::action(&store, &id2)? else {
-            return Ok(Err(not_found(&id2)));
-        };
-        let events = match rollout::resume(&mut run, now_ms()) {
-            Ok(e) => e,
-            Err(why) => return Ok(Err(Problem::new(StatusCode::CONFLICT, "Not Resumable", why))),
-        };
-        let retry: Vec<Value> = events
-            .first()
-            .and_then(|e| e.detail.get("retry"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if dry_run {
-            return Ok(Ok((run, retry)));
-        }
-        let mut audit = super::driver::audit(&run, &events, &fingerprint, version);
-        for a in &mut audit {
-            a.actor = who.clone();
-        }
-        match cps::save_action(&mut store, &run, version, audit)? {
-            Some(_) => Ok(Ok((run, retry))),
-            None => Ok(Err(Problem::new(
-                StatusCode::CONFLICT,
-                "Moved",
-                format!("action run `{id2}` changed while resuming: read it again and retry"),
-            ))),
-        }
-    })
+    let r = tokio::task::spawn_blocking(
+        move || -> Result<Result<(ActionRun, Vec<Value>), Problem>, tenet_store::StoreError> {
+            let mut store = st.control_plane.store();
+            let Some((version, mut run)) = cps::action(&store, &id2)? else {
+                return Ok(Err(not_found(&id2)));
+            };
+            let events = match rollout::resume(&mut run, now_ms()) {
+                Ok(e) => e,
+                Err(why) => {
+                    return Ok(Err(Problem::new(
+                        StatusCode::CONFLICT,
+                        "Not Resumable",
+                        why,
+                    )))
+                }
+            };
+            let retry: Vec<Value> = events
+                .first()
+                .and_then(|e| e.detail.get("retry"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if dry_run {
+                return Ok(Ok((run, retry)));
+            }
+            let mut audit = super::driver::audit(&run, &events, &fingerprint, version);
+            for a in &mut audit {
+                a.actor = who.clone();
+            }
+            match cps::save_action(&mut store, &run, version, audit)? {
+                Some(_) => Ok(Ok((run, retry))),
+                None => Ok(Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "Moved",
+                    format!("action run `{id2}` changed while resuming: read it again and retry"),
+                ))),
+            }
+        },
+    )
     .await
     .map_err(store_failed)?
     .map_err(store_failed)?;

@@ -60,7 +60,11 @@ pub fn audit(run: &ActionRun, events: &[Event], bundle: &str, version: i64) -> V
                 actor: "control-plane.rollout".into(),
                 scope: "fleet".into(),
                 outcome: e.outcome.into(),
-                reason: e.detail.get("because").and_then(Value::as_str).map(str::to_string),
+                reason: e
+                    .detail
+                    .get("because")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 latency_ms: 0,
                 details,
                 tenant: None,
@@ -190,7 +194,9 @@ pub fn sweep(state: &AppState) -> Result<u64, StoreError> {
         }
         match drive(state, &run.id) {
             Ok(n) => moved += n,
-            Err(e) => tracing::warn!(action = %run.id, error = %e, "control-plane: a rollout step failed"),
+            Err(e) => {
+                tracing::warn!(action = %run.id, error = %e, "control-plane: a rollout step failed")
+            }
         }
     }
     Ok(moved)
@@ -225,7 +231,8 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
                     detail: json!({"because": because}),
                 }];
                 let evs = audit(&run, &events, &fingerprint, version);
-                if cps::save_action(&mut state.control_plane.store(), &run, version, evs)?.is_some() {
+                if cps::save_action(&mut state.control_plane.store(), &run, version, evs)?.is_some()
+                {
                     send_blocking(state, notices(&run, &events, version));
                 }
             }
@@ -429,11 +436,19 @@ async fn one(w: Work, body: Value, timeout: Duration) -> (Outcome, Option<(Strin
                 // The answer's body is not kept: an admin endpoint is
                 // not trusted to say what operators read.
                 Ok(a) if !(200..300).contains(&a.status) => (
-                    done(Err(format!("the cluster answered {} to the push", a.status))),
+                    done(Err(format!(
+                        "the cluster answered {} to the push",
+                        a.status
+                    ))),
                     None,
                 ),
                 Ok(_) => match inventory(&admin, timeout).await {
-                    Err(e) => (done(Err(format!("the push was answered, but its inventory could not be read: {e}"))), None),
+                    Err(e) => (
+                        done(Err(format!(
+                            "the push was answered, but its inventory could not be read: {e}"
+                        ))),
+                        None,
+                    ),
                     Ok(inv) if inv.bundle_fingerprint.as_deref() == Some(fingerprint.as_str()) => {
                         (done(Ok(())), verified(inv))
                     }
@@ -459,9 +474,7 @@ async fn one(w: Work, body: Value, timeout: Duration) -> (Outcome, Option<(Strin
                 });
             (Outcome::Measured { cluster, metrics }, None)
         }
-        Work::Exec {
-            cluster, admin, ..
-        } => {
+        Work::Exec { cluster, admin, .. } => {
             let answer = tenet_notify::fetch::exchange(
                 Method::POST,
                 &url(&admin, "exec"),
@@ -482,7 +495,10 @@ async fn one(w: Work, body: Value, timeout: Duration) -> (Outcome, Option<(Strin
                     .ok_or("the exec answer has no integer `exit_code`")?;
                 Ok((
                     code,
-                    v.get("output").and_then(Value::as_str).unwrap_or("").to_string(),
+                    v.get("output")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                 ))
             });
             (Outcome::Executed { cluster, result }, None)

@@ -88,10 +88,7 @@ impl ControlPlane {
 
     /// Delivery counts of `control_plane.notify`, for health.
     pub fn channels(&self) -> Vec<(&'static str, tenet_notify::Stats)> {
-        self.notify
-            .iter()
-            .map(|n| ("notify", n.stats()))
-            .collect()
+        self.notify.iter().map(|n| ("notify", n.stats())).collect()
     }
 
     pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -170,6 +167,36 @@ fn drift_event(action: &str, actor: String, bundle: String, d: &Drift) -> AuditE
     }
 }
 
+/// An http:// or https:// URL with a host (and a port and a path).
+#[derive(ToSchema)]
+#[schema(pattern = "^https?://[A-Za-z0-9._~-]+(:[0-9]{1,5})?(/[!-~]*)?$")]
+#[allow(dead_code)]
+pub struct HttpUrl(String);
+
+/// Whether `url` is what [`HttpUrl`] says.
+fn http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && path.bytes().all(|b| (b'!'..=b'~').contains(&b))
+}
+
 /// A cluster to register.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -181,8 +208,8 @@ pub struct ClusterBody {
     region: Option<String>,
     #[schema(nullable = false)]
     env: Option<String>,
-    /// Endpoints by purpose (`admin`).
-    #[schema(value_type = Option<HashMap<String, String>>, nullable = false)]
+    /// Endpoints by purpose (`admin`): http:// or https:// URLs.
+    #[schema(value_type = Option<HashMap<String, HttpUrl>>, nullable = false)]
     endpoints: Option<Value>,
     #[schema(nullable = false)]
     capabilities: Option<Vec<String>>,
@@ -248,10 +275,7 @@ async fn register_now(
         )));
     }
     for (name, url) in &rec.endpoints {
-        let ok = (url.starts_with("http://") || url.starts_with("https://"))
-            && url.len() <= 2048
-            && url.parse::<axum::http::Uri>().is_ok_and(|u| u.host().is_some());
-        if !ok {
+        if !http_url(url) {
             return Err(invalid(format!(
                 "endpoint `{name}` is not an http:// or https:// URL with a host"
             )));
