@@ -75,7 +75,8 @@ async fn start_with(o: &Opts, store: Option<tenet_store::Location>) -> Server {
     c.control_plane.notify = o.notify.as_deref().map(common::hook);
     let s = Server::with_config(dir, c).await;
     // The sweeps run as under `tenet serve` (the rollout driver is one).
-    let _ = tenet_server::fleet::start(&s.state);
+    // Dropping the handle detaches the task: it runs until the test ends.
+    drop(tenet_server::fleet::start(&s.state));
     s
 }
 

@@ -119,10 +119,11 @@ pub fn run_text(v: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "action {}: {} ({} by rollout `{}`)",
+        "action {}: {} ({}@{} by rollout `{}`)",
         s(&v["id"]),
         s(&v["state"]),
-        format!("{}@{}", s(&v["bundle"]["name"]), s(&v["bundle"]["version"])),
+        s(&v["bundle"]["name"]),
+        s(&v["bundle"]["version"]),
         s(&v["rollout"])
     );
     if let Some(r) = v["reason"].as_str() {

@@ -603,7 +603,7 @@ fn on_fail(
             ));
         }
         "freeze" => {}
-        _ => pause(run, &because.to_string(), now, events),
+        _ => pause(run, because, now, events),
     }
 }
 
