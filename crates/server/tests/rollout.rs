@@ -71,7 +71,8 @@ async fn start_with(o: &Opts, store: Option<tenet_store::Location>) -> Server {
     c.limits.rate_per_second = 0;
     c.sweeps.interval = Duration::from_millis(100);
     c.control_plane.timeout = Duration::from_millis(250);
-    c.control_plane.exec_parallel = 2;
+    // One smoke test at a time: a wave of two must take turns.
+    c.control_plane.exec_parallel = 1;
     c.control_plane.notify = o.notify.as_deref().map(common::hook);
     let s = Server::with_config(dir, c).await;
     // The sweeps run as under `tenet serve` (the rollout driver is one).
@@ -214,10 +215,11 @@ async fn reaches_every_cluster(kind: Kind) {
     let canary = f.get("canary");
     assert_eq!(canary.exec_calls, 1);
     assert!(canary.metric_calls >= 1);
+    assert_eq!(f.get("f1").exec_calls, 1);
     assert_eq!(
-        f.get("f1").exec_calls,
-        0,
-        "the fleet stage has no smoke test"
+        f.exec_max(),
+        1,
+        "control_plane.exec_parallel 1: never two smoke tests at once"
     );
     let c = cluster(&run, "canary");
     assert_eq!(c["gates"]["drill/canary/drill-errors"]["failures"], 0);
@@ -788,4 +790,59 @@ async fn two_replicas_on_one_postgres_push_each_cluster_once() {
         assert_eq!(f.get(&c).applied.len(), 1, "{c} applied once");
         assert_eq!(f.get(&c).push_calls, 1, "{c} called once");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_drift_is_notified_once() {
+    let r = common::receiver().await;
+    let mut o = opts(Kind::Sqlite);
+    o.notify = Some(r.url.clone());
+    let s = start_with(&o, None).await;
+    let f = Fleet::start().await;
+    fleet(&s, &f, 1, &[]).await;
+    let (st, v) = call(
+        &s,
+        "tok-r",
+        "PUT",
+        "/v1/fleet/desired",
+        json!({"desired": [{"bundle_fingerprint": NEW}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    for round in 0..2 {
+        let (st, v) = call(
+            &s,
+            "tok-r",
+            "POST",
+            "/v1/clusters/f1/inventory",
+            json!({"bundle_fingerprint": OLD}),
+        )
+        .await;
+        assert_eq!(st, 200);
+        let new = v["new"].as_array().unwrap().len();
+        assert_eq!(new, if round == 0 { 2 } else { 0 }, "{v}");
+    }
+    let t = Instant::now();
+    let drifts = || {
+        r.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "drift_detected" && n["subject"] == "f1")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    while drifts().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            r.got.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let d = drifts();
+    assert_eq!(d.len(), 1, "announced once: {d:?}");
+    assert_eq!(d[0]["payload"]["expected"], NEW);
+    assert_eq!(d[0]["payload"]["observed"], OLD);
 }

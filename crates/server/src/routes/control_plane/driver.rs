@@ -116,7 +116,14 @@ pub fn notices(run: &ActionRun, events: &[Event], version: i64) -> Vec<tenet_not
 pub fn drift_notices(new: &[tenet_control_plane::model::Drift]) -> Vec<tenet_notify::Notification> {
     new.iter()
         .map(|d| tenet_notify::Notification {
-            id: format!("drift-{}", d.key()),
+            // The key holds NULs: its digest names the notice (a header).
+            id: {
+                use sha2::{Digest, Sha256};
+                format!(
+                    "drift-{}",
+                    &hex::encode(Sha256::digest(d.key().as_bytes()))[..24]
+                )
+            },
             module: tenet_control_plane::MODULE.into(),
             kind: "drift_detected".into(),
             tenant: None,
