@@ -31,7 +31,7 @@ async fn start(kind: Kind, key: bool) -> Server {
             let mut i = identity(
                 "privacy-office",
                 "tok-p",
-                &["privacy", "evaluator", "auditor"],
+                &["privacy", "evaluator", "auditor", "benchmark"],
             );
             i.tenant = None;
             i
@@ -358,4 +358,82 @@ async fn without_a_signing_key_nothing_is_exported_and_bad_input_is_refused() {
     assert_eq!(st, 404);
     let (st, _) = jcall(&s, "tok-p", "PUT", "/v1/exports/nope/legal-hold", json!({})).await;
     assert_eq!(st, 422, "a hold needs a reason");
+}
+
+/// A tenant as the subject: its tenant-benchmark scores are in its bundle,
+/// each with its profile and score.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_scores_are_in_its_bundle() {
+    let s = start(Kind::Sqlite, true).await;
+    let at = tenet_runtime::clock::Timestamp::from_millis(
+        tenet_runtime::clock::system_now().millis() - 60_000,
+    )
+    .rfc3339();
+    for tenant in ["t-9", "t-10"] {
+        let body = json!({"signals": [{"name": "iam.mfa_coverage_pct", "value": 97, "at": at}]});
+        let (st, v) = jcall(
+            &s,
+            "tok-p",
+            "POST",
+            &format!("/v1/tenants/{tenant}/signals"),
+            body,
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, v) = jcall(
+        &s,
+        "tok-p",
+        "POST",
+        "/v1/exports",
+        json!({
+            "subject": "t-9",
+            "window": {"from": 0, "to": 4_102_444_800_000i64},
+            "requestor": {"id": "auditor-1", "type": "supervisory_authority"},
+            "purpose_of_use": "audit",
+        }),
+    )
+    .await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let file = loop {
+        let (st, b) = call(
+            &s,
+            "tok-p",
+            "GET",
+            &format!("/v1/exports/{id}/bundle"),
+            Value::Null,
+        )
+        .await;
+        if st == 200 {
+            break b;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{}",
+            String::from_utf8_lossy(&b)
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    let (_, bundle) = lines(&file);
+    let scores: Vec<&Value> = bundle["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "score")
+        .collect();
+    assert!(!scores.is_empty(), "{bundle:#}");
+    assert!(
+        scores
+            .iter()
+            .all(|r| r["id"].as_str().unwrap().contains('/')),
+        "{scores:?}"
+    );
+    assert!(
+        scores.iter().any(|r| r["profile"] == "regulator"),
+        "{scores:?}"
+    );
+    assert!(scores.iter().all(|r| r["score"].is_number()), "{scores:?}");
+    assert_eq!(bundle["subject"]["id"], "t-9");
 }
