@@ -128,6 +128,8 @@ pub fn write<W: Write, I: IntoIterator<Item = Record>>(
     let mut manifest = Sha256::new();
     manifest.update(b"[");
     let mut last: Option<(i64, String)> = None;
+    let mut buf = Vec::with_capacity(16 << 10);
+    let mut scratch = Scratch::default();
     for record in records {
         let bad = |problem: String| BundleError::Record {
             record: record.id().to_string(),
@@ -154,19 +156,23 @@ pub fn write<W: Write, I: IntoIterator<Item = Record>>(
             }
         }
         let mut v = render(&record)?;
-        let entries = masker.mask(&mut v)?;
-        for e in &entries {
-            if acc.manifest_entries > 0 {
-                manifest.update(b",");
-            }
-            manifest.update(canonical::to_vec(e).unwrap_or_default());
-            acc.manifest_entries += 1;
-        }
+        let masked = masker.mask_in_place(&mut v)?;
         acc.add(record.kind(), &v);
+        buf.clear();
         if acc.records > 0 {
-            w.write_all(b",")?;
+            buf.push(b',');
         }
-        canonical::write(&mut w, &v)?;
+        let entries = write_record(
+            &mut buf,
+            &mut scratch,
+            &v,
+            masked,
+            &mut manifest,
+            acc.manifest_entries,
+        )
+        .map_err(io::Error::other)?;
+        acc.manifest_entries += entries;
+        w.write_all(&buf)?;
         acc.records += 1;
         last = Some(key);
     }
@@ -201,6 +207,104 @@ pub fn write<W: Write, I: IntoIterator<Item = Record>>(
             counts: acc.counts,
         },
     ))
+}
+
+/// Buffers [`write_record`] reuses from record to record.
+#[derive(Default)]
+struct Scratch {
+    /// The canonical bytes of the record's `redactions`.
+    redactions: Vec<u8>,
+    /// Where each of its entries is in `redactions`.
+    spans: Vec<(usize, usize)>,
+    /// The canonical bytes of the record's id.
+    id: Vec<u8>,
+}
+
+/// The key of a manifest entry that names its record.
+const RECORD_KEY: &str = "record";
+
+/// Appends the canonical bytes of the record `v` to `out` and, if masking
+/// gave it `redactions` (`masked` entries), its redaction entries, each
+/// with its `record`, to `manifest` (after the `entries_before` entries
+/// before it, comma-separated); returns how many entries that is.
+///
+/// Each entry is canonicalised once, for both: an entry whose keys all sort
+/// before `record` (every entry [`Masker`] makes) is, with its `record`, its
+/// own bytes with `,"record":<id>` before the closing brace.
+fn write_record(
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+    v: &Value,
+    masked: usize,
+    manifest: &mut Sha256,
+    entries_before: u64,
+) -> Result<u64, serde_json::Error> {
+    let (Value::Object(o), true) = (v, masked > 0) else {
+        canonical::write_value(out, v)?;
+        return Ok(0);
+    };
+    let Some(redactions) = o.get("redactions") else {
+        canonical::write_value(out, v)?;
+        return Ok(0);
+    };
+    let Scratch {
+        redactions: bytes,
+        spans,
+        id,
+    } = scratch;
+    bytes.clear();
+    spans.clear();
+    let list = match redactions {
+        Value::Array(list) => {
+            bytes.push(b'[');
+            for (i, e) in list.iter().enumerate() {
+                if i > 0 {
+                    bytes.push(b',');
+                }
+                let start = bytes.len();
+                canonical::write_value(bytes, e)?;
+                spans.push((start, bytes.len()));
+            }
+            bytes.push(b']');
+            list.as_slice()
+        }
+        other => {
+            canonical::write_value(bytes, other)?;
+            &[]
+        }
+    };
+    canonical::write_object_with_raw(out, o, "redactions", bytes)?;
+
+    let record_id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+    id.clear();
+    canonical::write_str(id, record_id);
+    for (i, (e, (start, end))) in list.iter().zip(spans.iter()).enumerate() {
+        if entries_before > 0 || i > 0 {
+            manifest.update(b",");
+        }
+        match e {
+            Value::Object(eo)
+                if !eo.is_empty()
+                    && eo.keys().all(|k| {
+                        canonical::jcs_order(k, RECORD_KEY) == std::cmp::Ordering::Less
+                    }) =>
+            {
+                let entry = bytes.get(*start..end - 1).unwrap_or_default();
+                manifest.update(entry);
+                manifest.update(b",\"record\":");
+                manifest.update(&id[..]);
+                manifest.update(b"}");
+            }
+            other => {
+                let mut e = other.clone();
+                if let Value::Object(eo) = &mut e {
+                    eo.insert(RECORD_KEY.into(), Value::String(record_id.to_string()));
+                }
+                manifest.update(canonical::value_to_vec(&e)?);
+            }
+        }
+    }
+    Ok(list.len() as u64)
 }
 
 /// The flat redaction manifest of a parsed bundle (each entry with its

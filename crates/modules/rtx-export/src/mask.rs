@@ -31,6 +31,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use tenet_runtime::decision::DecideOptions;
 use tenet_runtime::dsl::Value as DslValue;
 use tenet_runtime::pack::PackHandle;
@@ -108,7 +109,7 @@ impl ExportSalt {
 pub fn commitment(field_salt: &[u8], value: &Value) -> String {
     let mut h = Sha256::new();
     h.update(field_salt);
-    h.update(canonical::to_vec(value).unwrap_or_default());
+    h.update(canonical::value_to_vec(value).unwrap_or_default());
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
@@ -164,8 +165,9 @@ pub struct PolicyUse {
 /// The pack's masking, ready for one export's records.
 pub struct Masker<'r> {
     pack: PackHandle<'r>,
-    subject: Value,
-    request: Value,
+    /// The `subject` and `request` roots, converted for the pack once.
+    subject: DslValue,
+    request: DslValue,
     opts: DecideOptions,
     salt: ExportSalt,
     uses: BTreeMap<String, PolicyUse>,
@@ -184,8 +186,8 @@ impl<'r> Masker<'r> {
     ) -> Self {
         Masker {
             pack,
-            subject,
-            request,
+            subject: DslValue::from_json(&subject),
+            request: DslValue::from_json(&request),
             opts: DecideOptions {
                 now: Some(tenet_runtime::clock::Timestamp::from_millis(snapshot_at).rfc3339()),
                 ..DecideOptions::default()
@@ -206,11 +208,13 @@ impl<'r> Masker<'r> {
     }
 
     fn policies_for(&self, id: &str, record: &Value) -> Result<Vec<Applied>, MaskError> {
-        let input = DslValue::from_json(&json!({
-            "subject": self.subject,
-            "request": self.request,
-            "record": record,
-        }));
+        // What `DslValue::from_json(&json!({"subject": .., "request": ..,
+        // "record": record}))` gives, without copying the record twice.
+        let input = DslValue::Map(Arc::new(BTreeMap::from([
+            (Arc::from("subject"), self.subject.clone()),
+            (Arc::from("request"), self.request.clone()),
+            (Arc::from("record"), DslValue::from_json(record)),
+        ])));
         let d = self.pack.decide(&input, &self.opts);
         if let Some(e) = d.errors.first() {
             return Err(MaskError::Policy {
@@ -264,6 +268,46 @@ impl<'r> Masker<'r> {
     /// Masks one rendered record (an object with `id`) in place and adds
     /// its `redactions`; returns the manifest entries (with `record`).
     pub fn mask(&mut self, record: &mut Value) -> Result<Vec<Value>, MaskError> {
+        let id = record
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let inline = self.masked(record)?;
+        if !inline.is_empty() {
+            if let Value::Object(o) = record {
+                o.insert("redactions".into(), Value::Array(inline.clone()));
+            }
+        }
+        Ok(inline
+            .into_iter()
+            .map(|mut e| {
+                if let Value::Object(o) = &mut e {
+                    o.insert("record".into(), Value::String(id.clone()));
+                }
+                e
+            })
+            .collect())
+    }
+
+    /// [`Masker::mask`] without the manifest entries: masks the record in
+    /// place and adds its `redactions` (when something was masked); returns
+    /// how many entries they have (the manifest entries are these, each
+    /// with `record`: the record's id).
+    pub fn mask_in_place(&mut self, record: &mut Value) -> Result<usize, MaskError> {
+        let inline = self.masked(record)?;
+        let n = inline.len();
+        if n > 0 {
+            if let Value::Object(o) = record {
+                o.insert("redactions".into(), Value::Array(inline));
+            }
+        }
+        Ok(n)
+    }
+
+    /// Masks `record` in place; returns its redaction entries (without
+    /// `record`), not yet added to it.
+    fn masked(&mut self, record: &mut Value) -> Result<Vec<Value>, MaskError> {
         let id = record
             .get("id")
             .and_then(Value::as_str)
@@ -368,21 +412,7 @@ impl<'r> Masker<'r> {
                 Action::Hash => set(record, path, json!({ COMMITMENT_KEY: commitment })),
             }
         }
-        let inline: Vec<Value> = entries.iter().map(|e| e.3.clone()).collect();
-        if !inline.is_empty() {
-            if let Value::Object(o) = record {
-                o.insert("redactions".into(), Value::Array(inline.clone()));
-            }
-        }
-        Ok(inline
-            .into_iter()
-            .map(|mut e| {
-                if let Value::Object(o) = &mut e {
-                    o.insert("record".into(), Value::String(id.clone()));
-                }
-                e
-            })
-            .collect())
+        Ok(entries.into_iter().map(|e| e.3).collect())
     }
 }
 
