@@ -101,6 +101,22 @@ fn run(rules: &Rules) -> (ActionRun, RolloutSpec) {
     )
 }
 
+/// A started run whose canary `c` was pushed at `now` (baking).
+fn canary_pushed(rules: &Rules, now: i64) -> (ActionRun, RolloutSpec) {
+    let pack = tenet_control_plane::pack(rules).unwrap();
+    let (mut r, spec) = run(rules);
+    advance(&mut r, &spec, now);
+    let (w, _) = due(&r, &spec, now);
+    assert_eq!(pushes(&w), ["c"]);
+    mark(&mut r, &w, now);
+    let pushed = Outcome::Pushed {
+        cluster: "c".into(),
+    };
+    record(&mut r, &spec, &pack, vec![pushed], now);
+    assert_eq!(r.clusters["c"].state, ClusterState::Baking);
+    (r, spec)
+}
+
 fn pushes(w: &[Work]) -> Vec<String> {
     w.iter()
         .filter(|w| matches!(w, Work::Push { .. }))
@@ -306,20 +322,8 @@ fn a_closed_window_holds_new_pushes_and_says_when_it_opens() {
 fn on_fail_rollback_restores_the_previous_bundle_then_fails() {
     let rules = rules("rollback", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
-    let (mut r, spec) = run(&rules);
     let now = WEDNESDAY;
-    advance(&mut r, &spec, now);
-    let (w, _) = due(&r, &spec, now);
-    mark(&mut r, &w, now);
-    record(
-        &mut r,
-        &spec,
-        &pack,
-        vec![Outcome::Pushed {
-            cluster: "c".into(),
-        }],
-        now,
-    );
+    let (mut r, spec) = canary_pushed(&rules, now);
     record(
         &mut r,
         &spec,
@@ -414,20 +418,8 @@ fn a_retry_waits_for_a_closed_window_too() {
 fn a_rollback_in_the_same_step_as_a_pause_still_rolls_back_every_pushed_cluster() {
     let rules = rules("rollback", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
-    let (mut r, spec) = run(&rules);
     let now = WEDNESDAY;
-    advance(&mut r, &spec, now);
-    let (w, _) = due(&r, &spec, now);
-    mark(&mut r, &w, now);
-    record(
-        &mut r,
-        &spec,
-        &pack,
-        vec![Outcome::Pushed {
-            cluster: "c".into(),
-        }],
-        now,
-    );
+    let (mut r, spec) = canary_pushed(&rules, now);
     // An inconclusive measurement would pause, a failing one rolls back:
     // the rollback wins, and a pause after it changes nothing.
     record(
@@ -451,20 +443,8 @@ fn a_rollback_in_the_same_step_as_a_pause_still_rolls_back_every_pushed_cluster(
 fn a_cluster_whose_metrics_never_answer_never_succeeds() {
     let rules = rules("pause", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
-    let (mut r, spec) = run(&rules);
     let mut now = WEDNESDAY;
-    advance(&mut r, &spec, now);
-    let (w, _) = due(&r, &spec, now);
-    mark(&mut r, &w, now);
-    record(
-        &mut r,
-        &spec,
-        &pack,
-        vec![Outcome::Pushed {
-            cluster: "c".into(),
-        }],
-        now,
-    );
+    let (mut r, spec) = canary_pushed(&rules, now);
     for _ in 0..5 {
         advance(&mut r, &spec, now);
         record(
