@@ -859,6 +859,18 @@ const ROLLOUT_FIELDS: &[Field] = &[
         "what a failed gate does",
     ),
     def(
+        "on_inconclusive",
+        Ty::Enum(&["pause", "rollback", "freeze"]),
+        "pause",
+        "what a gate does once its inconclusive measurements pass its `inconclusive_limit`",
+    ),
+    def(
+        "on_error",
+        Ty::Enum(&["pause", "rollback", "freeze"]),
+        "pause",
+        "what a gate does once its consecutive errors pass its `error_limit`",
+    ),
+    def(
         "unmatched",
         Ty::Enum(&["error", "skip"]),
         "error",

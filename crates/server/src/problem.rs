@@ -98,7 +98,7 @@ pub async fn problem_for_bare_errors(resp: Response) -> Response {
     let (title, detail) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => (
             "Payload Too Large",
-            "the request body is larger than this route's limit (`limits.body_bytes`, 1 MiB by default; `limits.diff_body_bytes`, 16 MiB, for /v1/diff)",
+            "the request body is larger than this route's limit (`limits.body_bytes`, 1 MiB by default; `limits.diff_body_bytes`, 16 MiB, for /v1/diff, discovery batches, catalogs and heartbeat batches)",
         ),
         StatusCode::METHOD_NOT_ALLOWED => {
             ("Method Not Allowed", "this route does not take that method")

@@ -209,6 +209,9 @@ async fn refusals() {
         (json!({"id": "a", "colour": "red"}), 422),
         (json!({"id": "a", "inventory": {}}), 422),
         (json!({"region": "x"}), 422),
+        (json!({"id": "."}), 422),
+        (json!({"id": ".."}), 422),
+        (json!([]), 422),
     ] {
         let (st, v) = call(&s, "tok-f", "POST", "/v1/clusters", body.clone()).await;
         assert_eq!(st, status, "{body}: {v}");
@@ -251,6 +254,19 @@ async fn refusals() {
     assert_eq!(st, 400);
     let (_, v) = call(&s, "tok-f", "GET", "/v1/clusters", Value::Null).await;
     assert_eq!(v["clusters"], json!([]), "nothing was written");
+    // An array is not an inventory (serde would read `[]` as an empty
+    // one), and nothing is recorded.
+    let (st, _) = call(&s, "tok-f", "POST", "/v1/clusters", json!({"id": "a1"})).await;
+    assert_eq!(st, 200);
+    let (st, v) = call(&s, "tok-f", "POST", "/v1/clusters/a1/inventory", json!([])).await;
+    assert_eq!(st, 422, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap().contains("not an object"),
+        "{v}"
+    );
+    let (st, v) = call(&s, "tok-f", "GET", "/v1/clusters/a1/inventory", Value::Null).await;
+    assert_eq!(st, 200);
+    assert!(v["inventory"].is_null(), "{v}");
 }
 
 /// A synthetic cluster's admin API on 127.0.0.1: `ok` reports the desired

@@ -234,6 +234,7 @@ async fn bad_input_is_refused_and_nothing_is_recorded() {
         (json!({"events": [{"watcher": "job", "source": "host-a", "at": now_minus(5), "kind": "beat"}]}), 422, "`kind` `beat` is not one of"),
         (json!({"events": []}), 422, "`events` is empty"),
         (json!({"events": [{"watcher": "job"}]}), 422, "missing field `source`"),
+        (json!({"events": vec![good.clone(); 1001]}), 422, "1001 events in one request; send at most 1000"),
     ] {
         let (st, v) = call(&s, "cron", "POST", "/v1/heartbeats", body.clone()).await;
         assert_eq!(st, status, "{body}: {v}");
@@ -296,6 +297,28 @@ async fn bad_input_is_refused_and_nothing_is_recorded() {
         (json!(0), json!(1)),
         "{v}"
     );
+    // A full batch with its run ids at their longest (200 characters,
+    // escaped) is over 1 MiB, and still fits the route's limit.
+    let events: Vec<String> = (0..1000)
+        .map(|i| {
+            let run_id = format!("{i:04}{}", "\\u00e9".repeat(196));
+            format!(
+                r#"{{"watcher":"job","source":"host-b","at":"{}","kind":"start","run_id":"{run_id}"}}"#,
+                now_minus(1)
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
+    assert!(body.len() > 1 << 20, "{}", body.len());
+    let r = s
+        .send(
+            "POST",
+            "/v1/heartbeats",
+            &[("Authorization", &format!("Bearer {}", token("cron")))],
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
 #[tokio::test]

@@ -37,6 +37,16 @@ async fn start(kind: Kind, key: bool) -> Server {
             i
         },
         identity("acme-privacy", "tok-acme", &["privacy", "evaluator"]),
+        {
+            let mut i = identity("ops", "tok-ops", &["safety"]);
+            i.tenant = None;
+            i
+        },
+        {
+            let mut i = identity("olga", "tok-olga", &["safety", "data-owner"]);
+            i.tenant = None;
+            i
+        },
     ];
     c.limits.rate_per_second = 0;
     if key {
@@ -436,4 +446,93 @@ async fn a_tenants_scores_are_in_its_bundle() {
     );
     assert!(scores.iter().all(|r| r["score"].is_number()), "{scores:?}");
     assert_eq!(bundle["subject"]["id"], "t-9");
+}
+
+#[tokio::test]
+async fn the_approvals_of_an_action_about_the_subject_are_in_its_bundle() {
+    let s = start(Kind::Sqlite, true).await;
+    // An erasure about s-1 (named in the descriptor, so the approval
+    // covers it), approved by a data owner; another about nobody.
+    let erase = |subject: Option<&str>| {
+        let mut action = json!({"verb": "delete", "rows": 20_000, "tenant": "default"});
+        if let Some(s) = subject {
+            action["data_subject"] = json!(s);
+        }
+        json!({"action": action, "context": {"justification": "erasure request 4411 under art. 17"}})
+    };
+    let (st, v) = jcall(
+        &s,
+        "tok-ops",
+        "POST",
+        "/v1/safety/preflight",
+        erase(Some("s-1")),
+    )
+    .await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("pending")), "{v}");
+    let action = v["action_id"].as_str().unwrap().to_string();
+    let (st, v) = jcall(
+        &s,
+        "tok-olga",
+        "POST",
+        &format!("/v1/safety/actions/{action}/reviews"),
+        json!({"decision": "approve", "comment": "verified the request"}),
+    )
+    .await;
+    assert_eq!((st, v["outcome"].as_str()), (200, Some("approved")), "{v}");
+    let (st, v) = jcall(&s, "tok-ops", "POST", "/v1/safety/preflight", erase(None)).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = jcall(
+        &s,
+        "tok-ops",
+        "POST",
+        "/v1/safety/preflight",
+        json!({"action": {"verb": "delete", "rows": 20_000, "tenant": "default", "data_subject": "s-1"}, "simulate": true}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+
+    let id = export(&s, "FR").await;
+    let (st, file) = call(
+        &s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id}/bundle"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let key = PublicKey::from_config(PUBLIC).unwrap();
+    verify_file(file.as_slice(), &key, None).unwrap();
+    let (_, bundle) = lines(&file);
+    let approvals: Vec<(String, String, String)> = bundle["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "approval")
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+                r["approvers"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // The preflight and the review of the action about s-1; neither the
+    // action about nobody nor the simulation (which kept nothing).
+    assert_eq!(
+        approvals,
+        [
+            (
+                "preflight".to_string(),
+                "pending".to_string(),
+                "ops".to_string()
+            ),
+            (
+                "review".to_string(),
+                "approved".to_string(),
+                "olga".to_string()
+            ),
+        ],
+        "{bundle:#}"
+    );
 }

@@ -18,12 +18,14 @@
 //!   `on_no_data inconclusive`) is inconclusive, a metrics endpoint that
 //!   does not answer is an error. More failures than `failure_limit` fail
 //!   the cluster and apply the rollout's `on_fail`; more inconclusive
-//!   measurements than `inconclusive_limit`, or more consecutive errors
-//!   than `error_limit`, pause the run (a person judges: no data is not a
-//!   bad bundle, and not a good one).
-//! - **on_fail**: `pause` stops the run, resumable; `rollback` pushes every
-//!   pushed cluster's previous bundle back, then fails the run; `freeze`
-//!   fails the run and leaves every cluster as it is (not resumable).
+//!   measurements than `inconclusive_limit` apply its `on_inconclusive`,
+//!   and more consecutive errors than `error_limit` its `on_error` (both
+//!   `pause` by default: no data is not a bad bundle, and not a good one).
+//! - **What an outcome does** (`on_fail`, `on_inconclusive`, `on_error`,
+//!   from the pack): `pause` stops the run, resumable; `rollback` pushes
+//!   every pushed cluster's previous bundle back, then fails the run;
+//!   `freeze` fails the run and leaves every cluster as it is (not
+//!   resumable).
 //! - **Push errors** (refused, timed out, or a cluster that acknowledges a
 //!   push but does not report the bundle) are retried after a backoff that
 //!   doubles from `retry_backoff`; after `breaker_failures` in a row the
@@ -77,7 +79,13 @@ pub struct StageSpec {
 #[derive(Debug, Clone)]
 pub struct RolloutSpec {
     pub name: String,
+    /// What a failed gate, push or smoke test does: `pause`, `rollback`
+    /// or `freeze`.
     pub on_fail: String,
+    /// What a gate past its `inconclusive_limit` does.
+    pub on_inconclusive: String,
+    /// What a gate past its `error_limit` does.
+    pub on_error: String,
     pub breaker_failures: u32,
     pub retry_backoff_ms: i64,
     pub dry_run: bool,
@@ -142,14 +150,16 @@ impl RolloutSpec {
                 windows: ws,
             });
         }
-        let on_fail = text(&get(pack, r, "on_fail"));
+        // Each defaults to `pause`, as the schema says.
+        let outcome = |field: &str| match text(&get(pack, r, field)) {
+            t if t.is_empty() => "pause".to_string(),
+            t => t,
+        };
         Ok(RolloutSpec {
             name: name.to_string(),
-            on_fail: if on_fail.is_empty() {
-                "pause".into()
-            } else {
-                on_fail
-            },
+            on_fail: outcome("on_fail"),
+            on_inconclusive: outcome("on_inconclusive"),
+            on_error: outcome("on_error"),
             breaker_failures: uint(&get(pack, r, "breaker_failures"), 3).max(1),
             retry_backoff_ms: millis(&get(pack, r, "retry_backoff"), 1_000),
             dry_run: matches!(get(pack, r, "dry_run"), Value::Bool(true)),
@@ -565,15 +575,10 @@ fn judge(
     )
 }
 
-/// Applies `on_fail` after `cluster` failed.
-fn on_fail(
-    run: &mut ActionRun,
-    spec: &RolloutSpec,
-    because: &str,
-    now: i64,
-    events: &mut Vec<Event>,
-) {
-    match spec.on_fail.as_str() {
+/// Applies what the pack says an outcome does (`on_fail`,
+/// `on_inconclusive`, `on_error`): `rollback`, `freeze`, or else `pause`.
+fn apply(run: &mut ActionRun, action: &str, because: &str, now: i64, events: &mut Vec<Event>) {
+    match action {
         "rollback" => {
             if !run.rolling_back && !run.frozen {
                 run.rolling_back = true;
@@ -784,7 +789,7 @@ pub fn record(
                             Some(&cluster),
                             serde_json::json!({"because": because}),
                         ));
-                        on_fail(run, spec, &because, now, &mut events);
+                        apply(run, &spec.on_fail, &because, now, &mut events);
                     }
                     Err(why) => {
                         // The smoke test could not run: an error of the
@@ -834,7 +839,8 @@ pub fn record(
                     .map(|m| judge(pack, run, c, m, now))
                     .map_err(Clone::clone);
                 let mut failed = None;
-                let mut held = None;
+                // What a gate past its inconclusive or error limit does.
+                let mut held: Option<(&str, String)> = None;
                 let c = match run.clusters.get_mut(&cluster) {
                     Some(c) => c,
                     None => continue,
@@ -858,10 +864,10 @@ pub fn record(
                         Err(why) => {
                             n.errors += 1;
                             if n.errors > g.error_limit && held.is_none() {
-                                held = Some(format!(
+                                held = Some((&spec.on_error, format!(
                                     "gate `{short}` could not be measured on {cluster}: {} consecutive error(s), more than its error_limit of {} (last: {why})",
                                     n.errors, g.error_limit
-                                ));
+                                )));
                             }
                             "error"
                         }
@@ -879,10 +885,10 @@ pub fn record(
                             } else if inconclusive.contains(&g.name) {
                                 n.inconclusive += 1;
                                 if n.inconclusive > g.inconclusive_limit && held.is_none() {
-                                    held = Some(format!(
+                                    held = Some((&spec.on_inconclusive, format!(
                                         "gate `{short}` was inconclusive on {cluster}: {} measurement(s) without data, more than its inconclusive_limit of {}",
                                         n.inconclusive, g.inconclusive_limit
-                                    ));
+                                    )));
                                 }
                                 "inconclusive"
                             } else {
@@ -905,9 +911,9 @@ pub fn record(
                         Some(&cluster),
                         serde_json::json!({"because": because}),
                     ));
-                    on_fail(run, spec, &because, now, &mut events);
-                } else if let Some(because) = held {
-                    pause(run, &because, now, &mut events);
+                    apply(run, &spec.on_fail, &because, now, &mut events);
+                } else if let Some((action, because)) = held {
+                    apply(run, action, &because, now, &mut events);
                 }
             }
             Outcome::RolledBack { cluster, result } => {

@@ -18,7 +18,8 @@ use tenet_runtime::load::{load_files, RuleFile, Rules};
 const WEDNESDAY: i64 = 1_796_205_600_000;
 const NEW: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
-fn rules(on_fail: &str, window: &str) -> Rules {
+/// The drill rollout; `policy` is its outcome lines (`on_fail pause`).
+fn rules(policy: &str, window: &str) -> Rules {
     let text = format!(
         r#"tenet 1
 pack control_plane version "1.0.0"
@@ -26,7 +27,7 @@ pack control_plane version "1.0.0"
 rollout drill {{
   bundle           "drill-bundle"
   target           {{labels: {{drill: "true"}}}}
-  on_fail          {on_fail}
+  {policy}
   breaker_failures 2
   retry_backoff    1s
 {window}
@@ -126,7 +127,7 @@ fn pushes(w: &[Work]) -> Vec<String> {
 
 #[test]
 fn waves_bake_and_gates_in_order() {
-    let rules = rules("pause", "");
+    let rules = rules("on_fail pause", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
     let (mut r, spec) = run(&rules);
     let mut now = WEDNESDAY;
@@ -210,7 +211,7 @@ fn waves_bake_and_gates_in_order() {
 
 #[test]
 fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
-    let rules = rules("pause", "");
+    let rules = rules("on_fail pause", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
     let (mut r, spec) = run(&rules);
     let now = WEDNESDAY;
@@ -271,7 +272,7 @@ fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
 
 #[test]
 fn a_push_in_flight_at_a_restart_is_checked_with_the_same_key() {
-    let rules = rules("pause", "");
+    let rules = rules("on_fail pause", "");
     let (mut r, spec) = run(&rules);
     advance(&mut r, &spec, WEDNESDAY);
     let (w, _) = due(&r, &spec, WEDNESDAY);
@@ -301,7 +302,7 @@ fn a_closed_window_holds_new_pushes_and_says_when_it_opens() {
     tz       "UTC"
   }
 "#;
-    let rules = rules("pause", window);
+    let rules = rules("on_fail pause", window);
     let (mut r, spec) = run(&rules);
     advance(&mut r, &spec, WEDNESDAY);
     let (w, waiting) = due(&r, &spec, WEDNESDAY);
@@ -320,7 +321,7 @@ fn a_closed_window_holds_new_pushes_and_says_when_it_opens() {
 
 #[test]
 fn on_fail_rollback_restores_the_previous_bundle_then_fails() {
-    let rules = rules("rollback", "");
+    let rules = rules("on_fail rollback", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
     let now = WEDNESDAY;
     let (mut r, spec) = canary_pushed(&rules, now);
@@ -391,7 +392,7 @@ fn a_retry_waits_for_a_closed_window_too() {
     tz       "UTC"
   }
 "#;
-    let rules = rules("pause", window);
+    let rules = rules("on_fail pause", window);
     let pack = tenet_control_plane::pack(&rules).unwrap();
     let (mut r, spec) = run(&rules);
     let before = WEDNESDAY - 7_200_000; // 08:00: open
@@ -416,7 +417,7 @@ fn a_retry_waits_for_a_closed_window_too() {
 
 #[test]
 fn a_rollback_in_the_same_step_as_a_pause_still_rolls_back_every_pushed_cluster() {
-    let rules = rules("rollback", "");
+    let rules = rules("on_fail rollback", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
     let now = WEDNESDAY;
     let (mut r, spec) = canary_pushed(&rules, now);
@@ -441,7 +442,7 @@ fn a_rollback_in_the_same_step_as_a_pause_still_rolls_back_every_pushed_cluster(
 
 #[test]
 fn a_cluster_whose_metrics_never_answer_never_succeeds() {
-    let rules = rules("pause", "");
+    let rules = rules("on_fail pause", "");
     let pack = tenet_control_plane::pack(&rules).unwrap();
     let mut now = WEDNESDAY;
     let (mut r, spec) = canary_pushed(&rules, now);
@@ -473,5 +474,77 @@ fn a_cluster_whose_metrics_never_answer_never_succeeds() {
         ),
         "{:?}",
         r.reason
+    );
+}
+
+/// A measurement with no data for the gate (`metrics.error_rate` missing).
+fn no_data(cluster: &str) -> Outcome {
+    Outcome::Measured {
+        cluster: cluster.into(),
+        metrics: Ok(json!({})),
+    }
+}
+
+#[test]
+fn what_an_inconclusive_or_erroring_gate_does_is_the_packs() {
+    // Default: an inconclusive gate pauses, resumable.
+    let r3 = rules("on_fail rollback", "");
+    let pack = tenet_control_plane::pack(&r3).unwrap();
+    let (mut r, spec) = canary_pushed(&r3, WEDNESDAY);
+    assert_eq!(
+        (spec.on_inconclusive.as_str(), spec.on_error.as_str()),
+        ("pause", "pause")
+    );
+    record(&mut r, &spec, &pack, vec![no_data("c")], WEDNESDAY);
+    assert_eq!(r.state, RunState::Paused);
+    assert!(!r.rolling_back);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("paused because gate `errors` was inconclusive on c: 1 measurement(s) without data, more than its inconclusive_limit of 0")
+    );
+
+    // `on_inconclusive rollback`: the same measurement rolls back.
+    let r3 = rules("on_fail pause\n  on_inconclusive rollback", "");
+    let pack = tenet_control_plane::pack(&r3).unwrap();
+    let (mut r, spec) = canary_pushed(&r3, WEDNESDAY);
+    record(&mut r, &spec, &pack, vec![no_data("c")], WEDNESDAY);
+    assert!(r.rolling_back, "{:?}", r.reason);
+    assert_eq!(r.state, RunState::Running);
+    let (w, _) = due(&r, &spec, WEDNESDAY);
+    assert!(
+        matches!(&w[0], Work::Push { fingerprint, rollback: true, .. } if fingerprint == "sha256:old"),
+        "{w:?}"
+    );
+
+    // `on_error freeze`: five unanswered measurements (error_limit 4)
+    // freeze the run, which cannot be resumed.
+    let r3 = rules("on_fail pause\n  on_error freeze", "");
+    let pack = tenet_control_plane::pack(&r3).unwrap();
+    let mut now = WEDNESDAY;
+    let (mut r, spec) = canary_pushed(&r3, now);
+    for _ in 0..5 {
+        record(
+            &mut r,
+            &spec,
+            &pack,
+            vec![Outcome::Measured {
+                cluster: "c".into(),
+                metrics: Err("no answer within 2 s".into()),
+            }],
+            now,
+        );
+        now += 5_000;
+    }
+    assert!(r.frozen);
+    assert_eq!(r.state, RunState::Failed);
+    assert!(r
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("5 consecutive error(s), more than its error_limit of 4"));
+    assert!(resume(&mut r, now).is_err());
+    assert!(
+        due(&r, &spec, now).0.is_empty(),
+        "a frozen run calls nobody"
     );
 }

@@ -136,7 +136,7 @@ impl WireEvent {
         if self
             .run_id
             .as_ref()
-            .is_some_and(|r| r.is_empty() || r.len() > 200)
+            .is_some_and(|r| r.is_empty() || r.chars().count() > 200)
         {
             return Err("`run_id` must be 1 to 200 characters".into());
         }

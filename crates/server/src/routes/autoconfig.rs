@@ -267,7 +267,10 @@ pub async fn changes(
 #[serde(deny_unknown_fields)]
 pub struct ApplyBody {
     /// The tenant.
-    #[schema(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
+    #[schema(
+        pattern = "^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$",
+        max_length = 128
+    )]
     tenant: String,
     /// Its facts and labels (replacing the stored ones when given).
     #[schema(value_type = Option<Object>)]

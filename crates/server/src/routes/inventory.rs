@@ -203,7 +203,10 @@ pub struct BatchBody {
     #[schema(format = DateTime, nullable = false)]
     at: Option<String>,
     /// The tenant (a platform identity; default `default`).
-    #[schema(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
+    #[schema(
+        pattern = "^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$",
+        max_length = 128
+    )]
     tenant: Option<String>,
     resources: Vec<ResourceBody>,
 }
@@ -385,7 +388,10 @@ pub struct CatalogBody {
     #[schema(value_type = Option<Object>)]
     facts: Option<Value>,
     /// The tenant (a platform identity; default `default`).
-    #[schema(pattern = "^[A-Za-z0-9_.-]{1,128}$")]
+    #[schema(
+        pattern = "^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$",
+        max_length = 128
+    )]
     tenant: Option<String>,
 }
 

@@ -39,8 +39,17 @@ pub fn table() -> RouteTable {
 
 /// Reads a JSON body: 400 when it is not JSON, 422 when it is JSON of the
 /// wrong shape (with serde's path and reason). One pass, no intermediate
-/// tree.
+/// tree. Every body is an object: a JSON array is a 422 too (serde would
+/// read a struct of optional fields from `[]`).
 pub fn json_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Problem> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid Request",
+            format!("expected {expected}: the body is a JSON array, not an object"),
+        ));
+    }
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {

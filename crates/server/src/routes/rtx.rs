@@ -515,10 +515,12 @@ fn from_audit(e: &AuditEvent, tenant: &str, subject: &str) -> Vec<Record> {
                 })
                 .collect()
         }
+        // The steps of a safety action whose descriptor names the subject
+        // (not a simulation: it kept nothing).
         "safety-workflows"
             if mine
-                && (e.details.get("data_subject").and_then(Value::as_str) == Some(subject)
-                    || e.subject == subject) =>
+                && e.details.get("data_subject").and_then(Value::as_str) == Some(subject)
+                && e.details.get("simulate") != Some(&Value::Bool(true)) =>
         {
             vec![Record::Approval(ApprovalRecord {
                 id: e.action_id.clone(),

@@ -202,7 +202,10 @@ fn http_url(url: &str) -> bool {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ClusterBody {
-    #[schema(pattern = "^[A-Za-z0-9_.-]{1,100}$")]
+    #[schema(
+        pattern = "^[A-Za-z0-9_.-]{0,99}[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$",
+        max_length = 100
+    )]
     id: String,
     #[schema(nullable = false)]
     region: Option<String>,

@@ -40,7 +40,7 @@ pub struct HeartbeatBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatsBody {
-    #[schema(min_items = 1, max_items = 10000)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub(super) events: Vec<HeartbeatBody>,
 }
 

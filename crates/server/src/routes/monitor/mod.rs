@@ -52,13 +52,15 @@ pub use bodies::*;
 pub use meta_incidents::*;
 pub use sweep::sweep;
 
-/// The most events one request may carry.
-pub const MAX_BATCH: usize = 10_000;
+/// The most events one request may carry: with every field at its
+/// longest, a full batch still fits `limits.diff_body_bytes`.
+pub const MAX_BATCH: usize = 1_000;
 
-/// The module's routes.
+/// The module's routes. A batch of heartbeats may be large: it takes
+/// `limits.diff_body_bytes` (16 MiB by default).
 pub fn table() -> RouteTable {
     RouteTable::new()
-        .route(routes!(heartbeats))
+        .route_with_body_limit(routes!(heartbeats), |l| l.diff_body_bytes)
         .route(routes!(ping_get))
         .route(routes!(ping_post))
         .route(routes!(ping_signal_get))
@@ -485,7 +487,8 @@ fn status_body(s: &tenet_meta_monitor::model::Status) -> WatcherStatus {
         (status = 400, description = "The body is not JSON", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "An event names another tenant than the caller's", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "An event names an unknown watcher or a source its watcher does not declare: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "An event is malformed: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than `limits.diff_body_bytes`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "An event is malformed, or more than 1,000 of them: nothing recorded", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "No `meta_monitor` pack, or the store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ())

@@ -302,6 +302,23 @@ fn random_suffix() -> String {
     N.fetch_add(1, Ordering::Relaxed).to_string()
 }
 
+/// An action about a person names them in its descriptor as
+/// `data_subject` (so the approval covers it, through the digest); each
+/// step's audit event carries it, and rtx-export gathers the steps about
+/// a subject from those events.
+pub(super) fn with_subject(
+    mut details: serde_json::Value,
+    action: &serde_json::Value,
+) -> serde_json::Value {
+    if let (Some(s), Some(d)) = (
+        action.get("data_subject").and_then(|s| s.as_str()),
+        details.as_object_mut(),
+    ) {
+        d.insert("data_subject".into(), json!(s));
+    }
+    details
+}
+
 fn step_event(
     ctx: &RequestCtx,
     id: &str,
@@ -317,7 +334,10 @@ fn step_event(
             started,
             c.outcome,
             (!c.detail.is_empty()).then(|| c.detail.clone()),
-            json!({"step": what, "state": c.record.state, "version": c.record.version, "digest": c.record.digest}),
+            with_subject(
+                json!({"step": what, "state": c.record.state, "version": c.record.version, "digest": c.record.digest}),
+                &c.record.action,
+            ),
             bundle,
         ),
         Err(f) => event(
@@ -524,14 +544,18 @@ async fn preflight_now(
         started,
         p.outcome,
         reason,
-        json!({
-            "step": "preflight",
-            "simulate": req.simulate,
-            "digest": p.answer.digest,
-            "risk": p.answer.risk,
-            "blocks": p.answer.matched.iter().map(|m| m.block.clone()).collect::<Vec<_>>(),
-            "errors": p.answer.errors,
-        }),
+        with_subject(
+            json!({
+                "step": "preflight",
+                "state": p.record.as_ref().map(|r| r.state),
+                "simulate": req.simulate,
+                "digest": p.answer.digest,
+                "risk": p.answer.risk,
+                "blocks": p.answer.matched.iter().map(|m| m.block.clone()).collect::<Vec<_>>(),
+                "errors": p.answer.errors,
+            }),
+            &req.action,
+        ),
         &bundle.fingerprint,
     );
     let answer = answer_body(&p.answer);

@@ -46,7 +46,10 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
 fn sweep_event(id: &str, bundle: &str, c: &Change) -> AuditEvent {
     let (outcome, details) = (
         c.outcome.to_string(),
-        json!({"step": "sweep", "state": c.record.state, "version": c.record.version}),
+        super::with_subject(
+            json!({"step": "sweep", "state": c.record.state, "version": c.record.version}),
+            &c.record.action,
+        ),
     );
     AuditEvent {
         id: 0,
