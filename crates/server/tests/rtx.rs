@@ -194,6 +194,18 @@ async fn flow(kind: Kind) {
         status["status"].as_str().unwrap().contains("ready"),
         "{status}"
     );
+    // The tenant's exports, listed: a listing is an access too.
+    let (st, v) = jcall(
+        &s,
+        "tok-p",
+        "GET",
+        "/v1/exports?subject=s-1&purpose=dsar-queue",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["exports"][0]["id"], id.as_str(), "{v}");
+    assert_eq!(v["exports"][0]["sha256"], ok.sha256);
     // The reads so far are in the next export of the subject.
     let id2 = export(&s, "US-CA").await;
     let (_, file2) = call(
@@ -215,6 +227,12 @@ async fn flow(kind: Kind) {
         access
             .iter()
             .any(|a| a["export_id"] == id.as_str() && a["action"] == "download"),
+        "{access:?}"
+    );
+    assert!(
+        access.iter().any(|a| a["export_id"] == id.as_str()
+            && a["action"] == "list"
+            && a["purpose"] == "dsar-queue"),
         "{access:?}"
     );
     // Revoked without a hold: scrubbed, and the status fails verification.
@@ -313,6 +331,49 @@ async fn flow(kind: Kind) {
     )
     .await;
     assert_eq!(st, 404);
+    let (st, v) = jcall(&s, "tok-acme", "GET", "/v1/exports", Value::Null).await;
+    assert_eq!((st, v), (200, json!({"exports": []})));
+    // Filters: both revoked, newest first; one at a time; no other subject.
+    let ids = |v: &Value| -> Vec<String> {
+        v["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, v) = jcall(&s, "tok-p", "GET", "/v1/exports?state=revoked", Value::Null).await;
+    assert_eq!(ids(&v), [id2.clone(), id.clone()], "{v}");
+    let (_, v) = jcall(
+        &s,
+        "tok-p",
+        "GET",
+        "/v1/exports?state=revoked&limit=1",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(ids(&v), [id2.clone()], "{v}");
+    let (_, v) = jcall(&s, "tok-p", "GET", "/v1/exports?state=ready", Value::Null).await;
+    assert_eq!(ids(&v), Vec::<String>::new(), "{v}");
+    let (_, v) = jcall(&s, "tok-p", "GET", "/v1/exports?subject=s-2", Value::Null).await;
+    assert_eq!(ids(&v), Vec::<String>::new(), "{v}");
+    for bad in [
+        "state=gone",
+        "limit=0",
+        "limit=1001",
+        "subject=",
+        "colour=red",
+    ] {
+        let (st, v) = jcall(
+            &s,
+            "tok-p",
+            "GET",
+            &format!("/v1/exports?{bad}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(st, 400, "{bad}: {v}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

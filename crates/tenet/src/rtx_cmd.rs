@@ -52,6 +52,26 @@ pub enum RtxCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// The tenant's exports, newest first (each one listed is logged as an
+    /// access)
+    List {
+        /// Only the exports about this data subject
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only the exports in this state: pending, ready, failed, revoked
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many (1 to 1000) [default: 50]
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Why they are listed, for the access log
+        #[arg(long)]
+        purpose: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::Format,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Download an export's `.rtx` file (logged as an access)
     Show {
         id: String,
@@ -232,6 +252,45 @@ fn client(cmd: &RtxCommand) -> Result<u8, u8> {
                 &format!("/v1/exports/{}", encode(id)),
                 None,
             )?);
+            Ok(exit::OK)
+        }
+        RtxCommand::List {
+            subject,
+            state,
+            limit,
+            purpose,
+            format,
+            server,
+        } => {
+            let mut q: Vec<String> = Vec::new();
+            for (k, v) in [("subject", subject), ("state", state), ("purpose", purpose)] {
+                if let Some(v) = v {
+                    q.push(format!("{k}={}", encode(v)));
+                }
+            }
+            if let Some(n) = limit {
+                q.push(format!("limit={n}"));
+            }
+            let path = if q.is_empty() {
+                "/v1/exports".to_string()
+            } else {
+                format!("/v1/exports?{}", q.join("&"))
+            };
+            let v = json_call(server, "GET", &path, None)?;
+            match format {
+                crate::Format::Json => pretty(&v),
+                crate::Format::Text => {
+                    for e in v["exports"].as_array().into_iter().flatten() {
+                        println!(
+                            "{} {} {}: {}",
+                            e["id"].as_str().unwrap_or(""),
+                            e["state"].as_str().unwrap_or(""),
+                            e["request"]["subject"].as_str().unwrap_or(""),
+                            e["status"].as_str().unwrap_or("")
+                        );
+                    }
+                }
+            }
             Ok(exit::OK)
         }
         RtxCommand::Show {

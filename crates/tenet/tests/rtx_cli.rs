@@ -97,6 +97,20 @@ fn export_show_verify_tamper_and_revoke() {
         &["show", &id, "--out", "x.rtx", "--purpose", "subject copy"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = rtx(
+        &s,
+        dir.path(),
+        &["list", "--subject", "s-1", "--state", "ready"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).starts_with(&format!("{id} ready s-1: ")),
+        "{}",
+        text(&o)
+    );
+    let o = rtx(&s, dir.path(), &["list", "--state", "gone"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("not an export state"), "{}", text(&o));
     let o = rtx(&s, dir.path(), &["status", &id]);
     std::fs::write(dir.path().join("status.json"), &o.stdout).unwrap();
     let o = rtx(

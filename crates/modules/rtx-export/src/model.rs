@@ -267,6 +267,8 @@ pub struct ApprovalRecord {
 pub enum AccessAction {
     /// Its status was read (`GET /v1/exports/{id}`).
     Read,
+    /// Its status was listed (`GET /v1/exports`).
+    List,
     /// Its bundle was shown (`tenet rtx show`).
     Show,
     /// Its bundle was downloaded.
@@ -278,6 +280,7 @@ impl AccessAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AccessAction::Read => "read",
+            AccessAction::List => "list",
             AccessAction::Show => "show",
             AccessAction::Download => "download",
             AccessAction::Revoke => "revoke",
@@ -285,9 +288,15 @@ impl AccessAction {
     }
 
     pub fn parse(s: &str) -> Option<AccessAction> {
-        [Self::Read, Self::Show, Self::Download, Self::Revoke]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Self::Read,
+            Self::List,
+            Self::Show,
+            Self::Download,
+            Self::Revoke,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 

@@ -6,7 +6,8 @@
 //! - `rtx_artifacts`: each ready export's bundle bytes and envelope — a
 //!   derived artifact, deleted when the export is revoked unless a legal
 //!   hold keeps it (then deleted when the hold is released);
-//! - `rtx_access`: the access log, one row per read, download or revoke.
+//! - `rtx_access`: the access log, one row per read, listing, download or
+//!   revoke.
 //!
 //! Every change of an export is one transaction with its audit event
 //! ([`change`]): the export's row is locked (`FOR UPDATE` on PostgreSQL; an
@@ -793,6 +794,84 @@ pub fn access_log(
             })
         })
         .collect()
+}
+
+/// Which exports a listing asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub subject: Option<String>,
+    pub state: Option<ExportState>,
+}
+
+/// A tenant's exports, newest first (by creation, then id), at most
+/// `limit`, each listing logged as an access in the same transaction: a
+/// listing shows whose data was asked for, so it is a read too.
+pub fn list(
+    store: &mut Store,
+    tenant: &str,
+    filter: &ListFilter,
+    limit: usize,
+    access: &Access,
+    now: i64,
+) -> Result<Vec<Export>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let (tenant, subject) = (tenant.to_string(), filter.subject.clone());
+    let state = filter.state.map(ExportState::as_str);
+    let access = access.clone();
+    let action = AccessAction::List.as_str();
+    match store.backend_mut() {
+        Backend::Sqlite(conn) => {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let texts: Vec<String> = {
+                let mut s = tx.prepare_cached(
+                    "SELECT record FROM rtx_exports
+                     WHERE tenant = ?1 AND (?2 IS NULL OR subject = ?2) AND (?3 IS NULL OR state = ?3)
+                     ORDER BY created_at DESC, id DESC LIMIT ?4",
+                )?;
+                let rows = s.query_map(params![tenant, subject, state, limit], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let exports = texts
+                .iter()
+                .map(|t| parse::<Export>("export", t))
+                .collect::<Result<Vec<_>, _>>()?;
+            for e in &exports {
+                tx.execute(
+                    "INSERT INTO rtx_access (tenant, export_id, subject, at, actor, action, purpose)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![tenant, e.id, e.request.subject, now, access.actor, action, access.purpose],
+                )?;
+            }
+            tx.commit()?;
+            Ok(exports)
+        }
+        Backend::Postgres(pg) => pg.block_on(move |pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let rows = tx
+                .query(
+                    "SELECT record FROM rtx_exports
+                     WHERE tenant = $1 AND ($2::TEXT IS NULL OR subject = $2) AND ($3::TEXT IS NULL OR state = $3)
+                     ORDER BY created_at DESC, id DESC LIMIT $4",
+                    &[&tenant, &subject, &state, &limit],
+                )
+                .await?;
+            let exports = rows
+                .iter()
+                .map(|r| parse::<Export>("export", &r.get::<_, String>(0)))
+                .collect::<Result<Vec<_>, _>>()?;
+            for e in &exports {
+                tx.execute(
+                    "INSERT INTO rtx_access (tenant, export_id, subject, at, actor, action, purpose)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[&tenant, &e.id, &e.request.subject, &now, &access.actor, &action, &access.purpose],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(exports)
+        }),
+    }
 }
 
 /// Exports still `pending` (`(tenant, id)`, oldest first, at most

@@ -67,6 +67,7 @@ pub fn table() -> RouteTable {
     RouteTable::new()
         .route(routes!(add_evidence))
         .route(routes!(create))
+        .route(routes!(list))
         .route(routes!(status))
         .route(routes!(bundle))
         .route(routes!(revoke))
@@ -731,6 +732,101 @@ async fn read(
     .map_err(store_failed)?
     .map_err(store_failed)?;
     r.ok_or_else(|| not_found(id))
+}
+
+/// Which exports a listing shows.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only the exports about this data subject.
+    #[param(min_length = 1, max_length = 512)]
+    subject: Option<String>,
+    /// Only the exports in this state.
+    #[param(pattern = "^(pending|ready|failed|revoked)$")]
+    state: Option<String>,
+    /// At most this many, newest first (default 50, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+    /// Why they are listed, for the access log.
+    #[param(max_length = 200)]
+    purpose: Option<String>,
+}
+
+/// The tenant's exports, newest first. Each export listed is an access
+/// (`list`) in its log, as a read of its status is.
+#[utoipa::path(
+    get, path = "/v1/exports", tag = "rtx-export",
+    params(ListParams),
+    responses(
+        (status = 200, description = "`{exports: [...]}`: each as `GET /v1/exports/{id}` answers it, newest first; every one listed is access-logged", body = Object),
+        (status = 400, description = "A malformed query string, an unknown state or a limit out of 1..=1000", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ())
+)]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestCtx>,
+    Query(q): Query<ListParams>,
+) -> Result<Response, Problem> {
+    use tenet_rtx_export::model::ExportState;
+    let tenant = tenant(&ctx)?;
+    let bad = |m: String| Problem::new(StatusCode::BAD_REQUEST, "Invalid Query", m);
+    let all = [
+        ExportState::Pending,
+        ExportState::Ready,
+        ExportState::Failed,
+        ExportState::Revoked,
+    ];
+    let state_filter = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(all.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
+            bad(format!(
+                "`{s}` is not an export state (pending, ready, failed, revoked)"
+            ))
+        })?),
+    };
+    let limit = match q.limit {
+        None => 50,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(n) => return Err(bad(format!("`limit` {n} is not between 1 and 1000"))),
+    };
+    if q.subject
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.chars().count() > 512)
+    {
+        return Err(bad("`subject` must be 1 to 512 characters".into()));
+    }
+    if q.purpose.as_ref().is_some_and(|p| p.chars().count() > 200) {
+        return Err(bad("`purpose` is longer than 200 characters".into()));
+    }
+    let filter = rs::ListFilter {
+        subject: q.subject,
+        state: state_filter,
+    };
+    let access = Access {
+        actor: ctx.actor(),
+        action: AccessAction::List,
+        purpose: q.purpose,
+    };
+    let st = Arc::clone(&state);
+    let exports = tokio::task::spawn_blocking(move || {
+        rs::list(
+            &mut st.rtx.store(),
+            &tenant,
+            &filter,
+            limit,
+            &access,
+            now_ms(),
+        )
+    })
+    .await
+    .map_err(store_failed)?
+    .map_err(store_failed)?;
+    Ok(json_response(
+        &json!({"exports": exports.iter().map(view).collect::<Vec<_>>()}),
+    ))
 }
 
 /// An export's status: pending, ready, failed or revoked, in one sentence.
