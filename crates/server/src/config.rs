@@ -246,6 +246,10 @@ pub struct ControlPlaneConfig {
     pub parallel: usize,
     /// Remote execs (smoke tests) at once, across every rollout.
     pub exec_parallel: usize,
+    /// Failed pulls in a row after which a cluster's pull breaker opens:
+    /// it is pulled again only after a backoff that doubles from
+    /// `pull_every` (at most an hour), and the opening is audited.
+    pub pull_breaker: usize,
     /// Where new drifts, paused or failed rollouts and quarantined clusters
     /// are sent.
     pub notify: Option<tenet_notify::config::WebhookConfig>,
@@ -258,6 +262,7 @@ impl Default for ControlPlaneConfig {
             timeout: Duration::from_secs(2),
             parallel: 16,
             exec_parallel: 4,
+            pull_breaker: 3,
             notify: None,
         }
     }
@@ -489,6 +494,8 @@ struct FileControlPlane {
     parallel: Option<usize>,
     /// Smoke tests at once (default 4).
     exec_parallel: Option<usize>,
+    /// Failed pulls in a row that open a cluster's pull breaker (default 3).
+    pull_breaker: Option<usize>,
     /// New drifts, paused or failed rollouts, quarantined clusters.
     notify: Option<tenet_notify::config::WebhookConfig>,
 }
@@ -891,6 +898,11 @@ impl Config {
                 f.control_plane.exec_parallel,
                 &mut self.control_plane.exec_parallel,
             ),
+            (
+                "control_plane.pull_breaker",
+                f.control_plane.pull_breaker,
+                &mut self.control_plane.pull_breaker,
+            ),
         ] {
             match v {
                 Some(n) if (1..=1024).contains(&n) => *slot = n,
@@ -1249,6 +1261,43 @@ mod tests {
         assert!(e.contains("notfy"), "{e}");
         let e = from_text("identities:\n  - name: a\n    token_sha256: 0000000000000000000000000000000000000000000000000000000000000000\n    traits: [payments]\n").unwrap_err();
         assert!(e.contains("traits"), "{e}");
+    }
+
+    #[test]
+    fn the_control_plane_section_is_read_and_bad_values_named() {
+        let c = from_text(
+            "control_plane:\n  pull_every: 30s\n  timeout: 500ms\n  parallel: 8\n  exec_parallel: 2\n  pull_breaker: 5\n",
+        )
+        .unwrap();
+        let cp = &c.control_plane;
+        assert_eq!(
+            (
+                cp.pull_every,
+                cp.timeout,
+                cp.parallel,
+                cp.exec_parallel,
+                cp.pull_breaker
+            ),
+            (Duration::from_secs(30), Duration::from_millis(500), 8, 2, 5)
+        );
+        assert_eq!(Config::default().control_plane.pull_breaker, 3);
+        for (text, want) in [
+            (
+                "control_plane:\n  pull_breaker: 0\n",
+                "`control_plane.pull_breaker`: 0 is not between 1 and 1024",
+            ),
+            (
+                "control_plane:\n  parallel: 5000\n",
+                "`control_plane.parallel`: 5000 is not between 1 and 1024",
+            ),
+            (
+                "control_plane:\n  timeout: 5ms\n",
+                "`control_plane.timeout`: `5ms` is not a duration of at least 100ms",
+            ),
+        ] {
+            let e = from_text(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     #[test]

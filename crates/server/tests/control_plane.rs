@@ -316,9 +316,15 @@ async fn inventories_are_pulled_from_the_clusters_admin_apis() {
     }];
     c.limits.rate_per_second = 0;
     c.control_plane.timeout = std::time::Duration::from_millis(300);
+    c.control_plane.pull_breaker = 2;
+    c.control_plane.pull_every = std::time::Duration::from_millis(400);
+    // The test pulls; the sweep does not (it would count failures too).
+    c.sweeps.interval = std::time::Duration::from_secs(3600);
     let s = Server::with_config(dir, c).await;
+    let mut admins = std::collections::BTreeMap::new();
     for mode in ["ok", "fail", "hang", "lie"] {
         let admin = synthetic(mode).await;
+        admins.insert(mode, admin.clone());
         let body = json!({"id": mode, "env": "prod", "endpoints": {"admin": admin}});
         assert_eq!(call(&s, "tok-f", "POST", "/v1/clusters", body).await.0, 200);
     }
@@ -361,6 +367,72 @@ async fn inventories_are_pulled_from_the_clusters_admin_apis() {
     }
     let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
     assert_eq!(drifts_announced(&audit), 3);
+
+    // A second failure in a row opens each failing cluster's pull breaker
+    // (`pull_breaker 2`), audited once; the next round calls only `ok`.
+    let pull = || {
+        let st = std::sync::Arc::clone(&s.state);
+        async move {
+            tokio::task::spawn_blocking(move || tenet_server::routes::control_plane::pull(&st))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let round = pull().await;
+    assert_eq!((round.pulled, round.failed.len()), (1, 3), "{round:?}");
+    let round = pull().await;
+    assert_eq!(round.pulled, 1, "{round:?}");
+    assert_eq!(round.failed, [], "nobody failing was called: {round:?}");
+    let skipped: Vec<&str> = round.skipped.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(skipped, ["fail", "hang", "lie"]);
+    let (_, v) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters/hang/inventory",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(v["pulls"]["failures_in_a_row"], 2, "{v}");
+    assert!(v["pulls"]["breaker_open_until"].is_string(), "{v}");
+    let outcomes = |audit: &Value, o: &str| -> Vec<String> {
+        let mut v: Vec<String> = audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["outcome"] == o)
+            .map(|e| e["subject"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    assert_eq!(
+        outcomes(&audit, "pull_breaker_opened"),
+        ["fail", "hang", "lie"]
+    );
+    // After its backoff (`pull_every`) a cluster is tried again: `fail`
+    // now answers (its admin moved to a healthy one) and its breaker closes.
+    let moved = json!({"id": "fail", "env": "prod", "endpoints": {"admin": admins["ok"]}});
+    assert_eq!(
+        call(&s, "tok-f", "POST", "/v1/clusters", moved).await.0,
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    let round = pull().await;
+    assert_eq!(round.pulled, 2, "{round:?}");
+    let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;
+    assert_eq!(outcomes(&audit, "pull_recovered"), ["fail"]);
+    let (_, v) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters/fail/inventory",
+        Value::Null,
+    )
+    .await;
+    assert!(v["pulls"].is_null(), "{v}");
 }
 
 #[tokio::test]

@@ -25,8 +25,9 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tenet_control_plane::engine;
 use tenet_control_plane::model::{ClusterRecord, Desired, Drift, Inventory};
 use tenet_control_plane::store as cps;
@@ -65,6 +66,11 @@ pub struct ControlPlane {
     store: Mutex<Store>,
     /// When this replica last pulled the inventories.
     last_pull: Mutex<Option<Instant>>,
+    /// Each cluster's failed pulls in a row, and (breaker open) when it is
+    /// pulled next. Kept by the replica that pulls (the sweep's lease
+    /// holder); a restart closes every breaker, which reopens after
+    /// `pull_breaker` more failures.
+    pull_health: Mutex<HashMap<String, PullHealth>>,
     /// `control_plane.notify`.
     notify: Option<Arc<dyn tenet_notify::Notifier>>,
 }
@@ -82,6 +88,7 @@ impl ControlPlane {
         Ok(ControlPlane {
             store: Mutex::new(cps::open(&config.store).map_err(|e| e.to_string())?),
             last_pull: Mutex::new(None),
+            pull_health: Mutex::new(HashMap::new()),
             notify,
         })
     }
@@ -445,7 +452,7 @@ fn view(c: ClusterRecord, now: i64) -> Value {
     get, path = "/v1/clusters/{id}/inventory", tag = "control-plane",
     params(("id" = String, Path, description = "A cluster", pattern = "^[A-Za-z0-9_.-]{1,100}$")),
     responses(
-        (status = 200, description = "`{cluster, inventory, inventory_age_s, drift: [...]}`: service versions, config hashes, flags, bundle fingerprint, when verified, and each drift with its reason", body = Object),
+        (status = 200, description = "`{cluster, inventory, inventory_age_s, pulls, drift: [...]}`: service versions, config hashes, flags, bundle fingerprint, when verified, the failed pulls in a row and an open pull breaker (as the pulling replica knows them), and each drift with its reason", body = Object),
         (status = 403, description = "An identity bound to a tenant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such cluster", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The store is down", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -476,10 +483,18 @@ pub async fn one(
         .inventory
         .as_ref()
         .map(|i| (now - i.observed_at).max(0) / 1000);
+    // What this replica's pulls of it say (the pulling replica knows).
+    let pulls = health(&state).get(&c.id).map(|h| {
+        json!({
+            "failures_in_a_row": h.failures,
+            "breaker_open_until": h.next_at.map(|t| tenet_runtime::clock::Timestamp::from_millis(t).rfc3339()),
+        })
+    });
     Ok(json_response(&json!({
         "cluster": c.id,
         "inventory": c.inventory,
         "inventory_age_s": age,
+        "pulls": pulls,
         "drift": drifts,
     })))
 }
@@ -824,6 +839,8 @@ pub async fn drift(
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct PullRound {
     pub pulled: usize,
+    /// Clusters not called: their pull breaker is open (what until).
+    pub skipped: Vec<(String, String)>,
     /// Clusters whose admin endpoint failed, with why (their inventory ages
     /// into `stale_inventory`: a cluster that cannot be read is not
     /// assumed right).
@@ -839,8 +856,22 @@ pub struct PullRound {
 /// inside the server's).
 pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
     let clusters = cps::clusters(&state.control_plane.store())?;
+    let started = now_ms();
+    let mut round = PullRound::default();
+    let open: HashMap<String, i64> = health(state)
+        .iter()
+        .filter_map(|(id, h)| h.next_at.filter(|t| *t > started).map(|t| (id.clone(), t)))
+        .collect();
     let targets: Vec<(String, String)> = clusters
         .iter()
+        .filter(|c| match open.get(&c.id) {
+            Some(t) => {
+                let until = tenet_runtime::clock::Timestamp::from_millis(*t).rfc3339();
+                round.skipped.push((c.id.clone(), until));
+                false
+            }
+            None => true,
+        })
         .filter_map(|c| {
             c.endpoints.get("admin").map(|a| {
                 (
@@ -887,21 +918,57 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
         .unwrap_or_default()
     });
     let now = now_ms();
-    let mut round = PullRound::default();
     let mut store = state.control_plane.store();
+    let cfg = &state.config.control_plane;
+    let breaker = u32::try_from(cfg.pull_breaker).unwrap_or(u32::MAX).max(1);
+    let mut events = Vec::new();
     for (id, answer) in answers {
-        match answer.and_then(|v| {
+        let answer = answer.and_then(|v| {
             serde_json::from_value::<Inventory>(v).map_err(|e| format!("not an inventory: {e}"))
-        }) {
+        });
+        let mut health = health(state);
+        match answer {
             Ok(mut inv) => {
                 inv.observed_at = now;
                 cps::record_inventory(&mut store, &id, &inv)?;
                 round.pulled += 1;
+                if health.remove(&id).is_some_and(|h| h.failures >= breaker) {
+                    events.push(breaker_event(
+                        state,
+                        &id,
+                        "pull_recovered",
+                        "its inventory answers again".into(),
+                    ));
+                }
             }
-            Err(why) => round.failed.push((id, why)),
+            Err(why) => {
+                let h = health.entry(id.clone()).or_default();
+                h.failures = h.failures.saturating_add(1);
+                if h.failures >= breaker {
+                    let wait = pull_backoff(cfg.pull_every, h.failures, breaker);
+                    h.next_at = Some(now + wait);
+                    if h.failures == breaker {
+                        events.push(breaker_event(
+                            state,
+                            &id,
+                            "pull_breaker_opened",
+                            format!(
+                                "{} failed pulls in a row (last: {why}); pulled again after a backoff from {} s, and its inventory ages into stale_inventory meanwhile",
+                                h.failures,
+                                wait / 1000
+                            ),
+                        ));
+                    }
+                }
+                round.failed.push((id, why));
+            }
         }
     }
+    if !events.is_empty() {
+        store.record_audit_batch(&events)?;
+    }
     round.failed.sort();
+    round.skipped.sort();
     let bundle = state.fingerprint();
     let check = cps::check_drift(&mut store, now, max_age(state), move |d| {
         drift_event(
@@ -930,11 +997,70 @@ pub fn sweep(state: &AppState) -> Result<u64, tenet_store::StoreError> {
         *last = Some(Instant::now());
     }
     let round = pull(state)?;
-    if !round.failed.is_empty() {
+    if !round.failed.is_empty() || !round.skipped.is_empty() {
         tracing::warn!(
             failed = round.failed.len(),
+            breaker_open = round.skipped.len(),
             "control-plane: some clusters' inventories could not be pulled"
         );
     }
     Ok((round.pulled + round.new_drifts) as u64)
+}
+
+/// A cluster's failed pulls in a row.
+#[derive(Debug, Clone, Default)]
+struct PullHealth {
+    failures: u32,
+    /// While the breaker is open: not pulled before this (ms).
+    next_at: Option<i64>,
+}
+
+/// After `failures` in a row (at least `breaker`): wait `pull_every`
+/// doubled once per failure past the breaker, at most an hour.
+fn pull_backoff(pull_every: Duration, failures: u32, breaker: u32) -> i64 {
+    let base = i64::try_from(pull_every.as_millis()).unwrap_or(i64::MAX);
+    let doublings = failures.saturating_sub(breaker).min(16);
+    base.saturating_mul(1 << doublings).min(3_600_000)
+}
+
+fn health(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, PullHealth>> {
+    match state.control_plane.pull_health.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The audit event of a pull breaker that opened or closed.
+fn breaker_event(state: &AppState, cluster: &str, outcome: &str, reason: String) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        action_id: format!("pull-{}-{cluster}-{outcome}", now_ms()),
+        at: now_rfc3339(),
+        source: tenet_control_plane::MODULE.into(),
+        subject: cluster.to_string(),
+        actor: "control-plane.pull".into(),
+        scope: "fleet".into(),
+        outcome: outcome.into(),
+        reason: Some(reason),
+        latency_ms: 0,
+        details: json!({}),
+        tenant: None,
+        bundle: Some(state.fingerprint()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pull_backoff_doubles_from_pull_every_up_to_an_hour() {
+        let every = Duration::from_secs(60);
+        let waits: Vec<i64> = (3..=10).map(|f| pull_backoff(every, f, 3)).collect();
+        assert_eq!(
+            waits,
+            [60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000, 3_600_000]
+        );
+        assert_eq!(pull_backoff(every, u32::MAX, 1), 3_600_000, "no overflow");
+    }
 }
