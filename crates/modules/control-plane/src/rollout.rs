@@ -90,6 +90,11 @@ pub struct RolloutSpec {
     pub retry_backoff_ms: i64,
     pub dry_run: bool,
     pub stages: Vec<StageSpec>,
+    /// How long a push marked `pushing` may be in flight (the driver's
+    /// call timeouts; 0, the pack's default: not bounded). Until then no
+    /// one checks or pushes that cluster again: a replica that took the
+    /// sweep's lease over waits for the one that may still be calling.
+    pub in_flight_ms: i64,
 }
 
 fn uint(v: &Value, default: u32) -> u32 {
@@ -164,6 +169,7 @@ impl RolloutSpec {
             retry_backoff_ms: millis(&get(pack, r, "retry_backoff"), 1_000),
             dry_run: matches!(get(pack, r, "dry_run"), Value::Bool(true)),
             stages,
+            in_flight_ms: 0,
         })
     }
 
@@ -412,14 +418,27 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
                         rollback: false,
                     });
                 }
-                ClusterState::Pushing => pushes.push(Work::Push {
-                    cluster: c.id.clone(),
-                    admin,
-                    key: fp(c, c.attempts.max(1)),
-                    fingerprint: run.bundle.fingerprint.clone(),
-                    check_first: true,
-                    rollback: false,
-                }),
+                // A push in flight (a restart, or another replica): checked
+                // first, once it can no longer be in flight.
+                ClusterState::Pushing if c.next_try_at.is_none_or(|t| t <= now) => {
+                    pushes.push(Work::Push {
+                        cluster: c.id.clone(),
+                        admin,
+                        key: fp(c, c.attempts.max(1)),
+                        fingerprint: run.bundle.fingerprint.clone(),
+                        check_first: true,
+                        rollback: false,
+                    })
+                }
+                ClusterState::Pushing => {
+                    if let Some(t) = c.next_try_at {
+                        waiting = Some(format!(
+                            "a push to {} may still be in flight; it is checked at {}",
+                            c.id,
+                            fmt_time(t)
+                        ));
+                    }
+                }
                 ClusterState::Smoke if c.next_try_at.is_none_or(|t| t <= now) => {
                     if let Some(cmd) = c.smoke.as_ref().or(sspec.smoke.as_ref()) {
                         out.push(Work::Exec {
@@ -509,8 +528,10 @@ pub fn due(run: &ActionRun, spec: &RolloutSpec, now: i64) -> (Vec<Work>, Option<
 }
 
 /// Marks the pushes of `works` as started (persist this before calling
-/// out): a cluster becomes `pushing`, and a new push counts an attempt.
-pub fn mark(run: &mut ActionRun, works: &[Work], now: i64) -> Vec<Event> {
+/// out): a cluster becomes `pushing` (in flight for the spec's
+/// `in_flight_ms`), and a new push counts an attempt.
+pub fn mark(run: &mut ActionRun, spec: &RolloutSpec, works: &[Work], now: i64) -> Vec<Event> {
+    let in_flight = (spec.in_flight_ms > 0).then(|| now + spec.in_flight_ms);
     let mut events = Vec::new();
     for w in works {
         if let Work::Push {
@@ -521,10 +542,18 @@ pub fn mark(run: &mut ActionRun, works: &[Work], now: i64) -> Vec<Event> {
         } = w
         {
             if let Some(c) = run.clusters.get_mut(cluster) {
-                if c.state == ClusterState::Pending {
+                if c.state == ClusterState::Pushing {
+                    // Checked again: in flight again (saved before the call).
+                    c.next_try_at = in_flight;
+                    events.push(ev(
+                        "push_rechecked",
+                        Some(cluster),
+                        serde_json::json!({"attempt": c.attempts, "key": key}),
+                    ));
+                } else if c.state == ClusterState::Pending {
                     c.state = ClusterState::Pushing;
                     c.attempts += 1;
-                    c.next_try_at = None;
+                    c.next_try_at = in_flight;
                     events.push(ev(
                         "push_started",
                         Some(cluster),
@@ -717,6 +746,7 @@ pub fn record(
                         ClusterState::Baking
                     };
                     c.pushed_at = Some(now);
+                    c.next_try_at = None;
                     c.smoke = smoke.clone();
                     c.consecutive_failures = 0;
                     c.last_error = None;
@@ -738,6 +768,7 @@ pub fn record(
                 c.last_error = Some(why.clone());
                 if c.consecutive_failures >= spec.breaker_failures {
                     c.state = ClusterState::Quarantined;
+                    c.next_try_at = None;
                     let because = format!(
                         "{} failed push(es) in a row, the circuit breaker's limit; last: {why}",
                         c.consecutive_failures

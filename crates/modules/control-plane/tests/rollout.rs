@@ -109,7 +109,7 @@ fn canary_pushed(rules: &Rules, now: i64) -> (ActionRun, RolloutSpec) {
     advance(&mut r, &spec, now);
     let (w, _) = due(&r, &spec, now);
     assert_eq!(pushes(&w), ["c"]);
-    mark(&mut r, &w, now);
+    mark(&mut r, &spec, &w, now);
     let pushed = Outcome::Pushed {
         cluster: "c".into(),
     };
@@ -136,7 +136,7 @@ fn waves_bake_and_gates_in_order() {
     let (w, _) = due(&r, &spec, now);
     assert_eq!(pushes(&w), ["c"], "the canary alone");
     assert!(matches!(&w[0], Work::Push { key, check_first: false, .. } if key == "run-1/c/1"));
-    mark(&mut r, &w, now);
+    mark(&mut r, &spec, &w, now);
     assert_eq!(r.clusters["c"].state, ClusterState::Pushing);
     record(
         &mut r,
@@ -217,7 +217,7 @@ fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
     let now = WEDNESDAY;
     advance(&mut r, &spec, now);
     let (w, _) = due(&r, &spec, now);
-    mark(&mut r, &w, now);
+    mark(&mut r, &spec, &w, now);
     let ev = record(
         &mut r,
         &spec,
@@ -238,7 +238,7 @@ fn the_breaker_backs_off_then_quarantines_and_pauses_the_stage() {
     );
     let (w, _) = due(&r, &spec, now + 1000);
     assert!(matches!(&w[0], Work::Push { key, check_first: true, .. } if key == "run-1/c/2"));
-    mark(&mut r, &w, now + 1000);
+    mark(&mut r, &spec, &w, now + 1000);
     let ev = record(
         &mut r,
         &spec,
@@ -276,7 +276,7 @@ fn a_push_in_flight_at_a_restart_is_checked_with_the_same_key() {
     let (mut r, spec) = run(&rules);
     advance(&mut r, &spec, WEDNESDAY);
     let (w, _) = due(&r, &spec, WEDNESDAY);
-    mark(&mut r, &w, WEDNESDAY);
+    mark(&mut r, &spec, &w, WEDNESDAY);
     // The server dies here; the saved run has `c` pushing, attempt 1.
     let saved: ActionRun = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
     let (w, _) = due(&saved, &spec, WEDNESDAY + 5_000);
@@ -285,11 +285,48 @@ fn a_push_in_flight_at_a_restart_is_checked_with_the_same_key() {
         "{w:?}"
     );
     let mut again = saved.clone();
-    assert!(
-        mark(&mut again, &w, WEDNESDAY + 5_000).is_empty(),
-        "not a new attempt"
-    );
+    let events = mark(&mut again, &spec, &w, WEDNESDAY + 5_000);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, "push_rechecked", "not a new attempt");
     assert_eq!(again.clusters["c"].attempts, 1);
+}
+
+#[test]
+fn a_push_that_may_still_be_in_flight_is_left_to_its_caller() {
+    // The driver bounds a push (its call timeouts): until then, a replica
+    // that took the sweep over must not call the cluster too.
+    let rules = rules("on_fail pause", "");
+    let (mut r, mut spec) = run(&rules);
+    spec.in_flight_ms = 10_000;
+    advance(&mut r, &spec, WEDNESDAY);
+    let (w, _) = due(&r, &spec, WEDNESDAY);
+    mark(&mut r, &spec, &w, WEDNESDAY);
+    let (w, waiting) = due(&r, &spec, WEDNESDAY + 9_999);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        waiting.as_deref(),
+        Some("a push to c may still be in flight; it is checked at 2026-12-02T10:00:10.000Z")
+    );
+    // Past it, the push is checked with its own key, and in flight again.
+    let (w, _) = due(&r, &spec, WEDNESDAY + 10_000);
+    assert!(
+        matches!(&w[0], Work::Push { key, check_first: true, .. } if key == "run-1/c/1"),
+        "{w:?}"
+    );
+    mark(&mut r, &spec, &w, WEDNESDAY + 10_000);
+    assert!(due(&r, &spec, WEDNESDAY + 15_000).0.is_empty());
+    // Its answer ends the window: the next step does not wait for it.
+    let pack = tenet_control_plane::pack(&rules).unwrap();
+    record(
+        &mut r,
+        &spec,
+        &pack,
+        vec![Outcome::Pushed {
+            cluster: "c".into(),
+        }],
+        WEDNESDAY + 11_000,
+    );
+    assert_eq!(r.clusters["c"].next_try_at, None);
 }
 
 #[test]
@@ -398,7 +435,7 @@ fn a_retry_waits_for_a_closed_window_too() {
     let before = WEDNESDAY - 7_200_000; // 08:00: open
     advance(&mut r, &spec, before);
     let (w, _) = due(&r, &spec, before);
-    mark(&mut r, &w, before);
+    mark(&mut r, &spec, &w, before);
     record(
         &mut r,
         &spec,

@@ -220,7 +220,7 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
     let spec = tenet_control_plane::pack(&bundle.rules)
         .map_err(|e| format!("the served rules have no usable control_plane pack ({e:?})"))
         .and_then(|pack| RolloutSpec::from_pack(&pack, &run.rollout).map(|s| (pack, s)));
-    let (pack, spec) = match spec {
+    let (pack, mut spec) = match spec {
         Ok(x) => x,
         Err(e) => {
             // The served pack cannot drive it: a person decides.
@@ -258,7 +258,8 @@ pub fn drive(state: &AppState, id: &str) -> Result<u64, StoreError> {
         // Out of time: nothing is marked that will not be called now.
         let out_of_time = started.elapsed() > STEP_BUDGET.min(state.config.sweeps.interval);
         if !out_of_time {
-            events.extend(rollout::mark(&mut run, &works, now));
+            spec.in_flight_ms = in_flight_ms(&works, &cfg, state.config.sweeps.interval);
+            events.extend(rollout::mark(&mut run, &spec, &works, now));
         }
         if !events.is_empty() || waiting_changed {
             let notes = notices(&run, &events, version);
@@ -383,6 +384,26 @@ fn call(
         .join()
         .unwrap_or_default()
     })
+}
+
+/// The longest the calls of one step may take: the smoke tests queued
+/// behind `exec_parallel`, the other calls behind `parallel`, each three
+/// calls (check, push, verify) of `timeout`, plus a sweep interval for the
+/// save after. A `pushing` cluster is not called by anyone else before
+/// that.
+fn in_flight_ms(
+    works: &[Work],
+    cfg: &crate::config::ControlPlaneConfig,
+    interval: Duration,
+) -> i64 {
+    let execs = works
+        .iter()
+        .filter(|w| matches!(w, Work::Exec { .. }))
+        .count();
+    let rounds = execs.div_ceil(cfg.exec_parallel.max(1))
+        + (works.len() - execs).div_ceil(cfg.parallel.max(1));
+    let ms = rounds.max(1) as u128 * 3 * cfg.timeout.as_millis() + interval.as_millis();
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 fn url(admin: &str, path: &str) -> String {
