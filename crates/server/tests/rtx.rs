@@ -352,7 +352,7 @@ async fn flow(kind: Kind) {
         Value::Null,
     )
     .await;
-    assert_eq!(ids(&v), [id2.clone()], "{v}");
+    assert_eq!(ids(&v), std::slice::from_ref(&id2), "{v}");
     let (_, v) = jcall(&s, "tok-p", "GET", "/v1/exports?state=ready", Value::Null).await;
     assert_eq!(ids(&v), Vec::<String>::new(), "{v}");
     let (_, v) = jcall(&s, "tok-p", "GET", "/v1/exports?subject=s-2", Value::Null).await;
