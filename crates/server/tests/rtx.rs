@@ -256,9 +256,13 @@ async fn flow(kind: Kind) {
     )
     .await;
     assert_eq!(st, 404, "scrubbed");
-    let rs: tenet_rtx_export::model::RevocationStatus = serde_json::from_value(v).unwrap();
+    let signed = tenet_rtx_export::verify::signed_status(&v, &key).unwrap();
+    assert_eq!(
+        signed.status.state,
+        tenet_rtx_export::model::ExportState::Revoked
+    );
     assert!(matches!(
-        verify_file(file.as_slice(), &key, Some(&rs)),
+        verify_file(file.as_slice(), &key, Some(&signed.status)),
         Err(VerifyError::Revoked { .. })
     ));
     let (st, _) = jcall(

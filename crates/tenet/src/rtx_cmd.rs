@@ -154,13 +154,22 @@ fn verify(bundle: &PathBuf, key: &str, status: Option<&PathBuf>) -> u8 {
                 Ok(t) => t,
                 Err(e) => return fail(format!("--status {}: {e}", p.display())),
             };
-            match serde_json::from_str::<tenet_rtx_export::model::RevocationStatus>(&text) {
-                Ok(s) => Some(s),
+            let v: Value = match serde_json::from_str(&text) {
+                Ok(v) => v,
                 Err(e) => {
                     return fail(format!(
                         "--status {}: not an export's status (GET /v1/exports/{{id}}): {e}",
                         p.display()
                     ))
+                }
+            };
+            // Only what the key signed is trusted; an unsigned or forged
+            // status makes the bundle not valid.
+            match tenet_rtx_export::verify::signed_status(&v, &key) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    println!("not valid: the revocation status {}: {e}", p.display());
+                    return exit::FINDINGS;
                 }
             }
         }
@@ -172,7 +181,7 @@ fn verify(bundle: &PathBuf, key: &str, status: Option<&PathBuf>) -> u8 {
     match tenet_rtx_export::verify::verify_file(
         std::io::BufReader::new(file),
         &key,
-        status.as_ref(),
+        status.as_ref().map(|s| &s.status),
     ) {
         Ok(v) => {
             let p = &v.statement.predicate;
@@ -184,9 +193,10 @@ fn verify(bundle: &PathBuf, key: &str, status: Option<&PathBuf>) -> u8 {
                 v.sha256,
                 v.keyid,
                 match v.revocation {
-                    tenet_rtx_export::verify::RevocationCheck::Live => {
-                        "not revoked (per the status given)".to_string()
-                    }
+                    tenet_rtx_export::verify::RevocationCheck::Live => format!(
+                        "not revoked as of {} (the status signed by the same key)",
+                        status.as_ref().map(|s| s.at.as_str()).unwrap_or("?")
+                    ),
                     tenet_rtx_export::verify::RevocationCheck::NotChecked => format!(
                         "revocation not checked: pass --status (its status is at {})",
                         p.revocation.status

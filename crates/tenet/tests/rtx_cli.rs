@@ -132,9 +132,7 @@ fn export_show_verify_tamper_and_revoke() {
         text(&o)
     );
     assert!(
-        text(&o)
-            .trim_end()
-            .ends_with("not revoked (per the status given)"),
+        text(&o).trim_end().contains("not revoked as of 20"),
         "{}",
         text(&o)
     );
@@ -171,6 +169,31 @@ fn export_show_verify_tamper_and_revoke() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("revoked"), "{}", text(&o));
+    // A forged status: its unsigned fields say "ready", the signed ones
+    // still say revoked; without its signature it is refused.
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("status.json")).unwrap()).unwrap();
+    forged["state"] = serde_json::json!("ready");
+    forged["revoked_at"] = serde_json::Value::Null;
+    std::fs::write(dir.path().join("forged.json"), forged.to_string()).unwrap();
+    forged.as_object_mut().unwrap().remove("signed_status");
+    std::fs::write(dir.path().join("unsigned.json"), forged.to_string()).unwrap();
+    for (file, says) in [
+        ("forged.json", "was revoked"),
+        ("unsigned.json", "carries no `signed_status`"),
+    ] {
+        let o = rtx(
+            &s,
+            dir.path(),
+            &["verify", "x.rtx", "--key", PUBLIC, "--status", file],
+        );
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
+        assert!(
+            text(&o).starts_with("not valid: ") && text(&o).contains(says),
+            "{file}: {}",
+            text(&o)
+        );
+    }
     // And it is gone from the server.
     let o = rtx(&s, dir.path(), &["show", &id]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -32,6 +32,23 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The predicate type of an rtx bundle.
 pub const PREDICATE_TYPE: &str = "https://tenet.invalid/attestations/rtx-export/v1";
+/// DSSE's payload type for a signed revocation status.
+pub const STATUS_PAYLOAD_TYPE: &str = "application/vnd.tenet.rtx-status+json";
+/// A signed revocation status's `_type`.
+pub const STATUS_TYPE: &str = "https://tenet.invalid/rtx-export/status/v1";
+
+/// An export's revocation status as the server signed it when it was read
+/// (`signed_status` in `GET /v1/exports/{id}`): what `tenet rtx verify
+/// --status` trusts, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusStatement {
+    #[serde(rename = "_type")]
+    pub statement_type: String,
+    pub status: crate::model::RevocationStatus,
+    /// When it was signed (RFC 3339): the status holds as of then.
+    pub at: String,
+}
 
 /// A DSSE envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +235,17 @@ impl Signer {
     pub fn sign(&self, statement: &Statement) -> Envelope {
         let body = canonical::to_vec(statement).unwrap_or_default();
         self.envelope(PAYLOAD_TYPE, &body)
+    }
+
+    /// Signs an export's revocation status as of `at_ms`.
+    pub fn sign_status(&self, status: &crate::model::RevocationStatus, at_ms: i64) -> Envelope {
+        let st = StatusStatement {
+            statement_type: STATUS_TYPE.into(),
+            status: status.clone(),
+            at: tenet_runtime::clock::Timestamp::from_millis(at_ms).rfc3339(),
+        };
+        let body = canonical::to_vec(&st).unwrap_or_default();
+        self.envelope(STATUS_PAYLOAD_TYPE, &body)
     }
 }
 

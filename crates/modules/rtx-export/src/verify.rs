@@ -15,9 +15,12 @@
 //! `tail -n 1 x.rtx | jq` shows the bundle.
 //!
 //! **Revocation offline**: the status JSON of `GET /v1/exports/{id}` saved
-//! to a file parses as a [`RevocationStatus`]; a bundle whose export is
-//! revoked fails verification (and says whether a legal hold retains it).
-//! Without a status the result says that revocation was not checked.
+//! to a file carries the [`RevocationStatus`] signed by the exporting key
+//! as of the read ([`signed_status`]: a DSSE envelope of a
+//! [`StatusStatement`]); a bundle whose export is revoked fails
+//! verification (and says whether a legal hold retains it). An unsigned
+//! status is refused. Without a status the result says that revocation
+//! was not checked.
 //!
 //! Checks, in order, each failing with its own [`VerifyError`]: the
 //! envelope's shape and payload type; a signature by the given key over
@@ -27,7 +30,8 @@
 
 use crate::model::{ExportState, RevocationStatus, SCHEMA};
 use crate::sign::{
-    pae, Envelope, PublicKey, Statement, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
+    pae, Envelope, PublicKey, Statement, StatusStatement, PAYLOAD_TYPE, PREDICATE_TYPE,
+    STATEMENT_TYPE, STATUS_PAYLOAD_TYPE, STATUS_TYPE,
 };
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -63,7 +67,7 @@ pub enum VerifyError {
     File(String),
     #[error("the envelope is malformed: {0}")]
     Envelope(String),
-    #[error("the envelope's payload type is `{0}`, not `{PAYLOAD_TYPE}`")]
+    #[error("the envelope's payload type `{0}` is not the one expected")]
     PayloadType(String),
     #[error("the envelope is not signed by key `{expected}` (it is signed by {found})")]
     WrongKey { expected: String, found: String },
@@ -96,7 +100,46 @@ pub fn check_envelope(
     envelope: &Envelope,
     key: &PublicKey,
 ) -> Result<(Statement, String), VerifyError> {
-    if envelope.payload_type != PAYLOAD_TYPE {
+    let (body, keyid) = check_signature(envelope, key, PAYLOAD_TYPE)?;
+    Ok((statement(&body)?, keyid))
+}
+
+/// Reads the revocation status an export's status JSON (`GET
+/// /v1/exports/{id}`, saved to a file) carries signed: the signature must
+/// be `key`'s, and only what it signs is trusted — the JSON's other fields
+/// are for people. A status without a signature is refused: it could say
+/// anything.
+pub fn signed_status(
+    status_json: &serde_json::Value,
+    key: &PublicKey,
+) -> Result<StatusStatement, VerifyError> {
+    let Some(env) = status_json.get("signed_status") else {
+        return Err(VerifyError::Status(
+            "it carries no `signed_status`, so nothing vouches for it (save what `GET /v1/exports/{id}` answers, as `tenet rtx status ID` prints it)".into(),
+        ));
+    };
+    let env: Envelope = serde_json::from_value(env.clone())
+        .map_err(|e| VerifyError::Status(format!("its `signed_status` is not an envelope: {e}")))?;
+    let (body, _) = check_signature(&env, key, STATUS_PAYLOAD_TYPE)?;
+    let st: StatusStatement = serde_json::from_slice(&body)
+        .map_err(|e| VerifyError::Status(format!("the signed status does not parse: {e}")))?;
+    if st.statement_type != STATUS_TYPE {
+        return Err(VerifyError::Status(format!(
+            "the signed status's `_type` is `{}`",
+            st.statement_type
+        )));
+    }
+    Ok(st)
+}
+
+/// Checks that `key` signed the envelope (of `payload_type`); the signed
+/// bytes and the key id.
+fn check_signature(
+    envelope: &Envelope,
+    key: &PublicKey,
+    payload_type: &str,
+) -> Result<(Vec<u8>, String), VerifyError> {
+    if envelope.payload_type != payload_type {
         return Err(VerifyError::PayloadType(envelope.payload_type.clone()));
     }
     let body = B64
@@ -128,8 +171,7 @@ pub fn check_envelope(
                     key.keyid()
                 )));
             }
-            let statement = statement(&body)?;
-            return Ok((statement, key.keyid().to_string()));
+            return Ok((body, key.keyid().to_string()));
         }
     }
     if ours {

@@ -136,9 +136,15 @@ fn links(id: &str) -> Value {
 /// An export as the API answers it: its record, its status in one
 /// sentence, its revocation status (what `tenet rtx verify --status`
 /// reads), and links.
-fn view(e: &Export) -> Value {
+/// An export as its routes answer it, with its revocation status signed
+/// as of now (`signed_status`, what `tenet rtx verify --status` trusts).
+fn view(state: &AppState, e: &Export) -> Value {
     let mut v = serde_json::to_value(e).unwrap_or_default();
     if let Some(m) = v.as_object_mut() {
+        if let Some(signer) = &state.rtx.signer {
+            let env = signer.sign_status(&e.revocation_status(), now_ms());
+            m.insert("signed_status".into(), json!(env));
+        }
         if let Ok(Value::Object(r)) = serde_json::to_value(e.revocation_status()) {
             for (k, x) in r {
                 m.entry(k).or_insert(x);
@@ -825,7 +831,7 @@ pub async fn list(
     .map_err(store_failed)?
     .map_err(store_failed)?;
     Ok(json_response(
-        &json!({"exports": exports.iter().map(view).collect::<Vec<_>>()}),
+        &json!({"exports": exports.iter().map(|e| view(&state, e)).collect::<Vec<_>>()}),
     ))
 }
 
@@ -848,7 +854,7 @@ pub async fn status(
     Query(q): Query<ReadParams>,
 ) -> Result<Response, Problem> {
     let (e, _) = read(&state, &ctx, &id, AccessAction::Read, q.purpose, false).await?;
-    Ok(json_response(&view(&e)))
+    Ok(json_response(&view(&state, &e)))
 }
 
 /// The signed bundle: the `.rtx` file (the DSSE envelope, then the
@@ -965,7 +971,7 @@ pub async fn revoke(
     .await
     .map_err(store_failed)?
     .map_err(|e| change_failed(&id, e))?;
-    Ok(json_response(&view(&e)))
+    Ok(json_response(&view(&state, &e)))
 }
 
 /// Put an export under a legal hold: revoking it then keeps its bundle.
@@ -1004,7 +1010,7 @@ pub async fn hold(
     .await
     .map_err(store_failed)?
     .map_err(|e| change_failed(&id, e))?;
-    Ok(json_response(&view(&e)))
+    Ok(json_response(&view(&state, &e)))
 }
 
 /// Release a legal hold; a revoked export's bundle is scrubbed with it.
@@ -1032,5 +1038,5 @@ pub async fn release(
     .await
     .map_err(store_failed)?
     .map_err(|e| change_failed(&id, e))?;
-    Ok(json_response(&view(&e)))
+    Ok(json_response(&view(&state, &e)))
 }

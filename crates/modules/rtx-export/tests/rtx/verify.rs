@@ -6,7 +6,9 @@
 use super::*;
 use std::io::Cursor;
 use tenet_rtx_export::sign::{PublicKey, Signer};
-use tenet_rtx_export::verify::{verify, verify_file, write_file, RevocationCheck, VerifyError};
+use tenet_rtx_export::verify::{
+    signed_status, verify, verify_file, write_file, RevocationCheck, VerifyError,
+};
 
 fn signed() -> (Vec<u8>, Made, Vec<u8>) {
     let rules = rules();
@@ -203,5 +205,56 @@ fn a_file_with_more_or_less_than_its_two_lines_fails() {
     assert!(matches!(
         verify_file(Cursor::new(b"garbage"), &key, None),
         Err(VerifyError::File(_))
+    ));
+}
+
+#[test]
+fn only_the_signed_part_of_a_status_is_trusted() {
+    let (_, _, file) = signed();
+    let key = signer().public_key();
+    let revoked = status(ExportState::Revoked, false);
+    let env = signer().sign_status(&revoked, T0 + 41 * H);
+    // The status JSON as the server answers it, its plain fields forged.
+    let json = json!({"id": "x-1", "state": "ready", "signed_status": env});
+    let st = signed_status(&json, &key).unwrap();
+    assert_eq!(st.status, revoked);
+    assert_eq!(
+        st.at,
+        tenet_runtime::clock::Timestamp::from_millis(T0 + 41 * H).rfc3339()
+    );
+    assert!(matches!(
+        verify_file(Cursor::new(&file), &key, Some(&st.status)),
+        Err(VerifyError::Revoked { .. })
+    ));
+    // Unsigned, signed by another key, or changed: refused.
+    let err = signed_status(&json!({"id": "x-1", "state": "ready"}), &key).unwrap_err();
+    assert!(
+        err.to_string().contains("carries no `signed_status`"),
+        "{err}"
+    );
+    let other = Signer::from_seed(&[9u8; 32]);
+    let forged =
+        json!({"signed_status": other.sign_status(&status(ExportState::Ready, false), T0)});
+    assert!(matches!(
+        signed_status(&forged, &key),
+        Err(VerifyError::WrongKey { .. })
+    ));
+    let mut changed = env.clone();
+    changed.payload = {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = String::from_utf8(b64.decode(&env.payload).unwrap()).unwrap();
+        b64.encode(body.replace("revoked", "ready").as_bytes())
+    };
+    assert!(matches!(
+        signed_status(&json!({"signed_status": changed}), &key),
+        Err(VerifyError::BadSignature(_))
+    ));
+    // A bundle's envelope is not a status (and the other way round).
+    let bundle_env: tenet_rtx_export::sign::Envelope =
+        serde_json::from_str(std::str::from_utf8(&file).unwrap().lines().next().unwrap()).unwrap();
+    assert!(matches!(
+        signed_status(&json!({"signed_status": bundle_env}), &key),
+        Err(VerifyError::PayloadType(_))
     ));
 }
