@@ -13,7 +13,7 @@ use common::{config, identity, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tenet_rtx_export::sign::PublicKey;
-use tenet_rtx_export::verify::{verify_file, VerifyError};
+use tenet_rtx_export::verify::{verify_file, Verified, VerifyError};
 use tenet_server::RulesSource;
 use tenet_store::testing::{fresh, Kind};
 
@@ -129,6 +129,25 @@ async fn export(s: &Server, jurisdiction: &str) -> String {
     id
 }
 
+/// The `.rtx` file of export `id`, verified with the server's key; the
+/// file, its bundle, and what verification found.
+async fn download(s: &Server, id: &str) -> (Vec<u8>, Value, Verified) {
+    let (st, file) = call(
+        s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id}/bundle"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&file));
+    let key = PublicKey::from_config(PUBLIC).unwrap();
+    let ok = verify_file(file.as_slice(), &key, None).unwrap();
+    assert_eq!(ok.statement.predicate.export, id);
+    let (_, bundle) = lines(&file);
+    (file, bundle, ok)
+}
+
 fn lines(file: &[u8]) -> (Value, Value) {
     let text = std::str::from_utf8(file).unwrap();
     let mut l = text.lines();
@@ -150,19 +169,8 @@ async fn flow(kind: Kind) {
     .await;
     assert_eq!(st, 201, "{v}");
     let id = export(&s, "FR").await;
-    let (st, file) = call(
-        &s,
-        "tok-p",
-        "GET",
-        &format!("/v1/exports/{id}/bundle"),
-        Value::Null,
-    )
-    .await;
-    assert_eq!(st, 200);
+    let (file, bundle, ok) = download(&s, &id).await;
     let key = PublicKey::from_config(PUBLIC).unwrap();
-    let ok = verify_file(file.as_slice(), &key, None).unwrap();
-    assert_eq!(ok.statement.predicate.export, id);
-    let (_, bundle) = lines(&file);
     let records = bundle["records"].as_array().unwrap();
     let decision = records
         .iter()
@@ -557,18 +565,7 @@ async fn the_approvals_of_an_action_about_the_subject_are_in_its_bundle() {
     assert_eq!(st, 200, "{v}");
 
     let id = export(&s, "FR").await;
-    let (st, file) = call(
-        &s,
-        "tok-p",
-        "GET",
-        &format!("/v1/exports/{id}/bundle"),
-        Value::Null,
-    )
-    .await;
-    assert_eq!(st, 200);
-    let key = PublicKey::from_config(PUBLIC).unwrap();
-    verify_file(file.as_slice(), &key, None).unwrap();
-    let (_, bundle) = lines(&file);
+    let (_, bundle, _) = download(&s, &id).await;
     let approvals: Vec<(String, String, String)> = bundle["records"]
         .as_array()
         .unwrap()

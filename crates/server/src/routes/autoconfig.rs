@@ -244,14 +244,7 @@ pub async fn changes(
     Query(q): Query<ChangesParams>,
 ) -> Result<Response, Problem> {
     tenant_path(&ctx, &id)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid Query",
-            format!("`limit` {limit} is not between 1 and 1000"),
-        ));
-    }
+    let limit = super::limit_param(q.limit, 100, 1000)?;
     let st = Arc::clone(&state);
     let list = tokio::task::spawn_blocking(move || {
         acs::changes(&st.autoconfig.store(), &id, limit as usize)

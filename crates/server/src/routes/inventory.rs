@@ -645,10 +645,7 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(bad(format!("`limit` {limit} is not between 1 and 1000")));
-    }
+    let limit = super::limit_param(q.limit, 100, 1000)?;
     let at = match &q.at {
         Some(a) => Some(parse_time("at", a)?),
         None => None,

@@ -71,6 +71,22 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, 
     })
 }
 
+/// A `limit` query parameter: `default` when absent, else 1 to `max`
+/// (a 400 that says so otherwise).
+pub fn limit_param<T>(limit: Option<T>, default: T, max: T) -> Result<T, Problem>
+where
+    T: Copy + PartialOrd + From<u8> + std::fmt::Display,
+{
+    match limit.unwrap_or(default) {
+        n if n >= T::from(1) && n <= max => Ok(n),
+        n => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid Query",
+            format!("`limit` {n} is not between 1 and {max}"),
+        )),
+    }
+}
+
 /// A JSON answer, serialized into one buffer sized for a decision.
 pub fn json_response<T: serde::Serialize>(value: &T) -> axum::response::Response {
     use axum::http::{header, HeaderValue};

@@ -793,11 +793,7 @@ pub async fn list(
             ))
         })?),
     };
-    let limit = match q.limit {
-        None => 50,
-        Some(n) if (1..=1000).contains(&n) => n,
-        Some(n) => return Err(bad(format!("`limit` {n} is not between 1 and 1000"))),
-    };
+    let limit = super::limit_param(q.limit, 50, 1000)?;
     if q.subject
         .as_ref()
         .is_some_and(|s| s.is_empty() || s.chars().count() > 512)

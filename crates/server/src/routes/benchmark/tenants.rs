@@ -373,14 +373,7 @@ pub async fn get_history(
     // `from` after `to` is an empty range.
     let from = time_param("from", &q.from)?;
     let to = time_param("to", &q.to)?;
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=10_000).contains(&limit) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid Query",
-            format!("`limit` {limit} is not between 1 and 10000"),
-        ));
-    }
+    let limit = crate::routes::limit_param(q.limit, 1000, 10_000)?;
     let Some(mut profile) = profiles.get(&q.profile).cloned() else {
         return Err(no_tenant(&id));
     };

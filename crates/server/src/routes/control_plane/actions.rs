@@ -597,11 +597,7 @@ pub async fn list_actions(
             )))
         }
     };
-    let limit = match q.limit {
-        None => 50,
-        Some(n) if (1..=1000).contains(&n) => n,
-        Some(n) => return Err(bad(format!("`limit` {n} is not between 1 and 1000"))),
-    };
+    let limit = crate::routes::limit_param(q.limit, 50, 1000)?;
     let st = Arc::clone(&state);
     let runs = tokio::task::spawn_blocking(move || {
         let s: Vec<&str> = states.iter().map(String::as_str).collect();

@@ -98,14 +98,7 @@ pub async fn incidents(
         (Some(_), t) => Some(tenant_for(&ctx, t)?),
         (None, t) => t,
     };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=10_000).contains(&limit) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid Query",
-            format!("`limit` is 1 to 10000, not {limit}"),
-        ));
-    }
+    let limit = crate::routes::limit_param(q.limit, 100, 10_000)?;
     let st = Arc::clone(&state);
     let list = tokio::task::spawn_blocking(move || {
         ms::incidents(&st.monitor.store(), only_open, tenant.as_deref(), limit)
