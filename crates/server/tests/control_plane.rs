@@ -317,6 +317,8 @@ async fn inventories_are_pulled_from_the_clusters_admin_apis() {
     c.limits.rate_per_second = 0;
     c.control_plane.timeout = std::time::Duration::from_millis(300);
     c.control_plane.pull_breaker = 2;
+    let hooked = common::receiver().await;
+    c.control_plane.notify = Some(common::hook(&hooked.url));
     c.control_plane.pull_every = std::time::Duration::from_millis(400);
     // The test pulls; the sweep does not (it would count failures too).
     c.sweeps.interval = std::time::Duration::from_secs(3600);
@@ -412,6 +414,17 @@ async fn inventories_are_pulled_from_the_clusters_admin_apis() {
         outcomes(&audit, "pull_breaker_opened"),
         ["fail", "hang", "lie"]
     );
+    // And the operators are told, once each (with the new drifts).
+    let mut told: Vec<String> = hooked
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "pull_breaker_opened")
+        .map(|n| n["subject"].as_str().unwrap().to_string())
+        .collect();
+    told.sort();
+    assert_eq!(told, ["fail", "hang", "lie"]);
     // After its backoff (`pull_every`) a cluster is tried again: `fail`
     // now answers (its admin moved to a healthy one) and its breaker closes.
     let moved = json!({"id": "fail", "env": "prod", "endpoints": {"admin": admins["ok"]}});

@@ -967,6 +967,22 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
     if !events.is_empty() {
         store.record_audit_batch(&events)?;
     }
+    // An opened breaker is news (a cluster nobody can read); a closed one
+    // is in the audit log.
+    let breaker_notes: Vec<tenet_notify::Notification> = events
+        .iter()
+        .filter(|e| e.outcome == "pull_breaker_opened")
+        .map(|e| tenet_notify::Notification {
+            id: e.action_id.clone(),
+            module: tenet_control_plane::MODULE.into(),
+            kind: "pull_breaker_opened".into(),
+            tenant: None,
+            subject: e.subject.clone(),
+            severity: "warning".into(),
+            payload: json!({"cluster": e.subject, "because": e.reason}),
+            created_at: e.at.clone(),
+        })
+        .collect();
     round.failed.sort();
     round.skipped.sort();
     let bundle = state.fingerprint();
@@ -980,7 +996,9 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
     })?;
     round.new_drifts = check.new.len();
     drop(store);
-    driver::send_blocking(state, driver::drift_notices(&check.new));
+    let mut notes = driver::drift_notices(&check.new);
+    notes.extend(breaker_notes);
+    driver::send_blocking(state, notes);
     Ok(round)
 }
 
