@@ -989,14 +989,18 @@ const MASKING_FIELDS: &[Field] = &[
     f(
         "redact",
         Ty::List(&Ty::Str),
-        "field paths replaced by `[REDACTED]`",
+        "field paths (`record.`...) or data categories (with their sub-categories) replaced by `[REDACTED]`",
     ),
     f(
         "hash",
         Ty::List(&Ty::Str),
-        "field paths replaced by a salted hash commitment",
+        "field paths or data categories replaced by a salted hash commitment",
     ),
-    f("drop", Ty::List(&Ty::Str), "field paths removed"),
+    f(
+        "drop",
+        Ty::List(&Ty::Str),
+        "field paths or data categories removed",
+    ),
     f(
         "basis",
         Ty::Str,
@@ -1015,6 +1019,15 @@ const MASKING_FIELDS: &[Field] = &[
         "explanation recorded with each redaction",
     )
     .reads(Reading::Prose),
+];
+
+const DATA_CATEGORY_FIELDS: &[Field] = &[
+    req(
+        "paths",
+        Ty::List(&Ty::Str),
+        "the record paths (`record.` and dot-separated keys, `*` for every element) that hold data of this category",
+    ),
+    f("description", Ty::Str, "what the category is, for people").reads(Reading::Prose),
 ];
 
 const SCORER_FIELDS: &[Field] = &[
@@ -1278,6 +1291,7 @@ pub static KINDS: &[Kind] = &[
     Kind { kind: "gate", module: "*", doc: "A measured gate: pass, fail, inconclusive or error, each with its own limit.", name_required: true, parents: &["rollout", "stage"], fields: GATE_FIELDS, roots: Roots::Fixed(&["metrics", "cluster"]), condition: Condition::Field("fail_when"), level_fields: &[] },
     Kind { kind: "guard", module: "control-plane", doc: "A blast-radius guard that denies a rollout plan.", name_required: true, parents: &[""], fields: GUARD_FIELDS, roots: Roots::Fixed(&["plan", "cluster", "actor"]), condition: Condition::Field("deny_when"), level_fields: &["risk"] },
     Kind { kind: "masking", module: "rtx-export", doc: "A masking policy for right-to-explanation bundles, per jurisdiction.", name_required: true, parents: &[""], fields: MASKING_FIELDS, roots: Roots::Fixed(&["subject", "request", "record"]), condition: Condition::Field("when"), level_fields: &[] },
+    Kind { kind: "data_category", module: "rtx-export", doc: "A data category (Fides-style, dotted: `user.sensitive.health`) and the record paths that hold it; masking policies name categories, and a category covers its sub-categories.", name_required: true, parents: &[""], fields: DATA_CATEGORY_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "scorer", module: "*", doc: "A sandboxed rhai script that expressions call by the scorer's name.", name_required: true, parents: &[""], fields: SCORER_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },
     Kind { kind: "waiver", module: "*", doc: "An exception to named blocks, with scope, owner, justification and expiry.", name_required: true, parents: &[""], fields: WAIVER_FIELDS, roots: Roots::OfWaived, condition: Condition::Field("when"), level_fields: &[] },
     Kind { kind: "window", module: "*", doc: "A time window: cron + duration + time zone, allow or deny. Deny wins; with allow windows one must be open; with none, allowed.", name_required: false, parents: &["baseline", "watcher", "rollout", "stage"], fields: WINDOW_FIELDS, roots: Roots::None, condition: Condition::None, level_fields: &[] },

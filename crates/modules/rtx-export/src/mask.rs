@@ -22,6 +22,14 @@
 //!
 //! Paths are `record.` and dot-separated keys; a number indexes an array
 //! and `*` is every element or key.
+//!
+//! **Data categories** (Fides' semantics): a `data_category` block names a
+//! dotted category (`user.sensitive.health`) and the paths that hold it. A
+//! policy's `redact`, `hash` or `drop` entry that does not start with
+//! `record.` is a category, and covers every declared category it is, or
+//! is a parent of (`user.sensitive` covers `user.sensitive.health`). The
+//! manifest entry then names the category too. A category that covers no
+//! declared one is an error in the pack ([`Masker::check`]).
 
 use crate::canonical;
 use crate::model::RESERVED_KEYS;
@@ -138,7 +146,23 @@ pub enum MaskError {
         path: String,
         problem: String,
     },
+    #[error("masking policy `{policy}` names `{name}`, which is neither a `record.` path nor a declared `data_category` (nor the parent of one){known}")]
+    UnknownCategory {
+        policy: String,
+        name: String,
+        known: String,
+    },
+    #[error("data category `{category}` has the path `{path}`, which {problem}")]
+    BadCategoryPath {
+        category: String,
+        path: String,
+        problem: String,
+    },
 }
+
+/// A path an entry of a policy masks: parsed, as written, and the
+/// category it came from (none for a `record.` path).
+type Target = (Vec<String>, String, Option<String>);
 
 /// One policy that matched, as its effects read.
 struct Applied {
@@ -146,7 +170,8 @@ struct Applied {
     jurisdictions: Vec<String>,
     basis: Option<String>,
     because: Option<String>,
-    paths: Vec<(Action, Vec<String>, String)>,
+    /// (action, parsed path, the path as written, the category it came from)
+    paths: Vec<(Action, Vec<String>, String, Option<String>)>,
 }
 
 /// What a policy did over a whole export (the bundle's summary).
@@ -171,6 +196,32 @@ pub struct Masker<'r> {
     opts: DecideOptions,
     salt: ExportSalt,
     uses: BTreeMap<String, PolicyUse>,
+    /// Each declared data category and its paths (as written).
+    categories: BTreeMap<String, Vec<String>>,
+    /// What each (policy, entry) resolved to, once per export.
+    resolved: std::collections::HashMap<(String, String), Vec<Target>>,
+}
+
+/// The pack's `data_category` blocks: name -> paths.
+fn categories_of(pack: PackHandle<'_>) -> BTreeMap<String, Vec<String>> {
+    pack.compiled()
+        .blocks
+        .iter()
+        .filter(|b| b.kind == "data_category")
+        .map(|b| {
+            let paths = match pack.field(b, "paths", &DslValue::Null) {
+                Ok(Some(DslValue::List(l))) => l
+                    .iter()
+                    .filter_map(|v| match v {
+                        DslValue::Str(s) => Some(s.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (b.name.clone(), paths)
+        })
+        .collect()
 }
 
 impl<'r> Masker<'r> {
@@ -194,7 +245,78 @@ impl<'r> Masker<'r> {
             },
             salt,
             uses: BTreeMap::new(),
+            categories: categories_of(pack),
+            resolved: std::collections::HashMap::new(),
         }
+    }
+
+    /// Checks the pack's masking before any record: every category path
+    /// is a path, and every category a policy names covers a declared one.
+    /// (Policies are checked whether or not they apply to this export.)
+    pub fn check(&self) -> Result<(), MaskError> {
+        for (c, paths) in &self.categories {
+            for p in paths {
+                parse_path(c, p).map_err(|e| match e {
+                    MaskError::BadPath { path, problem, .. } => MaskError::BadCategoryPath {
+                        category: c.clone(),
+                        path,
+                        problem,
+                    },
+                    other => other,
+                })?;
+            }
+        }
+        for b in self
+            .pack
+            .compiled()
+            .blocks
+            .iter()
+            .filter(|b| b.kind == "masking")
+        {
+            for field in ["hash", "redact", "drop"] {
+                let Ok(Some(DslValue::List(l))) = self.pack.field(b, field, &DslValue::Null) else {
+                    continue;
+                };
+                for v in l.iter() {
+                    if let DslValue::Str(s) = v {
+                        self.targets_of(&b.name, s)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What an entry of a policy's list masks: a `record.` path, or every
+    /// path of the declared categories it is or is a parent of.
+    fn targets_of(&self, policy: &str, entry: &str) -> Result<Vec<Target>, MaskError> {
+        if entry.starts_with("record.") {
+            return Ok(vec![(parse_path(policy, entry)?, entry.to_string(), None)]);
+        }
+        let mut out = Vec::new();
+        for (c, paths) in &self.categories {
+            let covered = c == entry
+                || c.strip_prefix(entry)
+                    .is_some_and(|rest| rest.starts_with('.'));
+            if covered {
+                for p in paths {
+                    out.push((parse_path(c, p)?, p.clone(), Some(c.clone())));
+                }
+            }
+        }
+        if out.is_empty() {
+            let known: Vec<&str> = self.categories.keys().map(String::as_str).collect();
+            return Err(MaskError::UnknownCategory {
+                policy: policy.to_string(),
+                name: entry.to_string(),
+                known: if known.is_empty() {
+                    " (the pack declares none)".into()
+                } else {
+                    format!(" (declared: {})", known.join(", "))
+                },
+            });
+        }
+        Ok(out)
     }
 
     /// The pack deciding.
@@ -207,7 +329,7 @@ impl<'r> Masker<'r> {
         self.uses.values()
     }
 
-    fn policies_for(&self, id: &str, record: &Value) -> Result<Vec<Applied>, MaskError> {
+    fn policies_for(&mut self, id: &str, record: &Value) -> Result<Vec<Applied>, MaskError> {
         // What `DslValue::from_json(&json!({"subject": .., "request": ..,
         // "record": record}))` gives, without copying the record twice.
         let input = DslValue::Map(Arc::new(BTreeMap::from([
@@ -247,7 +369,14 @@ impl<'r> Masker<'r> {
                 ("drop", Action::Drop),
             ] {
                 for p in strings(m.effects.get(field)) {
-                    paths.push((action, parse_path(&m.block, &p)?, p));
+                    let key = (m.block.clone(), p);
+                    if !self.resolved.contains_key(&key) {
+                        let t = self.targets_of(&key.0, &key.1)?;
+                        self.resolved.insert(key.clone(), t);
+                    }
+                    for (parsed, text, category) in self.resolved.get(&key).into_iter().flatten() {
+                        paths.push((action, parsed.clone(), text.clone(), category.clone()));
+                    }
                 }
             }
             out.push(Applied {
@@ -314,8 +443,10 @@ impl<'r> Masker<'r> {
             .unwrap_or_default()
             .to_string();
         let applied = self.policies_for(&id, record)?;
-        // Concrete path -> (action, winning policy index, other policies).
-        let mut targets: BTreeMap<Vec<String>, (Action, usize, Vec<usize>)> = BTreeMap::new();
+        // Concrete path -> (action, winning policy index, other policies,
+        // the winner's category).
+        type Winner = (Action, usize, Vec<usize>, Option<String>);
+        let mut targets: BTreeMap<Vec<String>, Winner> = BTreeMap::new();
         for (pi, a) in applied.iter().enumerate() {
             let u = self
                 .uses
@@ -328,17 +459,17 @@ impl<'r> Masker<'r> {
                     masked: 0,
                 });
             u.records += 1;
-            for (action, pattern, _) in &a.paths {
+            for (action, pattern, _, category) in &a.paths {
                 let mut found = Vec::new();
                 expand(record, pattern, &mut Vec::new(), &mut found);
                 for path in found {
                     match targets.get_mut(&path) {
                         None => {
-                            targets.insert(path, (*action, pi, Vec::new()));
+                            targets.insert(path, (*action, pi, Vec::new(), category.clone()));
                         }
                         Some(t) if *action > t.0 => {
                             let loser = t.1;
-                            *t = (*action, pi, merge(&t.2, loser));
+                            *t = (*action, pi, merge(&t.2, loser), category.clone());
                         }
                         Some(t) => {
                             if t.1 != pi && !t.2.contains(&pi) {
@@ -353,7 +484,7 @@ impl<'r> Masker<'r> {
         let paths: Vec<Vec<String>> = targets.keys().cloned().collect();
         for p in &paths {
             if let Some(anc) = paths.iter().find(|q| q.len() < p.len() && p.starts_with(q)) {
-                if let Some((_, pi, also)) = targets.remove(p) {
+                if let Some((_, pi, also, _)) = targets.remove(p) {
                     if let Some(t) = targets.get_mut(anc) {
                         for i in std::iter::once(pi).chain(also) {
                             if t.1 != i && !t.2.contains(&i) {
@@ -365,7 +496,7 @@ impl<'r> Masker<'r> {
             }
         }
         let mut entries = Vec::new();
-        for (path, (action, pi, also)) in &targets {
+        for (path, (action, pi, also, category)) in &targets {
             let Some(original) = get(record, path) else {
                 continue;
             };
@@ -381,6 +512,9 @@ impl<'r> Masker<'r> {
             e.insert("path".into(), Value::String(dotted));
             e.insert("action".into(), Value::String(action.as_str().into()));
             e.insert("policy".into(), Value::String(a.name.clone()));
+            if let Some(c) = category {
+                e.insert("category".into(), Value::String(c.clone()));
+            }
             if let Some(b) = &a.basis {
                 e.insert("basis".into(), Value::String(b.clone()));
             }

@@ -326,7 +326,7 @@ fn the_summary_is_computed_from_masked_records() {
 fn a_policy_that_would_remove_a_records_identity_fails_the_export() {
     let pack = std::fs::read_to_string(root().join("rules/rtx-export/rtx_export.tenet")).unwrap();
     let broken = pack.replace(
-        "drop          [\"record.raw_inputs.free_text\"]\n  basis         \"data minimisation",
+        "drop          [\"user.content.free_text\"]\n  basis         \"data minimisation",
         "drop          [\"record.id\"]\n  basis         \"data minimisation",
     );
     assert_ne!(broken, pack);
@@ -460,4 +460,106 @@ fn a_window_that_ends_before_it_starts_is_empty_not_an_error() {
     body["window"] = json!({"from": T0, "to": T0});
     let r = ExportRequest::from_json(&body).unwrap();
     assert!(!r.window.contains(T0));
+}
+
+/// The bundled pack with `from` replaced by `to` (which must change it).
+fn pack_with(from: &str, to: &str) -> tenet_runtime::load::Rules {
+    let pack = std::fs::read_to_string(root().join("rules/rtx-export/rtx_export.tenet")).unwrap();
+    let changed = pack.replace(from, to);
+    assert_ne!(changed, pack, "{from}");
+    tenet_runtime::load::load_files(
+        vec![tenet_runtime::load::RuleFile {
+            path: "p.tenet".into(),
+            text: changed,
+        }],
+        "",
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_category_covers_its_sub_categories_and_the_manifest_names_it() {
+    let rules = rules();
+    let export = export_for("x-1", request(Some("FR"), "data_subject", json!({})));
+    let (bytes, _) = make(&rules, &export, records());
+    let bundle: Value = serde_json::from_slice(&bytes).unwrap();
+    let by_path: std::collections::BTreeMap<String, String> = manifest_of(&bundle)
+        .iter()
+        .filter(|e| e["record"] == "d1")
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_string(),
+                e["category"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    // `redact ["user.sensitive"]` reached each sensitive sub-category.
+    for (path, category) in [
+        ("record.features.ethnicity", "user.sensitive.ethnicity"),
+        ("record.features.health_flags", "user.sensitive.health"),
+        ("record.features.religion", "user.sensitive.religion"),
+        ("record.subject_id", "user.unique_id.subject"),
+        ("record.reviewer.email", "third_party.contact"),
+    ] {
+        assert_eq!(
+            by_path.get(path).map(String::as_str),
+            Some(category),
+            "{by_path:?}"
+        );
+    }
+    // A path named as a path still works, and has no category.
+    let rules = pack_with(
+        "drop          [\"system.model.internals\"]",
+        "drop          [\"record.model.raw_scores\"]",
+    );
+    let (bytes, _) = make(&rules, &export, records());
+    let bundle: Value = serde_json::from_slice(&bytes).unwrap();
+    let manifest = manifest_of(&bundle);
+    let raw = manifest
+        .iter()
+        .find(|e| e["path"] == "record.model.raw_scores")
+        .unwrap();
+    assert!(raw.get("category").is_none(), "{raw}");
+    assert!(
+        !manifest
+            .iter()
+            .any(|e| e["path"] == "record.model.feature_weights"),
+        "only the path named"
+    );
+}
+
+#[test]
+fn an_undeclared_category_or_a_bad_category_path_fails_the_export_before_any_record() {
+    let export = export_for("x-1", request(Some("JP"), "data_subject", json!({})));
+    // A policy that does not apply to this export (us-ca) still fails it:
+    // a typo is found at once, not on the first Californian.
+    let rules = pack_with(
+        "redact        [\"user.location.precise\", \"user.sensitive.ethnicity\"]",
+        "redact        [\"user.location.precize\"]",
+    );
+    let pack = tenet_rtx_export::pack(&rules).unwrap();
+    let err = engine::make(Vec::new(), pack, &signer(), &export, records(), None).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("masking policy `us-ca` names `user.location.precize`, which is neither a `record.` path nor a declared `data_category` (nor the parent of one) (declared: system.model.internals, third_party.contact"),
+        "{msg}"
+    );
+    // `user.sens` is not a parent of `user.sensitive`: names, not strings.
+    let rules = pack_with(
+        "redact        [\"user.sensitive\"]",
+        "redact        [\"user.sens\"]",
+    );
+    let pack = tenet_rtx_export::pack(&rules).unwrap();
+    let err = engine::make(Vec::new(), pack, &signer(), &export, records(), None).unwrap_err();
+    assert!(err.to_string().contains("names `user.sens`"), "{err}");
+    let rules = pack_with(
+        "paths       [\"record.referee_notes\"]",
+        "paths       [\"referee_notes\"]",
+    );
+    let pack = tenet_rtx_export::pack(&rules).unwrap();
+    let err = engine::make(Vec::new(), pack, &signer(), &export, records(), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "data category `third_party.notes` has the path `referee_notes`, which does not start with `record.`"
+    );
 }
