@@ -1665,3 +1665,32 @@ correlate bucket {
         "{got:?}"
     );
 }
+
+#[test]
+fn a_masking_policy_names_declared_data_categories_or_record_paths() {
+    let pack = r#"
+data_category user.sensitive.health {
+  paths ["record.features.health_flags"]
+}
+
+data_category third_party.notes {
+  paths ["referee_notes"]
+}
+
+masking eu {
+  jurisdictions ["EU"]
+  redact        ["user.sensitive", "user.sens", "record.features.religion"]
+  drop          ["third_party.notes", "third_party.contact"]
+}
+"#;
+    let got = check_messages(pack);
+    assert_eq!(
+        got,
+        vec![
+            "tenet::invalid-value: data category path `referee_notes` does not start with `record.`".to_string(),
+            "tenet::unresolved-name: masking `eu` redacts `user.sens`, which is neither a `record.` path nor a declared data category (nor the parent of one)".to_string(),
+            "tenet::unresolved-name: masking `eu` drops `third_party.contact`, which is neither a `record.` path nor a declared data category (nor the parent of one)".to_string(),
+        ],
+        "{got:?}"
+    );
+}

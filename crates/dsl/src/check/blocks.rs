@@ -74,6 +74,7 @@ impl<'a> Cx<'a> {
         self.check_watcher_cycles(&blocks);
         self.check_baseline_extends(&blocks);
         self.check_correlate_sources(&blocks);
+        self.check_masking_categories(&blocks);
         for b in blocks {
             self.check_block(b, "");
         }
@@ -243,6 +244,72 @@ impl<'a> Cx<'a> {
                         .label("not declared")
                         .help(format!("declare it: `source {name} {{ freshness_slo 3h }}` (past its freshness SLO a source is stale, and nothing it saw auto-closes)")),
                     );
+                }
+            }
+        }
+    }
+
+    /// A masking policy's `redact`, `hash` and `drop` entries are
+    /// `record.` paths or data categories: a category must be declared (or
+    /// be the parent of one declared), and a category's paths are paths.
+    fn check_masking_categories(&mut self, blocks: &[&'a Block]) {
+        let declared: Vec<String> = blocks
+            .iter()
+            .filter(|b| b.kind.name == "data_category")
+            .filter_map(|b| b.name.as_ref().map(|n| n.name.clone()))
+            .collect();
+        let strings = |b: &Block, field: &str| -> Vec<(String, Span)> {
+            let Some(a) = b.attr(field) else {
+                return Vec::new();
+            };
+            let ExprKind::List(items) = &a.value.kind else {
+                return Vec::new();
+            };
+            items
+                .iter()
+                .filter_map(|i| bare_or_string(i).map(|s| (s, i.span)))
+                .collect()
+        };
+        for b in blocks.iter().filter(|b| b.kind.name == "data_category") {
+            for (p, span) in strings(b, "paths") {
+                if !p.starts_with("record.") {
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            span,
+                            format!("data category path `{p}` does not start with `record.`"),
+                        )
+                        .label("not a record path")
+                        .help("a path is `record.` and dot-separated keys (`record.features.ethnicity`); `*` is every element"),
+                    );
+                }
+            }
+        }
+        for b in blocks.iter().filter(|b| b.kind.name == "masking") {
+            let policy = b.name.as_ref().map(|n| n.name.as_str()).unwrap_or("");
+            for (field, verb) in [("redact", "redacts"), ("hash", "hashes"), ("drop", "drops")] {
+                for (entry, span) in strings(b, field) {
+                    if entry.starts_with("record.") {
+                        continue;
+                    }
+                    let covers = declared.iter().any(|c| {
+                        c == &entry
+                            || c.strip_prefix(entry.as_str())
+                                .is_some_and(|r| r.starts_with('.'))
+                    });
+                    if !covers {
+                        self.err(
+                            Diagnostic::new(
+                                Code::UnresolvedName,
+                                span,
+                                format!(
+                                    "masking `{policy}` {verb} `{entry}`, which is neither a `record.` path nor a declared data category (nor the parent of one)"
+                                ),
+                            )
+                            .label("not declared")
+                            .help(format!("declare it: `data_category {entry} {{ paths [\"record.<path>\"] }}`, or name a path as `record.<path>`")),
+                        );
+                    }
                 }
             }
         }

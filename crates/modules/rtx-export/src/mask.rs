@@ -28,8 +28,9 @@
 //! policy's `redact`, `hash` or `drop` entry that does not start with
 //! `record.` is a category, and covers every declared category it is, or
 //! is a parent of (`user.sensitive` covers `user.sensitive.health`). The
-//! manifest entry then names the category too. A category that covers no
-//! declared one is an error in the pack ([`Masker::check`]).
+//! manifest entry then names the category too. `tenet check` refuses a
+//! category that covers no declared one, or a category path that is not a
+//! path; should one reach here anyway, the export fails.
 
 use crate::canonical;
 use crate::model::RESERVED_KEYS;
@@ -250,43 +251,6 @@ impl<'r> Masker<'r> {
         }
     }
 
-    /// Checks the pack's masking before any record: every category path
-    /// is a path, and every category a policy names covers a declared one.
-    /// (Policies are checked whether or not they apply to this export.)
-    pub fn check(&self) -> Result<(), MaskError> {
-        for (c, paths) in &self.categories {
-            for p in paths {
-                parse_path(c, p).map_err(|e| match e {
-                    MaskError::BadPath { path, problem, .. } => MaskError::BadCategoryPath {
-                        category: c.clone(),
-                        path,
-                        problem,
-                    },
-                    other => other,
-                })?;
-            }
-        }
-        for b in self
-            .pack
-            .compiled()
-            .blocks
-            .iter()
-            .filter(|b| b.kind == "masking")
-        {
-            for field in ["hash", "redact", "drop"] {
-                let Ok(Some(DslValue::List(l))) = self.pack.field(b, field, &DslValue::Null) else {
-                    continue;
-                };
-                for v in l.iter() {
-                    if let DslValue::Str(s) = v {
-                        self.targets_of(&b.name, s)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// What an entry of a policy's list masks: a `record.` path, or every
     /// path of the declared categories it is or is a parent of.
     fn targets_of(&self, policy: &str, entry: &str) -> Result<Vec<Target>, MaskError> {
@@ -300,7 +264,15 @@ impl<'r> Masker<'r> {
                     .is_some_and(|rest| rest.starts_with('.'));
             if covered {
                 for p in paths {
-                    out.push((parse_path(c, p)?, p.clone(), Some(c.clone())));
+                    let parsed = parse_path(c, p).map_err(|e| match e {
+                        MaskError::BadPath { path, problem, .. } => MaskError::BadCategoryPath {
+                            category: c.clone(),
+                            path,
+                            problem,
+                        },
+                        other => other,
+                    })?;
+                    out.push((parsed, p.clone(), Some(c.clone())));
                 }
             }
         }
