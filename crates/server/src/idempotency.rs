@@ -304,26 +304,92 @@ where
     Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
-/// The dispatch of a mutating module route: with `?dry_run=true`, `run`
-/// once, writing nothing (a dry run claims no key); otherwise `run` under
-/// the request's `Idempotency-Key` ([`once`]). `run` gets the state, the
-/// request's context, its body and whether it is a dry run.
-pub async fn dry_run_or_once<F, Fut>(
-    state: Arc<AppState>,
-    ctx: RequestCtx,
-    headers: &HeaderMap,
-    route: String,
-    body: axum::body::Bytes,
-    dry_run: bool,
-    run: F,
-) -> Result<Response, Problem>
-where
-    F: FnOnce(Arc<AppState>, RequestCtx, axum::body::Bytes, bool) -> Fut,
-    Fut: std::future::Future<Output = Result<Response, Problem>>,
-{
-    if dry_run {
-        return run(state, ctx, body, true).await;
+/// A query that says whether the request is a dry run (`?dry_run=true`).
+pub trait DryRunQuery {
+    fn dry_run(&self) -> bool;
+}
+
+impl DryRunQuery for crate::routes::DryRunParam {
+    fn dry_run(&self) -> bool {
+        self.dry_run.unwrap_or(false)
     }
-    let (st, c2, b2) = (Arc::clone(&state), ctx.clone(), body.clone());
-    once(&state, &ctx, headers, &route, &body, run(st, c2, b2, false)).await
+}
+
+/// What a mutating module route reads, as one extractor (the last
+/// argument: it takes the body): the state, the caller, its query `Q`
+/// (`?dry_run=` and whatever else the route takes), the
+/// `Idempotency-Key` header and the body. [`Mutation::run`] runs the
+/// route: once, writing nothing, with `?dry_run=true` (a dry run claims no
+/// key); otherwise under the request's `Idempotency-Key` ([`once`]), the
+/// key scoped to the request's method and path.
+pub struct Mutation<Q = crate::routes::DryRunParam> {
+    pub state: Arc<AppState>,
+    pub ctx: RequestCtx,
+    pub query: Q,
+    route: String,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+}
+
+impl<Q> axum::extract::FromRequest<Arc<AppState>> for Mutation<Q>
+where
+    Q: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        use axum::extract::{FromRequestParts, Query};
+        use axum::response::IntoResponse;
+        let (mut parts, body) = req.into_parts();
+        let axum::Extension(ctx) =
+            axum::Extension::<RequestCtx>::from_request_parts(&mut parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::<Q>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let route = format!("{} {}", parts.method, parts.uri.path());
+        let headers = parts.headers.clone();
+        let body = <axum::body::Bytes as axum::extract::FromRequest<Arc<AppState>>>::from_request(
+            axum::extract::Request::from_parts(parts, body),
+            state,
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        Ok(Mutation {
+            state: Arc::clone(state),
+            ctx,
+            query,
+            route,
+            headers,
+            body,
+        })
+    }
+}
+
+impl<Q: DryRunQuery> Mutation<Q> {
+    /// Runs `run(state, ctx, body, dry_run)`: once, writing nothing, on a
+    /// dry run; otherwise under the request's `Idempotency-Key`.
+    pub async fn run<F, Fut>(self, run: F) -> Result<Response, Problem>
+    where
+        F: FnOnce(Arc<AppState>, RequestCtx, axum::body::Bytes, bool) -> Fut,
+        Fut: std::future::Future<Output = Result<Response, Problem>>,
+    {
+        if self.query.dry_run() {
+            return run(self.state, self.ctx, self.body, true).await;
+        }
+        let (st, ctx, body) = (Arc::clone(&self.state), self.ctx.clone(), self.body.clone());
+        once(
+            &self.state,
+            &self.ctx,
+            &self.headers,
+            &self.route,
+            &self.body,
+            run(st, ctx, body, false),
+        )
+        .await
+    }
 }

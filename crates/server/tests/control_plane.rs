@@ -533,4 +533,33 @@ async fn dry_runs_write_nothing_and_keys_replay() {
         .0,
         404
     );
+    // A key is scoped to its route, path included: the same key and body
+    // on another cluster's inventory is refused, and changes nothing.
+    let inv = br#"{"services": {"api": "3.3.0"}}"#;
+    let key = [
+        ("Authorization", "Bearer tok-f"),
+        ("Idempotency-Key", "inv-1"),
+    ];
+    let a = s
+        .send("POST", "/v1/clusters/prod-1/inventory", &key, inv)
+        .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let other = s
+        .send("POST", "/v1/clusters/prod-2/inventory", &key, inv)
+        .await;
+    assert_eq!(
+        other.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&other.body)
+    );
+    let (_, v) = call(
+        &s,
+        "tok-f",
+        "GET",
+        "/v1/clusters/prod-2/inventory",
+        Value::Null,
+    )
+    .await;
+    assert!(v["inventory"].is_null(), "{v}");
 }

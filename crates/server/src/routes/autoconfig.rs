@@ -13,12 +13,13 @@
 use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
+use crate::idempotency::Mutation;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::table::{routes, RouteTable};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
@@ -286,20 +287,8 @@ pub struct ApplyBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn apply(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(name): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let route = format!("POST /v1/profiles/{name}/apply");
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
-        apply_now(s, c, name, b, d)
-    })
-    .await
+pub async fn apply(Path(name): Path<String>, m: Mutation) -> Result<Response, Problem> {
+    m.run(|s, c, b, d| apply_now(s, c, name, b, d)).await
 }
 
 async fn apply_now(
@@ -405,20 +394,8 @@ pub struct RemediateBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn remediate_route(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let route = format!("POST /v1/tenants/{id}/remediate");
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
-        remediate_now(s, c, id, b, d)
-    })
-    .await
+pub async fn remediate_route(Path(id): Path<String>, m: Mutation) -> Result<Response, Problem> {
+    m.run(|s, c, b, d| remediate_now(s, c, id, b, d)).await
 }
 
 async fn remediate_now(

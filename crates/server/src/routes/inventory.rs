@@ -14,12 +14,13 @@
 use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
+use crate::idempotency::Mutation;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::table::{routes, RouteTable};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Deserialize;
@@ -251,24 +252,8 @@ pub struct ResourceBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn discoveries(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "POST /v1/discoveries".into(),
-        body,
-        dry_run,
-        ingest_now,
-    )
-    .await
+pub async fn discoveries(m: Mutation) -> Result<Response, Problem> {
+    m.run(ingest_now).await
 }
 
 async fn ingest_now(
@@ -446,24 +431,8 @@ struct CatalogReq {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn register(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "POST /v1/catalog".into(),
-        body,
-        dry_run,
-        register_now,
-    )
-    .await
+pub async fn register(m: Mutation) -> Result<Response, Problem> {
+    m.run(register_now).await
 }
 
 async fn register_now(
@@ -975,6 +944,12 @@ pub struct ActParams {
     tenant: Option<String>,
 }
 
+impl crate::idempotency::DryRunQuery for ActParams {
+    fn dry_run(&self) -> bool {
+        self.dry_run.unwrap_or(false)
+    }
+}
+
 /// An acknowledgement.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -999,41 +974,25 @@ pub struct AckBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn ack(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-    Query(q): Query<ActParams>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let route = format!("POST /v1/findings/{id}/ack");
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        route,
-        body,
-        dry_run,
-        |s, c, b, d| async move {
-            let req: AckBody = if b.is_empty() {
-                AckBody { note: None }
-            } else {
-                json_body(&b, "{\"note\"?: string}")?
-            };
-            act(
-                s,
-                c,
-                id,
-                q.tenant,
-                "acknowledged",
-                d,
-                move |f, _, now, actor| engine::ack(f, actor, req.note, now),
-            )
-            .await
-        },
-    )
+pub async fn ack(Path(id): Path<String>, m: Mutation<ActParams>) -> Result<Response, Problem> {
+    let tenant = m.query.tenant.clone();
+    m.run(|s, c, b, d| async move {
+        let req: AckBody = if b.is_empty() {
+            AckBody { note: None }
+        } else {
+            json_body(&b, "{\"note\"?: string}")?
+        };
+        act(
+            s,
+            c,
+            id,
+            tenant,
+            "acknowledged",
+            d,
+            move |f, _, now, actor| engine::ack(f, actor, req.note, now),
+        )
+        .await
+    })
     .await
 }
 
@@ -1070,22 +1029,14 @@ pub struct WaiveBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn waive(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-    Query(q): Query<ActParams>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let route = format!("POST /v1/findings/{id}/waive");
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| async move {
+pub async fn waive(Path(id): Path<String>, m: Mutation<ActParams>) -> Result<Response, Problem> {
+    let tenant = m.query.tenant.clone();
+    m.run(|s, c, b, d| async move {
         let req: WaiveBody = json_body(&b, "{\"owner\": string, \"justification\": string, \"approver\"?: string, \"until\": RFC 3339}")?;
         let until = Timestamp::parse(&req.until)
             .map(Timestamp::millis)
             .map_err(|e| invalid(format!("`until`: {e}")))?;
-        act(s, c, id, q.tenant, "waived", d, move |f, p, now, actor| {
+        act(s, c, id, tenant, "waived", d, move |f, p, now, actor| {
             let w = engine::WaiveRequest {
                 owner: req.owner,
                 justification: req.justification,
@@ -1128,39 +1079,26 @@ pub struct TaskBody {
     security(("bearer" = []), ())
 )]
 pub async fn task(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
     Path((id, task)): Path<(String, String)>,
-    Query(q): Query<ActParams>,
-    headers: HeaderMap,
-    body: Bytes,
+    m: Mutation<ActParams>,
 ) -> Result<Response, Problem> {
-    let route = format!("POST /v1/findings/{id}/tasks/{task}");
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        route,
-        body,
-        dry_run,
-        |s, c, b, d| async move {
-            let req: TaskBody = json_body(
-                &b,
-                "{\"status\": \"open\" | \"in_progress\" | \"done\" | \"wont_do\"}",
-            )?;
-            act(
-                s,
-                c,
-                id,
-                q.tenant,
-                "task_updated",
-                d,
-                move |f, _, now, actor| engine::set_task(f, &task, &req.status, actor, now),
-            )
-            .await
-        },
-    )
+    let tenant = m.query.tenant.clone();
+    m.run(|s, c, b, d| async move {
+        let req: TaskBody = json_body(
+            &b,
+            "{\"status\": \"open\" | \"in_progress\" | \"done\" | \"wont_do\"}",
+        )?;
+        act(
+            s,
+            c,
+            id,
+            tenant,
+            "task_updated",
+            d,
+            move |f, _, now, actor| engine::set_task(f, &task, &req.status, actor, now),
+        )
+        .await
+    })
     .await
 }
 

@@ -111,7 +111,7 @@ pub fn json_response<T: serde::Serialize>(value: &T) -> axum::response::Response
 }
 
 /// `?dry_run=true` on a mutating route: answer what the request would do,
-/// change nothing (see `idempotency::dry_run_or_once`).
+/// change nothing (see `idempotency::Mutation`).
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

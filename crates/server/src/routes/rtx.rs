@@ -15,12 +15,13 @@
 
 use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
+use crate::idempotency::Mutation;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::table::{routes, RouteTable};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Deserialize;
@@ -248,24 +249,8 @@ pub struct FeatureBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn add_evidence(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "POST /v1/rtx/evidence".into(),
-        body,
-        dry_run,
-        add_evidence_now,
-    )
-    .await
+pub async fn add_evidence(m: Mutation) -> Result<Response, Problem> {
+    m.run(add_evidence_now).await
 }
 
 async fn add_evidence_now(
@@ -387,24 +372,8 @@ pub struct RequestorBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn create(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "POST /v1/exports".into(),
-        body,
-        dry_run,
-        create_now,
-    )
-    .await
+pub async fn create(m: Mutation) -> Result<Response, Problem> {
+    m.run(create_now).await
 }
 
 async fn create_now(

@@ -3,10 +3,8 @@
 
 use super::*;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::Extension;
 use tenet_runtime::dsl::value::format_duration;
 use tenet_tenant_benchmark::engine;
 use tenet_tenant_benchmark::profiles::{Distribution, Fallback, OutOfBounds};
@@ -101,30 +99,12 @@ pub async fn list_profiles(State(state): State<Arc<AppState>>) -> Result<Respons
     security(("bearer" = []), ())
 )]
 pub async fn backfill(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
     Path(name): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
+    m: crate::idempotency::Mutation,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let named = name.clone();
-    let r = async {
-        let route = format!("POST /v1/profiles/{name}/backfill");
-        let dry_run = q.dry_run.unwrap_or(false);
-        crate::idempotency::dry_run_or_once(
-            Arc::clone(&state),
-            ctx.clone(),
-            &headers,
-            route,
-            body,
-            dry_run,
-            |s, c, b, d| run_backfill(s, c, name, b, d),
-        )
-        .await
-    }
-    .await;
+    let (state, ctx, named) = (Arc::clone(&m.state), m.ctx.clone(), name.clone());
+    let r = m.run(|s, c, b, d| run_backfill(s, c, name, b, d)).await;
     refused(&state, &ctx, "backfill", &named, started, r).await
 }
 

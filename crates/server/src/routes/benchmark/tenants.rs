@@ -3,7 +3,7 @@
 use super::*;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use tenet_tenant_benchmark::engine;
@@ -94,31 +94,15 @@ fn rows(list: Vec<SignalBody>, now: Ms) -> Result<(Vec<SignalRow>, Vec<IgnoredSi
     security(("bearer" = []), ())
 )]
 pub async fn post_signals(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
+    m: crate::idempotency::Mutation,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let named = id.clone();
-    let r = async {
-        tenant_path(&ctx, &id)?;
-        let route = format!("POST /v1/tenants/{id}/signals");
-        let dry_run = q.dry_run.unwrap_or(false);
-        crate::idempotency::dry_run_or_once(
-            Arc::clone(&state),
-            ctx.clone(),
-            &headers,
-            route,
-            body,
-            dry_run,
-            |s, c, b, d| record_signals(s, c, id, b, d),
-        )
-        .await
-    }
-    .await;
+    let (state, ctx, named) = (Arc::clone(&m.state), m.ctx.clone(), id.clone());
+    let r = match tenant_path(&ctx, &id) {
+        Ok(()) => m.run(|s, c, b, d| record_signals(s, c, id, b, d)).await,
+        Err(p) => Err(p),
+    };
     refused(&state, &ctx, "signals", &named, started, r).await
 }
 

@@ -11,12 +11,13 @@
 
 use super::{event, parse_selector, platform_only};
 use crate::access::RequestCtx;
+use crate::idempotency::Mutation;
 use crate::problem::Problem;
 use crate::routes::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Deserialize;
@@ -78,24 +79,8 @@ const BUNDLE_SHAPE: &str = "{\"name\": string, \"version\": string, \"fingerprin
     ),
     security(("bearer" = []), ())
 )]
-pub async fn register_bundle(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "POST /v1/bundles".into(),
-        body,
-        dry_run,
-        register_bundle_now,
-    )
-    .await
+pub async fn register_bundle(m: Mutation) -> Result<Response, Problem> {
+    m.run(register_bundle_now).await
 }
 
 async fn register_bundle_now(
@@ -304,24 +289,8 @@ pub fn as_plan_cluster(c: &ClusterRecord) -> Cluster {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn apply(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "POST /v1/bundles/apply".into(),
-        body,
-        dry_run,
-        apply_now,
-    )
-    .await
+pub async fn apply(m: Mutation) -> Result<Response, Problem> {
+    m.run(apply_now).await
 }
 
 async fn apply_now(
@@ -669,26 +638,9 @@ pub async fn one_action(
     ),
     security(("bearer" = []), ())
 )]
-pub async fn resume(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    let path = format!("POST /v1/actions/{id}/resume");
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        path,
-        body,
-        dry_run,
-        move |state, ctx, _body, dry_run| resume_now(state, ctx, id, dry_run),
-    )
-    .await
+pub async fn resume(Path(id): Path<String>, m: Mutation) -> Result<Response, Problem> {
+    m.run(move |state, ctx, _body, dry_run| resume_now(state, ctx, id, dry_run))
+        .await
 }
 
 async fn resume_now(

@@ -15,12 +15,13 @@ pub mod driver;
 use super::{invalid, json_body, json_response, now_ms, store_failed, DryRunParam};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
+use crate::idempotency::Mutation;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::table::{routes, RouteTable};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
@@ -249,24 +250,8 @@ pub struct ClusterBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn register(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "POST /v1/clusters".into(),
-        body,
-        dry_run,
-        register_now,
-    )
-    .await
+pub async fn register(m: Mutation) -> Result<Response, Problem> {
+    m.run(register_now).await
 }
 
 async fn register_now(
@@ -533,20 +518,8 @@ pub struct InventoryBody {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn push_inventory(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    let route = format!("POST /v1/clusters/{id}/inventory");
-    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
-        push_now(s, c, id, b, d)
-    })
-    .await
+pub async fn push_inventory(Path(id): Path<String>, m: Mutation) -> Result<Response, Problem> {
+    m.run(|s, c, b, d| push_now(s, c, id, b, d)).await
 }
 
 async fn push_now(
@@ -682,24 +655,8 @@ struct DesiredReq {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn set_desired(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Query(q): Query<DryRunParam>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(
-        state,
-        ctx,
-        &headers,
-        "PUT /v1/fleet/desired".into(),
-        body,
-        dry_run,
-        set_desired_now,
-    )
-    .await
+pub async fn set_desired(m: Mutation) -> Result<Response, Problem> {
+    m.run(set_desired_now).await
 }
 
 async fn set_desired_now(

@@ -2,6 +2,7 @@
 
 use super::sweep::incident_event;
 use super::*;
+use crate::idempotency::Mutation;
 
 /// A meta-incident as answered.
 #[derive(Debug, Serialize, ToSchema)]
@@ -127,20 +128,8 @@ pub async fn incidents(
     ),
     security(("bearer" = []), ())
 )]
-pub async fn resolve(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let route = format!("POST /v1/meta-incidents/{id}/resolve");
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
-        resolve_now(s, c, id, b, d)
-    })
-    .await
+pub async fn resolve(Path(id): Path<String>, m: Mutation) -> Result<Response, Problem> {
+    m.run(|s, c, b, d| resolve_now(s, c, id, b, d)).await
 }
 
 async fn resolve_now(

@@ -19,6 +19,7 @@ use super::{invalid, json_body, json_response, now_ms, store_failed};
 use crate::access::RequestCtx;
 use crate::clock::now_rfc3339;
 use crate::config::Config;
+use crate::idempotency::Mutation;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::table::{routes, RouteTable};
@@ -1022,20 +1023,8 @@ pub struct FactsAnswer {
     ),
     security(("bearer" = []), ())
 )]
-pub async fn put_facts(
-    State(state): State<Arc<AppState>>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(tenant): Path<String>,
-    Query(q): Query<DryRunParam>,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let route = format!("PUT /v1/monitor/tenants/{tenant}");
-    let dry_run = q.dry_run.unwrap_or(false);
-    crate::idempotency::dry_run_or_once(state, ctx, &headers, route, body, dry_run, |s, c, b, d| {
-        put_facts_now(s, c, tenant, b, d)
-    })
-    .await
+pub async fn put_facts(Path(tenant): Path<String>, m: Mutation) -> Result<Response, Problem> {
+    m.run(|s, c, b, d| put_facts_now(s, c, tenant, b, d)).await
 }
 
 async fn put_facts_now(
