@@ -1674,12 +1674,16 @@ data_category user.sensitive.health {
 }
 
 data_category third_party.notes {
-  paths ["referee_notes"]
+  paths ["referee_notes", "record..notes", "record.id"]
+}
+
+data_category nothing {
+  paths []
 }
 
 masking eu {
   jurisdictions ["EU"]
-  redact        ["user.sensitive", "user.sens", "record.features.religion"]
+  redact        ["user.sensitive", "user.sens", "record.features.religion", "record.kind"]
   drop          ["third_party.notes", "third_party.contact"]
 }
 "#;
@@ -1688,7 +1692,11 @@ masking eu {
         got,
         vec![
             "tenet::invalid-value: data category path `referee_notes` does not start with `record.`".to_string(),
+            "tenet::invalid-value: data category path `record..notes` has an empty segment".to_string(),
+            "tenet::invalid-value: data category path `record.id` would remove the record's identity (`id`, `kind`, `at`) or its redactions".to_string(),
+            "tenet::invalid-value: a data category with no paths masks nothing".to_string(),
             "tenet::unresolved-name: masking `eu` redacts `user.sens`, which is neither a `record.` path nor a declared data category (nor the parent of one)".to_string(),
+            "tenet::invalid-value: masking `eu` redacts `record.kind`, which would remove the record's identity (`id`, `kind`, `at`) or its redactions".to_string(),
             "tenet::unresolved-name: masking `eu` drops `third_party.contact`, which is neither a `record.` path nor a declared data category (nor the parent of one)".to_string(),
         ],
         "{got:?}"

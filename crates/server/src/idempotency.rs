@@ -321,7 +321,7 @@ impl DryRunQuery for crate::routes::DryRunParam {
 /// `Idempotency-Key` header and the body. [`Mutation::run`] runs the
 /// route: once, writing nothing, with `?dry_run=true` (a dry run claims no
 /// key); otherwise under the request's `Idempotency-Key` ([`once`]), the
-/// key scoped to the request's method and path.
+/// key scoped to the request's method, path and query.
 pub struct Mutation<Q = crate::routes::DryRunParam> {
     pub state: Arc<AppState>,
     pub ctx: RequestCtx,
@@ -351,7 +351,15 @@ where
         let Query(query) = Query::<Q>::from_request_parts(&mut parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let route = format!("{} {}", parts.method, parts.uri.path());
+        // The path as the route reads it (percent-decoded: `a%2Db` and
+        // `a-b` name one resource), and the query, which may name what the
+        // request is about (`?tenant=`): the same key about another
+        // resource is refused, never answered with the first one's reply.
+        let path = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8_lossy();
+        let route = match parts.uri.query() {
+            Some(q) => format!("{} {path}?{q}", parts.method),
+            None => format!("{} {path}", parts.method),
+        };
         let headers = parts.headers.clone();
         let body = <axum::body::Bytes as axum::extract::FromRequest<Arc<AppState>>>::from_request(
             axum::extract::Request::from_parts(parts, body),

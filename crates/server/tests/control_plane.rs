@@ -425,14 +425,14 @@ async fn inventories_are_pulled_from_the_clusters_admin_apis() {
         .collect();
     told.sort();
     assert_eq!(told, ["fail", "hang", "lie"]);
-    // After its backoff (`pull_every`) a cluster is tried again: `fail`
+    // After its backoff (twice `pull_every`) a cluster is tried again: `fail`
     // now answers (its admin moved to a healthy one) and its breaker closes.
     let moved = json!({"id": "fail", "env": "prod", "endpoints": {"admin": admins["ok"]}});
     assert_eq!(
         call(&s, "tok-f", "POST", "/v1/clusters", moved).await.0,
         200
     );
-    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(850)).await;
     let round = pull().await;
     assert_eq!(round.pulled, 2, "{round:?}");
     let (_, audit) = call(&s, "tok-f", "GET", "/v1/audit?limit=1000", Value::Null).await;

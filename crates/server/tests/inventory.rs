@@ -749,4 +749,51 @@ async fn tenants_are_kept_apart() {
         0,
         "`default` is empty"
     );
+    // An Idempotency-Key is scoped to the query too: the same key about
+    // another tenant is refused, not answered with the first reply.
+    let key = [
+        ("Authorization", "Bearer tok-p"),
+        ("Idempotency-Key", "ack-1"),
+    ];
+    let first = s
+        .send(
+            "POST",
+            &format!("/v1/findings/{gid}/ack?tenant=globex"),
+            &key,
+            b"{}",
+        )
+        .await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let again = s
+        .send(
+            "POST",
+            &format!("/v1/findings/{gid}/ack?tenant=globex"),
+            &key,
+            b"{}",
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.body.clone()),
+        (200, first.body.clone()),
+        "a replay"
+    );
+    let other = s
+        .send(
+            "POST",
+            &format!("/v1/findings/{gid}/ack?tenant=default"),
+            &key,
+            b"{}",
+        )
+        .await;
+    assert_eq!(
+        other.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&other.body)
+    );
 }

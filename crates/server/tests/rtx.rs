@@ -47,6 +47,7 @@ async fn start(kind: Kind, key: bool) -> Server {
             i.tenant = None;
             i
         },
+        identity("acme-ops", "tok-acme-ops", &["safety"]),
     ];
     c.limits.rate_per_second = 0;
     if key {
@@ -597,4 +598,86 @@ async fn the_approvals_of_an_action_about_the_subject_are_in_its_bundle() {
         ],
         "{bundle:#}"
     );
+    // A tenant's action reviewed by a platform data owner: the review is
+    // the tenant's (in its bundle), not the platform's.
+    let acme_erase = json!({"action": {"verb": "delete", "rows": 20_000, "tenant": "acme", "data_subject": "s-9"}, "context": {"justification": "erasure request 5120 under art. 17"}});
+    let (st, v) = jcall(
+        &s,
+        "tok-acme-ops",
+        "POST",
+        "/v1/safety/preflight",
+        acme_erase,
+    )
+    .await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("pending")), "{v}");
+    let action = v["action_id"].as_str().unwrap().to_string();
+    let (st, v) = jcall(
+        &s,
+        "tok-olga",
+        "POST",
+        &format!("/v1/safety/actions/{action}/reviews"),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!((st, v["outcome"].as_str()), (200, Some("approved")), "{v}");
+    assert_eq!(
+        approvals_in_export(&s, "tok-acme", "s-9").await,
+        ["preflight by acme-ops", "review by olga"]
+    );
+    assert_eq!(
+        approvals_in_export(&s, "tok-p", "s-9").await,
+        Vec::<String>::new(),
+        "not the platform's"
+    );
+}
+
+/// The approval records (`step by who`, sorted) of a new export of
+/// `subject` made by `tok`'s tenant.
+async fn approvals_in_export(s: &Server, tok: &str, subject: &str) -> Vec<String> {
+    let (st, v) = jcall(
+        s,
+        tok,
+        "POST",
+        "/v1/exports",
+        json!({"subject": subject, "window": {"from": 0, "to": 4_102_444_800_000i64},
+               "requestor": {"id": subject, "type": "data_subject"}, "purpose_of_use": "art-15-access"}),
+    )
+    .await;
+    assert_eq!(st, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    loop {
+        let (st, file) = call(
+            s,
+            tok,
+            "GET",
+            &format!("/v1/exports/{id}/bundle"),
+            Value::Null,
+        )
+        .await;
+        if st == 200 {
+            let (_, b) = lines(&file);
+            let mut steps: Vec<String> = b["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["kind"] == "approval")
+                .map(|r| {
+                    format!(
+                        "{} by {}",
+                        r["action"].as_str().unwrap(),
+                        r["approvers"][0].as_str().unwrap()
+                    )
+                })
+                .collect();
+            steps.sort();
+            return steps;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{}",
+            String::from_utf8_lossy(&file)
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
 }

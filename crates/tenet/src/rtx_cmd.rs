@@ -118,6 +118,14 @@ pub enum RtxCommand {
         /// The export's status JSON (`tenet rtx status ID > status.json`)
         #[arg(long)]
         status: Option<PathBuf>,
+        /// The key that signed the status, when the server's key was
+        /// rotated since the export [default: --key]
+        #[arg(long = "status-key", requires = "status")]
+        status_key: Option<String>,
+        /// Not valid when the status is older than this (`1h`, `7d`): a
+        /// status read before a revocation still says `ready`
+        #[arg(long = "max-status-age", requires = "status")]
+        max_status_age: Option<String>,
     },
 }
 
@@ -136,16 +144,46 @@ fn pretty(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn verify(bundle: &PathBuf, key: &str, status: Option<&PathBuf>) -> u8 {
-    use tenet_rtx_export::sign::PublicKey;
+/// A public key from `--<flag>`: a file holding an SPKI PEM or 64 hex
+/// digits, or the 64 hex digits themselves.
+fn public_key(flag: &str, key: &str) -> Result<tenet_rtx_export::sign::PublicKey, u8> {
     let key_text = match std::fs::read_to_string(key) {
         Ok(t) => t,
         Err(_) if key.len() == 64 => key.to_string(),
-        Err(e) => return fail(format!("--key {key}: {e}")),
+        Err(e) => return Err(fail(format!("--{flag} {key}: {e}"))),
     };
-    let key = match PublicKey::from_config(&key_text) {
+    tenet_rtx_export::sign::PublicKey::from_config(&key_text)
+        .map_err(|e| fail(format!("--{flag}: {e}")))
+}
+
+fn verify(
+    bundle: &PathBuf,
+    key: &str,
+    status: Option<&PathBuf>,
+    status_key: Option<&str>,
+    max_status_age: Option<&str>,
+) -> u8 {
+    let key = match public_key("key", key) {
         Ok(k) => k,
-        Err(e) => return fail(format!("--key: {e}")),
+        Err(c) => return c,
+    };
+    let status_signer = match status_key {
+        None => key.clone(),
+        Some(k) => match public_key("status-key", k) {
+            Ok(k) => k,
+            Err(c) => return c,
+        },
+    };
+    let max_age_ms = match max_status_age {
+        None => None,
+        Some(t) => match tenet_runtime::dsl::syntax::parse_duration(t) {
+            Some(ms) if ms > 0 => Some(ms),
+            _ => {
+                return fail(format!(
+                    "--max-status-age: `{t}` is not a duration (such as 1h or 7d)"
+                ))
+            }
+        },
     };
     let status = match status {
         None => None,
@@ -165,13 +203,27 @@ fn verify(bundle: &PathBuf, key: &str, status: Option<&PathBuf>) -> u8 {
             };
             // Only what the key signed is trusted; an unsigned or forged
             // status makes the bundle not valid.
-            match tenet_rtx_export::verify::signed_status(&v, &key) {
-                Ok(s) => Some(s),
+            let s = match tenet_rtx_export::verify::signed_status(&v, &status_signer) {
+                Ok(s) => s,
                 Err(e) => {
                     println!("not valid: the revocation status {}: {e}", p.display());
                     return exit::FINDINGS;
                 }
+            };
+            if let Some(max) = max_age_ms {
+                let now = tenet_runtime::clock::system_now().millis();
+                let at = tenet_runtime::clock::Timestamp::parse(&s.at).map(|t| t.millis());
+                if at.map_or(true, |at| now - at > max) {
+                    println!(
+                        "not valid: the revocation status {} is as of {}, older than --max-status-age {}: read it again (`tenet rtx status ID`)",
+                        p.display(),
+                        s.at,
+                        max_status_age.unwrap_or_default()
+                    );
+                    return exit::FINDINGS;
+                }
             }
+            Some(s)
         }
     };
     let file = match std::fs::File::open(bundle) {
@@ -194,7 +246,7 @@ fn verify(bundle: &PathBuf, key: &str, status: Option<&PathBuf>) -> u8 {
                 v.keyid,
                 match v.revocation {
                     tenet_rtx_export::verify::RevocationCheck::Live => format!(
-                        "not revoked as of {} (the status signed by the same key)",
+                        "not revoked as of {} (per the signed status)",
                         status.as_ref().map(|s| s.at.as_str()).unwrap_or("?")
                     ),
                     tenet_rtx_export::verify::RevocationCheck::NotChecked => format!(
@@ -382,7 +434,15 @@ pub fn cmd_rtx(cmd: &RtxCommand) -> u8 {
             bundle,
             key,
             status,
-        } => verify(bundle, key, status.as_ref()),
+            status_key,
+            max_status_age,
+        } => verify(
+            bundle,
+            key,
+            status.as_ref(),
+            status_key.as_deref(),
+            max_status_age.as_deref(),
+        ),
         _ => client(cmd).unwrap_or_else(|c| c),
     }
 }

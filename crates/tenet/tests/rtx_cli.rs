@@ -136,6 +136,104 @@ fn export_show_verify_tamper_and_revoke() {
         "{}",
         text(&o)
     );
+    // Fresh enough for `--max-status-age 1h`.
+    let o = rtx(
+        &s,
+        dir.path(),
+        &[
+            "verify",
+            "x.rtx",
+            "--key",
+            PUBLIC,
+            "--status",
+            "status.json",
+            "--max-status-age",
+            "1h",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A status signed two days ago still says what it said then; with a
+    // maximum age it is refused.
+    let live: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("status.json")).unwrap()).unwrap();
+    let rs: tenet_rtx_export::model::RevocationStatus = serde_json::from_value(live).unwrap();
+    let two_days_ago = tenet_runtime::clock::system_now().millis() - 2 * 86_400_000;
+    let sign = |seed: &str, at: i64| {
+        let env = tenet_rtx_export::sign::Signer::from_config(seed)
+            .unwrap()
+            .sign_status(&rs, at);
+        serde_json::json!({"signed_status": env}).to_string()
+    };
+    std::fs::write(dir.path().join("old.json"), sign(SEED, two_days_ago)).unwrap();
+    let o = rtx(
+        &s,
+        dir.path(),
+        &["verify", "x.rtx", "--key", PUBLIC, "--status", "old.json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = rtx(
+        &s,
+        dir.path(),
+        &[
+            "verify",
+            "x.rtx",
+            "--key",
+            PUBLIC,
+            "--status",
+            "old.json",
+            "--max-status-age",
+            "1d",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("older than --max-status-age 1d"),
+        "{}",
+        text(&o)
+    );
+    // After a key rotation the status is signed by the new key: named with
+    // `--status-key`; without it, not valid.
+    let rotated = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+    let rotated_public = tenet_rtx_export::sign::Signer::from_config(rotated)
+        .unwrap()
+        .public_key()
+        .to_hex();
+    std::fs::write(dir.path().join("rotated.json"), sign(rotated, two_days_ago)).unwrap();
+    let o = rtx(
+        &s,
+        dir.path(),
+        &[
+            "verify",
+            "x.rtx",
+            "--key",
+            PUBLIC,
+            "--status",
+            "rotated.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = rtx(
+        &s,
+        dir.path(),
+        &[
+            "verify",
+            "x.rtx",
+            "--key",
+            PUBLIC,
+            "--status",
+            "rotated.json",
+            "--status-key",
+            &rotated_public,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Options without a status to apply to: a usage error.
+    let o = rtx(
+        &s,
+        dir.path(),
+        &["verify", "x.rtx", "--key", PUBLIC, "--max-status-age", "1h"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // One byte changed in the bundle: not valid.
     let mut bytes = std::fs::read(dir.path().join("x.rtx")).unwrap();
     let at = bytes.len() - 10;

@@ -270,17 +270,32 @@ impl<'a> Cx<'a> {
                 .filter_map(|i| bare_or_string(i).map(|s| (s, i.span)))
                 .collect()
         };
+        let help = "a path is `record.` and dot-separated keys (`record.features.ethnicity`); a number indexes an array, `*` is every element";
         for b in blocks.iter().filter(|b| b.kind.name == "data_category") {
-            for (p, span) in strings(b, "paths") {
-                if !p.starts_with("record.") {
+            let paths = strings(b, "paths");
+            if paths.is_empty() {
+                if let Some(a) = b.attr("paths") {
+                    self.err(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            a.value.span,
+                            "a data category with no paths masks nothing",
+                        )
+                        .label("empty")
+                        .help(help),
+                    );
+                }
+            }
+            for (p, span) in paths {
+                if let Some(problem) = record_path_problem(&p) {
                     self.err(
                         Diagnostic::new(
                             Code::InvalidValue,
                             span,
-                            format!("data category path `{p}` does not start with `record.`"),
+                            format!("data category path `{p}` {problem}"),
                         )
                         .label("not a record path")
-                        .help("a path is `record.` and dot-separated keys (`record.features.ethnicity`); `*` is every element"),
+                        .help(help),
                     );
                 }
             }
@@ -290,6 +305,17 @@ impl<'a> Cx<'a> {
             for (field, verb) in [("redact", "redacts"), ("hash", "hashes"), ("drop", "drops")] {
                 for (entry, span) in strings(b, field) {
                     if entry.starts_with("record.") {
+                        if let Some(problem) = record_path_problem(&entry) {
+                            self.err(
+                                Diagnostic::new(
+                                    Code::InvalidValue,
+                                    span,
+                                    format!("masking `{policy}` {verb} `{entry}`, which {problem}"),
+                                )
+                                .label("not a record path")
+                                .help(help),
+                            );
+                        }
                         continue;
                     }
                     let covers = declared.iter().any(|c| {
@@ -868,5 +894,25 @@ impl<'a> Cx<'a> {
             None => d.help("name a block of this pack; nested blocks are `parent/child`"),
         };
         self.err(d);
+    }
+}
+
+/// Why `path` cannot name what a masking policy masks in a record, if it
+/// cannot: it is `record.` and non-empty dot-separated keys, and does not
+/// start at the record's identity (`id`, `kind`, `at`) or its
+/// `redactions` (rtx-export's masker applies the same rules).
+fn record_path_problem(path: &str) -> Option<&'static str> {
+    let Some(rest) = path.strip_prefix("record.") else {
+        return Some("does not start with `record.`");
+    };
+    let mut segs = rest.split('.');
+    if rest.split('.').any(str::is_empty) {
+        return Some("has an empty segment");
+    }
+    match segs.next() {
+        Some("*" | "id" | "kind" | "at" | "redactions") => {
+            Some("would remove the record's identity (`id`, `kind`, `at`) or its redactions")
+        }
+        _ => None,
     }
 }

@@ -90,10 +90,11 @@ pub struct RolloutSpec {
     pub retry_backoff_ms: i64,
     pub dry_run: bool,
     pub stages: Vec<StageSpec>,
-    /// How long a push marked `pushing` may be in flight (the driver's
-    /// call timeouts; 0, the pack's default: not bounded). Until then no
-    /// one checks or pushes that cluster again: a replica that took the
-    /// sweep's lease over waits for the one that may still be calling.
+    /// How long a push marked `pushing` may be in flight (from the
+    /// driver's call timeouts). Until then no one checks or pushes that
+    /// cluster again: a replica that took the sweep's lease over waits for
+    /// the one that may still be calling. 0 (what the pack gives): no
+    /// fence, a `pushing` cluster is checked at once.
     pub in_flight_ms: i64,
 }
 

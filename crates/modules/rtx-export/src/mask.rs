@@ -38,7 +38,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use tenet_runtime::decision::DecideOptions;
@@ -163,7 +163,7 @@ pub enum MaskError {
 
 /// A path an entry of a policy masks: parsed, as written, and the
 /// category it came from (none for a `record.` path).
-type Target = (Vec<String>, String, Option<String>);
+type Target = (Vec<String>, String, Option<Arc<str>>);
 
 /// One policy that matched, as its effects read.
 struct Applied {
@@ -171,8 +171,8 @@ struct Applied {
     jurisdictions: Vec<String>,
     basis: Option<String>,
     because: Option<String>,
-    /// (action, parsed path, the path as written, the category it came from)
-    paths: Vec<(Action, Vec<String>, String, Option<String>)>,
+    /// Each entry's action and what it masks (shared across records).
+    paths: Vec<(Action, Arc<[Target]>)>,
 }
 
 /// What a policy did over a whole export (the bundle's summary).
@@ -200,7 +200,7 @@ pub struct Masker<'r> {
     /// Each declared data category and its paths (as written).
     categories: BTreeMap<String, Vec<String>>,
     /// What each (policy, entry) resolved to, once per export.
-    resolved: std::collections::HashMap<(String, String), Vec<Target>>,
+    resolved: HashMap<String, HashMap<String, Arc<[Target]>>>,
 }
 
 /// The pack's `data_category` blocks: name -> paths.
@@ -247,7 +247,7 @@ impl<'r> Masker<'r> {
             salt,
             uses: BTreeMap::new(),
             categories: categories_of(pack),
-            resolved: std::collections::HashMap::new(),
+            resolved: HashMap::new(),
         }
     }
 
@@ -272,7 +272,7 @@ impl<'r> Masker<'r> {
                         },
                         other => other,
                     })?;
-                    out.push((parsed, p.clone(), Some(c.clone())));
+                    out.push((parsed, p.clone(), Some(Arc::from(c.as_str()))));
                 }
             }
         }
@@ -341,14 +341,19 @@ impl<'r> Masker<'r> {
                 ("drop", Action::Drop),
             ] {
                 for p in strings(m.effects.get(field)) {
-                    let key = (m.block.clone(), p);
-                    if !self.resolved.contains_key(&key) {
-                        let t = self.targets_of(&key.0, &key.1)?;
-                        self.resolved.insert(key.clone(), t);
-                    }
-                    for (parsed, text, category) in self.resolved.get(&key).into_iter().flatten() {
-                        paths.push((action, parsed.clone(), text.clone(), category.clone()));
-                    }
+                    let known = self.resolved.get(&m.block).and_then(|e| e.get(&p)).cloned();
+                    let targets = match known {
+                        Some(t) => t,
+                        None => {
+                            let t: Arc<[Target]> = self.targets_of(&m.block, &p)?.into();
+                            self.resolved
+                                .entry(m.block.clone())
+                                .or_default()
+                                .insert(p, Arc::clone(&t));
+                            t
+                        }
+                    };
+                    paths.push((action, targets));
                 }
             }
             out.push(Applied {
@@ -417,7 +422,7 @@ impl<'r> Masker<'r> {
         let applied = self.policies_for(&id, record)?;
         // Concrete path -> (action, winning policy index, other policies,
         // the winner's category).
-        type Winner = (Action, usize, Vec<usize>, Option<String>);
+        type Winner = (Action, usize, Vec<usize>, Option<Arc<str>>);
         let mut targets: BTreeMap<Vec<String>, Winner> = BTreeMap::new();
         for (pi, a) in applied.iter().enumerate() {
             let u = self
@@ -431,7 +436,11 @@ impl<'r> Masker<'r> {
                     masked: 0,
                 });
             u.records += 1;
-            for (action, pattern, _, category) in &a.paths {
+            for (action, pattern, category) in a
+                .paths
+                .iter()
+                .flat_map(|(action, ts)| ts.iter().map(move |(p, _, c)| (action, p, c)))
+            {
                 let mut found = Vec::new();
                 expand(record, pattern, &mut Vec::new(), &mut found);
                 for path in found {
@@ -485,7 +494,7 @@ impl<'r> Masker<'r> {
             e.insert("action".into(), Value::String(action.as_str().into()));
             e.insert("policy".into(), Value::String(a.name.clone()));
             if let Some(c) = category {
-                e.insert("category".into(), Value::String(c.clone()));
+                e.insert("category".into(), Value::String(c.to_string()));
             }
             if let Some(b) = &a.basis {
                 e.insert("basis".into(), Value::String(b.clone()));

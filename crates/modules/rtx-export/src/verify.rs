@@ -15,7 +15,7 @@
 //! `tail -n 1 x.rtx | jq` shows the bundle.
 //!
 //! **Revocation offline**: the status JSON of `GET /v1/exports/{id}` saved
-//! to a file carries the [`RevocationStatus`] signed by the exporting key
+//! to a file carries the [`RevocationStatus`] signed by the server's key
 //! as of the read ([`signed_status`]: a DSSE envelope of a
 //! [`StatusStatement`]); a bundle whose export is revoked fails
 //! verification (and says whether a legal hold retains it). An unsigned

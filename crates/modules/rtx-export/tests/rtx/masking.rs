@@ -323,27 +323,26 @@ fn the_summary_is_computed_from_masked_records() {
 }
 
 #[test]
-fn a_policy_that_would_remove_a_records_identity_fails_the_export() {
+fn a_policy_that_would_remove_a_records_identity_is_refused_when_the_pack_loads() {
     let pack = std::fs::read_to_string(root().join("rules/rtx-export/rtx_export.tenet")).unwrap();
     let broken = pack.replace(
         "drop          [\"user.content.free_text\"]\n  basis         \"data minimisation",
         "drop          [\"record.id\"]\n  basis         \"data minimisation",
     );
     assert_ne!(broken, pack);
-    let rules = tenet_runtime::load::load_files(
+    let err = tenet_runtime::load::load_files(
         vec![tenet_runtime::load::RuleFile {
             path: "p.tenet".into(),
             text: broken,
         }],
         "",
     )
-    .unwrap();
-    let export = export_for("x-1", request(Some("JP"), "data_subject", json!({})));
-    let pack = tenet_rtx_export::pack(&rules).unwrap();
-    let err = engine::make(Vec::new(), pack, &signer(), &export, records(), None).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "masking policy `default` names the path `record.id`, which would remove the record's identity (`id`, `kind`, `at`) or its redactions"
+    .map(|_| ())
+    .unwrap_err();
+    let err = format!("{err:?}");
+    assert!(
+        err.contains("masking `default` drops `record.id`, which would remove the record's identity (`id`, `kind`, `at`) or its redactions"),
+        "{err}"
     );
 }
 

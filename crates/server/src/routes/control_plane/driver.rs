@@ -387,22 +387,25 @@ fn call(
 }
 
 /// The longest the calls of one step may take: the smoke tests queued
-/// behind `exec_parallel`, the other calls behind `parallel`, each three
-/// calls (check, push, verify) of `timeout`, plus a sweep interval for the
-/// save after. A `pushing` cluster is not called by anyone else before
-/// that.
+/// behind `exec_parallel`; the other calls behind `parallel` — a push is
+/// three calls (check, push, verify), a measurement one — each within
+/// `timeout`; plus a sweep interval for the save after. A `pushing`
+/// cluster is not called by anyone else before that.
 fn in_flight_ms(
     works: &[Work],
     cfg: &crate::config::ControlPlaneConfig,
     interval: Duration,
 ) -> i64 {
-    let execs = works
-        .iter()
-        .filter(|w| matches!(w, Work::Exec { .. }))
-        .count();
-    let rounds = execs.div_ceil(cfg.exec_parallel.max(1))
-        + (works.len() - execs).div_ceil(cfg.parallel.max(1));
-    let ms = rounds.max(1) as u128 * 3 * cfg.timeout.as_millis() + interval.as_millis();
+    let (mut execs, mut calls) = (0usize, 0usize);
+    for w in works {
+        match w {
+            Work::Exec { .. } => execs += 1,
+            Work::Push { .. } => calls += 3,
+            Work::Measure { .. } => calls += 1,
+        }
+    }
+    let rounds = execs.div_ceil(cfg.exec_parallel.max(1)) + calls.div_ceil(cfg.parallel.max(1));
+    let ms = rounds.max(1) as u128 * cfg.timeout.as_millis() + interval.as_millis();
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 

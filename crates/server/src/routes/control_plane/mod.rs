@@ -889,13 +889,22 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
                 inv.observed_at = now;
                 cps::record_inventory(&mut store, &id, &inv)?;
                 round.pulled += 1;
-                if health.remove(&id).is_some_and(|h| h.failures >= breaker) {
-                    events.push(breaker_event(
-                        state,
-                        &id,
-                        "pull_recovered",
-                        "its inventory answers again".into(),
-                    ));
+                match health.get_mut(&id) {
+                    // Its opening was announced: so is its closing (the
+                    // entry goes once that is written).
+                    Some(h) if h.announced => {
+                        h.failures = 0;
+                        h.next_at = None;
+                        events.push(breaker_event(
+                            state,
+                            &id,
+                            "pull_recovered",
+                            "its inventory answers again".into(),
+                        ));
+                    }
+                    _ => {
+                        health.remove(&id);
+                    }
                 }
             }
             Err(why) => {
@@ -904,7 +913,8 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
                 if h.failures >= breaker {
                     let wait = pull_backoff(cfg.pull_every, h.failures, breaker);
                     h.next_at = Some(now + wait);
-                    if h.failures == breaker {
+                    // Announced once, when the audit write holds.
+                    if !h.announced {
                         events.push(breaker_event(
                             state,
                             &id,
@@ -923,6 +933,19 @@ pub fn pull(state: &AppState) -> Result<PullRound, tenet_store::StoreError> {
     }
     if !events.is_empty() {
         store.record_audit_batch(&events)?;
+        let mut health = health(state);
+        for e in &events {
+            match e.outcome.as_str() {
+                "pull_breaker_opened" => {
+                    if let Some(h) = health.get_mut(&e.subject) {
+                        h.announced = true;
+                    }
+                }
+                _ => {
+                    health.remove(&e.subject);
+                }
+            }
+        }
     }
     // An opened breaker is news (a cluster nobody can read); a closed one
     // is in the audit log.
@@ -988,13 +1011,17 @@ struct PullHealth {
     failures: u32,
     /// While the breaker is open: not pulled before this (ms).
     next_at: Option<i64>,
+    /// Its opening is in the audit log (and was notified).
+    announced: bool,
 }
 
-/// After `failures` in a row (at least `breaker`): wait `pull_every`
-/// doubled once per failure past the breaker, at most an hour.
+/// After `failures` in a row (at least `breaker`): wait twice
+/// `pull_every`, doubled again with each further failure, at most an hour.
+/// (Rounds start `pull_every` apart, so a wait of one `pull_every` from the
+/// end of a round would skip none.)
 fn pull_backoff(pull_every: Duration, failures: u32, breaker: u32) -> i64 {
     let base = i64::try_from(pull_every.as_millis()).unwrap_or(i64::MAX);
-    let doublings = failures.saturating_sub(breaker).min(16);
+    let doublings = (failures.saturating_sub(breaker) + 1).min(16);
     base.saturating_mul(1 << doublings).min(3_600_000)
 }
 
@@ -1029,12 +1056,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pull_backoff_doubles_from_pull_every_up_to_an_hour() {
+    fn the_pull_backoff_doubles_from_twice_pull_every_up_to_an_hour() {
         let every = Duration::from_secs(60);
         let waits: Vec<i64> = (3..=10).map(|f| pull_backoff(every, f, 3)).collect();
         assert_eq!(
             waits,
-            [60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000, 3_600_000]
+            [120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000, 3_600_000, 3_600_000]
         );
         assert_eq!(pull_backoff(every, u32::MAX, 1), 3_600_000, "no overflow");
     }

@@ -328,18 +328,24 @@ fn step_event(
     res: &Result<Change, Refusal>,
 ) -> AuditEvent {
     match res {
-        Ok(c) => event(
-            ctx,
-            id,
-            started,
-            c.outcome,
-            (!c.detail.is_empty()).then(|| c.detail.clone()),
-            with_subject(
-                json!({"step": what, "state": c.record.state, "version": c.record.version, "digest": c.record.digest}),
-                &c.record.action,
-            ),
-            bundle,
-        ),
+        // The action's tenant, not the caller's: a platform reviewer acting
+        // on a tenant's action writes into that tenant's log (and its
+        // rtx-export bundles).
+        Ok(c) => AuditEvent {
+            tenant: c.record.tenant.clone(),
+            ..event(
+                ctx,
+                id,
+                started,
+                c.outcome,
+                (!c.detail.is_empty()).then(|| c.detail.clone()),
+                with_subject(
+                    json!({"step": what, "state": c.record.state, "version": c.record.version, "digest": c.record.digest}),
+                    &c.record.action,
+                ),
+                bundle,
+            )
+        },
         Err(f) => event(
             ctx,
             id,
