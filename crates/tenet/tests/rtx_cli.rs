@@ -113,18 +113,13 @@ fn export_show_verify_tamper_and_revoke() {
     assert!(text(&o).contains("not an export state"), "{}", text(&o));
     let o = rtx(&s, dir.path(), &["status", &id]);
     std::fs::write(dir.path().join("status.json"), &o.stdout).unwrap();
-    let o = rtx(
-        &s,
-        dir.path(),
-        &[
-            "verify",
-            "x.rtx",
-            "--key",
-            PUBLIC,
-            "--status",
-            "status.json",
-        ],
-    );
+    // `tenet rtx verify x.rtx --key PUBLIC` and more.
+    let verify = |more: &[&str]| {
+        let mut args = vec!["verify", "x.rtx", "--key", PUBLIC];
+        args.extend_from_slice(more);
+        rtx(&s, dir.path(), &args)
+    };
+    let o = verify(&["--status", "status.json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).starts_with(&format!("valid: export {id} of subject s-1 (")),
@@ -137,20 +132,7 @@ fn export_show_verify_tamper_and_revoke() {
         text(&o)
     );
     // Fresh enough for `--max-status-age 1h`.
-    let o = rtx(
-        &s,
-        dir.path(),
-        &[
-            "verify",
-            "x.rtx",
-            "--key",
-            PUBLIC,
-            "--status",
-            "status.json",
-            "--max-status-age",
-            "1h",
-        ],
-    );
+    let o = verify(&["--status", "status.json", "--max-status-age", "1h"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // A status signed two days ago still says what it said then; with a
     // maximum age it is refused.
@@ -165,26 +147,9 @@ fn export_show_verify_tamper_and_revoke() {
         serde_json::json!({"signed_status": env}).to_string()
     };
     std::fs::write(dir.path().join("old.json"), sign(SEED, two_days_ago)).unwrap();
-    let o = rtx(
-        &s,
-        dir.path(),
-        &["verify", "x.rtx", "--key", PUBLIC, "--status", "old.json"],
-    );
+    let o = verify(&["--status", "old.json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = rtx(
-        &s,
-        dir.path(),
-        &[
-            "verify",
-            "x.rtx",
-            "--key",
-            PUBLIC,
-            "--status",
-            "old.json",
-            "--max-status-age",
-            "1d",
-        ],
-    );
+    let o = verify(&["--status", "old.json", "--max-status-age", "1d"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("older than --max-status-age 1d"),
@@ -199,40 +164,12 @@ fn export_show_verify_tamper_and_revoke() {
         .public_key()
         .to_hex();
     std::fs::write(dir.path().join("rotated.json"), sign(rotated, two_days_ago)).unwrap();
-    let o = rtx(
-        &s,
-        dir.path(),
-        &[
-            "verify",
-            "x.rtx",
-            "--key",
-            PUBLIC,
-            "--status",
-            "rotated.json",
-        ],
-    );
+    let o = verify(&["--status", "rotated.json"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let o = rtx(
-        &s,
-        dir.path(),
-        &[
-            "verify",
-            "x.rtx",
-            "--key",
-            PUBLIC,
-            "--status",
-            "rotated.json",
-            "--status-key",
-            &rotated_public,
-        ],
-    );
+    let o = verify(&["--status", "rotated.json", "--status-key", &rotated_public]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // Options without a status to apply to: a usage error.
-    let o = rtx(
-        &s,
-        dir.path(),
-        &["verify", "x.rtx", "--key", PUBLIC, "--max-status-age", "1h"],
-    );
+    let o = verify(&["--max-status-age", "1h"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // One byte changed in the bundle: not valid.
     let mut bytes = std::fs::read(dir.path().join("x.rtx")).unwrap();
@@ -253,18 +190,7 @@ fn export_show_verify_tamper_and_revoke() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = rtx(&s, dir.path(), &["status", &id]);
     std::fs::write(dir.path().join("status.json"), &o.stdout).unwrap();
-    let o = rtx(
-        &s,
-        dir.path(),
-        &[
-            "verify",
-            "x.rtx",
-            "--key",
-            PUBLIC,
-            "--status",
-            "status.json",
-        ],
-    );
+    let o = verify(&["--status", "status.json"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("revoked"), "{}", text(&o));
     // A forged status: its unsigned fields say "ready", the signed ones
@@ -280,11 +206,7 @@ fn export_show_verify_tamper_and_revoke() {
         ("forged.json", "was revoked"),
         ("unsigned.json", "carries no `signed_status`"),
     ] {
-        let o = rtx(
-            &s,
-            dir.path(),
-            &["verify", "x.rtx", "--key", PUBLIC, "--status", file],
-        );
+        let o = verify(&["--status", file]);
         assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
         assert!(
             text(&o).starts_with("not valid: ") && text(&o).contains(says),

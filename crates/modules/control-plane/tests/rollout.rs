@@ -118,6 +118,28 @@ fn canary_pushed(rules: &Rules, now: i64) -> (ActionRun, RolloutSpec) {
     (r, spec)
 }
 
+/// Records one gate measurement of `cluster` (an answer, or the error of
+/// a metrics endpoint that did not answer).
+fn measure(
+    r: &mut ActionRun,
+    spec: &RolloutSpec,
+    pack: &tenet_runtime::pack::PackHandle<'_>,
+    cluster: &str,
+    metrics: Result<serde_json::Value, String>,
+    now: i64,
+) {
+    record(
+        r,
+        spec,
+        pack,
+        vec![Outcome::Measured {
+            cluster: cluster.into(),
+            metrics,
+        }],
+        now,
+    );
+}
+
 fn pushes(w: &[Work]) -> Vec<String> {
     w.iter()
         .filter(|w| matches!(w, Work::Push { .. }))
@@ -157,14 +179,12 @@ fn waves_bake_and_gates_in_order() {
             admin: "http://127.0.0.1:9/c/c".into()
         }]
     );
-    record(
+    measure(
         &mut r,
         &spec,
         &pack,
-        vec![Outcome::Measured {
-            cluster: "c".into(),
-            metrics: Ok(json!({"error_rate": 0.001})),
-        }],
+        "c",
+        Ok(json!({"error_rate": 0.001})),
         now,
     );
     advance(&mut r, &spec, now);
@@ -181,14 +201,12 @@ fn waves_bake_and_gates_in_order() {
         1,
         "measured again after its interval, during the bake"
     );
-    record(
+    measure(
         &mut r,
         &spec,
         &pack,
-        vec![Outcome::Measured {
-            cluster: "c".into(),
-            metrics: Ok(json!({"error_rate": 0.0})),
-        }],
+        "c",
+        Ok(json!({"error_rate": 0.0})),
         now,
     );
     advance(&mut r, &spec, now);
@@ -362,14 +380,12 @@ fn on_fail_rollback_restores_the_previous_bundle_then_fails() {
     let pack = tenet_control_plane::pack(&rules).unwrap();
     let now = WEDNESDAY;
     let (mut r, spec) = canary_pushed(&rules, now);
-    record(
+    measure(
         &mut r,
         &spec,
         &pack,
-        vec![Outcome::Measured {
-            cluster: "c".into(),
-            metrics: Ok(json!({"error_rate": 0.5})),
-        }],
+        "c",
+        Ok(json!({"error_rate": 0.5})),
         now,
     );
     assert!(r.rolling_back);
@@ -460,14 +476,12 @@ fn a_rollback_in_the_same_step_as_a_pause_still_rolls_back_every_pushed_cluster(
     let (mut r, spec) = canary_pushed(&rules, now);
     // An inconclusive measurement would pause, a failing one rolls back:
     // the rollback wins, and a pause after it changes nothing.
-    record(
+    measure(
         &mut r,
         &spec,
         &pack,
-        vec![Outcome::Measured {
-            cluster: "c".into(),
-            metrics: Ok(json!({"error_rate": 0.9})),
-        }],
+        "c",
+        Ok(json!({"error_rate": 0.9})),
         now,
     );
     assert!(r.rolling_back);
@@ -485,14 +499,12 @@ fn a_cluster_whose_metrics_never_answer_never_succeeds() {
     let (mut r, spec) = canary_pushed(&rules, now);
     for _ in 0..5 {
         advance(&mut r, &spec, now);
-        record(
+        measure(
             &mut r,
             &spec,
             &pack,
-            vec![Outcome::Measured {
-                cluster: "c".into(),
-                metrics: Err("no answer within 2 s".into()),
-            }],
+            "c",
+            Err("no answer within 2 s".into()),
             now,
         );
         advance(&mut r, &spec, now);
@@ -514,14 +526,6 @@ fn a_cluster_whose_metrics_never_answer_never_succeeds() {
     );
 }
 
-/// A measurement with no data for the gate (`metrics.error_rate` missing).
-fn no_data(cluster: &str) -> Outcome {
-    Outcome::Measured {
-        cluster: cluster.into(),
-        metrics: Ok(json!({})),
-    }
-}
-
 #[test]
 fn what_an_inconclusive_or_erroring_gate_does_is_the_packs() {
     // Default: an inconclusive gate pauses, resumable.
@@ -532,7 +536,8 @@ fn what_an_inconclusive_or_erroring_gate_does_is_the_packs() {
         (spec.on_inconclusive.as_str(), spec.on_error.as_str()),
         ("pause", "pause")
     );
-    record(&mut r, &spec, &pack, vec![no_data("c")], WEDNESDAY);
+    // No `error_rate`: no data for the gate.
+    measure(&mut r, &spec, &pack, "c", Ok(json!({})), WEDNESDAY);
     assert_eq!(r.state, RunState::Paused);
     assert!(!r.rolling_back);
     assert_eq!(
@@ -544,7 +549,8 @@ fn what_an_inconclusive_or_erroring_gate_does_is_the_packs() {
     let r3 = rules("on_fail pause\n  on_inconclusive rollback", "");
     let pack = tenet_control_plane::pack(&r3).unwrap();
     let (mut r, spec) = canary_pushed(&r3, WEDNESDAY);
-    record(&mut r, &spec, &pack, vec![no_data("c")], WEDNESDAY);
+    // No `error_rate`: no data for the gate.
+    measure(&mut r, &spec, &pack, "c", Ok(json!({})), WEDNESDAY);
     assert!(r.rolling_back, "{:?}", r.reason);
     assert_eq!(r.state, RunState::Running);
     let (w, _) = due(&r, &spec, WEDNESDAY);
@@ -560,14 +566,12 @@ fn what_an_inconclusive_or_erroring_gate_does_is_the_packs() {
     let mut now = WEDNESDAY;
     let (mut r, spec) = canary_pushed(&r3, now);
     for _ in 0..5 {
-        record(
+        measure(
             &mut r,
             &spec,
             &pack,
-            vec![Outcome::Measured {
-                cluster: "c".into(),
-                metrics: Err("no answer within 2 s".into()),
-            }],
+            "c",
+            Err("no answer within 2 s".into()),
             now,
         );
         now += 5_000;
