@@ -49,6 +49,23 @@ fn opts(kind: Kind) -> Opts {
     }
 }
 
+/// A server whose `control_plane.notify` is a local receiver, and an
+/// empty synthetic fleet.
+async fn notified(mut o: Opts) -> (common::Receiver, Server, Fleet) {
+    let r = common::receiver().await;
+    o.notify = Some(r.url.clone());
+    let s = start_with(&o, None).await;
+    (r, s, Fleet::start().await)
+}
+
+/// A synthetic cluster that behaves as `mode` on every push.
+fn sim(mode: Mode) -> Sim {
+    Sim {
+        mode,
+        ..Sim::default()
+    }
+}
+
 async fn start_with(o: &Opts, store: Option<tenet_store::Location>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = store.unwrap_or_else(|| fresh(o.kind, dir.path()));
@@ -281,19 +298,9 @@ async fn a_rollout_reaches_every_cluster_canary_first_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_cluster_is_retried_then_quarantined_and_the_fleet_goes_on() {
-    let r = common::receiver().await;
-    let mut o = opts(Kind::Sqlite);
-    o.notify = Some(r.url.clone());
-    let s = start_with(&o, None).await;
-    let f = Fleet::start().await;
-    let bad = Sim {
-        mode: Mode::Fail,
-        ..Sim::default()
-    };
-    let liar = Sim {
-        mode: Mode::Lie,
-        ..Sim::default()
-    };
+    let (r, s, f) = notified(opts(Kind::Sqlite)).await;
+    let bad = sim(Mode::Fail);
+    let liar = sim(Mode::Lie);
     // f3 is 1 of 4 tried (25%), f6 2 of 6 (33%): under the fleet stage's 40%.
     fleet(&s, &f, 8, &[("f3", bad), ("f6", liar)]).await;
     let id = apply(&s).await;
@@ -396,15 +403,8 @@ async fn a_failing_cluster_is_retried_then_quarantined_and_the_fleet_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stage_pauses_when_its_error_rate_passes_the_threshold() {
-    let r = common::receiver().await;
-    let mut o = opts(Kind::Sqlite);
-    o.notify = Some(r.url.clone());
-    let s = start_with(&o, None).await;
-    let f = Fleet::start().await;
-    let hang = Sim {
-        mode: Mode::Hang,
-        ..Sim::default()
-    };
+    let (r, s, f) = notified(opts(Kind::Sqlite)).await;
+    let hang = sim(Mode::Hang);
     fleet(&s, &f, 4, &[("canary", hang)]).await;
     let id = apply(&s).await;
     let run = until(&s, &id, "paused", state_is("paused")).await;
@@ -794,11 +794,7 @@ async fn two_replicas_on_one_postgres_push_each_cluster_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_drift_is_notified_once() {
-    let r = common::receiver().await;
-    let mut o = opts(Kind::Sqlite);
-    o.notify = Some(r.url.clone());
-    let s = start_with(&o, None).await;
-    let f = Fleet::start().await;
+    let (r, s, f) = notified(opts(Kind::Sqlite)).await;
     fleet(&s, &f, 1, &[]).await;
     let (st, v) = call(
         &s,

@@ -130,6 +130,20 @@ async fn export(s: &Server, jurisdiction: &str) -> String {
     id
 }
 
+/// The status of `GET /v1/exports/{id}/bundle` (200, 404 once scrubbed,
+/// 409 while not ready).
+async fn bundle_status(s: &Server, id: &str) -> u16 {
+    call(
+        s,
+        "tok-p",
+        "GET",
+        &format!("/v1/exports/{id}/bundle"),
+        Value::Null,
+    )
+    .await
+    .0
+}
+
 /// The `.rtx` file of export `id`, verified with the server's key; the
 /// file, its bundle, and what verification found.
 async fn download(s: &Server, id: &str) -> (Vec<u8>, Value, Verified) {
@@ -256,14 +270,7 @@ async fn flow(kind: Kind) {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["state"], "revoked");
     assert_eq!(v["retained"], false);
-    let (st, _) = call(
-        &s,
-        "tok-p",
-        "GET",
-        &format!("/v1/exports/{id}/bundle"),
-        Value::Null,
-    )
-    .await;
+    let st = bundle_status(&s, &id).await;
     assert_eq!(st, 404, "scrubbed");
     let signed = tenet_rtx_export::verify::signed_status(&v, &key).unwrap();
     assert_eq!(
@@ -307,14 +314,7 @@ async fn flow(kind: Kind) {
         "{v}"
     );
     assert!(v["status"].as_str().unwrap().contains("legal hold"), "{v}");
-    let (st, _) = call(
-        &s,
-        "tok-p",
-        "GET",
-        &format!("/v1/exports/{id2}/bundle"),
-        Value::Null,
-    )
-    .await;
+    let st = bundle_status(&s, &id2).await;
     assert_eq!(st, 200, "kept while held");
     let (st, v) = jcall(
         &s,
@@ -325,14 +325,7 @@ async fn flow(kind: Kind) {
     )
     .await;
     assert_eq!(st, 200, "{v}");
-    let (st, _) = call(
-        &s,
-        "tok-p",
-        "GET",
-        &format!("/v1/exports/{id2}/bundle"),
-        Value::Null,
-    )
-    .await;
+    let st = bundle_status(&s, &id2).await;
     assert_eq!(st, 404, "scrubbed with the release");
     // Another tenant sees none of it.
     let (st, _) = jcall(
